@@ -1,0 +1,101 @@
+"""Bearer JWTs (HS256): who is calling, and in which role.
+
+Roles: ``agent`` (subject = agent id), ``supervisor`` (claim ``teams`` lists the teams it
+may watch; ``"*"`` means all), ``admin``. Expiry (``exp``) is honoured with the injected
+clock, also on sockets that stay open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import jwt
+
+from presence.core.errors import ErrorCode, PresenceError
+
+ALGORITHM = "HS256"
+ISSUER = "presence"
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """An authenticated caller."""
+
+    subject: str
+    role: Role
+    teams: frozenset[str] = frozenset()
+    expires_at: float | None = None
+
+    def may_watch(self, team: str | None) -> bool:
+        """Whether this caller may see (and, as supervisor, act on) agents of ``team``."""
+        if self.role is Role.ADMIN:
+            return True
+        if self.role is Role.SUPERVISOR:
+            return "*" in self.teams or (team is not None and team in self.teams)
+        return False
+
+
+class TokenService:
+    """Issues and verifies tokens with one shared secret."""
+
+    def __init__(self, secret: str) -> None:
+        if len(secret) < 32:
+            raise ValueError("expected a token secret of at least 32 characters")
+        self._secret = secret
+
+    def issue(
+        self,
+        role: Role,
+        subject: str,
+        *,
+        now: float,
+        ttl: float = 12 * 3600,
+        teams: Iterable[str] = (),
+    ) -> str:
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "sub": subject,
+            "role": role.value,
+            "iat": int(now),
+            "exp": int(now + ttl),
+        }
+        if role is Role.SUPERVISOR:
+            claims["teams"] = sorted(set(teams))
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str, now: float) -> Identity:
+        """The identity in ``token``, checked for signature, issuer, role and expiry at
+        ``now``; raises :class:`PresenceError` (``auth_failed``) otherwise."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"verify_exp": False, "require": ["sub", "role", "exp"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise PresenceError(ErrorCode.AUTH_FAILED, f"invalid token: {exc}") from None
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float) or exp <= now:
+            raise PresenceError(ErrorCode.AUTH_FAILED, "token expired")
+        try:
+            role = Role(claims["role"])
+        except ValueError:
+            raise PresenceError(ErrorCode.AUTH_FAILED, "unknown role in token") from None
+        sub = claims["sub"]
+        if not isinstance(sub, str) or not sub:
+            raise PresenceError(ErrorCode.AUTH_FAILED, "token has no subject")
+        teams = claims.get("teams", [])
+        if not isinstance(teams, list) or not all(isinstance(t, str) for t in teams):
+            raise PresenceError(ErrorCode.AUTH_FAILED, "token teams must be a list of strings")
+        return Identity(sub, role, frozenset(teams), float(exp))

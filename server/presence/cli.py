@@ -1,0 +1,194 @@
+"""``presence``: run the server (``serve``) or print tokens (``token``).
+
+Both read the same settings (options, then ``PRESENCE_*`` variables) and the same data
+directory, where a development token secret is generated on first use when none is
+configured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from presence.auth import Role, TokenService
+from presence.clock import SystemClock
+from presence.settings import Settings, SettingsError
+
+log = logging.getLogger("presence")
+
+
+def token_secret(settings: Settings) -> str:
+    """The configured secret, or one generated into ``data_dir/token-secret``."""
+    if settings.token_secret:
+        return settings.token_secret
+    path = settings.data_dir / "token-secret"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    return secret
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, help="data directory (env PRESENCE_DATA_DIR)")
+    p.add_argument("--redis-url", help="external Redis/Valkey URL; none = embedded server")
+    p.add_argument("--key-prefix", help="prefix of every Redis key (default presence:)")
+    p.add_argument("--token-secret", help="HS256 secret for tokens (default: generated)")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="presence", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the presence server")
+    _common(serve)
+    serve.add_argument("--host", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--grace", type=float, dest="grace_period",
+                       help="grace window in seconds (default 150)")
+    serve.add_argument("--heartbeat-interval", type=float)
+    serve.add_argument("--heartbeat-timeout", type=float)
+    serve.add_argument("--liveness-timeout", type=float)
+    serve.add_argument("--allowed-origins", help="comma-separated browser origins")
+    serve.add_argument("--demo", action="store_true", default=None,
+                       help="seed a demo organisation and print sign-in links")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    tok = sub.add_parser("token", help="print a token (last line of stdout)")
+    _common(tok)
+    tok.add_argument("role", choices=[r.value for r in Role])
+    tok.add_argument("subject", help="agent id, supervisor id or admin name")
+    tok.add_argument("--team", action="append", default=[],
+                     help="team a supervisor may watch (repeatable; * = all)")
+    tok.add_argument("--ttl", type=float, default=12 * 3600, help="lifetime in seconds")
+    return ap
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("data_dir", "redis_url", "key_prefix", "token_secret", "host", "port",
+                 "grace_period", "heartbeat_interval", "heartbeat_timeout",
+                 "liveness_timeout", "demo", "log_level"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    origins = getattr(args, "allowed_origins", None)
+    if origins:
+        overrides["allowed_origins"] = tuple(o.strip() for o in origins.split(",") if o.strip())
+    return Settings.from_env(**overrides).validate()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings(args)
+    except SettingsError as exc:
+        print(f"presence: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "token":
+        service = TokenService(token_secret(settings))
+        role = Role(args.role)
+        print(service.issue(role, args.subject, now=SystemClock().now(), ttl=args.ttl,
+                            teams=args.team or (["*"] if role is Role.SUPERVISOR else [])))
+        return 0
+    try:
+        return serve(settings)
+    except KeyboardInterrupt:
+        return 0
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    from presence.store.embedded import EmbeddedRedis, EmbeddedRedisError
+    from presence.web.app import StartupError, create_app
+
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    embedded: EmbeddedRedis | None = None
+    if settings.redis_url is None:
+        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        try:
+            embedded.start()
+        except EmbeddedRedisError as exc:
+            print(f"presence: embedded Redis failed to start: {exc}", file=sys.stderr)
+            return 1
+        settings = Settings(**{**_as_dict(settings), "redis_url": embedded.url})
+        log.info("embedded Redis at %s (data in %s)", embedded.url, settings.data_dir / "redis")
+    try:
+        secret = token_secret(settings)
+        sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((settings.host, settings.port))
+        except OSError as exc:
+            print(f"presence: cannot listen on {settings.host}:{settings.port}: "
+                  f"{exc.strerror}", file=sys.stderr)
+            return 1
+        app = create_app(settings, token_secret=secret)
+        if settings.demo:
+            asyncio.run(_seed_demo(settings, secret))
+        config = uvicorn.Config(
+            app, log_level=settings.log_level, ws="websockets-sansio",
+            ws_max_size=settings.max_frame_bytes, ws_ping_interval=None,
+            lifespan="on", proxy_headers=True, timeout_graceful_shutdown=10,
+        )
+        server = uvicorn.Server(config)
+        try:
+            server.run(sockets=[sock])
+        except StartupError as exc:
+            print(f"presence: {exc}", file=sys.stderr)
+            return 1
+        return 0 if server.started else 1
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def _as_dict(settings: Settings) -> dict[str, Any]:
+    from dataclasses import fields
+
+    return {f.name: getattr(settings, f.name) for f in fields(settings)}
+
+
+async def _seed_demo(settings: Settings, secret: str) -> None:
+    import redis.asyncio as aioredis
+
+    from presence.demo import seed
+    from presence.store.config_store import ConfigStore
+    from presence.store.keys import Keys
+    from presence.store.redis_store import RedisStore
+
+    assert settings.redis_url is not None
+    client = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        keys = Keys(settings.key_prefix, settings.shards)
+        agents = await seed(RedisStore(client, keys), ConfigStore(client, keys))
+    finally:
+        await client.aclose()
+    tokens = TokenService(secret)
+    now = SystemClock().now()
+    base = f"http://{settings.host}:{settings.port}"
+    print("\nDemo organisation seeded. Open these links:", flush=True)
+    for profile in agents[:3]:
+        t = tokens.issue(Role.AGENT, profile.agent_id, now=now)
+        print(f"  agent {profile.agent_id} ({profile.name}): {base}/agent#token={t}")
+    t = tokens.issue(Role.SUPERVISOR, "S1", now=now, teams=["*"])
+    print(f"  supervisor S1 (all teams): {base}/supervisor#token={t}")
+    t = tokens.issue(Role.ADMIN, "root", now=now)
+    print(f"  admin token: {t}\n", flush=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    raise SystemExit(main())

@@ -1,0 +1,283 @@
+"""Agent state as plain immutable data (SPEC §2), and its JSON form.
+
+The store keeps one :class:`AgentState` per agent (as JSON, with a version used for
+compare-and-set); the rules in :mod:`presence.core.rules` turn one state into the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any, NewType
+
+from presence.core.capacity import CapacityConfig, ProfileConfig, Usage
+from presence.core.statuses import Base, Status, StatusId, oob_for
+
+AgentId = NewType("AgentId", str)
+ConnectionId = NewType("ConnectionId", str)
+TeamId = NewType("TeamId", str)
+
+
+class Source(StrEnum):
+    """Where the current status came from (SPEC §2)."""
+
+    DEFAULT = "default"
+    AUTO = "auto"
+    MANUAL = "manual"
+    SYSTEM = "system"
+    RESTORED = "restored"
+    SUPERVISOR = "supervisor"
+
+
+class Reason(StrEnum):
+    """Why the status changed; stable machine words shown to supervisors and in history."""
+
+    NEVER_SIGNED_IN = "never_signed_in"
+    SIGN_IN = "sign_in"
+    MANUAL = "manual"
+    CAPACITY = "capacity"
+    SESSION_LIMIT = "session_limit"
+    MISSED_OFFER = "missed_offer"
+    REJECTED_OFFER = "rejected_offer"
+    DISCONNECTED = "disconnected"
+    SIGNED_OUT = "signed_out"
+    HEARTBEAT_TIMEOUT = "heartbeat_timeout"
+    INSTANCE_LOST = "instance_lost"
+    RESTORED = "restored"
+    GRACE_EXPIRED = "grace_expired"
+    SUPERVISOR = "supervisor"
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """What everybody sees: the wire object ``P`` of docs/protocol.md."""
+
+    agent_id: AgentId
+    status_id: StatusId
+    text: str
+    base: Base
+    source: Source
+    reason: str
+    since_at: float
+    version: int = 0
+    actor: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "agent_id": self.agent_id,
+            "status_id": self.status_id,
+            "text": self.text,
+            "base": self.base.value,
+            "source": self.source.value,
+            "reason": self.reason,
+            "since": round(self.since_at * 1000),
+            "version": self.version,
+            "actor": self.actor,
+        }
+
+    @classmethod
+    def from_wire(cls, d: Mapping[str, Any]) -> Presence:
+        return cls(
+            agent_id=AgentId(d["agent_id"]),
+            status_id=StatusId(d["status_id"]),
+            text=d["text"],
+            base=Base(d["base"]),
+            source=Source(d["source"]),
+            reason=d["reason"],
+            since_at=d["since"] / 1000.0,
+            version=d["version"],
+            actor=d.get("actor"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """The status captured at disconnect, restored on a reconnect inside the grace window.
+
+    ``behaves_as`` is the source whose rules governed it (SPEC §5: a restored status
+    behaves as the captured source did)."""
+
+    status_id: StatusId
+    text: str
+    base: Base
+    source: Source
+    behaves_as: Source
+    reason: str
+    actor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentProfile:
+    """An agent's configuration, as the rules need it."""
+
+    agent_id: AgentId
+    name: str = ""
+    team: TeamId | None = None
+    default_status: StatusId | None = None
+    capacity: CapacityConfig = field(default_factory=CapacityConfig)
+    custom_statuses: tuple[StatusId, ...] = ()
+    session_limit: int = 10
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.agent_id,
+            "name": self.name,
+            "team": self.team,
+            "default_status": self.default_status,
+            "capacity_units": self.capacity.units,
+            "profiles": [
+                {"id": p.id, "max": p.max, "blocking": p.blocking} for p in self.capacity.profiles
+            ],
+            "custom_statuses": list(self.custom_statuses),
+            "session_limit": self.session_limit,
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> AgentProfile:
+        return cls(
+            agent_id=AgentId(d["id"]),
+            name=d.get("name", ""),
+            team=d.get("team"),
+            default_status=d.get("default_status"),
+            capacity=CapacityConfig(
+                units=d.get("capacity_units"),
+                profiles=tuple(
+                    ProfileConfig(p["id"], int(p["max"]), bool(p.get("blocking", False)))
+                    for p in d.get("profiles", ())
+                ),
+            ),
+            custom_statuses=tuple(d.get("custom_statuses", ())),
+            session_limit=int(d.get("session_limit", 10)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentState:
+    """Everything the rules know about one agent (SPEC §2).
+
+    ``connections`` are the live connection ids (one per tab or client); ``behaves_as``
+    is the source whose rules govern the current status (differs from
+    ``presence.source`` only after a restore)."""
+
+    presence: Presence
+    behaves_as: Source
+    signed_in: bool = False
+    connections: frozenset[ConnectionId] = frozenset()
+    captured: Captured | None = None
+    grace_until: float | None = None
+    usage: Usage = field(default_factory=Usage)
+    version: int = 0
+    last_assigned_at: float | None = None
+    last_idle_at: float | None = None
+
+    @property
+    def agent_id(self) -> AgentId:
+        return self.presence.agent_id
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.connections)
+
+    @property
+    def in_grace(self) -> bool:
+        return self.captured is not None and not self.connections
+
+    @classmethod
+    def initial(cls, agent_id: AgentId, now: float) -> AgentState:
+        """The state of an agent that never signed in: Offline, no connection."""
+        off = oob_for(Base.OFFLINE)
+        return cls(
+            presence=Presence(
+                agent_id, off.id, off.text, off.base, Source.SYSTEM, Reason.NEVER_SIGNED_IN, now
+            ),
+            behaves_as=Source.SYSTEM,
+        )
+
+    def with_presence(
+        self,
+        status: Status | Captured,
+        source: Source,
+        reason: str,
+        now: float,
+        *,
+        behaves_as: Source | None = None,
+        actor: str | None = None,
+    ) -> AgentState:
+        """A copy showing ``status``; ``since`` moves only if status or source changed."""
+        old = self.presence
+        status_id = status.id if isinstance(status, Status) else status.status_id
+        same = old.status_id == status_id and old.source == source
+        presence = Presence(
+            agent_id=old.agent_id,
+            status_id=status_id,
+            text=status.text,
+            base=status.base,
+            source=source,
+            reason=reason,
+            since_at=old.since_at if same else now,
+            version=old.version,
+            actor=actor,
+        )
+        return replace(self, presence=presence, behaves_as=behaves_as or source)
+
+    # --- JSON form kept in Redis (connections live in their own hash) ---
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.captured
+        return {
+            "presence": self.presence.to_wire(),
+            "behaves_as": self.behaves_as.value,
+            "signed_in": self.signed_in,
+            "captured": None
+            if c is None
+            else {
+                "status_id": c.status_id,
+                "text": c.text,
+                "base": c.base.value,
+                "source": c.source.value,
+                "behaves_as": c.behaves_as.value,
+                "reason": c.reason,
+                "actor": c.actor,
+            },
+            "grace_until": self.grace_until,
+            "usage": {
+                "units": self.usage.units_used,
+                "profiles": dict(self.usage.profiles_used),
+                "sessions": self.usage.open_sessions,
+            },
+            "last_assigned_at": self.last_assigned_at,
+            "last_idle_at": self.last_idle_at,
+        }
+
+    @classmethod
+    def from_json(
+        cls, d: Mapping[str, Any], connections: frozenset[ConnectionId], version: int
+    ) -> AgentState:
+        c = d.get("captured")
+        u = d.get("usage") or {}
+        presence = Presence.from_wire(d["presence"])
+        return cls(
+            presence=replace(presence, version=version),
+            behaves_as=Source(d["behaves_as"]),
+            signed_in=bool(d.get("signed_in")),
+            connections=connections,
+            captured=None
+            if c is None
+            else Captured(
+                StatusId(c["status_id"]),
+                c["text"],
+                Base(c["base"]),
+                Source(c["source"]),
+                Source(c["behaves_as"]),
+                c["reason"],
+                c.get("actor"),
+            ),
+            grace_until=d.get("grace_until"),
+            usage=Usage(
+                int(u.get("units", 0)), dict(u.get("profiles", {})), int(u.get("sessions", 0))
+            ),
+            version=version,
+            last_assigned_at=d.get("last_assigned_at"),
+            last_idle_at=d.get("last_idle_at"),
+        )

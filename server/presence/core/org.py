@@ -1,0 +1,99 @@
+"""Organisation configuration the rules consult: statuses, teams, global default."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from presence.core.model import AgentProfile, TeamId
+from presence.core.rules import resolve_default
+from presence.core.statuses import Base, Status, StatusCatalog, StatusId
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    """A team: its default presence and the custom statuses all its agents get."""
+
+    id: TeamId
+    name: str = ""
+    default_status: StatusId | None = None
+    custom_statuses: tuple[StatusId, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "default_status": self.default_status,
+            "custom_statuses": list(self.custom_statuses),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Team:
+        return cls(
+            TeamId(d["id"]),
+            d.get("name", ""),
+            d.get("default_status"),
+            tuple(d.get("custom_statuses", ())),
+        )
+
+
+def status_to_json(s: Status) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "text": s.text,
+        "base": s.base.value,
+        "disabled": s.disabled,
+        "order": s.order,
+    }
+
+
+def status_from_json(d: Mapping[str, Any]) -> Status:
+    return Status(
+        StatusId(d["id"]),
+        d["text"],
+        Base(d["base"]),
+        disabled=bool(d.get("disabled", False)),
+        order=int(d.get("order", 100)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OrgConfig:
+    """Statuses, teams and the global default, as one immutable snapshot."""
+
+    catalog: StatusCatalog = field(default_factory=lambda: StatusCatalog({}))
+    teams: Mapping[str, Team] = field(default_factory=dict)
+    global_default: StatusId | None = None
+
+    def team_of(self, profile: AgentProfile) -> Team | None:
+        return self.teams.get(profile.team) if profile.team else None
+
+    def assigned_statuses(self, profile: AgentProfile) -> tuple[StatusId, ...]:
+        """Custom statuses assigned to the agent directly or through its team."""
+        team = self.team_of(profile)
+        return tuple(dict.fromkeys((*profile.custom_statuses, *(team.custom_statuses if team
+                                                                  else ()))))
+
+    def picker(self, profile: AgentProfile) -> tuple[Status, ...]:
+        """The statuses the agent's picker lists (SPEC §1)."""
+        return self.catalog.picker(self.assigned_statuses(profile))
+
+    def selectable(self, profile: AgentProfile, status_id: str) -> Status | None:
+        """The status if this agent may pick it, else ``None``."""
+        return self.catalog.selectable_by(status_id, self.assigned_statuses(profile))
+
+    def default_for(self, profile: AgentProfile) -> Status:
+        """The agent's default presence: agent, team, global, else Available (SPEC §4.1).
+        A default naming an unknown or disabled status is skipped."""
+
+        def usable(sid: str | None) -> Status | None:
+            s = self.catalog.get(sid) if sid else None
+            return s if s is not None and not s.disabled and s.base is not Base.INACTIVE else None
+
+        team = self.team_of(profile)
+        return resolve_default(
+            usable(profile.default_status),
+            usable(team.default_status if team else None),
+            usable(self.global_default),
+        )

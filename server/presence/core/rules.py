@@ -1,0 +1,291 @@
+"""Presence transitions (SPEC §4–§6): one pure function per thing that can happen.
+
+Each function takes the current :class:`AgentState`, what happened, and ``now``; it
+returns a :class:`Transition` (the next state plus the presence changes to record) or
+``None`` when nothing changes. The store commits a transition atomically, guarded by the
+state's version, so whichever server instance decides first wins and the others
+re-decide from the new state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from presence.core.capacity import Usage, WorkLoad, computed_base
+from presence.core.model import (
+    AgentProfile,
+    AgentState,
+    Captured,
+    ConnectionId,
+    Reason,
+    Source,
+)
+from presence.core.statuses import Base, Status, oob_for
+
+#: Bases that make a manual (or supervisor, or default) status sticky over capacity
+#: changes (SPEC §6).
+STICKY_BASES: frozenset[Base] = frozenset({Base.OFFLINE, Base.AWAY, Base.DND})
+
+
+class WorkChangeKind(StrEnum):
+    """A change of the work an agent holds (SPEC §6 table)."""
+
+    ACCEPTED = "accepted"
+    ASSIGNED = "assigned"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """The next state and whether its presence differs from the previous one.
+
+    ``history`` holds the presence snapshots to append to history, oldest first (a
+    connect that finds an expired grace window records the recalculation and the new
+    sign-in)."""
+
+    state: AgentState
+    history: tuple[AgentState, ...] = ()
+
+    @property
+    def presence_changed(self) -> bool:
+        return bool(self.history)
+
+
+def _finish(before: AgentState, after: AgentState, *extra: AgentState) -> Transition | None:
+    """Number the new state and decide whether it records a presence change.
+
+    Every recorded change gets its own version: ``extra`` intermediate states (already
+    numbered by the caller) come first, and the final state's version is one above the
+    last of them — so versions strictly increase across history and the stored state."""
+    if after == before:
+        return None
+    version = max([before.version, *(e.version for e in extra)]) + 1
+    after = replace(after, version=version, presence=replace(after.presence, version=version))
+    changed = (
+        after.presence.status_id != before.presence.status_id
+        or after.presence.source != before.presence.source
+        or after.presence.reason != before.presence.reason
+        or after.presence.text != before.presence.text
+    )
+    history = (*extra, after) if changed else extra
+    return Transition(after, history)
+
+
+def resolve_default(
+    agent_default: Status | None, team_default: Status | None, global_default: Status | None
+) -> Status:
+    """The default presence: per agent, else per team, else global, else Available (SPEC §4.1)."""
+    return agent_default or team_default or global_default or oob_for(Base.AVAILABLE)
+
+
+def _auto_status(profile: AgentProfile, usage: Usage, default: Status) -> Status:
+    """The status capacity implies; the default's custom text when the bases agree (SPEC §4.3)."""
+    base = computed_base(profile.capacity, usage)
+    return default if default.base is base else oob_for(base)
+
+
+def sign_in(
+    state: AgentState,
+    connection_id: ConnectionId,
+    profile: AgentProfile,
+    default: Status,
+    now: float,
+) -> AgentState:
+    """The state after a fresh sign-in (SPEC §4): default Offline/Away kept as is
+    (``source=default``), otherwise presence computed from capacity (``source=auto``)."""
+    base_state = replace(
+        state,
+        signed_in=True,
+        connections=frozenset({connection_id}),
+        captured=None,
+        grace_until=None,
+    )
+    if default.base in (Base.OFFLINE, Base.AWAY):
+        return base_state.with_presence(default, Source.DEFAULT, Reason.SIGN_IN, now)
+    status = _auto_status(profile, state.usage, default)
+    return base_state.with_presence(status, Source.AUTO, Reason.SIGN_IN, now)
+
+
+def connect(
+    state: AgentState,
+    connection_id: ConnectionId,
+    profile: AgentProfile,
+    default: Status,
+    now: float,
+) -> Transition | None:
+    """A new live connection (tab or client) of the agent (SPEC §4, §5).
+
+    Already connected: the connection is added and presence is unchanged. Inside a grace
+    window: the captured status is restored exactly (``source=restored``). A grace window
+    whose deadline passed but was not yet swept is recalculated here, then the agent
+    signs in afresh. Otherwise: sign-in."""
+    if connection_id in state.connections:
+        return None
+    if state.connections:
+        return _finish(state, replace(state, connections=state.connections | {connection_id}))
+    if state.captured is not None and state.grace_until is not None:
+        if now < state.grace_until:
+            c = state.captured
+            restored = replace(
+                state, connections=frozenset({connection_id}), captured=None, grace_until=None
+            ).with_presence(
+                c, Source.RESTORED, Reason.RESTORED, now, behaves_as=c.behaves_as, actor=c.actor
+            )
+            return _finish(state, restored)
+        expired = _expired(state, now)
+        v = state.version + 1
+        expired = replace(expired, version=v, presence=replace(expired.presence, version=v))
+        after = sign_in(expired, connection_id, profile, default, now)
+        return _finish(state, after, expired)
+    return _finish(state, sign_in(state, connection_id, profile, default, now))
+
+
+def disconnect(
+    state: AgentState,
+    connection_id: ConnectionId,
+    reason: Reason,
+    grace_period: float,
+    now: float,
+) -> Transition | None:
+    """A connection ended (SPEC §5). Others remain: nothing else changes. The last one:
+    capture the status, show Offline at once (``source=system``), open the grace window."""
+    if connection_id not in state.connections:
+        return None
+    remaining = state.connections - {connection_id}
+    if remaining:
+        return _finish(state, replace(state, connections=remaining))
+    return sign_out(state, reason, grace_period, now)
+
+
+def _expired(state: AgentState, now: float) -> AgentState:
+    return replace(
+        state, signed_in=False, captured=None, grace_until=None
+    ).with_presence(oob_for(Base.OFFLINE), Source.SYSTEM, Reason.GRACE_EXPIRED, now)
+
+
+def expire_grace(state: AgentState, now: float) -> Transition | None:
+    """The grace deadline passed with no reconnect (SPEC §5): drop the captured status and
+    sign the agent out; it stays Offline (``source=system``). ``None`` when the agent is
+    not in a grace window that has ended by ``now`` — so a second sweeper is a no-op."""
+    if state.connections or state.captured is None or state.grace_until is None:
+        return None
+    if now < state.grace_until:
+        return None
+    return _finish(state, _expired(state, now))
+
+
+def set_manual(state: AgentState, status: Status, now: float) -> Transition | None:
+    """The agent picked ``status`` in its picker (SPEC §6). The caller checked the agent
+    may pick it; a disconnected agent cannot set presence (``None``)."""
+    if not state.connections:
+        return None
+    return _finish(state, state.with_presence(status, Source.MANUAL, Reason.MANUAL, now))
+
+
+def force(
+    state: AgentState, status: Status, actor: str, reason: str, now: float
+) -> Transition | None:
+    """A supervisor forced ``status`` (extension): audited with actor and reason; it
+    behaves like a manual status of the same base. Disconnected agents are left alone."""
+    if not state.connections:
+        return None
+    after = state.with_presence(
+        status, Source.SUPERVISOR, reason or Reason.SUPERVISOR, now, actor=actor
+    )
+    return _finish(state, after)
+
+
+def _recomputes(state: AgentState, work_changed: bool) -> bool:
+    """Whether a capacity change recomputes the current status (SPEC §6 table)."""
+    base = state.presence.base
+    match state.behaves_as:
+        case Source.AUTO:
+            return True
+        case Source.DEFAULT:
+            return base not in (Base.OFFLINE, Base.AWAY)
+        case Source.MANUAL | Source.SUPERVISOR:
+            return work_changed and base not in STICKY_BASES
+        case Source.SYSTEM | Source.RESTORED:
+            return False
+    return False  # pragma: no cover - exhaustive above
+
+
+def _recompute(
+    state: AgentState, profile: AgentProfile, default: Status, now: float, work_changed: bool
+) -> AgentState:
+    if not state.connections or not _recomputes(state, work_changed):
+        return state
+    status = _auto_status(profile, state.usage, default)
+    return state.with_presence(status, Source.AUTO, Reason.CAPACITY, now)
+
+
+def work_changed(
+    state: AgentState,
+    kind: WorkChangeKind,
+    load: WorkLoad,
+    profile: AgentProfile,
+    default: Status,
+    now: float,
+) -> Transition | None:
+    """Work accepted, assigned or closed (SPEC §3, §6): usage changes, then presence is
+    recomputed when the current status's source allows it. A disconnected agent's usage
+    changes but its presence stays Offline."""
+    if kind is WorkChangeKind.CLOSED:
+        usage = state.usage.remove(load)
+        after = replace(state, usage=usage, last_idle_at=now if usage.open_sessions == 0 else
+                        state.last_idle_at)
+    else:
+        after = replace(state, usage=state.usage.add(load), last_assigned_at=now)
+    return _finish(state, _recompute(after, profile, default, now, work_changed=True))
+
+
+def capacity_reconfigured(
+    state: AgentState, profile: AgentProfile, default: Status, now: float
+) -> Transition | None:
+    """An admin changed the agent's capacity: automatic statuses follow, others stay."""
+    return _finish(state, _recompute(state, profile, default, now, work_changed=False))
+
+
+def session_limit_reached(state: AgentState, now: float) -> Transition | None:
+    """A work item came in while the agent already has its maximum open sessions
+    (SPEC §3): presence becomes DND (automatic, so closing a session recomputes).
+    A status that capacity changes would not touch (manual or default Away/Offline/DND,
+    system Inactive/DND) is left as it is: the limit only turns a working agent to DND."""
+    if not state.connections or not _recomputes(state, work_changed=True):
+        return None
+    return _finish(
+        state, state.with_presence(oob_for(Base.DND), Source.AUTO, Reason.SESSION_LIMIT, now)
+    )
+
+
+def offer_missed(state: AgentState, to_inactive: bool, now: float) -> Transition | None:
+    """An offer timed out unanswered (SPEC §7): with the workstream switch on, Inactive
+    (``source=system``), sticky until the agent changes it."""
+    if not to_inactive or not state.connections:
+        return None
+    after = state.with_presence(oob_for(Base.INACTIVE), Source.SYSTEM, Reason.MISSED_OFFER, now)
+    return _finish(state, after)
+
+
+def offer_rejected(state: AgentState, to_dnd: bool, now: float) -> Transition | None:
+    """The agent rejected an offer (SPEC §7): with the switch on, DND (``source=system``)."""
+    if not to_dnd or not state.connections:
+        return None
+    after = state.with_presence(oob_for(Base.DND), Source.SYSTEM, Reason.REJECTED_OFFER, now)
+    return _finish(state, after)
+
+
+def sign_out(
+    state: AgentState, reason: Reason, grace_period: float, now: float
+) -> Transition | None:
+    """Sign-out ends every connection of the agent at once (SPEC §5): the same as the last
+    tab closing — status captured, Offline at once, grace window opened."""
+    if not state.connections:
+        return None
+    p = state.presence
+    captured = Captured(p.status_id, p.text, p.base, p.source, state.behaves_as, p.reason, p.actor)
+    after = replace(
+        state, connections=frozenset(), captured=captured, grace_until=now + grace_period
+    ).with_presence(oob_for(Base.OFFLINE), Source.SYSTEM, reason, now)
+    return _finish(state, after)

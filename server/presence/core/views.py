@@ -1,0 +1,49 @@
+"""What supervisors, reports and history see of an agent: plain JSON-ready dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from presence.core.model import AgentProfile, AgentState
+
+
+def capacity_view(state: AgentState, profile: AgentProfile) -> dict[str, Any]:
+    """Capacity in use against what is configured."""
+    cap = profile.capacity
+    return {
+        "units_total": cap.units,
+        "units_used": state.usage.units_used,
+        "profiles": [
+            {
+                "id": p.id,
+                "max": p.max,
+                "blocking": p.blocking,
+                "used": state.usage.profiles_used.get(p.id, 0),
+            }
+            for p in cap.profiles
+        ],
+        "sessions": state.usage.open_sessions,
+        "session_limit": profile.session_limit,
+    }
+
+
+def agent_view(state: AgentState, profile: AgentProfile) -> dict[str, Any]:
+    """The agent as the supervisor view shows it: the presence ``P`` fields plus name,
+    team, open connections, capacity in use and the grace deadline (epoch ms or null)."""
+    view = state.presence.to_wire()
+    view.update(
+        name=profile.name or state.agent_id,
+        team=profile.team,
+        connections=len(state.connections),
+        signed_in=state.signed_in,
+        grace_until=None if state.grace_until is None else round(state.grace_until * 1000),
+        capacity=capacity_view(state, profile),
+    )
+    return view
+
+
+def history_entry(state: AgentState, now: float) -> dict[str, Any]:
+    """One history record of a presence change made at ``now`` (SPEC §8)."""
+    entry = state.presence.to_wire()
+    entry["at"] = round(now * 1000)
+    return entry

@@ -1,0 +1,71 @@
+"""Demo organisation: two teams, a dozen agents, a few custom statuses (one that reads
+"Available" but sits on base offline, to show that the base decides behaviour)."""
+
+from __future__ import annotations
+
+from presence.core.capacity import CapacityConfig, ProfileConfig
+from presence.core.model import AgentId, AgentProfile, TeamId
+from presence.core.org import Team
+from presence.core.statuses import Base, Status, StatusId
+from presence.store.config_store import ConfigStore
+from presence.store.redis_store import RedisStore
+
+CUSTOM = (
+    Status(StatusId("away-training"), "Away – In training", Base.AWAY, order=10),
+    Status(StatusId("busy-backoffice"), "Busy – Back office", Base.BUSY, order=11),
+    Status(StatusId("dnd-coaching"), "Do not disturb – Coaching", Base.DND, order=12),
+    Status(StatusId("ready"), "Ready", Base.AVAILABLE, order=13),
+    Status(StatusId("fake-available"), "Available", Base.OFFLINE, order=14),
+)
+
+TEAMS = (
+    Team(TeamId("support"), "Customer support", None,
+         (StatusId("away-training"), StatusId("busy-backoffice"))),
+    Team(TeamId("sales"), "Sales", StatusId("ready"),
+         (StatusId("ready"), StatusId("dnd-coaching"))),
+)
+
+NAMES = (
+    "Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra", "Barbara Liskov",
+    "Donald Knuth", "Margaret Hamilton", "Ken Thompson", "Frances Allen", "John McCarthy",
+    "Radia Perlman", "Leslie Lamport",
+)
+
+
+def demo_agents() -> list[AgentProfile]:
+    agents = []
+    for i, name in enumerate(NAMES, start=1):
+        team = TeamId("support" if i <= 7 else "sales")
+        if i % 3 == 1:
+            capacity = CapacityConfig(units=100)
+        elif i % 3 == 2:
+            capacity = CapacityConfig(
+                units=None,
+                profiles=(ProfileConfig("chat", 3, blocking=False),
+                          ProfileConfig("voice", 1, blocking=True)),
+            )
+        else:
+            capacity = CapacityConfig(units=60, profiles=(ProfileConfig("chat", 2),))
+        default = {4: "away", 11: "offline"}.get(i)
+        customs = (StatusId("fake-available"),) if i == 2 else ()
+        agents.append(AgentProfile(
+            agent_id=AgentId(f"A{i}"),
+            name=name,
+            team=team,
+            default_status=StatusId(default) if default else None,
+            capacity=capacity,
+            custom_statuses=customs,
+        ))
+    return agents
+
+
+async def seed(store: RedisStore, config: ConfigStore) -> list[AgentProfile]:
+    """Write the demo organisation (idempotent: overwrites the same ids)."""
+    for status in CUSTOM:
+        await config.put_status(status)
+    for team in TEAMS:
+        await config.put_team(team)
+    agents = demo_agents()
+    for profile in agents:
+        await store.put_profile(profile)
+    return agents

@@ -1,0 +1,300 @@
+"""The presence engine: load an agent, let the pure rules decide, commit atomically.
+
+Every operation is the same loop: read one consistent snapshot of the agent (one
+script), ask :mod:`presence.core.rules` for the transition at ``clock.now()``, and commit
+it with compare-and-set on the agent's version (one script that also appends history,
+updates the grace index and publishes). When another instance committed first, the loop
+re-decides from the new state, so each disconnect has exactly one outcome however many
+instances race.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from presence.clock import Clock
+from presence.core import rules
+from presence.core.capacity import WorkLoad
+from presence.core.errors import ErrorCode, PresenceError
+from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId, Reason
+from presence.core.org import OrgConfig
+from presence.core.rules import Transition, WorkChangeKind
+from presence.core.statuses import Base
+from presence.core.views import agent_view, history_entry
+from presence.store.redis_store import ConnectionOp, RedisStore
+
+log = logging.getLogger("presence.engine")
+
+Decide = Callable[[AgentState, AgentProfile, OrgConfig, float], Transition | None]
+
+MAX_ATTEMPTS = 32
+
+
+class OrgSource(Protocol):
+    """Where the engine reads the current organisation configuration from."""
+
+    @property
+    def org(self) -> OrgConfig: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The agent after an operation, and whether this call changed it."""
+
+    state: AgentState
+    profile: AgentProfile
+    changed: bool
+    presence_changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    instance_id: str
+    grace_period: float = 150.0
+    liveness_timeout: float = 15.0
+
+
+class Engine:
+    """Presence operations for one server process. Safe to call concurrently."""
+
+    def __init__(
+        self, store: RedisStore, config: OrgSource, clock: Clock, settings: EngineSettings
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.settings = settings
+
+    async def _transact(
+        self,
+        agent_id: AgentId,
+        decide: Decide,
+        conn: ConnectionOp | None = None,
+        *,
+        ends_connections: bool = False,
+    ) -> Outcome:
+        """Load, decide, commit; retried from fresh state when another writer won.
+        ``ends_connections``: the event tells every instance to close the agent's
+        connections this transition removed (sign-out)."""
+        for _ in range(MAX_ATTEMPTS):
+            loaded = await self.store.load_agent(agent_id)
+            if loaded.profile is None:
+                raise PresenceError(ErrorCode.UNKNOWN_AGENT, f"no agent {agent_id!r}")
+            now = self.clock.now()
+            state = loaded.state(agent_id, now)
+            transition = decide(state, loaded.profile, self.config.org, now)
+            if transition is None:
+                return Outcome(state, loaded.profile, False, False)
+            after = transition.state
+            op = conn
+            if op is not None and op.op == "del" and op.connection_id in after.connections:
+                op = None
+            if op is None and not after.connections and state.connections:
+                op = ConnectionOp("clear", ConnectionId(""))
+            event: dict[str, Any] = {
+                "agent": agent_view(after, loaded.profile),
+                "presence_changed": transition.presence_changed,
+                "ended": sorted(state.connections - after.connections)
+                if ends_connections
+                else [],
+            }
+            committed = await self.store.commit_agent(
+                agent_id,
+                state.version,
+                after,
+                event=event,
+                history=[history_entry(h, now) for h in transition.history],
+                now=now,
+                conn=op,
+                due_at=after.grace_until,
+            )
+            if committed.ok:
+                return Outcome(after, loaded.profile, True, transition.presence_changed)
+        raise PresenceError(ErrorCode.BUSY, "too much contention on this agent; try again")
+
+    # --- connections (SPEC §4, §5) ---
+
+    async def connect(self, agent_id: AgentId, connection_id: ConnectionId) -> Outcome:
+        """A connection of the agent opened on this instance and authenticated."""
+        instance = self.settings.instance_id
+        await self.store.index_connection(instance, agent_id, connection_id)
+
+        def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
+            return rules.connect(s, connection_id, p, org.default_for(p), now)
+
+        try:
+            return await self._transact(
+                agent_id, decide, ConnectionOp("add", connection_id, instance)
+            )
+        except BaseException:
+            await self.store.unindex_connection(instance, agent_id, connection_id)
+            raise
+
+    async def disconnect(
+        self,
+        agent_id: AgentId,
+        connection_id: ConnectionId,
+        reason: Reason = Reason.DISCONNECTED,
+        instance_id: str | None = None,
+    ) -> Outcome:
+        """A connection ended (closed, timed out, or its instance died)."""
+        grace = self.settings.grace_period
+
+        def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
+            return rules.disconnect(s, connection_id, reason, grace, now)
+
+        out = await self._transact(agent_id, decide, ConnectionOp("del", connection_id))
+        await self.store.unindex_connection(
+            instance_id or self.settings.instance_id, agent_id, connection_id
+        )
+        return out
+
+    async def sign_out(self, agent_id: AgentId, reason: Reason = Reason.SIGNED_OUT) -> Outcome:
+        """End every connection of the agent, on every instance (SPEC §5)."""
+        grace = self.settings.grace_period
+
+        def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
+            return rules.sign_out(s, reason, grace, now)
+
+        return await self._transact(agent_id, decide, ends_connections=True)
+
+    # --- presence changes (SPEC §1, §6) ---
+
+    async def set_presence(self, agent_id: AgentId, status_id: str) -> Outcome:
+        """The agent picked a status in its picker."""
+
+        def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
+            status = org.selectable(p, status_id)
+            if status is None:
+                if org.catalog.get(status_id) is None:
+                    raise PresenceError(ErrorCode.UNKNOWN_STATUS, f"no status {status_id!r}")
+                raise PresenceError(
+                    ErrorCode.STATUS_NOT_SELECTABLE, f"status {status_id!r} cannot be picked"
+                )
+            if not s.connections:
+                raise PresenceError(ErrorCode.NOT_CONNECTED, "agent has no live connection")
+            return rules.set_manual(s, status, now)
+
+        return await self._transact(agent_id, decide)
+
+    async def force_presence(
+        self, agent_id: AgentId, status_id: str, actor: str, reason: str
+    ) -> Outcome:
+        """A supervisor forces a status on a connected agent (audited)."""
+
+        def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
+            status = org.catalog.get(status_id)
+            if status is None:
+                raise PresenceError(ErrorCode.UNKNOWN_STATUS, f"no status {status_id!r}")
+            if status.base is Base.INACTIVE or status.disabled:
+                raise PresenceError(
+                    ErrorCode.STATUS_NOT_SELECTABLE, f"status {status_id!r} cannot be forced"
+                )
+            if not s.connections:
+                raise PresenceError(ErrorCode.NOT_CONNECTED, "agent has no live connection")
+            return rules.force(s, status, actor, reason, now)
+
+        return await self._transact(agent_id, decide)
+
+    # --- capacity and work (SPEC §3, §6, §7): the API routing calls ---
+
+    async def work_changed(
+        self, agent_id: AgentId, kind: WorkChangeKind, load: WorkLoad
+    ) -> Outcome:
+        """Work was accepted, assigned or closed by the agent."""
+
+        def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
+            return rules.work_changed(s, kind, load, p, org.default_for(p), now)
+
+        return await self._transact(agent_id, decide)
+
+    async def capacity_reconfigured(self, agent_id: AgentId) -> Outcome:
+        """An admin changed the agent's capacity configuration."""
+
+        def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
+            return rules.capacity_reconfigured(s, p, org.default_for(p), now)
+
+        return await self._transact(agent_id, decide)
+
+    async def offer_missed(self, agent_id: AgentId, to_inactive: bool) -> Outcome:
+        def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
+            return rules.offer_missed(s, to_inactive, now)
+
+        return await self._transact(agent_id, decide)
+
+    async def offer_rejected(self, agent_id: AgentId, to_dnd: bool) -> Outcome:
+        def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
+            return rules.offer_rejected(s, to_dnd, now)
+
+        return await self._transact(agent_id, decide)
+
+    async def session_limit_reached(self, agent_id: AgentId) -> Outcome:
+        def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
+            return rules.session_limit_reached(s, now)
+
+        return await self._transact(agent_id, decide)
+
+    # --- reads ---
+
+    async def get(self, agent_id: AgentId) -> tuple[AgentState, AgentProfile]:
+        """Current state and profile of a configured agent."""
+        loaded = await self.store.load_agent(agent_id)
+        if loaded.profile is None:
+            raise PresenceError(ErrorCode.UNKNOWN_AGENT, f"no agent {agent_id!r}")
+        return loaded.state(agent_id, self.clock.now()), loaded.profile
+
+    # --- deadlines and liveness (run by every instance's sweeper) ---
+
+    async def expire_grace(self, agent_id: AgentId) -> Outcome:
+        """Recalculate an agent whose grace window ended (no-op if it did not)."""
+
+        def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
+            return rules.expire_grace(s, now)
+
+        return await self._transact(agent_id, decide)
+
+    async def sweep(self) -> int:
+        """Handle every due grace deadline and every dead instance; returns how many
+        grace windows this call recalculated. Any number of instances may sweep at once:
+        compare-and-set makes each outcome happen once."""
+        now = self.clock.now()
+        expired = 0
+        for shard in range(self.store.keys.shards):
+            for member in await self.store.due_members(shard, now):
+                kind, _, ident = member.partition(":")
+                if kind != "grace":
+                    continue
+                try:
+                    out = await self.expire_grace(AgentId(ident))
+                except PresenceError as exc:
+                    log.warning("grace sweep of %s failed: %s", ident, exc.code)
+                    continue
+                if out.changed:
+                    expired += 1
+                elif out.state.grace_until is None:
+                    await self.store.client.zrem(self.store.keys.due(shard), member)
+        await self.reap_dead_instances()
+        return expired
+
+    async def reap_dead_instances(self) -> int:
+        """Disconnect every connection held by an instance that stopped beating (SPEC §5:
+        a server instance dying). Returns how many connections were ended."""
+        now = self.clock.now()
+        ended = 0
+        for instance in await self.store.dead_instances(now, self.settings.liveness_timeout):
+            if instance == self.settings.instance_id:
+                continue
+            for agent_id, conn_id in await self.store.instance_connections(instance):
+                try:
+                    out = await self.disconnect(
+                        agent_id, conn_id, Reason.INSTANCE_LOST, instance_id=instance
+                    )
+                except PresenceError:
+                    await self.store.unindex_connection(instance, agent_id, conn_id)
+                    continue
+                ended += int(out.changed)
+            await self.store.forget_instance(instance)
+        return ended

@@ -1,0 +1,118 @@
+"""Server settings: command-line options and ``PRESENCE_*`` environment variables.
+
+Relations between settings are checked at start (a heartbeat timeout shorter than two
+heartbeat intervals would disconnect healthy clients), with one clear line per problem.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "PRESENCE_"
+
+
+class SettingsError(ValueError):
+    """A bad option or combination of options; the message is one line for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    redis_url: str | None = None
+    data_dir: Path = Path("data")
+    key_prefix: str = "presence:"
+    shards: int = 16
+    grace_period: float = 150.0
+    heartbeat_interval: float = 10.0
+    heartbeat_timeout: float = 30.0
+    auth_timeout: float = 10.0
+    liveness_period: float = 2.0
+    liveness_timeout: float = 10.0
+    sweep_period: float = 0.5
+    token_secret: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    max_frame_bytes: int = 64 * 1024
+    max_connections_per_agent: int = 20
+    rate_limit_per_second: float = 20.0
+    rate_limit_burst: int = 40
+    queue_size: int = 1024
+    history_retention_days: float = 35.0
+    events_maxlen: int = 100_000
+    demo: bool = False
+    log_level: str = "info"
+    instance_id: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> Settings:
+        """Return ``self`` if every setting and relation is sane, else raise."""
+        problems: list[str] = []
+        if not 0 < self.port < 65536:
+            problems.append(f"port must be 1-65535, got {self.port}")
+        if self.grace_period <= 0:
+            problems.append(f"grace period must be > 0 s, got {self.grace_period}")
+        if self.heartbeat_interval <= 0:
+            problems.append("heartbeat interval must be > 0 s")
+        if self.heartbeat_timeout < 2 * self.heartbeat_interval:
+            problems.append(
+                "heartbeat timeout must be at least twice the heartbeat interval "
+                f"({self.heartbeat_timeout} < 2 × {self.heartbeat_interval})"
+            )
+        if self.liveness_timeout < 2 * self.liveness_period:
+            problems.append(
+                "liveness timeout must be at least twice the liveness period "
+                f"({self.liveness_timeout} < 2 × {self.liveness_period})"
+            )
+        if not 1 <= self.shards <= 1024:
+            problems.append(f"shards must be 1-1024, got {self.shards}")
+        if self.sweep_period <= 0:
+            problems.append("sweep period must be > 0 s")
+        if self.redis_url is not None and not self.redis_url.startswith(
+            ("redis://", "rediss://", "unix://", "valkey://")
+        ):
+            problems.append(f"redis URL must start with redis://, rediss:// or unix://, got "
+                            f"{self.redis_url!r}")
+        if problems:
+            raise SettingsError("; ".join(problems))
+        return self
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ``PRESENCE_*`` variables, then explicit ``overrides``."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f.name, raw, getattr(cls(), f.name))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw)
+        if isinstance(default, tuple):
+            return tuple(s.strip() for s in raw.split(",") if s.strip())
+        return raw
+    except ValueError:
+        raise SettingsError(
+            f"{ENV_PREFIX}{name.upper()}: expected {type(default).__name__}, got {raw!r}"
+        ) from None

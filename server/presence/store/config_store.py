@@ -1,0 +1,68 @@
+"""Organisation configuration in Redis: custom statuses, teams, global settings.
+
+Configuration is small and read on every sign-in, so each process keeps an
+:class:`OrgConfig` snapshot and reloads it when any instance announces a change on the
+config channel (and on every (re)subscription, so a missed message cannot leave it stale
+for long).
+"""
+
+from __future__ import annotations
+
+import orjson
+import redis.asyncio as aioredis
+
+from presence.core.org import OrgConfig, Team, status_from_json, status_to_json
+from presence.core.statuses import Status, StatusCatalog, StatusId
+from presence.store.keys import Keys
+
+
+class ConfigStore:
+    """Reads and writes the organisation configuration of one key prefix."""
+
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+
+    async def load(self) -> OrgConfig:
+        k = self.keys
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(k.statuses)
+        pipe.hgetall(k.teams)
+        pipe.hget(k.settings, "global_default")
+        statuses, teams, global_default = await pipe.execute()
+        custom: dict[str, Status] = {
+            s.id: s for s in (status_from_json(orjson.loads(v)) for v in statuses.values())
+        }
+        return OrgConfig(
+            StatusCatalog(custom),
+            {t.id: t for t in (Team.from_json(orjson.loads(v)) for v in teams.values())},
+            StatusId(global_default.decode()) if global_default else None,
+        )
+
+    async def _announce(self) -> None:
+        await self.client.publish(self.keys.config_channel, b"changed")
+
+    async def put_status(self, status: Status) -> None:
+        await self.client.hset(self.keys.statuses, status.id, orjson.dumps(status_to_json(status)))
+        await self._announce()
+
+    async def delete_status(self, status_id: str) -> bool:
+        removed = await self.client.hdel(self.keys.statuses, status_id)
+        await self._announce()
+        return bool(removed)
+
+    async def put_team(self, team: Team) -> None:
+        await self.client.hset(self.keys.teams, team.id, orjson.dumps(team.to_json()))
+        await self._announce()
+
+    async def delete_team(self, team_id: str) -> bool:
+        removed = await self.client.hdel(self.keys.teams, team_id)
+        await self._announce()
+        return bool(removed)
+
+    async def set_global_default(self, status_id: str | None) -> None:
+        if status_id is None:
+            await self.client.hdel(self.keys.settings, "global_default")
+        else:
+            await self.client.hset(self.keys.settings, "global_default", status_id)
+        await self._announce()

@@ -1,0 +1,81 @@
+"""Redis key names.
+
+Every key of one agent, and the per-shard keys its transitions touch (due index, event
+stream, channel), share the hash tag ``{sN}`` of the agent's shard, so one Lua script
+touches a single hash slot and the same scripts run on Redis Cluster. Global keys
+(configuration, instance registry) are never touched inside a transition script.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key builders under one ``prefix`` split into ``shards`` hash-tag shards."""
+
+    prefix: str = "presence:"
+    shards: int = 16
+
+    def shard_of(self, agent_id: str) -> int:
+        """The shard of an agent: stable across processes (CRC-32 of its id)."""
+        return zlib.crc32(agent_id.encode()) % self.shards
+
+    def _tag(self, shard: int) -> str:
+        return f"{self.prefix}{{s{shard}}}"
+
+    # --- per agent (hash tag of its shard) ---
+    def state(self, agent_id: str) -> str:
+        return f"{self._tag(self.shard_of(agent_id))}:a:{agent_id}:state"
+
+    def conns(self, agent_id: str) -> str:
+        return f"{self._tag(self.shard_of(agent_id))}:a:{agent_id}:conns"
+
+    def profile(self, agent_id: str) -> str:
+        return f"{self._tag(self.shard_of(agent_id))}:a:{agent_id}:profile"
+
+    def history(self, agent_id: str) -> str:
+        return f"{self._tag(self.shard_of(agent_id))}:a:{agent_id}:history"
+
+    # --- per shard ---
+    def due(self, shard: int) -> str:
+        return f"{self._tag(shard)}:due"
+
+    def events(self, shard: int) -> str:
+        return f"{self._tag(shard)}:events"
+
+    def channel(self, shard: int) -> str:
+        return f"{self._tag(shard)}:ch"
+
+    # --- global ---
+    @property
+    def agents(self) -> str:
+        return f"{self.prefix}agents"
+
+    def team_agents(self, team_id: str) -> str:
+        return f"{self.prefix}team:{team_id}:agents"
+
+    @property
+    def statuses(self) -> str:
+        return f"{self.prefix}statuses"
+
+    @property
+    def teams(self) -> str:
+        return f"{self.prefix}teams"
+
+    @property
+    def settings(self) -> str:
+        return f"{self.prefix}settings"
+
+    @property
+    def config_channel(self) -> str:
+        return f"{self.prefix}config"
+
+    @property
+    def instances(self) -> str:
+        return f"{self.prefix}instances"
+
+    def instance_conns(self, instance_id: str) -> str:
+        return f"{self.prefix}inst:{instance_id}:conns"

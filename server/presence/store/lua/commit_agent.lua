@@ -1,0 +1,60 @@
+-- commit_agent: apply one decided transition of one agent atomically, if nobody else did
+-- first (compare-and-set on the version), then record and announce it.
+--
+-- KEYS[1] agent state hash      (fields: doc, version, hist_ms)
+-- KEYS[2] agent connections hash (connection id -> instance id)
+-- KEYS[3] shard due index zset   (member -> deadline ms)
+-- KEYS[4] shard events stream    (supervisor feed)
+-- KEYS[5] agent history stream   (presence changes, ids in injected-clock ms)
+--
+-- ARGV[1]  expected version (the version the decision was made from)
+-- ARGV[2]  new state document (JSON)
+-- ARGV[3]  connection op: "add" | "del" | "clear" (remove all) | ""
+-- ARGV[4]  connection id
+-- ARGV[5]  instance id (for "add")
+-- ARGV[6]  due member (e.g. "grace:A1")
+-- ARGV[7]  due deadline ms, or "" to remove the member
+-- ARGV[8]  shard channel (SPUBLISH)
+-- ARGV[9]  events stream max length (approximate trim)
+-- ARGV[10] now ms (injected clock)
+-- ARGV[11] history min id ms (retention; "0" keeps all)
+-- ARGV[12] event JSON published and appended to the events stream
+-- ARGV[13] new version (greater than the expected one)
+-- ARGV[14..] history entries JSON, oldest first
+--
+-- Returns {1, new version, events stream id} or {0, current version} on conflict.
+local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if current ~= tonumber(ARGV[1]) then
+  return {0, current}
+end
+local version = tonumber(ARGV[13])
+redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'version', version)
+
+if ARGV[3] == 'add' then
+  redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+elseif ARGV[3] == 'del' then
+  redis.call('HDEL', KEYS[2], ARGV[4])
+elseif ARGV[3] == 'clear' then
+  redis.call('DEL', KEYS[2])
+end
+
+if ARGV[6] ~= '' then
+  if ARGV[7] == '' then
+    redis.call('ZREM', KEYS[3], ARGV[6])
+  else
+    redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6])
+  end
+end
+
+local now = tonumber(ARGV[10])
+if #ARGV >= 14 then
+  local ms = math.max(now, tonumber(redis.call('HGET', KEYS[1], 'hist_ms') or '0'))
+  for i = 14, #ARGV do
+    redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[11], ms .. '-*', 'e', ARGV[i])
+  end
+  redis.call('HSET', KEYS[1], 'hist_ms', ms)
+end
+
+local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], '*', 'e', ARGV[12])
+redis.call('SPUBLISH', ARGV[8], id .. ' ' .. ARGV[12])
+return {1, version, id}

@@ -1,0 +1,271 @@
+"""The Redis side of agent transitions: consistent loads and compare-and-set commits.
+
+One :class:`RedisStore` per process. Scripts are registered once per store; redis-py's
+script objects reload themselves after ``NOSCRIPT`` (a Redis restart or ``SCRIPT FLUSH``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from presence.clock import to_ms
+from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
+from presence.store.keys import Keys
+
+
+def text(value: object) -> str:
+    """A Redis reply value as ``str`` (replies are bytes; ``decode_responses`` is off)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"expected bytes or str, got {type(value).__name__}")
+
+
+def _script_source(name: str) -> str:
+    return resources.files("presence.store").joinpath(f"lua/{name}.lua").read_text()
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedAgent:
+    """One consistent snapshot of an agent: state (``None`` if never seen), its version,
+    live connections (id → instance id) and profile (``None`` if not configured)."""
+
+    doc: dict[str, Any] | None
+    version: int
+    connections: dict[ConnectionId, str]
+    profile: AgentProfile | None
+
+    def state(self, agent_id: AgentId, now: float) -> AgentState:
+        """The state the rules work on; a never-seen agent starts Offline."""
+        conns = frozenset(self.connections)
+        if self.doc is None:
+            initial = AgentState.initial(agent_id, now)
+            return AgentState.from_json(initial.to_json(), conns, self.version)
+        return AgentState.from_json(self.doc, conns, self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionOp:
+    """A connection added or removed in the same atomic commit."""
+
+    op: str  # "add" | "del" | "clear"
+    connection_id: ConnectionId
+    instance_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """Result of a commit: ``ok`` false means another writer got there first."""
+
+    ok: bool
+    version: int
+    event_id: str = ""
+
+
+def _id_lt(a: str, b: str) -> bool:
+    am, _, asq = a.partition("-")
+    bm, _, bsq = b.partition("-")
+    return (int(am), int(asq or 0)) < (int(bm), int(bsq or 0))
+
+
+class RedisStore:
+    """Typed access to the agent keys and scripts of one key prefix."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        keys: Keys,
+        *,
+        events_maxlen: int = 100_000,
+        history_retention: float = 35 * 86400,
+    ) -> None:
+        self.client = client
+        self.keys = keys
+        self.events_maxlen = events_maxlen
+        self.history_retention = history_retention
+        self._load = client.register_script(_script_source("load_agent"))
+        self._commit = client.register_script(_script_source("commit_agent"))
+
+    def _agent_keys(self, agent_id: str) -> list[str]:
+        k = self.keys
+        return [k.state(agent_id), k.conns(agent_id), k.profile(agent_id)]
+
+    async def load_agent(self, agent_id: AgentId) -> LoadedAgent:
+        """Read state, connections and profile of one agent in one round trip."""
+        return self._loaded(await self._load(keys=self._agent_keys(agent_id)))
+
+    async def load_agents(self, agent_ids: list[AgentId]) -> list[LoadedAgent]:
+        """Snapshots of many agents in one pipelined round trip (each one consistent)."""
+        pipe = self.client.pipeline(transaction=False)
+        for agent_id in agent_ids:
+            await self._load(keys=self._agent_keys(agent_id), client=pipe)
+        return [self._loaded(reply) for reply in await pipe.execute()]
+
+    @staticmethod
+    def _loaded(reply: list[Any]) -> LoadedAgent:
+        doc, version, flat, profile = reply
+        conns = {
+            ConnectionId(flat[i].decode()): flat[i + 1].decode() for i in range(0, len(flat), 2)
+        }
+        return LoadedAgent(
+            orjson.loads(doc) if doc else None,
+            int(version),
+            conns,
+            AgentProfile.from_json(orjson.loads(profile)) if profile else None,
+        )
+
+    async def commit_agent(
+        self,
+        agent_id: AgentId,
+        expected_version: int,
+        state: AgentState,
+        *,
+        event: dict[str, Any],
+        history: list[dict[str, Any]],
+        now: float,
+        conn: ConnectionOp | None = None,
+        due_at: float | None = None,
+    ) -> Committed:
+        """Write ``state`` (numbered ``state.version``) if the stored version is still
+        ``expected_version``; in the same
+        script update the connection hash, the grace deadline (``due_at``, ``None``
+        removes it), append history and the event, and publish the event."""
+        k = self.keys
+        shard = k.shard_of(agent_id)
+        now_ms = to_ms(now)
+        min_id = max(0, now_ms - round(self.history_retention * 1000))
+        args: list[str | int | bytes] = [
+            expected_version,
+            orjson.dumps(state.to_json()),
+            conn.op if conn else "",
+            conn.connection_id if conn else "",
+            conn.instance_id if conn else "",
+            f"grace:{agent_id}",
+            "" if due_at is None else to_ms(due_at),
+            k.channel(shard),
+            self.events_maxlen,
+            now_ms,
+            min_id,
+            orjson.dumps(event),
+            state.version,
+            *(orjson.dumps(h) for h in history),
+        ]
+        reply = await self._commit(
+            keys=[k.state(agent_id), k.conns(agent_id), k.due(shard), k.events(shard),
+                  k.history(agent_id)],
+            args=args,
+        )
+        if int(reply[0]) == 1:
+            return Committed(True, int(reply[1]), reply[2].decode())
+        return Committed(False, int(reply[1]))
+
+    async def stream_heads(self) -> dict[int, str]:
+        """The last id of every shard's event stream ("0-0" when empty): a cursor
+        taken before a snapshot, so events after it are exactly those not in it."""
+        pipe = self.client.pipeline(transaction=False)
+        for shard in range(self.keys.shards):
+            pipe.xrevrange(self.keys.events(shard), "+", "-", count=1)
+        replies = await pipe.execute()
+        return {
+            shard: text(rows[0][0]) if rows else "0-0" for shard, rows in enumerate(replies)
+        }
+
+    async def events_after(
+        self, shard: int, after_id: str, limit: int
+    ) -> list[tuple[str, dict[str, Any]]] | None:
+        """Events of a shard strictly after ``after_id``, oldest first; ``None`` when some
+        of them were trimmed away or there are more than ``limit`` (resync instead)."""
+        key = self.keys.events(shard)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.exists(key)
+        pipe.xrange(key, f"({after_id}", "+", count=limit + 1)
+        exists, rows = await pipe.execute()
+        if not exists:
+            return []
+        info = await self.client.xinfo_stream(key)
+        deleted = info.get("max-deleted-entry-id", b"0-0")
+        if _id_lt(after_id, text(deleted)):
+            return None
+        if len(rows) > limit:
+            return None
+        return [(text(i), orjson.loads(f[b"e"])) for i, f in rows]
+
+    async def put_profile(self, profile: AgentProfile) -> None:
+        """Store an agent's configuration and index it by team."""
+        k = self.keys
+        old = await self.client.get(k.profile(profile.agent_id))
+        pipe = self.client.pipeline(transaction=False)
+        if old:
+            old_team = orjson.loads(old).get("team")
+            if old_team and old_team != profile.team:
+                pipe.srem(k.team_agents(old_team), profile.agent_id)
+        pipe.set(k.profile(profile.agent_id), orjson.dumps(profile.to_json()))
+        pipe.sadd(k.agents, profile.agent_id)
+        if profile.team:
+            pipe.sadd(k.team_agents(profile.team), profile.agent_id)
+        await pipe.execute()
+
+    async def agent_ids(self, team: str | None = None) -> list[AgentId]:
+        """Known agent ids, of one team or all, sorted."""
+        key = self.keys.team_agents(team) if team else self.keys.agents
+        return sorted(AgentId(text(m)) for m in await self.client.smembers(key))
+
+    async def due_members(self, shard: int, now: float, limit: int = 500) -> list[str]:
+        """Members of a shard's due index whose deadline is at or before ``now``."""
+        raw = await self.client.zrangebyscore(
+            self.keys.due(shard), "-inf", to_ms(now), start=0, num=limit
+        )
+        return [text(m) for m in raw]
+
+    async def history(
+        self, agent_id: AgentId, from_at: float | None = None, to_at: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Presence changes of one agent between two instants (inclusive), oldest first."""
+        lo = "-" if from_at is None else str(to_ms(from_at))
+        hi = "+" if to_at is None else str(to_ms(to_at))
+        rows: list[tuple[bytes, dict[bytes, bytes]]] = await self.client.xrange(
+            self.keys.history(agent_id), lo, hi
+        )  # type: ignore[assignment]
+        return [orjson.loads(fields[b"e"]) for _, fields in rows]
+
+    # --- instance liveness and connection index ---
+
+    async def beat(self, instance_id: str, now: float) -> bool:
+        """Record that ``instance_id`` is alive at ``now``; ``True`` if it had been
+        removed (declared dead) and must re-announce its connections."""
+        added = await self.client.zadd(self.keys.instances, {instance_id: to_ms(now)})
+        return bool(added)
+
+    async def dead_instances(self, now: float, liveness_timeout: float) -> list[str]:
+        """Instances whose last beat is older than ``liveness_timeout`` seconds."""
+        raw = await self.client.zrangebyscore(
+            self.keys.instances, "-inf", to_ms(now - liveness_timeout)
+        )
+        return [text(m) for m in raw]
+
+    async def instance_connections(self, instance_id: str) -> list[tuple[AgentId, ConnectionId]]:
+        raw = await self.client.smembers(self.keys.instance_conns(instance_id))
+        out = []
+        for m in raw:
+            agent, _, conn = text(m).partition("\t")
+            out.append((AgentId(agent), ConnectionId(conn)))
+        return out
+
+    async def index_connection(self, instance_id: str, agent_id: str, conn_id: str) -> None:
+        await self.client.sadd(self.keys.instance_conns(instance_id), f"{agent_id}\t{conn_id}")
+
+    async def unindex_connection(self, instance_id: str, agent_id: str, conn_id: str) -> None:
+        await self.client.srem(self.keys.instance_conns(instance_id), f"{agent_id}\t{conn_id}")
+
+    async def forget_instance(self, instance_id: str) -> None:
+        """Drop a dead instance once all of its connections were disconnected."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zrem(self.keys.instances, instance_id)
+        pipe.delete(self.keys.instance_conns(instance_id))
+        await pipe.execute()

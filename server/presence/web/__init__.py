@@ -1,0 +1,1 @@
+"""The Starlette shell: app factory, WebSocket endpoints, REST, background loops."""

@@ -1,0 +1,179 @@
+"""``/ws/agent``: one agent tab or client.
+
+Lifecycle: accept → authenticate (header or first ``auth`` frame) → connect in the engine
+→ ``welcome`` → frames until the socket ends → disconnect in the engine. Presence changes
+of the agent reach every tab through the hub; events that arrive before the welcome are
+buffered and sent after it when newer than it (snapshot first, then diffs).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from presence.auth import Role
+from presence.core.errors import ErrorCode, PresenceError
+from presence.core.messages import (
+    Accept,
+    AgentCommand,
+    Auth,
+    CloseWork,
+    FrameError,
+    Ping,
+    Reject,
+    SetPresence,
+    SignOut,
+    parse_agent_frame,
+)
+from presence.core.model import AgentId, ConnectionId, Reason
+from presence.core.ratelimit import TokenBucket
+from presence.web.close_codes import CloseCode
+from presence.web.hub import AgentLink, agent_presence_frame
+from presence.web.peer import Peer
+from presence.web.runtime import Runtime
+from presence.web.sockets import (
+    Disconnected,
+    authenticate,
+    encode,
+    error_frame,
+    origin_allowed,
+    receive_text,
+)
+
+log = logging.getLogger("presence.agent")
+
+
+async def agent_endpoint(ws: WebSocket) -> None:
+    rt: Runtime = ws.app.state.runtime
+    if not origin_allowed(ws, rt):
+        await ws.close(CloseCode.POLICY, "origin not allowed")
+        return
+    await ws.accept()
+    peer = Peer(ws, rt.settings.queue_size)
+    peer.start()
+    try:
+        await _serve(ws, rt, peer)
+    finally:
+        await _drain(peer)
+
+
+async def _drain(peer: Peer) -> None:
+    if peer.close_code is None:
+        peer.close(CloseCode.NORMAL)
+    try:
+        import asyncio
+
+        async with asyncio.timeout(5):
+            await peer.closed.wait()
+    except TimeoutError:
+        pass
+    await peer.stop()
+
+
+async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
+    auth = await authenticate(ws, rt, peer, parse_agent_frame)
+    if auth is None:
+        return
+    identity = auth.identity
+    if identity.role is not Role.AGENT:
+        peer.offer(error_frame(ErrorCode.FORBIDDEN, "an agent token is required here"))
+        peer.close(CloseCode.FORBIDDEN, "agent token required")
+        return
+    agent_id = AgentId(identity.subject)
+    if len(rt.hub.agent_links(agent_id)) >= rt.settings.max_connections_per_agent:
+        peer.offer(error_frame(ErrorCode.FORBIDDEN, "too many connections for this agent"))
+        peer.close(CloseCode.TOO_MANY_CONNECTIONS, "too many connections")
+        return
+    conn_id = ConnectionId(uuid.uuid4().hex)
+    now = rt.clock.now()
+    link = AgentLink(agent_id, conn_id, peer, now, authenticated=True,
+                     expires_at=identity.expires_at)
+    rt.hub.add_agent(link)
+    try:
+        try:
+            out = await rt.engine.connect(agent_id, conn_id)
+        except PresenceError as exc:
+            peer.offer(error_frame(exc.code, exc.message))
+            code = (CloseCode.UNKNOWN_AGENT if exc.code is ErrorCode.UNKNOWN_AGENT
+                    else CloseCode.TRY_AGAIN_LATER)
+            peer.close(code, exc.message[:100])
+            return
+        org = rt.config.org
+        peer.offer(encode({
+            "type": "welcome",
+            "agent_id": agent_id,
+            "name": out.profile.name or agent_id,
+            "connection_id": conn_id,
+            "presence": out.state.presence.to_wire(),
+            "statuses": [s.to_wire() for s in org.picker(out.profile)],
+            "heartbeat": {
+                "interval": rt.settings.heartbeat_interval,
+                "timeout": rt.settings.heartbeat_timeout,
+            },
+            "grace_period": rt.settings.grace_period,
+        }))
+        buffered, link.buffer = link.buffer or [], None
+        for event in buffered:
+            if int(event.agent["version"]) > out.state.version:
+                peer.offer(agent_presence_frame(event))
+        await _frames(ws, rt, link)
+    finally:
+        rt.hub.remove_agent(link)
+        if link.close_reason != "signed_out":
+            try:
+                await rt.engine.disconnect(agent_id, conn_id, Reason(link.close_reason))
+            except Exception:
+                log.exception("disconnect of %s/%s failed; the sweeper will reap it",
+                              agent_id, conn_id)
+
+
+async def _frames(ws: WebSocket, rt: Runtime, link: AgentLink) -> None:
+    bucket = TokenBucket(rt.settings.rate_limit_per_second, rt.settings.rate_limit_burst)
+    peer = link.peer
+    while peer.close_code is None:
+        try:
+            raw = await receive_text(ws)
+        except Disconnected:
+            return
+        now = rt.clock.now()
+        link.last_seen_at = now
+        if not bucket.allow(now):
+            peer.offer(error_frame(ErrorCode.RATE_LIMITED, "too many messages; slow down"))
+            continue
+        try:
+            cmd = parse_agent_frame(raw)
+        except FrameError as exc:
+            peer.offer(encode(exc.to_wire()))
+            continue
+        try:
+            reply = await _handle(rt, link, cmd)
+        except PresenceError as exc:
+            peer.offer(error_frame(exc.code, exc.message, getattr(cmd, "ref", None)))
+            continue
+        if reply is not None:
+            peer.offer(encode(reply))
+
+
+async def _handle(rt: Runtime, link: AgentLink, cmd: AgentCommand) -> dict[str, Any] | None:
+    agent_id = AgentId(link.agent_id)
+    match cmd:
+        case Ping(ref=ref):
+            return {"type": "pong", "ref": ref, "t": round(rt.clock.now() * 1000)}
+        case Auth():
+            raise PresenceError(ErrorCode.INVALID_FIELD, "already authenticated")
+        case SetPresence(status_id=status_id, ref=ref):
+            out = await rt.engine.set_presence(agent_id, status_id)
+            return {"type": "ack", "ref": ref, "presence": out.state.presence.to_wire()}
+        case SignOut(ref=ref):
+            link.close_reason = "signed_out"
+            await rt.engine.sign_out(agent_id)
+            return None
+        case Accept() | Reject() | CloseWork():
+            router = getattr(rt, "router", None)
+            if router is None:
+                raise PresenceError(ErrorCode.NOT_FOUND, "routing is not enabled")
+            result: dict[str, Any] | None = await router.handle_agent(agent_id, cmd)
+            return result

@@ -1,0 +1,183 @@
+"""The app factory: ``create_app(settings, clock)`` → a Starlette app whose lifespan
+connects to Redis, loads configuration and starts the hub and background loops; on
+shutdown it closes every socket with 1012 (service restart) so clients reconnect to
+another instance inside the grace window."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from presence.auth import TokenService
+from presence.clock import Clock, SystemClock
+from presence.core.model import AgentId, ConnectionId, Reason
+from presence.engine import Engine, EngineSettings
+from presence.settings import Settings
+from presence.store.config_store import ConfigStore
+from presence.store.keys import Keys
+from presence.store.redis_store import RedisStore
+from presence.web import api
+from presence.web.agent_ws import agent_endpoint
+from presence.web.close_codes import CloseCode
+from presence.web.http import JSON, Handler
+from presence.web.hub import Hub
+from presence.web.runtime import ConfigCache, Runtime
+from presence.web.supervisor_ws import supervisor_endpoint
+
+log = logging.getLogger("presence.app")
+
+STATIC_DIR = Path(__file__).resolve().parents[3] / "static"
+
+
+class StartupError(RuntimeError):
+    """The server cannot start; the message is one line for the operator."""
+
+
+async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> Runtime:
+    if settings.redis_url is None:
+        raise StartupError("no Redis URL (the CLI starts an embedded server when none is given)")
+    client = aioredis.Redis.from_url(
+        settings.redis_url, decode_responses=False, health_check_interval=10,
+        socket_connect_timeout=5, retry_on_timeout=True,
+    )
+    try:
+        async with asyncio.timeout(10):
+            info = await client.info("server")
+    except (RedisError, OSError, TimeoutError) as exc:
+        await client.aclose()
+        raise StartupError(f"cannot reach Redis at {settings.redis_url}: {exc}") from None
+    version = str(info.get("redis_version", "0"))
+    if int(version.split(".")[0]) < 7:
+        await client.aclose()
+        raise StartupError(f"Redis >= 7 (or Valkey) is required, found {version}")
+    keys = Keys(settings.key_prefix, settings.shards)
+    store = RedisStore(
+        client, keys, events_maxlen=settings.events_maxlen,
+        history_retention=settings.history_retention_days * 86400,
+    )
+    config = ConfigCache(ConfigStore(client, keys))
+    await config.reload()
+    instance_id = settings.instance_id or uuid.uuid4().hex[:12]
+    engine = Engine(store, config, clock, EngineSettings(
+        instance_id, settings.grace_period, settings.liveness_timeout,
+    ))
+
+    async def on_resubscribed() -> None:
+        await config.reload()
+
+    hub = Hub(client, keys, clock, config.reload, on_resubscribed)
+    return Runtime(settings, clock, client, store, config, engine, hub,
+                   TokenService(token_secret), instance_id)
+
+
+def create_app(
+    settings: Settings, clock: Clock | None = None, *, token_secret: str | None = None
+) -> Starlette:
+    """The ASGI app. ``token_secret`` defaults to ``settings.token_secret``."""
+    clock = clock or SystemClock()
+    secret = token_secret or settings.token_secret
+    if not secret:
+        raise StartupError("no token secret configured")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        rt = await build_runtime(settings, clock, secret)
+        app.state.runtime = rt
+        await rt.store.beat(rt.instance_id, clock.now())
+        rt.start_loops()
+        try:
+            async with asyncio.timeout(10):
+                await rt.hub.connected.wait()
+        except TimeoutError:
+            log.warning("event subscription not confirmed yet; continuing")
+        log.info("instance %s ready", rt.instance_id)
+        try:
+            yield
+        finally:
+            await shutdown(rt)
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        WebSocketRoute("/ws/agent", agent_endpoint),
+        WebSocketRoute("/ws/supervisor", supervisor_endpoint),
+        *api.routes,
+        Route("/", lambda r: RedirectResponse("/agent")),
+        Route("/agent", page("agent.html")),
+        Route("/supervisor", page("supervisor.html")),
+    ]
+    if STATIC_DIR.is_dir():
+        routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def page(name: str) -> Handler:
+    async def serve(request: Request) -> Response:
+        path = STATIC_DIR / name
+        if not path.is_file():
+            return JSON({"error": {"code": "not_found", "message": "page not built"}}, 404)
+        return FileResponse(path, headers=SECURITY_HEADERS)
+
+    return serve
+
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+async def shutdown(rt: Runtime) -> None:
+    """Close sockets with 1012 so clients move to another instance, record their
+    disconnects (grace windows open), then stop the loops and the Redis client."""
+    rt.stopping = True
+    links = rt.hub.links()
+    for link in links:
+        link.peer.close(CloseCode.SERVICE_RESTART, "server restarting")
+    for sup in list(rt.hub.supervisors):
+        peer = getattr(sup, "peer", None)
+        if peer is not None:
+            peer.close(CloseCode.SERVICE_RESTART, "server restarting")
+    for link in links:
+        with contextlib.suppress(Exception):
+            await rt.engine.disconnect(
+                AgentId(link.agent_id), ConnectionId(link.connection_id), Reason.DISCONNECTED
+            )
+    await rt.stop_loops()
+    with contextlib.suppress(Exception):
+        await rt.store.forget_instance(rt.instance_id)
+    await rt.client.aclose()
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness and readiness of this process (200 once started)."""
+    return JSON({"status": "ok", "instance": request.app.state.runtime.instance_id})
+
+
+async def readyz(request: Request) -> Response:
+    """200 when Redis answers and the event subscription is live, else 503."""
+    rt: Runtime = request.app.state.runtime
+    try:
+        async with asyncio.timeout(2):
+            await rt.client.ping()
+    except (RedisError, OSError, TimeoutError):
+        return JSON({"status": "unavailable", "redis": False}, status_code=503)
+    if not rt.hub.connected.is_set():
+        return JSON({"status": "unavailable", "subscription": False}, status_code=503)
+    return JSON({"status": "ok"})

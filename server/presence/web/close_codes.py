@@ -1,0 +1,44 @@
+"""WebSocket close codes, in one place, with whether the client should reconnect."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class CloseCode(IntEnum):
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    POLICY = 1008
+    TOO_BIG = 1009
+    INTERNAL_ERROR = 1011
+    SERVICE_RESTART = 1012
+    TRY_AGAIN_LATER = 1013
+    AUTH_FAILED = 4001
+    AUTH_TIMEOUT = 4002
+    TOKEN_EXPIRED = 4003
+    FORBIDDEN = 4004
+    UNKNOWN_AGENT = 4005
+    SIGNED_OUT = 4010
+    REPLACED = 4011
+    HEARTBEAT_TIMEOUT = 4020
+    SLOW_CONSUMER = 4021
+    RATE_LIMITED = 4022
+    TOO_MANY_CONNECTIONS = 4023
+
+
+#: Close codes after which a client should reconnect (with backoff and jitter).
+RECONNECT: frozenset[CloseCode] = frozenset(
+    {
+        CloseCode.GOING_AWAY,
+        CloseCode.INTERNAL_ERROR,
+        CloseCode.SERVICE_RESTART,
+        CloseCode.TRY_AGAIN_LATER,
+        CloseCode.HEARTBEAT_TIMEOUT,
+        CloseCode.SLOW_CONSUMER,
+    }
+)
+
+
+def should_reconnect(code: int) -> bool:
+    """Whether a client that saw ``code`` should reconnect (abnormal 1006 included)."""
+    return code == 1006 or code in RECONNECT

@@ -1,0 +1,98 @@
+"""HTTP helpers: JSON responses, typed errors, bearer authentication for REST."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from presence.auth import Identity, Role
+from presence.core.errors import ErrorCode, PresenceError
+from presence.core.validation import Invalid
+from presence.web.runtime import Runtime
+
+STATUS_OF: dict[ErrorCode, int] = {
+    ErrorCode.AUTH_FAILED: 401,
+    ErrorCode.NOT_AUTHENTICATED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.UNKNOWN_AGENT: 404,
+    ErrorCode.UNKNOWN_STATUS: 404,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.STATUS_NOT_SELECTABLE: 409,
+    ErrorCode.NOT_CONNECTED: 409,
+    ErrorCode.VALIDATION: 422,
+    ErrorCode.INVALID_FIELD: 422,
+    ErrorCode.BAD_FRAME: 400,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.BUSY: 503,
+    ErrorCode.UNAVAILABLE: 503,
+}
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def error(code: ErrorCode, message: str, fields: dict[str, str] | None = None) -> JSON:
+    body: dict[str, Any] = {"code": code.value, "message": message}
+    if fields:
+        body["fields"] = fields
+    return JSON({"error": body}, status_code=STATUS_OF.get(code, 400))
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def identify(request: Request) -> Identity:
+    """The caller of a REST request, from ``Authorization: Bearer``."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise PresenceError(ErrorCode.NOT_AUTHENTICATED, "expected Authorization: Bearer <token>")
+    rt = runtime(request)
+    return rt.tokens.verify(token.strip(), rt.clock.now())
+
+
+def require(request: Request, *roles: Role) -> Identity:
+    identity = identify(request)
+    if identity.role not in roles:
+        raise PresenceError(ErrorCode.FORBIDDEN, f"requires role {' or '.join(roles)}")
+    return identity
+
+
+async def body_json(request: Request) -> Any:
+    raw = await request.body()
+    if len(raw) > 256 * 1024:
+        raise Invalid({"body": "at most 256 KiB"})
+    try:
+        return orjson.loads(raw or b"null")
+    except orjson.JSONDecodeError:
+        raise Invalid({"body": "expected JSON"}) from None
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def endpoint(handler: Handler) -> Handler:
+    """Map typed errors to answers: PresenceError → its status, Invalid → 422."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except PresenceError as exc:
+            return error(exc.code, exc.message)
+        except Invalid as exc:
+            return error(ErrorCode.VALIDATION, "invalid request body", exc.fields)
+
+    wrapped.__name__ = handler.__name__
+    wrapped.__doc__ = handler.__doc__
+    return wrapped

@@ -1,0 +1,199 @@
+"""Process-wide fan-out: one Redis subscription, many local sockets.
+
+The hub holds one sharded-pub/sub subscription to every shard channel (plus the config
+channel) and forwards each agent event, parsed once and encoded once, to the local tabs
+of that agent and to the local supervisors allowed to watch its team.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from presence.clock import Clock
+from presence.store.keys import Keys
+from presence.web.close_codes import CloseCode
+from presence.web.peer import Peer
+
+log = logging.getLogger("presence.hub")
+
+
+@dataclass(eq=False)
+class AgentLink:
+    """One live agent connection held by this process."""
+
+    agent_id: str
+    connection_id: str
+    peer: Peer
+    last_seen_at: float
+    authenticated: bool = False
+    expires_at: float | None = None
+    close_reason: str = "disconnected"
+    #: Events that arrived before the welcome was queued; ``None`` once it was.
+    buffer: list[AgentEvent] | None = field(default_factory=list)
+
+
+class SupervisorSink(Protocol):
+    """A local supervisor socket as the hub sees it."""
+
+    def wants(self, team: str | None) -> bool: ...
+
+    def deliver(self, event: AgentEvent) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AgentEvent:
+    """One committed agent change as it arrived from Redis."""
+
+    shard: int
+    stream_id: str
+    agent: dict[str, Any]
+    presence_changed: bool
+    ended: tuple[str, ...]
+
+    @property
+    def cursor(self) -> str:
+        return f"{self.shard}:{self.stream_id}"
+
+    @property
+    def agent_id(self) -> str:
+        return str(self.agent["agent_id"])
+
+
+@dataclass(eq=False)
+class Hub:
+    client: aioredis.Redis
+    keys: Keys
+    clock: Clock
+    on_config_changed: Callable[[], Awaitable[None]]
+    on_resubscribed: Callable[[], Awaitable[None]]
+    agents: dict[str, dict[str, AgentLink]] = field(default_factory=dict)
+    supervisors: set[SupervisorSink] = field(default_factory=set)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    # --- local registry ---
+
+    def add_agent(self, link: AgentLink) -> None:
+        self.agents.setdefault(link.agent_id, {})[link.connection_id] = link
+
+    def remove_agent(self, link: AgentLink) -> None:
+        conns = self.agents.get(link.agent_id)
+        if conns is not None:
+            conns.pop(link.connection_id, None)
+            if not conns:
+                del self.agents[link.agent_id]
+
+    def links(self) -> list[AgentLink]:
+        return [link for conns in self.agents.values() for link in conns.values()]
+
+    def agent_links(self, agent_id: str) -> list[AgentLink]:
+        return list(self.agents.get(agent_id, {}).values())
+
+    # --- subscription ---
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            pubsub = self.client.pubsub()
+            try:
+                await pubsub.ssubscribe(*(self.keys.channel(s) for s in range(self.keys.shards)))
+                await pubsub.subscribe(self.keys.config_channel)
+                # Confirmations arrive before any message on these channels.
+                pending = self.keys.shards + 1
+                while pending:
+                    msg = await pubsub.get_message(timeout=5.0)
+                    if msg is None:
+                        raise RedisError("subscription not confirmed")
+                    if msg["type"] in ("ssubscribe", "subscribe"):
+                        pending -= 1
+                self.connected.set()
+                backoff = 0.1
+                await self.on_resubscribed()
+                while True:
+                    msg = await pubsub.get_message(timeout=30.0)
+                    if msg is None:
+                        continue
+                    if self._dispatch(msg):
+                        await self.on_config_changed()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.connected.clear()
+                log.warning("subscription lost (%s); retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _dispatch(self, msg: dict[str, Any]) -> bool:
+        """Forward one pub/sub message; ``True`` when it says the config changed."""
+        kind = msg.get("type")
+        channel = msg["channel"].decode() if isinstance(msg["channel"], bytes) else msg["channel"]
+        if kind == "message" and channel == self.keys.config_channel:
+            return True
+        if kind != "smessage":
+            return False
+        data: bytes = msg["data"]
+        stream_id, _, payload = data.partition(b" ")
+        shard = int(channel.rsplit("{s", 1)[1].split("}", 1)[0])
+        body = orjson.loads(payload)
+        event = AgentEvent(
+            shard, stream_id.decode(), body["agent"], bool(body["presence_changed"]),
+            tuple(body.get("ended", ())),
+        )
+        self.publish_local(event)
+        return False
+
+    def publish_local(self, event: AgentEvent) -> None:
+        """Deliver one event to this process's sockets."""
+        links = self.agents.get(event.agent_id)
+        if links:
+            if event.presence_changed:
+                frame = agent_presence_frame(event)
+                for link in list(links.values()):
+                    if link.buffer is not None:
+                        link.buffer.append(event)
+                    else:
+                        link.peer.offer(frame)
+            for conn_id in event.ended:
+                ended = links.get(conn_id)
+                if ended is not None:
+                    ended.peer.close(CloseCode.SIGNED_OUT, "signed out")
+        team = event.agent.get("team")
+        for sup in list(self.supervisors):
+            if sup.wants(team):
+                sup.deliver(event)
+
+
+PRESENCE_FIELDS = (
+    "agent_id", "status_id", "text", "base", "source", "reason", "since", "version", "actor",
+)
+
+
+def presence_of(view: dict[str, Any]) -> dict[str, Any]:
+    """The presence ``P`` fields of an agent view."""
+    return {k: view[k] for k in PRESENCE_FIELDS}
+
+
+def agent_presence_frame(event: AgentEvent) -> str:
+    """The frame an agent's own tabs receive for a presence change."""
+    return orjson.dumps({"type": "presence", "presence": presence_of(event.agent)}).decode()

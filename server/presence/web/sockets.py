@@ -1,0 +1,123 @@
+"""Helpers shared by the agent and supervisor socket endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.websockets import WebSocket
+
+from presence.auth import Identity
+from presence.clock import Clock
+from presence.core.errors import ErrorCode, PresenceError
+from presence.core.messages import FrameError
+from presence.web.close_codes import CloseCode
+from presence.web.peer import Peer
+from presence.web.runtime import Runtime
+
+
+def encode(message: dict[str, Any]) -> str:
+    return orjson.dumps(message).decode()
+
+
+def error_frame(code: ErrorCode, message: str, ref: object = None) -> str:
+    return encode({"type": "error", "code": code.value, "message": message, "ref": ref})
+
+
+class Disconnected(Exception):
+    """The peer closed the socket."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+async def receive_text(ws: WebSocket) -> str:
+    """Next text frame (binary frames are decoded as UTF-8 JSON too)."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise Disconnected(int(message.get("code", 1000)))
+    if message.get("text") is not None:
+        return str(message["text"])
+    data = message.get("bytes") or b""
+    try:
+        return bytes(data).decode()
+    except UnicodeDecodeError:
+        return "\x00"  # not JSON: answered with bad_frame
+
+
+async def receive_until(ws: WebSocket, clock: Clock, deadline_at: float) -> str | None:
+    """The next frame, or ``None`` when the clock reaches ``deadline_at`` first."""
+    recv = asyncio.ensure_future(receive_text(ws))
+    timer = asyncio.ensure_future(clock.sleep_until(deadline_at))
+    try:
+        done, _ = await asyncio.wait({recv, timer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+    if recv in done:
+        return recv.result()
+    recv.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await recv
+    return None
+
+
+def bearer(ws: WebSocket) -> str | None:
+    header = ws.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def origin_allowed(ws: WebSocket, rt: Runtime) -> bool:
+    """Cross-site WebSocket hijacking guard: a browser's Origin must be allowed. Non-browser
+    clients send no Origin. With no allowlist configured, only same-host origins pass."""
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True
+    allowed = rt.settings.allowed_origins
+    if "*" in allowed or origin in allowed:
+        return True
+    host = ws.headers.get("host", "")
+    return not allowed and origin in (f"http://{host}", f"https://{host}")
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    identity: Identity
+    cursor: str | None
+
+
+async def authenticate(ws: WebSocket, rt: Runtime, peer: Peer, parse: Any) -> Authenticated | None:
+    """Authenticate from the handshake header or the first frame (``auth``); on failure
+    the peer is answered and closed and ``None`` returned."""
+    from presence.core.messages import Auth
+
+    token = bearer(ws)
+    cursor: str | None = None
+    if token is None:
+        raw = await receive_until(ws, rt.clock, rt.clock.now() + rt.settings.auth_timeout)
+        if raw is None:
+            peer.offer(error_frame(ErrorCode.NOT_AUTHENTICATED, "authentication timeout"))
+            peer.close(CloseCode.AUTH_TIMEOUT, "authentication timeout")
+            return None
+        try:
+            cmd = parse(raw)
+        except FrameError as exc:
+            peer.offer(encode(exc.to_wire()))
+            peer.close(CloseCode.AUTH_FAILED, "expected an auth frame")
+            return None
+        if not isinstance(cmd, Auth):
+            peer.offer(error_frame(ErrorCode.NOT_AUTHENTICATED, "expected an auth frame first"))
+            peer.close(CloseCode.AUTH_FAILED, "expected an auth frame")
+            return None
+        token, cursor = cmd.token, cmd.cursor
+    try:
+        identity = rt.tokens.verify(token, rt.clock.now())
+    except PresenceError as exc:
+        peer.offer(error_frame(exc.code, exc.message))
+        peer.close(CloseCode.AUTH_FAILED, "authentication failed")
+        return None
+    return Authenticated(identity, cursor)

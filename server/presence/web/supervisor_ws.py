@@ -1,0 +1,258 @@
+"""``/ws/supervisor``: the live view of the agents a supervisor may watch.
+
+Protocol: authenticate, then ``snapshot`` (every watched agent plus a cursor), then one
+``presence`` (presence changed) or ``agent`` (connections or capacity changed) message
+per change, each with its cursor. A supervisor that reconnects sends its last cursor in
+``auth`` and receives what it missed in order, or a fresh ``snapshot`` with
+``"resync": true`` when the gap is no longer kept. The client ignores an event whose
+``version`` is not newer than the one it holds, so the overlap between a snapshot and
+the events after its cursor is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from starlette.websockets import WebSocket
+
+from presence.auth import Identity, Role
+from presence.core.errors import ErrorCode, PresenceError
+from presence.core.messages import (
+    Auth,
+    ForcePresence,
+    FrameError,
+    Ping,
+    SignOutAgent,
+    SupervisorCommand,
+    parse_supervisor_frame,
+)
+from presence.core.model import AgentId, Reason
+from presence.core.ratelimit import TokenBucket
+from presence.core.views import agent_view
+from presence.web.close_codes import CloseCode
+from presence.web.hub import AgentEvent, presence_of
+from presence.web.peer import Peer
+from presence.web.runtime import Runtime
+from presence.web.sockets import (
+    Disconnected,
+    authenticate,
+    encode,
+    error_frame,
+    origin_allowed,
+    receive_text,
+)
+
+log = logging.getLogger("presence.supervisor")
+
+RESUME_LIMIT = 10_000
+
+
+def parse_cursor(cursor: str, shards: int) -> dict[int, str] | None:
+    """``"0:1-0,1:5-2,..."`` → {shard: stream id}; ``None`` if malformed."""
+    out: dict[int, str] = {}
+    try:
+        for part in cursor.split(","):
+            shard_s, _, sid = part.partition(":")
+            shard = int(shard_s)
+            ms, _, seq = sid.partition("-")
+            int(ms), int(seq)
+            if not 0 <= shard < shards:
+                return None
+            out[shard] = sid
+    except ValueError:
+        return None
+    return out if len(out) == shards else None
+
+
+def format_cursor(heads: dict[int, str]) -> str:
+    return ",".join(f"{s}:{heads[s]}" for s in sorted(heads))
+
+
+def event_frame(event: AgentEvent) -> str:
+    """The frame every watching supervisor receives for one event (encoded once)."""
+    cached = _FRAMES.get(id(event))
+    if cached is not None and cached[0] is event:
+        return cached[1]
+    kind = "presence" if event.presence_changed else "agent"
+    frame = orjson.dumps({
+        "type": kind,
+        "presence": presence_of(event.agent),
+        "agent": event.agent,
+        "cursor": event.cursor,
+    }).decode()
+    if len(_FRAMES) > 64:
+        _FRAMES.clear()
+    _FRAMES[id(event)] = (event, frame)
+    return frame
+
+
+_FRAMES: dict[int, tuple[AgentEvent, str]] = {}
+
+
+@dataclass(eq=False)
+class SupervisorSession:
+    """One supervisor socket as the hub sees it."""
+
+    identity: Identity
+    peer: Peer
+    buffer: list[AgentEvent] | None = field(default_factory=list)
+
+    def wants(self, team: str | None) -> bool:
+        return self.identity.may_watch(team)
+
+    def deliver(self, event: AgentEvent) -> None:
+        if self.buffer is not None:
+            self.buffer.append(event)
+        else:
+            self.peer.offer(event_frame(event))
+
+
+async def supervisor_endpoint(ws: WebSocket) -> None:
+    rt: Runtime = ws.app.state.runtime
+    if not origin_allowed(ws, rt):
+        await ws.close(CloseCode.POLICY, "origin not allowed")
+        return
+    await ws.accept()
+    peer = Peer(ws, rt.settings.queue_size)
+    peer.start()
+    session: SupervisorSession | None = None
+    try:
+        auth = await authenticate(ws, rt, peer, parse_supervisor_frame)
+        if auth is None:
+            return
+        if auth.identity.role not in (Role.SUPERVISOR, Role.ADMIN):
+            peer.offer(error_frame(ErrorCode.FORBIDDEN, "a supervisor token is required here"))
+            peer.close(CloseCode.FORBIDDEN, "supervisor token required")
+            return
+        session = SupervisorSession(auth.identity, peer)
+        rt.hub.supervisors.add(session)
+        await start_feed(rt, session, auth.cursor)
+        await _frames(ws, rt, session)
+    finally:
+        if session is not None:
+            rt.hub.supervisors.discard(session)
+        if peer.close_code is None:
+            peer.close(CloseCode.NORMAL)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await peer.closed.wait()
+        await peer.stop()
+
+
+async def watched_agents(rt: Runtime, identity: Identity) -> list[AgentId]:
+    if identity.role is Role.ADMIN or "*" in identity.teams:
+        return await rt.store.agent_ids()
+    ids: set[AgentId] = set()
+    for team in sorted(identity.teams):
+        ids.update(await rt.store.agent_ids(team))
+    return sorted(ids)
+
+
+async def snapshot(rt: Runtime, identity: Identity) -> tuple[list[dict[str, Any]], str]:
+    """Every watched agent's view and the cursor taken just before reading them."""
+    heads = await rt.store.stream_heads()
+    ids = await watched_agents(rt, identity)
+    now = rt.clock.now()
+    agents = []
+    for agent_id, loaded in zip(ids, await rt.store.load_agents(ids), strict=True):
+        if loaded.profile is None or not identity.may_watch(loaded.profile.team):
+            continue
+        agents.append(agent_view(loaded.state(agent_id, now), loaded.profile))
+    return agents, format_cursor(heads)
+
+
+async def start_feed(rt: Runtime, session: SupervisorSession, cursor: str | None) -> None:
+    """Send what the supervisor is missing — the events after its cursor, or a snapshot —
+    then switch the session to live delivery. Live events that arrived meanwhile were
+    buffered; those already covered are skipped by version (client and server side)."""
+    peer = session.peer
+    sent_versions: dict[str, int] = {}
+    resumed = False
+    if cursor is not None:
+        heads = parse_cursor(cursor, rt.store.keys.shards)
+        missed: list[tuple[int, str, dict[str, Any]]] | None = [] if heads else None
+        if heads is not None and missed is not None:
+            for shard, after in heads.items():
+                rows = await rt.store.events_after(shard, after, RESUME_LIMIT)
+                if rows is None:
+                    missed = None
+                    break
+                missed.extend((shard, sid, body) for sid, body in rows)
+        if missed is not None:
+            resumed = True
+            peer.offer(encode({"type": "resumed", "missed": len(missed)}))
+            for shard, sid, body in missed:
+                event = AgentEvent(shard, sid, body["agent"], bool(body["presence_changed"]),
+                                   ())
+                if session.wants(event.agent.get("team")):
+                    peer.offer(event_frame(event))
+                    sent_versions[event.agent_id] = int(event.agent["version"])
+    if not resumed:
+        agents, snap_cursor = await snapshot(rt, session.identity)
+        sent_versions = {a["agent_id"]: int(a["version"]) for a in agents}
+        peer.offer(encode({
+            "type": "snapshot",
+            "agents": agents,
+            "cursor": snap_cursor,
+            "resync": cursor is not None,
+        }))
+    buffered, session.buffer = session.buffer or [], None
+    for event in buffered:
+        if int(event.agent["version"]) > sent_versions.get(event.agent_id, -1):
+            peer.offer(event_frame(event))
+
+
+async def _frames(ws: WebSocket, rt: Runtime, session: SupervisorSession) -> None:
+    bucket = TokenBucket(rt.settings.rate_limit_per_second, rt.settings.rate_limit_burst)
+    peer = session.peer
+    while peer.close_code is None:
+        try:
+            raw = await receive_text(ws)
+        except Disconnected:
+            return
+        if not bucket.allow(rt.clock.now()):
+            peer.offer(error_frame(ErrorCode.RATE_LIMITED, "too many messages; slow down"))
+            continue
+        try:
+            cmd = parse_supervisor_frame(raw)
+            reply = await _handle(rt, session, cmd)
+        except FrameError as exc:
+            peer.offer(encode(exc.to_wire()))
+            continue
+        except PresenceError as exc:
+            peer.offer(error_frame(exc.code, exc.message, getattr(cmd, "ref", None)))
+            continue
+        if reply is not None:
+            peer.offer(encode(reply))
+
+
+async def _target(rt: Runtime, session: SupervisorSession, agent_id: str) -> AgentId:
+    _, profile = await rt.engine.get(AgentId(agent_id))
+    if not session.identity.may_watch(profile.team):
+        raise PresenceError(ErrorCode.FORBIDDEN, "agent is not in a team you may watch")
+    return AgentId(agent_id)
+
+
+async def _handle(
+    rt: Runtime, session: SupervisorSession, cmd: SupervisorCommand
+) -> dict[str, Any] | None:
+    actor = session.identity.subject
+    match cmd:
+        case Ping(ref=ref):
+            return {"type": "pong", "ref": ref, "t": round(rt.clock.now() * 1000)}
+        case Auth():
+            raise PresenceError(ErrorCode.INVALID_FIELD, "already authenticated")
+        case ForcePresence(agent_id=agent_id, status_id=status_id, reason=reason, ref=ref):
+            target = await _target(rt, session, agent_id)
+            out = await rt.engine.force_presence(target, status_id, actor, reason)
+            return {"type": "ack", "ref": ref, "presence": out.state.presence.to_wire()}
+        case SignOutAgent(agent_id=agent_id, ref=ref):
+            target = await _target(rt, session, agent_id)
+            out = await rt.engine.sign_out(target, Reason.SUPERVISOR)
+            return {"type": "ack", "ref": ref, "presence": out.state.presence.to_wire()}
+    return None

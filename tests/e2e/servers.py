@@ -1,0 +1,129 @@
+"""Start real server instances inside the test's event loop.
+
+uvicorn serves on a socket bound before it starts (port 0, so no free-port race); the
+app gets the test's clock, Redis URL and key prefix. Several instances may share one
+Redis and one prefix to act as a cluster of server processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from dataclasses import dataclass, replace
+from typing import Any
+
+import httpx
+import uvicorn
+
+from presence.auth import Role
+from presence.clock import Clock
+from presence.settings import Settings
+from presence.web.app import create_app
+from presence.web.runtime import Runtime
+
+SECRET = "e2e-secret-that-is-long-enough-for-hs256-0123456789"
+
+#: Test defaults: heartbeats and instance liveness never expire on their own while the
+#: fake clock jumps over grace windows; tests that need them set them explicitly.
+TEST_SETTINGS = Settings(
+    grace_period=150.0,
+    heartbeat_interval=1_000_000.0,
+    heartbeat_timeout=2_000_000.0,
+    auth_timeout=1_000_000.0,
+    liveness_period=1_000_000.0,
+    liveness_timeout=2_000_000.0,
+    sweep_period=0.5,
+    shards=4,
+    token_secret=SECRET,
+)
+
+
+@dataclass
+class Instance:
+    """One running server instance."""
+
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    port: int
+    clock: Clock
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def runtime(self) -> Runtime:
+        rt: Runtime = self.server.config.loaded_app.app.state.runtime  # type: ignore[attr-defined]
+        return rt
+
+    def token(self, role: str, subject: str, teams: tuple[str, ...] = ("*",),
+              ttl: float = 3600) -> str:
+        r = Role(role)
+        return self.runtime.tokens.issue(
+            r, subject, now=self.clock.now(), ttl=ttl,
+            teams=teams if r is Role.SUPERVISOR else (),
+        )
+
+    def admin(self) -> httpx.AsyncClient:
+        """An HTTP client authenticated as admin."""
+        return httpx.AsyncClient(
+            base_url=self.http, timeout=10,
+            headers={"Authorization": f"Bearer {self.token('admin', 'root')}"},
+        )
+
+    async def sweep(self) -> int:
+        """Run one sweep now (as the background sweeper would)."""
+        return await self.runtime.engine.sweep()
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        async with asyncio.timeout(15):
+            await self.task
+
+
+async def start_instance(
+    redis_url: str, key_prefix: str, clock: Clock, **overrides: Any
+) -> Instance:
+    settings = replace(TEST_SETTINGS, redis_url=redis_url, key_prefix=key_prefix, **overrides)
+    app = create_app(settings.validate(), clock)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, ws="websockets-sansio", lifespan="on", log_level="warning",
+        ws_max_size=settings.max_frame_bytes, ws_ping_interval=None,
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    async with asyncio.timeout(15):
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("server stopped during start")
+            await asyncio.sleep(0.01)
+    return Instance(server, task, port, clock)
+
+
+@contextlib.asynccontextmanager
+async def running(redis_url: str, key_prefix: str, clock: Clock, **overrides: Any):  # type: ignore[no-untyped-def]
+    inst = await start_instance(redis_url, key_prefix, clock, **overrides)
+    try:
+        yield inst
+    finally:
+        await inst.stop()
+
+
+async def put_agent(inst: Instance, agent_id: str, **body: Any) -> dict[str, Any]:
+    async with inst.admin() as http:
+        r = await http.put(f"/api/agents/{agent_id}", json=body)
+        assert r.status_code in (200, 201), r.text
+        result: dict[str, Any] = r.json()
+        return result
