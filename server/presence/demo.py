@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from presence.core.capacity import CapacityConfig, ProfileConfig
+from presence.core.capacity import CapacityConfig, ProfileConfig, WorkLoad
 from presence.core.model import AgentId, AgentProfile, TeamId
 from presence.core.org import Team
 from presence.core.statuses import Base, Status, StatusId
+from presence.core.workstreams import Method, Workstream
 from presence.store.config_store import ConfigStore
 from presence.store.redis_store import RedisStore
 
@@ -23,6 +24,21 @@ TEAMS = (
          (StatusId("away-training"), StatusId("busy-backoffice"))),
     Team(TeamId("sales"), "Sales", StatusId("ready"),
          (StatusId("ready"), StatusId("dnd-coaching"))),
+)
+
+WORKSTREAMS = (
+    Workstream(
+        "chat", "Web chat", "chat",
+        allowed_presences=(StatusId("available"), StatusId("busy"), StatusId("ready")),
+        load=WorkLoad(units=30, profile="chat"), method=Method.HIGHEST_CAPACITY,
+        notification_timeout=30, teams=("support", "sales"),
+    ),
+    Workstream(
+        "voice", "Phone", "voice",
+        allowed_presences=(StatusId("available"), StatusId("ready")),
+        load=WorkLoad(units=100, profile="voice"), method=Method.ROUND_ROBIN,
+        notification_timeout=20, teams=("support", "sales"),
+    ),
 )
 
 NAMES = (
@@ -65,6 +81,8 @@ async def seed(store: RedisStore, config: ConfigStore) -> list[AgentProfile]:
         await config.put_status(status)
     for team in TEAMS:
         await config.put_team(team)
+    for ws in WORKSTREAMS:
+        await config.put_workstream(ws)
     agents = demo_agents()
     for profile in agents:
         await store.put_profile(profile)

@@ -11,7 +11,7 @@ instances race.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +29,7 @@ from presence.store.redis_store import ConnectionOp, RedisStore
 log = logging.getLogger("presence.engine")
 
 Decide = Callable[[AgentState, AgentProfile, OrgConfig, float], Transition | None]
+Listener = Callable[["Outcome"], Awaitable[None]]
 
 MAX_ATTEMPTS = 32
 
@@ -67,6 +68,15 @@ class Engine:
         self.config = config
         self.clock = clock
         self.settings = settings
+        #: Called after every committed change (routing listens here).
+        self.listeners: list[Listener] = []
+
+    async def _notify(self, outcome: Outcome) -> None:
+        for listener in self.listeners:
+            try:
+                await listener(outcome)
+            except Exception:
+                log.exception("listener failed for %s", outcome.state.agent_id)
 
     async def _transact(
         self,
@@ -112,7 +122,9 @@ class Engine:
                 due_at=after.grace_until,
             )
             if committed.ok:
-                return Outcome(after, loaded.profile, True, transition.presence_changed)
+                outcome = Outcome(after, loaded.profile, True, transition.presence_changed)
+                await self._notify(outcome)
+                return outcome
         raise PresenceError(ErrorCode.BUSY, "too much contention on this agent; try again")
 
     # --- connections (SPEC §4, §5) ---
@@ -202,12 +214,16 @@ class Engine:
     # --- capacity and work (SPEC §3, §6, §7): the API routing calls ---
 
     async def work_changed(
-        self, agent_id: AgentId, kind: WorkChangeKind, load: WorkLoad
+        self,
+        agent_id: AgentId,
+        kind: WorkChangeKind,
+        load: WorkLoad,
+        item_id: str | None = None,
     ) -> Outcome:
-        """Work was accepted, assigned or closed by the agent."""
+        """Work was accepted, assigned or closed by the agent (idempotent per item)."""
 
         def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
-            return rules.work_changed(s, kind, load, p, org.default_for(p), now)
+            return rules.work_changed(s, kind, load, p, org.default_for(p), now, item_id)
 
         return await self._transact(agent_id, decide)
 

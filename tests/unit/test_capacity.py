@@ -217,10 +217,16 @@ def test_room_for_an_item_within_units() -> None:
     assert not has_room_for(config, usage(8), WorkLoad(units=3), DEFAULT_SESSION_LIMIT)
 
 
-def test_no_room_for_units_when_no_units_are_configured() -> None:
-    """An item that needs units does not fit an agent without units."""
+def test_units_do_not_restrict_an_agent_without_units() -> None:
+    """An item's units count only against an agent that has units configured."""
     config = CapacityConfig(profiles=(CHAT,))
-    assert not has_room_for(config, Usage(), WorkLoad(units=1), DEFAULT_SESSION_LIMIT)
+    assert has_room_for(config, Usage(), WorkLoad(units=1), DEFAULT_SESSION_LIMIT)
+
+
+def test_a_profile_does_not_restrict_an_agent_without_profiles() -> None:
+    """An item's profile counts only against an agent that has profiles configured."""
+    config = CapacityConfig(units=10)
+    assert has_room_for(config, Usage(), WorkLoad(units=1, profile="chat"), DEFAULT_SESSION_LIMIT)
 
 
 def test_room_for_an_item_needs_a_free_slot_of_its_profile() -> None:

@@ -140,14 +140,18 @@ def has_room_for(
     config: CapacityConfig, usage: Usage, load: WorkLoad, session_limit: int
 ) -> bool:
     """Whether one more item with ``load`` fits (SPEC §7 eligibility): under the session
-    limit, enough free units, and a free slot of the item's profile."""
+    limit, enough free units, and a free slot of the item's profile.
+
+    A capacity dimension the agent does not have configured does not restrict it: an
+    item's units count only against an agent with units, its profile only against an
+    agent with profiles (which must then include that profile)."""
     if usage.open_sessions >= session_limit:
         return False
-    if load.units:
+    if load.units and config.units is not None:
         free = units_available(config, usage)
         if free is None or free < load.units:
             return False
-    if load.profile is not None:
+    if load.profile is not None and config.profiles:
         profile = config.profile(load.profile)
         if profile is None or usage.profiles_used.get(profile.id, 0) >= profile.max:
             return False

@@ -170,6 +170,8 @@ class AgentState:
     version: int = 0
     last_assigned_at: float | None = None
     last_idle_at: float | None = None
+    #: Work items the agent holds (accepted, not closed), oldest first.
+    open_items: tuple[str, ...] = ()
 
     @property
     def agent_id(self) -> AgentId:
@@ -248,6 +250,7 @@ class AgentState:
             },
             "last_assigned_at": self.last_assigned_at,
             "last_idle_at": self.last_idle_at,
+            "open_items": list(self.open_items),
         }
 
     @classmethod
@@ -280,4 +283,5 @@ class AgentState:
             version=version,
             last_assigned_at=d.get("last_assigned_at"),
             last_idle_at=d.get("last_idle_at"),
+            open_items=tuple(d.get("open_items", ())),
         )

@@ -9,6 +9,7 @@ from typing import Any
 from presence.core.model import AgentProfile, TeamId
 from presence.core.rules import resolve_default
 from presence.core.statuses import Base, Status, StatusCatalog, StatusId
+from presence.core.workstreams import Workstream
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,11 @@ class OrgConfig:
     catalog: StatusCatalog = field(default_factory=lambda: StatusCatalog({}))
     teams: Mapping[str, Team] = field(default_factory=dict)
     global_default: StatusId | None = None
+    workstreams: Mapping[str, Workstream] = field(default_factory=dict)
+
+    def workstreams_of(self, profile: AgentProfile) -> list[Workstream]:
+        """Workstreams the agent is a member of (directly or through its team)."""
+        return [w for w in self.workstreams.values() if w.is_member(profile)]
 
     def team_of(self, profile: AgentProfile) -> Team | None:
         return self.teams.get(profile.team) if profile.team else None

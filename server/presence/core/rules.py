@@ -227,16 +227,33 @@ def work_changed(
     profile: AgentProfile,
     default: Status,
     now: float,
+    item_id: str | None = None,
 ) -> Transition | None:
     """Work accepted, assigned or closed (SPEC §3, §6): usage changes, then presence is
     recomputed when the current status's source allows it. A disconnected agent's usage
-    changes but its presence stays Offline."""
+    changes but its presence stays Offline. With ``item_id`` the change is idempotent:
+    an item already held is not added twice, an item not held is not closed."""
+    items = state.open_items
     if kind is WorkChangeKind.CLOSED:
+        if item_id is not None:
+            if item_id not in items:
+                return None
+            items = tuple(i for i in items if i != item_id)
         usage = state.usage.remove(load)
-        after = replace(state, usage=usage, last_idle_at=now if usage.open_sessions == 0 else
-                        state.last_idle_at)
+        after = replace(
+            state,
+            usage=usage,
+            open_items=items,
+            last_idle_at=now if usage.open_sessions == 0 else state.last_idle_at,
+        )
     else:
-        after = replace(state, usage=state.usage.add(load), last_assigned_at=now)
+        if item_id is not None:
+            if item_id in items:
+                return None
+            items = (*items, item_id)
+        after = replace(
+            state, usage=state.usage.add(load), open_items=items, last_assigned_at=now
+        )
     return _finish(state, _recompute(after, profile, default, now, work_changed=True))
 
 

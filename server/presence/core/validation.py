@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from presence.core.capacity import CapacityConfig, ProfileConfig
+from presence.core.capacity import CapacityConfig, ProfileConfig, WorkLoad
 from presence.core.model import AgentId, AgentProfile, TeamId
 from presence.core.org import Team
 from presence.core.statuses import CUSTOM_BASES, Base, Status, StatusId
+from presence.core.workstreams import CONDITION_FIELDS, Condition, Method, Op, Rule, Workstream
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 MAX_TEXT = 80
@@ -175,3 +176,130 @@ def parse_team(team_id: str, body: object) -> Team:
         TeamId(team_id), name, StatusId(default) if default else None,
         tuple(StatusId(s) for s in customs),
     )
+
+
+def _condition(raw: object, where: str, errors: dict[str, str]) -> Condition | None:
+    if not isinstance(raw, dict) or set(raw) - {"field", "op", "value"}:
+        errors[where] = "expected {field, op, value}"
+        return None
+    field_name, op, value = raw.get("field"), raw.get("op"), raw.get("value")
+    if field_name not in CONDITION_FIELDS:
+        errors[where] = f"field must be one of {', '.join(CONDITION_FIELDS)}"
+        return None
+    if op not in set(Op):
+        errors[where] = f"op must be one of {', '.join(o.value for o in Op)}"
+        return None
+    if op in (Op.IN, Op.NOT_IN) and not isinstance(value, list):
+        errors[where] = "value must be a list for in / not_in"
+        return None
+    if op in (Op.GTE, Op.LTE) and (not isinstance(value, int | float) or isinstance(value, bool)):
+        errors[where] = "value must be a number for gte / lte"
+        return None
+    return Condition(str(field_name), Op(op), value)
+
+
+def parse_workstream(ws_id: str, body: object, known_statuses: set[str]) -> Workstream:
+    """``PUT /api/workstreams/{id}`` body → workstream (SPEC §7)."""
+    errors: dict[str, str] = {}
+    if not valid_id(ws_id):
+        errors["id"] = "expected an id (letters, digits, _ . -; at most 64 characters)"
+    b = _object(body)
+    _unknown(b, {"id", "name", "channel", "allowed_presences", "capacity", "method", "rules",
+                 "notification_timeout", "agents", "teams", "missed_to_inactive",
+                 "rejected_to_dnd"}, errors)
+    name = _text(b, "name", errors, required=False)
+    channel = b.get("channel", "chat")
+    if not valid_id(channel):
+        errors["channel"] = "expected a channel name such as chat, voice, email"
+    allowed = _id_list(b, "allowed_presences", errors) if "allowed_presences" in b else (
+        "available",)
+    for sid in allowed:
+        if sid not in known_statuses:
+            errors["allowed_presences"] = f"no status {sid!r}"
+    if not allowed and "allowed_presences" not in errors:
+        errors["allowed_presences"] = "expected at least one status"
+    cap = b.get("capacity", {})
+    units, profile = 0, None
+    if not isinstance(cap, dict) or set(cap) - {"units", "profile"}:
+        errors["capacity"] = "expected {units, profile}"
+    else:
+        u = cap.get("units", 0)
+        if not isinstance(u, int) or isinstance(u, bool) or not 0 <= u <= 100_000:
+            errors["capacity.units"] = "expected an integer from 0 to 100000"
+        else:
+            units = u
+        prof = cap.get("profile")
+        if prof is not None and not valid_id(prof):
+            errors["capacity.profile"] = "expected a capacity profile id or null"
+        else:
+            profile = prof
+    method = b.get("method", Method.HIGHEST_CAPACITY.value)
+    if method not in set(Method):
+        errors["method"] = f"method must be one of {', '.join(m.value for m in Method)}"
+        method = Method.HIGHEST_CAPACITY.value
+    rules: list[Rule] = []
+    raw_rules = b.get("rules", [])
+    if not isinstance(raw_rules, list):
+        errors["rules"] = "expected a list of {name, conditions, method}"
+    else:
+        for i, r in enumerate(raw_rules):
+            where = f"rules[{i}]"
+            if not isinstance(r, dict) or set(r) - {"name", "conditions", "method"}:
+                errors[where] = "expected {name, conditions, method}"
+                continue
+            rm = r.get("method", Method.HIGHEST_CAPACITY.value)
+            if rm not in set(Method) or rm == Method.RULES:
+                errors[f"{where}.method"] = "expected highest_capacity, round_robin or least_active"
+                continue
+            conds = r.get("conditions", [])
+            if not isinstance(conds, list):
+                errors[f"{where}.conditions"] = "expected a list"
+                continue
+            parsed = [_condition(c, f"{where}.conditions[{j}]", errors)
+                      for j, c in enumerate(conds)]
+            rules.append(Rule(str(r.get("name", f"rule {i + 1}")),
+                              tuple(c for c in parsed if c is not None), Method(rm)))
+    if method == Method.RULES and not rules and "rules" not in errors:
+        errors["rules"] = "method 'rules' needs at least one rule"
+    timeout = b.get("notification_timeout", 30)
+    if (not isinstance(timeout, int | float) or isinstance(timeout, bool)
+            or not 1 <= timeout <= 3600):
+        errors["notification_timeout"] = "expected seconds from 1 to 3600"
+        timeout = 30
+    agents = _id_list(b, "agents", errors)
+    teams = _id_list(b, "teams", errors)
+    switches = {}
+    for sw in ("missed_to_inactive", "rejected_to_dnd"):
+        v = b.get(sw, True)
+        if not isinstance(v, bool):
+            errors[sw] = "expected true or false"
+        switches[sw] = bool(v)
+    if errors:
+        raise Invalid(errors)
+    return Workstream(
+        id=ws_id, name=name, channel=str(channel),
+        allowed_presences=tuple(StatusId(s) for s in allowed),
+        load=WorkLoad(units, profile), method=Method(method), rules=tuple(rules),
+        notification_timeout=float(timeout), agents=agents, teams=teams,
+        missed_to_inactive=switches["missed_to_inactive"],
+        rejected_to_dnd=switches["rejected_to_dnd"],
+    )
+
+
+def parse_work_item(body: object) -> tuple[str, str | None, dict[str, Any]]:
+    """``POST /api/work-items`` body → (workstream, optional id, payload)."""
+    errors: dict[str, str] = {}
+    b = _object(body)
+    _unknown(b, {"workstream", "id", "payload"}, errors)
+    ws = b.get("workstream")
+    if not valid_id(ws):
+        errors["workstream"] = "expected a workstream id"
+    item_id = _opt_id(b, "id", errors)
+    payload = b.get("payload", {})
+    if not isinstance(payload, dict):
+        errors["payload"] = "expected a JSON object"
+    elif len(str(payload)) > 16_384:
+        errors["payload"] = "at most 16 KiB"
+    if errors:
+        raise Invalid(errors)
+    return str(ws), item_id, payload

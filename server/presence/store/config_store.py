@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 
 from presence.core.org import OrgConfig, Team, status_from_json, status_to_json
 from presence.core.statuses import Status, StatusCatalog, StatusId
+from presence.core.workstreams import Workstream
 from presence.store.keys import Keys
 
 
@@ -29,7 +30,8 @@ class ConfigStore:
         pipe.hgetall(k.statuses)
         pipe.hgetall(k.teams)
         pipe.hget(k.settings, "global_default")
-        statuses, teams, global_default = await pipe.execute()
+        pipe.hgetall(k.workstreams)
+        statuses, teams, global_default, workstreams = await pipe.execute()
         custom: dict[str, Status] = {
             s.id: s for s in (status_from_json(orjson.loads(v)) for v in statuses.values())
         }
@@ -37,6 +39,8 @@ class ConfigStore:
             StatusCatalog(custom),
             {t.id: t for t in (Team.from_json(orjson.loads(v)) for v in teams.values())},
             StatusId(global_default.decode()) if global_default else None,
+            {w.id: w for w in (Workstream.from_json(orjson.loads(v))
+                               for v in workstreams.values())},
         )
 
     async def _announce(self) -> None:
@@ -66,3 +70,14 @@ class ConfigStore:
         else:
             await self.client.hset(self.keys.settings, "global_default", status_id)
         await self._announce()
+
+    async def put_workstream(self, workstream: Workstream) -> None:
+        await self.client.hset(
+            self.keys.workstreams, workstream.id, orjson.dumps(workstream.to_json())
+        )
+        await self._announce()
+
+    async def delete_workstream(self, workstream_id: str) -> bool:
+        removed = await self.client.hdel(self.keys.workstreams, workstream_id)
+        await self._announce()
+        return bool(removed)

@@ -39,6 +39,23 @@ class Keys:
     def history(self, agent_id: str) -> str:
         return f"{self._tag(self.shard_of(agent_id))}:a:{agent_id}:history"
 
+    def offer(self, agent_id: str) -> str:
+        """The agent's pending-offer reservation (one offer at a time per agent)."""
+        return f"{self._tag(self.shard_of(agent_id))}:a:{agent_id}:offer"
+
+    # --- per workstream (hash tag of the workstream) ---
+    def _ws(self, workstream: str) -> str:
+        return f"{self.prefix}{{w:{workstream}}}"
+
+    def item(self, workstream: str, item_id: str) -> str:
+        return f"{self._ws(workstream)}:wi:{item_id}"
+
+    def queue(self, workstream: str) -> str:
+        return f"{self._ws(workstream)}:queue"
+
+    def offers_due(self, workstream: str) -> str:
+        return f"{self._ws(workstream)}:due"
+
     # --- per shard ---
     def due(self, shard: int) -> str:
         return f"{self._tag(shard)}:due"
@@ -72,6 +89,15 @@ class Keys:
     @property
     def config_channel(self) -> str:
         return f"{self.prefix}config"
+
+    @property
+    def workstreams(self) -> str:
+        return f"{self.prefix}workstreams"
+
+    @property
+    def item_index(self) -> str:
+        """Work item id → workstream id, to find an item's keys from its id."""
+        return f"{self.prefix}items"
 
     @property
     def instances(self) -> str:

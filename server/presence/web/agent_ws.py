@@ -114,10 +114,15 @@ async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
                 "timeout": rt.settings.heartbeat_timeout,
             },
             "grace_period": rt.settings.grace_period,
+            "sessions": await rt.router.sessions(out.state.open_items),
+            "offers": [o for o in [await rt.router.pending_offer(agent_id)] if o],
         }))
+        link.sent_version = out.state.version
         buffered, link.buffer = link.buffer or [], None
         for event in buffered:
-            if int(event.agent["version"]) > out.state.version:
+            if isinstance(event, str):
+                peer.offer(event)
+            elif int(event.agent["version"]) > out.state.version:
                 peer.offer(agent_presence_frame(event))
         await _frames(ws, rt, link)
     finally:
@@ -172,8 +177,4 @@ async def _handle(rt: Runtime, link: AgentLink, cmd: AgentCommand) -> dict[str, 
             await rt.engine.sign_out(agent_id)
             return None
         case Accept() | Reject() | CloseWork():
-            router = getattr(rt, "router", None)
-            if router is None:
-                raise PresenceError(ErrorCode.NOT_FOUND, "routing is not enabled")
-            result: dict[str, Any] | None = await router.handle_agent(agent_id, cmd)
-            return result
+            return await rt.router.handle_agent(agent_id, cmd)

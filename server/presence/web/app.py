@@ -24,11 +24,13 @@ from presence.auth import TokenService
 from presence.clock import Clock, SystemClock
 from presence.core.model import AgentId, ConnectionId, Reason
 from presence.engine import Engine, EngineSettings
+from presence.routing import Router
 from presence.settings import Settings
 from presence.store.config_store import ConfigStore
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
-from presence.web import api
+from presence.store.work_store import WorkStore
+from presence.web import api, api_work
 from presence.web.agent_ws import agent_endpoint
 from presence.web.close_codes import CloseCode
 from presence.web.http import JSON, Handler
@@ -78,8 +80,9 @@ async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> 
         await config.reload()
 
     hub = Hub(client, keys, clock, config.reload, on_resubscribed)
+    router = Router(engine, WorkStore(client, keys), config, clock)
     return Runtime(settings, clock, client, store, config, engine, hub,
-                   TokenService(token_secret), instance_id)
+                   TokenService(token_secret), instance_id, router)
 
 
 def create_app(
@@ -114,6 +117,7 @@ def create_app(
         WebSocketRoute("/ws/agent", agent_endpoint),
         WebSocketRoute("/ws/supervisor", supervisor_endpoint),
         *api.routes,
+        *api_work.routes,
         Route("/", lambda r: RedirectResponse("/agent")),
         Route("/agent", page("agent.html")),
         Route("/supervisor", page("supervisor.html")),
@@ -160,6 +164,8 @@ async def shutdown(rt: Runtime) -> None:
                 AgentId(link.agent_id), ConnectionId(link.connection_id), Reason.DISCONNECTED
             )
     await rt.stop_loops()
+    with contextlib.suppress(Exception):
+        await rt.router.settle()
     with contextlib.suppress(Exception):
         await rt.store.forget_instance(rt.instance_id)
     await rt.client.aclose()

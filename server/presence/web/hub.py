@@ -37,8 +37,11 @@ class AgentLink:
     authenticated: bool = False
     expires_at: float | None = None
     close_reason: str = "disconnected"
+    #: Version of the newest presence this tab was sent (its welcome or an event); older
+    #: events that reach the hub after the welcome are stale and not sent again.
+    sent_version: int = -1
     #: Events that arrived before the welcome was queued; ``None`` once it was.
-    buffer: list[AgentEvent] | None = field(default_factory=list)
+    buffer: list[AgentEvent | str] | None = field(default_factory=list)
 
 
 class SupervisorSink(Protocol):
@@ -153,6 +156,10 @@ class Hub:
         if kind != "smessage":
             return False
         data: bytes = msg["data"]
+        if data.startswith(b"! "):
+            _, agent_id, frame = data.split(b" ", 2)
+            self.direct_local(agent_id.decode(), frame.decode())
+            return False
         stream_id, _, payload = data.partition(b" ")
         shard = int(channel.rsplit("{s", 1)[1].split("}", 1)[0])
         body = orjson.loads(payload)
@@ -163,6 +170,14 @@ class Hub:
         self.publish_local(event)
         return False
 
+    def direct_local(self, agent_id: str, frame: str) -> None:
+        """Deliver a frame meant for one agent (offers, sessions) to its local tabs."""
+        for link in self.agent_links(agent_id):
+            if link.buffer is not None:
+                link.buffer.append(frame)
+            else:
+                link.peer.offer(frame)
+
     def publish_local(self, event: AgentEvent) -> None:
         """Deliver one event to this process's sockets."""
         links = self.agents.get(event.agent_id)
@@ -172,7 +187,8 @@ class Hub:
                 for link in list(links.values()):
                     if link.buffer is not None:
                         link.buffer.append(event)
-                    else:
+                    elif int(event.agent["version"]) > link.sent_version:
+                        link.sent_version = int(event.agent["version"])
                         link.peer.offer(frame)
             for conn_id in event.ended:
                 ended = links.get(conn_id)

@@ -14,6 +14,7 @@ from presence.clock import Clock
 from presence.core.model import AgentId, ConnectionId, Reason
 from presence.core.org import OrgConfig
 from presence.engine import Engine
+from presence.routing import Router
 from presence.settings import Settings
 from presence.store.config_store import ConfigStore
 from presence.store.redis_store import RedisStore
@@ -45,6 +46,7 @@ class Runtime:
     hub: Hub
     tokens: TokenService
     instance_id: str
+    router: Router
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stopping: bool = False
 
@@ -102,6 +104,7 @@ class Runtime:
 
     async def sweep_once(self) -> None:
         await self.engine.sweep()
+        await self.router.expire_offers()
 
     async def check_liveness_once(self) -> None:
         """Close connections that stopped sending heartbeats, never authenticated, or

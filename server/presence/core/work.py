@@ -1,0 +1,188 @@
+"""Work items and offers as plain data, with one pure function per transition (SPEC §7).
+
+An item is ``queued`` → ``offered`` (to one agent, until ``expires_at``) → ``assigned``
+(accepted) → ``closed``; an offer that is rejected, missed or withdrawn sends the item
+back to ``queued`` with that agent excluded, so it is re-routed to someone else.
+The store commits each transition with compare-and-set on the item's version, so only
+one router can offer an item and an offer resolves exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+
+class ItemState(StrEnum):
+    QUEUED = "queued"
+    OFFERED = "offered"
+    ASSIGNED = "assigned"
+    CLOSED = "closed"
+
+
+class OfferOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    MISSED = "missed"
+    WITHDRAWN = "withdrawn"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    id: str
+    workstream: str
+    payload: Mapping[str, Any]
+    created_at: float
+    state: ItemState = ItemState.QUEUED
+    agent_id: str | None = None
+    offer_id: str | None = None
+    offer_seq: int = 0
+    expires_at: float | None = None
+    excluded: tuple[str, ...] = ()
+    history: tuple[Mapping[str, Any], ...] = ()
+    version: int = 0
+    accepted_at: float | None = None
+    closed_at: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "workstream": self.workstream,
+            "payload": dict(self.payload),
+            "created_at": round(self.created_at * 1000),
+            "state": self.state.value,
+            "agent_id": self.agent_id,
+            "offer_id": self.offer_id,
+            "offer_seq": self.offer_seq,
+            "expires_at": None if self.expires_at is None else round(self.expires_at * 1000),
+            "excluded": list(self.excluded),
+            "history": [dict(h) for h in self.history],
+            "version": self.version,
+            "accepted_at": None if self.accepted_at is None else round(self.accepted_at * 1000),
+            "closed_at": None if self.closed_at is None else round(self.closed_at * 1000),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> WorkItem:
+        def secs(v: Any) -> float | None:
+            return None if v is None else v / 1000.0
+
+        return cls(
+            id=d["id"],
+            workstream=d["workstream"],
+            payload=d.get("payload") or {},
+            created_at=d["created_at"] / 1000.0,
+            state=ItemState(d["state"]),
+            agent_id=d.get("agent_id"),
+            offer_id=d.get("offer_id"),
+            offer_seq=int(d.get("offer_seq", 0)),
+            expires_at=secs(d.get("expires_at")),
+            excluded=tuple(d.get("excluded", ())),
+            history=tuple(d.get("history", ())),
+            version=int(d.get("version", 0)),
+            accepted_at=secs(d.get("accepted_at")),
+            closed_at=secs(d.get("closed_at")),
+        )
+
+    def summary(self, channel: str) -> dict[str, Any]:
+        """What an agent sees of the item in an offer or its sessions list."""
+        return {
+            "id": self.id,
+            "work_item_id": self.id,
+            "workstream": self.workstream,
+            "channel": channel,
+            "payload": dict(self.payload),
+            "accepted_at": None if self.accepted_at is None else round(self.accepted_at * 1000),
+        }
+
+
+class WorkError(Exception):
+    """The item is not in a state that allows this transition."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _log(item: WorkItem, now: float, event: str, **extra: Any) -> tuple[Mapping[str, Any], ...]:
+    entry = {"at": round(now * 1000), "event": event, **extra}
+    return (*item.history, entry)[-100:]
+
+
+def new_item(item_id: str, workstream: str, payload: Mapping[str, Any], now: float) -> WorkItem:
+    """A freshly queued item (version 1 once stored)."""
+    item = WorkItem(item_id, workstream, payload, now)
+    return replace(item, history=_log(item, now, "queued"), version=1)
+
+
+def offer(item: WorkItem, agent_id: str, timeout: float, now: float) -> WorkItem:
+    """Offer a queued item to ``agent_id`` until ``now + timeout``."""
+    if item.state is not ItemState.QUEUED:
+        raise WorkError("not_queued", f"item {item.id!r} is {item.state}")
+    seq = item.offer_seq + 1
+    offer_id = f"{item.workstream}~{item.id}~{seq}"
+    return replace(
+        item, state=ItemState.OFFERED, agent_id=agent_id, offer_id=offer_id, offer_seq=seq,
+        expires_at=now + timeout, version=item.version + 1,
+        history=_log(item, now, "offered", agent_id=agent_id, offer_id=offer_id),
+    )
+
+
+def _check_offer(item: WorkItem, offer_id: str) -> None:
+    if item.state is not ItemState.OFFERED or item.offer_id != offer_id:
+        raise WorkError("offer_closed", f"offer {offer_id!r} is no longer open")
+
+
+def accept(item: WorkItem, offer_id: str, agent_id: str, now: float) -> WorkItem:
+    """The offered agent accepts before the offer expires: the item is assigned."""
+    _check_offer(item, offer_id)
+    if item.agent_id != agent_id:
+        raise WorkError("not_yours", "this offer was made to another agent")
+    if item.expires_at is not None and now >= item.expires_at:
+        raise WorkError("offer_closed", f"offer {offer_id!r} expired")
+    return replace(
+        item, state=ItemState.ASSIGNED, expires_at=None, accepted_at=now,
+        version=item.version + 1,
+        history=_log(item, now, "accepted", agent_id=agent_id, offer_id=offer_id),
+    )
+
+
+def release(item: WorkItem, offer_id: str, outcome: OfferOutcome, now: float,
+            reason: str = "") -> WorkItem:
+    """A rejected, missed or withdrawn offer: back to the queue, that agent excluded."""
+    _check_offer(item, offer_id)
+    if outcome is OfferOutcome.MISSED and item.expires_at is not None and now < item.expires_at:
+        raise WorkError("not_expired", f"offer {offer_id!r} has not expired")
+    agent = item.agent_id or ""
+    extra: dict[str, Any] = {"agent_id": agent, "offer_id": offer_id}
+    if reason:
+        extra["reason"] = reason
+    return replace(
+        item, state=ItemState.QUEUED, agent_id=None, offer_id=None, expires_at=None,
+        excluded=tuple(dict.fromkeys((*item.excluded, agent))), version=item.version + 1,
+        history=_log(item, now, outcome.value, **extra),
+    )
+
+
+def close(item: WorkItem, now: float, by: str) -> WorkItem:
+    """Close an assigned item (capacity is released on the agent's side)."""
+    if item.state is not ItemState.ASSIGNED:
+        raise WorkError("not_assigned", f"item {item.id!r} is {item.state}")
+    return replace(
+        item, state=ItemState.CLOSED, closed_at=now, version=item.version + 1,
+        history=_log(item, now, "closed", agent_id=item.agent_id, by=by),
+    )
+
+
+def cancel(item: WorkItem, now: float, by: str) -> WorkItem:
+    """Close an item that was never assigned (queued or offered)."""
+    if item.state in (ItemState.ASSIGNED, ItemState.CLOSED):
+        raise WorkError("not_cancellable", f"item {item.id!r} is {item.state}")
+    return replace(
+        item, state=ItemState.CLOSED, closed_at=now, agent_id=None, offer_id=None,
+        expires_at=None, version=item.version + 1,
+        history=_log(item, now, "cancelled", by=by),
+    )

@@ -1,0 +1,328 @@
+"""Routing: queue work items, offer each to one eligible agent, resolve the offer.
+
+Every step is a compare-and-set commit on the item (one router wins an item) plus a
+reservation on the agent (one pending offer per agent), then the agent-side capacity
+change through the engine. Routing is triggered by events, never by polling: an item
+arriving, and any committed agent change that may make an agent eligible (sign-in,
+presence change, capacity released). Offer deadlines are swept with the grace windows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from presence.clock import Clock
+from presence.core import work
+from presence.core.capacity import WorkLoad
+from presence.core.errors import ErrorCode, PresenceError
+from presence.core.messages import Accept, AgentCommand, CloseWork, Reject
+from presence.core.model import AgentId, Reason
+from presence.core.rules import WorkChangeKind
+from presence.core.work import ItemState, OfferOutcome, WorkError, WorkItem
+from presence.core.workstreams import Candidate, Workstream, at_session_limit, rank
+from presence.engine import Engine, OrgSource, Outcome
+from presence.store.work_store import DueOp, QueueOp, WorkStore
+
+log = logging.getLogger("presence.routing")
+
+RESERVATION_SLACK = 5.0
+
+
+def split_offer_id(offer_id: str) -> tuple[str, str]:
+    parts = offer_id.split("~")
+    if len(parts) != 3 or not all(parts):
+        raise PresenceError(ErrorCode.NOT_FOUND, f"no offer {offer_id[:80]!r}")
+    return parts[0], parts[1]
+
+
+class Router:
+    def __init__(self, engine: Engine, store: WorkStore, config: OrgSource, clock: Clock) -> None:
+        self.engine = engine
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        engine.listeners.append(self.on_agent_changed)
+
+    # --- helpers ---
+
+    def workstream(self, ws_id: str) -> Workstream:
+        ws = self.config.org.workstreams.get(ws_id)
+        if ws is None:
+            raise PresenceError(ErrorCode.NOT_FOUND, f"no workstream {ws_id!r}")
+        return ws
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settle(self) -> None:
+        """Wait for routing started in the background (tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _send(self, agent_id: str, message: Mapping[str, Any]) -> None:
+        await self.store.direct(agent_id, orjson.dumps(message))
+
+    def _offer_frame(self, item: WorkItem, ws: Workstream) -> dict[str, Any]:
+        return {
+            "type": "offer",
+            "offer_id": item.offer_id,
+            "work_item": item.summary(ws.channel),
+            "expires_at": None if item.expires_at is None else round(item.expires_at * 1000),
+        }
+
+    async def _push_sessions(self, agent_id: str) -> None:
+        state, _ = await self.engine.get(AgentId(agent_id))
+        await self._send(agent_id, {"type": "sessions",
+                                    "sessions": await self.sessions(state.open_items)})
+
+    # --- submitting and routing ---
+
+    async def submit(
+        self, workstream_id: str, payload: Mapping[str, Any], item_id: str | None = None
+    ) -> tuple[WorkItem, bool]:
+        """Queue an item (idempotent on a client-given id) and route it at once."""
+        ws = self.workstream(workstream_id)
+        if item_id is not None:
+            existing_ws = await self.store.workstream_of(item_id)
+            if existing_ws is not None:
+                existing = await self.store.load(existing_ws, item_id)
+                if existing is not None:
+                    if existing_ws != ws.id:
+                        raise PresenceError(ErrorCode.CONFLICT,
+                                            f"item {item_id!r} exists in another workstream")
+                    return existing, False
+        item = work.new_item(item_id or uuid.uuid4().hex, ws.id, payload, self.clock.now())
+        if not await self.store.commit(item, 0, QueueOp("add", item.created_at)):
+            existing = await self.store.load(ws.id, item.id)
+            if existing is None:
+                raise PresenceError(ErrorCode.BUSY, "item could not be stored; try again")
+            return existing, False
+        await self.route_workstream(ws.id)
+        return await self.store.load(ws.id, item.id) or item, True
+
+    async def route_workstream(self, ws_id: str) -> int:
+        """Offer queued items of one workstream, oldest first, while agents are found."""
+        lock = self._locks.setdefault(ws_id, asyncio.Lock())
+        offered = 0
+        async with lock:
+            ws = self.config.org.workstreams.get(ws_id)
+            if ws is None:
+                return 0
+            for item in await self.store.load_many(ws.id, await self.store.queued(ws.id)):
+                if item.state is not ItemState.QUEUED:
+                    continue
+                if not await self._route_item(ws, item):
+                    break
+                offered += 1
+        return offered
+
+    async def _candidates(self, ws: Workstream) -> list[Candidate]:
+        ids: set[str] = set(ws.agents)
+        for team in ws.teams:
+            ids.update(await self.engine.store.agent_ids(team))
+        ordered = sorted(ids)
+        loaded = await self.engine.store.load_agents([AgentId(a) for a in ordered])
+        pending = await self.store.reservations(ordered)
+        now = self.clock.now()
+        return [
+            Candidate(snap.state(AgentId(a), now), snap.profile, res is not None)
+            for a, snap, res in zip(ordered, loaded, pending, strict=True)
+            if snap.profile is not None
+        ]
+
+    async def _route_item(self, ws: Workstream, item: WorkItem) -> bool:
+        ranked = rank(await self._candidates(ws), ws)
+        ranked.sort(key=lambda c: c.agent_id in item.excluded)  # stable: excluded last
+        for cand in ranked:
+            agent = cand.agent_id
+            if at_session_limit(cand):
+                await self.engine.session_limit_reached(AgentId(agent))
+                continue
+            now = self.clock.now()
+            offered = work.offer(item, agent, ws.notification_timeout, now)
+            assert offered.offer_id is not None and offered.expires_at is not None
+            if not await self.store.reserve(agent, offered.offer_id,
+                                            ws.notification_timeout + RESERVATION_SLACK):
+                continue
+            ok = await self.store.commit(
+                offered, item.version, QueueOp("del"),
+                DueOp("add", offered.offer_id, offered.expires_at),
+            )
+            if not ok:
+                await self.store.release(agent, offered.offer_id)
+                return False
+            await self._send(agent, self._offer_frame(offered, ws))
+            return True
+        return False
+
+    async def on_agent_changed(self, outcome: Outcome) -> None:
+        """Engine listener: route for a connected agent that may have become eligible;
+        withdraw the offers of an agent whose grace window ended."""
+        state = outcome.state
+        if state.presence.reason == Reason.GRACE_EXPIRED and not state.signed_in:
+            self._spawn(self.withdraw_for(state.agent_id))
+            return
+        if not state.connections:
+            return
+        for ws in self.config.org.workstreams_of(outcome.profile):
+            self._spawn(self.route_workstream(ws.id))
+
+    # --- offers ---
+
+    async def _resolve(
+        self, offer_id: str, outcome: OfferOutcome, reason: str = ""
+    ) -> tuple[WorkItem, Workstream] | None:
+        """Send an offered item back to the queue (rejected, missed, withdrawn)."""
+        ws_id, item_id = split_offer_id(offer_id)
+        item = await self.store.load(ws_id, item_id)
+        if item is None:
+            return None
+        try:
+            released = work.release(item, offer_id, outcome, self.clock.now(), reason)
+        except WorkError:
+            return None
+        ok = await self.store.commit(
+            released, item.version, QueueOp("add", item.created_at), DueOp("del", offer_id)
+        )
+        if not ok:
+            return None
+        agent = item.agent_id or ""
+        await self.store.release(agent, offer_id)
+        await self._send(agent, {"type": "offer_closed", "offer_id": offer_id,
+                                 "outcome": outcome.value})
+        ws = self.config.org.workstreams.get(ws_id)
+        return (released, ws) if ws is not None else None
+
+    async def accept(self, agent_id: str, offer_id: str) -> dict[str, Any]:
+        ws_id, item_id = split_offer_id(offer_id)
+        ws = self.workstream(ws_id)
+        item = await self.store.load(ws_id, item_id)
+        if item is None:
+            raise PresenceError(ErrorCode.NOT_FOUND, f"no offer {offer_id!r}")
+        try:
+            accepted = work.accept(item, offer_id, agent_id, self.clock.now())
+        except WorkError as exc:
+            raise PresenceError(ErrorCode.CONFLICT, exc.message) from None
+        if not await self.store.commit(accepted, item.version, due=DueOp("del", offer_id)):
+            raise PresenceError(ErrorCode.CONFLICT, f"offer {offer_id!r} is no longer open")
+        await self.engine.work_changed(AgentId(agent_id), WorkChangeKind.ACCEPTED, ws.load,
+                                       item_id)
+        await self.store.release(agent_id, offer_id)
+        await self._send(agent_id, {"type": "offer_closed", "offer_id": offer_id,
+                                    "outcome": OfferOutcome.ACCEPTED.value})
+        await self._push_sessions(agent_id)
+        return {"type": "ack", "work_item": accepted.summary(ws.channel)}
+
+    async def reject(self, agent_id: str, offer_id: str, reason: str) -> dict[str, Any]:
+        ws_id, item_id = split_offer_id(offer_id)
+        item = await self.store.load(ws_id, item_id)
+        if item is None or item.agent_id != agent_id or item.offer_id != offer_id:
+            raise PresenceError(ErrorCode.CONFLICT, f"offer {offer_id!r} is no longer open")
+        resolved = await self._resolve(offer_id, OfferOutcome.REJECTED, reason)
+        if resolved is None:
+            raise PresenceError(ErrorCode.CONFLICT, f"offer {offer_id!r} is no longer open")
+        _, ws = resolved
+        await self.engine.offer_rejected(AgentId(agent_id), ws.rejected_to_dnd)
+        await self.route_workstream(ws.id)
+        return {"type": "ack"}
+
+    async def expire_offers(self) -> int:
+        """Offers whose notification timeout passed: missed (sweeper, every instance)."""
+        missed = 0
+        for ws in list(self.config.org.workstreams.values()):
+            for offer_id in await self.store.due_offers(ws.id, self.clock.now()):
+                ws_id, item_id = split_offer_id(offer_id)
+                item = await self.store.load(ws_id, item_id)
+                agent = item.agent_id if item is not None else None
+                resolved = await self._resolve(offer_id, OfferOutcome.MISSED)
+                if resolved is None:
+                    if item is None or item.offer_id != offer_id:
+                        await self.store.client.zrem(self.store.keys.offers_due(ws.id),
+                                                     offer_id)
+                    continue
+                missed += 1
+                if agent:
+                    await self.engine.offer_missed(AgentId(agent), ws.missed_to_inactive)
+                await self.route_workstream(ws.id)
+        return missed
+
+    async def withdraw_for(self, agent_id: str) -> None:
+        """Withdraw the agent's pending offer (grace expired) and re-route the item."""
+        (offer_id,) = await self.store.reservations([agent_id])
+        if offer_id is None:
+            return
+        resolved = await self._resolve(offer_id, OfferOutcome.WITHDRAWN)
+        if resolved is not None:
+            await self.route_workstream(resolved[1].id)
+
+    # --- sessions ---
+
+    async def close(self, item_id: str, by: str, agent_id: str | None = None) -> WorkItem:
+        """Close an assigned item (by its agent or an admin); releases capacity."""
+        ws_id = await self.store.workstream_of(item_id)
+        item = await self.store.load(ws_id, item_id) if ws_id else None
+        if item is None or ws_id is None:
+            raise PresenceError(ErrorCode.NOT_FOUND, f"no work item {item_id!r}")
+        if agent_id is not None and item.agent_id != agent_id:
+            raise PresenceError(ErrorCode.FORBIDDEN, "this work item is not yours")
+        try:
+            closed = (work.close(item, self.clock.now(), by) if item.state is ItemState.ASSIGNED
+                      else work.cancel(item, self.clock.now(), by))
+        except WorkError as exc:
+            raise PresenceError(ErrorCode.CONFLICT, exc.message) from None
+        due = DueOp("del", item.offer_id) if item.offer_id else DueOp("")
+        if not await self.store.commit(closed, item.version, QueueOp("del"), due):
+            raise PresenceError(ErrorCode.CONFLICT, "the item changed meanwhile; try again")
+        if item.state is ItemState.ASSIGNED and item.agent_id:
+            ws = self.config.org.workstreams.get(ws_id)
+            load = ws.load if ws is not None else WorkLoad()
+            await self.engine.work_changed(AgentId(item.agent_id), WorkChangeKind.CLOSED,
+                                           load, item_id)
+            await self._push_sessions(item.agent_id)
+        elif item.state is ItemState.OFFERED and item.agent_id and item.offer_id:
+            await self.store.release(item.agent_id, item.offer_id)
+            await self._send(item.agent_id, {"type": "offer_closed", "offer_id": item.offer_id,
+                                             "outcome": OfferOutcome.WITHDRAWN.value})
+        return closed
+
+    async def sessions(self, item_ids: tuple[str, ...]) -> list[dict[str, Any]]:
+        out = []
+        for item_id in item_ids:
+            ws_id = await self.store.workstream_of(item_id)
+            item = await self.store.load(ws_id, item_id) if ws_id else None
+            if item is not None and ws_id is not None:
+                ws = self.config.org.workstreams.get(ws_id)
+                out.append(item.summary(ws.channel if ws else ""))
+        return out
+
+    async def pending_offer(self, agent_id: str) -> dict[str, Any] | None:
+        (offer_id,) = await self.store.reservations([agent_id])
+        if offer_id is None:
+            return None
+        ws_id, item_id = split_offer_id(offer_id)
+        item = await self.store.load(ws_id, item_id)
+        ws = self.config.org.workstreams.get(ws_id)
+        if item is None or ws is None or item.offer_id != offer_id:
+            return None
+        return self._offer_frame(item, ws)
+
+    async def handle_agent(self, agent_id: str, cmd: AgentCommand) -> dict[str, Any] | None:
+        match cmd:
+            case Accept(offer_id=offer_id, ref=ref):
+                return {**await self.accept(agent_id, offer_id), "ref": ref}
+            case Reject(offer_id=offer_id, reason=reason, ref=ref):
+                return {**await self.reject(agent_id, offer_id, reason), "ref": ref}
+            case CloseWork(work_item_id=item_id, ref=ref):
+                item = await self.close(item_id, by=agent_id, agent_id=agent_id)
+                return {"type": "ack", "ref": ref, "work_item_id": item.id}
+        return None

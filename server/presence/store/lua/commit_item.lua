@@ -1,0 +1,35 @@
+-- commit_item: apply one decided work-item transition atomically if nobody else did first
+-- (compare-and-set on the item's version), keeping the workstream queue and offer
+-- deadlines in step with the item.
+--
+-- KEYS[1] item hash            (fields: doc, version)
+-- KEYS[2] workstream queue zset (item id -> enqueue ms; oldest routed first)
+-- KEYS[3] workstream due zset   (offer id -> offer deadline ms)
+--
+-- ARGV[1] expected version ("0": the item must not exist yet)
+-- ARGV[2] new document (JSON)
+-- ARGV[3] new version
+-- ARGV[4] item id
+-- ARGV[5] queue op: "add" | "del" | ""
+-- ARGV[6] queue score (enqueue ms) for "add"
+-- ARGV[7] due op: "add" | "del" | ""
+-- ARGV[8] due member (offer id)
+-- ARGV[9] due score (deadline ms) for "add"
+--
+-- Returns {1, new version} or {0, current version} on conflict.
+local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if current ~= tonumber(ARGV[1]) then
+  return {0, current}
+end
+redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'version', ARGV[3])
+if ARGV[5] == 'add' then
+  redis.call('ZADD', KEYS[2], ARGV[6], ARGV[4])
+elseif ARGV[5] == 'del' then
+  redis.call('ZREM', KEYS[2], ARGV[4])
+end
+if ARGV[7] == 'add' then
+  redis.call('ZADD', KEYS[3], ARGV[9], ARGV[8])
+elseif ARGV[7] == 'del' then
+  redis.call('ZREM', KEYS[3], ARGV[8])
+end
+return {1, tonumber(ARGV[3])}

@@ -1,0 +1,116 @@
+"""Work items, workstream queues, offer deadlines and agent offer reservations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+import orjson
+import redis.asyncio as aioredis
+
+from presence.clock import to_ms
+from presence.core.work import WorkItem
+from presence.store.keys import Keys
+from presence.store.redis_store import text
+
+
+def _script(name: str) -> str:
+    return resources.files("presence.store").joinpath(f"lua/{name}.lua").read_text()
+
+
+@dataclass(frozen=True, slots=True)
+class QueueOp:
+    op: str  # "add" | "del" | ""
+    score_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DueOp:
+    op: str  # "add" | "del" | ""
+    offer_id: str = ""
+    due_at: float = 0.0
+
+
+class WorkStore:
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+        self._commit = client.register_script(_script("commit_item"))
+        self._release = client.register_script(_script("release_reservation"))
+
+    async def workstream_of(self, item_id: str) -> str | None:
+        ws = await self.client.hget(self.keys.item_index, item_id)
+        return text(ws) if ws is not None else None
+
+    async def load(self, workstream: str, item_id: str) -> WorkItem | None:
+        doc = await self.client.hget(self.keys.item(workstream, item_id), "doc")
+        return WorkItem.from_json(orjson.loads(doc)) if doc else None
+
+    async def commit(
+        self,
+        item: WorkItem,
+        expected_version: int,
+        queue: QueueOp = QueueOp(""),
+        due: DueOp = DueOp(""),
+    ) -> bool:
+        """Write ``item`` if its stored version is still ``expected_version``."""
+        k = self.keys
+        ws = item.workstream
+        if expected_version == 0:
+            await self.client.hsetnx(k.item_index, item.id, ws)
+        reply = await self._commit(
+            keys=[k.item(ws, item.id), k.queue(ws), k.offers_due(ws)],
+            args=[
+                expected_version, orjson.dumps(item.to_json()), item.version, item.id,
+                queue.op, to_ms(queue.score_at), due.op, due.offer_id, to_ms(due.due_at),
+            ],
+        )
+        return int(reply[0]) == 1
+
+    async def queued(self, workstream: str, limit: int = 100) -> list[str]:
+        """Queued item ids, oldest first."""
+        raw = await self.client.zrange(self.keys.queue(workstream), 0, limit - 1)
+        return [text(m) for m in raw]
+
+    async def queue_length(self, workstream: str) -> int:
+        return int(await self.client.zcard(self.keys.queue(workstream)))
+
+    async def due_offers(self, workstream: str, now: float, limit: int = 500) -> list[str]:
+        raw = await self.client.zrangebyscore(
+            self.keys.offers_due(workstream), "-inf", to_ms(now), start=0, num=limit
+        )
+        return [text(m) for m in raw]
+
+    async def reserve(self, agent_id: str, offer_id: str, ttl: float) -> bool:
+        """Reserve the agent for one offer (fails if it already has one pending)."""
+        ok = await self.client.set(
+            self.keys.offer(agent_id), offer_id, nx=True, px=max(1, round(ttl * 1000))
+        )
+        return bool(ok)
+
+    async def release(self, agent_id: str, offer_id: str) -> None:
+        await self._release(keys=[self.keys.offer(agent_id)], args=[offer_id])
+
+    async def reservations(self, agent_ids: list[str]) -> list[str | None]:
+        """The pending offer id of each agent (``None`` when it has none)."""
+        if not agent_ids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for a in agent_ids:
+            pipe.get(self.keys.offer(a))
+        return [text(v) if v is not None else None for v in await pipe.execute()]
+
+    async def load_many(self, workstream: str, item_ids: list[str]) -> list[WorkItem]:
+        if not item_ids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for i in item_ids:
+            pipe.hget(self.keys.item(workstream, i), "doc")
+        return [WorkItem.from_json(orjson.loads(d)) for d in await pipe.execute() if d]
+
+    async def direct(self, agent_id: str, frame: bytes) -> None:
+        """Send a frame to every tab of one agent, on whichever instances hold them."""
+        shard = self.keys.shard_of(agent_id)
+        await self.client.spublish(
+            self.keys.channel(shard), b"! " + agent_id.encode() + b" " + frame
+        )
