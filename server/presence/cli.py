@@ -44,6 +44,8 @@ def token_secret(settings: Settings) -> str:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, help="data directory (env PRESENCE_DATA_DIR)")
     p.add_argument("--redis-url", help="external Redis/Valkey URL; none = embedded server")
+    p.add_argument("--cluster", action="store_true", default=None,
+                   help="the Redis URL points at a Redis Cluster node")
     p.add_argument("--key-prefix", help="prefix of every Redis key (default presence:)")
     p.add_argument("--token-secret", help="HS256 secret for tokens (default: generated)")
 
@@ -76,7 +78,7 @@ def parser() -> argparse.ArgumentParser:
 
 def load_settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
-    for name in ("data_dir", "redis_url", "key_prefix", "token_secret", "host", "port",
+    for name in ("data_dir", "redis_url", "cluster", "key_prefix", "token_secret", "host", "port",
                  "grace_period", "heartbeat_interval", "heartbeat_timeout",
                  "liveness_timeout", "demo", "log_level"):
         value = getattr(args, name, None)
@@ -162,15 +164,14 @@ def _as_dict(settings: Settings) -> dict[str, Any]:
 
 
 async def _seed_demo(settings: Settings, secret: str) -> None:
-    import redis.asyncio as aioredis
-
     from presence.demo import seed
     from presence.store.config_store import ConfigStore
+    from presence.store.connection import open_client
     from presence.store.keys import Keys
     from presence.store.redis_store import RedisStore
 
     assert settings.redis_url is not None
-    client = aioredis.Redis.from_url(settings.redis_url)
+    client = open_client(settings.redis_url, cluster=settings.cluster)
     try:
         keys = Keys(settings.key_prefix, settings.shards)
         agents = await seed(RedisStore(client, keys), ConfigStore(client, keys))

@@ -133,6 +133,8 @@ class Connection:
                     if not fut.done():
                         fut.set_result(msg)
                     continue
+                if msg.get("type") == "pong":
+                    continue  # answer to a heartbeat
                 self._observe(msg)
                 self._events.put_nowait(msg)
         except ConnectionClosed:
@@ -283,19 +285,29 @@ class SupervisorClient(Connection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.heads = {}
+        if self.cursor is not None:
+            # A resumed session's events name only their own shard: start from the
+            # given cursor so the one kept afterwards still covers every shard.
+            self._merge(self.cursor)
 
     async def open(self) -> Message:
         first = await super().open()
         self._observe(first)
         return first
 
+    def _merge(self, cursor: str) -> None:
+        for part in cursor.split(","):
+            shard, _, sid = part.partition(":")
+            if shard.isdigit():
+                self.heads[shard] = sid
+
     def _observe(self, msg: Message) -> None:
         cursor = msg.get("cursor")
         if not isinstance(cursor, str):
             return
-        for part in cursor.split(","):
-            shard, _, sid = part.partition(":")
-            self.heads[shard] = sid
+        if msg.get("type") == "snapshot":
+            self.heads = {}  # a snapshot's cursor covers every shard afresh
+        self._merge(cursor)
         if len(self.heads) > 0 and msg.get("type") in ("snapshot", "presence", "agent"):
             self.cursor = ",".join(
                 f"{s}:{self.heads[s]}" for s in sorted(self.heads, key=int)

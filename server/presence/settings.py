@@ -24,6 +24,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     redis_url: str | None = None
+    cluster: bool = False
     data_dir: Path = Path("data")
     key_prefix: str = "presence:"
     shards: int = 16

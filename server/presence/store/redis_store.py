@@ -6,15 +6,16 @@ script objects reload themselves after ``NOSCRIPT`` (a Redis restart or ``SCRIPT
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 
 from presence.clock import to_ms
 from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
+from presence.store.connection import RedisClient, is_cluster
 from presence.store.keys import Keys
 
 
@@ -79,7 +80,7 @@ class RedisStore:
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         keys: Keys,
         *,
         events_maxlen: int = 100_000,
@@ -101,10 +102,20 @@ class RedisStore:
         return self._loaded(await self._load(keys=self._agent_keys(agent_id)))
 
     async def load_agents(self, agent_ids: list[AgentId]) -> list[LoadedAgent]:
-        """Snapshots of many agents in one pipelined round trip (each one consistent)."""
+        """Snapshots of many agents (each one consistent): one pipelined round trip on a
+        single server; concurrent script calls on a cluster, whose pipelines refuse
+        scripts."""
+        if is_cluster(self.client):
+            replies: list[Any] = []
+            for i in range(0, len(agent_ids), 256):
+                chunk = agent_ids[i : i + 256]
+                replies.extend(await asyncio.gather(
+                    *(self._load(keys=self._agent_keys(a)) for a in chunk)
+                ))
+            return [self._loaded(reply) for reply in replies]
         pipe = self.client.pipeline(transaction=False)
         for agent_id in agent_ids:
-            await self._load(keys=self._agent_keys(agent_id), client=pipe)
+            await self._load(keys=self._agent_keys(agent_id), client=pipe)  # type: ignore[arg-type]
         return [self._loaded(reply) for reply in await pipe.execute()]
 
     @staticmethod
@@ -165,6 +176,12 @@ class RedisStore:
             return Committed(True, int(reply[1]), reply[2].decode())
         return Committed(False, int(reply[1]))
 
+    async def mark_statuses_used(self, status_ids: set[str]) -> None:
+        """Remember custom statuses that some agent was in (they can then only be
+        disabled, not deleted). Called after a commit recorded them in history."""
+        if status_ids:
+            await self.client.sadd(self.keys.statuses_used, *sorted(status_ids))
+
     async def stream_heads(self) -> dict[int, str]:
         """The last id of every shard's event stream ("0-0" when empty): a cursor
         taken before a snapshot, so events after it are exactly those not in it."""
@@ -191,6 +208,13 @@ class RedisStore:
         info = await self.client.xinfo_stream(key)
         deleted = info.get("max-deleted-entry-id", b"0-0")
         if _id_lt(after_id, text(deleted)):
+            return None
+        # MAXLEN trimming does not move max-deleted-entry-id: it drops entries from the
+        # head. Once any entry was dropped (fewer kept than ever added), a cursor before
+        # the oldest kept entry may have missed some.
+        first = info.get("first-entry")
+        trimmed = int(info.get("entries-added", 0)) > int(info.get("length", 0))
+        if trimmed and first and _id_lt(after_id, text(first[0])):
             return None
         if len(rows) > limit:
             return None

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from presence.clock import Clock
+from presence.store.connection import RedisClient, is_cluster
 from presence.store.keys import Keys
 from presence.web.close_codes import CloseCode
 from presence.web.peer import Peer
@@ -42,6 +41,8 @@ class AgentLink:
     sent_version: int = -1
     #: Events that arrived before the welcome was queued; ``None`` once it was.
     buffer: list[AgentEvent | str] | None = field(default_factory=list)
+    #: The picker this tab was last sent (welcome or ``statuses``); ``None`` before.
+    statuses: list[dict[str, object]] | None = None
 
 
 class SupervisorSink(Protocol):
@@ -73,7 +74,7 @@ class AgentEvent:
 
 @dataclass(eq=False)
 class Hub:
-    client: aioredis.Redis
+    client: RedisClient
     keys: Keys
     clock: Clock
     on_config_changed: Callable[[], Awaitable[None]]
@@ -82,6 +83,7 @@ class Hub:
     supervisors: set[SupervisorSink] = field(default_factory=set)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
+    _confirmed: set[Any] = field(default_factory=set)
 
     # --- local registry ---
 
@@ -114,47 +116,66 @@ class Hub:
 
     async def _run(self) -> None:
         backoff = 0.1
+        channels = [self.keys.channel(s) for s in range(self.keys.shards)]
+        channels.append(self.keys.config_channel)
         while True:
-            pubsub = self.client.pubsub()
+            pubsub: Any = self.client.pubsub()
             try:
-                await pubsub.ssubscribe(*(self.keys.channel(s) for s in range(self.keys.shards)))
-                await pubsub.subscribe(self.keys.config_channel)
-                # Confirmations arrive before any message on these channels.
-                pending = self.keys.shards + 1
-                while pending:
-                    msg = await pubsub.get_message(timeout=5.0)
-                    if msg is None:
-                        raise RedisError("subscription not confirmed")
-                    if msg["type"] in ("ssubscribe", "subscribe"):
-                        pending -= 1
-                self.connected.set()
+                await pubsub.ssubscribe(*channels)
+                if is_cluster(self.client):
+                    # One reader per node: the cluster pub/sub object would otherwise
+                    # block on one node's socket while messages wait on another.
+                    cluster: Any = self.client
+                    readers = [
+                        self._read(channels, pubsub, cluster.get_node(node_name=name))
+                        for name in list(pubsub.node_pubsub_mapping)
+                    ]
+                else:
+                    readers = [self._read(channels, pubsub, None)]
                 backoff = 0.1
-                await self.on_resubscribed()
-                while True:
-                    msg = await pubsub.get_message(timeout=30.0)
-                    if msg is None:
-                        continue
-                    if self._dispatch(msg):
-                        await self.on_config_changed()
+                await asyncio.gather(*readers)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self.connected.clear()
+                self._confirmed.clear()
                 log.warning("subscription lost (%s); retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
+
+    async def _read(self, channels: list[str], pubsub: Any, node: Any) -> None:
+        """Read one connection's messages; the first reader to see every subscription
+        confirmed marks the hub connected."""
+        if node is None:
+            def next_message(timeout: float) -> Awaitable[Any]:
+                return pubsub.get_message(timeout=timeout)  # type: ignore[no-any-return]
+        else:
+            def next_message(timeout: float) -> Awaitable[Any]:
+                return pubsub.get_sharded_message(timeout=timeout, target_node=node)  # type: ignore[no-any-return]
+        while True:
+            msg = await next_message(30.0)
+            if msg is None:
+                continue
+            if msg["type"] == "ssubscribe":
+                self._confirmed.add(msg["channel"])
+                if len(self._confirmed) >= len(channels) and not self.connected.is_set():
+                    self.connected.set()
+                    await self.on_resubscribed()
+                continue
+            if self._dispatch(msg):
+                await self.on_config_changed()
 
     def _dispatch(self, msg: dict[str, Any]) -> bool:
         """Forward one pub/sub message; ``True`` when it says the config changed."""
         kind = msg.get("type")
         channel = msg["channel"].decode() if isinstance(msg["channel"], bytes) else msg["channel"]
-        if kind == "message" and channel == self.keys.config_channel:
-            return True
         if kind != "smessage":
             return False
+        if channel == self.keys.config_channel:
+            return True
         data: bytes = msg["data"]
         if data.startswith(b"! "):
             _, agent_id, frame = data.split(b" ", 2)

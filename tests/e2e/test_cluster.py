@@ -1,0 +1,104 @@
+"""The presence and routing scenarios against a 3-master Redis Cluster.
+
+The cluster is three embedded ``valkey-server`` nodes on loopback (cluster nodes need
+TCP ports; a start that loses a port race is retried on other ports).
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+from collections.abc import Iterator
+
+import pytest
+from servers import Instance, put_agent, running
+
+from presence.client import AgentClient, SupervisorClient
+from presence.clock import FakeClock
+from presence.store.embedded import EmbeddedRedisError
+from presence.store.embedded_cluster import EmbeddedCluster
+
+
+def _free_port_pair() -> int:
+    """A port p such that p and its cluster bus port p + 10000 are both free now."""
+    for _ in range(200):
+        port = random.randint(20000, 29999)
+        try:
+            for p in (port, port + 10000):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair found")
+
+
+@pytest.fixture(scope="module")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A 3-master cluster for this module."""
+    last: Exception | None = None
+    for attempt in range(3):
+        ports = [_free_port_pair() for _ in range(3)]
+        cluster = EmbeddedCluster(tmp_path_factory.mktemp(f"cluster{attempt}"), ports)
+        try:
+            cluster.start()
+        except EmbeddedRedisError as exc:
+            cluster.stop()
+            last = exc
+            continue
+        try:
+            yield cluster.url
+        finally:
+            cluster.stop()
+        return
+    raise RuntimeError(f"cluster did not start: {last}")
+
+
+async def test_presence_flow_on_a_cluster(cluster_url: str, key_prefix: str) -> None:
+    """Sign-in, a manual change, disconnect and a restore inside the grace window work
+    on a Redis Cluster, and a supervisor on another instance sees every change."""
+    clock = FakeClock()
+    async with running(cluster_url, key_prefix, clock, cluster=True, shards=8) as one, \
+            running(cluster_url, key_prefix, clock, cluster=True, shards=8) as two:
+        await put_agent(one, "A1", name="Ada", team="T1")
+        sup = SupervisorClient(two.ws, two.token("supervisor", "S1", ("T1",)))
+        async with sup:
+            assert [a["agent_id"] for a in sup.first["agents"]] == ["A1"]
+            async with AgentClient(one.ws, one.token("agent", "A1")) as agent:
+                assert agent.welcome["presence"]["status_id"] == "available"
+                await agent.set_presence("away")
+                ev = await sup.wait_for(lambda m: m["presence"]["status_id"] == "away")
+                assert ev["presence"]["source"] == "manual"
+            ev = await sup.wait_for(lambda m: m["presence"]["status_id"] == "offline")
+            assert ev["agent"]["grace_until"] is not None
+            clock.advance(149)
+            async with AgentClient(two.ws, two.token("agent", "A1")) as again:
+                assert again.welcome["presence"]["status_id"] == "away"
+                assert again.welcome["presence"]["source"] == "restored"
+
+
+async def test_routing_on_a_cluster(cluster_url: str, key_prefix: str) -> None:
+    """A work item is offered, accepted and closed on a Redis Cluster, driving presence."""
+    clock = FakeClock()
+    async with running(cluster_url, key_prefix, clock, cluster=True, shards=8) as inst:
+        await inst_setup(inst)
+        async with inst.admin() as http, AgentClient(inst.ws, inst.token("agent", "A1")) as a:
+            r = await http.post("/api/work-items", json={"workstream": "chat", "id": "w1"})
+            assert r.status_code == 201, r.text
+            offer = await a.wait_for(lambda m: m["type"] == "offer")
+            await a.request({"type": "accept", "offer_id": offer["offer_id"]})
+            p = await a.wait_for(lambda m: m["type"] == "presence")
+            assert p["presence"]["status_id"] == "dnd"  # 10 of 10 units used
+            await a.request({"type": "close_work", "work_item_id": "w1"})
+            p = await a.wait_for(lambda m: m["type"] == "presence")
+            assert p["presence"]["status_id"] == "available"
+
+
+async def inst_setup(inst: Instance) -> None:
+    await put_agent(inst, "A1", team="T1", capacity_units=10)
+    async with inst.admin() as http:
+        r = await http.put("/api/workstreams/chat",
+                           json={"teams": ["T1"], "capacity": {"units": 10}})
+        assert r.status_code == 201, r.text
+
+

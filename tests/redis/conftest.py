@@ -1,0 +1,27 @@
+"""Fixtures of the redis tier: engines on the session's embedded server, one prefix each."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+from redis.asyncio import Redis
+from redis_rig import Rig, make_rig
+
+from presence.clock import FakeClock
+
+
+@pytest_asyncio.fixture
+async def rig(redis_client: Redis, key_prefix: str, fake_clock: FakeClock) -> Rig:
+    """The test's key prefix with its team, custom status, store and fake clock."""
+    return await make_rig(redis_client, key_prefix, fake_clock)
+
+
+@pytest_asyncio.fixture
+async def other_client(redis_url: str) -> AsyncIterator[Redis]:
+    """A second client, as a second server instance would have."""
+    client = Redis.from_url(redis_url, decode_responses=False)
+    try:
+        yield client
+    finally:
+        await client.aclose()

@@ -1,0 +1,104 @@
+"""A small rig for the redis tier: one key prefix, its store, config and engines.
+
+Tests build :class:`Engine` objects directly on a real server (the session's embedded
+one, or a private one for restart tests); each engine may use its own client and clock,
+as separate server instances would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from presence.clock import FakeClock
+from presence.core.model import AgentId, AgentProfile, TeamId
+from presence.core.org import OrgConfig, Team
+from presence.core.statuses import Base, Status, StatusId
+from presence.engine import Engine, EngineSettings
+from presence.store.config_store import ConfigStore
+from presence.store.keys import Keys
+from presence.store.redis_store import RedisStore, text
+
+#: Grace window and instance liveness timeout every engine of this tier uses.
+GRACE = 150.0
+LIVENESS = 10.0
+SHARDS = 4
+
+TEAM = TeamId("support")
+#: A custom status assigned to the team (SPEC §1 example).
+TRAINING = Status(StatusId("training"), "Away – In Training", Base.AWAY)
+
+
+class FixedOrg:
+    """An ``OrgSource`` holding one loaded organisation snapshot."""
+
+    def __init__(self, org: OrgConfig) -> None:
+        self.org = org
+
+
+@dataclass
+class Rig:
+    """Everything under one key prefix of one server."""
+
+    client: Redis
+    keys: Keys
+    store: RedisStore
+    config: FixedOrg
+    clock: FakeClock
+    _stores: dict[int, RedisStore] = field(default_factory=dict)
+
+    def engine(
+        self,
+        instance_id: str = "i1",
+        *,
+        client: Redis | None = None,
+        clock: FakeClock | None = None,
+        store: RedisStore | None = None,
+    ) -> Engine:
+        """An engine of instance ``instance_id``; its own client/clock/store if given."""
+        if store is None:
+            store = self.store if client is None else RedisStore(client, self.keys)
+        return Engine(
+            store,
+            self.config,
+            clock or self.clock,
+            EngineSettings(instance_id=instance_id, grace_period=GRACE, liveness_timeout=LIVENESS),
+        )
+
+    async def add_agents(self, count: int, stem: str = "agent") -> list[AgentId]:
+        """Configure ``count`` agents of the team, named ``<stem>-<n>``."""
+        ids = [AgentId(f"{stem}-{n}") for n in range(count)]
+        for agent_id in ids:
+            await self.store.put_profile(AgentProfile(agent_id, name=agent_id, team=TEAM))
+        return ids
+
+    async def history(self, agent_id: AgentId) -> list[dict[str, Any]]:
+        return await self.store.history(agent_id)
+
+    async def reasons(self, agent_id: AgentId) -> list[str]:
+        """The reason of every history entry of the agent, oldest first."""
+        return [h["reason"] for h in await self.store.history(agent_id)]
+
+    async def event_count(self) -> int:
+        """Entries in all shards' event streams together."""
+        return sum([await self.client.xlen(self.keys.events(s)) for s in range(SHARDS)])
+
+    async def due(self) -> dict[str, int]:
+        """Every shard's due index: member -> deadline ms."""
+        out: dict[str, int] = {}
+        for shard in range(SHARDS):
+            rows = await self.client.zrange(self.keys.due(shard), 0, -1, withscores=True)
+            out.update({text(m): int(score) for m, score in rows})
+        return out
+
+
+async def make_rig(client: Redis, prefix: str, clock: FakeClock, **store_options: Any) -> Rig:
+    """Write the team and its custom status under ``prefix``, then load the config."""
+    keys = Keys(prefix, shards=SHARDS)
+    config = ConfigStore(client, keys)
+    await config.put_status(TRAINING)
+    await config.put_team(Team(TEAM, "Support", custom_statuses=(TRAINING.id,)))
+    org = FixedOrg(await config.load())
+    return Rig(client, keys, RedisStore(client, keys, **store_options), org, clock)

@@ -1,0 +1,121 @@
+"""The per-shard due index holds each open grace window's deadline, and only those."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis_rig import GRACE, Rig
+
+from presence.clock import to_ms
+from presence.core.model import AgentId, ConnectionId
+from presence.core.statuses import Base
+
+TAB = ConnectionId("tab-1")
+
+
+async def streams(rig: Rig, agents: list[AgentId]) -> dict[str, Any]:
+    """Every agent's state and history plus every shard's events and due index."""
+    out: dict[str, Any] = {"events": [], "due": await rig.due()}
+    for shard in range(rig.keys.shards):
+        out["events"].append(await rig.client.xrange(rig.keys.events(shard)))
+    for agent_id in agents:
+        out[agent_id] = (
+            await rig.client.hgetall(rig.keys.state(agent_id)),
+            await rig.client.xrange(rig.keys.history(agent_id)),
+        )
+    return out
+
+
+async def test_disconnect_puts_the_deadline_in_the_shards_due_index(rig: Rig) -> None:
+    """The last disconnect adds grace:<agent> to its shard's due zset, scored deadline ms."""
+    engine = rig.engine()
+    (agent_id,) = await rig.add_agents(1)
+    await engine.connect(agent_id, TAB)
+    assert await rig.due() == {}
+
+    rig.clock.advance(3.25)
+    await engine.disconnect(agent_id, TAB)
+
+    deadline_ms = to_ms(rig.clock.now() + GRACE)
+    shard = rig.keys.shard_of(agent_id)
+    score = await rig.client.zscore(rig.keys.due(shard), f"grace:{agent_id}")
+    assert score == deadline_ms
+    assert await rig.due() == {f"grace:{agent_id}": deadline_ms}
+    state, _ = await engine.get(agent_id)
+    assert state.grace_until is not None and to_ms(state.grace_until) == deadline_ms
+
+
+async def test_closing_one_of_two_tabs_adds_no_due_entry(rig: Rig) -> None:
+    """A disconnect that leaves a live connection opens no grace window."""
+    engine = rig.engine()
+    (agent_id,) = await rig.add_agents(1)
+    await engine.connect(agent_id, TAB)
+    await engine.connect(agent_id, ConnectionId("tab-2"))
+
+    await engine.disconnect(agent_id, TAB)
+
+    assert await rig.due() == {}
+
+
+async def test_restore_removes_the_due_entry(rig: Rig) -> None:
+    """A reconnect inside the grace window removes the agent's due entry."""
+    engine = rig.engine()
+    (agent_id,) = await rig.add_agents(1)
+    await engine.connect(agent_id, TAB)
+    await engine.disconnect(agent_id, TAB)
+
+    rig.clock.advance(GRACE - 0.1)  # t=149.9: still in grace
+    await engine.connect(agent_id, ConnectionId("tab-2"))
+
+    assert await rig.due() == {}
+    assert (await rig.reasons(agent_id))[-1] == "restored"
+
+
+async def test_expiry_removes_the_due_entry(rig: Rig) -> None:
+    """A sweep after the deadline recalculates the agent and removes its due entry."""
+    engine = rig.engine()
+    (agent_id,) = await rig.add_agents(1)
+    await engine.connect(agent_id, TAB)
+    await engine.disconnect(agent_id, TAB)
+
+    rig.clock.advance(GRACE)  # t=150: the deadline itself
+    assert await engine.sweep() == 1
+
+    assert await rig.due() == {}
+    state, _ = await engine.get(agent_id)
+    assert state.presence.base is Base.OFFLINE and not state.signed_in
+    assert (await rig.reasons(agent_id))[-1] == "grace_expired"
+
+
+async def test_sweep_before_any_deadline_does_nothing(rig: Rig) -> None:
+    """A sweep with no due deadline changes no state, history, event or due entry."""
+    engine = rig.engine()
+    agents = await rig.add_agents(6)
+    for agent_id in agents:
+        await engine.connect(agent_id, TAB)
+    for agent_id in agents[:3]:
+        await engine.disconnect(agent_id, TAB)
+    before = await streams(rig, agents)
+
+    rig.clock.advance(GRACE - 0.001)  # 1 ms before every deadline
+    for shard in range(rig.keys.shards):
+        assert await rig.store.due_members(shard, rig.clock.now()) == []
+    assert await engine.sweep() == 0
+
+    assert await streams(rig, agents) == before
+
+
+async def test_sweep_drops_a_due_entry_of_an_agent_not_in_grace(rig: Rig) -> None:
+    """A leftover due entry of a connected agent is dropped by the sweep, changing nothing else."""
+    engine = rig.engine()
+    (agent_id,) = await rig.add_agents(1)
+    await engine.connect(agent_id, TAB)
+    shard = rig.keys.shard_of(agent_id)
+    await rig.client.zadd(rig.keys.due(shard), {f"grace:{agent_id}": to_ms(rig.clock.now())})
+    before = await streams(rig, [agent_id])
+
+    assert await engine.sweep() == 0
+
+    after = await streams(rig, [agent_id])
+    assert after["due"] == {}
+    assert after == {**before, "due": {}}
