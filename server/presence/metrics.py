@@ -1,0 +1,82 @@
+"""Prometheus metrics of one server process (its own registry: no module globals).
+
+Counters are fed by the engine (every committed change), the router (offer outcomes)
+and the socket peers (slow-consumer drops); gauges are read at scrape time from the
+hub, so they can never drift from what the process actually holds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from presence.core.model import Reason
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+GRACE_STARTED = frozenset(
+    {Reason.DISCONNECTED, Reason.SIGNED_OUT, Reason.HEARTBEAT_TIMEOUT, Reason.INSTANCE_LOST,
+     Reason.SUPERVISOR}
+)
+
+
+class _Live(Collector):
+    def __init__(self, read: Callable[[], dict[str, int]]) -> None:
+        self._read = read
+
+    def collect(self) -> Any:
+        g = GaugeMetricFamily("presence_connections", "Open sockets held by this process",
+                              labels=["role"])
+        for role, n in self._read().items():
+            g.add_metric([role], n)
+        yield g
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.presence_changes = Counter(
+            "presence_changes", "Presence changes committed by this process",
+            ["base", "source"], registry=r)
+        self.grace = Counter(
+            "presence_grace_windows", "Grace windows by outcome", ["outcome"], registry=r)
+        self.offers = Counter(
+            "presence_offers", "Offers by outcome", ["outcome"], registry=r)
+        self.queue_drops = Counter(
+            "presence_queue_drops", "Sockets closed because their queue overflowed",
+            ["role"], registry=r)
+        self.redis_latency = Histogram(
+            "presence_redis_seconds", "Redis round trips of transitions (load and commit)",
+            ["op"], registry=r,
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0))
+        self.conflicts = Counter(
+            "presence_commit_conflicts", "Commits lost to another writer (re-decided)",
+            registry=r)
+
+    def watch_connections(self, read: Callable[[], dict[str, int]]) -> None:
+        self.registry.register(_Live(read))
+
+    def presence_changed(self, base: str, source: str, reason: str, grace: bool) -> None:
+        """Count one committed presence change and the grace outcome it represents."""
+        self.presence_changes.labels(base, source).inc()
+        if reason == Reason.RESTORED:
+            self.grace.labels("restored").inc()
+        elif reason == Reason.GRACE_EXPIRED:
+            self.grace.labels("recalculated").inc()
+        elif grace and reason in GRACE_STARTED:
+            self.grace.labels("started").inc()
+
+    def time(self, op: str) -> Callable[[], None]:
+        """Start timing one Redis operation; call the result when it is done."""
+        start = time.perf_counter()
+        hist = self.redis_latency.labels(op)
+        return lambda: hist.observe(time.perf_counter() - start)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
