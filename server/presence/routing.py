@@ -19,7 +19,6 @@ import orjson
 
 from presence.clock import Clock
 from presence.core import work
-from presence.core.capacity import WorkLoad
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.messages import Accept, AgentCommand, CloseWork, Reject
 from presence.core.model import AgentId, Reason
@@ -27,6 +26,7 @@ from presence.core.rules import WorkChangeKind
 from presence.core.work import ItemState, OfferOutcome, WorkError, WorkItem
 from presence.core.workstreams import Candidate, Workstream, at_session_limit, rank
 from presence.engine import Engine, OrgSource, Outcome
+from presence.metrics import Metrics
 from presence.store.work_store import DueOp, QueueOp, WorkStore
 
 log = logging.getLogger("presence.routing")
@@ -49,6 +49,7 @@ class Router:
         self.clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.metrics: Metrics | None = None
         engine.listeners.append(self.on_agent_changed)
 
     # --- helpers ---
@@ -101,7 +102,8 @@ class Router:
                         raise PresenceError(ErrorCode.CONFLICT,
                                             f"item {item_id!r} exists in another workstream")
                     return existing, False
-        item = work.new_item(item_id or uuid.uuid4().hex, ws.id, payload, self.clock.now())
+        item = work.new_item(item_id or uuid.uuid4().hex, ws.id, payload, self.clock.now(),
+                             ws.load)
         if not await self.store.commit(item, 0, QueueOp("add", item.created_at)):
             existing = await self.store.load(ws.id, item.id)
             if existing is None:
@@ -162,6 +164,8 @@ class Router:
                 await self.store.release(agent, offered.offer_id)
                 return False
             await self._send(agent, self._offer_frame(offered, ws))
+            if self.metrics:
+                self.metrics.offers.labels("offered").inc()
             return True
         return False
 
@@ -169,13 +173,20 @@ class Router:
         """Engine listener: route for a connected agent that may have become eligible;
         withdraw the offers of an agent whose grace window ended."""
         state = outcome.state
-        if state.presence.reason == Reason.GRACE_EXPIRED and not state.signed_in:
-            self._spawn(self.withdraw_for(state.agent_id))
-            return
+        expired = Reason.GRACE_EXPIRED in outcome.reasons
         if not state.connections:
+            if expired:
+                self._spawn(self.withdraw_for(state.agent_id))
             return
+        # A connect after the deadline but before the sweep recorded the expiry itself:
+        # withdraw first, then route for the new session.
+        self._spawn(self._after_change(state.agent_id, outcome, expired))
+
+    async def _after_change(self, agent_id: str, outcome: Outcome, expired: bool) -> None:
+        if expired:
+            await self.withdraw_for(agent_id)
         for ws in self.config.org.workstreams_of(outcome.profile):
-            self._spawn(self.route_workstream(ws.id))
+            await self.route_workstream(ws.id)
 
     # --- offers ---
 
@@ -197,6 +208,8 @@ class Router:
         if not ok:
             return None
         agent = item.agent_id or ""
+        if self.metrics:
+            self.metrics.offers.labels(outcome.value).inc()
         await self.store.release(agent, offer_id)
         await self._send(agent, {"type": "offer_closed", "offer_id": offer_id,
                                  "outcome": outcome.value})
@@ -215,9 +228,11 @@ class Router:
             raise PresenceError(ErrorCode.CONFLICT, exc.message) from None
         if not await self.store.commit(accepted, item.version, due=DueOp("del", offer_id)):
             raise PresenceError(ErrorCode.CONFLICT, f"offer {offer_id!r} is no longer open")
-        await self.engine.work_changed(AgentId(agent_id), WorkChangeKind.ACCEPTED, ws.load,
+        await self.engine.work_changed(AgentId(agent_id), WorkChangeKind.ACCEPTED, item.load,
                                        item_id)
         await self.store.release(agent_id, offer_id)
+        if self.metrics:
+            self.metrics.offers.labels(OfferOutcome.ACCEPTED.value).inc()
         await self._send(agent_id, {"type": "offer_closed", "offer_id": offer_id,
                                     "outcome": OfferOutcome.ACCEPTED.value})
         await self._push_sessions(agent_id)
@@ -228,6 +243,10 @@ class Router:
         item = await self.store.load(ws_id, item_id)
         if item is None or item.agent_id != agent_id or item.offer_id != offer_id:
             raise PresenceError(ErrorCode.CONFLICT, f"offer {offer_id!r} is no longer open")
+        if item.expires_at is not None and self.clock.now() >= item.expires_at:
+            # Too late to reject: the offer was missed (as the sweeper would find it).
+            await self._miss(offer_id, agent_id)
+            raise PresenceError(ErrorCode.CONFLICT, f"offer {offer_id!r} expired")
         resolved = await self._resolve(offer_id, OfferOutcome.REJECTED, reason)
         if resolved is None:
             raise PresenceError(ErrorCode.CONFLICT, f"offer {offer_id!r} is no longer open")
@@ -241,20 +260,25 @@ class Router:
         missed = 0
         for ws in list(self.config.org.workstreams.values()):
             for offer_id in await self.store.due_offers(ws.id, self.clock.now()):
-                ws_id, item_id = split_offer_id(offer_id)
-                item = await self.store.load(ws_id, item_id)
-                agent = item.agent_id if item is not None else None
-                resolved = await self._resolve(offer_id, OfferOutcome.MISSED)
-                if resolved is None:
-                    if item is None or item.offer_id != offer_id:
-                        await self.store.client.zrem(self.store.keys.offers_due(ws.id),
-                                                     offer_id)
+                _, item_id = split_offer_id(offer_id)
+                item = await self.store.load(ws.id, item_id)
+                if item is None or item.offer_id != offer_id:
+                    await self.store.client.zrem(self.store.keys.offers_due(ws.id), offer_id)
                     continue
-                missed += 1
-                if agent:
-                    await self.engine.offer_missed(AgentId(agent), ws.missed_to_inactive)
-                await self.route_workstream(ws.id)
+                missed += await self._miss(offer_id, item.agent_id)
         return missed
+
+    async def _miss(self, offer_id: str, agent_id: str | None) -> int:
+        """Resolve one expired offer as missed: re-queue, apply the Inactive switch,
+        re-route. Returns 1 if this call resolved it (0 if someone else did)."""
+        resolved = await self._resolve(offer_id, OfferOutcome.MISSED)
+        if resolved is None:
+            return 0
+        _, ws = resolved
+        if agent_id:
+            await self.engine.offer_missed(AgentId(agent_id), ws.missed_to_inactive)
+        await self.route_workstream(ws.id)
+        return 1
 
     async def withdraw_for(self, agent_id: str) -> None:
         """Withdraw the agent's pending offer (grace expired) and re-route the item."""
@@ -275,6 +299,9 @@ class Router:
             raise PresenceError(ErrorCode.NOT_FOUND, f"no work item {item_id!r}")
         if agent_id is not None and item.agent_id != agent_id:
             raise PresenceError(ErrorCode.FORBIDDEN, "this work item is not yours")
+        if agent_id is not None and item.state is not ItemState.ASSIGNED:
+            # An agent closes work it accepted; an offer is rejected, never cancelled.
+            raise PresenceError(ErrorCode.CONFLICT, f"work item {item_id!r} is {item.state}")
         try:
             closed = (work.close(item, self.clock.now(), by) if item.state is ItemState.ASSIGNED
                       else work.cancel(item, self.clock.now(), by))
@@ -284,10 +311,8 @@ class Router:
         if not await self.store.commit(closed, item.version, QueueOp("del"), due):
             raise PresenceError(ErrorCode.CONFLICT, "the item changed meanwhile; try again")
         if item.state is ItemState.ASSIGNED and item.agent_id:
-            ws = self.config.org.workstreams.get(ws_id)
-            load = ws.load if ws is not None else WorkLoad()
             await self.engine.work_changed(AgentId(item.agent_id), WorkChangeKind.CLOSED,
-                                           load, item_id)
+                                           item.load, item_id)
             await self._push_sessions(item.agent_id)
         elif item.state is ItemState.OFFERED and item.agent_id and item.offer_id:
             await self.store.release(item.agent_id, item.offer_id)

@@ -41,6 +41,10 @@ EMAIL = Workstream("email", channel="email", teams=(TEAM,), load=WorkLoad(units=
                    notification_timeout=TIMEOUT)
 
 
+NO_QUEUE_OP = QueueOp("")
+NO_DUE_OP = DueOp("")
+
+
 class FixedOrg:
     """The small config object the engine and router read ``.org`` from."""
 
@@ -70,7 +74,7 @@ class GatedWorkStore(WorkStore):
         return await super().reserve(agent_id, offer_id, ttl)
 
     async def commit(self, item: WorkItem, expected_version: int,
-                     queue: QueueOp = QueueOp(""), due: DueOp = DueOp("")) -> bool:
+                     queue: QueueOp = NO_QUEUE_OP, due: DueOp = NO_DUE_OP) -> bool:
         if item.state is ItemState.OFFERED:
             await self._wait("commit")
         ok = await super().commit(item, expected_version, queue, due)
@@ -139,7 +143,7 @@ class Cluster:
 
     async def queue_scores(self, ws: str) -> list[tuple[str, int]]:
         rows = await self.client.zrange(self.keys.queue(ws), 0, -1, withscores=True)
-        return [(text(m), int(s)) for m, s in rows]
+        return [(text(row[0]), int(row[1])) for row in rows]
 
     async def due(self, ws: str) -> set[str]:
         return {text(m) for m in await self.client.zrange(self.keys.offers_due(ws), 0, -1)}
@@ -195,9 +199,7 @@ async def check_one_offer_each(c: Cluster, ws: str, items: list[str],
 async def test_two_routers_committing_the_same_item_make_one_offer(
     cluster: Cluster, second_client: Redis
 ) -> None:
-    """Two routers that both decided to offer the same queued item (to different agents)
-    commit at the same moment: one commit wins, the item is offered once, and the
-    loser's agent reservation is released."""
+    """Two routers committing offers of one item at once make one offer; the loser unreserves."""
     gate = asyncio.Barrier(2)
     r1 = cluster.add(cluster.client, "i1", gate, "commit").router
     r2 = cluster.add(second_client, "i2", gate, "commit").router
@@ -219,8 +221,7 @@ async def test_two_routers_committing_the_same_item_make_one_offer(
 async def test_racing_routers_offer_every_item_once(
     cluster: Cluster, second_client: Redis
 ) -> None:
-    """Two routers racing over 12 queued items and 8 agents offer 8 items, each once and
-    to a different agent, and leave the 4 newest queued."""
+    """Two routers racing over 12 items and 8 agents offer the 8 oldest once, one per agent."""
     cluster.add(cluster.client, "i1")
     cluster.add(second_client, "i2")
     agents = [f"a{n}" for n in range(8)]
@@ -243,8 +244,7 @@ async def test_racing_routers_offer_every_item_once(
 async def test_an_agent_reservation_admits_one_offer(
     cluster: Cluster, second_client: Redis
 ) -> None:
-    """Reserving an agent for an offer succeeds once whichever client asks first; a
-    release naming another offer leaves it, the holder's release frees it."""
+    """An agent can be reserved for one offer at a time, freed only by that offer's release."""
     s1 = cluster.add(cluster.client, "i1").work
     s2 = cluster.add(second_client, "i2").work
     async with asyncio.timeout(10):
@@ -263,8 +263,7 @@ async def test_an_agent_reservation_admits_one_offer(
 async def test_two_workstreams_racing_for_one_agent_make_one_offer(
     cluster: Cluster, second_client: Redis
 ) -> None:
-    """Two routers offering items of two workstreams to the only agent at the same moment
-    reserve it once: it holds one offer, and the other item stays queued."""
+    """Two routers offering two workstreams' items to one agent at once make one offer."""
     gate = asyncio.Barrier(2)
     r1 = cluster.add(cluster.client, "i1", gate, "reserve").router
     r2 = cluster.add(second_client, "i2", gate, "reserve").router
@@ -314,8 +313,7 @@ LEFT_IN = {"missed": Base.INACTIVE, "rejected": Base.DND, "withdrawn": Base.OFFL
 async def test_a_released_offer_goes_back_to_its_place_in_the_queue(
     cluster: Cluster, outcome: str
 ) -> None:
-    """A missed, rejected or withdrawn offer puts the item back in the queue under its
-    creation time, ahead of items queued after it, and the next agent gets it first."""
+    """A released offer's item goes back in the queue at its creation time, ahead of newer ones."""
     stack = cluster.add(cluster.client, "i1")
     await cluster.add_agents("a1")
     created = cluster.clock.now()

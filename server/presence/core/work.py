@@ -10,9 +10,11 @@ one router can offer an item and an offer resolves exactly once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
+
+from presence.core.capacity import WorkLoad
 
 
 class ItemState(StrEnum):
@@ -45,6 +47,9 @@ class WorkItem:
     version: int = 0
     accepted_at: float | None = None
     closed_at: float | None = None
+    #: Capacity one item consumes, fixed when it was queued, so closing releases exactly
+    #: what accepting took even if the workstream's configuration changed meanwhile.
+    load: WorkLoad = field(default_factory=WorkLoad)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +67,7 @@ class WorkItem:
             "version": self.version,
             "accepted_at": None if self.accepted_at is None else round(self.accepted_at * 1000),
             "closed_at": None if self.closed_at is None else round(self.closed_at * 1000),
+            "load": {"units": self.load.units, "profile": self.load.profile},
         }
 
     @classmethod
@@ -84,6 +90,8 @@ class WorkItem:
             version=int(d.get("version", 0)),
             accepted_at=secs(d.get("accepted_at")),
             closed_at=secs(d.get("closed_at")),
+            load=WorkLoad(int((d.get("load") or {}).get("units") or 0),
+                          (d.get("load") or {}).get("profile")),
         )
 
     def summary(self, channel: str) -> dict[str, Any]:
@@ -112,9 +120,15 @@ def _log(item: WorkItem, now: float, event: str, **extra: Any) -> tuple[Mapping[
     return (*item.history, entry)[-100:]
 
 
-def new_item(item_id: str, workstream: str, payload: Mapping[str, Any], now: float) -> WorkItem:
-    """A freshly queued item (version 1 once stored)."""
-    item = WorkItem(item_id, workstream, payload, now)
+def new_item(
+    item_id: str,
+    workstream: str,
+    payload: Mapping[str, Any],
+    now: float,
+    load: WorkLoad | None = None,
+) -> WorkItem:
+    """A freshly queued item (version 1 once stored) that will consume ``load``."""
+    item = WorkItem(item_id, workstream, payload, now, load=load or WorkLoad())
     return replace(item, history=_log(item, now, "queued"), version=1)
 
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from importlib import resources
 
 import orjson
-import redis.asyncio as aioredis
 
 from presence.clock import to_ms
 from presence.core.work import WorkItem
+from presence.store.connection import RedisClient
 from presence.store.keys import Keys
 from presence.store.redis_store import text
 
@@ -32,7 +32,7 @@ class DueOp:
 
 
 class WorkStore:
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self.client = client
         self.keys = keys
         self._commit = client.register_script(_script("commit_item"))
@@ -74,6 +74,10 @@ class WorkStore:
 
     async def queue_length(self, workstream: str) -> int:
         return int(await self.client.zcard(self.keys.queue(workstream)))
+
+    async def open_offers(self, workstream: str) -> int:
+        """How many offers of the workstream are pending."""
+        return int(await self.client.zcard(self.keys.offers_due(workstream)))
 
     async def due_offers(self, workstream: str, now: float, limit: int = 500) -> list[str]:
         raw = await self.client.zrangebyscore(

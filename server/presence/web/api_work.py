@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from presence.auth import Role
 from presence.core.errors import ErrorCode, PresenceError
+from presence.core.model import AgentId
 from presence.core.statuses import OOB_STATUSES
 from presence.core.validation import parse_work_item, parse_workstream
 from presence.web.http import JSON, body_json, endpoint, identify, require, runtime
@@ -49,8 +50,8 @@ async def delete_workstream(request: Request) -> Response:
     require(request, Role.ADMIN)
     rt = runtime(request)
     ws_id = request.path_params["ws_id"]
-    if await rt.router.store.queue_length(ws_id):
-        raise PresenceError(ErrorCode.CONFLICT, "the workstream still has queued items")
+    if await rt.router.store.queue_length(ws_id) or await rt.router.store.open_offers(ws_id):
+        raise PresenceError(ErrorCode.CONFLICT, "the workstream still has queued or offered items")
     if not await rt.config.store.delete_workstream(ws_id):
         raise PresenceError(ErrorCode.NOT_FOUND, f"no workstream {ws_id!r}")
     await rt.config.reload()
@@ -79,8 +80,11 @@ async def get_work_item(request: Request) -> Response:
         raise PresenceError(ErrorCode.NOT_FOUND, f"no work item {item_id!r}")
     if identity.role is Role.AGENT and item.agent_id != identity.subject:
         raise PresenceError(ErrorCode.FORBIDDEN, "not allowed to read this work item")
-    if identity.role is Role.SUPERVISOR:
-        require(request, Role.ADMIN, Role.SUPERVISOR)
+    if identity.role is Role.SUPERVISOR and item.agent_id is not None:
+        # Work held by an agent is that agent's data: only supervisors of its team.
+        held_by = (await rt.store.load_agent(AgentId(item.agent_id))).profile
+        if not identity.may_watch(held_by.team if held_by else None):
+            raise PresenceError(ErrorCode.FORBIDDEN, "not allowed to read this work item")
     return JSON(item.to_json())
 
 
