@@ -81,13 +81,19 @@ class TokenService:
                 self._secret,
                 algorithms=[ALGORITHM],
                 issuer=ISSUER,
-                options={"verify_exp": False, "require": ["sub", "role", "exp"]},
+                # Time claims are checked below against the injected clock, not by
+                # PyJWT against the real one.
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                         "require": ["sub", "role", "exp"]},
             )
         except jwt.PyJWTError as exc:
             raise PresenceError(ErrorCode.AUTH_FAILED, f"invalid token: {exc}") from None
         exp = claims.get("exp")
         if not isinstance(exp, int | float) or exp <= now:
             raise PresenceError(ErrorCode.AUTH_FAILED, "token expired")
+        nbf = claims.get("nbf")
+        if nbf is not None and (not isinstance(nbf, int | float) or nbf > now):
+            raise PresenceError(ErrorCode.AUTH_FAILED, "token not yet valid")
         try:
             role = Role(claims["role"])
         except ValueError:

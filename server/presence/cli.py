@@ -66,6 +66,8 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", default=None,
                        help="seed a demo organisation and print sign-in links")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--log-format", choices=["text", "json"],
+                       help="text (default) or one JSON object per line")
     tok = sub.add_parser("token", help="print a token (last line of stdout)")
     _common(tok)
     tok.add_argument("role", choices=[r.value for r in Role])
@@ -80,7 +82,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     for name in ("data_dir", "redis_url", "cluster", "key_prefix", "token_secret", "host", "port",
                  "grace_period", "heartbeat_interval", "heartbeat_timeout",
-                 "liveness_timeout", "demo", "log_level"):
+                 "liveness_timeout", "demo", "log_level", "log_format"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -112,11 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def serve(settings: Settings) -> int:
     import uvicorn
 
+    from presence.logs import configure
     from presence.store.embedded import EmbeddedRedis, EmbeddedRedisError
     from presence.web.app import StartupError, create_app
 
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure(settings.log_level, settings.log_format)
     embedded: EmbeddedRedis | None = None
     if settings.redis_url is None:
         embedded = EmbeddedRedis(settings.data_dir / "redis")
@@ -129,7 +131,11 @@ def serve(settings: Settings) -> int:
         log.info("embedded Redis at %s (data in %s)", embedded.url, settings.data_dir / "redis")
     try:
         secret = token_secret(settings)
-        sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+        # proto IPPROTO_TCP, not 0: asyncio disables Nagle (TCP_NODELAY) only on accepted
+        # sockets whose proto says TCP; with Nagle on, an ack written right after an
+        # event frame waits for the client's delayed ACK (~40 ms).
+        sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET,
+                             socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((settings.host, settings.port))
@@ -141,7 +147,7 @@ def serve(settings: Settings) -> int:
         if settings.demo:
             asyncio.run(_seed_demo(settings, secret))
         config = uvicorn.Config(
-            app, log_level=settings.log_level, ws="websockets-sansio",
+            app, log_level=settings.log_level, log_config=None, ws="websockets-sansio",
             ws_max_size=settings.max_frame_bytes, ws_ping_interval=None,
             lifespan="on", proxy_headers=True, timeout_graceful_shutdown=10,
         )

@@ -100,6 +100,7 @@ class Connection:
 
     async def open(self) -> Message:
         """Connect, authenticate, and return the first message (welcome or snapshot)."""
+        self.close_code = None
         kwargs: dict[str, Any] = {"open_timeout": self.open_timeout, "max_size": 2**24}
         if self.origin is not None:
             kwargs["origin"] = self.origin
@@ -113,7 +114,10 @@ class Connection:
         first: Message = orjson.loads(raw)
         if first.get("type") == "error":
             with contextlib.suppress(Exception):
-                await self._ws.wait_closed()
+                async with asyncio.timeout(self.open_timeout):
+                    await self._ws.wait_closed()
+            self.close_code = self._ws.close_code
+            self.close_reason = self._ws.close_reason or ""
             raise ServerError(first)
         self.first = first
         self._tasks.append(asyncio.create_task(self._reader()))
@@ -231,7 +235,11 @@ class Connection:
         while True:
             try:
                 first = await self.open()
-            except (OSError, TimeoutError, ConnectionClosed):
+            except (OSError, TimeoutError, ConnectionClosed, ServerError) as exc:
+                # A refusal closed with a reconnect code (e.g. 1013 while Redis is
+                # unavailable) is retried like a failed connection; others are final.
+                if isinstance(exc, ServerError) and self.close_code not in RECONNECT_CODES:
+                    raise
                 attempts += 1
                 if max_attempts is not None and attempts >= max_attempts:
                     return None

@@ -22,8 +22,9 @@ from presence.core.errors import ErrorCode, PresenceError
 from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId, Reason
 from presence.core.org import OrgConfig
 from presence.core.rules import Transition, WorkChangeKind
-from presence.core.statuses import Base
+from presence.core.statuses import Base, is_oob
 from presence.core.views import agent_view, history_entry
+from presence.metrics import Metrics
 from presence.store.redis_store import ConnectionOp, RedisStore
 
 log = logging.getLogger("presence.engine")
@@ -49,6 +50,8 @@ class Outcome:
     profile: AgentProfile
     changed: bool
     presence_changed: bool
+    #: Reasons of the presence changes this call recorded, oldest first.
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class Engine:
         self.settings = settings
         #: Called after every committed change (routing listens here).
         self.listeners: list[Listener] = []
+        self.metrics: Metrics | None = None
 
     async def _notify(self, outcome: Outcome) -> None:
         for listener in self.listeners:
@@ -89,8 +93,12 @@ class Engine:
         """Load, decide, commit; retried from fresh state when another writer won.
         ``ends_connections``: the event tells every instance to close the agent's
         connections this transition removed (sign-out)."""
+        m = self.metrics
         for _ in range(MAX_ATTEMPTS):
+            done = m.time("load") if m else None
             loaded = await self.store.load_agent(agent_id)
+            if done:
+                done()
             if loaded.profile is None:
                 raise PresenceError(ErrorCode.UNKNOWN_AGENT, f"no agent {agent_id!r}")
             now = self.clock.now()
@@ -111,6 +119,7 @@ class Engine:
                 if ends_connections
                 else [],
             }
+            done = m.time("commit") if m else None
             committed = await self.store.commit_agent(
                 agent_id,
                 state.version,
@@ -121,8 +130,23 @@ class Engine:
                 conn=op,
                 due_at=after.grace_until,
             )
+            if done:
+                done()
+            if not committed.ok:
+                if m:
+                    m.conflicts.inc()
+                continue
+            if m:
+                opened = after.grace_until is not None and state.grace_until is None
+                for h in transition.history:
+                    p = h.presence
+                    m.presence_changed(p.base.value, p.source.value, p.reason, opened)
             if committed.ok:
-                outcome = Outcome(after, loaded.profile, True, transition.presence_changed)
+                await self.store.mark_statuses_used(
+                    {h.presence.status_id for h in transition.history
+                     if not is_oob(h.presence.status_id)})
+                outcome = Outcome(after, loaded.profile, True, transition.presence_changed,
+                                  tuple(h.presence.reason for h in transition.history))
                 await self._notify(outcome)
                 return outcome
         raise PresenceError(ErrorCode.BUSY, "too much contention on this agent; try again")
@@ -141,7 +165,10 @@ class Engine:
             return await self._transact(
                 agent_id, decide, ConnectionOp("add", connection_id, instance)
             )
-        except BaseException:
+        except PresenceError:
+            # Refused: nothing was committed. On any other failure the commit may have
+            # happened; the index entry stays so the disconnect (or the instance's
+            # reconciliation) can end it.
             await self.store.unindex_connection(instance, agent_id, connection_id)
             raise
 
@@ -272,10 +299,10 @@ class Engine:
 
         return await self._transact(agent_id, decide)
 
-    async def sweep(self) -> int:
-        """Handle every due grace deadline and every dead instance; returns how many
-        grace windows this call recalculated. Any number of instances may sweep at once:
-        compare-and-set makes each outcome happen once."""
+    async def sweep(self, *, reap: bool = True) -> int:
+        """Handle every due grace deadline and (with ``reap``) every dead instance;
+        returns how many grace windows this call recalculated. Any number of instances
+        may sweep at once: compare-and-set makes each outcome happen once."""
         now = self.clock.now()
         expired = 0
         for shard in range(self.store.keys.shards):
@@ -292,7 +319,8 @@ class Engine:
                     expired += 1
                 elif out.state.grace_until is None:
                     await self.store.client.zrem(self.store.keys.due(shard), member)
-        await self.reap_dead_instances()
+        if reap:
+            await self.reap_dead_instances()
         return expired
 
     async def reap_dead_instances(self) -> int:
@@ -303,14 +331,21 @@ class Engine:
         for instance in await self.store.dead_instances(now, self.settings.liveness_timeout):
             if instance == self.settings.instance_id:
                 continue
-            for agent_id, conn_id in await self.store.instance_connections(instance):
-                try:
-                    out = await self.disconnect(
-                        agent_id, conn_id, Reason.INSTANCE_LOST, instance_id=instance
-                    )
-                except PresenceError:
-                    await self.store.unindex_connection(instance, agent_id, conn_id)
-                    continue
-                ended += int(out.changed)
-            await self.store.forget_instance(instance)
+            ended += await self.end_instance(instance, Reason.INSTANCE_LOST)
+        return ended
+
+    async def end_instance(self, instance: str, reason: Reason) -> int:
+        """Disconnect every connection indexed under ``instance``, then forget it: a dead
+        instance (reaped by another) or this one shutting down, after its sockets closed
+        (their own disconnects may have failed while Redis was unreachable). Returns how
+        many connections were ended."""
+        ended = 0
+        for agent_id, conn_id in await self.store.instance_connections(instance):
+            try:
+                out = await self.disconnect(agent_id, conn_id, reason, instance_id=instance)
+            except PresenceError:
+                await self.store.unindex_connection(instance, agent_id, conn_id)
+                continue
+            ended += int(out.changed)
+        await self.store.forget_instance(instance)
         return ended

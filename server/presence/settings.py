@@ -46,6 +46,7 @@ class Settings:
     events_maxlen: int = 100_000
     demo: bool = False
     log_level: str = "info"
+    log_format: str = "text"
     instance_id: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -70,6 +71,8 @@ class Settings:
             )
         if not 1 <= self.shards <= 1024:
             problems.append(f"shards must be 1-1024, got {self.shards}")
+        if self.log_format not in ("text", "json"):
+            problems.append(f"log format must be text or json, got {self.log_format!r}")
         if self.sweep_period <= 0:
             problems.append("sweep period must be > 0 s")
         if self.redis_url is not None and not self.redis_url.startswith(

@@ -17,6 +17,7 @@ import httpx
 import uvicorn
 
 from presence.auth import Role
+from presence.client import AgentClient, SupervisorClient
 from presence.clock import Clock
 from presence.settings import Settings
 from presence.web.app import create_app
@@ -76,6 +77,16 @@ class Instance:
             headers={"Authorization": f"Bearer {self.token('admin', 'root')}"},
         )
 
+    def agent(self, agent_id: str, **kwargs: Any) -> AgentClient:
+        """An agent tab of ``agent_id`` on this instance (open it with ``async with``)."""
+        return AgentClient(self.ws, self.token("agent", agent_id), **kwargs)
+
+    def supervisor(
+        self, subject: str = "S1", teams: tuple[str, ...] = ("*",), **kwargs: Any
+    ) -> SupervisorClient:
+        """A supervisor view on this instance watching ``teams``."""
+        return SupervisorClient(self.ws, self.token("supervisor", subject, teams), **kwargs)
+
     async def sweep(self) -> int:
         """Run one sweep now (as the background sweeper would)."""
         return await self.runtime.engine.sweep()
@@ -127,3 +138,33 @@ async def put_agent(inst: Instance, agent_id: str, **body: Any) -> dict[str, Any
         assert r.status_code in (200, 201), r.text
         result: dict[str, Any] = r.json()
         return result
+
+
+async def create_status(inst: Instance, text: str, base: str) -> str:
+    """Create a custom status; returns its id."""
+    async with inst.admin() as http:
+        r = await http.post("/api/statuses", json={"text": text, "base": base})
+        assert r.status_code == 201, r.text
+        status_id: str = r.json()["id"]
+        return status_id
+
+
+async def put_team(inst: Instance, team_id: str, **body: Any) -> None:
+    async with inst.admin() as http:
+        r = await http.put(f"/api/teams/{team_id}", json=body)
+        assert r.status_code == 200, r.text
+
+
+async def set_global_default(inst: Instance, status_id: str | None) -> None:
+    async with inst.admin() as http:
+        r = await http.put("/api/settings", json={"global_default": status_id})
+        assert r.status_code == 200, r.text
+
+
+async def agent_view(inst: Instance, agent_id: str) -> dict[str, Any]:
+    """``GET /api/agents/{id}/presence`` as admin: presence, connections, grace deadline."""
+    async with inst.admin() as http:
+        r = await http.get(f"/api/agents/{agent_id}/presence")
+        assert r.status_code == 200, r.text
+        view: dict[str, Any] = r.json()
+        return view

@@ -9,18 +9,19 @@ for long).
 from __future__ import annotations
 
 import orjson
-import redis.asyncio as aioredis
 
+from presence.core.admin import CapacityProfile
 from presence.core.org import OrgConfig, Team, status_from_json, status_to_json
 from presence.core.statuses import Status, StatusCatalog, StatusId
 from presence.core.workstreams import Workstream
+from presence.store.connection import RedisClient
 from presence.store.keys import Keys
 
 
 class ConfigStore:
     """Reads and writes the organisation configuration of one key prefix."""
 
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self.client = client
         self.keys = keys
 
@@ -44,7 +45,26 @@ class ConfigStore:
         )
 
     async def _announce(self) -> None:
-        await self.client.publish(self.keys.config_channel, b"changed")
+        await self.client.spublish(self.keys.config_channel, b"changed")
+
+    async def announce(self) -> None:
+        """Tell every instance (this one too) to reload configuration, e.g. after an
+        agent's assigned statuses changed so its picker must be re-sent."""
+        await self._announce()
+
+    async def capacity_profiles(self) -> dict[str, CapacityProfile]:
+        """The capacity profile catalog (read on demand: the rules never need it)."""
+        raw = await self.client.hgetall(self.keys.capacity_profiles)
+        return {p.id: p for p in (CapacityProfile.from_json(orjson.loads(v))
+                                  for v in raw.values())}
+
+    async def put_capacity_profile(self, profile: CapacityProfile) -> None:
+        await self.client.hset(
+            self.keys.capacity_profiles, profile.id, orjson.dumps(profile.to_json())
+        )
+
+    async def delete_capacity_profile(self, profile_id: str) -> bool:
+        return bool(await self.client.hdel(self.keys.capacity_profiles, profile_id))
 
     async def put_status(self, status: Status) -> None:
         await self.client.hset(self.keys.statuses, status.id, orjson.dumps(status_to_json(status)))

@@ -10,20 +10,39 @@ from __future__ import annotations
 
 from typing import Any, TypeAlias
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ClusterDownError, TryAgainError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 RedisClient: TypeAlias = "Redis | RedisCluster"
+
+#: Connections of one process's pool, and how long a command waits for a free one.
+POOL_SIZE = 64
+POOL_TIMEOUT = 10.0
+
+#: Errors meaning Redis cannot serve right now (down, restarting, loading its AOF, a
+#: cluster failing over): callers answer "unavailable, try again" and carry on; nothing
+#: was decided, or a compare-and-set retry will find out what was.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    RedisConnectionError, RedisTimeoutError, ClusterDownError, TryAgainError, OSError,
+)
 
 
 def open_client(url: str, *, cluster: bool = False) -> Any:
     """A client for ``url``; with ``cluster`` a cluster client seeded from that node."""
     if cluster:
         return RedisCluster.from_url(url, decode_responses=False, socket_connect_timeout=5)
-    return Redis.from_url(
-        url, decode_responses=False, health_check_interval=10, socket_connect_timeout=5,
-        retry_on_timeout=True,
+    # A blocking pool: redis-py's default pool refuses a 101st concurrent command
+    # (MaxConnectionsError), which a sign-in storm reaches at once; here the extra
+    # commands wait for a free connection instead. 64 connections already keep one
+    # single-threaded Redis busy.
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=POOL_SIZE, timeout=POOL_TIMEOUT, decode_responses=False,
+        health_check_interval=10, socket_connect_timeout=5, retry_on_timeout=True,
     )
+    return Redis.from_pool(pool)
 
 
 def is_cluster(client: object) -> bool:

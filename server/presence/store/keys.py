@@ -79,6 +79,16 @@ class Keys:
         return f"{self.prefix}statuses"
 
     @property
+    def statuses_used(self) -> str:
+        """Custom status ids that some agent has ever been in (they are disabled, never
+        deleted, so reports keep their text)."""
+        return f"{self.prefix}statuses:used"
+
+    @property
+    def capacity_profiles(self) -> str:
+        return f"{self.prefix}capacity_profiles"
+
+    @property
     def teams(self) -> str:
         return f"{self.prefix}teams"
 

@@ -92,6 +92,7 @@ class RedisStore:
         self.history_retention = history_retention
         self._load = client.register_script(_script_source("load_agent"))
         self._commit = client.register_script(_script_source("commit_agent"))
+        self._snapshot = client.register_script(_script_source("snapshot_shard"))
 
     def _agent_keys(self, agent_id: str) -> list[str]:
         k = self.keys
@@ -192,6 +193,28 @@ class RedisStore:
         return {
             shard: text(rows[0][0]) if rows else "0-0" for shard, rows in enumerate(replies)
         }
+
+    async def snapshot(
+        self, agent_ids: list[AgentId]
+    ) -> tuple[dict[int, str], dict[AgentId, LoadedAgent]]:
+        """Every shard's stream head and the agents' snapshots, each shard read atomically
+        with its agents (one script per shard): the heads are a cursor exactly at the
+        snapshot, so the events after it are exactly those not in it."""
+        by_shard: dict[int, list[AgentId]] = {s: [] for s in range(self.keys.shards)}
+        for agent_id in agent_ids:
+            by_shard[self.keys.shard_of(agent_id)].append(agent_id)
+        replies = await asyncio.gather(*(
+            self._snapshot(keys=[self.keys.events(shard),
+                                 *(k for a in ids for k in self._agent_keys(a))])
+            for shard, ids in by_shard.items()
+        ))
+        heads: dict[int, str] = {}
+        loaded: dict[AgentId, LoadedAgent] = {}
+        for (shard, ids), reply in zip(by_shard.items(), replies, strict=True):
+            heads[shard] = text(reply[0])
+            for agent_id, row in zip(ids, reply[1:], strict=True):
+                loaded[agent_id] = self._loaded(row)
+        return heads, loaded
 
     async def events_after(
         self, shard: int, after_id: str, limit: int

@@ -8,6 +8,7 @@ buffered and sent after it when newer than it (snapshot first, then diffs).
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from typing import Any
@@ -30,6 +31,8 @@ from presence.core.messages import (
 )
 from presence.core.model import AgentId, ConnectionId, Reason
 from presence.core.ratelimit import TokenBucket
+from presence.core.statuses import Status
+from presence.store.connection import UNAVAILABLE
 from presence.web.close_codes import CloseCode
 from presence.web.hub import AgentLink, agent_presence_frame
 from presence.web.peer import Peer
@@ -52,7 +55,7 @@ async def agent_endpoint(ws: WebSocket) -> None:
         await ws.close(CloseCode.POLICY, "origin not allowed")
         return
     await ws.accept()
-    peer = Peer(ws, rt.settings.queue_size)
+    peer = Peer(ws, rt.settings.queue_size, rt.metrics.queue_drops.labels("agent").inc)
     peer.start()
     try:
         await _serve(ws, rt, peer)
@@ -92,47 +95,89 @@ async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
     link = AgentLink(agent_id, conn_id, peer, now, authenticated=True,
                      expires_at=identity.expires_at)
     rt.hub.add_agent(link)
+    refused = False
     try:
         try:
             out = await rt.engine.connect(agent_id, conn_id)
         except PresenceError as exc:
+            refused = True  # nothing was committed: there is nothing to disconnect
             peer.offer(error_frame(exc.code, exc.message))
             code = (CloseCode.UNKNOWN_AGENT if exc.code is ErrorCode.UNKNOWN_AGENT
                     else CloseCode.TRY_AGAIN_LATER)
             peer.close(code, exc.message[:100])
             return
+        except UNAVAILABLE:
+            # Redis is down or restarting: the client retries later. Whether the connect
+            # was committed is unknown; the disconnect below (or, if Redis is still down,
+            # the instance's reconciliation) removes it either way.
+            _try_again(peer)
+            return
+        try:
+            sessions = await rt.router.sessions(out.state.open_items)
+            offers = [o for o in [await rt.router.pending_offer(agent_id)] if o]
+        except UNAVAILABLE:
+            _try_again(peer)
+            return
         org = rt.config.org
+        link.statuses = picker_wire(org.picker(out.profile))
         peer.offer(encode({
             "type": "welcome",
             "agent_id": agent_id,
             "name": out.profile.name or agent_id,
             "connection_id": conn_id,
             "presence": out.state.presence.to_wire(),
-            "statuses": [s.to_wire() for s in org.picker(out.profile)],
+            "statuses": link.statuses,
             "heartbeat": {
                 "interval": rt.settings.heartbeat_interval,
                 "timeout": rt.settings.heartbeat_timeout,
             },
             "grace_period": rt.settings.grace_period,
-            "sessions": await rt.router.sessions(out.state.open_items),
-            "offers": [o for o in [await rt.router.pending_offer(agent_id)] if o],
+            "sessions": sessions,
+            "offers": offers,
         }))
         link.sent_version = out.state.version
-        buffered, link.buffer = link.buffer or [], None
-        for event in buffered:
-            if isinstance(event, str):
-                peer.offer(event)
-            elif int(event.agent["version"]) > out.state.version:
-                peer.offer(agent_presence_frame(event))
+        _send_buffered(link)
+        # This frame lives as long as the socket: drop what only the welcome needed.
+        del out, sessions, offers
+        log.info("agent connected", extra={"agent_id": agent_id, "connection_id": conn_id,
+                                            "instance_id": rt.instance_id})
         await _frames(ws, rt, link)
     finally:
+        log.info("agent disconnected", extra={
+            "agent_id": agent_id, "connection_id": conn_id, "reason": link.close_reason,
+            "code": peer.close_code})
         rt.hub.remove_agent(link)
-        if link.close_reason != "signed_out":
-            try:
+        # Also after a sign-out: it already removed the connection (the disconnect is a
+        # no-op then) but only this unindexes it from this instance.
+        try:
+            if not refused:
                 await rt.engine.disconnect(agent_id, conn_id, Reason(link.close_reason))
-            except Exception:
-                log.exception("disconnect of %s/%s failed; the sweeper will reap it",
-                              agent_id, conn_id)
+        except Exception:
+            log.warning("disconnect of %s/%s failed; reconciliation will retry it",
+                        agent_id, conn_id, exc_info=True)
+
+
+@functools.lru_cache(maxsize=256)
+def picker_wire(picker: tuple[Status, ...]) -> list[dict[str, object]]:
+    """A picker as sent on the wire: one shared list per distinct picker (treat it as
+    read-only), not one copy per held connection."""
+    return [s.to_wire() for s in picker]
+
+
+def _send_buffered(link: AgentLink) -> None:
+    """Send what reached the hub before the welcome: frames for the agent, and presence
+    events newer than the welcome's (snapshot first, then diffs)."""
+    buffered, link.buffer = link.buffer or [], None
+    for event in buffered:
+        if isinstance(event, str):
+            link.peer.offer(event)
+        elif int(event.agent["version"]) > link.sent_version:
+            link.peer.offer(agent_presence_frame(event))
+
+
+def _try_again(peer: Peer) -> None:
+    peer.offer(error_frame(ErrorCode.UNAVAILABLE, "storage unavailable; try again"))
+    peer.close(CloseCode.TRY_AGAIN_LATER, "storage unavailable")
 
 
 async def _frames(ws: WebSocket, rt: Runtime, link: AgentLink) -> None:
@@ -157,6 +202,11 @@ async def _frames(ws: WebSocket, rt: Runtime, link: AgentLink) -> None:
             reply = await _handle(rt, link, cmd)
         except PresenceError as exc:
             peer.offer(error_frame(exc.code, exc.message, getattr(cmd, "ref", None)))
+            continue
+        except UNAVAILABLE:
+            # The socket stays open: the request may be repeated once Redis is back.
+            peer.offer(error_frame(ErrorCode.UNAVAILABLE, "storage unavailable; try again",
+                                   getattr(cmd, "ref", None)))
             continue
         if reply is not None:
             peer.offer(encode(reply))

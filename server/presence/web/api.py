@@ -13,8 +13,9 @@ from presence.core.errors import ErrorCode, PresenceError
 from presence.core.model import AgentId
 from presence.core.org import status_to_json
 from presence.core.statuses import OOB_STATUSES, StatusId, is_oob
-from presence.core.validation import Invalid, parse_agent, parse_status, parse_team, valid_id
+from presence.core.validation import Invalid, parse_status, parse_team, valid_id
 from presence.core.views import agent_view
+from presence.web.api_config import save_agent, status_blockers
 from presence.web.http import JSON, body_json, endpoint, identify, require, runtime
 
 
@@ -93,6 +94,15 @@ async def delete_status(request: Request) -> Response:
     rt = runtime(request)
     status_id = request.path_params["status_id"]
     _refuse_oob(status_id)
+    if status_id not in rt.config.org.catalog.custom:
+        raise PresenceError(ErrorCode.NOT_FOUND, f"no status {status_id!r}")
+    blockers = await status_blockers(rt, status_id)
+    if blockers:
+        raise PresenceError(
+            ErrorCode.CONFLICT,
+            f"status {status_id!r} is in use ({'; '.join(blockers)}); disable it instead "
+            'with PUT {"disabled": true}, so reports keep its text',
+        )
     if not await rt.config.store.delete_status(status_id):
         raise PresenceError(ErrorCode.NOT_FOUND, f"no status {status_id!r}")
     await rt.config.reload()
@@ -114,23 +124,8 @@ async def put_agent(request: Request) -> Response:
     capacity change at once."""
     require(request, Role.ADMIN)
     rt = runtime(request)
-    agent_id = request.path_params["agent_id"]
-    profile = parse_agent(agent_id, await body_json(request))
-    org = rt.config.org
-    problems: dict[str, str] = {}
-    if profile.default_status and org.catalog.get(profile.default_status) is None:
-        problems["default_status"] = f"no status {profile.default_status!r}"
-    elif profile.default_status == "inactive":
-        problems["default_status"] = "inactive is set by the system only"
-    for sid in profile.custom_statuses:
-        if sid not in org.catalog.custom:
-            problems["custom_statuses"] = f"no custom status {sid!r}"
-    if problems:
-        raise Invalid(problems)
-    existed = (await rt.store.load_agent(AgentId(agent_id))).profile is not None
-    await rt.store.put_profile(profile)
-    if existed:
-        await rt.engine.capacity_reconfigured(AgentId(agent_id))
+    profile, existed = await save_agent(
+        rt, request.path_params["agent_id"], await body_json(request))
     return JSON(profile.to_json(), status_code=200 if existed else 201)
 
 
@@ -191,6 +186,8 @@ async def put_team(request: Request) -> Response:
     org = rt.config.org
     if team.default_status and org.catalog.get(team.default_status) is None:
         raise Invalid({"default_status": f"no status {team.default_status!r}"})
+    if team.default_status == "inactive":
+        raise Invalid({"default_status": "inactive is set by the system only"})
     for sid in team.custom_statuses:
         if sid not in org.catalog.custom:
             raise Invalid({"custom_statuses": f"no custom status {sid!r}"})
@@ -201,9 +198,11 @@ async def put_team(request: Request) -> Response:
 
 @endpoint
 async def list_teams(request: Request) -> Response:
-    require(request, Role.ADMIN, Role.SUPERVISOR)
+    """The teams the caller may watch (every team for admins)."""
+    identity = require(request, Role.ADMIN, Role.SUPERVISOR)
     org = runtime(request).config.org
-    return JSON([t.to_json() for t in sorted(org.teams.values(), key=lambda t: t.id)])
+    return JSON([t.to_json() for t in sorted(org.teams.values(), key=lambda t: t.id)
+                 if identity.may_watch(t.id)])
 
 
 @endpoint

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import redis.asyncio as aioredis
+import orjson
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,17 +24,20 @@ from presence.auth import TokenService
 from presence.clock import Clock, SystemClock
 from presence.core.model import AgentId, ConnectionId, Reason
 from presence.engine import Engine, EngineSettings
+from presence.metrics import CONTENT_TYPE, Metrics
 from presence.routing import Router
 from presence.settings import Settings
 from presence.store.config_store import ConfigStore
+from presence.store.connection import open_client, server_version
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
 from presence.store.work_store import WorkStore
-from presence.web import api, api_work
+from presence.web import api, api_config, api_reports, api_work, openapi
 from presence.web.agent_ws import agent_endpoint
 from presence.web.close_codes import CloseCode
 from presence.web.http import JSON, Handler
 from presence.web.hub import Hub
+from presence.web.pickers import refresh_pickers
 from presence.web.runtime import ConfigCache, Runtime
 from presence.web.supervisor_ws import supervisor_endpoint
 
@@ -50,17 +53,13 @@ class StartupError(RuntimeError):
 async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> Runtime:
     if settings.redis_url is None:
         raise StartupError("no Redis URL (the CLI starts an embedded server when none is given)")
-    client = aioredis.Redis.from_url(
-        settings.redis_url, decode_responses=False, health_check_interval=10,
-        socket_connect_timeout=5, retry_on_timeout=True,
-    )
+    client = open_client(settings.redis_url, cluster=settings.cluster)
     try:
         async with asyncio.timeout(10):
-            info = await client.info("server")
+            version = await server_version(client)
     except (RedisError, OSError, TimeoutError) as exc:
         await client.aclose()
         raise StartupError(f"cannot reach Redis at {settings.redis_url}: {exc}") from None
-    version = str(info.get("redis_version", "0"))
     if int(version.split(".")[0]) < 7:
         await client.aclose()
         raise StartupError(f"Redis >= 7 (or Valkey) is required, found {version}")
@@ -77,12 +76,38 @@ async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> 
     ))
 
     async def on_resubscribed() -> None:
+        # Whatever was published while the subscription was down never reached this
+        # process: supervisors resume from their cursors, tabs get their presence again,
+        # and configuration changes are read afresh.
+        hub.interrupt_supervisors()
         await config.reload()
+        await refresh_agent_tabs(hub, store, clock)
 
     hub = Hub(client, keys, clock, config.reload, on_resubscribed)
+    config.listeners.append(lambda: refresh_pickers(hub, store, config))
     router = Router(engine, WorkStore(client, keys), config, clock)
+    metrics = Metrics()
+    engine.metrics = router.metrics = metrics
+    metrics.watch_connections(lambda: {
+        "agent": sum(len(c) for c in hub.agents.values()),
+        "supervisor": len(hub.supervisors),
+    })
     return Runtime(settings, clock, client, store, config, engine, hub,
-                   TokenService(token_secret), instance_id, router)
+                   TokenService(token_secret), instance_id, router, metrics)
+
+
+async def refresh_agent_tabs(hub: Hub, store: RedisStore, clock: Clock) -> None:
+    """Send every local tab its agent's current presence (after a gap in the feed)."""
+    ids = [AgentId(a) for a in hub.agents]
+    for agent_id, loaded in zip(ids, await store.load_agents(ids), strict=True):
+        if loaded.profile is None:
+            continue
+        state = loaded.state(agent_id, clock.now())
+        frame = orjson.dumps({"type": "presence", "presence": state.presence.to_wire()})
+        for link in hub.agent_links(agent_id):
+            if link.buffer is None and state.version > link.sent_version:
+                link.sent_version = state.version
+                link.peer.offer(frame.decode())
 
 
 def create_app(
@@ -114,10 +139,12 @@ def create_app(
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
         WebSocketRoute("/ws/agent", agent_endpoint),
         WebSocketRoute("/ws/supervisor", supervisor_endpoint),
         *api.routes,
         *api_work.routes,
+        *api_reports.routes, *api_config.routes, openapi.route,
         Route("/", lambda r: RedirectResponse("/agent")),
         Route("/agent", page("agent.html")),
         Route("/supervisor", page("supervisor.html")),
@@ -166,14 +193,23 @@ async def shutdown(rt: Runtime) -> None:
     await rt.stop_loops()
     with contextlib.suppress(Exception):
         await rt.router.settle()
+    # Connections whose disconnect failed (Redis was unreachable) are still indexed:
+    # end them before forgetting this instance. If Redis is down now, the index stays
+    # and other instances reap it once this one's liveness expired.
     with contextlib.suppress(Exception):
-        await rt.store.forget_instance(rt.instance_id)
+        await rt.engine.end_instance(rt.instance_id, Reason.DISCONNECTED)
     await rt.client.aclose()
 
 
 async def healthz(request: Request) -> Response:
     """Liveness and readiness of this process (200 once started)."""
     return JSON({"status": "ok", "instance": request.app.state.runtime.instance_id})
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """Prometheus metrics of this process."""
+    rt: Runtime = request.app.state.runtime
+    return Response(rt.metrics.render(), media_type=CONTENT_TYPE)
 
 
 async def readyz(request: Request) -> Response:

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from presence.auth import Identity, Role
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.validation import Invalid
+from presence.store.connection import UNAVAILABLE
 from presence.web.runtime import Runtime
 
 STATUS_OF: dict[ErrorCode, int] = {
@@ -92,6 +93,8 @@ def endpoint(handler: Handler) -> Handler:
             return error(exc.code, exc.message)
         except Invalid as exc:
             return error(ErrorCode.VALIDATION, "invalid request body", exc.fields)
+        except UNAVAILABLE:
+            return error(ErrorCode.UNAVAILABLE, "storage unavailable; try again")
 
     wrapped.__name__ = handler.__name__
     wrapped.__doc__ = handler.__doc__

@@ -52,6 +52,8 @@ class SupervisorSink(Protocol):
 
     def deliver(self, event: AgentEvent) -> None: ...
 
+    def interrupt(self) -> None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class AgentEvent:
@@ -96,6 +98,13 @@ class Hub:
             conns.pop(link.connection_id, None)
             if not conns:
                 del self.agents[link.agent_id]
+
+    def interrupt_supervisors(self) -> None:
+        """After the subscription was (re)established: events published while it was
+        down never reached this process, so every local supervisor is closed with
+        TRY_AGAIN_LATER and resumes from its cursor (the event streams kept them)."""
+        for sup in list(self.supervisors):
+            sup.interrupt()
 
     def links(self) -> list[AgentLink]:
         return [link for conns in self.agents.values() for link in conns.values()]

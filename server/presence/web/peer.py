@@ -8,8 +8,10 @@ resyncs on reconnect instead of silently missing events.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
+from collections.abc import Callable
 
 from starlette.websockets import WebSocket, WebSocketState
 
@@ -23,9 +25,16 @@ _CLOSE = object()
 class Peer:
     """Outgoing side of one socket."""
 
-    def __init__(self, websocket: WebSocket, queue_size: int) -> None:
+    def __init__(
+        self, websocket: WebSocket, queue_size: int, on_drop: Callable[[], None] | None = None
+    ) -> None:
         self.websocket = websocket
-        self._queue: asyncio.Queue[str | tuple[int, str]] = asyncio.Queue(queue_size)
+        self._on_drop = on_drop
+        # A deque and one wake-up future rather than an asyncio.Queue: a queue holds four
+        # deques and an Event (~3 KiB) for each of thousands of mostly idle sockets.
+        self._queue: collections.deque[str | tuple[int, str]] = collections.deque()
+        self._size = queue_size
+        self._wakeup: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
         self.close_code: int | None = None
@@ -38,13 +47,20 @@ class Peer:
         """Queue one frame; on overflow close the peer as a slow consumer."""
         if self.closed.is_set() or self.close_code is not None:
             return False
-        try:
-            self._queue.put_nowait(text)
-        except asyncio.QueueFull:
+        if self._size and len(self._queue) >= self._size:
             log.warning("closing slow consumer")
+            if self._on_drop is not None:
+                self._on_drop()
             self.close(CloseCode.SLOW_CONSUMER, "slow consumer")
             return False
+        self._queue.append(text)
+        self._wake()
         return True
+
+    def _wake(self) -> None:
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
 
     def close(self, code: int, reason: str = "") -> None:
         """Close after the frames already queued (idempotent)."""
@@ -52,19 +68,22 @@ class Peer:
             return
         self.close_code = code
         # The close frame jumps the queue when it is full.
-        while True:
-            try:
-                self._queue.put_nowait((code, reason))
-                return
-            except asyncio.QueueFull:
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    self._queue.get_nowait()
+        while self._size and len(self._queue) >= self._size:
+            self._queue.popleft()
+        self._queue.append((code, reason))
+        self._wake()
 
     async def _write(self) -> None:
         ws = self.websocket
+        queue = self._queue
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                item = await self._queue.get()
+                while not queue:
+                    self._wakeup = loop.create_future()
+                    await self._wakeup
+                self._wakeup = None
+                item = queue.popleft()
                 if isinstance(item, tuple):
                     code, reason = item
                     if ws.application_state is WebSocketState.CONNECTED:
@@ -72,6 +91,7 @@ class Peer:
                             await ws.close(code, reason)
                     return
                 await ws.send_text(item)
+                del item  # an idle socket must not keep its last frame alive
         except Exception:  # the socket went away under us
             log.debug("writer stopped", exc_info=True)
         finally:

@@ -5,23 +5,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import redis.asyncio as aioredis
-
 from presence.auth import TokenService
-from presence.clock import Clock
+from presence.clock import Clock, to_ms
+from presence.core.errors import PresenceError
 from presence.core.model import AgentId, ConnectionId, Reason
 from presence.core.org import OrgConfig
 from presence.engine import Engine
+from presence.metrics import Metrics
 from presence.routing import Router
 from presence.settings import Settings
 from presence.store.config_store import ConfigStore
+from presence.store.connection import RedisClient
+from presence.store.history_store import HistoryStore
 from presence.store.redis_store import RedisStore
 from presence.web.close_codes import CloseCode
 from presence.web.hub import Hub
 
 log = logging.getLogger("presence.runtime")
+
+#: How often history is trimmed to the retention, in seconds.
+RETENTION_PERIOD = 3600.0
 
 
 @dataclass(eq=False)
@@ -30,16 +36,23 @@ class ConfigCache:
 
     store: ConfigStore
     org: OrgConfig = field(default_factory=OrgConfig)
+    #: Called after every reload (agent pickers follow configuration changes).
+    listeners: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
     async def reload(self) -> None:
         self.org = await self.store.load()
+        for listener in self.listeners:
+            try:
+                await listener()
+            except Exception:
+                log.exception("configuration listener failed")
 
 
 @dataclass(eq=False)
 class Runtime:
     settings: Settings
     clock: Clock
-    client: aioredis.Redis
+    client: RedisClient
     store: RedisStore
     config: ConfigCache
     engine: Engine
@@ -47,8 +60,17 @@ class Runtime:
     tokens: TokenService
     instance_id: str
     router: Router
+    metrics: Metrics = field(default_factory=Metrics)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stopping: bool = False
+    #: Connections indexed under this instance with no local socket at the last
+    #: reconciliation (see :meth:`reconcile_once`).
+    orphans: set[tuple[AgentId, ConnectionId]] = field(default_factory=set)
+    #: Since when this instance's beats reach Redis promptly (``None`` after a failed or
+    #: slow one), and when the beat in flight started (see :meth:`may_judge_liveness`).
+    beating_since: float | None = None
+    beat_started_at: float | None = None
+    reannounce_pending: bool = False
 
     def start_loops(self) -> None:
         """Start the background loops: instance beat, sweeper, connection liveness."""
@@ -57,6 +79,8 @@ class Runtime:
             ("beat", self._beat_loop),
             ("sweep", self._sweep_loop),
             ("liveness", self._liveness_loop),
+            ("retention", self._retention_loop),
+            ("reconcile", self._reconcile_loop),
         ):
             self.tasks.append(asyncio.create_task(loop(), name=name))
 
@@ -90,20 +114,84 @@ class Runtime:
     async def _liveness_loop(self) -> None:
         await self._every(min(self.settings.heartbeat_interval, 1.0), "check_liveness_once")
 
+    async def _reconcile_loop(self) -> None:
+        await self._every(self.settings.liveness_timeout / 2, "reconcile_once")
+
+    async def reconcile_once(self) -> int:
+        """End the connections Redis holds for this instance that have no socket here:
+        their disconnect failed while Redis was unreachable, a connect's reply was lost,
+        or a previous process with the same instance id died. An entry is ended once it
+        was orphaned at two passes in a row, so a socket whose own handler is still
+        disconnecting it is left alone. Returns how many were ended."""
+        indexed = set(await self.store.instance_connections(self.instance_id))
+        local = {(AgentId(link.agent_id), ConnectionId(link.connection_id))
+                 for link in self.hub.links()}
+        orphans = indexed - local
+        due, self.orphans = orphans & self.orphans, orphans
+        for agent_id, conn_id in sorted(due):
+            log.warning("ending orphaned connection %s/%s", agent_id, conn_id)
+            try:
+                await self.engine.disconnect(agent_id, conn_id, Reason.DISCONNECTED)
+            except PresenceError:  # the agent was deleted meanwhile
+                await self.store.unindex_connection(self.instance_id, agent_id, conn_id)
+        return len(due)
+
+    async def _retention_loop(self) -> None:
+        await self._every(RETENTION_PERIOD, "trim_history_once")
+
+    async def trim_history_once(self) -> int:
+        """Trim every agent's history to the retention exactly (commits trim only
+        approximately, and agents that stopped working never commit)."""
+        history = HistoryStore(self.client, self.store.keys, self.store.history_retention)
+        return await history.trim(await self.store.agent_ids(), to_ms(self.clock.now()))
+
     async def beat_once(self) -> None:
         """Mark this instance alive; if it had been declared dead (paused, partitioned),
         re-announce every live local connection so those agents are restored."""
-        if await self.store.beat(self.instance_id, self.clock.now()):
+        started = self.beat_started_at = self.clock.now()
+        try:
+            declared_dead = await self.store.beat(self.instance_id, started)
+        except Exception:
+            self.beating_since = None
+            raise
+        finally:
+            self.beat_started_at = None
+        now = self.clock.now()
+        if now - started > self.settings.liveness_period:
+            self.beating_since = None  # Redis stalled: everybody's beats are late
+        elif self.beating_since is None:
+            self.beating_since = now
+        if declared_dead or self.reannounce_pending:
+            # Until every connection is announced again (Redis may fail half-way).
+            self.reannounce_pending = True
             links = [link for link in self.hub.links() if link.authenticated]
             if links:
                 log.warning("instance was declared dead; re-announcing %d connections",
                             len(links))
             for link in links:
-                await self.engine.connect(AgentId(link.agent_id),
-                                          ConnectionId(link.connection_id))
+                try:
+                    await self.engine.connect(AgentId(link.agent_id),
+                                              ConnectionId(link.connection_id))
+                except PresenceError as exc:
+                    log.warning("re-announcing %s failed: %s", link.agent_id, exc.code)
+            self.reannounce_pending = False
+
+    def may_judge_liveness(self) -> bool:
+        """Whether this instance may declare others dead: only after its own beats have
+        reached Redis promptly for a whole liveness timeout. After Redis was down or
+        stalled every instance's last beat is old; the living need that long to beat
+        again, and reaping them meanwhile would flap all their agents Offline."""
+        now = self.clock.now()
+        started = self.beat_started_at
+        if started is not None and now - started > self.settings.liveness_period:
+            return False
+        since = self.beating_since
+        return since is not None and now - since >= self.settings.liveness_timeout
 
     async def sweep_once(self) -> None:
-        await self.engine.sweep()
+        await self.engine.sweep(reap=False)
+        if self.may_judge_liveness():
+            await self.engine.reap_dead_instances()
         await self.router.expire_offers()
 
     async def check_liveness_once(self) -> None:

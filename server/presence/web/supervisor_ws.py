@@ -34,6 +34,7 @@ from presence.core.messages import (
 from presence.core.model import AgentId, Reason
 from presence.core.ratelimit import TokenBucket
 from presence.core.views import agent_view
+from presence.store.connection import UNAVAILABLE
 from presence.web.close_codes import CloseCode
 from presence.web.hub import AgentEvent, presence_of
 from presence.web.peer import Peer
@@ -101,6 +102,10 @@ class SupervisorSession:
     identity: Identity
     peer: Peer
     buffer: list[AgentEvent] | None = field(default_factory=list)
+    #: Newest version sent per agent (snapshot, replay or live). The hub may deliver an
+    #: event after the replay or snapshot already covered it (its pub/sub message was
+    #: still on the way when the stream was read): such an event is not sent again.
+    sent: dict[str, int] = field(default_factory=dict)
 
     def wants(self, team: str | None) -> bool:
         return self.identity.may_watch(team)
@@ -109,7 +114,18 @@ class SupervisorSession:
         if self.buffer is not None:
             self.buffer.append(event)
         else:
+            self.send(event)
+
+    def send(self, event: AgentEvent) -> None:
+        """Send ``event`` unless the supervisor already has its version (or a newer one)."""
+        version = int(event.agent["version"])
+        if version > self.sent.get(event.agent_id, -1):
+            self.sent[event.agent_id] = version
             self.peer.offer(event_frame(event))
+
+    def interrupt(self) -> None:
+        """Events may have been missed: the client reconnects and resumes by cursor."""
+        self.peer.close(CloseCode.TRY_AGAIN_LATER, "event feed interrupted; resume")
 
 
 async def supervisor_endpoint(ws: WebSocket) -> None:
@@ -118,7 +134,7 @@ async def supervisor_endpoint(ws: WebSocket) -> None:
         await ws.close(CloseCode.POLICY, "origin not allowed")
         return
     await ws.accept()
-    peer = Peer(ws, rt.settings.queue_size)
+    peer = Peer(ws, rt.settings.queue_size, rt.metrics.queue_drops.labels("supervisor").inc)
     peer.start()
     session: SupervisorSession | None = None
     try:
@@ -131,7 +147,12 @@ async def supervisor_endpoint(ws: WebSocket) -> None:
             return
         session = SupervisorSession(auth.identity, peer)
         rt.hub.supervisors.add(session)
-        await start_feed(rt, session, auth.cursor)
+        try:
+            await start_feed(rt, session, auth.cursor)
+        except UNAVAILABLE:
+            peer.offer(error_frame(ErrorCode.UNAVAILABLE, "storage unavailable; try again"))
+            peer.close(CloseCode.TRY_AGAIN_LATER, "storage unavailable")
+            return
         await _frames(ws, rt, session)
     finally:
         if session is not None:
@@ -154,12 +175,14 @@ async def watched_agents(rt: Runtime, identity: Identity) -> list[AgentId]:
 
 
 async def snapshot(rt: Runtime, identity: Identity) -> tuple[list[dict[str, Any]], str]:
-    """Every watched agent's view and the cursor taken just before reading them."""
-    heads = await rt.store.stream_heads()
+    """Every watched agent's view and the cursor exactly at it (read atomically per
+    shard: the events after the cursor are exactly those the snapshot does not hold)."""
     ids = await watched_agents(rt, identity)
+    heads, snapshots = await rt.store.snapshot(ids)
     now = rt.clock.now()
     agents = []
-    for agent_id, loaded in zip(ids, await rt.store.load_agents(ids), strict=True):
+    for agent_id in ids:
+        loaded = snapshots[agent_id]
         if loaded.profile is None or not identity.may_watch(loaded.profile.team):
             continue
         agents.append(agent_view(loaded.state(agent_id, now), loaded.profile))
@@ -171,7 +194,6 @@ async def start_feed(rt: Runtime, session: SupervisorSession, cursor: str | None
     then switch the session to live delivery. Live events that arrived meanwhile were
     buffered; those already covered are skipped by version (client and server side)."""
     peer = session.peer
-    sent_versions: dict[str, int] = {}
     resumed = False
     if cursor is not None:
         heads = parse_cursor(cursor, rt.store.keys.shards)
@@ -190,11 +212,10 @@ async def start_feed(rt: Runtime, session: SupervisorSession, cursor: str | None
                 event = AgentEvent(shard, sid, body["agent"], bool(body["presence_changed"]),
                                    ())
                 if session.wants(event.agent.get("team")):
-                    peer.offer(event_frame(event))
-                    sent_versions[event.agent_id] = int(event.agent["version"])
+                    session.send(event)
     if not resumed:
         agents, snap_cursor = await snapshot(rt, session.identity)
-        sent_versions = {a["agent_id"]: int(a["version"]) for a in agents}
+        session.sent = {a["agent_id"]: int(a["version"]) for a in agents}
         peer.offer(encode({
             "type": "snapshot",
             "agents": agents,
@@ -203,8 +224,7 @@ async def start_feed(rt: Runtime, session: SupervisorSession, cursor: str | None
         }))
     buffered, session.buffer = session.buffer or [], None
     for event in buffered:
-        if int(event.agent["version"]) > sent_versions.get(event.agent_id, -1):
-            peer.offer(event_frame(event))
+        session.send(event)
 
 
 async def _frames(ws: WebSocket, rt: Runtime, session: SupervisorSession) -> None:
@@ -227,12 +247,22 @@ async def _frames(ws: WebSocket, rt: Runtime, session: SupervisorSession) -> Non
         except PresenceError as exc:
             peer.offer(error_frame(exc.code, exc.message, getattr(cmd, "ref", None)))
             continue
+        except UNAVAILABLE:
+            peer.offer(error_frame(ErrorCode.UNAVAILABLE, "storage unavailable; try again",
+                                   getattr(cmd, "ref", None)))
+            continue
         if reply is not None:
             peer.offer(encode(reply))
 
 
 async def _target(rt: Runtime, session: SupervisorSession, agent_id: str) -> AgentId:
-    _, profile = await rt.engine.get(AgentId(agent_id))
+    try:
+        _, profile = await rt.engine.get(AgentId(agent_id))
+    except PresenceError:
+        if session.identity.role is Role.ADMIN:
+            raise
+        # As over REST: only admins learn that an agent does not exist.
+        raise PresenceError(ErrorCode.FORBIDDEN, "agent is not in a team you may watch") from None
     if not session.identity.may_watch(profile.team):
         raise PresenceError(ErrorCode.FORBIDDEN, "agent is not in a team you may watch")
     return AgentId(agent_id)

@@ -1,0 +1,21 @@
+-- snapshot_shard: one shard's event stream head and the snapshots of some of its agents,
+-- read atomically, so a supervisor's snapshot holds exactly the events up to its cursor
+-- (no event after the cursor is already in it, none before it is missing).
+--
+-- KEYS[1]   shard events stream
+-- KEYS[2..] for each agent of the shard, three keys: state hash (fields: doc, version),
+--           connections hash (connection id -> instance id), profile string (JSON)
+--
+-- Returns {head id ("0-0" when the stream is empty),
+--          {doc or false, version, {conn, instance, ...}, profile or false}, ...}
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local out = {'0-0'}
+if #last > 0 then
+  out[1] = last[1][1]
+end
+for i = 2, #KEYS, 3 do
+  local st = redis.call('HMGET', KEYS[i], 'doc', 'version')
+  out[#out + 1] = {st[1], tonumber(st[2] or '0'), redis.call('HGETALL', KEYS[i + 1]),
+                   redis.call('GET', KEYS[i + 2])}
+end
+return out
