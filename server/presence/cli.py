@@ -149,6 +149,9 @@ def serve(settings: Settings) -> int:
         config = uvicorn.Config(
             app, log_level=settings.log_level, log_config=None, ws="websockets-sansio",
             ws_max_size=settings.max_frame_bytes, ws_ping_interval=None,
+            # Frames are a few hundred bytes; per-message deflate would cost ~45 KiB of
+            # zlib state per socket and CPU on every frame (docs/benchmarks.md).
+            ws_per_message_deflate=False,
             lifespan="on", proxy_headers=True, timeout_graceful_shutdown=10,
         )
         server = uvicorn.Server(config)

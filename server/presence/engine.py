@@ -10,6 +10,7 @@ instances race.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ Decide = Callable[[AgentState, AgentProfile, OrgConfig, float], Transition | Non
 Listener = Callable[["Outcome"], Awaitable[None]]
 
 MAX_ATTEMPTS = 32
+#: Grace deadlines one sweep recalculates at once.
+SWEEP_CONCURRENCY = 32
 
 
 class OrgSource(Protocol):
@@ -191,14 +194,24 @@ class Engine:
         )
         return out
 
-    async def sign_out(self, agent_id: AgentId, reason: Reason = Reason.SIGNED_OUT) -> Outcome:
+    async def sign_out(
+        self, agent_id: AgentId, reason: str = Reason.SIGNED_OUT, actor: str | None = None
+    ) -> Outcome:
         """End every connection of the agent, on every instance (SPEC §5)."""
         grace = self.settings.grace_period
 
         def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
-            return rules.sign_out(s, reason, grace, now)
+            return rules.sign_out(s, reason, grace, now, actor)
 
         return await self._transact(agent_id, decide, ends_connections=True)
+
+    async def register(self, agent_id: AgentId) -> Outcome:
+        """Record a newly configured agent as Offline since now (no-op if known)."""
+
+        def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
+            return rules.register(s, now)
+
+        return await self._transact(agent_id, decide)
 
     # --- presence changes (SPEC §1, §6) ---
 
@@ -304,21 +317,30 @@ class Engine:
         returns how many grace windows this call recalculated. Any number of instances
         may sweep at once: compare-and-set makes each outcome happen once."""
         now = self.clock.now()
-        expired = 0
-        for shard in range(self.store.keys.shards):
-            for member in await self.store.due_members(shard, now):
-                kind, _, ident = member.partition(":")
-                if kind != "grace":
-                    continue
+        due = [(shard, member) for shard in range(self.store.keys.shards)
+               for member in await self.store.due_members(shard, now)
+               if member.startswith("grace:")]
+        # Deadlines of different agents are independent: overlap their round trips
+        # (thousands can fall due together when an instance drops its sockets).
+        gate = asyncio.Semaphore(SWEEP_CONCURRENCY)
+
+        async def expire(shard: int, member: str) -> bool:
+            ident = member.partition(":")[2]
+            async with gate:
                 try:
                     out = await self.expire_grace(AgentId(ident))
                 except PresenceError as exc:
                     log.warning("grace sweep of %s failed: %s", ident, exc.code)
-                    continue
-                if out.changed:
-                    expired += 1
-                elif out.state.grace_until is None:
+                    return False
+                if not out.changed and out.state.grace_until is None:
                     await self.store.client.zrem(self.store.keys.due(shard), member)
+                return out.changed
+
+        results = await asyncio.gather(*(expire(s, m) for s, m in due), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result  # the sweeper logs it and retries next period
+        expired = sum(1 for result in results if result is True)
         if reap:
             await self.reap_dead_instances()
         return expired

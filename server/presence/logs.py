@@ -1,18 +1,48 @@
 """Structured logs: one JSON object per line, with agent and connection ids as fields.
 
 Tokens never reach the logs: sockets authenticate in a frame or header (never the URL),
-and no code path logs a frame or a header.
+and no code of ours logs a frame or a header. The protocol libraries do at debug level
+(handshake headers, frames) and the access log writes URLs, so the handler also masks
+anything shaped like a token (:class:`RedactTokens`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
 #: ``extra=`` keys copied into the JSON object when present.
 FIELDS = ("agent_id", "connection_id", "instance_id", "code", "reason", "role")
+
+
+#: A bearer credential after its usual markers (header, query parameter, JSON field) —
+#: up to the next quote, space or separator, so a truncated frame dump is masked too —
+#: and any JWT on its own.
+TOKEN_PATTERN = re.compile(
+    r"""(?i)(authorization:\s*(?:bearer\s+|basic\s+)?|bearer\s+|[?&;]token=|"token"\s*:\s*")"""
+    r"""[^\s"'&;,]+"""
+    r"|\beyJ[\w-]+\.[\w.-]+"
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every token-shaped string replaced by ``[redacted]``."""
+    return TOKEN_PATTERN.sub(lambda m: (m.group(1) or "") + "[redacted]", text)
+
+
+class RedactTokens(logging.Filter):
+    """Rewrites a record whose message holds a token (the record then carries the
+    masked text and no arguments, for every handler after this one too)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -39,6 +69,7 @@ def configure(level: str, fmt: str) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RedactTokens())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -19,10 +19,6 @@ from presence.core.model import Reason
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-GRACE_STARTED = frozenset(
-    {Reason.DISCONNECTED, Reason.SIGNED_OUT, Reason.HEARTBEAT_TIMEOUT, Reason.INSTANCE_LOST,
-     Reason.SUPERVISOR}
-)
 
 
 class _Live(Collector):
@@ -69,7 +65,7 @@ class Metrics:
             self.grace.labels("restored").inc()
         elif reason == Reason.GRACE_EXPIRED:
             self.grace.labels("recalculated").inc()
-        elif grace and reason in GRACE_STARTED:
+        elif grace:
             self.grace.labels("started").inc()
 
     def time(self, op: str) -> Callable[[], None]:

@@ -77,7 +77,7 @@ class Router:
         return {
             "type": "offer",
             "offer_id": item.offer_id,
-            "work_item": item.summary(ws.channel),
+            "work_item": item.summary(ws.channel, ws.name),
             "expires_at": None if item.expires_at is None else round(item.expires_at * 1000),
         }
 
@@ -236,7 +236,7 @@ class Router:
         await self._send(agent_id, {"type": "offer_closed", "offer_id": offer_id,
                                     "outcome": OfferOutcome.ACCEPTED.value})
         await self._push_sessions(agent_id)
-        return {"type": "ack", "work_item": accepted.summary(ws.channel)}
+        return {"type": "ack", "work_item": accepted.summary(ws.channel, ws.name)}
 
     async def reject(self, agent_id: str, offer_id: str, reason: str) -> dict[str, Any]:
         ws_id, item_id = split_offer_id(offer_id)
@@ -327,7 +327,7 @@ class Router:
             item = await self.store.load(ws_id, item_id) if ws_id else None
             if item is not None and ws_id is not None:
                 ws = self.config.org.workstreams.get(ws_id)
-                out.append(item.summary(ws.channel if ws else ""))
+                out.append(item.summary(ws.channel if ws else "", ws.name if ws else ""))
         return out
 
     async def pending_offer(self, agent_id: str) -> dict[str, Any] | None:

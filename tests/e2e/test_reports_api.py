@@ -132,8 +132,8 @@ async def test_history_intervals_and_csv_exports(server: Instance, fake_clock: F
         (1500, 1800, "available", "sign_in", 300),
     ]
     assert [c["reason"] for c in history["changes"]] == [
-        "sign_in", "manual", "disconnected", "restored", "signed_out", "grace_expired",
-        "sign_in"]
+        "never_signed_in", "sign_in", "manual", "disconnected", "restored", "signed_out",
+        "grace_expired", "sign_in"]
 
     text = await get(server, "/api/agents/A1/history", format="csv",
                      **{"from": at(-300), "to": at(1800)})

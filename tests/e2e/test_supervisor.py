@@ -19,7 +19,7 @@ async def test_reconnecting_supervisor_gets_exactly_the_missed_events(server: In
         busy = await agent.set_presence("busy")
         away = await agent.set_presence("away")
         async with server.supervisor(cursor=cursor) as sup:
-            assert sup.first == {"type": "resumed", "missed": 2}
+            assert (sup.first["type"], sup.first["missed"]) == ("resumed", 2)
             assert (await sup.next_event())["presence"] == busy
             assert (await sup.next_event())["presence"] == away
             # Nothing more was replayed: the next event is the one caused now.
@@ -29,7 +29,7 @@ async def test_reconnecting_supervisor_gets_exactly_the_missed_events(server: In
         available = await agent.set_presence("available")
         # The cursor of a resumed session still covers every shard: it resumes again.
         async with server.supervisor(cursor=cursor) as sup:
-            assert sup.first == {"type": "resumed", "missed": 1}
+            assert (sup.first["type"], sup.first["missed"]) == ("resumed", 1)
             assert (await sup.next_event())["presence"] == available
 
 
@@ -76,14 +76,15 @@ async def test_forced_presence_is_audited_and_limited_to_watched_teams(
 
 
 async def test_supervisor_signs_an_agent_out(server: Instance) -> None:
-    """A supervisor's sign-out closes every tab of the agent with 4010; presence is Offline."""
+    """A supervisor's sign-out closes every tab of the agent with 4010; presence is Offline
+    with the supervisor's reason and name on the change."""
     await put_agent(server, "A1", team="T1")
     async with server.supervisor("S1", teams=("T1",)) as sup, server.agent(
         "A1"
     ) as tab1, server.agent("A1") as tab2:
         ack = await sup.sign_out_agent("A1", reason="end of shift")
-        assert (ack["presence"]["status_id"], ack["presence"]["reason"]) == (
-            "offline", "supervisor")
+        p = ack["presence"]
+        assert (p["status_id"], p["reason"], p["actor"]) == ("offline", "end of shift", "S1")
         assert await tab1.wait_closed() == 4010
         assert await tab2.wait_closed() == 4010
     view = await agent_view(server, "A1")

@@ -294,15 +294,26 @@ def offer_rejected(state: AgentState, to_dnd: bool, now: float) -> Transition | 
 
 
 def sign_out(
-    state: AgentState, reason: Reason, grace_period: float, now: float
+    state: AgentState, reason: str, grace_period: float, now: float, actor: str | None = None
 ) -> Transition | None:
     """Sign-out ends every connection of the agent at once (SPEC §5): the same as the last
-    tab closing — status captured, Offline at once, grace window opened."""
+    tab closing — status captured, Offline at once, grace window opened. ``actor`` names a
+    supervisor who signed the agent out (audited with its ``reason``)."""
     if not state.connections:
         return None
     p = state.presence
     captured = Captured(p.status_id, p.text, p.base, p.source, state.behaves_as, p.reason, p.actor)
     after = replace(
         state, connections=frozenset(), captured=captured, grace_until=now + grace_period
-    ).with_presence(oob_for(Base.OFFLINE), Source.SYSTEM, reason, now)
+    ).with_presence(oob_for(Base.OFFLINE), Source.SYSTEM, reason, now, actor=actor)
     return _finish(state, after)
+
+
+def register(state: AgentState, now: float) -> Transition | None:
+    """A newly configured agent starts Offline (never signed in) at ``now``: recorded in
+    history, so reports and time-in-status start at its creation. No-op once stored."""
+    if state.version != 0:
+        return None
+    presence = replace(state.presence, since_at=now, version=1)
+    after = replace(state, presence=presence, version=1)
+    return Transition(after, (after,))

@@ -94,12 +94,13 @@ class WorkItem:
                           (d.get("load") or {}).get("profile")),
         )
 
-    def summary(self, channel: str) -> dict[str, Any]:
+    def summary(self, channel: str, workstream_name: str = "") -> dict[str, Any]:
         """What an agent sees of the item in an offer or its sessions list."""
         return {
             "id": self.id,
             "work_item_id": self.id,
             "workstream": self.workstream,
+            "workstream_name": workstream_name or self.workstream,
             "channel": channel,
             "payload": dict(self.payload),
             "accepted_at": None if self.accepted_at is None else round(self.accepted_at * 1000),

@@ -122,6 +122,7 @@ async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
         link.statuses = picker_wire(org.picker(out.profile))
         peer.offer(encode({
             "type": "welcome",
+            "server_time": round(rt.clock.now() * 1000),
             "agent_id": agent_id,
             "name": out.profile.name or agent_id,
             "connection_id": conn_id,
@@ -138,7 +139,7 @@ async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
         link.sent_version = out.state.version
         _send_buffered(link)
         # This frame lives as long as the socket: drop what only the welcome needed.
-        del out, sessions, offers
+        del out, sessions, offers, org, auth, identity
         log.info("agent connected", extra={"agent_id": agent_id, "connection_id": conn_id,
                                             "instance_id": rt.instance_id})
         await _frames(ws, rt, link)

@@ -78,7 +78,9 @@ async def save_agent(rt: Runtime, agent_id: str, body: object) -> tuple[AgentPro
         raise Invalid(errors)
     before = (await rt.store.load_agent(AgentId(agent_id))).profile
     await rt.store.put_profile(profile)
-    if before is not None:
+    if before is None:
+        await rt.engine.register(AgentId(agent_id))
+    else:
         await rt.engine.capacity_reconfigured(AgentId(agent_id))
         if (before.custom_statuses, before.team) != (profile.custom_statuses, profile.team):
             await rt.config.store.announce()
@@ -226,13 +228,16 @@ def _custom(rt: Runtime, status_id: str) -> None:
 
 @endpoint
 async def get_assignments(request: Request) -> Response:
-    """The agents and teams a custom status is assigned to."""
-    require(request, Role.ADMIN, Role.SUPERVISOR)
+    """The agents and teams a custom status is assigned to (for a supervisor: those of
+    its teams)."""
+    identity = require(request, Role.ADMIN, Role.SUPERVISOR)
     rt = runtime(request)
     status_id = request.path_params["status_id"]
     _custom(rt, status_id)
-    agents = sorted(p.agent_id for p in await _profiles(rt) if status_id in p.custom_statuses)
-    teams = sorted(t.id for t in rt.config.org.teams.values() if status_id in t.custom_statuses)
+    agents = sorted(p.agent_id for p in await _profiles(rt)
+                    if status_id in p.custom_statuses and identity.may_watch(p.team))
+    teams = sorted(t.id for t in rt.config.org.teams.values()
+                   if status_id in t.custom_statuses and identity.may_watch(t.id))
     return JSON({"status_id": status_id, "agents": agents, "teams": teams})
 
 

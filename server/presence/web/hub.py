@@ -25,7 +25,7 @@ from presence.web.peer import Peer
 log = logging.getLogger("presence.hub")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class AgentLink:
     """One live agent connection held by this process."""
 

@@ -101,6 +101,11 @@ class Runtime:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                # redis-py may turn a cancellation that hits a command in flight into a
+                # connection error: honour the cancellation (shutdown waits for it).
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None
                 log.exception("%s failed; retrying next period", step)
             next_at = max(next_at + period, self.clock.now())
             await self.clock.sleep_until(next_at)
@@ -208,3 +213,14 @@ class Runtime:
                 link.peer.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
             elif link.expires_at is not None and now >= link.expires_at:
                 link.peer.close(CloseCode.TOKEN_EXPIRED, "token expired")
+        for sup in list(self.hub.supervisors):
+            last_seen = getattr(sup, "last_seen_at", None)
+            peer = getattr(sup, "peer", None)
+            identity = getattr(sup, "identity", None)
+            if peer is None or last_seen is None:
+                continue
+            if now - last_seen > s.heartbeat_timeout:
+                peer.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
+            elif identity is not None and identity.expires_at is not None \
+                    and now >= identity.expires_at:
+                peer.close(CloseCode.TOKEN_EXPIRED, "token expired")

@@ -101,6 +101,7 @@ class SupervisorSession:
 
     identity: Identity
     peer: Peer
+    last_seen_at: float = 0.0
     buffer: list[AgentEvent] | None = field(default_factory=list)
     #: Newest version sent per agent (snapshot, replay or live). The hub may deliver an
     #: event after the replay or snapshot already covered it (its pub/sub message was
@@ -145,7 +146,7 @@ async def supervisor_endpoint(ws: WebSocket) -> None:
             peer.offer(error_frame(ErrorCode.FORBIDDEN, "a supervisor token is required here"))
             peer.close(CloseCode.FORBIDDEN, "supervisor token required")
             return
-        session = SupervisorSession(auth.identity, peer)
+        session = SupervisorSession(auth.identity, peer, rt.clock.now())
         rt.hub.supervisors.add(session)
         try:
             await start_feed(rt, session, auth.cursor)
@@ -189,6 +190,15 @@ async def snapshot(rt: Runtime, identity: Identity) -> tuple[list[dict[str, Any]
     return agents, format_cursor(heads)
 
 
+def session_info(rt: Runtime) -> dict[str, Any]:
+    """Heartbeat settings and the server's clock, for clients to pace pings and timers."""
+    return {
+        "heartbeat": {"interval": rt.settings.heartbeat_interval,
+                      "timeout": rt.settings.heartbeat_timeout},
+        "server_time": round(rt.clock.now() * 1000),
+    }
+
+
 async def start_feed(rt: Runtime, session: SupervisorSession, cursor: str | None) -> None:
     """Send what the supervisor is missing — the events after its cursor, or a snapshot —
     then switch the session to live delivery. Live events that arrived meanwhile were
@@ -207,7 +217,8 @@ async def start_feed(rt: Runtime, session: SupervisorSession, cursor: str | None
                 missed.extend((shard, sid, body) for sid, body in rows)
         if missed is not None:
             resumed = True
-            peer.offer(encode({"type": "resumed", "missed": len(missed)}))
+            peer.offer(encode({"type": "resumed", "missed": len(missed),
+                               **session_info(rt)}))
             for shard, sid, body in missed:
                 event = AgentEvent(shard, sid, body["agent"], bool(body["presence_changed"]),
                                    ())
@@ -221,6 +232,7 @@ async def start_feed(rt: Runtime, session: SupervisorSession, cursor: str | None
             "agents": agents,
             "cursor": snap_cursor,
             "resync": cursor is not None,
+            **session_info(rt),
         }))
     buffered, session.buffer = session.buffer or [], None
     for event in buffered:
@@ -235,7 +247,8 @@ async def _frames(ws: WebSocket, rt: Runtime, session: SupervisorSession) -> Non
             raw = await receive_text(ws)
         except Disconnected:
             return
-        if not bucket.allow(rt.clock.now()):
+        session.last_seen_at = rt.clock.now()
+        if not bucket.allow(session.last_seen_at):
             peer.offer(error_frame(ErrorCode.RATE_LIMITED, "too many messages; slow down"))
             continue
         try:
@@ -281,8 +294,8 @@ async def _handle(
             target = await _target(rt, session, agent_id)
             out = await rt.engine.force_presence(target, status_id, actor, reason)
             return {"type": "ack", "ref": ref, "presence": out.state.presence.to_wire()}
-        case SignOutAgent(agent_id=agent_id, ref=ref):
+        case SignOutAgent(agent_id=agent_id, reason=reason, ref=ref):
             target = await _target(rt, session, agent_id)
-            out = await rt.engine.sign_out(target, Reason.SUPERVISOR)
+            out = await rt.engine.sign_out(target, reason or Reason.SUPERVISOR, actor)
             return {"type": "ack", "ref": ref, "presence": out.state.presence.to_wire()}
     return None

@@ -1,0 +1,164 @@
+// The agent page's state: a pure reducer over server messages and local requests.
+// Presence updates are applied only when newer (version) than what is shown.
+
+export function initialAgentState() {
+  return {
+    agentId: null,
+    name: '',
+    connectionId: null,
+    presence: null,
+    statuses: [],
+    heartbeat: null,
+    gracePeriod: null,
+    offers: [], // [{offerId, workItem, expiresAt, receivedAt, pending, error}]
+    sessions: [], // [{workItemId, workstream, channel, payload, acceptedAt, closing}]
+    pending: {}, // ref -> {kind, statusId?, offerId?, workItemId?}
+    notice: null, // {level: 'error' | 'info', text}
+  };
+}
+
+/** An offer without a deadline (expires_at null) stays until the server closes it. */
+function live(o, now) {
+  return o.expiresAt === null || o.expiresAt === undefined || o.expiresAt > now;
+}
+
+function newer(current, incoming) {
+  return !current || !incoming || incoming.version > current.version;
+}
+
+function session(s) {
+  return {
+    workItemId: s.work_item_id,
+    workstream: s.workstream,
+    channel: s.channel,
+    payload: s.payload ?? {},
+    acceptedAt: s.accepted_at ?? null,
+    closing: false,
+  };
+}
+
+function offer(msg, now) {
+  return {
+    offerId: msg.offer_id,
+    workItem: msg.work_item ?? {},
+    expiresAt: msg.expires_at ?? null,
+    receivedAt: now,
+    pending: null,
+    error: null,
+  };
+}
+
+const OUTCOME_TEXT = {
+  accepted: 'Offer accepted.',
+  rejected: 'Offer rejected.',
+  missed: 'Offer missed: it timed out.',
+  withdrawn: 'Offer withdrawn.',
+};
+
+/** Apply one server message; `now` is server-clock ms. Returns the next state. */
+export function reduce(state, msg, now = 0) {
+  switch (msg.type) {
+    case 'welcome': {
+      const offers = Array.isArray(msg.offers)
+        ? msg.offers.map((o) => offer(o, now))
+        : state.offers.filter((o) => live(o, now)).map((o) => ({ ...o, pending: null }));
+      return {
+        ...state,
+        agentId: msg.agent_id,
+        name: msg.name,
+        connectionId: msg.connection_id,
+        presence: msg.presence,
+        statuses: msg.statuses ?? [],
+        heartbeat: msg.heartbeat ?? null,
+        gracePeriod: msg.grace_period ?? null,
+        sessions: Array.isArray(msg.sessions) ? msg.sessions.map(session) : state.sessions,
+        offers,
+        pending: {},
+        notice: null,
+      };
+    }
+    case 'presence':
+      return newer(state.presence, msg.presence) ? { ...state, presence: msg.presence } : state;
+    case 'ack': {
+      const { [msg.ref]: req, ...pending } = state.pending;
+      let next = { ...state, pending, notice: null };
+      if (msg.presence && newer(state.presence, msg.presence)) {
+        next.presence = msg.presence;
+      }
+      if (req?.kind === 'accept' || req?.kind === 'reject') {
+        next = { ...next, offers: next.offers.filter((o) => o.offerId !== req.offerId) };
+        next.notice = { level: 'info', text: OUTCOME_TEXT[`${req.kind}ed`] };
+      }
+      return next;
+    }
+    case 'error': {
+      const { [msg.ref]: req, ...pending } = state.pending;
+      const notice = { level: 'error', text: msg.message || msg.code || 'Something went wrong.' };
+      const next = { ...state, pending, notice };
+      if (req?.offerId) {
+        next.offers = state.offers.map((o) => (o.offerId === req.offerId
+          ? { ...o, pending: null, error: notice.text } : o));
+      }
+      if (req?.workItemId) {
+        next.sessions = state.sessions.map((s) => (s.workItemId === req.workItemId
+          ? { ...s, closing: false } : s));
+      }
+      return next;
+    }
+    case 'offer': {
+      const others = state.offers.filter((o) => o.offerId !== msg.offer_id);
+      return { ...state, offers: [...others, offer(msg, now)] };
+    }
+    case 'offer_closed': {
+      if (!state.offers.some((o) => o.offerId === msg.offer_id)) return state;
+      const text = OUTCOME_TEXT[msg.outcome] ?? 'Offer closed.';
+      return {
+        ...state,
+        offers: state.offers.filter((o) => o.offerId !== msg.offer_id),
+        notice: { level: msg.outcome === 'accepted' ? 'info' : 'warn', text },
+      };
+    }
+    case 'sessions':
+      return { ...state, sessions: (msg.sessions ?? []).map(session) };
+    default:
+      return state;
+  }
+}
+
+/**
+ * Record a request sent with `ref`: {kind: 'presence', statusId} | {kind: 'accept', offerId}
+ * | {kind: 'reject', offerId} | {kind: 'close_work', workItemId}.
+ */
+export function request(state, ref, req) {
+  const next = { ...state, pending: { ...state.pending, [ref]: req }, notice: null };
+  if (req.offerId) {
+    next.offers = state.offers.map((o) => (o.offerId === req.offerId
+      ? { ...o, pending: req.kind, error: null } : o));
+  }
+  if (req.workItemId) {
+    next.sessions = state.sessions.map((s) => (s.workItemId === req.workItemId
+      ? { ...s, closing: true } : s));
+  }
+  return next;
+}
+
+/** The status id being requested, if a presence change is in flight. */
+export function pendingStatus(state) {
+  const req = Object.values(state.pending).find((r) => r.kind === 'presence');
+  return req ? req.statusId : null;
+}
+
+/** Drop offers whose deadline passed (the server will also send offer_closed). */
+export function expireOffers(state, now) {
+  const offers = state.offers.filter((o) => live(o, now) || o.pending === 'accept');
+  return offers.length === state.offers.length ? state : { ...state, offers };
+}
+
+/** A sentence for screen readers when the presence changed from `before` to `after`. */
+export function announcement(before, after) {
+  if (!after || (before && before.status_id === after.status_id
+    && before.source === after.source)) return '';
+  const by = after.source === 'supervisor' ? ` by ${after.actor ?? 'a supervisor'}`
+    : after.source === 'system' ? ' by the system' : '';
+  return `Status is now ${after.text}${by}.`;
+}

@@ -1,0 +1,269 @@
+// The supervisor page: live agent table with counts, filters, sorting, actions and a
+// drill-down. Events are applied to the roster at once and drawn once per frame.
+import { Counts } from '../js/counts.js';
+import { toggleSort, statusOptions } from '../js/query.js';
+import { Roster } from '../js/roster.js';
+import { BASE_LABELS, BASES } from '../js/statuses.js';
+import { forgetToken } from './auth.js';
+import { Actions } from './actions.js';
+import { Channel } from './channel.js';
+import { $, h, setData, setText } from './dom.js';
+import { Drilldown } from './drilldown.js';
+import { AgentTable } from './table.js';
+import { Shell } from './shell.js';
+
+const roster = new Roster();
+let counts = new Counts();
+let statuses = [];
+const dirty = new Map(); // agent id → the view last drawn (before this burst)
+let flushScheduled = false;
+
+const shell = new Shell('supervisor', start);
+const table = new AgentTable($('#rows'), { now: () => shell.channel?.now() ?? Date.now() });
+const drill = new Drilldown($('#drill'), {
+  now: () => table.now(),
+  token: () => shell.token,
+  agent: (id) => roster.agents.get(id),
+});
+const actions = new Actions($('#action-dialog'), {
+  send: (msg) => shell.channel?.send(msg) ?? false,
+  ref: () => shell.channel.nextRef(),
+  agent: (id) => roster.agents.get(id),
+  statuses: () => statuses,
+});
+
+function start(token) {
+  shell.token = token;
+  if (!shell.channel) {
+    shell.channel = new Channel('/ws/supervisor', {
+      hello: () => {
+        const cursor = roster.cursor();
+        return cursor ? { type: 'auth', token: shell.token, cursor } : { type: 'auth', token: shell.token };
+      },
+      onMessage: receive,
+      onLink: (link) => {
+        shell.render(link);
+        $('#sign-out').hidden = link.phase === 'idle' || !$('#signin').hidden;
+      },
+    });
+  }
+  // A new sign-in may watch other teams: start from a fresh snapshot, not a resume.
+  roster.clear();
+  counts = new Counts();
+  dirty.clear();
+  shell.channel.restart();
+}
+
+async function loadStatuses() {
+  try {
+    const res = await fetch('/api/statuses', { headers: { Authorization: `Bearer ${shell.token}` } });
+    if (!res.ok) return;
+    statuses = await res.json();
+    renderStatusFilter();
+  } catch {
+    // The list is refreshed on the next sign-in; the table works without it.
+  }
+}
+
+function receive(msg) {
+  switch (msg.type) {
+    case 'snapshot': {
+      roster.applySnapshot(msg);
+      counts = Counts.of(roster.agents.values());
+      dirty.clear();
+      setData(document.body, 'feed', msg.resync ? 'resync' : 'snapshot');
+      online();
+      rebuild();
+      loadStatuses(); // custom statuses may have changed while we were away
+      break;
+    }
+    case 'resumed':
+      setData(document.body, 'feed', 'resumed');
+      setData(document.body, 'missed', msg.missed);
+      online();
+      break;
+    case 'presence':
+    case 'agent': {
+      const change = roster.applyEvent(msg);
+      if (!change) break;
+      counts.change(change.before, change.after);
+      if (!dirty.has(change.id)) dirty.set(change.id, change.before);
+      scheduleFlush();
+      break;
+    }
+    case 'ack':
+    case 'error':
+      actions.settle(msg, toast);
+      break;
+    default:
+      break;
+  }
+}
+
+function online() {
+  $('#main').hidden = false;
+  shell.channel.online(null);
+}
+
+function scheduleFlush() {
+  if (flushScheduled) return;
+  flushScheduled = true;
+  // A hidden tab gets no animation frames; the timeout keeps it current anyway.
+  const timer = setTimeout(flush, 250);
+  requestAnimationFrame(() => { clearTimeout(timer); flush(); });
+}
+
+function flush() {
+  if (!flushScheduled) return;
+  flushScheduled = false;
+  for (const [id, before] of dirty) {
+    const after = roster.agents.get(id);
+    if (after) table.change(before, after);
+    drill.agentChanged(id);
+  }
+  dirty.clear();
+  renderCounts();
+  renderTeams();
+  renderShown();
+}
+
+function rebuild() {
+  table.rebuild([...roster.agents.values()]);
+  renderCounts();
+  renderTeams();
+  renderStatusFilter();
+  renderShown();
+  renderSortHeaders();
+  drill.agentChanged(drill.agentId);
+}
+
+// --- counts, filters, sorting ---
+
+let chipsKey = '';
+
+function chip([value, label, , base, custom]) {
+  return h('button', {
+    type: 'button', class: custom ? 'count-chip count-chip-custom' : 'count-chip',
+    dataset: { filter: value, base },
+    onclick: () => setFilter('status', table.filter.status === value ? '' : value),
+  }, h('span', { class: 'mark', 'aria-hidden': 'true' }), h('span', { class: 'chip-label', text: label }),
+  h('span', { class: 'chip-count' }));
+}
+
+/** Chips per base and custom status; rebuilt only when the set of chips changes. */
+function renderCounts() {
+  const groups = BASES.map((base) => [base, [
+    [`base:${base}`, BASE_LABELS[base], counts.byBase.get(base) ?? 0, base, false],
+    ...counts.customsOf(base).map((c) => [`status:${c.id}`, c.text, c.n, base, true]),
+  ]]);
+  const root = $('#counts');
+  const key = JSON.stringify(groups.map(([, chips]) => chips.map((c) => c[0] + c[1])));
+  if (key !== chipsKey) {
+    chipsKey = key;
+    root.replaceChildren(
+      h('div', { class: 'count-total' }, h('span', { class: 'chip-count', id: 'count-total' }), ' agents'),
+      ...groups.map(([base, chips]) => h('div', { class: 'count-group', dataset: { base } }, chips.map(chip))));
+  }
+  setText($('#count-total'), String(counts.total));
+  const all = new Map(groups.flatMap(([, chips]) => chips.map((c) => [c[0], c[2]])));
+  for (const button of root.querySelectorAll('.count-chip')) {
+    const n = all.get(button.dataset.filter);
+    setData(button, 'count', n);
+    setText(button.querySelector('.chip-count'), String(n));
+    button.setAttribute('aria-pressed', String(table.filter.status === button.dataset.filter));
+  }
+}
+
+function renderTeams() {
+  const select = $('#filters').elements.namedItem('team');
+  const teams = roster.teams();
+  const have = [...select.options].slice(1).map((o) => o.value);
+  if (have.join('|') === teams.join('|')) return;
+  select.replaceChildren(h('option', { value: '', text: 'All teams' }),
+    ...teams.map((t) => h('option', { value: t, text: t })));
+  select.value = table.filter.team;
+}
+
+function renderStatusFilter() {
+  const select = $('#filters').elements.namedItem('status');
+  const customs = statuses.filter((s) => !s.oob);
+  const options = statusOptions(BASE_LABELS, customs);
+  select.replaceChildren(h('option', { value: '', text: 'All statuses' }),
+    h('optgroup', { label: 'By base' }, options.filter(([v]) => v.startsWith('base:')).map(([v, l]) => h('option', { value: v, text: l }))),
+    customs.length ? h('optgroup', { label: 'Custom statuses' },
+      options.filter(([v]) => v.startsWith('status:')).map(([v, l]) => h('option', { value: v, text: l }))) : null);
+  select.value = table.filter.status;
+}
+
+function renderShown() {
+  setText($('#shown'), `${table.order.length} of ${roster.agents.size} agents`);
+  $('#no-rows').hidden = table.order.length > 0 || roster.agents.size === 0;
+  setData(document.body, 'agentCount', roster.agents.size);
+}
+
+function setFilter(name, value) {
+  table.filter = { ...table.filter, [name]: value };
+  const field = $('#filters').elements.namedItem(name);
+  if (field.value !== value) field.value = value;
+  rebuild();
+}
+
+function renderSortHeaders() {
+  for (const th of document.querySelectorAll('#agents .th[data-col]')) {
+    const active = th.dataset.col === table.sort.column;
+    if (active) th.setAttribute('aria-sort', table.sort.dir === 'asc' ? 'ascending' : 'descending');
+    else th.removeAttribute('aria-sort');
+  }
+}
+
+const filters = $('#filters');
+filters.addEventListener('input', (event) => {
+  const { name, value } = event.target;
+  if (name in table.filter) setFilter(name, value);
+});
+filters.addEventListener('reset', () => setTimeout(() => {
+  table.filter = { team: '', status: '', text: '' };
+  rebuild();
+}));
+filters.addEventListener('submit', (event) => event.preventDefault());
+
+for (const th of document.querySelectorAll('#agents .th[data-col]')) {
+  th.querySelector('button').addEventListener('click', () => {
+    table.setSort(toggleSort(table.sort, th.dataset.col));
+    rebuild();
+  });
+}
+
+// --- row actions, drill-down, toasts ---
+
+$('#rows').addEventListener('click', (event) => {
+  const tr = event.target.closest('[data-agent-id]');
+  if (!tr) return;
+  const id = tr.dataset.agentId;
+  const action = event.target.closest('button')?.dataset.action;
+  if (action === 'force') actions.open('force', id, event.target);
+  else if (action === 'sign-out') actions.open('sign-out', id, event.target);
+  else if (action === 'open' || !event.target.closest('button')) drill.open(id, tr.querySelector('[data-action="open"]'));
+});
+
+let toastTimer = null;
+function toast(text, level = 'info') {
+  const el = $('#toast');
+  setData(el, 'level', level);
+  setText(el, text);
+  el.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { el.hidden = true; }, 6000);
+}
+
+$('#sign-out').addEventListener('click', () => {
+  forgetToken('supervisor');
+  shell.askForToken('Signed out.', 'This page forgot your token.');
+});
+
+setInterval(() => {
+  table.tick();
+  drill.tick();
+  shell.tick();
+}, 1000);
+shell.boot();

@@ -1,0 +1,68 @@
+"""Fixtures for browser tests: a real server instance in the test's event loop and
+headless Debian Chromium driven by Playwright's async API (the sync API cannot run
+inside the loop that serves the app)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, BrowserContext, async_playwright, expect
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+
+from servers import Instance, start_instance
+
+from presence.clock import FakeClock
+
+CHROMIUM = "/usr/bin/chromium"
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+#: Every Playwright wait in these tests is bounded by this (ms).
+expect.set_options(timeout=10_000)
+
+
+@pytest_asyncio.fixture
+async def server(redis_url: str, key_prefix: str, fake_clock: FakeClock) -> AsyncIterator[Instance]:
+    """One server instance on the session's Redis, with the test's fake clock."""
+    inst = await start_instance(redis_url, key_prefix, fake_clock)
+    try:
+        yield inst
+    finally:
+        await inst.stop()
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Headless Chromium (Debian's binary; nothing is downloaded)."""
+    if not HAVE_CHROMIUM:
+        pytest.skip(f"{CHROMIUM} is not installed")
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest_asyncio.fixture
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    """A browser profile; uncaught page errors and CSP violations fail the test."""
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+    ctx.set_default_timeout(10_000)
+    errors: list[str] = []
+    ctx.on("weberror", lambda e: errors.append(str(e.error)))
+    ctx.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text
+           else None)
+    try:
+        yield ctx
+    finally:
+        await ctx.close()
+    assert not errors, f"page errors: {errors}"
