@@ -56,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the presence server")
     _common(serve)
     serve.add_argument("--host", help="bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--port", type=int, help="port (default 8000; 0 = any free port)")
     serve.add_argument("--grace", type=float, dest="grace_period",
                        help="grace window in seconds (default 150)")
     serve.add_argument("--heartbeat-interval", type=float)
@@ -118,6 +118,8 @@ def serve(settings: Settings) -> int:
     from presence.store.embedded import EmbeddedRedis, EmbeddedRedisError
     from presence.web.app import StartupError, create_app
 
+    _AnnouncingServer: Any = _announcing_server()
+
     configure(settings.log_level, settings.log_format)
     embedded: EmbeddedRedis | None = None
     if settings.redis_url is None:
@@ -143,6 +145,13 @@ def serve(settings: Settings) -> int:
             print(f"presence: cannot listen on {settings.host}:{settings.port}: "
                   f"{exc.strerror}", file=sys.stderr)
             return 1
+        port = sock.getsockname()[1]
+        settings = Settings(**{**_as_dict(settings), "port": port})
+        try:
+            asyncio.run(_check_redis(settings))
+        except StartupError as exc:
+            print(f"presence: {exc}", file=sys.stderr)
+            return 1
         app = create_app(settings, token_secret=secret)
         if settings.demo:
             asyncio.run(_seed_demo(settings, secret))
@@ -154,16 +163,57 @@ def serve(settings: Settings) -> int:
             ws_per_message_deflate=False,
             lifespan="on", proxy_headers=True, timeout_graceful_shutdown=10,
         )
-        server = uvicorn.Server(config)
+        server = _AnnouncingServer(config)
+        server.url = f"http://{settings.host}:{port}"
+        # uvicorn re-raises the signal that stopped it once it has shut down; with the
+        # default SIGTERM action that would kill the process before the embedded Redis
+        # is stopped below, so SIGTERM becomes an exception here.
+        previous = signal.signal(signal.SIGTERM, _terminated)
         try:
             server.run(sockets=[sock])
         except StartupError as exc:
             print(f"presence: {exc}", file=sys.stderr)
             return 1
+        except Terminated:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
         return 0 if server.started else 1
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+async def _check_redis(settings: Settings) -> None:
+    """Fail fast, with one line, when Redis is unreachable or too old."""
+    from presence.web.app import open_checked_client
+
+    client = await open_checked_client(settings)
+    await client.aclose()
+
+
+def _announcing_server() -> type:
+    import uvicorn
+
+    class AnnouncingServer(uvicorn.Server):
+        """Says where it listens once startup (lifespan included) completed."""
+
+        url = ""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                print(f"presence: listening on {self.url}", flush=True)
+
+    return AnnouncingServer
+
+
+class Terminated(Exception):
+    """SIGTERM arrived (after uvicorn's graceful shutdown)."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 def _as_dict(settings: Settings) -> dict[str, Any]:
@@ -200,5 +250,4 @@ async def _seed_demo(settings: Settings, secret: str) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     raise SystemExit(main())

@@ -53,8 +53,8 @@ class Settings:
     def validate(self) -> Settings:
         """Return ``self`` if every setting and relation is sane, else raise."""
         problems: list[str] = []
-        if not 0 < self.port < 65536:
-            problems.append(f"port must be 1-65535, got {self.port}")
+        if not 0 <= self.port < 65536:
+            problems.append(f"port must be 0-65535 (0: any free port), got {self.port}")
         if self.grace_period <= 0:
             problems.append(f"grace period must be > 0 s, got {self.grace_period}")
         if self.heartbeat_interval <= 0:

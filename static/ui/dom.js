@@ -19,6 +19,18 @@ export function h(tag, props = {}, ...children) {
   return el;
 }
 
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** svg('rect', {x: 0, class: 'seg'}, child): an SVG element; attributes as given. */
+export function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v !== undefined && v !== null && v !== false) el.setAttribute(k, String(v));
+  }
+  el.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return el;
+}
+
 export const $ = (selector, root = document) => root.querySelector(selector);
 
 /** Set text only when it changed (cheap on hot paths). */

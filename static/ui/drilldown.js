@@ -3,20 +3,11 @@
 import { BASE_LABELS, isCustom, reasonText, sourceText } from '../js/statuses.js';
 import { clockTime, formatDuration, secondsLeft, startOfDay } from '../js/time.js';
 import { readHistory } from '../js/timeline.js';
-import { $, badge, h, setData, setText } from './dom.js';
-
-const SVG = 'http://www.w3.org/2000/svg';
+import { $, badge, h, setData, setText, svg } from './dom.js';
 
 /** Ranges the timeline can show: 'today' from local midnight, else the last N ms. */
 const RANGES = new Map([['today', 'Today'], ['hour', 'Last hour'], ['quarter', 'Last 15 min']]);
 const RANGE_MS = { hour: 3_600_000, quarter: 900_000 };
-
-function svg(tag, attrs, ...children) {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  el.append(...children);
-  return el;
-}
 
 export class Drilldown {
   constructor(panel, { now, token, agent }) {

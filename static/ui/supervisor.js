@@ -1,5 +1,6 @@
 // The supervisor page: live agent table with counts, filters, sorting, actions and a
-// drill-down. Events are applied to the roster at once and drawn once per frame.
+// drill-down; a Reports view beside it. Events are applied to the roster at once and
+// drawn once per frame.
 import { Counts } from '../js/counts.js';
 import { toggleSort, statusOptions } from '../js/query.js';
 import { Roster } from '../js/roster.js';
@@ -9,6 +10,7 @@ import { Actions } from './actions.js';
 import { Channel } from './channel.js';
 import { $, h, setData, setText } from './dom.js';
 import { Drilldown } from './drilldown.js';
+import { ReportsView } from './reports.js';
 import { AgentTable } from './table.js';
 import { Shell } from './shell.js';
 
@@ -24,6 +26,11 @@ const drill = new Drilldown($('#drill'), {
   now: () => table.now(),
   token: () => shell.token,
   agent: (id) => roster.agents.get(id),
+});
+const reports = new ReportsView($('#reports'), {
+  now: () => table.now(),
+  token: () => shell.token,
+  teams: () => roster.teams(),
 });
 const actions = new Actions($('#action-dialog'), {
   send: (msg) => shell.channel?.send(msg) ?? false,
@@ -52,6 +59,8 @@ function start(token) {
   counts = new Counts();
   dirty.clear();
   shell.channel.restart();
+  reports.reset();
+  if (document.body.dataset.view === 'reports') reports.show();
 }
 
 async function loadStatuses() {
@@ -91,6 +100,9 @@ function receive(msg) {
       scheduleFlush();
       break;
     }
+    case 'pong':
+      reports.clockKnown();
+      break;
     case 'ack':
     case 'error':
       actions.settle(msg, toast);
@@ -261,9 +273,42 @@ $('#sign-out').addEventListener('click', () => {
   shell.askForToken('Signed out.', 'This page forgot your token.');
 });
 
+// --- views: Live and Reports (tabs; the choice is kept for the tab's session) ---
+
+const VIEW_KEY = 'presence.supervisor.view';
+const tabs = [...document.querySelectorAll('.view-tabs [role=tab]')];
+
+function showView(view, { focus = false } = {}) {
+  for (const tab of tabs) {
+    const on = tab.dataset.view === view;
+    tab.setAttribute('aria-selected', String(on));
+    tab.tabIndex = on ? 0 : -1;
+    $(`#${tab.getAttribute('aria-controls')}`).hidden = !on;
+    if (on && focus) tab.focus();
+  }
+  setData(document.body, 'view', view);
+  sessionStorage.setItem(VIEW_KEY, view);
+  if (view === 'reports') {
+    if (!drill.panel.hidden) drill.close();
+    if (shell.token) reports.show();
+  }
+}
+
+for (const tab of tabs) {
+  tab.addEventListener('click', () => showView(tab.dataset.view));
+  tab.addEventListener('keydown', (event) => {
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+    if (!step) return;
+    event.preventDefault();
+    const next = tabs[(tabs.indexOf(tab) + step + tabs.length) % tabs.length];
+    showView(next.dataset.view, { focus: true });
+  });
+}
+
 setInterval(() => {
   table.tick();
   drill.tick();
   shell.tick();
 }, 1000);
 shell.boot();
+showView(sessionStorage.getItem(VIEW_KEY) === 'reports' ? 'reports' : 'live');

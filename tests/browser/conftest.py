@@ -54,8 +54,9 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest_asyncio.fixture
 async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
-    """A browser profile; uncaught page errors and CSP violations fail the test."""
-    ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+    """A browser profile in UTC (the fake clock's days are UTC days); uncaught page
+    errors and CSP violations fail the test."""
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 800}, timezone_id="UTC")
     ctx.set_default_timeout(10_000)
     errors: list[str] = []
     ctx.on("weberror", lambda e: errors.append(str(e.error)))

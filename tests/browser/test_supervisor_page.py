@@ -98,9 +98,9 @@ async def test_filters_sorting_and_counts(server: Instance, context: BrowserCont
     async with AgentClient(server.ws, server.token("agent", "A2")):
         await expect(sup.locator('.count-chip[data-filter="base:available"]')).to_have_attribute(
             "data-count", "1")
-        await sup.get_by_label("Team").select_option("support")
+        await sup.locator("#filters").get_by_label("Team").select_option("support")
         await expect(rows).to_have_count(2)
-        await sup.get_by_label("Team").select_option("")
+        await sup.locator("#filters").get_by_label("Team").select_option("")
         await sup.locator('.count-chip[data-filter="base:available"]').click()
         await expect(rows).to_have_count(1)
         await expect(rows.first).to_have_attribute("data-agent-id", "A2")

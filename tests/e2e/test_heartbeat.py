@@ -20,10 +20,14 @@ async def test_silent_client_is_closed_after_heartbeat_timeout(
             assert (await sup.next_event())["presence"]["reason"] == "sign_in"
             # t=29: still inside the timeout; any frame counts as a heartbeat.
             fake_clock.advance(29)
+            await sup.request({"type": "ping"})
             away = await agent.set_presence("away")
             assert (await sup.next_event())["presence"] == away
-            # t=29+31: silent for longer than 30 s.
-            fake_clock.advance(31)
+            # t=45: the supervisor pings (it is silent otherwise and would time out too).
+            fake_clock.advance(16)
+            await sup.request({"type": "ping"})
+            # t=60: the tab has been silent for 31 s, longer than 30 s.
+            fake_clock.advance(15)
             assert await agent.wait_closed() == 4020
             off = await sup.next_event()
     p = off["presence"]

@@ -55,10 +55,12 @@ async def test_a_reconnect_after_the_deadline_withdraws_the_pending_offer(
     offer it held while disconnected is withdrawn and re-queued."""
     await put_agent(server, "A1", team="T1")
     await put_workstream(server, "chat", teams=["T1"], notification_timeout=600)
-    async with server.agent("A1") as agent:
-        await post_item(server, "chat", "w1")
-        await expect(agent, "offer")
-    # The offer stays pending while the agent is away (timeout 600 s).
+    async with server.supervisor() as sup:
+        async with server.agent("A1") as agent:
+            await post_item(server, "chat", "w1")
+            await expect(agent, "offer")
+        # The disconnect is recorded (t=0); the offer stays pending (timeout 600 s).
+        await sup.wait_for(lambda m: m["presence"]["reason"] == "disconnected")
     fake_clock.advance(151)  # t=151: grace over; the connect below finds it first
     async with server.agent("A1") as again:
         assert again.welcome["presence"]["reason"] == "sign_in"

@@ -143,7 +143,8 @@ def parse_status(status_id: str, body: object, *, partial_of: Status | None = No
         partial_of.text if partial_of else ""
     )
     base_raw = b.get("base", partial_of.base.value if partial_of else None)
-    base = Base(base_raw) if base_raw in set(Base) else None
+    # isinstance first: a list or object is not hashable, so `in set(...)` would raise.
+    base = Base(base_raw) if isinstance(base_raw, str) and base_raw in set(Base) else None
     if base is None or base not in CUSTOM_BASES:
         errors["base"] = "expected one of available, busy, dnd, away, offline"
     disabled = b.get("disabled", partial_of.disabled if partial_of else False)
@@ -186,7 +187,7 @@ def _condition(raw: object, where: str, errors: dict[str, str]) -> Condition | N
     if field_name not in CONDITION_FIELDS:
         errors[where] = f"field must be one of {', '.join(CONDITION_FIELDS)}"
         return None
-    if op not in set(Op):
+    if not isinstance(op, str) or op not in set(Op):
         errors[where] = f"op must be one of {', '.join(o.value for o in Op)}"
         return None
     if op in (Op.IN, Op.NOT_IN) and not isinstance(value, list):
@@ -234,7 +235,7 @@ def parse_workstream(ws_id: str, body: object, known_statuses: set[str]) -> Work
         else:
             profile = prof
     method = b.get("method", Method.HIGHEST_CAPACITY.value)
-    if method not in set(Method):
+    if not isinstance(method, str) or method not in set(Method):
         errors["method"] = f"method must be one of {', '.join(m.value for m in Method)}"
         method = Method.HIGHEST_CAPACITY.value
     rules: list[Rule] = []
@@ -248,7 +249,7 @@ def parse_workstream(ws_id: str, body: object, known_statuses: set[str]) -> Work
                 errors[where] = "expected {name, conditions, method}"
                 continue
             rm = r.get("method", Method.HIGHEST_CAPACITY.value)
-            if rm not in set(Method) or rm == Method.RULES:
+            if not isinstance(rm, str) or rm not in set(Method) or rm == Method.RULES:
                 errors[f"{where}.method"] = "expected highest_capacity, round_robin or least_active"
                 continue
             conds = r.get("conditions", [])

@@ -57,7 +57,10 @@ class HistoryStore:
                now_ms: int) -> None:
         key = self.keys.history(agent_id)
         horizon = self.horizon_ms(now_ms)
-        pipe.xrevrange(key, f"({window.from_ms}-0", str(horizon), count=1)
+        if window.from_ms > 0:
+            pipe.xrevrange(key, f"({window.from_ms}-0", str(horizon), count=1)
+        else:  # nothing precedes the epoch, and Redis refuses the bound "(0-0"
+            pipe.xrevrange(key, "-", "+", count=1)
         start = max(window.from_ms, horizon)
         if window.until_ms - 1 >= start:
             pipe.xrange(key, str(start), str(window.until_ms - 1))

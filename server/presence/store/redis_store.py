@@ -220,15 +220,19 @@ class RedisStore:
         self, shard: int, after_id: str, limit: int
     ) -> list[tuple[str, dict[str, Any]]] | None:
         """Events of a shard strictly after ``after_id``, oldest first; ``None`` when some
-        of them were trimmed away or there are more than ``limit`` (resync instead)."""
+        of them were trimmed away, there are more than ``limit``, or the cursor is ahead
+        of the stream (Redis lost writes it had acknowledged, e.g. a crash with
+        ``appendfsync everysec``): resync instead."""
         key = self.keys.events(shard)
         pipe = self.client.pipeline(transaction=False)
         pipe.exists(key)
         pipe.xrange(key, f"({after_id}", "+", count=limit + 1)
         exists, rows = await pipe.execute()
         if not exists:
-            return []
+            return [] if after_id == "0-0" else None
         info = await self.client.xinfo_stream(key)
+        if _id_lt(text(info.get("last-generated-id", b"0-0")), after_id):
+            return None
         deleted = info.get("max-deleted-entry-id", b"0-0")
         if _id_lt(after_id, text(deleted)):
             return None

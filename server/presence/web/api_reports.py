@@ -41,23 +41,31 @@ CSV_TYPE = "text/csv; charset=utf-8"
 def parse_instant(raw: str, name: str) -> int:
     """``raw`` (epoch ms, or ISO 8601; naive means UTC) → epoch ms, else 422 on ``name``."""
     text = raw.strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise Invalid({name: "expected epoch milliseconds or an ISO 8601 date-time, got "
-                             f"{raw[:40]!r}"}) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return round(parsed.timestamp() * 1000)
+    digits = text.removeprefix("-")
+    # ASCII digits only ("²".isdigit() is true but int() refuses it), and few enough that
+    # int() accepts them (it refuses more than 4300): both used to answer 500.
+    if digits.isascii() and digits.isdigit() and len(digits) <= 18:
+        at_ms = int(text)
+    else:
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise Invalid({name: "expected epoch milliseconds or an ISO 8601 date-time, got "
+                                 f"{raw[:40]!r}"}) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        at_ms = round(parsed.timestamp() * 1000)
+    if at_ms < 0:
+        # History is keyed by stream ids, which cannot be negative (Redis refused: 500).
+        raise Invalid({name: "expected an instant at or after 1970-01-01T00:00:00Z"})
+    return at_ms
 
 
 def window_of(request: Request, now_ms: int) -> Window:
     """The ``from``/``to`` query range (default: the 24 hours before now)."""
     q = request.query_params
     to = parse_instant(q["to"], "to") if q.get("to") else now_ms
-    frm = parse_instant(q["from"], "from") if q.get("from") else to - DAY_MS
+    frm = parse_instant(q["from"], "from") if q.get("from") else max(0, to - DAY_MS)
     if frm > to:
         raise Invalid({"from": "expected an instant at or before 'to'"})
     if to - frm > MAX_RANGE_MS:

@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 from redis.exceptions import RedisError
@@ -50,7 +51,8 @@ class StartupError(RuntimeError):
     """The server cannot start; the message is one line for the operator."""
 
 
-async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> Runtime:
+async def open_checked_client(settings: Settings) -> Any:
+    """A client for the configured Redis, checked to answer and to be Redis >= 7."""
     if settings.redis_url is None:
         raise StartupError("no Redis URL (the CLI starts an embedded server when none is given)")
     client = open_client(settings.redis_url, cluster=settings.cluster)
@@ -63,6 +65,11 @@ async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> 
     if int(version.split(".")[0]) < 7:
         await client.aclose()
         raise StartupError(f"Redis >= 7 (or Valkey) is required, found {version}")
+    return client
+
+
+async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> Runtime:
+    client = await open_checked_client(settings)
     keys = Keys(settings.key_prefix, settings.shards)
     store = RedisStore(
         client, keys, events_maxlen=settings.events_maxlen,
@@ -105,7 +112,8 @@ async def refresh_agent_tabs(hub: Hub, store: RedisStore, clock: Clock) -> None:
         state = loaded.state(agent_id, clock.now())
         frame = orjson.dumps({"type": "presence", "presence": state.presence.to_wire()})
         for link in hub.agent_links(agent_id):
-            if link.buffer is None and state.version > link.sent_version:
+            # != rather than >: after Redis lost writes, versions may have gone back.
+            if link.buffer is None and state.version != link.sent_version:
                 link.sent_version = state.version
                 link.peer.offer(frame.decode())
 

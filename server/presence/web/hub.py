@@ -120,8 +120,9 @@ class Hub:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Bounded: the cancellation can be lost in a command send (see
+            # Runtime._every); the subscription then simply dies with the client.
+            await asyncio.wait({self._task}, timeout=5)
 
     async def _run(self) -> None:
         backoff = 0.1

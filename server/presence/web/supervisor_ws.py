@@ -208,10 +208,13 @@ async def start_feed(rt: Runtime, session: SupervisorSession, cursor: str | None
     if cursor is not None:
         heads = parse_cursor(cursor, rt.store.keys.shards)
         missed: list[tuple[int, str, dict[str, Any]]] | None = [] if heads else None
+        # A replay must fit the socket's queue (else the supervisor is closed as a slow
+        # consumer at every attempt): a bigger gap is cheaper as one snapshot frame.
+        limit = max(1, min(RESUME_LIMIT, rt.settings.queue_size // 2))
         if heads is not None and missed is not None:
             for shard, after in heads.items():
-                rows = await rt.store.events_after(shard, after, RESUME_LIMIT)
-                if rows is None:
+                rows = await rt.store.events_after(shard, after, limit)
+                if rows is None or len(missed) + len(rows) > limit:
                     missed = None
                     break
                 missed.extend((shard, sid, body) for sid, body in rows)
