@@ -233,7 +233,7 @@ async def _seed_demo(settings: Settings, secret: str) -> None:
     client = open_client(settings.redis_url, cluster=settings.cluster)
     try:
         keys = Keys(settings.key_prefix, settings.shards)
-        agents = await seed(RedisStore(client, keys), ConfigStore(client, keys))
+        agents = await seed(RedisStore(client, keys), ConfigStore(client, keys), SystemClock())
     finally:
         await client.aclose()
     tokens = TokenService(secret)

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from presence.clock import Clock
 from presence.core.capacity import CapacityConfig, ProfileConfig, WorkLoad
 from presence.core.model import AgentId, AgentProfile, TeamId
-from presence.core.org import Team
+from presence.core.org import OrgConfig, Team
 from presence.core.statuses import Base, Status, StatusId
 from presence.core.workstreams import Method, Workstream
+from presence.engine import Engine, EngineSettings
 from presence.store.config_store import ConfigStore
 from presence.store.redis_store import RedisStore
 
@@ -75,8 +77,15 @@ def demo_agents() -> list[AgentProfile]:
     return agents
 
 
-async def seed(store: RedisStore, config: ConfigStore) -> list[AgentProfile]:
-    """Write the demo organisation (idempotent: overwrites the same ids)."""
+class _NoOrg:
+    """Registering agents needs no organisation configuration."""
+
+    org = OrgConfig()
+
+
+async def seed(store: RedisStore, config: ConfigStore, clock: Clock) -> list[AgentProfile]:
+    """Write the demo organisation (idempotent: overwrites the same ids); agents seen for
+    the first time are recorded Offline since now."""
     for status in CUSTOM:
         await config.put_status(status)
     for team in TEAMS:
@@ -84,6 +93,8 @@ async def seed(store: RedisStore, config: ConfigStore) -> list[AgentProfile]:
     for ws in WORKSTREAMS:
         await config.put_workstream(ws)
     agents = demo_agents()
+    engine = Engine(store, _NoOrg(), clock, EngineSettings("demo-seed"))
     for profile in agents:
         await store.put_profile(profile)
+        await engine.register(profile.agent_id)
     return agents

@@ -71,6 +71,8 @@ class Settings:
             )
         if not 1 <= self.shards <= 1024:
             problems.append(f"shards must be 1-1024, got {self.shards}")
+        if self.token_secret is not None and len(self.token_secret) < 32:
+            problems.append("token secret must be at least 32 characters")
         if self.log_format not in ("text", "json"):
             problems.append(f"log format must be text or json, got {self.log_format!r}")
         if self.sweep_period <= 0:
@@ -78,8 +80,8 @@ class Settings:
         if self.redis_url is not None and not self.redis_url.startswith(
             ("redis://", "rediss://", "unix://", "valkey://")
         ):
-            problems.append(f"redis URL must start with redis://, rediss:// or unix://, got "
-                            f"{self.redis_url!r}")
+            problems.append("redis URL must start with redis://, rediss://, unix:// or "
+                            f"valkey://, got {self.redis_url!r}")
         if problems:
             raise SettingsError("; ".join(problems))
         return self

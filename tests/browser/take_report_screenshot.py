@@ -95,13 +95,13 @@ def plan(day_start: float, seed: int = 7) -> list[tuple[float, str, str | None]]
 async def play_day(redis_url: str) -> None:
     """Seed the demo organisation, then play the day on a fake-clock instance with the
     demo's keys and shards."""
+    morning = datetime.now().replace(hour=7, minute=30, second=0, microsecond=0).timestamp()
     client = open_client(redis_url, cluster=False)
     try:
         keys = Keys("presence:", 16)
-        await seed(RedisStore(client, keys), ConfigStore(client, keys))
+        await seed(RedisStore(client, keys), ConfigStore(client, keys), FakeClock(morning - 120))
     finally:
         await client.aclose()
-    morning = datetime.now().replace(hour=7, minute=30, second=0, microsecond=0).timestamp()
     events = plan(morning)
     if events[-1][0] > time.time():
         raise SystemExit("run this after 17:30 local time (the day must be in the past)")

@@ -132,6 +132,16 @@ def test_only_the_allowed_status_ids_are_eligible(status: Status, eligible: bool
     assert presence_allows(cand(status=status), workstream) is eligible
 
 
+def test_a_listed_status_on_base_offline_is_never_eligible() -> None:
+    """A custom status on base offline is offline for routing even when an admin lists
+    it (SPEC §1: the base decides), and the workstream warns about it."""
+    looks_available = Status(StatusId("fake-available"), "Available", Base.OFFLINE)
+    workstream = ws(allowed_presences=(StatusId("available"), StatusId("fake-available")))
+    assert not presence_allows(cand(status=looks_available), workstream)
+    warnings = workstream.warnings({"fake-available": Base.OFFLINE, "available": Base.AVAILABLE})
+    assert any("'fake-available'" in w and "base offline" in w for w in warnings)
+
+
 def test_an_agent_with_a_pending_offer_is_not_offered_another() -> None:
     """An agent already holding a pending offer is skipped."""
     assert order([cand("a1", pending=True), cand("a2")], ws()) == ["a2"]

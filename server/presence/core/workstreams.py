@@ -8,14 +8,14 @@ agent id.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from presence.core.capacity import WorkLoad, free_capacity_score, has_room_for, units_available
 from presence.core.model import AgentProfile, AgentState
-from presence.core.statuses import StatusId
+from presence.core.statuses import Base, StatusId
 
 
 class Method(StrEnum):
@@ -145,8 +145,9 @@ class Workstream:
             profile.team is not None and profile.team in self.teams
         )
 
-    def warnings(self) -> list[str]:
-        """Configurations that silently defeat themselves."""
+    def warnings(self, bases: Mapping[str, Base] | None = None) -> list[str]:
+        """Configurations that silently defeat themselves. ``bases`` maps status ids to
+        their base, so custom statuses on base offline are named too."""
         out: list[str] = []
         if self.missed_to_inactive and "inactive" in self.allowed_presences:
             out.append("missed_to_inactive is on but 'inactive' is an allowed presence: "
@@ -154,8 +155,11 @@ class Workstream:
         if self.rejected_to_dnd and "dnd" in self.allowed_presences:
             out.append("rejected_to_dnd is on but 'dnd' is an allowed presence: agents who "
                        "reject an offer keep receiving work")
-        if "offline" in self.allowed_presences:
-            out.append("'offline' is an allowed presence: agents who appear offline get work")
+        offline = [sid for sid in self.allowed_presences
+                   if sid == "offline" or (bases or {}).get(sid) is Base.OFFLINE]
+        if offline:
+            out.append(f"{', '.join(repr(s) for s in offline)} on base offline never receive "
+                       "work: a status on base offline is offline for routing")
         if not self.agents and not self.teams:
             out.append("the workstream has no member agents or teams: nothing can be routed")
         return out
@@ -191,13 +195,15 @@ class Candidate:
 
 
 def presence_allows(candidate: Candidate, ws: Workstream) -> bool:
-    """Connected, a member, status in the allowed presences, no offer pending."""
+    """Connected, a member, status in the allowed presences and not on base offline (the
+    base decides routing, SPEC §1), no offer pending."""
     s = candidate.state
     return (
         s.connected
         and not candidate.has_pending_offer
         and ws.is_member(candidate.profile)
         and s.presence.status_id in ws.allowed_presences
+        and s.presence.base is not Base.OFFLINE
     )
 
 

@@ -59,6 +59,10 @@ async def agent_endpoint(ws: WebSocket) -> None:
     peer.start()
     try:
         await _serve(ws, rt, peer)
+    except Exception:
+        # An unexpected failure: 1011 tells the client to reconnect (1000 would not).
+        log.exception("agent socket failed")
+        peer.close(CloseCode.INTERNAL_ERROR, "internal error")
     finally:
         await _drain(peer)
 

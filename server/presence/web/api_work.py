@@ -9,9 +9,17 @@ from starlette.routing import Route
 from presence.auth import Role
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.model import AgentId
-from presence.core.statuses import OOB_STATUSES
+from presence.core.statuses import OOB_STATUSES, Base
 from presence.core.validation import parse_work_item, parse_workstream
 from presence.web.http import JSON, body_json, endpoint, identify, require, runtime
+from presence.web.runtime import Runtime
+
+
+def _bases(rt: Runtime) -> dict[str, Base]:
+    """Status id → base for every status the organisation knows."""
+    catalog = rt.config.org.catalog
+    return {**{s.id: s.base for s in OOB_STATUSES},
+            **{s.id: s.base for s in catalog.custom.values()}}
 
 
 @endpoint
@@ -25,7 +33,8 @@ async def put_workstream(request: Request) -> Response:
     await rt.config.store.put_workstream(ws)
     await rt.config.reload()
     await rt.router.route_workstream(ws.id)
-    return JSON({**ws.to_json(), "warnings": ws.warnings()}, status_code=200 if existed else 201)
+    return JSON({**ws.to_json(), "warnings": ws.warnings(_bases(rt))},
+                status_code=200 if existed else 201)
 
 
 @endpoint
@@ -33,7 +42,7 @@ async def get_workstream(request: Request) -> Response:
     require(request, Role.ADMIN, Role.SUPERVISOR)
     rt = runtime(request)
     ws = rt.router.workstream(request.path_params["ws_id"])
-    return JSON({**ws.to_json(), "warnings": ws.warnings(),
+    return JSON({**ws.to_json(), "warnings": ws.warnings(_bases(rt)),
                  "queued": await rt.router.store.queue_length(ws.id)})
 
 
@@ -41,7 +50,7 @@ async def get_workstream(request: Request) -> Response:
 async def list_workstreams(request: Request) -> Response:
     require(request, Role.ADMIN, Role.SUPERVISOR)
     rt = runtime(request)
-    return JSON([{**w.to_json(), "warnings": w.warnings()}
+    return JSON([{**w.to_json(), "warnings": w.warnings(_bases(rt))}
                  for w in sorted(rt.config.org.workstreams.values(), key=lambda w: w.id)])
 
 

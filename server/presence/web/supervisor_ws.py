@@ -155,6 +155,10 @@ async def supervisor_endpoint(ws: WebSocket) -> None:
             peer.close(CloseCode.TRY_AGAIN_LATER, "storage unavailable")
             return
         await _frames(ws, rt, session)
+    except Exception:
+        # An unexpected failure: 1011 tells the client to reconnect (1000 would not).
+        log.exception("supervisor socket failed")
+        peer.close(CloseCode.INTERNAL_ERROR, "internal error")
     finally:
         if session is not None:
             rt.hub.supervisors.discard(session)
