@@ -1,0 +1,1 @@
+"""Load and latency harness: ``python -m bench.run --full`` (see docs/benchmarks.md)."""

@@ -1,0 +1,165 @@
+"""The processes of one benchmark run: the embedded Valkey, the servers under test and
+the load generators, each its own OS process, all on loopback, every wait bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+from redis.asyncio import Redis
+
+from bench.common import cpu_seconds, rss_kib
+from bench.load import PROMPT
+from presence.core.model import AgentId, AgentProfile, TeamId
+from presence.store.keys import Keys
+from presence.store.redis_store import RedisStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _new_log(logs: Path, prefix: str) -> tuple[Path, BinaryIO]:
+    """A fresh log file under ``logs`` for one child's stderr (path, open file)."""
+    logs.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkstemp(prefix=prefix, suffix=".log", dir=logs)[1])
+    return path, path.open("wb")
+
+
+def tail(path: Path, size: int = 2000) -> str:
+    return path.read_text(errors="replace")[-size:]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    paths = [str(ROOT), str(ROOT / "server"), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    return env
+
+
+@dataclass
+class Server:
+    """One server under test (``presence``, ``bare`` or ``peer``)."""
+
+    kind: str
+    proc: asyncio.subprocess.Process
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def rss_kib(self) -> int:
+        return rss_kib(self.pid)
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.pid)
+
+    def pause(self) -> None:
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.pid, signal.SIGCONT)
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """SIGKILL: the harness never needs a graceful shutdown, which would record
+        thousands of disconnects it is not measuring."""
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGCONT)
+                self.proc.kill()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.proc.wait(), timeout)
+
+
+async def start_server(kind: str, logs: Path, redis_url: str | None = None,
+                       *args: str, timeout: float = 30.0) -> Server:
+    log, err_file = _new_log(logs, f"{kind}-")
+    argv = [sys.executable, "-m", "bench.serve", kind, *args]
+    if redis_url:
+        argv += ["--redis-url", redis_url]
+    with err_file as err:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=err, env=_env(), cwd=ROOT)
+    assert proc.stdout is not None
+    try:
+        async with asyncio.timeout(timeout):
+            while line := await proc.stdout.readline():
+                if line.startswith(b"port "):
+                    return Server(kind, proc, int(line.split()[1]), log)
+    except TimeoutError:
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+    await proc.wait()
+    raise RuntimeError(f"{kind} server did not start: {tail(log)}")
+
+
+@dataclass
+class Worker:
+    """One load generator process (:mod:`bench.load`)."""
+
+    proc: asyncio.subprocess.Process
+    log: Path
+    replies: list[dict[str, Any]] = field(default_factory=list)
+
+    async def call(self, timeout: float, **cmd: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(orjson.dumps(cmd) + b"\n")
+        await self.proc.stdin.drain()
+        async with asyncio.timeout(timeout):
+            while line := await self.proc.stdout.readline():
+                if line.startswith(PROMPT.encode()):
+                    reply: dict[str, Any] = orjson.loads(line[len(PROMPT):])
+                    if "error" in reply:
+                        raise RuntimeError(f"load generator: {reply['error']}")
+                    return reply
+        raise RuntimeError(f"load generator exited: {tail(self.log)}")
+
+    def kill(self) -> None:
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+
+    async def exit(self, timeout: float = 15.0) -> None:
+        if self.proc.returncode is None and self.proc.stdin is not None:
+            with contextlib.suppress(Exception):
+                self.proc.stdin.write(b'{"cmd": "exit"}\n')
+                await self.proc.stdin.drain()
+        try:
+            await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:
+            self.kill()
+            await self.proc.wait()
+
+
+async def start_worker(logs: Path, **spec: Any) -> Worker:
+    log, err_file = _new_log(logs, f"load-{spec['role']}-")
+    with err_file as err:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.load", orjson.dumps(spec).decode(),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err,
+            env=_env(), cwd=ROOT, limit=2**26)
+    return Worker(proc, log)
+
+
+async def seed_agents(client: Redis, count: int, prefix: str = "presence:") -> None:
+    """Configure agents ``A0`` … ``A{count-1}`` (team ``t1``) for the presence server."""
+    store = RedisStore(client, Keys(prefix, 16))
+    for start in range(0, count, 50):  # redis-py refuses a 101st connection
+        await asyncio.gather(*(
+            store.put_profile(AgentProfile(AgentId(f"A{i}"), name=f"Agent {i}",
+                                           team=TeamId("t1")))
+            for i in range(start, min(count, start + 50))
+        ))

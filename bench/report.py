@@ -1,0 +1,148 @@
+"""Medians, the summary rows (figure, ours, baselines, ratio, target, met) and the
+markdown table appended to docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench.common import ratio
+
+
+def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per field: the median over the repeats of numbers, the first value otherwise."""
+    out: dict[str, Any] = {}
+    for key in runs[0] if runs else {}:
+        values = [r.get(key) for r in runs]
+        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        out[key] = statistics.median(numbers) if numbers else values[0]
+    return out
+
+
+def pick(results: dict[str, Any], scenario: str, kind: str, field: str) -> float | None:
+    value = results.get(scenario, {}).get(kind, {}).get("median", {}).get(field)
+    return float(value) if isinstance(value, int | float) else None
+
+
+@dataclass(frozen=True)
+class Row:
+    scenario: str
+    figure: str
+    ours: float | None
+    bare: float | None
+    peer: float | None
+    ratio: float | None
+    ratio_of: str
+    target: str
+    met: bool | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "figure": self.figure, "ours": self.ours,
+                "bare": self.bare, "peer": self.peer, "ratio": self.ratio,
+                "ratio_of": self.ratio_of, "target": self.target, "met": self.met}
+
+
+def _check(value: float | None, ok: Callable[[float], bool]) -> bool | None:
+    return None if value is None else ok(value)
+
+
+def summary(s: dict[str, Any]) -> list[Row]:
+    """One row per target of the issue (plus a few figures that explain them)."""
+    rows: list[Row] = []
+
+    def three(scenario: str, field: str) -> tuple[float | None, float | None, float | None]:
+        return (pick(s, scenario, "presence", field), pick(s, scenario, "bare", field),
+                pick(s, scenario, "peer", field))
+
+    o, b, p = three("idle_connections", "kib_per_connection")
+    n = pick(s, "idle_connections", "presence", "connections")
+    rows.append(Row("idle connections", f"RSS per idle connection, KiB ({n or 0:.0f} held)",
+                    o, b, p, ratio(o, b), "ours / bare", "≤ 30 KiB", _check(o, lambda v: v <= 30)))
+    o, b, p = three("signin_storm", "seconds")
+    n = pick(s, "signin_storm", "presence", "agents")
+    r = ratio(o, b)
+    rows.append(Row("sign-in storm", f"seconds until {n or 0:.0f} agents are welcomed", o, b, p,
+                    r, "ours / bare", "≤ 2× bare", _check(r, lambda v: v <= 2)))
+    o, b, p = three("signin_storm", "server_cpu_ms_per_signin")
+    rows.append(Row("sign-in storm", "server CPU per sign-in, ms", o, b, p, ratio(o, b),
+                    "ours / bare", "(explains the above)", None))
+    o, b, p = three("supervisor_latency", "latency_p50_ms")
+    rows.append(Row("change → supervisor", "p50 latency, ms", o, b, p, None, "", "≤ 10 ms",
+                    _check(o, lambda v: v <= 10)))
+    o, b, p = three("supervisor_latency", "latency_p99_ms")
+    rows.append(Row("change → supervisor", "p99 latency, ms", o, b, p, None, "", "≤ 50 ms",
+                    _check(o, lambda v: v <= 50)))
+    o, b, p = three("supervisor_latency", "acked_per_second")
+    rows.append(Row("change → supervisor", "changes/s offered and acked", o, b, p, None, "",
+                    "1,000/s, 50 supervisors", None))
+    o = pick(s, "redis_cost", "presence", "round_trips_per_transition")
+    p = pick(s, "redis_cost", "peer", "round_trips_per_transition")
+    rows.append(Row("Redis cost", "round trips per presence transition", o, None, p, None, "",
+                    "1 (one script call)", _check(o, lambda v: v <= 1.05)))
+    o = pick(s, "redis_cost", "presence", "script_calls_per_transition")
+    rows.append(Row("Redis cost", "script calls per transition", o, None, None, None, "",
+                    "1", _check(o, lambda v: v <= 1.05)))
+    o = pick(s, "grace_storm", "presence", "seconds_after_last_deadline")
+    n = pick(s, "grace_storm", "presence", "agents")
+    rows.append(Row("grace storm", f"seconds after the deadline until all {n or 0:.0f} are "
+                    "recalculated", o, None, None, None, "", "≤ 2 s",
+                    _check(o, lambda v: v <= 2)))
+    o, b, p = three("broadcast_throughput", "delivered_per_second")
+    rows.append(Row("broadcast throughput", "changes/s delivered to every supervisor",
+                    o, b, p, ratio(o, p), "ours / peer", "≥ 2× peer",
+                    _check(ratio(o, p), lambda v: v >= 2)))
+    rows.append(Row("broadcast throughput", "changes/s delivered to every supervisor",
+                    o, b, p, ratio(o, b), "ours / bare", "≥ 50 % of bare",
+                    _check(ratio(o, b), lambda v: v >= 0.5)))
+    for field, label in (("connections_per_second", "sign-ins/s"),
+                         ("changes_per_second", "presence changes/s")):
+        one = pick(s, "two_processes", "one", field)
+        two = pick(s, "two_processes", "two", field)
+        r = ratio(two, one)
+        rows.append(Row("two processes", f"{label} with two server processes "
+                        f"(one: {_num(one)})", two, None, None, r, "two / one", "≥ 1.6×",
+                        _check(r, lambda v: v >= 1.6)))
+    return rows
+
+
+def _num(v: float | None) -> str:
+    if v is None:
+        return "–"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def markdown(result: dict[str, Any], rows: list[Row], json_name: str) -> str:
+    m, v = result["machine"], result["versions"]
+    libs = ", ".join(f"{k} {v[k]}" for k in ("starlette", "uvicorn", "websockets", "redis",
+                                              "hiredis", "orjson", "python-socketio",
+                                              "python-engineio") if v.get(k))
+    loads = sorted(run["load_average"] for entry in result["scenarios"].values()
+                   for figures in entry.values() if isinstance(figures, dict)
+                   for run in figures.get("runs", []) if "load_average" in run)
+    busy = (f" 1-minute load average before each repeat: median {statistics.median(loads):.1f}"
+            f" (min {loads[0]:.1f}, max {loads[-1]:.1f}) on {m['cores']} cores."
+            if loads else "")
+    lines = [
+        f"### Run of {result['started']} ({result['mode']}, median of {result['repeats']})",
+        "",
+        f"Machine: {m['cores']} cores, {m['memory_gib']} GiB, {m['cpu']}, Linux {m['kernel']}, "
+        f"load average at start {m['load_at_start']}. Python {v['python']} ({v['loop']} "
+        f"event loop), Valkey {result.get('valkey_version')} (embedded), {libs}. "
+        f"Took {result['duration_seconds']:.0f} s.{busy} Raw figures: "
+        f"`bench/results/{json_name}`.",
+        "",
+        "| scenario | figure | ours | bare | peer | ratio | target | met |",
+        "|---|---|---:|---:|---:|---:|---|---|",
+    ]
+    for r in rows:
+        met = {True: "yes", False: "**no**", None: ""}[r.met]
+        ratio_text = f"{_num(r.ratio)} ({r.ratio_of})" if r.ratio is not None else ""
+        lines.append(f"| {r.scenario} | {r.figure} | {_num(r.ours)} | {_num(r.bare)} | "
+                     f"{_num(r.peer)} | {ratio_text} | {r.target} | {met} |")
+    return "\n".join(lines) + "\n"

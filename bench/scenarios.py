@@ -1,0 +1,286 @@
+"""The scenarios of the issue, one repeat each. Every function returns the raw figures
+of one repeat; :mod:`bench.run` repeats them and takes medians.
+
+Servers: ``presence`` (ours), ``bare`` (uvicorn + Starlette, no presence logic) and
+``peer`` (python-socketio + AsyncRedisManager). Load always comes from separate
+processes (:mod:`bench.load`) over loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.asyncio import Redis
+
+from bench.common import percentile
+from bench.harness import Run, agents_spec, supervisors_spec
+from presence.core.model import AgentId
+from presence.store.keys import Keys
+from presence.store.redis_store import RedisStore
+
+KEYS = Keys("presence:", 16)
+
+
+async def idle(run: Run, kind: str) -> dict[str, Any]:
+    """RSS of one server process before and after holding N idle agent connections
+    (heartbeats on for ours, as a real agent page sends them)."""
+    n = run.sizes.idle
+    await run.fresh(n if kind == "presence" else 0)
+    async with run.servers(kind) as (server,):
+        await asyncio.sleep(0.5)
+        before = server.rss_kib()
+        spec = agents_spec(kind, [server.url], 0, n, run.sizes.connect_concurrency)
+        async with run.workers(spec) as (worker,):
+            reply = await worker.call(600, cmd="connect")
+            await asyncio.sleep(run.sizes.settle)
+            after = server.rss_kib()
+    held = reply["connected"]
+    return {"connections": held, "failed": reply["failed"], "errors": reply["errors"],
+            "rss_before_mib": before / 1024, "rss_after_mib": after / 1024,
+            "kib_per_connection": (after - before) / held if held else None}
+
+
+async def storm(run: Run, kind: str) -> dict[str, Any]:
+    """N agents connect, authenticate and receive their welcome, from two load
+    processes at once (each with a bounded number of handshakes in flight)."""
+    n = run.sizes.storm
+    await run.fresh(n if kind == "presence" else 0)
+    half = n // 2
+    async with run.servers(kind) as (server,):
+        specs = [agents_spec(kind, [server.url], 0, half, run.sizes.connect_concurrency),
+                 agents_spec(kind, [server.url], half, n - half, run.sizes.connect_concurrency)]
+        async with run.workers(*specs) as workers:
+            cpu = server.cpu()
+            async with run.profiled(server, f"storm-{kind}"):
+                replies = await asyncio.gather(*(w.call(600, cmd="connect") for w in workers))
+            cpu = server.cpu() - cpu
+    connected = sum(r["connected"] for r in replies)
+    seconds = max(r["elapsed"] for r in replies)
+    return {"agents": n, "connected": connected,
+            "failed": sum(r["failed"] for r in replies),
+            "errors": [e for r in replies for e in r["errors"]][:5],
+            "seconds": seconds, "per_second": connected / seconds if seconds else None,
+            "server_cpu_ms_per_signin": cpu * 1000 / connected if connected else None}
+
+
+async def fanout(run: Run, kind: str, mode: str) -> dict[str, Any]:
+    """Agents change presence; supervisors receive every change.
+
+    ``rate``: an open loop at the latency rate, latency from the agent's send to the
+    supervisor's receive. ``closed``: each publisher as fast as its acks return;
+    throughput is what the supervisors received per second."""
+    s = run.sizes
+    if mode == "rate":
+        agents, sups, seconds = s.latency_agents, s.latency_supervisors, s.latency_seconds
+    else:
+        agents, sups, seconds = (s.throughput_publishers, s.throughput_supervisors,
+                                 s.throughput_seconds)
+    sample = min(sups, 10)
+    await run.fresh(agents if kind == "presence" else 0)
+    async with run.servers(kind) as (server,):
+        specs = [supervisors_spec(kind, [server.url], sups, sample),
+                 agents_spec(kind, [server.url], 0, agents, run.sizes.connect_concurrency)]
+        async with run.workers(*specs) as (sw, aw):
+            await sw.call(120, cmd="connect")
+            await aw.call(300, cmd="connect")
+            await asyncio.sleep(run.sizes.settle / 4)
+            await sw.call(30, cmd="mark")
+            cpu = server.cpu()
+            async with run.profiled(server, f"{mode}-{kind}"):
+                pub = await aw.call(seconds + 120, cmd="publish", mode=mode,
+                                    duration=seconds, rate=s.latency_rate)
+            cpu = server.cpu() - cpu
+            if mode == "rate":
+                await asyncio.sleep(run.sizes.settle / 2)  # deliveries still in flight
+            rep = await sw.call(120, cmd="report")
+    warmup = min(1.0, seconds / 5) if mode == "rate" else 0.0
+    sent = {(a, v): t for a, v, t in pub["samples"] if t >= pub["start"] + warmup}
+    latencies = sorted((t - sent[(a, v)]) * 1000 for a, v, t in rep["samples"]
+                       if (a, v) in sent)
+    counts = sorted(rep["counts"])
+    window = rep["window"]
+    return {
+        "agents": agents, "supervisors": sups, "seconds": seconds,
+        "acked_per_second": pub["acked"] / pub["elapsed"],
+        "errors": pub["errors"], "error_sample": pub["error_sample"],
+        "delivered_per_second": counts[len(counts) // 2] / window if window else None,
+        "deliveries_per_second": sum(counts) / window if window else None,
+        "supervisors_closed": rep["closed"],
+        "delivered_fraction": len(latencies) / (len(sent) * sample) if sent else None,
+        "latency_p50_ms": percentile(latencies, 50),
+        "latency_p99_ms": percentile(latencies, 99),
+        "latency_max_ms": latencies[-1] if latencies else None,
+        "server_cpu_ms_per_change": cpu * 1000 / pub["acked"] if pub["acked"] else None,
+    }
+
+
+async def _commandstats(client: Redis) -> dict[str, int]:
+    info = await client.info("commandstats")
+    return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in info.items()}
+
+
+async def redis_cost(run: Run, kind: str) -> dict[str, Any]:
+    """Redis commands per presence transition: INFO commandstats deltas (every command,
+    including those a script runs) and MONITOR (which tells round trips from commands
+    run inside scripts), idle background subtracted."""
+    await run.fresh(1 if kind == "presence" else 0)
+    args = ("--sweep-period", "30") if kind == "presence" else ()
+    async with run.servers(kind, 1, *args) as (server,):
+        spec = agents_spec(kind, [server.url], 0, 1, 1, heartbeat=False)
+        async with run.workers(spec) as (aw,):
+            await aw.call(60, cmd="connect")
+            await asyncio.sleep(0.5)
+            a, ta = await _commandstats(run.client), time.monotonic()
+            await asyncio.sleep(1.0)
+            b, tb = await _commandstats(run.client), time.monotonic()
+            top: collections.Counter[str] = collections.Counter()
+            inner: collections.Counter[str] = collections.Counter()
+            monitor = asyncio.create_task(_monitor(run, top, inner))
+            await asyncio.sleep(0.2)
+            changes = 0
+            for _ in range(run.sizes.redis_changes // 50 or 1):
+                pub = await aw.call(60, cmd="publish", mode="closed", duration=0.05)
+                changes += pub["acked"]
+            await asyncio.sleep(0.2)
+            monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await monitor
+            c, tc = await _commandstats(run.client), time.monotonic()
+    idle_rate = {k: (b.get(k, 0) - a.get(k, 0)) / (tb - ta) for k in b}
+    per = {}
+    for k in c:
+        delta = c[k] - b.get(k, 0) - idle_rate.get(k, 0.0) * (tc - tb)
+        if delta / changes >= 0.05 and k not in ("info", "monitor"):
+            per[k] = round(delta / changes, 2)
+    return {
+        "transitions": changes,
+        "commandstats_per_transition": dict(sorted(per.items())),
+        "round_trips_per_transition": round(sum(top.values()) / changes, 2),
+        "round_trips": {k: round(v / changes, 2) for k, v in top.most_common()},
+        "script_commands": {k: round(v / changes, 2) for k, v in inner.most_common()},
+        "script_calls_per_transition": round(
+            sum(v for k, v in top.items() if k in ("evalsha", "eval", "fcall")) / changes, 2),
+    }
+
+
+async def _monitor(run: Run, top: collections.Counter[str],
+                   inner: collections.Counter[str]) -> None:
+    client = Redis.from_url(run.redis.url)
+    try:
+        async with client.monitor() as m:
+            while True:
+                cmd = await m.next_command()
+                name = cmd["command"].split(" ", 1)[0].lower()
+                (inner if cmd["client_type"] == "lua" else top)[name] += 1
+    finally:
+        await client.aclose()
+
+
+async def _due_total(client: Redis) -> int:
+    pipe = client.pipeline(transaction=False)
+    for shard in range(KEYS.shards):
+        pipe.zcard(KEYS.due(shard))
+    return sum(await pipe.execute())
+
+
+async def _due_bounds(client: Redis) -> tuple[float, float]:
+    pipe = client.pipeline(transaction=False)
+    for shard in range(KEYS.shards):
+        pipe.zrange(KEYS.due(shard), 0, 0, withscores=True)
+        pipe.zrange(KEYS.due(shard), -1, -1, withscores=True)
+    scores = [row[0][1] for row in await pipe.execute() if row]
+    return min(scores) / 1000, max(scores) / 1000
+
+
+async def _until(probe: Callable[[], Awaitable[int]], done: Callable[[int], bool],
+                 timeout: float, period: float = 0.01) -> None:
+    """Poll ``probe`` until ``done`` holds: the state lives in another process's Redis
+    writes, so polling is the only signal."""
+    async with asyncio.timeout(timeout):
+        while True:
+            if done(await probe()):
+                return
+            await asyncio.sleep(period)
+
+
+async def grace(run: Run) -> dict[str, Any]:
+    """N agents drop at once (their load process is killed). Once the server recorded
+    every disconnect, it is paused (SIGSTOP) from before the first grace deadline until
+    the last one passed, so that every window ends together, then resumed. The figure is
+    how long after the last deadline every agent was recalculated (no grace deadline
+    left in Redis; checked agent by agent afterwards). If recording the disconnects took
+    longer than the grace period, there is no pause and the deadlines stay spread."""
+    n, period = run.sizes.grace_agents, run.sizes.grace_period
+    instance = "bench-grace"
+    await run.fresh(n)
+    async with run.servers("presence", 1, "--grace", str(period),
+                           "--instance-id", instance) as (server,):
+        spec = agents_spec("presence", [server.url], 0, n, run.sizes.connect_concurrency)
+        async with run.workers(spec) as (aw,):
+            held = (await aw.call(600, cmd="connect"))["connected"]
+            aw.kill()  # every socket of the process closes at once
+            dropped_at = time.time()
+        conns = KEYS.instance_conns(instance)
+        await _until(lambda: run.client.scard(conns), lambda left: left == 0, 600)
+        recorded_at = time.time()
+        first, last = await _due_bounds(run.client)
+        paused = time.time() < first - 0.2
+        if paused:
+            server.pause()
+            await asyncio.sleep(max(0.0, last - time.time()) + 0.05)
+            server.resume()
+        else:
+            await asyncio.sleep(max(0.0, last - time.time()))
+        resumed_at = time.time()
+        async with run.profiled(server, "grace-presence"):
+            await _until(lambda: _due_total(run.client), lambda total: total == 0, 300)
+        done_at = time.time()
+        ids = [AgentId(f"A{i}") for i in range(n)]
+        loaded = await RedisStore(run.client, KEYS).load_agents(ids)
+    now = time.time()
+    states = [agent.state(i, now) for i, agent in zip(ids, loaded, strict=True)]
+    recalculated = sum(1 for s in states if s.grace_until is None and not s.connections
+                       and s.version > 0)
+    return {"agents": held, "grace_period": period, "paused": paused,
+            "disconnects_recorded_seconds": recorded_at - dropped_at,
+            "deadline_spread_seconds": last - first,
+            "seconds_after_last_deadline": done_at - last,
+            "seconds_after_resume": done_at - resumed_at,
+            "recalculated": recalculated,
+            "per_second": held / (done_at - resumed_at) if done_at > resumed_at else None}
+
+
+async def scale(run: Run, servers: int) -> dict[str, Any]:
+    """One or two presence processes on one Redis: sign-in rate of N agents (from two
+    load processes, each spreading its agents over the servers), then presence changes
+    per second from P closed-loop publishers."""
+    n, publishers = run.sizes.scale_agents, run.sizes.scale_publishers
+    await run.fresh(n)
+    async with run.servers("presence", servers) as procs:
+        urls = [p.url for p in procs]
+        half = n // 2
+        specs = [agents_spec("presence", urls, 0, half, run.sizes.connect_concurrency),
+                 agents_spec("presence", urls, half, n - half, run.sizes.connect_concurrency)]
+        async with run.workers(*specs) as workers:
+            cpu = sum(p.cpu() for p in procs)
+            conns = await asyncio.gather(*(w.call(600, cmd="connect") for w in workers))
+            cpu_conn = sum(p.cpu() for p in procs) - cpu
+            seconds = run.sizes.scale_seconds
+            pubs = await asyncio.gather(*(
+                w.call(seconds + 120, cmd="publish", mode="closed", duration=seconds,
+                       agents=publishers // 2) for w in workers))
+            cpu_change = sum(p.cpu() for p in procs) - cpu - cpu_conn
+    connected = sum(r["connected"] for r in conns)
+    acked = sum(p["acked"] for p in pubs)
+    conn_seconds = max(r["elapsed"] for r in conns)
+    return {"servers": servers, "connected": connected,
+            "connections_per_second": connected / conn_seconds,
+            "changes_per_second": acked / max(p["elapsed"] for p in pubs),
+            "errors": sum(p["errors"] for p in pubs),
+            "server_cpu_ms_per_signin": cpu_conn * 1000 / connected if connected else None,
+            "server_cpu_ms_per_change": cpu_change * 1000 / acked if acked else None}

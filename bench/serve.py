@@ -1,0 +1,88 @@
+"""Run one server under test as its own process.
+
+    python -m bench.serve presence --redis-url unix:///… [--grace 150] [--key-prefix b1:]
+    python -m bench.serve bare
+    python -m bench.serve peer --redis-url unix:///…
+
+Serves on a loopback socket bound to port 0 before uvicorn starts (no free-port race)
+with a deep backlog, and prints ``port <n>`` once startup (lifespan included) completed.
+All three kinds run on the same uvicorn settings as ``presence serve`` (``websockets-sansio``,
+no transport pings, no per-message deflate, ``loop="auto"``: uvloop only when installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+from typing import Any
+
+import uvicorn
+
+from bench.common import BACKLOG, SECRET, raise_nofile
+
+
+class AnnouncingServer(uvicorn.Server):
+    port = 0
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            print(f"port {self.port}", flush=True)
+
+
+def build(args: argparse.Namespace) -> Any:
+    if args.kind == "bare":
+        from bench.bare_server import create_app
+
+        return create_app()
+    if args.kind == "peer":
+        from bench.peer_socketio import create_app as create_peer
+
+        return create_peer(args.redis_url, SECRET)
+    from presence.settings import Settings
+    from presence.web.app import create_app as create_presence
+
+    settings = Settings.from_env(
+        redis_url=args.redis_url, token_secret=SECRET, key_prefix=args.key_prefix,
+        grace_period=args.grace, instance_id=args.instance_id,
+        # A publisher in the throughput runs sends far more than a person clicks.
+        rate_limit_per_second=100_000.0, rate_limit_burst=100_000,
+        **({"sweep_period": args.sweep_period} if args.sweep_period else {}),
+    ).validate()
+    return create_presence(settings)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="bench.serve")
+    ap.add_argument("kind", choices=["presence", "bare", "peer"])
+    ap.add_argument("--redis-url")
+    ap.add_argument("--key-prefix", default="presence:")
+    ap.add_argument("--grace", type=float, default=150.0)
+    ap.add_argument("--sweep-period", type=float)
+    ap.add_argument("--instance-id")
+    args = ap.parse_args()
+    raise_nofile()
+    logging.basicConfig(level=logging.WARNING)
+    # IPPROTO_TCP, not the default 0: asyncio turns Nagle off (TCP_NODELAY) only on
+    # accepted sockets whose proto says TCP. With Nagle on, a reply written right after
+    # another frame waits for the client's delayed ACK (40 ms on Linux).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(BACKLOG)
+    config = uvicorn.Config(
+        build(args), ws="websockets-sansio", lifespan="auto" if args.kind == "peer" else "on",
+        log_level="warning", ws_max_size=64 * 1024, ws_ping_interval=None, loop="auto",
+        # As `presence serve`: no per-message deflate (BENCH_WS_DEFLATE=1 measures it on).
+        ws_per_message_deflate=os.environ.get("BENCH_WS_DEFLATE") == "1",
+        backlog=BACKLOG, timeout_graceful_shutdown=2,
+    )
+    server = AnnouncingServer(config)
+    server.port = sock.getsockname()[1]
+    server.run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()
