@@ -353,6 +353,7 @@ class Engine:
         for instance in await self.store.dead_instances(now, self.settings.liveness_timeout):
             if instance == self.settings.instance_id:
                 continue
+            log.warning("instance %s stopped beating; ending its connections", instance)
             ended += await self.end_instance(instance, Reason.INSTANCE_LOST)
         return ended
 

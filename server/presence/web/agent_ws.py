@@ -8,6 +8,7 @@ buffered and sent after it when newer than it (snapshot first, then diffs).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import uuid
@@ -59,6 +60,13 @@ async def agent_endpoint(ws: WebSocket) -> None:
     peer.start()
     try:
         await _serve(ws, rt, peer)
+    except Disconnected:
+        pass  # the client left (or uvicorn closed it with 1012) before authenticating
+    except asyncio.CancelledError:
+        # uvicorn cancels handlers still running when its graceful shutdown times out:
+        # the client must move to another instance, as 1012 says (1000 would not).
+        peer.close(CloseCode.SERVICE_RESTART, "server restarting")
+        raise
     except Exception:
         # An unexpected failure: 1011 tells the client to reconnect (1000 would not).
         log.exception("agent socket failed")
@@ -71,8 +79,6 @@ async def _drain(peer: Peer) -> None:
     if peer.close_code is None:
         peer.close(CloseCode.NORMAL)
     try:
-        import asyncio
-
         async with asyncio.timeout(5):
             await peer.closed.wait()
     except TimeoutError:

@@ -164,7 +164,7 @@ class Runtime:
         finally:
             self.beat_started_at = None
         now = self.clock.now()
-        if now - started > self.settings.liveness_period:
+        if now - started > self.stall_period:
             self.beating_since = None  # Redis stalled: everybody's beats are late
         elif self.beating_since is None:
             self.beating_since = now
@@ -183,14 +183,21 @@ class Runtime:
                     log.warning("re-announcing %s failed: %s", link.agent_id, exc.code)
             self.reannounce_pending = False
 
+    @property
+    def stall_period(self) -> float:
+        """A beat taking longer than this means Redis stalled long enough for every
+        instance's last beat to look dead (its slack is the timeout minus two periods)."""
+        s = self.settings
+        return max(s.liveness_period, s.liveness_timeout - 2 * s.liveness_period)
+
     def may_judge_liveness(self) -> bool:
         """Whether this instance may declare others dead: only after its own beats have
-        reached Redis promptly for a whole liveness timeout. After Redis was down or
-        stalled every instance's last beat is old; the living need that long to beat
-        again, and reaping them meanwhile would flap all their agents Offline."""
+        reached Redis without failing or stalling for a whole liveness timeout. After
+        Redis was down or frozen every instance's last beat is old; the living need that
+        long to beat again, and reaping them meanwhile would flap their agents Offline."""
         now = self.clock.now()
         started = self.beat_started_at
-        if started is not None and now - started > self.settings.liveness_period:
+        if started is not None and now - started > self.stall_period:
             return False
         since = self.beating_since
         return since is not None and now - since >= self.settings.liveness_timeout

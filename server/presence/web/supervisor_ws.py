@@ -70,6 +70,12 @@ def parse_cursor(cursor: str, shards: int) -> dict[int, str] | None:
     return out if len(out) == shards else None
 
 
+def stream_position(stream_id: str) -> tuple[int, int]:
+    """``"1700000000000-3"`` → ``(1700000000000, 3)``, ordered as Redis orders ids."""
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 def format_cursor(heads: dict[int, str]) -> str:
     return ",".join(f"{s}:{heads[s]}" for s in sorted(heads))
 
@@ -107,6 +113,10 @@ class SupervisorSession:
     #: event after the replay or snapshot already covered it (its pub/sub message was
     #: still on the way when the stream was read): such an event is not sent again.
     sent: dict[str, int] = field(default_factory=dict)
+    #: Per shard, the newest stream id the supervisor holds: its resume cursor or the
+    #: snapshot's, then each event sent. An event at or below it is covered already —
+    #: this process's subscription may lag behind the instance the client came from.
+    floor: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def wants(self, team: str | None) -> bool:
         return self.identity.may_watch(team)
@@ -118,7 +128,12 @@ class SupervisorSession:
             self.send(event)
 
     def send(self, event: AgentEvent) -> None:
-        """Send ``event`` unless the supervisor already has its version (or a newer one)."""
+        """Send ``event`` unless the supervisor already has it (its stream position or
+        its version)."""
+        position = stream_position(event.stream_id)
+        if position <= self.floor.get(event.shard, (-1, -1)):
+            return
+        self.floor[event.shard] = position
         version = int(event.agent["version"])
         if version > self.sent.get(event.agent_id, -1):
             self.sent[event.agent_id] = version
@@ -155,6 +170,12 @@ async def supervisor_endpoint(ws: WebSocket) -> None:
             peer.close(CloseCode.TRY_AGAIN_LATER, "storage unavailable")
             return
         await _frames(ws, rt, session)
+    except Disconnected:
+        pass  # the client left (or uvicorn closed it with 1012) before authenticating
+    except asyncio.CancelledError:
+        # uvicorn cancels handlers still running when its graceful shutdown times out.
+        peer.close(CloseCode.SERVICE_RESTART, "server restarting")
+        raise
     except Exception:
         # An unexpected failure: 1011 tells the client to reconnect (1000 would not).
         log.exception("supervisor socket failed")
@@ -206,7 +227,7 @@ def session_info(rt: Runtime) -> dict[str, Any]:
 async def start_feed(rt: Runtime, session: SupervisorSession, cursor: str | None) -> None:
     """Send what the supervisor is missing — the events after its cursor, or a snapshot —
     then switch the session to live delivery. Live events that arrived meanwhile were
-    buffered; those already covered are skipped by version (client and server side)."""
+    buffered; those already covered are skipped (by stream position and version)."""
     peer = session.peer
     resumed = False
     if cursor is not None:
@@ -222,8 +243,9 @@ async def start_feed(rt: Runtime, session: SupervisorSession, cursor: str | None
                     missed = None
                     break
                 missed.extend((shard, sid, body) for sid, body in rows)
-        if missed is not None:
+        if missed is not None and heads is not None:
             resumed = True
+            session.floor = {shard: stream_position(sid) for shard, sid in heads.items()}
             peer.offer(encode({"type": "resumed", "missed": len(missed),
                                **session_info(rt)}))
             for shard, sid, body in missed:
@@ -234,6 +256,8 @@ async def start_feed(rt: Runtime, session: SupervisorSession, cursor: str | None
     if not resumed:
         agents, snap_cursor = await snapshot(rt, session.identity)
         session.sent = {a["agent_id"]: int(a["version"]) for a in agents}
+        session.floor = {shard: stream_position(sid) for shard, sid in
+                         (parse_cursor(snap_cursor, rt.store.keys.shards) or {}).items()}
         peer.offer(encode({
             "type": "snapshot",
             "agents": agents,

@@ -1,0 +1,288 @@
+"""Real processes for the fault-tolerance tests: one embedded Redis and server instances.
+
+Redis is the product's embedded ``valkey-server`` on a unix socket in the test's tmp dir,
+with AOF fsynced on every write (``--appendfsync always``) so a SIGKILL loses nothing that
+was acknowledged. Each server instance is ``presence serve --port 0`` in its own process
+on the real clock — the production entry point, graceful shutdown included — configured
+through ``PRESENCE_*`` variables; it binds a free loopback port itself (no free-port
+race) and says which once ready.
+
+Everything here is bounded: every start, stop and HTTP call has a timeout, and
+:meth:`Fleet.close` kills and reaps whatever still runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from invariants import Stored
+
+from presence.auth import Role, TokenService
+from presence.core.model import AgentId, AgentProfile, TeamId
+from presence.store.connection import open_client
+from presence.store.embedded import EmbeddedRedis
+from presence.store.keys import Keys
+from presence.store.redis_store import RedisStore
+
+SECRET = "chaos-secret-that-is-long-enough-for-hs256-0123456789"
+#: The product's own entry point, as deployed: ``presence serve`` on a free loopback
+#: port (it prints ``presence: listening on http://127.0.0.1:<port>`` once ready).
+SERVE = [sys.executable, "-m", "presence.cli", "serve", "--host", "127.0.0.1", "--port", "0"]
+READY = "presence: listening on http://127.0.0.1:"
+TEAMS = ("T1", "T2", "T3")
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Server timing for these tests: failures are noticed within seconds."""
+
+    grace_period: float = 60.0
+    heartbeat_interval: float = 1.0
+    heartbeat_timeout: float = 3.0
+    liveness_period: float = 0.5
+    liveness_timeout: float = 2.0
+    sweep_period: float = 0.25
+    shards: int = 8
+
+
+async def until(check: Callable[[], bool | Awaitable[bool]], timeout: float,
+                what: str, step: float = 0.05) -> None:
+    """Poll ``check`` (a predicate or a coroutine function) until it holds; raise
+    ``TimeoutError`` naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout:g}s")
+        await asyncio.sleep(step)
+
+
+class ServerProcess:
+    """One server instance process (one *slot*: it may be killed and started again)."""
+
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.env = env
+        self.log_dir = log_dir
+        self.proc: asyncio.subprocess.Process | None = None
+        self.port: int | None = None
+        self.paused = False
+        self.starts = 0
+        #: Instance id of each start, oldest first (for reports).
+        self.instance_ids: list[str] = []
+
+    @property
+    def running(self) -> bool:
+        """Started, not exited and not paused: worth connecting to."""
+        return (
+            self.proc is not None and self.proc.returncode is None and self.port is not None
+            and not self.paused
+        )
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, timeout: float = 30.0) -> None:
+        """Spawn the process and return once it printed its port (startup complete)."""
+        self.starts += 1
+        log = self.log_dir / f"{self.name}.{self.starts}.stderr"
+        with log.open("wb") as stderr:
+            proc = await asyncio.create_subprocess_exec(
+                *SERVE, env=self.env,
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=stderr,
+            )
+        self.proc, self.port, self.paused = proc, None, False
+        assert proc.stdout is not None
+        try:
+            async with asyncio.timeout(timeout):
+                line = (await proc.stdout.readline()).decode()
+        except TimeoutError:
+            line = ""
+        if not line.startswith(READY):
+            await self.kill()
+            raise RuntimeError(f"{self.name} did not start: {log.read_text()[-2000:]}")
+        self.port = int(line.strip().rpartition(":")[2])
+        async with httpx.AsyncClient(timeout=5) as http:
+            self.instance_ids.append(
+                (await http.get(f"{self.http_url}/healthz")).json()["instance"])
+
+    def signal(self, sig: signal.Signals) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(sig)
+
+    async def kill(self) -> None:
+        """SIGKILL (a crash: nothing is said to anybody) and reap."""
+        self.signal(signal.SIGKILL)
+        await self.wait(10.0)
+
+    async def terminate(self, timeout: float = 20.0) -> int | None:
+        """SIGTERM (graceful shutdown) and wait for the exit; SIGKILL after ``timeout``."""
+        self.signal(signal.SIGTERM)
+        try:
+            return await self.wait(timeout)
+        except TimeoutError:
+            await self.kill()
+            return None
+
+    def pause(self) -> None:
+        self.signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        self.signal(signal.SIGCONT)
+        self.paused = False
+
+    async def wait(self, timeout: float) -> int | None:
+        if self.proc is None:
+            return None
+        async with asyncio.timeout(timeout):
+            code = await self.proc.wait()
+        self.port = None
+        self.paused = False
+        return code
+
+    async def readyz(self, timeout: float = 5.0) -> int | None:
+        """``GET /readyz``: the status code, or ``None`` when nothing answered in time."""
+        if self.port is None:
+            return None
+        try:
+            async with httpx.AsyncClient(timeout=timeout) as http:
+                return (await http.get(f"{self.http_url}/readyz")).status_code
+        except httpx.HTTPError:
+            return None
+
+
+@dataclass(eq=False)
+class Fleet:
+    """One Redis, ``size`` server instances sharing it (and one key prefix)."""
+
+    tmp: Path
+    size: int
+    timing: Timing = field(default_factory=Timing)
+    key_prefix: str = "chaos:"
+    fixed_instance_ids: bool = False
+    redis: EmbeddedRedis = field(init=False)
+    servers: list[ServerProcess] = field(init=False, default_factory=list)
+    tokens: TokenService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.redis = EmbeddedRedis(self.tmp / "redis", extra_args=("--appendfsync", "always"))
+        self.tokens = TokenService(SECRET)
+        (self.tmp / "logs").mkdir(parents=True, exist_ok=True)
+        t = self.timing
+        for i in range(self.size):
+            env = {
+                **os.environ,
+                "PRESENCE_REDIS_URL": self.redis.url,
+                "PRESENCE_KEY_PREFIX": self.key_prefix,
+                "PRESENCE_SHARDS": str(t.shards),
+                "PRESENCE_TOKEN_SECRET": SECRET,
+                "PRESENCE_GRACE_PERIOD": str(t.grace_period),
+                "PRESENCE_HEARTBEAT_INTERVAL": str(t.heartbeat_interval),
+                "PRESENCE_HEARTBEAT_TIMEOUT": str(t.heartbeat_timeout),
+                "PRESENCE_LIVENESS_PERIOD": str(t.liveness_period),
+                "PRESENCE_LIVENESS_TIMEOUT": str(t.liveness_timeout),
+                "PRESENCE_SWEEP_PERIOD": str(t.sweep_period),
+                "PRESENCE_LOG_LEVEL": "warning",
+                "PRESENCE_DATA_DIR": str(self.tmp / f"data{i}"),
+            }
+            if self.fixed_instance_ids:
+                env["PRESENCE_INSTANCE_ID"] = f"slot{i}"
+            self.servers.append(ServerProcess(f"server{i}", env, self.tmp / "logs"))
+
+    @property
+    def keys(self) -> Keys:
+        return Keys(self.key_prefix, self.timing.shards)
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.redis.start)
+        await asyncio.gather(*(s.start() for s in self.servers))
+
+    async def close(self) -> None:
+        """Kill every server process and stop Redis, whatever state they are in."""
+        for s in self.servers:
+            if s.paused:
+                s.resume()
+        for s in self.servers:
+            with contextlib.suppress(Exception):
+                await s.kill()
+        await asyncio.to_thread(self.redis.stop)
+
+    def running(self) -> list[ServerProcess]:
+        return [s for s in self.servers if s.running]
+
+    async def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until every running instance answers ``/readyz`` with 200."""
+
+        async def ready() -> bool:
+            codes = await asyncio.gather(*(s.readyz(2.0) for s in self.servers if s.running))
+            return all(c == 200 for c in codes)
+
+        await until(ready, timeout, "every instance ready", step=0.2)
+
+    # --- reading Redis ---
+
+    @contextlib.asynccontextmanager
+    async def store(self) -> AsyncIterator[RedisStore]:
+        """A store on the shared Redis, as the harness reads it (not through a server)."""
+        client = open_client(self.redis.url)
+        try:
+            yield RedisStore(client, self.keys)
+        finally:
+            await client.aclose()
+
+    # --- organisation and tokens ---
+
+    async def seed_agents(self, count: int) -> list[str]:
+        """``count`` agents A0001… spread over three teams, no capacity, no defaults."""
+        ids = [f"A{i:04d}" for i in range(1, count + 1)]
+        async with self.store() as store:
+            for i, agent_id in enumerate(ids):
+                await store.put_profile(AgentProfile(
+                    AgentId(agent_id), name=agent_id, team=TeamId(TEAMS[i % len(TEAMS)])))
+        return ids
+
+    async def read(self, ids: list[str]) -> dict[str, Stored]:
+        """What Redis holds for each agent now."""
+        now = time.time()
+        out = {}
+        async with self.store() as store:
+            loaded = await store.load_agents([AgentId(a) for a in ids])
+        for agent_id, snap in zip(ids, loaded, strict=True):
+            s = snap.state(AgentId(agent_id), now)
+            p = s.presence
+            out[agent_id] = Stored(p.status_id, p.base.value, p.reason, s.version,
+                                   frozenset(s.connections), s.in_grace,
+                                   tuple(sorted(snap.connections.items())))
+        return out
+
+    async def history(self, agent_id: str) -> list[dict[str, Any]]:
+        async with self.store() as store:
+            return await store.history(AgentId(agent_id))
+
+    def token(self, role: Role, subject: str, teams: tuple[str, ...] = ("*",)) -> str:
+        return self.tokens.issue(role, subject, now=time.time(), ttl=3600,
+                                 teams=teams if role is Role.SUPERVISOR else ())
+
+
+MakeFleet = Callable[..., Awaitable[Fleet]]
