@@ -97,9 +97,15 @@ class Instance:
             await self.task
 
 
+#: URLs of Redis Clusters started by the tests: instances on them run in cluster mode.
+CLUSTER_URLS: set[str] = set()
+
+
 async def start_instance(
     redis_url: str, key_prefix: str, clock: Clock, **overrides: Any
 ) -> Instance:
+    if redis_url in CLUSTER_URLS:
+        overrides.setdefault("cluster", True)
     settings = replace(TEST_SETTINGS, redis_url=redis_url, key_prefix=key_prefix, **overrides)
     app = create_app(settings.validate(), clock)
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says

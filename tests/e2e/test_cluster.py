@@ -1,57 +1,12 @@
-"""The presence and routing scenarios against a 3-master Redis Cluster.
-
-The cluster is three embedded ``valkey-server`` nodes on loopback (cluster nodes need
-TCP ports; a start that loses a port race is retried on other ports).
-"""
+"""Two instances on a 3-master Redis Cluster (the ``cluster_url`` session fixture):
+the presence flow across instances, and routing."""
 
 from __future__ import annotations
 
-import random
-import socket
-from collections.abc import Iterator
-
-import pytest
 from servers import Instance, put_agent, running
 
 from presence.client import AgentClient, SupervisorClient
 from presence.clock import FakeClock
-from presence.store.embedded import EmbeddedRedisError
-from presence.store.embedded_cluster import EmbeddedCluster
-
-
-def _free_port_pair() -> int:
-    """A port p such that p and its cluster bus port p + 10000 are both free now."""
-    for _ in range(200):
-        port = random.randint(20000, 29999)
-        try:
-            for p in (port, port + 10000):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", p))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port pair found")
-
-
-@pytest.fixture(scope="module")
-def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A 3-master cluster for this module."""
-    last: Exception | None = None
-    for attempt in range(3):
-        ports = [_free_port_pair() for _ in range(3)]
-        cluster = EmbeddedCluster(tmp_path_factory.mktemp(f"cluster{attempt}"), ports)
-        try:
-            cluster.start()
-        except EmbeddedRedisError as exc:
-            cluster.stop()
-            last = exc
-            continue
-        try:
-            yield cluster.url
-        finally:
-            cluster.stop()
-        return
-    raise RuntimeError(f"cluster did not start: {last}")
 
 
 async def test_presence_flow_on_a_cluster(cluster_url: str, key_prefix: str) -> None:

@@ -209,15 +209,12 @@ class Runtime:
         await self.router.expire_offers()
 
     async def check_liveness_once(self) -> None:
-        """Close connections that stopped sending heartbeats, never authenticated, or
-        whose token expired."""
+        """Close connections that stopped sending heartbeats or whose token expired (the
+        authentication timeout is enforced while authenticating, in web/sockets.py)."""
         now = self.clock.now()
         s = self.settings
         for link in self.hub.links():
-            if not link.authenticated:
-                if now - link.last_seen_at > s.auth_timeout:
-                    link.peer.close(CloseCode.AUTH_TIMEOUT, "authentication timeout")
-            elif now - link.last_seen_at > s.heartbeat_timeout:
+            if now - link.last_seen_at > s.heartbeat_timeout:
                 link.close_reason = Reason.HEARTBEAT_TIMEOUT
                 link.peer.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
             elif link.expires_at is not None and now >= link.expires_at:
