@@ -8,7 +8,6 @@ buffered and sent after it when newer than it (snapshot first, then diffs).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import uuid
@@ -43,8 +42,8 @@ from presence.web.sockets import (
     authenticate,
     encode,
     error_frame,
-    origin_allowed,
     receive_text,
+    serving,
 )
 
 log = logging.getLogger("presence.agent")
@@ -52,38 +51,9 @@ log = logging.getLogger("presence.agent")
 
 async def agent_endpoint(ws: WebSocket) -> None:
     rt: Runtime = ws.app.state.runtime
-    if not origin_allowed(ws, rt):
-        await ws.close(CloseCode.POLICY, "origin not allowed")
-        return
-    await ws.accept()
-    peer = Peer(ws, rt.settings.queue_size, rt.metrics.queue_drops.labels("agent").inc)
-    peer.start()
-    try:
-        await _serve(ws, rt, peer)
-    except Disconnected:
-        pass  # the client left (or uvicorn closed it with 1012) before authenticating
-    except asyncio.CancelledError:
-        # uvicorn cancels handlers still running when its graceful shutdown times out:
-        # the client must move to another instance, as 1012 says (1000 would not).
-        peer.close(CloseCode.SERVICE_RESTART, "server restarting")
-        raise
-    except Exception:
-        # An unexpected failure: 1011 tells the client to reconnect (1000 would not).
-        log.exception("agent socket failed")
-        peer.close(CloseCode.INTERNAL_ERROR, "internal error")
-    finally:
-        await _drain(peer)
-
-
-async def _drain(peer: Peer) -> None:
-    if peer.close_code is None:
-        peer.close(CloseCode.NORMAL)
-    try:
-        async with asyncio.timeout(5):
-            await peer.closed.wait()
-    except TimeoutError:
-        pass
-    await peer.stop()
+    async with serving(ws, rt, "agent") as peer:
+        if peer is not None:
+            await _serve(ws, rt, peer)
 
 
 async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:

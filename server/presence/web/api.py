@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from presence.auth import Identity, Role
 from presence.core.errors import ErrorCode, PresenceError
-from presence.core.model import AgentId
+from presence.core.model import AgentId, AgentProfile, AgentState
 from presence.core.org import status_to_json
 from presence.core.statuses import OOB_STATUSES, StatusId, is_oob
 from presence.core.validation import Invalid, parse_status, parse_team, valid_id
@@ -129,19 +129,28 @@ async def put_agent(request: Request) -> Response:
     return JSON(profile.to_json(), status_code=200 if existed else 201)
 
 
-@endpoint
-async def get_agent(request: Request) -> Response:
+async def _readable_agent(request: Request) -> tuple[AgentState, AgentProfile]:
+    """The agent named in the path, if the caller may read it: itself (agent), an agent
+    of a watched team (supervisor), any (admin). An unknown agent is 404 for admins only
+    (others get 403, so they cannot probe which agents exist)."""
     identity = identify(request)
     rt = runtime(request)
     agent_id = request.path_params["agent_id"]
     try:
-        _, profile = await rt.engine.get(AgentId(agent_id))
+        state, profile = await rt.engine.get(AgentId(agent_id))
     except PresenceError:
         if identity.role is Role.ADMIN:
             raise
         raise PresenceError(ErrorCode.FORBIDDEN, "not allowed to read this agent") from None
     if not _may_read_agent(identity, agent_id, profile.team):
         raise PresenceError(ErrorCode.FORBIDDEN, "not allowed to read this agent")
+    return state, profile
+
+
+@endpoint
+async def get_agent(request: Request) -> Response:
+    """The agent's configuration."""
+    _, profile = await _readable_agent(request)
     return JSON(profile.to_json())
 
 
@@ -161,17 +170,7 @@ async def list_agents(request: Request) -> Response:
 @endpoint
 async def get_agent_presence(request: Request) -> Response:
     """The agent's presence ``P`` plus connections, capacity and grace deadline."""
-    identity = identify(request)
-    rt = runtime(request)
-    agent_id = request.path_params["agent_id"]
-    try:
-        state, profile = await rt.engine.get(AgentId(agent_id))
-    except PresenceError:
-        if identity.role is Role.ADMIN:
-            raise
-        raise PresenceError(ErrorCode.FORBIDDEN, "not allowed to read this agent") from None
-    if not _may_read_agent(identity, agent_id, profile.team):
-        raise PresenceError(ErrorCode.FORBIDDEN, "not allowed to read this agent")
+    state, profile = await _readable_agent(request)
     return JSON(agent_view(state, profile))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +19,8 @@ from presence.core.messages import FrameError
 from presence.web.close_codes import CloseCode
 from presence.web.peer import Peer
 from presence.web.runtime import Runtime
+
+log = logging.getLogger("presence.sockets")
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -121,3 +125,35 @@ async def authenticate(ws: WebSocket, rt: Runtime, peer: Peer, parse: Any) -> Au
         peer.close(CloseCode.AUTH_FAILED, "authentication failed")
         return None
     return Authenticated(identity, cursor)
+
+
+@contextlib.asynccontextmanager
+async def serving(ws: WebSocket, rt: Runtime, role: str) -> AsyncIterator[Peer | None]:
+    """Run one socket: refuse a foreign Origin (yields ``None``), else accept it and yield
+    its peer. Failures of the body become close codes a client understands — 1012 when
+    uvicorn cancels the handler at shutdown, 1011 for an unexpected error (both mean
+    reconnect; 1000 would not) — and the peer's queued frames are flushed at the end."""
+    if not origin_allowed(ws, rt):
+        await ws.close(CloseCode.POLICY, "origin not allowed")
+        yield None
+        return
+    await ws.accept()
+    peer = Peer(ws, rt.settings.queue_size, rt.metrics.queue_drops.labels(role).inc)
+    peer.start()
+    try:
+        yield peer
+    except Disconnected:
+        pass  # the client left (or uvicorn closed it with 1012) before authenticating
+    except asyncio.CancelledError:
+        peer.close(CloseCode.SERVICE_RESTART, "server restarting")
+        raise
+    except Exception:
+        log.exception("%s socket failed", role)
+        peer.close(CloseCode.INTERNAL_ERROR, "internal error")
+    finally:
+        if peer.close_code is None:
+            peer.close(CloseCode.NORMAL)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await peer.closed.wait()
+        await peer.stop()

@@ -11,8 +11,6 @@ the events after its cursor is harmless.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,8 +42,8 @@ from presence.web.sockets import (
     authenticate,
     encode,
     error_frame,
-    origin_allowed,
     receive_text,
+    serving,
 )
 
 log = logging.getLogger("presence.supervisor")
@@ -146,23 +144,22 @@ class SupervisorSession:
 
 async def supervisor_endpoint(ws: WebSocket) -> None:
     rt: Runtime = ws.app.state.runtime
-    if not origin_allowed(ws, rt):
-        await ws.close(CloseCode.POLICY, "origin not allowed")
+    async with serving(ws, rt, "supervisor") as peer:
+        if peer is not None:
+            await _serve(ws, rt, peer)
+
+
+async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
+    auth = await authenticate(ws, rt, peer, parse_supervisor_frame)
+    if auth is None:
         return
-    await ws.accept()
-    peer = Peer(ws, rt.settings.queue_size, rt.metrics.queue_drops.labels("supervisor").inc)
-    peer.start()
-    session: SupervisorSession | None = None
+    if auth.identity.role not in (Role.SUPERVISOR, Role.ADMIN):
+        peer.offer(error_frame(ErrorCode.FORBIDDEN, "a supervisor token is required here"))
+        peer.close(CloseCode.FORBIDDEN, "supervisor token required")
+        return
+    session = SupervisorSession(auth.identity, peer, rt.clock.now())
+    rt.hub.supervisors.add(session)
     try:
-        auth = await authenticate(ws, rt, peer, parse_supervisor_frame)
-        if auth is None:
-            return
-        if auth.identity.role not in (Role.SUPERVISOR, Role.ADMIN):
-            peer.offer(error_frame(ErrorCode.FORBIDDEN, "a supervisor token is required here"))
-            peer.close(CloseCode.FORBIDDEN, "supervisor token required")
-            return
-        session = SupervisorSession(auth.identity, peer, rt.clock.now())
-        rt.hub.supervisors.add(session)
         try:
             await start_feed(rt, session, auth.cursor)
         except UNAVAILABLE:
@@ -170,25 +167,8 @@ async def supervisor_endpoint(ws: WebSocket) -> None:
             peer.close(CloseCode.TRY_AGAIN_LATER, "storage unavailable")
             return
         await _frames(ws, rt, session)
-    except Disconnected:
-        pass  # the client left (or uvicorn closed it with 1012) before authenticating
-    except asyncio.CancelledError:
-        # uvicorn cancels handlers still running when its graceful shutdown times out.
-        peer.close(CloseCode.SERVICE_RESTART, "server restarting")
-        raise
-    except Exception:
-        # An unexpected failure: 1011 tells the client to reconnect (1000 would not).
-        log.exception("supervisor socket failed")
-        peer.close(CloseCode.INTERNAL_ERROR, "internal error")
     finally:
-        if session is not None:
-            rt.hub.supervisors.discard(session)
-        if peer.close_code is None:
-            peer.close(CloseCode.NORMAL)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await peer.closed.wait()
-        await peer.stop()
+        rt.hub.supervisors.discard(session)
 
 
 async def watched_agents(rt: Runtime, identity: Identity) -> list[AgentId]:
