@@ -11,41 +11,13 @@ from typing import Any
 
 import pytest
 from servers import Instance, agent_view, put_agent
+from test_routing import expect, get_item, post_item, put_workstream
 
-from presence.client import AgentClient, Message, ServerError
+from presence.client import AgentClient, ServerError
 from presence.clock import FakeClock
 
 TIMEOUT = 30
 GRACE = 150.0
-
-
-async def put_workstream(inst: Instance, ws_id: str, **body: Any) -> None:
-    async with inst.admin() as http:
-        r = await http.put(f"/api/workstreams/{ws_id}", json=body)
-        assert r.status_code == 201, r.text
-
-
-async def post_item(inst: Instance, ws_id: str, item_id: str) -> dict[str, Any]:
-    async with inst.admin() as http:
-        r = await http.post("/api/work-items", json={"workstream": ws_id, "id": item_id})
-        assert r.status_code == 201, r.text
-        result: dict[str, Any] = r.json()
-        return result
-
-
-async def get_item(inst: Instance, item_id: str) -> dict[str, Any]:
-    async with inst.admin() as http:
-        r = await http.get(f"/api/work-items/{item_id}")
-        assert r.status_code == 200, r.text
-        result: dict[str, Any] = r.json()
-        return result
-
-
-async def expect(agent: AgentClient, kind: str) -> Message:
-    """The tab's next event, which must be of type ``kind``."""
-    msg = await agent.next_event()
-    assert msg["type"] == kind, msg
-    return msg
 
 
 async def expect_offer(agent: AgentClient, item_id: str) -> str:
