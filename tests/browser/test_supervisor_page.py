@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_helpers import open_agent, open_supervisor, row, start_on_port
+from browser_helpers import open_agent, open_supervisor, row
 from playwright.async_api import BrowserContext, expect
-from servers import Instance, put_agent
+from servers import Instance, put_agent, start_instance
 
 from presence.client import AgentClient
 from presence.clock import FakeClock
@@ -142,7 +142,7 @@ async def test_supervisor_survives_a_server_restart(
     shows every agent exactly once, with what changed meanwhile."""
     # Both instances bind with SO_REUSEADDR, so the second can take the first one's port
     # while the first one's closed connections linger in TIME_WAIT.
-    first = await start_on_port(redis_url, key_prefix, fake_clock, 0)
+    first = await start_instance(redis_url, key_prefix, fake_clock)
     again: Instance | None = None
     try:
         for i in range(1, 6):
@@ -158,7 +158,7 @@ async def test_supervisor_survives_a_server_restart(
             "data-connection-state", "reconnecting")
         await expect(tab.locator("#banner")).to_contain_text("Connection lost.")
         await expect(tab.locator("#banner")).to_contain_text("attempt")
-        again = await start_on_port(redis_url, key_prefix, fake_clock, first.port)
+        again = await start_instance(redis_url, key_prefix, fake_clock, port=first.port)
         # Backoff with jitter: allow a few retries.
         await expect(sup.locator("body")).to_have_attribute(
             "data-connection-state", "online", timeout=30_000)

@@ -102,8 +102,11 @@ CLUSTER_URLS: set[str] = set()
 
 
 async def start_instance(
-    redis_url: str, key_prefix: str, clock: Clock, **overrides: Any
+    redis_url: str, key_prefix: str, clock: Clock, *, port: int = 0, **overrides: Any
 ) -> Instance:
+    """A server instance in this loop on a loopback socket bound before it starts (``port``
+    0: any free port). SO_REUSEADDR lets a later instance take over the port of a stopped
+    one, so pages find the server at the same address after a restart."""
     if redis_url in CLUSTER_URLS:
         overrides.setdefault("cluster", True)
     settings = replace(TEST_SETTINGS, redis_url=redis_url, key_prefix=key_prefix, **overrides)
@@ -111,9 +114,9 @@ async def start_instance(
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
     # TCP, and without it every HTTP answer waits ~40 ms for the delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
     sock.listen(128)
-    port = sock.getsockname()[1]
     config = uvicorn.Config(
         app, ws="websockets-sansio", lifespan="on", log_level="warning",
         ws_max_size=settings.max_frame_bytes, ws_ping_interval=None,
@@ -121,14 +124,25 @@ async def start_instance(
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    started = asyncio.Event()
+    original = server.startup
+
+    async def startup(sockets: list[socket.socket] | None = None) -> None:
+        await original(sockets)
+        started.set()
+
+    server.startup = startup  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    async with asyncio.timeout(15):
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("server stopped during start")
-            await asyncio.sleep(0.01)
-    return Instance(server, task, port, clock)
+    waiter = asyncio.ensure_future(started.wait())
+    try:
+        async with asyncio.timeout(15):
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if not server.started:
+        task.result()
+        raise RuntimeError("server stopped during start")
+    return Instance(server, task, sock.getsockname()[1], clock)
 
 
 @contextlib.asynccontextmanager
