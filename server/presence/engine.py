@@ -1,11 +1,13 @@
 """The presence engine: load an agent, let the pure rules decide, commit atomically.
 
-Every operation is the same loop: read one consistent snapshot of the agent (one
-script), ask :mod:`presence.core.rules` for the transition at ``clock.now()``, and commit
-it with compare-and-set on the agent's version (one script that also appends history,
-updates the grace index and publishes). When another instance committed first, the loop
-re-decides from the new state, so each disconnect has exactly one outcome however many
-instances race.
+Every operation is the same loop: take the agent's state and profile (this process's
+copy of its last commit, or one consistent snapshot loaded by one script), ask
+:mod:`presence.core.rules` for the transition at ``clock.now()``, and commit it with
+compare-and-set on the agent's version and profile (one script that also appends
+history, updates the grace index and publishes). When another instance committed first,
+the commit returns the fresh snapshot and the loop re-decides from it, so each disconnect
+has exactly one outcome however many instances race, and a transition in steady state is
+one script call.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from presence.core.rules import Transition, WorkChangeKind
 from presence.core.statuses import Base, is_oob
 from presence.core.views import agent_view, history_entry
 from presence.metrics import Metrics
-from presence.store.redis_store import ConnectionOp, RedisStore
+from presence.store.redis_store import ConnectionOp, LoadedAgent, RedisStore
 
 log = logging.getLogger("presence.engine")
 
@@ -62,6 +64,18 @@ class EngineSettings:
     instance_id: str
     grace_period: float = 150.0
     liveness_timeout: float = 15.0
+    #: Agents whose last committed state this process keeps to decide from (LRU).
+    cache_size: int = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a decision reads: the agent's state, its profile and the profile's stored
+    bytes (which the commit compares)."""
+
+    state: AgentState
+    profile: AgentProfile
+    profile_raw: bytes
 
 
 class Engine:
@@ -77,6 +91,7 @@ class Engine:
         #: Called after every committed change (routing listens here).
         self.listeners: list[Listener] = []
         self.metrics: Metrics | None = None
+        self._cache: dict[AgentId, Snapshot] = {}
 
     async def _notify(self, outcome: Outcome) -> None:
         for listener in self.listeners:
@@ -84,6 +99,31 @@ class Engine:
                 await listener(outcome)
             except Exception:
                 log.exception("listener failed for %s", outcome.state.agent_id)
+
+    def _cached(self, agent_id: AgentId) -> Snapshot | None:
+        snap = self._cache.pop(agent_id, None)
+        if snap is not None:
+            self._cache[agent_id] = snap  # most recently used last
+        return snap
+
+    def _remember(self, agent_id: AgentId, snap: Snapshot) -> None:
+        cache = self._cache
+        cache.pop(agent_id, None)
+        cache[agent_id] = snap
+        if len(cache) > self.settings.cache_size:
+            del cache[next(iter(cache))]
+
+    def forget(self, agent_id: AgentId) -> None:
+        """Drop the in-process copy of an agent (the next transition loads it)."""
+        self._cache.pop(agent_id, None)
+
+    async def _load(self, agent_id: AgentId) -> LoadedAgent:
+        m = self.metrics
+        done = m.time("load") if m else None
+        loaded = await self.store.load_agent(agent_id)
+        if done:
+            done()
+        return loaded
 
     async def _transact(
         self,
@@ -93,22 +133,44 @@ class Engine:
         *,
         ends_connections: bool = False,
     ) -> Outcome:
-        """Load, decide, commit; retried from fresh state when another writer won.
+        """Decide, commit; retried from fresh state when another writer won.
+
+        The decision starts from this process's copy of the agent's last committed state
+        and profile when it has one, so a transition is one script call: the commit's
+        compare-and-set on the version and the profile bytes rejects a stale copy and
+        returns the fresh snapshot to decide again from. A refusal or a no-op decided
+        from the copy is checked against a fresh load before it is answered.
         ``ends_connections``: the event tells every instance to close the agent's
         connections this transition removed (sign-out)."""
         m = self.metrics
+        snap = self._cached(agent_id)
+        verified = False
+        loaded: LoadedAgent | None = None
         for _ in range(MAX_ATTEMPTS):
-            done = m.time("load") if m else None
-            loaded = await self.store.load_agent(agent_id)
-            if done:
-                done()
-            if loaded.profile is None:
-                raise PresenceError(ErrorCode.UNKNOWN_AGENT, f"no agent {agent_id!r}")
             now = self.clock.now()
-            state = loaded.state(agent_id, now)
-            transition = decide(state, loaded.profile, self.config.org, now)
+            if snap is None:
+                if loaded is None:
+                    loaded = await self._load(agent_id)
+                if loaded.profile is None:
+                    self.forget(agent_id)
+                    raise PresenceError(ErrorCode.UNKNOWN_AGENT, f"no agent {agent_id!r}")
+                snap = Snapshot(loaded.state(agent_id, now), loaded.profile,
+                                loaded.profile_raw)
+                loaded = None
+                verified = True
+            state, profile = snap.state, snap.profile
+            try:
+                transition = decide(state, profile, self.config.org, now)
+            except PresenceError:
+                if verified:
+                    raise
+                snap = None
+                continue
             if transition is None:
-                return Outcome(state, loaded.profile, False, False)
+                if verified:
+                    return Outcome(state, profile, False, False)
+                snap = None
+                continue
             after = transition.state
             op = conn
             if op is not None and op.op == "del" and op.connection_id in after.connections:
@@ -116,7 +178,7 @@ class Engine:
             if op is None and not after.connections and state.connections:
                 op = ConnectionOp("clear", ConnectionId(""))
             event: dict[str, Any] = {
-                "agent": agent_view(after, loaded.profile),
+                "agent": agent_view(after, profile),
                 "presence_changed": transition.presence_changed,
                 "ended": sorted(state.connections - after.connections)
                 if ends_connections
@@ -130,28 +192,31 @@ class Engine:
                 event=event,
                 history=[history_entry(h, now) for h in transition.history],
                 now=now,
+                profile_raw=snap.profile_raw,
                 conn=op,
                 due_at=after.grace_until,
             )
             if done:
                 done()
             if not committed.ok:
-                if m:
+                if m and verified:
                     m.conflicts.inc()
+                snap, loaded = None, committed.fresh
                 continue
+            self._remember(agent_id, Snapshot(after, profile, snap.profile_raw))
             if m:
                 opened = after.grace_until is not None and state.grace_until is None
                 for h in transition.history:
                     p = h.presence
                     m.presence_changed(p.base.value, p.source.value, p.reason, opened)
-            if committed.ok:
-                await self.store.mark_statuses_used(
-                    {h.presence.status_id for h in transition.history
-                     if not is_oob(h.presence.status_id)})
-                outcome = Outcome(after, loaded.profile, True, transition.presence_changed,
-                                  tuple(h.presence.reason for h in transition.history))
-                await self._notify(outcome)
-                return outcome
+            await self.store.mark_statuses_used(
+                {h.presence.status_id for h in transition.history
+                 if not is_oob(h.presence.status_id)})
+            outcome = Outcome(after, profile, True, transition.presence_changed,
+                              tuple(h.presence.reason for h in transition.history))
+            await self._notify(outcome)
+            return outcome
+        self.forget(agent_id)
         raise PresenceError(ErrorCode.BUSY, "too much contention on this agent; try again")
 
     # --- connections (SPEC §4, §5) ---

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from redis_rig import GRACE, Rig
 
 from presence.core.model import AgentId, ConnectionId
-from presence.store.redis_store import Committed, ConnectionOp, text
+from presence.store.redis_store import ConnectionOp, text
 
 TAB = ConnectionId("tab-1")
 
@@ -64,11 +64,14 @@ async def test_stale_commit_returns_false_and_changes_nothing(
             event={"stale": True},
             history=[{"stale": True}],
             now=now,
+            profile_raw=stale.profile_raw,
             conn=ConnectionOp("add", ConnectionId("tab-9"), "i1"),
             due_at=None,
         )
 
-        assert committed == Committed(False, 2)
+        assert not committed.ok and committed.version == 2
+        # The miss carries the fresh snapshot, equal to what a load returns now.
+        assert committed.fresh == await rig.store.load_agent(agent_id)
         assert await dump(rig, agent_id) == before
 
         # Nothing was published: the next message is the next real transition's event.
@@ -88,7 +91,8 @@ async def test_commit_with_current_version_writes_everything_once(rig: Rig) -> N
     """A commit from the current version stores state, connection, deadline, history and event."""
     (agent_id,) = await rig.add_agents(1)
     now = rig.clock.now()
-    state = (await rig.store.load_agent(agent_id)).state(agent_id, now)
+    loaded = await rig.store.load_agent(agent_id)
+    state = loaded.state(agent_id, now)
     write = replace(state, version=1)
 
     committed = await rig.store.commit_agent(
@@ -98,6 +102,7 @@ async def test_commit_with_current_version_writes_everything_once(rig: Rig) -> N
         event={"n": 1},
         history=[{"n": 1}],
         now=now,
+        profile_raw=loaded.profile_raw,
         conn=ConnectionOp("add", TAB, "i7"),
         due_at=now + GRACE,
     )
@@ -109,6 +114,29 @@ async def test_commit_with_current_version_writes_everything_once(rig: Rig) -> N
     assert [text(i) for i, _ in after["events"]] == [committed.event_id]
     assert await rig.store.history(agent_id) == [{"n": 1}]
     # The same expected version again is now stale.
-    again = await rig.store.commit_agent(agent_id, 0, write, event={"n": 2}, history=[], now=now)
-    assert again == Committed(False, 1)
+    again = await rig.store.commit_agent(agent_id, 0, write, event={"n": 2}, history=[],
+                                         now=now, profile_raw=loaded.profile_raw)
+    assert not again.ok and again.version == 1 and again.fresh is not None
     assert await dump(rig, agent_id) == after
+
+
+async def test_commit_decided_with_an_old_profile_is_refused(rig: Rig) -> None:
+    """The profile is part of the compare-and-set: a decision made with a profile an admin
+    has since changed (same state version) writes nothing and returns the new profile."""
+    (agent_id,) = await rig.add_agents(1)
+    now = rig.clock.now()
+    loaded = await rig.store.load_agent(agent_id)
+    assert loaded.profile is not None
+    before = await dump(rig, agent_id)
+    changed = replace(loaded.profile, team="other-team")
+    await rig.store.put_profile(changed)
+
+    state = loaded.state(agent_id, now)
+    committed = await rig.store.commit_agent(
+        agent_id, 0, replace(state, version=1), event={"n": 1}, history=[{"n": 1}], now=now,
+        profile_raw=loaded.profile_raw,
+    )
+
+    assert not committed.ok and committed.version == 0
+    assert committed.fresh is not None and committed.fresh.profile == changed
+    assert await dump(rig, agent_id) == before

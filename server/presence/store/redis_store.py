@@ -35,12 +35,14 @@ def _script_source(name: str) -> str:
 @dataclass(frozen=True, slots=True)
 class LoadedAgent:
     """One consistent snapshot of an agent: state (``None`` if never seen), its version,
-    live connections (id → instance id) and profile (``None`` if not configured)."""
+    live connections (id → instance id) and profile (``None`` if not configured), with
+    the profile's stored bytes (a commit checks them: see :meth:`RedisStore.commit_agent`)."""
 
     doc: dict[str, Any] | None
     version: int
     connections: dict[ConnectionId, str]
     profile: AgentProfile | None
+    profile_raw: bytes = b""
 
     def state(self, agent_id: AgentId, now: float) -> AgentState:
         """The state the rules work on; a never-seen agent starts Offline."""
@@ -62,11 +64,13 @@ class ConnectionOp:
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    """Result of a commit: ``ok`` false means another writer got there first."""
+    """Result of a commit: ``ok`` false means another writer got there first (or the
+    profile changed), and ``fresh`` is then the agent as it is now."""
 
     ok: bool
     version: int
     event_id: str = ""
+    fresh: LoadedAgent | None = None
 
 
 def _id_lt(a: str, b: str) -> bool:
@@ -130,6 +134,7 @@ class RedisStore:
             int(version),
             conns,
             AgentProfile.from_json(orjson.loads(profile)) if profile else None,
+            profile or b"",
         )
 
     async def commit_agent(
@@ -141,13 +146,15 @@ class RedisStore:
         event: dict[str, Any],
         history: list[dict[str, Any]],
         now: float,
+        profile_raw: bytes,
         conn: ConnectionOp | None = None,
         due_at: float | None = None,
     ) -> Committed:
         """Write ``state`` (numbered ``state.version``) if the stored version is still
-        ``expected_version``; in the same
-        script update the connection hash, the grace deadline (``due_at``, ``None``
-        removes it), append history and the event, and publish the event."""
+        ``expected_version`` and the stored profile is still ``profile_raw`` (the one the
+        decision was made with); in the same script update the connection hash, the grace
+        deadline (``due_at``, ``None`` removes it), append history and the event, and
+        publish the event. On a miss the reply carries the fresh snapshot."""
         k = self.keys
         shard = k.shard_of(agent_id)
         now_ms = to_ms(now)
@@ -166,16 +173,18 @@ class RedisStore:
             min_id,
             orjson.dumps(event),
             state.version,
+            profile_raw,
             *(orjson.dumps(h) for h in history),
         ]
         reply = await self._commit(
             keys=[k.state(agent_id), k.conns(agent_id), k.due(shard), k.events(shard),
-                  k.history(agent_id)],
+                  k.history(agent_id), k.profile(agent_id)],
             args=args,
         )
         if int(reply[0]) == 1:
             return Committed(True, int(reply[1]), reply[2].decode())
-        return Committed(False, int(reply[1]))
+        fresh = self._loaded(reply[1:])
+        return Committed(False, fresh.version, fresh=fresh)
 
     async def mark_statuses_used(self, status_ids: set[str]) -> None:
         """Remember custom statuses that some agent was in (they can then only be

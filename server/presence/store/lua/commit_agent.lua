@@ -6,6 +6,7 @@
 -- KEYS[3] shard due index zset   (member -> deadline ms)
 -- KEYS[4] shard events stream    (supervisor feed)
 -- KEYS[5] agent history stream   (presence changes, ids in injected-clock ms)
+-- KEYS[6] agent profile string   (JSON)
 --
 -- ARGV[1]  expected version (the version the decision was made from)
 -- ARGV[2]  new state document (JSON)
@@ -20,12 +21,22 @@
 -- ARGV[11] history min id ms (retention; "0" keeps all)
 -- ARGV[12] event JSON published and appended to the events stream
 -- ARGV[13] new version (greater than the expected one)
--- ARGV[14..] history entries JSON, oldest first
+-- ARGV[14] the profile JSON the decision was made with (byte-exact)
+-- ARGV[15..] history entries JSON, oldest first
 --
--- Returns {1, new version, events stream id} or {0, current version} on conflict.
-local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
-if current ~= tonumber(ARGV[1]) then
-  return {0, current}
+-- The decision may come from the caller's in-process copy of the agent, so the check
+-- covers both halves of what the rules read: the versioned state (and its connections,
+-- which only this script changes) and the separately stored profile. On a miss the
+-- script returns the fresh snapshot, exactly as load_agent does, so the retry decides
+-- from it without another round trip.
+--
+-- Returns {1, new version, events stream id}, or on conflict
+-- {0, doc or false, current version, {conn, instance, ...}, profile or false}.
+local st = redis.call('HMGET', KEYS[1], 'doc', 'version')
+local current = tonumber(st[2] or '0')
+local profile = redis.call('GET', KEYS[6])
+if current ~= tonumber(ARGV[1]) or profile ~= ARGV[14] then
+  return {0, st[1], current, redis.call('HGETALL', KEYS[2]), profile}
 end
 local version = tonumber(ARGV[13])
 redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'version', version)
@@ -47,9 +58,9 @@ if ARGV[6] ~= '' then
 end
 
 local now = tonumber(ARGV[10])
-if #ARGV >= 14 then
+if #ARGV >= 15 then
   local ms = math.max(now, tonumber(redis.call('HGET', KEYS[1], 'hist_ms') or '0'))
-  for i = 14, #ARGV do
+  for i = 15, #ARGV do
     redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[11], ms .. '-*', 'e', ARGV[i])
   end
   redis.call('HSET', KEYS[1], 'hist_ms', ms)
