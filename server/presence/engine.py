@@ -28,7 +28,7 @@ from presence.core.rules import Transition, WorkChangeKind
 from presence.core.statuses import Base, is_oob
 from presence.core.views import agent_view, history_entry
 from presence.metrics import Metrics
-from presence.store.redis_store import ConnectionOp, LoadedAgent, RedisStore
+from presence.store.redis_store import CommitRequest, ConnectionOp, LoadedAgent, RedisStore
 
 log = logging.getLogger("presence.engine")
 
@@ -36,8 +36,11 @@ Decide = Callable[[AgentState, AgentProfile, OrgConfig, float], Transition | Non
 Listener = Callable[["Outcome"], Awaitable[None]]
 
 MAX_ATTEMPTS = 32
-#: Grace deadlines one sweep recalculates at once.
+#: Grace deadlines the one-agent path of a sweep recalculates at once.
 SWEEP_CONCURRENCY = 32
+#: Due grace deadlines one sweep takes from each shard, and agents per batched commit.
+SWEEP_LIMIT = 2000
+SWEEP_BATCH = 500
 
 
 class OrgSource(Protocol):
@@ -139,9 +142,7 @@ class Engine:
         and profile when it has one, so a transition is one script call: the commit's
         compare-and-set on the version and the profile bytes rejects a stale copy and
         returns the fresh snapshot to decide again from. A refusal or a no-op decided
-        from the copy is checked against a fresh load before it is answered.
-        ``ends_connections``: the event tells every instance to close the agent's
-        connections this transition removed (sign-out)."""
+        from the copy is checked against a fresh load before it is answered."""
         m = self.metrics
         snap = self._cached(agent_id)
         verified = False
@@ -171,31 +172,9 @@ class Engine:
                     return Outcome(state, profile, False, False)
                 snap = None
                 continue
-            after = transition.state
-            op = conn
-            if op is not None and op.op == "del" and op.connection_id in after.connections:
-                op = None
-            if op is None and not after.connections and state.connections:
-                op = ConnectionOp("clear", ConnectionId(""))
-            event: dict[str, Any] = {
-                "agent": agent_view(after, profile),
-                "presence_changed": transition.presence_changed,
-                "ended": sorted(state.connections - after.connections)
-                if ends_connections
-                else [],
-            }
+            request = self._request(snap, transition, now, conn, ends_connections)
             done = m.time("commit") if m else None
-            committed = await self.store.commit_agent(
-                agent_id,
-                state.version,
-                after,
-                event=event,
-                history=[history_entry(h, now) for h in transition.history],
-                now=now,
-                profile_raw=snap.profile_raw,
-                conn=op,
-                due_at=after.grace_until,
-            )
+            committed = await self.store.commit(request)
             if done:
                 done()
             if not committed.ok:
@@ -203,21 +182,64 @@ class Engine:
                     m.conflicts.inc()
                 snap, loaded = None, committed.fresh
                 continue
-            self._remember(agent_id, Snapshot(after, profile, snap.profile_raw))
-            if m:
-                opened = after.grace_until is not None and state.grace_until is None
-                for h in transition.history:
-                    p = h.presence
-                    m.presence_changed(p.base.value, p.source.value, p.reason, opened)
-            await self.store.mark_statuses_used(
-                {h.presence.status_id for h in transition.history
-                 if not is_oob(h.presence.status_id)})
-            outcome = Outcome(after, profile, True, transition.presence_changed,
-                              tuple(h.presence.reason for h in transition.history))
-            await self._notify(outcome)
-            return outcome
+            return await self._recorded(snap, transition)
         self.forget(agent_id)
         raise PresenceError(ErrorCode.BUSY, "too much contention on this agent; try again")
+
+    @staticmethod
+    def _request(
+        snap: Snapshot,
+        transition: Transition,
+        now: float,
+        conn: ConnectionOp | None = None,
+        ends_connections: bool = False,
+    ) -> CommitRequest:
+        """The commit of ``transition``, decided from ``snap``.
+        ``ends_connections``: the event tells every instance to close the agent's
+        connections this transition removed (sign-out)."""
+        state, after = snap.state, transition.state
+        op = conn
+        if op is not None and op.op == "del" and op.connection_id in after.connections:
+            op = None
+        if op is None and not after.connections and state.connections:
+            op = ConnectionOp("clear", ConnectionId(""))
+        event: dict[str, Any] = {
+            "agent": agent_view(after, snap.profile),
+            "presence_changed": transition.presence_changed,
+            "ended": sorted(state.connections - after.connections)
+            if ends_connections
+            else [],
+        }
+        return CommitRequest(
+            agent_id=state.agent_id,
+            expected_version=state.version,
+            state=after,
+            event=event,
+            history=[history_entry(h, now) for h in transition.history],
+            now=now,
+            profile_raw=snap.profile_raw,
+            conn=op,
+            due_at=after.grace_until,
+        )
+
+    async def _recorded(self, before: Snapshot, transition: Transition) -> Outcome:
+        """Bookkeeping after ``transition`` (decided from ``before``) was committed:
+        the copy, metrics, custom statuses in use, listeners."""
+        state, after, profile = before.state, transition.state, before.profile
+        self._remember(after.agent_id, Snapshot(after, profile, before.profile_raw))
+        m = self.metrics
+        if m:
+            opened = after.grace_until is not None and state.grace_until is None
+            for h in transition.history:
+                p = h.presence
+                m.presence_changed(p.base.value, p.source.value, p.reason, opened)
+        await self.store.mark_statuses_used(
+            {h.presence.status_id for h in transition.history
+             if not is_oob(h.presence.status_id)})
+        outcome = Outcome(after, profile, True, transition.presence_changed,
+                          tuple(h.presence.reason for h in transition.history))
+        await self._notify(outcome)
+        return outcome
 
     # --- connections (SPEC §4, §5) ---
 
@@ -380,35 +402,89 @@ class Engine:
     async def sweep(self, *, reap: bool = True) -> int:
         """Handle every due grace deadline and (with ``reap``) every dead instance;
         returns how many grace windows this call recalculated. Any number of instances
-        may sweep at once: compare-and-set makes each outcome happen once."""
+        may sweep at once: compare-and-set makes each outcome happen once.
+
+        Thousands of windows can end together (an instance dropped its sockets): due
+        agents are taken in batches, each decided from this process's copies (the
+        missing ones loaded in one pipelined round trip) and committed in one
+        pipelined round trip; only the few whose commit missed, or whose decision was
+        a no-op, go through the one-agent path."""
         now = self.clock.now()
-        due = [(shard, member) for shard in range(self.store.keys.shards)
-               for member in await self.store.due_members(shard, now)
-               if member.startswith("grace:")]
-        # Deadlines of different agents are independent: overlap their round trips
-        # (thousands can fall due together when an instance drops its sockets).
-        gate = asyncio.Semaphore(SWEEP_CONCURRENCY)
-
-        async def expire(shard: int, member: str) -> bool:
-            ident = member.partition(":")[2]
-            async with gate:
-                try:
-                    out = await self.expire_grace(AgentId(ident))
-                except PresenceError as exc:
-                    log.warning("grace sweep of %s failed: %s", ident, exc.code)
-                    return False
-                if not out.changed and out.state.grace_until is None:
-                    await self.store.client.zrem(self.store.keys.due(shard), member)
-                return out.changed
-
-        results = await asyncio.gather(*(expire(s, m) for s, m in due), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result  # the sweeper logs it and retries next period
-        expired = sum(1 for result in results if result is True)
+        shards = range(self.store.keys.shards)
+        members = await asyncio.gather(
+            *(self.store.due_members(shard, now, SWEEP_LIMIT) for shard in shards))
+        due = [AgentId(m.partition(":")[2]) for ms in members for m in ms
+               if m.startswith("grace:")]
+        expired = 0
+        for i in range(0, len(due), SWEEP_BATCH):
+            expired += await self._expire_batch(due[i : i + SWEEP_BATCH], now)
         if reap:
             await self.reap_dead_instances()
         return expired
+
+    async def _expire_batch(self, agent_ids: list[AgentId], now: float) -> int:
+        snaps = {a: self._cached(a) for a in agent_ids}
+        missing = [a for a, snap in snaps.items() if snap is None]
+        if missing:
+            for agent_id, loaded in zip(missing, await self.store.load_agents(missing),
+                                        strict=True):
+                if loaded.profile is not None:
+                    snaps[agent_id] = Snapshot(loaded.state(agent_id, now), loaded.profile,
+                                               loaded.profile_raw)
+        decided: list[tuple[Snapshot, Transition]] = []
+        one_by_one: list[AgentId] = []
+        for agent_id, snap in snaps.items():
+            transition = None if snap is None else rules.expire_grace(snap.state, now)
+            if snap is None or transition is None:
+                one_by_one.append(agent_id)  # unknown, or a no-op to confirm
+            else:
+                decided.append((snap, transition))
+        m = self.metrics
+        done = m.time("commit") if m else None
+        committed = await self.store.commit_agents(
+            [self._request(snap, transition, now) for snap, transition in decided])
+        if done:
+            done()
+        expired = 0
+        for (snap, transition), result in zip(decided, committed, strict=True):
+            if result.ok:
+                await self._recorded(snap, transition)
+                expired += 1
+                continue
+            agent_id = snap.state.agent_id
+            fresh = result.fresh
+            if fresh is not None and fresh.profile is not None:
+                self._remember(agent_id, Snapshot(fresh.state(agent_id, now), fresh.profile,
+                                                  fresh.profile_raw))
+            one_by_one.append(agent_id)
+        if one_by_one:
+            expired += await self._expire_each(one_by_one)
+        return expired
+
+    async def _expire_each(self, agent_ids: list[AgentId]) -> int:
+        """The one-agent path of the sweep: retries from fresh state, and removes a due
+        entry whose window had already ended otherwise (e.g. the agent reconnected)."""
+        gate = asyncio.Semaphore(SWEEP_CONCURRENCY)
+
+        async def expire(agent_id: AgentId) -> bool:
+            async with gate:
+                try:
+                    out = await self.expire_grace(agent_id)
+                except PresenceError as exc:
+                    log.warning("grace sweep of %s failed: %s", agent_id, exc.code)
+                    return False
+                if not out.changed and out.state.grace_until is None:
+                    shard = self.store.keys.shard_of(agent_id)
+                    await self.store.client.zrem(self.store.keys.due(shard),
+                                                 f"grace:{agent_id}")
+                return out.changed
+
+        results = await asyncio.gather(*(expire(a) for a in agent_ids),
+                                       return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result  # the sweeper logs it and retries next period
+        return sum(1 for result in results if result is True)
 
     async def reap_dead_instances(self) -> int:
         """Disconnect every connection held by an instance that stopped beating (SPEC §5:

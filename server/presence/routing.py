@@ -49,6 +49,8 @@ class Router:
         self.clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Agents whose grace window ended, waiting for their offers to be withdrawn.
+        self._to_withdraw: set[str] = set()
         self.metrics: Metrics | None = None
         engine.listeners.append(self.on_agent_changed)
 
@@ -176,7 +178,11 @@ class Router:
         expired = Reason.GRACE_EXPIRED in outcome.reasons
         if not state.connections:
             if expired:
-                self._spawn(self.withdraw_for(state.agent_id))
+                # Thousands of windows can end in one sweep: their reservations are
+                # looked up together, in one pipelined round trip per batch.
+                if not self._to_withdraw:
+                    self._spawn(self._withdraw_pending())
+                self._to_withdraw.add(state.agent_id)
             return
         # A connect after the deadline but before the sweep recorded the expiry itself:
         # withdraw first, then route for the new session.
@@ -279,6 +285,15 @@ class Router:
             await self.engine.offer_missed(AgentId(agent_id), ws.missed_to_inactive)
         await self.route_workstream(ws.id)
         return 1
+
+    async def _withdraw_pending(self) -> None:
+        await asyncio.sleep(0)  # let the rest of the sweep's batch join
+        while self._to_withdraw:
+            agents, self._to_withdraw = sorted(self._to_withdraw), set()
+            offers = await self.store.reservations(agents)
+            for agent_id, offer_id in zip(agents, offers, strict=True):
+                if offer_id is not None:
+                    await self.withdraw_for(agent_id)
 
     async def withdraw_for(self, agent_id: str) -> None:
         """Withdraw the agent's pending offer (grace expired) and re-route the item."""

@@ -73,6 +73,21 @@ class Committed:
     fresh: LoadedAgent | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CommitRequest:
+    """One decided transition to commit (see :meth:`RedisStore.commit_agent`)."""
+
+    agent_id: AgentId
+    expected_version: int
+    state: AgentState
+    event: dict[str, Any]
+    history: list[dict[str, Any]]
+    now: float
+    profile_raw: bytes
+    conn: ConnectionOp | None = None
+    due_at: float | None = None
+
+
 def _id_lt(a: str, b: str) -> bool:
     am, _, asq = a.partition("-")
     bm, _, bsq = b.partition("-")
@@ -155,32 +170,57 @@ class RedisStore:
         decision was made with); in the same script update the connection hash, the grace
         deadline (``due_at``, ``None`` removes it), append history and the event, and
         publish the event. On a miss the reply carries the fresh snapshot."""
+        return await self.commit(CommitRequest(agent_id, expected_version, state, event,
+                                               history, now, profile_raw, conn, due_at))
+
+    async def commit(self, request: CommitRequest) -> Committed:
+        """:meth:`commit_agent` of a prepared request."""
+        keys, args = self._commit_call(request)
+        return self._committed(await self._commit(keys=keys, args=args))
+
+    async def commit_agents(self, requests: list[CommitRequest]) -> list[Committed]:
+        """Many independent commits (each one :meth:`commit_agent`, each atomic on its
+        own): one pipelined round trip on a single server, concurrent calls on a
+        cluster."""
+        calls = [self._commit_call(r) for r in requests]
+        if is_cluster(self.client):
+            replies = await asyncio.gather(*(self._commit(keys=k, args=a) for k, a in calls))
+        else:
+            pipe = self.client.pipeline(transaction=False)
+            for keys, args in calls:
+                await self._commit(keys=keys, args=args, client=pipe)  # type: ignore[arg-type]
+            replies = await pipe.execute()
+        return [self._committed(reply) for reply in replies]
+
+    def _commit_call(self, r: CommitRequest) -> tuple[list[str], list[str | int | bytes]]:
         k = self.keys
+        agent_id = r.agent_id
         shard = k.shard_of(agent_id)
-        now_ms = to_ms(now)
+        now_ms = to_ms(r.now)
         min_id = max(0, now_ms - round(self.history_retention * 1000))
+        conn = r.conn
         args: list[str | int | bytes] = [
-            expected_version,
-            orjson.dumps(state.to_json()),
+            r.expected_version,
+            orjson.dumps(r.state.to_json()),
             conn.op if conn else "",
             conn.connection_id if conn else "",
             conn.instance_id if conn else "",
             f"grace:{agent_id}",
-            "" if due_at is None else to_ms(due_at),
+            "" if r.due_at is None else to_ms(r.due_at),
             k.channel(shard),
             self.events_maxlen,
             now_ms,
             min_id,
-            orjson.dumps(event),
-            state.version,
-            profile_raw,
-            *(orjson.dumps(h) for h in history),
+            orjson.dumps(r.event),
+            r.state.version,
+            r.profile_raw,
+            *(orjson.dumps(h) for h in r.history),
         ]
-        reply = await self._commit(
-            keys=[k.state(agent_id), k.conns(agent_id), k.due(shard), k.events(shard),
-                  k.history(agent_id), k.profile(agent_id)],
-            args=args,
-        )
+        keys = [k.state(agent_id), k.conns(agent_id), k.due(shard), k.events(shard),
+                k.history(agent_id), k.profile(agent_id)]
+        return keys, args
+
+    def _committed(self, reply: list[Any]) -> Committed:
         if int(reply[0]) == 1:
             return Committed(True, int(reply[1]), reply[2].decode())
         fresh = self._loaded(reply[1:])
