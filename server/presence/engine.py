@@ -135,6 +135,7 @@ class Engine:
         conn: ConnectionOp | None = None,
         *,
         ends_connections: bool = False,
+        loaded: LoadedAgent | None = None,
     ) -> Outcome:
         """Decide, commit; retried from fresh state when another writer won.
 
@@ -142,11 +143,11 @@ class Engine:
         and profile when it has one, so a transition is one script call: the commit's
         compare-and-set on the version and the profile bytes rejects a stale copy and
         returns the fresh snapshot to decide again from. A refusal or a no-op decided
-        from the copy is checked against a fresh load before it is answered."""
+        from the copy is checked against a fresh load before it is answered.
+        ``loaded``: a snapshot the caller already read (used instead of the copy)."""
         m = self.metrics
-        snap = self._cached(agent_id)
+        snap = None if loaded is not None else self._cached(agent_id)
         verified = False
-        loaded: LoadedAgent | None = None
         for _ in range(MAX_ATTEMPTS):
             now = self.clock.now()
             if snap is None:
@@ -245,15 +246,26 @@ class Engine:
 
     async def connect(self, agent_id: AgentId, connection_id: ConnectionId) -> Outcome:
         """A connection of the agent opened on this instance and authenticated."""
+        return (await self.open_connection(agent_id, connection_id))[0]
+
+    async def open_connection(
+        self, agent_id: AgentId, connection_id: ConnectionId
+    ) -> tuple[Outcome, str | None]:
+        """:meth:`connect`, also returning the agent's pending offer id (what a new tab's
+        welcome shows). The instance's connection index, the offer lookup and, when
+        this process has no copy of the agent, its load share one round trip; the
+        commit is the second."""
         instance = self.settings.instance_id
-        await self.store.index_connection(instance, agent_id, connection_id)
 
         def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
             return rules.connect(s, connection_id, p, org.default_for(p), now)
 
+        cached = self._cached(agent_id) is not None
+        loaded, offer_id = await self.store.open_connection(
+            instance, agent_id, connection_id, load=not cached)
         try:
-            return await self._transact(
-                agent_id, decide, ConnectionOp("add", connection_id, instance)
+            out = await self._transact(
+                agent_id, decide, ConnectionOp("add", connection_id, instance), loaded=loaded
             )
         except PresenceError:
             # Refused: nothing was committed. On any other failure the commit may have
@@ -261,6 +273,7 @@ class Engine:
             # reconciliation) can end it.
             await self.store.unindex_connection(instance, agent_id, connection_id)
             raise
+        return out, offer_id
 
     async def disconnect(
         self,

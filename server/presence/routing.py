@@ -347,6 +347,10 @@ class Router:
 
     async def pending_offer(self, agent_id: str) -> dict[str, Any] | None:
         (offer_id,) = await self.store.reservations([agent_id])
+        return await self.offer_frame(offer_id)
+
+    async def offer_frame(self, offer_id: str | None) -> dict[str, Any] | None:
+        """The ``offer`` frame of a reserved offer id, if the offer is still open."""
         if offer_id is None:
             return None
         ws_id, item_id = split_offer_id(offer_id)

@@ -149,3 +149,22 @@ async def test_the_copy_is_bounded(rig: Rig) -> None:
     for agent_id in ids:
         await engine.register(agent_id)
     assert list(engine._cache) == [AgentId("agent-2"), AgentId("agent-3"), AgentId("agent-4")]
+
+
+async def test_a_second_tab_is_one_script_call(private_rig: Rig) -> None:
+    """A tab of an agent this process knows: the connection index and the offer lookup
+    ride with nothing else, and the commit is the only script call."""
+    rig = private_rig
+    engine = rig.engine()
+    (agent_id,) = await rig.add_agents(1)
+    first, offer = await engine.open_connection(agent_id, TAB)
+    assert first.changed and offer is None
+
+    before = await calls(rig.client)
+    out, offer = await engine.open_connection(agent_id, OTHER_TAB)
+    after = await calls(rig.client)
+    ran = {c: n - before.get(c, 0) for c, n in after.items()}
+    assert out.state.connections == {TAB, OTHER_TAB} and offer is None
+    assert ran["evalsha"] == 1 and ran["sadd"] == 1
+    assert await rig.client.smembers(rig.keys.instance_conns("i1")) == {
+        f"{agent_id}\t{TAB}".encode(), f"{agent_id}\t{OTHER_TAB}".encode()}

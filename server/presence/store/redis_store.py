@@ -88,6 +88,11 @@ class CommitRequest:
     due_at: float | None = None
 
 
+def _indexed(agent_id: str, conn_id: str) -> str:
+    """A connection's member in its instance's connection index."""
+    return f"{agent_id}\t{conn_id}"
+
+
 def _id_lt(a: str, b: str) -> bool:
     am, _, asq = a.partition("-")
     bm, _, bsq = b.partition("-")
@@ -120,6 +125,30 @@ class RedisStore:
     async def load_agent(self, agent_id: AgentId) -> LoadedAgent:
         """Read state, connections and profile of one agent in one round trip."""
         return self._loaded(await self._load(keys=self._agent_keys(agent_id)))
+
+    async def open_connection(
+        self, instance_id: str, agent_id: AgentId, conn_id: ConnectionId, *, load: bool
+    ) -> tuple[LoadedAgent | None, str | None]:
+        """Index a new connection under its instance, read the agent's pending offer id
+        and (with ``load``) its snapshot: one pipelined round trip on a single server,
+        concurrent calls on a cluster (the index is a key of another slot)."""
+        index_key, member = self.keys.instance_conns(instance_id), _indexed(agent_id, conn_id)
+        offer_key = self.keys.offer(agent_id)
+        if is_cluster(self.client):
+            calls: list[Any] = [self.client.sadd(index_key, member), self.client.get(offer_key)]
+            if load:
+                calls.append(self._load(keys=self._agent_keys(agent_id)))
+            replies = await asyncio.gather(*calls)
+        else:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.sadd(index_key, member)
+            pipe.get(offer_key)
+            if load:
+                await self._load(keys=self._agent_keys(agent_id), client=pipe)  # type: ignore[arg-type]
+            replies = await pipe.execute()
+        offer = replies[1]
+        return (self._loaded(replies[2]) if load else None,
+                text(offer) if offer is not None else None)
 
     async def load_agents(self, agent_ids: list[AgentId]) -> list[LoadedAgent]:
         """Snapshots of many agents (each one consistent): one pipelined round trip on a
@@ -358,10 +387,10 @@ class RedisStore:
         return out
 
     async def index_connection(self, instance_id: str, agent_id: str, conn_id: str) -> None:
-        await self.client.sadd(self.keys.instance_conns(instance_id), f"{agent_id}\t{conn_id}")
+        await self.client.sadd(self.keys.instance_conns(instance_id), _indexed(agent_id, conn_id))
 
     async def unindex_connection(self, instance_id: str, agent_id: str, conn_id: str) -> None:
-        await self.client.srem(self.keys.instance_conns(instance_id), f"{agent_id}\t{conn_id}")
+        await self.client.srem(self.keys.instance_conns(instance_id), _indexed(agent_id, conn_id))
 
     async def forget_instance(self, instance_id: str) -> None:
         """Drop a dead instance once all of its connections were disconnected."""

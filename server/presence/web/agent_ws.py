@@ -34,7 +34,7 @@ from presence.core.ratelimit import TokenBucket
 from presence.core.statuses import Status
 from presence.store.connection import UNAVAILABLE
 from presence.web.close_codes import CloseCode
-from presence.web.hub import AgentLink, agent_presence_frame
+from presence.web.hub import AgentEvent, AgentLink, agent_presence_frame
 from presence.web.peer import Peer
 from presence.web.runtime import Runtime
 from presence.web.sockets import (
@@ -78,7 +78,7 @@ async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
     refused = False
     try:
         try:
-            out = await rt.engine.connect(agent_id, conn_id)
+            out, offer_id = await rt.engine.open_connection(agent_id, conn_id)
         except PresenceError as exc:
             refused = True  # nothing was committed: there is nothing to disconnect
             peer.offer(error_frame(exc.code, exc.message))
@@ -94,7 +94,7 @@ async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
             return
         try:
             sessions = await rt.router.sessions(out.state.open_items)
-            offers = [o for o in [await rt.router.pending_offer(agent_id)] if o]
+            offers = [o for o in [await rt.router.offer_frame(offer_id)] if o]
         except UNAVAILABLE:
             _try_again(peer)
             return
@@ -119,7 +119,7 @@ async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
         link.sent_version = out.state.version
         _send_buffered(link)
         # This frame lives as long as the socket: drop what only the welcome needed.
-        del out, sessions, offers, org, auth, identity
+        del out, offer_id, sessions, offers, org, auth, identity
         log.info("agent connected", extra={"agent_id": agent_id, "connection_id": conn_id,
                                             "instance_id": rt.instance_id})
         await _frames(ws, rt, link)
@@ -150,7 +150,7 @@ def _send_buffered(link: AgentLink) -> None:
     events newer than the welcome's (snapshot first, then diffs)."""
     buffered, link.buffer = link.buffer or [], None
     for event in buffered:
-        if isinstance(event, str):
+        if not isinstance(event, AgentEvent):
             link.peer.offer(event)
         elif int(event.agent["version"]) > link.sent_version:
             link.peer.offer(agent_presence_frame(event))
