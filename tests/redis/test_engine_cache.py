@@ -156,9 +156,15 @@ async def test_a_second_tab_is_one_script_call(private_rig: Rig) -> None:
     ride with nothing else, and the commit is the only script call."""
     rig = private_rig
     engine = rig.engine()
-    (agent_id,) = await rig.add_agents(1)
+    warm, agent_id = await rig.add_agents(2)
+    await engine.open_connection(warm, TAB)  # the server now holds the scripts
+    before = await calls(rig.client)
     first, offer = await engine.open_connection(agent_id, TAB)
+    after = await calls(rig.client)
     assert first.changed and offer is None
+    # First contact: the load rides in the pipeline without a SCRIPT EXISTS check.
+    assert after["evalsha"] - before["evalsha"] == 2
+    assert "script|exists" not in after
 
     before = await calls(rig.client)
     out, offer = await engine.open_connection(agent_id, OTHER_TAB)
@@ -167,4 +173,4 @@ async def test_a_second_tab_is_one_script_call(private_rig: Rig) -> None:
     assert out.state.connections == {TAB, OTHER_TAB} and offer is None
     assert ran["evalsha"] == 1 and ran["sadd"] == 1
     assert await rig.client.smembers(rig.keys.instance_conns("i1")) == {
-        f"{agent_id}\t{TAB}".encode(), f"{agent_id}\t{OTHER_TAB}".encode()}
+        f"{a}\t{t}".encode() for a, t in [(warm, TAB), (agent_id, TAB), (agent_id, OTHER_TAB)]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from importlib import resources
 
-from redis_rig import Rig
+from redis_rig import GRACE, Rig
 
 from presence.core.model import ConnectionId, Source
 
@@ -50,3 +50,23 @@ async def test_pipelined_load_after_script_flush_reloads_the_script(rig: Rig) ->
 
     assert [snap.version for snap in loaded] == [1, 0, 0]
     assert loaded[0].connections == {TAB: "i1"}
+
+
+async def test_pipelined_sign_in_and_sweep_after_script_flush(rig: Rig) -> None:
+    """The pipelined paths (sign-in's index + offer + load, the sweep's batched commits)
+    send the calls answered NOSCRIPT again once the scripts are loaded, and only those:
+    each agent gets exactly one sign-in and one expiry."""
+    engine = rig.engine()
+    agents = await rig.add_agents(3)
+    await rig.client.script_flush()
+    for agent_id in agents:
+        out, offer = await engine.open_connection(agent_id, TAB)
+        assert out.changed and offer is None
+        await engine.disconnect(agent_id, TAB)
+
+    await rig.client.script_flush()
+    rig.clock.advance(GRACE + 1)
+    assert await engine.sweep() == 3
+
+    for agent_id in agents:
+        assert await rig.reasons(agent_id) == ["sign_in", "disconnected", "grace_expired"]

@@ -12,6 +12,8 @@ from importlib import resources
 from typing import Any
 
 import orjson
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from presence.clock import to_ms
 from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
@@ -88,6 +90,11 @@ class CommitRequest:
     due_at: float | None = None
 
 
+#: One command of :meth:`RedisStore._pipelined`: ``(script, keys, args)`` or the words of
+#: a plain command.
+Call = tuple[AsyncScript, list[str], list[Any]] | tuple[str, ...]
+
+
 def _indexed(agent_id: str, conn_id: str) -> str:
     """A connection's member in its instance's connection index."""
     return f"{agent_id}\t{conn_id}"
@@ -135,17 +142,16 @@ class RedisStore:
         index_key, member = self.keys.instance_conns(instance_id), _indexed(agent_id, conn_id)
         offer_key = self.keys.offer(agent_id)
         if is_cluster(self.client):
-            calls: list[Any] = [self.client.sadd(index_key, member), self.client.get(offer_key)]
+            awaited: list[Any] = [self.client.sadd(index_key, member),
+                                  self.client.get(offer_key)]
             if load:
-                calls.append(self._load(keys=self._agent_keys(agent_id)))
-            replies = await asyncio.gather(*calls)
+                awaited.append(self._load(keys=self._agent_keys(agent_id)))
+            replies = await asyncio.gather(*awaited)
         else:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.sadd(index_key, member)
-            pipe.get(offer_key)
+            calls: list[Call] = [("SADD", index_key, member), ("GET", offer_key)]
             if load:
-                await self._load(keys=self._agent_keys(agent_id), client=pipe)  # type: ignore[arg-type]
-            replies = await pipe.execute()
+                calls.append((self._load, self._agent_keys(agent_id), []))
+            replies = await self._pipelined(calls)
         offer = replies[1]
         return (self._loaded(replies[2]) if load else None,
                 text(offer) if offer is not None else None)
@@ -162,10 +168,9 @@ class RedisStore:
                     *(self._load(keys=self._agent_keys(a)) for a in chunk)
                 ))
             return [self._loaded(reply) for reply in replies]
-        pipe = self.client.pipeline(transaction=False)
-        for agent_id in agent_ids:
-            await self._load(keys=self._agent_keys(agent_id), client=pipe)  # type: ignore[arg-type]
-        return [self._loaded(reply) for reply in await pipe.execute()]
+        replies = await self._pipelined([(self._load, self._agent_keys(a), [])
+                                          for a in agent_ids])
+        return [self._loaded(reply) for reply in replies]
 
     @staticmethod
     def _loaded(reply: list[Any]) -> LoadedAgent:
@@ -215,11 +220,44 @@ class RedisStore:
         if is_cluster(self.client):
             replies = await asyncio.gather(*(self._commit(keys=k, args=a) for k, a in calls))
         else:
-            pipe = self.client.pipeline(transaction=False)
-            for keys, args in calls:
-                await self._commit(keys=keys, args=args, client=pipe)  # type: ignore[arg-type]
-            replies = await pipe.execute()
+            replies = await self._pipelined([(self._commit, keys, args) for keys, args in calls])
         return [self._committed(reply) for reply in replies]
+
+    async def _pipelined(self, calls: list[Call]) -> list[Any]:
+        """Run commands and script calls in one pipelined round trip (single server).
+
+        redis-py's own pipelines ask ``SCRIPT EXISTS`` before every execute that holds
+        a script call, which is a second round trip each time; here a script call is a
+        plain EVALSHA and only the calls answered ``NOSCRIPT`` (a restarted or flushed
+        server) are sent again once their scripts are loaded — never a call that ran."""
+        replies: list[Any] = [None] * len(calls)
+        pending = list(range(len(calls)))
+        for _ in range(2):
+            pipe = self.client.pipeline(transaction=False)
+            for i in pending:
+                call = calls[i]
+                if isinstance(call[0], AsyncScript):
+                    script, keys, args = call
+                    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                else:
+                    pipe.execute_command(*call)
+            results = await pipe.execute(raise_on_error=False)
+            missing: list[int] = []
+            for i, result in zip(pending, results, strict=True):
+                if isinstance(result, NoScriptError):
+                    missing.append(i)
+                elif isinstance(result, Exception):
+                    raise result
+                else:
+                    replies[i] = result
+            if not missing:
+                return replies
+            scripts = {id(c[0]): c[0] for c in (calls[i] for i in missing)
+                       if isinstance(c[0], AsyncScript)}
+            for script in scripts.values():
+                script.sha = await self.client.script_load(script.script)
+            pending = missing
+        raise NoScriptError("scripts kept disappearing from the server; try again")
 
     def _commit_call(self, r: CommitRequest) -> tuple[list[str], list[str | int | bytes]]:
         k = self.keys
