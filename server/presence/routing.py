@@ -24,7 +24,14 @@ from presence.core.messages import Accept, AgentCommand, CloseWork, Reject
 from presence.core.model import AgentId, Reason
 from presence.core.rules import WorkChangeKind
 from presence.core.work import ItemState, OfferOutcome, WorkError, WorkItem
-from presence.core.workstreams import Candidate, Workstream, at_session_limit, rank
+from presence.core.workstreams import (
+    Candidate,
+    Workstream,
+    at_session_limit,
+    has_capacity,
+    presence_allows,
+    rank,
+)
 from presence.engine import Engine, OrgSource, Outcome
 from presence.metrics import Metrics
 from presence.store.work_store import DueOp, QueueOp, WorkStore
@@ -191,8 +198,12 @@ class Router:
     async def _after_change(self, agent_id: str, outcome: Outcome, expired: bool) -> None:
         if expired:
             await self.withdraw_for(agent_id)
+        # A change can only make this agent eligible: route only the workstreams it could
+        # now take an item of (an agent going Away or Busy costs no routing round trip).
+        me = Candidate(outcome.state, outcome.profile)
         for ws in self.config.org.workstreams_of(outcome.profile):
-            await self.route_workstream(ws.id)
+            if presence_allows(me, ws) and has_capacity(me, ws):
+                await self.route_workstream(ws.id)
 
     # --- offers ---
 

@@ -344,3 +344,32 @@ async def test_a_released_offer_goes_back_to_its_place_in_the_queue(
     assert (again.state, again.agent_id, again.offer_id) == (
         ItemState.OFFERED, "a2", "chat~w1~2")
     assert (await cluster.item("chat", "w2")).state is ItemState.QUEUED
+
+
+async def test_only_a_change_that_makes_the_agent_eligible_looks_at_the_queues(
+    cluster: Cluster, redis_client: Redis
+) -> None:
+    """Routing after a presence change reads a workstream's queue only when the agent
+    could now take one of its items: going Away reads none, coming back Available reads
+    both of its workstreams (and gets the item queued meanwhile)."""
+    stack = cluster.add(redis_client, "i1")
+    await cluster.add_agents("a1")
+    looked: list[str] = []
+    queued = stack.work.queued
+
+    async def counting(workstream: str, limit: int = 100) -> list[str]:
+        looked.append(workstream)
+        return await queued(workstream, limit)
+
+    stack.work.queued = counting  # type: ignore[method-assign]
+    await stack.engine.set_presence(AgentId("a1"), "away")
+    await cluster.settle()
+    await cluster.queue("chat", "c1")
+    assert looked == []
+
+    await stack.engine.set_presence(AgentId("a1"), "available")
+    await cluster.settle()
+    assert sorted(looked) == ["chat", "email"]
+    item = await cluster.item("chat", "c1")
+    assert item.state is ItemState.OFFERED and item.offer_id is not None
+    assert await cluster.reservations("a1") == {"a1": item.offer_id}
