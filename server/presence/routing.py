@@ -191,19 +191,21 @@ class Router:
                     self._spawn(self._withdraw_pending())
                 self._to_withdraw.add(state.agent_id)
             return
-        # A connect after the deadline but before the sweep recorded the expiry itself:
-        # withdraw first, then route for the new session.
-        self._spawn(self._after_change(state.agent_id, outcome, expired))
+        # A change can only make this agent eligible: route only the workstreams it could
+        # now take an item of (an agent going Away or Busy costs no routing at all).
+        me = Candidate(state, outcome.profile)
+        eligible = [ws.id for ws in self.config.org.workstreams_of(outcome.profile)
+                    if presence_allows(me, ws) and has_capacity(me, ws)]
+        if expired or eligible:
+            # A connect after the deadline but before the sweep recorded the expiry
+            # itself: withdraw first, then route for the new session.
+            self._spawn(self._after_change(state.agent_id, eligible, expired))
 
-    async def _after_change(self, agent_id: str, outcome: Outcome, expired: bool) -> None:
+    async def _after_change(self, agent_id: str, workstreams: list[str], expired: bool) -> None:
         if expired:
             await self.withdraw_for(agent_id)
-        # A change can only make this agent eligible: route only the workstreams it could
-        # now take an item of (an agent going Away or Busy costs no routing round trip).
-        me = Candidate(outcome.state, outcome.profile)
-        for ws in self.config.org.workstreams_of(outcome.profile):
-            if presence_allows(me, ws) and has_capacity(me, ws):
-                await self.route_workstream(ws.id)
+        for ws_id in workstreams:
+            await self.route_workstream(ws_id)
 
     # --- offers ---
 
