@@ -73,12 +73,21 @@ class EngineSettings:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """What a decision reads: the agent's state, its profile and the profile's stored
-    bytes (which the commit compares)."""
+    """What a decision reads: the agent's state, its profile, and what the commit
+    compares — the profile's stored bytes and the state's tag."""
 
     state: AgentState
     profile: AgentProfile
     profile_raw: bytes
+    tag: str
+
+    @classmethod
+    def of(cls, agent_id: AgentId, loaded: LoadedAgent, now: float) -> Snapshot | None:
+        """The snapshot of a loaded agent; ``None`` if it is not configured."""
+        if loaded.profile is None:
+            return None
+        return cls(loaded.state(agent_id, now), loaded.profile, loaded.profile_raw,
+                   loaded.tag)
 
 
 class Engine:
@@ -153,11 +162,10 @@ class Engine:
             if snap is None:
                 if loaded is None:
                     loaded = await self._load(agent_id)
-                if loaded.profile is None:
+                snap = Snapshot.of(agent_id, loaded, now)
+                if snap is None:
                     self.forget(agent_id)
                     raise PresenceError(ErrorCode.UNKNOWN_AGENT, f"no agent {agent_id!r}")
-                snap = Snapshot(loaded.state(agent_id, now), loaded.profile,
-                                loaded.profile_raw)
                 loaded = None
                 verified = True
             state, profile = snap.state, snap.profile
@@ -183,7 +191,7 @@ class Engine:
                     m.conflicts.inc()
                 snap, loaded = None, committed.fresh
                 continue
-            return await self._recorded(snap, transition)
+            return await self._recorded(snap, transition, committed.event_id)
         self.forget(agent_id)
         raise PresenceError(ErrorCode.BUSY, "too much contention on this agent; try again")
 
@@ -219,15 +227,16 @@ class Engine:
             history=[history_entry(h, now) for h in transition.history],
             now=now,
             profile_raw=snap.profile_raw,
+            expected_tag=snap.tag,
             conn=op,
             due_at=after.grace_until,
         )
 
-    async def _recorded(self, before: Snapshot, transition: Transition) -> Outcome:
-        """Bookkeeping after ``transition`` (decided from ``before``) was committed:
-        the copy, metrics, custom statuses in use, listeners."""
+    async def _recorded(self, before: Snapshot, transition: Transition, tag: str) -> Outcome:
+        """Bookkeeping after ``transition`` (decided from ``before``) was committed with
+        ``tag``: the copy, metrics, custom statuses in use, listeners."""
         state, after, profile = before.state, transition.state, before.profile
-        self._remember(after.agent_id, Snapshot(after, profile, before.profile_raw))
+        self._remember(after.agent_id, Snapshot(after, profile, before.profile_raw, tag))
         m = self.metrics
         if m:
             opened = after.grace_until is not None and state.grace_until is None
@@ -441,9 +450,7 @@ class Engine:
         if missing:
             for agent_id, loaded in zip(missing, await self.store.load_agents(missing),
                                         strict=True):
-                if loaded.profile is not None:
-                    snaps[agent_id] = Snapshot(loaded.state(agent_id, now), loaded.profile,
-                                               loaded.profile_raw)
+                snaps[agent_id] = Snapshot.of(agent_id, loaded, now)
         decided: list[tuple[Snapshot, Transition]] = []
         one_by_one: list[AgentId] = []
         for agent_id, snap in snaps.items():
@@ -461,14 +468,13 @@ class Engine:
         expired = 0
         for (snap, transition), result in zip(decided, committed, strict=True):
             if result.ok:
-                await self._recorded(snap, transition)
+                await self._recorded(snap, transition, result.event_id)
                 expired += 1
                 continue
             agent_id = snap.state.agent_id
-            fresh = result.fresh
-            if fresh is not None and fresh.profile is not None:
-                self._remember(agent_id, Snapshot(fresh.state(agent_id, now), fresh.profile,
-                                                  fresh.profile_raw))
+            fresh = None if result.fresh is None else Snapshot.of(agent_id, result.fresh, now)
+            if fresh is not None:
+                self._remember(agent_id, fresh)
             one_by_one.append(agent_id)
         if one_by_one:
             expired += await self._expire_each(one_by_one)

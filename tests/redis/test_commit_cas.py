@@ -65,6 +65,7 @@ async def test_stale_commit_returns_false_and_changes_nothing(
             history=[{"stale": True}],
             now=now,
             profile_raw=stale.profile_raw,
+            tag=stale.tag,
             conn=ConnectionOp("add", ConnectionId("tab-9"), "i1"),
             due_at=None,
         )
@@ -103,6 +104,7 @@ async def test_commit_with_current_version_writes_everything_once(rig: Rig) -> N
         history=[{"n": 1}],
         now=now,
         profile_raw=loaded.profile_raw,
+        tag=loaded.tag,
         conn=ConnectionOp("add", TAB, "i7"),
         due_at=now + GRACE,
     )
@@ -115,7 +117,8 @@ async def test_commit_with_current_version_writes_everything_once(rig: Rig) -> N
     assert await rig.store.history(agent_id) == [{"n": 1}]
     # The same expected version again is now stale.
     again = await rig.store.commit_agent(agent_id, 0, write, event={"n": 2}, history=[],
-                                         now=now, profile_raw=loaded.profile_raw)
+                                         now=now, profile_raw=loaded.profile_raw,
+                                         tag=loaded.tag)
     assert not again.ok and again.version == 1 and again.fresh is not None
     assert await dump(rig, agent_id) == after
 
@@ -134,7 +137,7 @@ async def test_commit_decided_with_an_old_profile_is_refused(rig: Rig) -> None:
     state = loaded.state(agent_id, now)
     committed = await rig.store.commit_agent(
         agent_id, 0, replace(state, version=1), event={"n": 1}, history=[{"n": 1}], now=now,
-        profile_raw=loaded.profile_raw,
+        profile_raw=loaded.profile_raw, tag=loaded.tag,
     )
 
     assert not committed.ok and committed.version == 0

@@ -61,7 +61,7 @@ async def test_a_presence_change_is_one_script_call(private_rig: Rig) -> None:
         assert out.changed and out.state.presence.status_id == status
         # One top-level call; the rest are the commit script's own writes (commandstats
         # counts commands run inside scripts too).
-        assert ran == {"evalsha": 1, "hmget": 1, "get": 1, "hset": 2, "hget": 1,
+        assert ran == {"evalsha": 1, "hmget": 1, "get": 1, "hset": 1, "hget": 1,
                        "zrem": 1, "xadd": 2, "spublish": 1}, f"{status}: {ran}"
     assert await rig.reasons(agent_id) == ["sign_in", "manual", "manual", "manual", "manual"]
 
@@ -174,3 +174,29 @@ async def test_a_second_tab_is_one_script_call(private_rig: Rig) -> None:
     assert ran["evalsha"] == 1 and ran["sadd"] == 1
     assert await rig.client.smembers(rig.keys.instance_conns("i1")) == {
         f"{a}\t{t}".encode() for a, t in [(warm, TAB), (agent_id, TAB), (agent_id, OTHER_TAB)]}
+
+
+async def test_a_version_written_again_after_lost_writes_is_not_mistaken(rig: Rig) -> None:
+    """Redis lost A's last commit (a crash with appendfsync everysec) and B then wrote the
+    same version number with other content (a second tab). A's copy carries the lost
+    commit's tag, so A's next commit misses and decides from B's state: closing A's tab
+    leaves the agent connected through B's instead of clearing every connection."""
+    a, b = rig.engine("i1"), rig.engine("i2")
+    (agent_id,) = await rig.add_agents(1)
+    await a.connect(agent_id, TAB)  # version 1
+    keys = [rig.keys.state(agent_id), rig.keys.conns(agent_id)]
+    saved = [await rig.client.dump(k) for k in keys]
+    await a.set_presence(agent_id, "away")  # version 2, then lost:
+    for key, value in zip(keys, saved, strict=True):
+        assert value is not None
+        await rig.client.restore(key, 0, value, replace=True)
+    b.forget(agent_id)
+    await b.connect(agent_id, OTHER_TAB)  # version 2 again, other content
+    assert (await rig.store.load_agent(agent_id)).version == 2
+
+    out = await a.disconnect(agent_id, TAB)
+
+    assert out.state.connections == {OTHER_TAB}
+    assert out.state.presence.status_id == "available" and out.state.grace_until is None
+    loaded = await rig.store.load_agent(agent_id)
+    assert set(loaded.connections) == {OTHER_TAB} and loaded.version == 3

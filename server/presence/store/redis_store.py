@@ -38,13 +38,15 @@ def _script_source(name: str) -> str:
 class LoadedAgent:
     """One consistent snapshot of an agent: state (``None`` if never seen), its version,
     live connections (id → instance id) and profile (``None`` if not configured), with
-    the profile's stored bytes (a commit checks them: see :meth:`RedisStore.commit_agent`)."""
+    the profile's stored bytes and the state's tag (a commit checks both: see
+    :meth:`RedisStore.commit_agent`)."""
 
     doc: dict[str, Any] | None
     version: int
     connections: dict[ConnectionId, str]
     profile: AgentProfile | None
     profile_raw: bytes = b""
+    tag: str = ""
 
     def state(self, agent_id: AgentId, now: float) -> AgentState:
         """The state the rules work on; a never-seen agent starts Offline."""
@@ -67,7 +69,8 @@ class ConnectionOp:
 @dataclass(frozen=True, slots=True)
 class Committed:
     """Result of a commit: ``ok`` false means another writer got there first (or the
-    profile changed), and ``fresh`` is then the agent as it is now."""
+    profile changed), and ``fresh`` is then the agent as it is now. ``event_id`` is the
+    committed state's new tag."""
 
     ok: bool
     version: int
@@ -86,6 +89,8 @@ class CommitRequest:
     history: list[dict[str, Any]]
     now: float
     profile_raw: bytes
+    #: Tag of the state the decision was made from (``""`` for a state without one).
+    expected_tag: str
     conn: ConnectionOp | None = None
     due_at: float | None = None
 
@@ -174,7 +179,8 @@ class RedisStore:
 
     @staticmethod
     def _loaded(reply: list[Any]) -> LoadedAgent:
-        doc, version, flat, profile = reply
+        doc, version, flat, profile = reply[:4]
+        tag = reply[4] if len(reply) > 4 else b""
         conns = {
             ConnectionId(flat[i].decode()): flat[i + 1].decode() for i in range(0, len(flat), 2)
         }
@@ -184,6 +190,7 @@ class RedisStore:
             conns,
             AgentProfile.from_json(orjson.loads(profile)) if profile else None,
             profile or b"",
+            text(tag),
         )
 
     async def commit_agent(
@@ -196,16 +203,18 @@ class RedisStore:
         history: list[dict[str, Any]],
         now: float,
         profile_raw: bytes,
+        tag: str,
         conn: ConnectionOp | None = None,
         due_at: float | None = None,
     ) -> Committed:
-        """Write ``state`` (numbered ``state.version``) if the stored version is still
-        ``expected_version`` and the stored profile is still ``profile_raw`` (the one the
-        decision was made with); in the same script update the connection hash, the grace
-        deadline (``due_at``, ``None`` removes it), append history and the event, and
-        publish the event. On a miss the reply carries the fresh snapshot."""
+        """Write ``state`` (numbered ``state.version``) if the stored state is still
+        ``expected_version`` with ``tag`` and the stored profile is still ``profile_raw``
+        (what the decision was made from); in the same script update the connection
+        hash, the grace deadline (``due_at``, ``None`` removes it), append history and
+        the event, and publish the event. The event's stream id becomes the state's new
+        tag. On a miss the reply carries the fresh snapshot."""
         return await self.commit(CommitRequest(agent_id, expected_version, state, event,
-                                               history, now, profile_raw, conn, due_at))
+                                               history, now, profile_raw, tag, conn, due_at))
 
     async def commit(self, request: CommitRequest) -> Committed:
         """:meth:`commit_agent` of a prepared request."""
@@ -281,6 +290,7 @@ class RedisStore:
             orjson.dumps(r.event),
             r.state.version,
             r.profile_raw,
+            r.expected_tag,
             *(orjson.dumps(h) for h in r.history),
         ]
         keys = [k.state(agent_id), k.conns(agent_id), k.due(shard), k.events(shard),

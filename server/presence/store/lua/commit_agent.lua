@@ -1,7 +1,7 @@
 -- commit_agent: apply one decided transition of one agent atomically, if nobody else did
 -- first (compare-and-set on the version), then record and announce it.
 --
--- KEYS[1] agent state hash      (fields: doc, version, hist_ms)
+-- KEYS[1] agent state hash      (fields: doc, version, tag, hist_ms)
 -- KEYS[2] agent connections hash (connection id -> instance id)
 -- KEYS[3] shard due index zset   (member -> deadline ms)
 -- KEYS[4] shard events stream    (supervisor feed)
@@ -22,24 +22,28 @@
 -- ARGV[12] event JSON published and appended to the events stream
 -- ARGV[13] new version (greater than the expected one)
 -- ARGV[14] the profile JSON the decision was made with (byte-exact)
--- ARGV[15..] history entries JSON, oldest first
+-- ARGV[15] the tag of the state the decision was made from ("" if it had none)
+-- ARGV[16..] history entries JSON, oldest first
 --
 -- The decision may come from the caller's in-process copy of the agent, so the check
 -- covers both halves of what the rules read: the versioned state (and its connections,
--- which only this script changes) and the separately stored profile. On a miss the
--- script returns the fresh snapshot, exactly as load_agent does, so the retry decides
--- from it without another round trip.
+-- which only this script changes) and the separately stored profile. The state is
+-- matched on its version and its tag, the events stream id of the commit that wrote it:
+-- after a crash that lost acknowledged writes, a version number can be written again
+-- with other content, but never with the same tag (stream ids only grow with time).
+-- On a miss the script returns the fresh snapshot, exactly as load_agent does, so the
+-- retry decides from it without another round trip.
 --
--- Returns {1, new version, events stream id}, or on conflict
--- {0, doc or false, current version, {conn, instance, ...}, profile or false}.
-local st = redis.call('HMGET', KEYS[1], 'doc', 'version')
+-- Returns {1, new version, events stream id (the new tag)}, or on conflict
+-- {0, doc or false, current version, {conn, instance, ...}, profile or false, tag}.
+local st = redis.call('HMGET', KEYS[1], 'doc', 'version', 'tag')
 local current = tonumber(st[2] or '0')
+local tag = st[3] or ''
 local profile = redis.call('GET', KEYS[6])
-if current ~= tonumber(ARGV[1]) or profile ~= ARGV[14] then
-  return {0, st[1], current, redis.call('HGETALL', KEYS[2]), profile}
+if current ~= tonumber(ARGV[1]) or tag ~= ARGV[15] or profile ~= ARGV[14] then
+  return {0, st[1], current, redis.call('HGETALL', KEYS[2]), profile, tag}
 end
 local version = tonumber(ARGV[13])
-redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'version', version)
 
 if ARGV[3] == 'add' then
   redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
@@ -57,15 +61,16 @@ if ARGV[6] ~= '' then
   end
 end
 
+local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], '*', 'e', ARGV[12])
 local now = tonumber(ARGV[10])
-if #ARGV >= 15 then
+if #ARGV >= 16 then
   local ms = math.max(now, tonumber(redis.call('HGET', KEYS[1], 'hist_ms') or '0'))
-  for i = 15, #ARGV do
+  for i = 16, #ARGV do
     redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[11], ms .. '-*', 'e', ARGV[i])
   end
-  redis.call('HSET', KEYS[1], 'hist_ms', ms)
+  redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'version', version, 'tag', id, 'hist_ms', ms)
+else
+  redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'version', version, 'tag', id)
 end
-
-local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], '*', 'e', ARGV[12])
 redis.call('SPUBLISH', ARGV[8], id .. ' ' .. ARGV[12])
 return {1, version, id}
