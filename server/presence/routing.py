@@ -39,6 +39,9 @@ from presence.store.work_store import DueOp, QueueOp, WorkStore
 log = logging.getLogger("presence.routing")
 
 RESERVATION_SLACK = 5.0
+#: Seconds after an accept or close before the sweep re-applies its agent side, in case
+#: the instance died between the item's commit and the agent's.
+APPLY_REPAIR_DELAY = 30.0
 
 
 def split_offer_id(offer_id: str) -> tuple[str, str]:
@@ -245,10 +248,12 @@ class Router:
             accepted = work.accept(item, offer_id, agent_id, self.clock.now())
         except WorkError as exc:
             raise PresenceError(ErrorCode.CONFLICT, exc.message) from None
-        if not await self.store.commit(accepted, item.version, due=DueOp("del", offer_id)):
+        if not await self.store.commit(accepted, item.version, due=DueOp("del", offer_id),
+                                       applying_until=self.clock.now() + APPLY_REPAIR_DELAY):
             raise PresenceError(ErrorCode.CONFLICT, f"offer {offer_id!r} is no longer open")
         await self.engine.work_changed(AgentId(agent_id), WorkChangeKind.ACCEPTED, item.load,
                                        item_id)
+        await self.store.applied(ws_id, item_id)
         await self.store.release(agent_id, offer_id)
         if self.metrics:
             self.metrics.offers.labels(OfferOutcome.ACCEPTED.value).inc()
@@ -273,6 +278,33 @@ class Router:
         await self.engine.offer_rejected(AgentId(agent_id), ws.rejected_to_dnd)
         await self.route_workstream(ws.id)
         return {"type": "ack"}
+
+    async def repair_applying(self) -> int:
+        """Re-apply the agent side of accepts and closes whose item was committed but
+        whose agent's capacity change was not (the instance died in between), from the
+        item as it is now. Both changes are idempotent per item id, and an item found
+        no longer assigned after its accept was re-applied is closed on the agent too,
+        so a close racing this repair cannot leave capacity counted. Returns how many
+        items were repaired."""
+        repaired = 0
+        now = self.clock.now()
+        for ws in list(self.config.org.workstreams.values()):
+            for item_id in await self.store.due_applying(ws.id, now):
+                item = await self.store.load(ws.id, item_id)
+                if item is not None and item.agent_id:
+                    agent = AgentId(item.agent_id)
+                    log.warning("repairing the agent side of work item %s", item_id)
+                    if item.state is ItemState.ASSIGNED:
+                        await self.engine.work_changed(agent, WorkChangeKind.ACCEPTED,
+                                                       item.load, item_id)
+                        item = await self.store.load(ws.id, item_id)
+                    if item is not None and item.state is not ItemState.ASSIGNED:
+                        await self.engine.work_changed(agent, WorkChangeKind.CLOSED,
+                                                       item.load, item_id)
+                    repaired += 1
+                    await self._push_sessions(agent)
+                await self.store.applied(ws.id, item_id)
+        return repaired
 
     async def expire_offers(self) -> int:
         """Offers whose notification timeout passed: missed (sweeper, every instance)."""
@@ -336,11 +368,15 @@ class Router:
         except WorkError as exc:
             raise PresenceError(ErrorCode.CONFLICT, exc.message) from None
         due = DueOp("del", item.offer_id) if item.offer_id else DueOp("")
-        if not await self.store.commit(closed, item.version, QueueOp("del"), due):
+        held = item.state is ItemState.ASSIGNED and item.agent_id
+        repair_at = self.clock.now() + APPLY_REPAIR_DELAY if held else None
+        if not await self.store.commit(closed, item.version, QueueOp("del"), due,
+                                       applying_until=repair_at):
             raise PresenceError(ErrorCode.CONFLICT, "the item changed meanwhile; try again")
-        if item.state is ItemState.ASSIGNED and item.agent_id:
+        if held and item.agent_id:
             await self.engine.work_changed(AgentId(item.agent_id), WorkChangeKind.CLOSED,
                                            item.load, item_id)
+            await self.store.applied(ws_id, item_id)
             await self._push_sessions(item.agent_id)
         elif item.state is ItemState.OFFERED and item.agent_id and item.offer_id:
             await self.store.release(item.agent_id, item.offer_id)

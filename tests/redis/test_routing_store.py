@@ -22,7 +22,7 @@ from presence.core.statuses import Base, StatusId
 from presence.core.work import ItemState, WorkItem
 from presence.core.workstreams import Workstream
 from presence.engine import Engine, EngineSettings
-from presence.routing import Router
+from presence.routing import APPLY_REPAIR_DELAY, Router
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore, text
 from presence.store.work_store import DueOp, QueueOp, WorkStore
@@ -74,10 +74,11 @@ class GatedWorkStore(WorkStore):
         return await super().reserve(agent_id, offer_id, ttl)
 
     async def commit(self, item: WorkItem, expected_version: int,
-                     queue: QueueOp = NO_QUEUE_OP, due: DueOp = NO_DUE_OP) -> bool:
+                     queue: QueueOp = NO_QUEUE_OP, due: DueOp = NO_DUE_OP,
+                     applying_until: float | None = None) -> bool:
         if item.state is ItemState.OFFERED:
             await self._wait("commit")
-        ok = await super().commit(item, expected_version, queue, due)
+        ok = await super().commit(item, expected_version, queue, due, applying_until)
         if item.state is ItemState.OFFERED:
             self.commits.append(ok)
         return ok
@@ -373,3 +374,66 @@ async def test_only_a_change_that_makes_the_agent_eligible_looks_at_the_queues(
     item = await cluster.item("chat", "c1")
     assert item.state is ItemState.OFFERED and item.offer_id is not None
     assert await cluster.reservations("a1") == {"a1": item.offer_id}
+
+
+async def test_an_accept_cut_short_by_a_crash_is_repaired_by_the_sweep(
+    cluster: Cluster, redis_client: Redis
+) -> None:
+    """The instance died after committing the accepted item and before the agent's
+    capacity: the sweep re-applies the agent side once the repair delay passed, and the
+    agent's later close releases exactly what was taken."""
+    stack = cluster.add(redis_client, "i1")
+    await cluster.add_agents("a1", units=1)
+    await cluster.queue("chat", "c1")
+    await stack.router.route_workstream("chat")
+    item = await cluster.item("chat", "c1")
+    assert item.state is ItemState.OFFERED and item.offer_id is not None
+    now = cluster.clock.now()
+    accepted = work.accept(item, item.offer_id, "a1", now)
+    assert await stack.work.commit(accepted, item.version, due=DueOp("del", item.offer_id),
+                                   applying_until=now + APPLY_REPAIR_DELAY)
+    # ... and here the instance died.
+    state, _ = await stack.engine.get(AgentId("a1"))
+    assert state.open_items == () and state.usage.open_sessions == 0
+
+    assert await stack.router.repair_applying() == 0  # not overdue yet
+    cluster.clock.advance(APPLY_REPAIR_DELAY + 1)
+    assert await stack.router.repair_applying() == 1
+
+    state, _ = await stack.engine.get(AgentId("a1"))
+    assert state.open_items == ("c1",) and state.usage.open_sessions == 1
+    assert await redis_client.zcard(cluster.keys.applying("chat")) == 0
+    assert await stack.router.repair_applying() == 0  # once only
+
+    await stack.router.close("c1", by="a1", agent_id="a1")
+    state, _ = await stack.engine.get(AgentId("a1"))
+    assert state.open_items == () and state.usage.open_sessions == 0
+    assert await redis_client.zcard(cluster.keys.applying("chat")) == 0
+
+
+async def test_a_close_cut_short_by_a_crash_is_repaired_by_the_sweep(
+    cluster: Cluster, redis_client: Redis
+) -> None:
+    """The item was closed but the agent's capacity not released: the sweep releases it."""
+    stack = cluster.add(redis_client, "i1")
+    await cluster.add_agents("a1", units=1)
+    await cluster.queue("chat", "c1")
+    await stack.router.route_workstream("chat")
+    item = await cluster.item("chat", "c1")
+    assert item.offer_id is not None
+    await stack.router.accept("a1", item.offer_id)
+    assert await redis_client.zcard(cluster.keys.applying("chat")) == 0  # applied inline
+    assigned = await cluster.item("chat", "c1")
+    now = cluster.clock.now()
+    closed = work.close(assigned, now, "a1")
+    assert await stack.work.commit(closed, assigned.version, QueueOp("del"),
+                                   applying_until=now + APPLY_REPAIR_DELAY)
+    state, _ = await stack.engine.get(AgentId("a1"))
+    assert state.open_items == ("c1",)
+
+    cluster.clock.advance(APPLY_REPAIR_DELAY + 1)
+    assert await stack.router.repair_applying() == 1
+
+    state, _ = await stack.engine.get(AgentId("a1"))
+    assert state.open_items == () and state.usage.open_sessions == 0
+    assert state.presence.status_id == "available"

@@ -56,6 +56,11 @@ class Keys:
     def offers_due(self, workstream: str) -> str:
         return f"{self._ws(workstream)}:due"
 
+    def applying(self, workstream: str) -> str:
+        """Items accepted or closed whose agent's capacity change may not be committed
+        yet (item id -> ms after which the sweep re-applies it)."""
+        return f"{self._ws(workstream)}:applying"
+
     # --- per shard ---
     def due(self, shard: int) -> str:
         return f"{self._tag(shard)}:due"

@@ -52,20 +52,37 @@ class WorkStore:
         expected_version: int,
         queue: QueueOp = QueueOp(""),
         due: DueOp = DueOp(""),
+        applying_until: float | None = None,
     ) -> bool:
-        """Write ``item`` if its stored version is still ``expected_version``."""
+        """Write ``item`` if its stored version is still ``expected_version``. With
+        ``applying_until``, the same script records that the item's agent has a capacity
+        change to commit next: the sweep re-applies it after that instant unless
+        :meth:`applied` removed the record first."""
         k = self.keys
         ws = item.workstream
         if expected_version == 0:
             await self.client.hsetnx(k.item_index, item.id, ws)
         reply = await self._commit(
-            keys=[k.item(ws, item.id), k.queue(ws), k.offers_due(ws)],
+            keys=[k.item(ws, item.id), k.queue(ws), k.offers_due(ws), k.applying(ws)],
             args=[
                 expected_version, orjson.dumps(item.to_json()), item.version, item.id,
                 queue.op, to_ms(queue.score_at), due.op, due.offer_id, to_ms(due.due_at),
+                "" if applying_until is None else "1",
+                0 if applying_until is None else to_ms(applying_until),
             ],
         )
         return int(reply[0]) == 1
+
+    async def applied(self, workstream: str, item_id: str) -> None:
+        """The agent's capacity change for the item was committed."""
+        await self.client.zrem(self.keys.applying(workstream), item_id)
+
+    async def due_applying(self, workstream: str, now: float, limit: int = 500) -> list[str]:
+        """Items whose agent's capacity change is overdue (a crash in between)."""
+        raw = await self.client.zrangebyscore(
+            self.keys.applying(workstream), "-inf", to_ms(now), start=0, num=limit
+        )
+        return [text(m) for m in raw]
 
     async def queued(self, workstream: str, limit: int = 100) -> list[str]:
         """Queued item ids, oldest first."""

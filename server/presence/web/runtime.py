@@ -207,6 +207,7 @@ class Runtime:
         if self.may_judge_liveness():
             await self.engine.reap_dead_instances()
         await self.router.expire_offers()
+        await self.router.repair_applying()
 
     async def check_liveness_once(self) -> None:
         """Close connections that stopped sending heartbeats or whose token expired (the

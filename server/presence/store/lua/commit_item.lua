@@ -5,6 +5,8 @@
 -- KEYS[1] item hash            (fields: doc, version)
 -- KEYS[2] workstream queue zset (item id -> enqueue ms; oldest routed first)
 -- KEYS[3] workstream due zset   (offer id -> offer deadline ms)
+-- KEYS[4] workstream applying zset (item id -> ms after which the agent's capacity
+--         change is re-applied, unless removed once it was committed)
 --
 -- ARGV[1] expected version ("0": the item must not exist yet)
 -- ARGV[2] new document (JSON)
@@ -15,6 +17,8 @@
 -- ARGV[7] due op: "add" | "del" | ""
 -- ARGV[8] due member (offer id)
 -- ARGV[9] due score (deadline ms) for "add"
+-- ARGV[10] "1": record the item in the applying zset at score ARGV[11]
+-- ARGV[11] applying score (ms)
 --
 -- Returns {1, new version} or {0, current version} on conflict.
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
@@ -31,5 +35,8 @@ if ARGV[7] == 'add' then
   redis.call('ZADD', KEYS[3], ARGV[9], ARGV[8])
 elseif ARGV[7] == 'del' then
   redis.call('ZREM', KEYS[3], ARGV[8])
+end
+if ARGV[10] == '1' then
+  redis.call('ZADD', KEYS[4], ARGV[11], ARGV[4])
 end
 return {1, tonumber(ARGV[3])}
