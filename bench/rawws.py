@@ -16,6 +16,7 @@ import os
 import struct
 import time
 from collections.abc import Callable
+from typing import cast
 
 OnText = Callable[["RawWebSocket", bytes, float], None]
 
@@ -33,8 +34,8 @@ class RawWebSocket(asyncio.Protocol):
         self._fragments: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # cast, not isinstance: uvloop's transports are not asyncio.Transport subclasses.
+        self.transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.handshake.done():

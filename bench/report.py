@@ -119,9 +119,10 @@ def _num(v: float | None) -> str:
 
 def markdown(result: dict[str, Any], rows: list[Row], json_name: str) -> str:
     m, v = result["machine"], result["versions"]
-    libs = ", ".join(f"{k} {v[k]}" for k in ("starlette", "uvicorn", "websockets", "redis",
-                                              "hiredis", "orjson", "python-socketio",
-                                              "python-engineio") if v.get(k))
+    libs = ", ".join(f"{k} {v[k]}" for k in ("starlette", "uvicorn", "httptools",
+                                              "websockets", "redis", "hiredis", "orjson",
+                                              "python-socketio", "python-engineio")
+                     if v.get(k))
     loads = sorted(run["load_average"] for entry in result["scenarios"].values()
                    for figures in entry.values() if isinstance(figures, dict)
                    for run in figures.get("runs", []) if "load_average" in run)

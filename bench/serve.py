@@ -6,8 +6,11 @@
 
 Serves on a loopback socket bound to port 0 before uvicorn starts (no free-port race)
 with a deep backlog, and prints ``port <n>`` once startup (lifespan included) completed.
-All three kinds run on the same uvicorn settings as ``presence serve`` (``websockets-sansio``,
-no transport pings, no per-message deflate, ``loop="auto"``: uvloop only when installed).
+All three kinds run on the same uvicorn settings as ``presence serve``
+(:func:`presence.cli.uvicorn_io`: uvloop and httptools when installed — they are
+dependencies —, no transport pings, no per-message deflate). Ours runs its own WebSocket
+protocol (``websockets-sansio`` plus the raw fan-out path); bare and the peer run uvicorn's
+``websockets-sansio`` it is built on.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 import uvicorn
 
 from bench.common import BACKLOG, SECRET, raise_nofile
+from presence.cli import uvicorn_io
 
 
 class AnnouncingServer(uvicorn.Server):
@@ -72,9 +76,12 @@ def main() -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(BACKLOG)
+    io = uvicorn_io()
+    if args.kind != "presence":
+        io["ws"] = "websockets-sansio"  # the same protocol, without the raw fan-out path
     config = uvicorn.Config(
-        build(args), ws="websockets-sansio", lifespan="auto" if args.kind == "peer" else "on",
-        log_level="warning", ws_max_size=64 * 1024, ws_ping_interval=None, loop="auto",
+        build(args), **io, lifespan="auto" if args.kind == "peer" else "on",
+        log_level="warning", ws_max_size=64 * 1024, ws_ping_interval=None,
         # As `presence serve`: no per-message deflate (BENCH_WS_DEFLATE=1 measures it on).
         ws_per_message_deflate=os.environ.get("BENCH_WS_DEFLATE") == "1",
         backlog=BACKLOG, timeout_graceful_shutdown=2,

@@ -156,7 +156,7 @@ def serve(settings: Settings) -> int:
         if settings.demo:
             asyncio.run(_seed_demo(settings, secret))
         config = uvicorn.Config(
-            app, log_level=settings.log_level, log_config=None, ws="websockets-sansio",
+            app, log_level=settings.log_level, log_config=None, **uvicorn_io(),
             ws_max_size=settings.max_frame_bytes, ws_ping_interval=None,
             # Frames are a few hundred bytes; per-message deflate would cost ~45 KiB of
             # zlib state per socket and CPU on every frame (docs/benchmarks.md).
@@ -182,6 +182,23 @@ def serve(settings: Settings) -> int:
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def uvicorn_io() -> dict[str, Any]:
+    """uvicorn's I/O choices for ``presence serve`` (the benchmark's servers use the same):
+    the WebSocket protocol with the raw fan-out path (``presence.web.fastws``), and uvloop
+    and httptools when they can be imported (they are dependencies), else asyncio and h11."""
+    from presence.web.fastws import FastWebSocketProtocol
+
+    return {"ws": FastWebSocketProtocol,
+            "loop": "uvloop" if _importable("uvloop") else "asyncio",
+            "http": "httptools" if _importable("httptools") else "h11"}
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
 
 
 async def _check_redis(settings: Settings) -> None:

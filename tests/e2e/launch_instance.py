@@ -14,6 +14,7 @@ import socket
 
 import uvicorn
 
+from presence.cli import uvicorn_io
 from presence.settings import Settings
 from presence.web.app import create_app
 
@@ -35,7 +36,7 @@ def main() -> None:
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     config = uvicorn.Config(
-        create_app(settings), ws="websockets-sansio", lifespan="on", log_level="warning",
+        create_app(settings), **uvicorn_io(), lifespan="on", log_level="warning",
         ws_max_size=settings.max_frame_bytes, ws_ping_interval=None,
     )
     server = AnnouncingServer(config)

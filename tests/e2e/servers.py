@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,6 +18,7 @@ import httpx
 import uvicorn
 
 from presence.auth import Role
+from presence.cli import uvicorn_io
 from presence.client import AgentClient, SupervisorClient
 from presence.clock import Clock
 from presence.settings import Settings
@@ -97,16 +99,23 @@ class Instance:
             await self.task
 
 
+#: ``PRESENCE_TEST_WS=websockets-sansio`` runs the instances on uvicorn's own WebSocket
+#: protocol, without the raw fan-out path: the peers then take their queued path, as under
+#: any other ASGI server. Unset: the product's protocol, as ``presence serve`` runs.
+WS_PROTOCOL = os.environ.get("PRESENCE_TEST_WS") or None
+
 #: URLs of Redis Clusters started by the tests: instances on them run in cluster mode.
 CLUSTER_URLS: set[str] = set()
 
 
 async def start_instance(
-    redis_url: str, key_prefix: str, clock: Clock, *, port: int = 0, **overrides: Any
+    redis_url: str, key_prefix: str, clock: Clock, *, port: int = 0, ws: Any = None,
+    **overrides: Any
 ) -> Instance:
     """A server instance in this loop on a loopback socket bound before it starts (``port``
     0: any free port). SO_REUSEADDR lets a later instance take over the port of a stopped
-    one, so pages find the server at the same address after a restart."""
+    one, so pages find the server at the same address after a restart. ``ws``: uvicorn's
+    WebSocket protocol (default: the product's, or ``PRESENCE_TEST_WS``)."""
     if redis_url in CLUSTER_URLS:
         overrides.setdefault("cluster", True)
     settings = replace(TEST_SETTINGS, redis_url=redis_url, key_prefix=key_prefix, **overrides)
@@ -117,9 +126,10 @@ async def start_instance(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     sock.listen(128)
+    io = uvicorn_io()
     config = uvicorn.Config(
-        app, ws="websockets-sansio", lifespan="on", log_level="warning",
-        ws_max_size=settings.max_frame_bytes, ws_ping_interval=None,
+        app, ws=ws or WS_PROTOCOL or io["ws"], http=io["http"], lifespan="on",
+        log_level="warning", ws_max_size=settings.max_frame_bytes, ws_ping_interval=None,
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)

@@ -152,7 +152,7 @@ def _send_buffered(link: AgentLink) -> None:
     for event in buffered:
         if not isinstance(event, AgentEvent):
             link.peer.offer(event)
-        elif int(event.agent["version"]) > link.sent_version:
+        elif event.version > link.sent_version:
             link.peer.offer(agent_presence_frame(event))
 
 

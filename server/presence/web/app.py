@@ -38,6 +38,7 @@ from presence.web.agent_ws import agent_endpoint
 from presence.web.close_codes import CloseCode
 from presence.web.http import JSON, Handler
 from presence.web.hub import Hub
+from presence.web.peer import TextFrame
 from presence.web.pickers import refresh_pickers
 from presence.web.runtime import ConfigCache, Runtime
 from presence.web.supervisor_ws import supervisor_endpoint
@@ -110,12 +111,13 @@ async def refresh_agent_tabs(hub: Hub, store: RedisStore, clock: Clock) -> None:
         if loaded.profile is None:
             continue
         state = loaded.state(agent_id, clock.now())
-        frame = orjson.dumps({"type": "presence", "presence": state.presence.to_wire()})
+        frame = TextFrame(orjson.dumps({"type": "presence",
+                                        "presence": state.presence.to_wire()}))
         for link in hub.agent_links(agent_id):
             # != rather than >: after Redis lost writes, versions may have gone back.
             if link.buffer is None and state.version != link.sent_version:
                 link.sent_version = state.version
-                link.peer.offer(frame.decode())
+                link.peer.offer(frame)
 
 
 def create_app(

@@ -20,7 +20,7 @@ from presence.clock import Clock
 from presence.store.connection import RedisClient, is_cluster
 from presence.store.keys import Keys
 from presence.web.close_codes import CloseCode
-from presence.web.peer import Peer
+from presence.web.peer import Peer, TextFrame
 
 log = logging.getLogger("presence.hub")
 
@@ -39,8 +39,8 @@ class AgentLink:
     #: Version of the newest presence this tab was sent (its welcome or an event); older
     #: events that reach the hub after the welcome are stale and not sent again.
     sent_version: int = -1
-    #: Events that arrived before the welcome was queued; ``None`` once it was.
-    buffer: list[AgentEvent | str] | None = field(default_factory=list)
+    #: Events and frames that arrived before the welcome was sent; ``None`` once it was.
+    buffer: list[AgentEvent | TextFrame] | None = field(default_factory=list)
     #: The picker this tab was last sent (welcome or ``statuses``); ``None`` before.
     statuses: list[dict[str, object]] | None = None
 
@@ -55,6 +55,12 @@ class SupervisorSink(Protocol):
     def interrupt(self) -> None: ...
 
 
+def stream_position(stream_id: str) -> tuple[int, int]:
+    """``"1700000000000-3"`` → ``(1700000000000, 3)``, ordered as Redis orders ids."""
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 @dataclass(frozen=True, slots=True)
 class AgentEvent:
     """One committed agent change as it arrived from Redis."""
@@ -64,14 +70,22 @@ class AgentEvent:
     agent: dict[str, Any]
     presence_changed: bool
     ended: tuple[str, ...]
+    # Derived once per event here, not by each of the sockets it fans out to.
+    agent_id: str = field(init=False)
+    version: int = field(init=False)
+    team: str | None = field(init=False)
+    position: tuple[int, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        derive = object.__setattr__  # frozen
+        derive(self, "agent_id", str(self.agent["agent_id"]))
+        derive(self, "version", int(self.agent["version"]))
+        derive(self, "team", self.agent.get("team"))
+        derive(self, "position", stream_position(self.stream_id))
 
     @property
     def cursor(self) -> str:
         return f"{self.shard}:{self.stream_id}"
-
-    @property
-    def agent_id(self) -> str:
-        return str(self.agent["agent_id"])
 
 
 @dataclass(eq=False)
@@ -189,7 +203,7 @@ class Hub:
         data: bytes = msg["data"]
         if data.startswith(b"! "):
             _, agent_id, frame = data.split(b" ", 2)
-            self.direct_local(agent_id.decode(), frame.decode())
+            self.direct_local(agent_id.decode(), TextFrame(frame))
             return False
         stream_id, _, payload = data.partition(b" ")
         shard = int(channel.rsplit("{s", 1)[1].split("}", 1)[0])
@@ -201,7 +215,7 @@ class Hub:
         self.publish_local(event)
         return False
 
-    def direct_local(self, agent_id: str, frame: str) -> None:
+    def direct_local(self, agent_id: str, frame: TextFrame) -> None:
         """Deliver a frame meant for one agent (offers, sessions) to its local tabs."""
         for link in self.agent_links(agent_id):
             if link.buffer is not None:
@@ -218,14 +232,14 @@ class Hub:
                 for link in list(links.values()):
                     if link.buffer is not None:
                         link.buffer.append(event)
-                    elif int(event.agent["version"]) > link.sent_version:
-                        link.sent_version = int(event.agent["version"])
+                    elif event.version > link.sent_version:
+                        link.sent_version = event.version
                         link.peer.offer(frame)
             for conn_id in event.ended:
                 ended = links.get(conn_id)
                 if ended is not None:
                     ended.peer.close(CloseCode.SIGNED_OUT, "signed out")
-        team = event.agent.get("team")
+        team = event.team
         for sup in list(self.supervisors):
             if sup.wants(team):
                 sup.deliver(event)
@@ -241,6 +255,6 @@ def presence_of(view: dict[str, Any]) -> dict[str, Any]:
     return {k: view[k] for k in PRESENCE_FIELDS}
 
 
-def agent_presence_frame(event: AgentEvent) -> str:
-    """The frame an agent's own tabs receive for a presence change."""
-    return orjson.dumps({"type": "presence", "presence": presence_of(event.agent)}).decode()
+def agent_presence_frame(event: AgentEvent) -> TextFrame:
+    """The frame an agent's own tabs receive for a presence change (encoded once)."""
+    return TextFrame(orjson.dumps({"type": "presence", "presence": presence_of(event.agent)}))

@@ -1,8 +1,17 @@
-"""One WebSocket peer with a bounded outgoing queue and its own writer task.
+"""One WebSocket peer: the outgoing side of a socket, bounded.
 
-Fan-out never awaits a slow socket: :meth:`Peer.offer` enqueues without blocking and,
-when the queue is full, the peer is closed with ``SLOW_CONSUMER`` so it resumes or
-resyncs on reconnect instead of silently missing events.
+Fan-out never awaits a slow socket. :meth:`Peer.offer` hands a frame over without
+waiting, through one of two paths chosen when the socket is accepted:
+
+- *raw* (uvicorn runs :class:`~presence.web.fastws.FastWebSocketProtocol`, as ``presence
+  serve`` does): the frame goes to the socket's transport at once — for a
+  :class:`TextFrame` the same bytes for every socket —, no task and no queue per socket;
+- *queued* (any other ASGI server): a deque drained by a writer task through Starlette.
+
+Either way a socket is given at most ``queue_size`` frames it cannot take yet — queued
+frames, or frames written while its transport is over its high-water mark — and on the
+next one it is closed with ``SLOW_CONSUMER``, after every frame it was given, so it
+resumes or resyncs on reconnect instead of silently missing events.
 """
 
 from __future__ import annotations
@@ -16,10 +25,34 @@ from collections.abc import Callable
 from starlette.websockets import WebSocket, WebSocketState
 
 from presence.web.close_codes import CloseCode
+from presence.web.fastws import RAW_EXTENSION, RawSocket, encode_text_frame
 
 log = logging.getLogger("presence.peer")
 
-_CLOSE = object()
+
+class TextFrame:
+    """One outgoing text message for any number of sockets, encoded once: its text for
+    the queued path and its complete WebSocket frame for the raw path, each made on
+    first use and shared by every socket it goes to."""
+
+    __slots__ = ("_text", "_wire", "payload")
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload  #: UTF-8 JSON
+        self._text: str | None = None
+        self._wire: bytes | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self.payload.decode()
+        return self._text
+
+    @property
+    def wire(self) -> bytes:
+        if self._wire is None:
+            self._wire = encode_text_frame(self.payload)
+        return self._wire
 
 
 class Flag:
@@ -55,39 +88,75 @@ class Flag:
 
 
 class Peer:
-    """Outgoing side of one socket."""
+    """Outgoing side of one socket; create it once the socket is accepted."""
+
+    # Slots: thousands of mostly idle sockets each hold one.
+    __slots__ = ("_behind", "_on_drop", "_queue", "_raw", "_size", "_task", "_wakeup",
+                 "close_code", "closed", "websocket")
 
     def __init__(
         self, websocket: WebSocket, queue_size: int, on_drop: Callable[[], None] | None = None
     ) -> None:
         self.websocket = websocket
         self._on_drop = on_drop
-        # A deque and one wake-up future rather than an asyncio.Queue: a queue holds four
-        # deques and an Event (~3 KiB) for each of thousands of mostly idle sockets.
-        self._queue: collections.deque[str | tuple[int, str]] = collections.deque()
         self._size = queue_size
+        extensions = websocket.scope.get("extensions") or {}
+        self._raw: RawSocket | None = extensions.get(RAW_EXTENSION)
+        # Queued path only. A deque and one wake-up future rather than an asyncio.Queue:
+        # a queue holds four deques and an Event (~3 KiB) per mostly idle socket.
+        self._queue: collections.deque[str | TextFrame | tuple[int, str]] | None = (
+            collections.deque() if self._raw is None else None)
         self._wakeup: asyncio.Future[None] | None = None
-        self._writer: asyncio.Task[None] | None = None
+        #: Raw path: frames written while the transport was over its high-water mark.
+        self._behind = 0
+        #: The writer (queued path) or the close being sent (raw path).
+        self._task: asyncio.Task[None] | None = None
         self.closed = Flag()
         self.close_code: int | None = None
 
-    def start(self) -> None:
-        """Start the writer; call once the socket is accepted."""
-        self._writer = asyncio.create_task(self._write())
+    @property
+    def direct(self) -> bool:
+        """Frames go straight to the transport (the raw path)."""
+        return self._raw is not None
 
-    def offer(self, text: str) -> bool:
-        """Queue one frame; on overflow close the peer as a slow consumer."""
-        if self.closed.is_set() or self.close_code is not None:
+    def start(self) -> None:
+        """Start the writer of the queued path; call once the socket is accepted."""
+        if self._queue is not None:
+            self._task = asyncio.create_task(self._write())
+
+    def offer(self, frame: str | TextFrame) -> bool:
+        """Send one text frame without waiting; ``False`` if it was not (the peer is
+        closing, or is closed now as a slow consumer, or the socket is gone)."""
+        if self.close_code is not None or self.closed.is_set():
             return False
-        if self._size and len(self._queue) >= self._size:
-            log.warning("closing slow consumer")
-            if self._on_drop is not None:
-                self._on_drop()
-            self.close(CloseCode.SLOW_CONSUMER, "slow consumer")
+        raw = self._raw
+        if raw is None:
+            return self._enqueue(frame)
+        if raw.write_paused:
+            if self._size and self._behind >= self._size:
+                self._drop()
+                return False
+            self._behind += 1
+        elif self._behind:
+            self._behind = 0
+        wire = frame.wire if isinstance(frame, TextFrame) else encode_text_frame(frame.encode())
+        return raw.write_frame(wire)
+
+    def _enqueue(self, frame: str | TextFrame) -> bool:
+        queue = self._queue
+        assert queue is not None  # the queued path has one from the start
+        if self._size and len(queue) >= self._size:
+            self._drop()
             return False
-        self._queue.append(text)
+        queue.append(frame)
         self._wake()
         return True
+
+    def _drop(self) -> None:
+        log.warning("closing slow consumer")
+        if self._on_drop is not None:
+            self._on_drop()
+        self.close(CloseCode.SLOW_CONSUMER, "slow consumer")
 
     def _wake(self) -> None:
         wakeup = self._wakeup
@@ -95,19 +164,34 @@ class Peer:
             wakeup.set_result(None)
 
     def close(self, code: int, reason: str = "") -> None:
-        """Close after the frames already queued (idempotent)."""
+        """Close after every frame already given (idempotent)."""
         if self.close_code is not None:
             return
         self.close_code = code
-        # The close frame goes after every frame already queued, even when the queue is
-        # full: dropping some of them would leave the client a gap it cannot see (a
-        # supervisor's cursor would move past the events it never got).
-        self._queue.append((code, reason))
-        self._wake()
+        # The close frame goes after every frame already given, even to a slow consumer:
+        # dropping some would leave the client a gap it cannot see (a supervisor's
+        # cursor would move past the events it never got).
+        if self._queue is not None:
+            self._queue.append((code, reason))
+            self._wake()
+        elif not self.closed.is_set():
+            # Raw path: those frames are in the transport already, and the close goes
+            # through ASGI, which waits until the transport is writable: it cannot
+            # overtake them.
+            self._task = asyncio.get_running_loop().create_task(self._send_close(code, reason))
+
+    async def _send_close(self, code: int, reason: str) -> None:
+        try:
+            if self.websocket.application_state is WebSocketState.CONNECTED:
+                with contextlib.suppress(Exception):
+                    await self.websocket.close(code, reason)
+        finally:
+            self.closed.set()
 
     async def _write(self) -> None:
         ws = self.websocket
         queue = self._queue
+        assert queue is not None
         loop = asyncio.get_running_loop()
         try:
             while True:
@@ -117,12 +201,9 @@ class Peer:
                 self._wakeup = None
                 item = queue.popleft()
                 if isinstance(item, tuple):
-                    code, reason = item
-                    if ws.application_state is WebSocketState.CONNECTED:
-                        with contextlib.suppress(Exception):
-                            await ws.close(code, reason)
+                    await self._send_close(*item)
                     return
-                await ws.send_text(item)
+                await ws.send_text(item.text if isinstance(item, TextFrame) else item)
                 del item  # an idle socket must not keep its last frame alive
         except Exception:  # the socket went away under us
             log.debug("writer stopped", exc_info=True)
@@ -130,9 +211,9 @@ class Peer:
             self.closed.set()
 
     async def stop(self) -> None:
-        """Stop the writer (after the socket ended)."""
-        if self._writer is not None:
-            self._writer.cancel()
+        """Stop the writer or the close (after the socket ended)."""
+        if self._task is not None:
+            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._writer
+                await self._task
         self.closed.set()

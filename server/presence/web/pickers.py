@@ -18,6 +18,7 @@ from presence.core.model import AgentId
 from presence.core.org import OrgConfig
 from presence.store.redis_store import RedisStore
 from presence.web.hub import Hub
+from presence.web.peer import TextFrame
 
 
 class OrgSnapshot(Protocol):
@@ -25,8 +26,8 @@ class OrgSnapshot(Protocol):
     def org(self) -> OrgConfig: ...
 
 
-def statuses_frame(statuses: list[dict[str, Any]]) -> str:
-    return orjson.dumps({"type": "statuses", "statuses": statuses}).decode()
+def statuses_frame(statuses: list[dict[str, Any]]) -> TextFrame:
+    return TextFrame(orjson.dumps({"type": "statuses", "statuses": statuses}))
 
 
 async def refresh_pickers(hub: Hub, store: RedisStore, config: OrgSnapshot) -> int:

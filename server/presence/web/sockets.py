@@ -17,17 +17,17 @@ from presence.clock import Clock
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.messages import FrameError
 from presence.web.close_codes import CloseCode
-from presence.web.peer import Peer
+from presence.web.peer import Peer, TextFrame
 from presence.web.runtime import Runtime
 
 log = logging.getLogger("presence.sockets")
 
 
-def encode(message: dict[str, Any]) -> str:
-    return orjson.dumps(message).decode()
+def encode(message: dict[str, Any]) -> TextFrame:
+    return TextFrame(orjson.dumps(message))
 
 
-def error_frame(code: ErrorCode, message: str, ref: object = None) -> str:
+def error_frame(code: ErrorCode, message: str, ref: object = None) -> TextFrame:
     return encode({"type": "error", "code": code.value, "message": message, "ref": ref})
 
 

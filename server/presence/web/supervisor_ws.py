@@ -34,8 +34,8 @@ from presence.core.ratelimit import TokenBucket
 from presence.core.views import agent_view
 from presence.store.connection import UNAVAILABLE
 from presence.web.close_codes import CloseCode
-from presence.web.hub import AgentEvent, presence_of
-from presence.web.peer import Peer
+from presence.web.hub import AgentEvent, presence_of, stream_position
+from presence.web.peer import Peer, TextFrame
 from presence.web.runtime import Runtime
 from presence.web.sockets import (
     Disconnected,
@@ -68,35 +68,30 @@ def parse_cursor(cursor: str, shards: int) -> dict[int, str] | None:
     return out if len(out) == shards else None
 
 
-def stream_position(stream_id: str) -> tuple[int, int]:
-    """``"1700000000000-3"`` → ``(1700000000000, 3)``, ordered as Redis orders ids."""
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
 def format_cursor(heads: dict[int, str]) -> str:
     return ",".join(f"{s}:{heads[s]}" for s in sorted(heads))
 
 
-def event_frame(event: AgentEvent) -> str:
+def event_frame(event: AgentEvent) -> TextFrame:
     """The frame every watching supervisor receives for one event (encoded once)."""
     cached = _FRAMES.get(id(event))
     if cached is not None and cached[0] is event:
         return cached[1]
     kind = "presence" if event.presence_changed else "agent"
-    frame = orjson.dumps({
+    frame = TextFrame(orjson.dumps({
         "type": kind,
         "presence": presence_of(event.agent),
         "agent": event.agent,
         "cursor": event.cursor,
-    }).decode()
+    }))
     if len(_FRAMES) > 64:
         _FRAMES.clear()
     _FRAMES[id(event)] = (event, frame)
     return frame
 
 
-_FRAMES: dict[int, tuple[AgentEvent, str]] = {}
+_FRAMES: dict[int, tuple[AgentEvent, TextFrame]] = {}
+_NO_POSITION = (-1, -1)
 
 
 @dataclass(eq=False)
@@ -128,13 +123,13 @@ class SupervisorSession:
     def send(self, event: AgentEvent) -> None:
         """Send ``event`` unless the supervisor already has it (its stream position or
         its version)."""
-        position = stream_position(event.stream_id)
-        if position <= self.floor.get(event.shard, (-1, -1)):
+        position = event.position
+        if position <= self.floor.get(event.shard, _NO_POSITION):
             return
         self.floor[event.shard] = position
-        version = int(event.agent["version"])
-        if version > self.sent.get(event.agent_id, -1):
-            self.sent[event.agent_id] = version
+        agent_id, version = event.agent_id, event.version
+        if version > self.sent.get(agent_id, -1):
+            self.sent[agent_id] = version
             self.peer.offer(event_frame(event))
 
     def interrupt(self) -> None:
