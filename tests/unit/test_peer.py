@@ -79,9 +79,10 @@ def close_message(code: int, reason: str = "") -> tuple[str, dict[str, Any]]:
     return ("asgi", {"type": "websocket.close", "code": code, "reason": reason})
 
 
-async def test_the_raw_path_writes_each_frame_at_once_and_shares_an_events_bytes() -> None:
-    """With the extension an offer is one write, before any await; a TextFrame's bytes
-    are the same object for every socket."""
+async def test_the_raw_path_writes_a_steps_frames_in_one_write_at_its_end() -> None:
+    """With the extension the frames a socket is given during one event-loop step are
+    written together when the step ends (one send system call), in order; a TextFrame's
+    bytes are the same object for every socket. The next step's frames are a new write."""
     log: Log = []
     raw = FakeRawSocket(log)
     first = Peer(await accepted(log, raw), 8)
@@ -90,8 +91,13 @@ async def test_the_raw_path_writes_each_frame_at_once_and_shares_an_events_bytes
     assert first.direct
     frame = TextFrame(b'{"type":"presence"}')
     assert first.offer(frame) and second.offer(frame) and first.offer("{}")
-    assert log == [("raw", frame.wire), ("raw", frame.wire), wire("{}")]
-    assert log[0][1] is log[1][1]
+    assert log == []  # nothing written before the step ends
+    await settle()
+    assert log == [("raw", frame.wire + wire("{}")[1]), ("raw", frame.wire)]
+    assert log[1][1] is frame.wire
+    assert second.offer("{}")
+    await settle()
+    assert log[2:] == [wire("{}")]
 
 
 async def test_a_paused_transport_takes_queue_size_frames_then_the_peer_closes() -> None:
@@ -106,10 +112,11 @@ async def test_a_paused_transport_takes_queue_size_frames_then_the_peer_closes()
     assert [peer.offer(str(n)) for n in (1, 2, 3, 4, 5)] == [True, True, True, False, False]
     assert (peer.close_code, drops) == (CloseCode.SLOW_CONSUMER, [1])
     await asyncio.wait_for(peer.closed.wait(), 1)
-    assert log == [wire("0"), wire("1"), wire("2"), wire("3"),
+    assert log == [("raw", b"".join(wire(n)[1] for n in "0123")),
                    close_message(CloseCode.SLOW_CONSUMER, "slow consumer")]
     assert not peer.offer("6")
-    assert len(log) == 5
+    await settle()
+    assert len(log) == 2
 
 
 async def test_a_transport_writable_again_starts_the_count_afresh() -> None:
@@ -121,12 +128,13 @@ async def test_a_transport_writable_again_starts_the_count_afresh() -> None:
         raw.write_paused = paused
         assert peer.offer("x")
     assert peer.close_code is None
-    assert len(log) == 5
+    await settle()
+    assert log == [("raw", wire("x")[1] * 5)]
 
 
 async def test_a_close_goes_after_the_frames_already_written() -> None:
-    """close() sends the close frame through ASGI after every raw frame; offers after it
-    are refused."""
+    """close() writes the frames given so far, then sends the close frame through ASGI;
+    offers after it are refused."""
     log: Log = []
     peer = Peer(await accepted(log, FakeRawSocket(log)), 8)
     peer.offer("a")

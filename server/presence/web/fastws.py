@@ -50,6 +50,11 @@ class RawSocket(Protocol):
         ...
 
     @property
+    def open(self) -> bool:
+        """:meth:`write_frame` would write (see there)."""
+        ...
+
+    @property
     def write_paused(self) -> bool:
         """The transport holds more than its high-water mark (the client reads slower
         than frames arrive); cleared once it drains below the low-water mark."""
@@ -74,15 +79,19 @@ class FastWebSocketProtocol(WebSocketsSansIOProtocol):
                 extensions[RAW_EXTENSION] = self
 
     def write_frame(self, frame: bytes) -> bool:
+        if not self.open:
+            return False
+        self.transport.write(frame)
+        return True
+
+    @property
+    def open(self) -> bool:
         # Plain attributes (this runs once per socket per event): handshake_complete is set
         # by the app's accept; a close received closes the transport; close_sent covers
         # a close sent, a keepalive or parser failure, a 403 or an HTTP answer instead of
         # the handshake; disconnected a lost connection.
-        if (not self.handshake_complete or self.close_sent or self.disconnected
-                or self.transport.is_closing()):
-            return False
-        self.transport.write(frame)
-        return True
+        return (self.handshake_complete and not self.close_sent and not self.disconnected
+                and not self.transport.is_closing())
 
     @property
     def write_paused(self) -> bool:

@@ -4,8 +4,11 @@ Fan-out never awaits a slow socket. :meth:`Peer.offer` hands a frame over withou
 waiting, through one of two paths chosen when the socket is accepted:
 
 - *raw* (uvicorn runs :class:`~presence.web.fastws.FastWebSocketProtocol`, as ``presence
-  serve`` does): the frame goes to the socket's transport at once — for a
-  :class:`TextFrame` the same bytes for every socket —, no task and no queue per socket;
+  serve`` does): the frame — for a :class:`TextFrame` the same bytes for every socket —
+  goes to the socket's transport at the end of the current event-loop step, together
+  with every other frame the socket was given in that step (one ``send`` system call
+  for all of them: the hub forwards every event a read from Redis brought in one step);
+  no task and no queue per socket;
 - *queued* (any other ASGI server): a deque drained by a writer task through Starlette.
 
 Either way a socket is given at most ``queue_size`` frames it cannot take yet — queued
@@ -20,6 +23,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import weakref
 from collections.abc import Callable
 
 from starlette.websockets import WebSocket, WebSocketState
@@ -87,12 +91,47 @@ class Flag:
                 self._waiters.remove(waiter)
 
 
+class _Flusher:
+    """The raw-path peers given frames during the current event-loop step, written out
+    by one callback at its end."""
+
+    __slots__ = ("dirty", "scheduled")
+
+    def __init__(self) -> None:
+        self.dirty: list[Peer] = []
+        self.scheduled = False
+
+    def add(self, peer: Peer) -> None:
+        self.dirty.append(peer)
+        if not self.scheduled:
+            self.scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self.scheduled = False
+        dirty, self.dirty = self.dirty, []
+        for peer in dirty:
+            peer.flush()
+
+
+_flushers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Flusher] = (
+    weakref.WeakKeyDictionary())
+
+
+def _flusher() -> _Flusher:
+    loop = asyncio.get_running_loop()
+    flusher = _flushers.get(loop)
+    if flusher is None:
+        flusher = _flushers[loop] = _Flusher()
+    return flusher
+
+
 class Peer:
     """Outgoing side of one socket; create it once the socket is accepted."""
 
     # Slots: thousands of mostly idle sockets each hold one.
-    __slots__ = ("_behind", "_on_drop", "_queue", "_raw", "_size", "_task", "_wakeup",
-                 "close_code", "closed", "websocket")
+    __slots__ = ("_behind", "_on_drop", "_pending", "_queue", "_raw", "_size", "_task",
+                 "_wakeup", "close_code", "closed", "websocket")
 
     def __init__(
         self, websocket: WebSocket, queue_size: int, on_drop: Callable[[], None] | None = None
@@ -107,8 +146,10 @@ class Peer:
         self._queue: collections.deque[str | TextFrame | tuple[int, str]] | None = (
             collections.deque() if self._raw is None else None)
         self._wakeup: asyncio.Future[None] | None = None
-        #: Raw path: frames written while the transport was over its high-water mark.
+        #: Raw path: frames given while the transport was over its high-water mark.
         self._behind = 0
+        #: Raw path: frames given during this event-loop step, not written yet.
+        self._pending: list[bytes] | None = None
         #: The writer (queued path) or the close being sent (raw path).
         self._task: asyncio.Task[None] | None = None
         self.closed = Flag()
@@ -132,6 +173,8 @@ class Peer:
         raw = self._raw
         if raw is None:
             return self._enqueue(frame)
+        if not raw.open:
+            return False
         if raw.write_paused:
             if self._size and self._behind >= self._size:
                 self._drop()
@@ -140,7 +183,20 @@ class Peer:
         elif self._behind:
             self._behind = 0
         wire = frame.wire if isinstance(frame, TextFrame) else encode_text_frame(frame.encode())
-        return raw.write_frame(wire)
+        pending = self._pending
+        if pending is None:
+            self._pending = [wire]
+            _flusher().add(self)
+        else:
+            pending.append(wire)
+        return True
+
+    def flush(self) -> None:
+        """Raw path: write the frames given so far in one go (normally run at the end of
+        the event-loop step that gave them)."""
+        pending, self._pending = self._pending, None
+        if pending and self._raw is not None:
+            self._raw.write_frame(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def _enqueue(self, frame: str | TextFrame) -> bool:
         queue = self._queue
@@ -175,9 +231,9 @@ class Peer:
             self._queue.append((code, reason))
             self._wake()
         elif not self.closed.is_set():
-            # Raw path: those frames are in the transport already, and the close goes
-            # through ASGI, which waits until the transport is writable: it cannot
-            # overtake them.
+            # Raw path: those frames are written now, and the close goes through ASGI,
+            # which waits until the transport is writable: it cannot overtake them.
+            self.flush()
             self._task = asyncio.get_running_loop().create_task(self._send_close(code, reason))
 
     async def _send_close(self, code: int, reason: str) -> None:
