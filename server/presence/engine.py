@@ -430,7 +430,20 @@ class Engine:
         agents are taken in batches, each decided from this process's copies (the
         missing ones loaded in one pipelined round trip) and committed in one
         pipelined round trip; only the few whose commit missed, or whose decision was
-        a no-op, go through the one-agent path."""
+        a no-op, go through the one-agent path. While a round recalculates anything,
+        another round follows at once with a fresh ``now``: deadlines that passed
+        meanwhile (the process may have been paused) need not wait a sweep period."""
+        expired = 0
+        while True:
+            done = await self._sweep_round()
+            expired += done
+            if not done:
+                break
+        if reap:
+            await self.reap_dead_instances()
+        return expired
+
+    async def _sweep_round(self) -> int:
         now = self.clock.now()
         shards = range(self.store.keys.shards)
         members = await asyncio.gather(
@@ -440,8 +453,6 @@ class Engine:
         expired = 0
         for i in range(0, len(due), SWEEP_BATCH):
             expired += await self._expire_batch(due[i : i + SWEEP_BATCH], now)
-        if reap:
-            await self.reap_dead_instances()
         return expired
 
     async def _expire_batch(self, agent_ids: list[AgentId], now: float) -> int:
