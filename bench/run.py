@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m bench.run --full`` (about 20 minutes on 2 cores) or
+"""Run the benchmarks: ``python -m bench.run --full`` (about 12 minutes on 2 cores) or
 ``python -m bench.run --smoke`` (seconds; CI checks the harness keeps working).
 
 Every scenario runs against our server and, beside it, the ``bare`` baseline (uvicorn +
