@@ -42,6 +42,7 @@ class Settings:
     rate_limit_per_second: float = 20.0
     rate_limit_burst: int = 40
     queue_size: int = 1024
+    agent_cache_size: int = 20_000
     history_retention_days: float = 35.0
     events_maxlen: int = 100_000
     demo: bool = False
@@ -77,6 +78,9 @@ class Settings:
             problems.append(f"log format must be text or json, got {self.log_format!r}")
         if self.sweep_period <= 0:
             problems.append("sweep period must be > 0 s")
+        if self.agent_cache_size < 0:
+            problems.append("agent cache size must be >= 0 (0: load every agent before "
+                            f"each change), got {self.agent_cache_size}")
         if self.redis_url is not None and not self.redis_url.startswith(
             ("redis://", "rediss://", "unix://", "valkey://")
         ):

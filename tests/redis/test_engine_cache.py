@@ -200,3 +200,15 @@ async def test_a_version_written_again_after_lost_writes_is_not_mistaken(rig: Ri
     assert out.state.presence.status_id == "available" and out.state.grace_until is None
     loaded = await rig.store.load_agent(agent_id)
     assert set(loaded.connections) == {OTHER_TAB} and loaded.version == 3
+
+
+async def test_without_copies_every_change_loads_and_still_commits_once(rig: Rig) -> None:
+    """cache_size 0 (PRESENCE_AGENT_CACHE_SIZE=0): the engine keeps no copy, so each
+    transition loads first; the outcomes are the same."""
+    engine = rig.engine()
+    engine.settings = replace(engine.settings, cache_size=0)
+    (agent_id,) = await rig.add_agents(1)
+    await engine.connect(agent_id, TAB)
+    out = await engine.set_presence(agent_id, "away")
+    assert out.changed and not engine._cache
+    assert await rig.reasons(agent_id) == ["sign_in", "manual"]
