@@ -50,3 +50,19 @@ def test_smoke_run_writes_a_complete_result(tmp_path: Path) -> None:
     assert all({"figure", "ours", "target", "met"} <= set(row) for row in result["summary"])
     assert not docs.exists()  # only a full run appends to the docs
     assert "| scenario | figure |" in proc.stdout
+
+
+@pytest.mark.timeout(120)
+def test_signin_parts_runs_and_reports_every_piece() -> None:
+    """`python -m bench.signin_parts` at tiny sizes prints one figure per piece."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.signin_parts", "--n", "5", "--runs", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=110,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split("µs", 1) for line in proc.stdout.strip().splitlines()]
+    assert [name.strip() for _, name in rows] == [
+        "redis-py GET (one round trip)", "token check (PyJWT HS256)",
+        "open_connection, agent not seen (2 round trips)",
+        "open_connection, agent with a copy (2 round trips)"]
+    assert all(float(us) > 0 for us, _ in rows)
