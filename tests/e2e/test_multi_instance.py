@@ -71,3 +71,25 @@ async def test_sign_out_ends_every_tab_on_every_instance(
         assert off["agent"]["grace_until"] is not None
     view = await agent_view(server, "A1")
     assert view["connections"] == 0 and view["reason"] == "signed_out"
+
+
+async def test_a_sign_out_missed_during_a_subscription_gap_still_closes_the_tab(
+    server: Instance, redis_url: str, key_prefix: str, fake_clock: FakeClock
+) -> None:
+    """Instance 1 is unsubscribed from Redis while the agent signs out through instance 2:
+    when instance 1 subscribes again it replays the events it missed from the shard's
+    stream, and the sign-out closes its tab with 4010 (not at the next heartbeat
+    timeout)."""
+    await put_agent(server, "A1", team="T1")
+    hub = server.runtime.hub
+    async with running(redis_url, key_prefix, fake_clock) as second, server.agent(
+        "A1"
+    ) as tab1, second.agent("A1") as tab2:
+        await tab2.set_presence("away")  # instance 1 sees this one live
+        await hub.stop()
+        await tab2.sign_out()
+        assert await tab2.wait_closed() == 4010
+        hub.start()
+        assert await tab1.wait_closed() == 4010
+    view = await agent_view(server, "A1")
+    assert view["connections"] == 0 and view["reason"] == "signed_out"

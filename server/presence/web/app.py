@@ -86,10 +86,12 @@ async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> 
 
     async def on_resubscribed() -> None:
         # Whatever was published while the subscription was down never reached this
-        # process: supervisors resume from their cursors, tabs get their presence again,
-        # and configuration changes are read afresh.
+        # process: supervisors resume from their cursors, tabs get the missed events
+        # (a sign-out closes them) and then their presence again, and configuration
+        # changes are read afresh.
         hub.interrupt_supervisors()
         await config.reload()
+        await hub.replay_missed(store.events_after)
         await refresh_agent_tabs(hub, store, clock)
 
     hub = Hub(client, keys, clock, config.reload, on_resubscribed)

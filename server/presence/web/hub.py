@@ -100,6 +100,8 @@ class Hub:
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
     _confirmed: set[Any] = field(default_factory=set)
+    #: The id of the last event seen on each shard's channel (replay starts after it).
+    last_ids: dict[int, str] = field(default_factory=dict)
 
     # --- local registry ---
 
@@ -137,6 +139,9 @@ class Hub:
             # Bounded: the cancellation can be lost in a command send (see
             # Runtime._every); the subscription then simply dies with the client.
             await asyncio.wait({self._task}, timeout=5)
+        # Not subscribed any more: a later start() is a resubscription.
+        self.connected.clear()
+        self._confirmed.clear()
 
     async def _run(self) -> None:
         backoff = 0.1
@@ -207,13 +212,25 @@ class Hub:
             return False
         stream_id, _, payload = data.partition(b" ")
         shard = int(channel.rsplit("{s", 1)[1].split("}", 1)[0])
-        body = orjson.loads(payload)
-        event = AgentEvent(
-            shard, stream_id.decode(), body["agent"], bool(body["presence_changed"]),
-            tuple(body.get("ended", ())),
-        )
-        self.publish_local(event)
+        self.last_ids[shard] = stream_id.decode()
+        self.publish_local(_event(shard, self.last_ids[shard], orjson.loads(payload)))
         return False
+
+    async def replay_missed(self, events_after: EventsAfter) -> int:
+        """After a gap in the subscription: deliver to the local agent tabs the events
+        of each shard after the last one seen (a sign-out's ``ended`` closes its tabs
+        here, a presence change reaches them). Supervisors are not sent these: they were
+        interrupted and resume from their own cursors. A shard whose missed events are
+        no longer all in its stream is skipped (the tabs' presence is refreshed after).
+        Returns how many events were replayed."""
+        replayed = 0
+        for shard, last in list(self.last_ids.items()):
+            missed = await events_after(shard, last, REPLAY_LIMIT)
+            for stream_id, body in missed or ():
+                self.last_ids[shard] = stream_id
+                self.publish_local(_event(shard, stream_id, body), supervisors=False)
+                replayed += 1
+        return replayed
 
     def direct_local(self, agent_id: str, frame: TextFrame) -> None:
         """Deliver a frame meant for one agent (offers, sessions) to its local tabs."""
@@ -223,8 +240,9 @@ class Hub:
             else:
                 link.peer.offer(frame)
 
-    def publish_local(self, event: AgentEvent) -> None:
-        """Deliver one event to this process's sockets."""
+    def publish_local(self, event: AgentEvent, *, supervisors: bool = True) -> None:
+        """Deliver one event to this process's sockets (agent tabs only, without
+        ``supervisors``)."""
         links = self.agents.get(event.agent_id)
         if links:
             if event.presence_changed:
@@ -239,10 +257,23 @@ class Hub:
                 ended = links.get(conn_id)
                 if ended is not None:
                     ended.peer.close(CloseCode.SIGNED_OUT, "signed out")
+        if not supervisors:
+            return
         team = event.team
         for sup in list(self.supervisors):
             if sup.wants(team):
                 sup.deliver(event)
+
+
+#: ``RedisStore.events_after``: a shard's events after an id, ``None`` if some are gone.
+EventsAfter = Callable[[int, str, int], Awaitable[list[tuple[str, dict[str, Any]]] | None]]
+#: Events per shard a replay reads at most (more: the shard is left to the refresh).
+REPLAY_LIMIT = 10_000
+
+
+def _event(shard: int, stream_id: str, body: dict[str, Any]) -> AgentEvent:
+    return AgentEvent(shard, stream_id, body["agent"], bool(body["presence_changed"]),
+                      tuple(body.get("ended", ())))
 
 
 PRESENCE_FIELDS = (
