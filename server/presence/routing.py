@@ -368,16 +368,16 @@ class Router:
         except WorkError as exc:
             raise PresenceError(ErrorCode.CONFLICT, exc.message) from None
         due = DueOp("del", item.offer_id) if item.offer_id else DueOp("")
-        held = item.state is ItemState.ASSIGNED and item.agent_id
-        repair_at = self.clock.now() + APPLY_REPAIR_DELAY if held else None
+        holder = item.agent_id if item.state is ItemState.ASSIGNED else None
+        repair_at = self.clock.now() + APPLY_REPAIR_DELAY if holder else None
         if not await self.store.commit(closed, item.version, QueueOp("del"), due,
                                        applying_until=repair_at):
             raise PresenceError(ErrorCode.CONFLICT, "the item changed meanwhile; try again")
-        if held and item.agent_id:
-            await self.engine.work_changed(AgentId(item.agent_id), WorkChangeKind.CLOSED,
+        if holder:
+            await self.engine.work_changed(AgentId(holder), WorkChangeKind.CLOSED,
                                            item.load, item_id)
             await self.store.applied(ws_id, item_id)
-            await self._push_sessions(item.agent_id)
+            await self._push_sessions(holder)
         elif item.state is ItemState.OFFERED and item.agent_id and item.offer_id:
             await self.store.release(item.agent_id, item.offer_id)
             await self._send(item.agent_id, {"type": "offer_closed", "offer_id": item.offer_id,

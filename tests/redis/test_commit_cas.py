@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from redis_rig import GRACE, Rig
 
 from presence.core.model import AgentId, ConnectionId
-from presence.store.redis_store import ConnectionOp, text
+from presence.store.redis_store import CommitRequest, ConnectionOp, text
 
 TAB = ConnectionId("tab-1")
 
@@ -57,7 +57,7 @@ async def test_stale_commit_returns_false_and_changes_nothing(
         now = rig.clock.now()
         state = stale.state(agent_id, now)
         write = replace(state, version=state.version + 1)
-        committed = await rig.store.commit_agent(
+        committed = await rig.store.commit(CommitRequest(
             agent_id,
             state.version,
             write,
@@ -65,10 +65,10 @@ async def test_stale_commit_returns_false_and_changes_nothing(
             history=[{"stale": True}],
             now=now,
             profile_raw=stale.profile_raw,
-            tag=stale.tag,
+            expected_tag=stale.tag,
             conn=ConnectionOp("add", ConnectionId("tab-9"), "i1"),
             due_at=None,
-        )
+        ))
 
         assert not committed.ok and committed.version == 2
         # The miss carries the fresh snapshot, equal to what a load returns now.
@@ -96,7 +96,7 @@ async def test_commit_with_current_version_writes_everything_once(rig: Rig) -> N
     state = loaded.state(agent_id, now)
     write = replace(state, version=1)
 
-    committed = await rig.store.commit_agent(
+    committed = await rig.store.commit(CommitRequest(
         agent_id,
         0,
         write,
@@ -104,10 +104,10 @@ async def test_commit_with_current_version_writes_everything_once(rig: Rig) -> N
         history=[{"n": 1}],
         now=now,
         profile_raw=loaded.profile_raw,
-        tag=loaded.tag,
+        expected_tag=loaded.tag,
         conn=ConnectionOp("add", TAB, "i7"),
         due_at=now + GRACE,
-    )
+    ))
 
     assert committed.ok and committed.version == 1
     after = await dump(rig, agent_id)
@@ -116,9 +116,9 @@ async def test_commit_with_current_version_writes_everything_once(rig: Rig) -> N
     assert [text(i) for i, _ in after["events"]] == [committed.event_id]
     assert await rig.store.history(agent_id) == [{"n": 1}]
     # The same expected version again is now stale.
-    again = await rig.store.commit_agent(agent_id, 0, write, event={"n": 2}, history=[],
-                                         now=now, profile_raw=loaded.profile_raw,
-                                         tag=loaded.tag)
+    again = await rig.store.commit(CommitRequest(
+        agent_id, 0, write, event={"n": 2}, history=[], now=now,
+        profile_raw=loaded.profile_raw, expected_tag=loaded.tag))
     assert not again.ok and again.version == 1 and again.fresh is not None
     assert await dump(rig, agent_id) == after
 
@@ -135,10 +135,10 @@ async def test_commit_decided_with_an_old_profile_is_refused(rig: Rig) -> None:
     await rig.store.put_profile(changed)
 
     state = loaded.state(agent_id, now)
-    committed = await rig.store.commit_agent(
+    committed = await rig.store.commit(CommitRequest(
         agent_id, 0, replace(state, version=1), event={"n": 1}, history=[{"n": 1}], now=now,
-        profile_raw=loaded.profile_raw, tag=loaded.tag,
-    )
+        profile_raw=loaded.profile_raw, expected_tag=loaded.tag,
+    ))
 
     assert not committed.ok and committed.version == 0
     assert committed.fresh is not None and committed.fresh.profile == changed

@@ -18,9 +18,7 @@ from typing import Any
 from presence.core.capacity import ProfileConfig
 from presence.core.model import AgentProfile
 from presence.core.org import OrgConfig
-from presence.core.validation import MAX_TEXT, Invalid, valid_id
-
-ID_PROBLEM = "expected an id (letters, digits, _ . -; at most 64 characters)"
+from presence.core.validation import ID_PROBLEM, MAX_TEXT, Invalid, valid_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,21 @@ class Invalid(ValueError):
         self.fields = fields
 
 
+#: What an invalid id is told.
+ID_PROBLEM = "expected an id (letters, digits, _ . -; at most 64 characters)"
+
+
+def requested_id(body: object, generated: str) -> str:
+    """The ``id`` a create request names, or ``generated`` when it names none; raises
+    :class:`Invalid` for an id that is not valid."""
+    given = body.get("id") if isinstance(body, dict) else None
+    if given is None:
+        return generated
+    if not valid_id(given):
+        raise Invalid({"id": ID_PROBLEM})
+    return str(given)
+
+
 def valid_id(value: object) -> bool:
     return isinstance(value, str) and bool(ID_PATTERN.match(value))
 
@@ -48,7 +63,7 @@ def _opt_id(body: dict[str, Any], name: str, errors: dict[str, str]) -> str | No
     if value is None:
         return None
     if not valid_id(value):
-        errors[name] = "expected an id (letters, digits, _ . -; at most 64 characters)"
+        errors[name] = ID_PROBLEM
         return None
     return str(value)
 
@@ -87,7 +102,7 @@ def parse_agent(agent_id: str, body: object) -> AgentProfile:
     """``PUT /api/agents/{id}`` body → profile."""
     errors: dict[str, str] = {}
     if not valid_id(agent_id):
-        errors["id"] = "expected an id (letters, digits, _ . -; at most 64 characters)"
+        errors["id"] = ID_PROBLEM
     b = _object(body)
     _unknown(b, {"name", "team", "default_status", "capacity_units", "profiles",
                  "custom_statuses", "session_limit", "id"}, errors)
@@ -165,7 +180,7 @@ def parse_status(status_id: str, body: object, *, partial_of: Status | None = No
 def parse_team(team_id: str, body: object) -> Team:
     errors: dict[str, str] = {}
     if not valid_id(team_id):
-        errors["id"] = "expected an id (letters, digits, _ . -; at most 64 characters)"
+        errors["id"] = ID_PROBLEM
     b = _object(body)
     _unknown(b, {"name", "default_status", "custom_statuses", "id"}, errors)
     name = _text(b, "name", errors, required=False)
@@ -203,7 +218,7 @@ def parse_workstream(ws_id: str, body: object, known_statuses: set[str]) -> Work
     """``PUT /api/workstreams/{id}`` body → workstream (SPEC §7)."""
     errors: dict[str, str] = {}
     if not valid_id(ws_id):
-        errors["id"] = "expected an id (letters, digits, _ . -; at most 64 characters)"
+        errors["id"] = ID_PROBLEM
     b = _object(body)
     _unknown(b, {"id", "name", "channel", "allowed_presences", "capacity", "method", "rules",
                  "notification_timeout", "agents", "teams", "missed_to_inactive",

@@ -7,6 +7,7 @@ script objects reload themselves after ``NOSCRIPT`` (a Redis restart or ``SCRIPT
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -39,7 +40,7 @@ class LoadedAgent:
     """One consistent snapshot of an agent: state (``None`` if never seen), its version,
     live connections (id → instance id) and profile (``None`` if not configured), with
     the profile's stored bytes and the state's tag (a commit checks both: see
-    :meth:`RedisStore.commit_agent`)."""
+    :meth:`RedisStore.commit`)."""
 
     doc: dict[str, Any] | None
     version: int
@@ -80,7 +81,7 @@ class Committed:
 
 @dataclass(frozen=True, slots=True)
 class CommitRequest:
-    """One decided transition to commit (see :meth:`RedisStore.commit_agent`)."""
+    """One decided transition to commit (see :meth:`RedisStore.commit`)."""
 
     agent_id: AgentId
     expected_version: int
@@ -142,37 +143,21 @@ class RedisStore:
         self, instance_id: str, agent_id: AgentId, conn_id: ConnectionId, *, load: bool
     ) -> tuple[LoadedAgent | None, str | None]:
         """Index a new connection under its instance, read the agent's pending offer id
-        and (with ``load``) its snapshot: one pipelined round trip on a single server,
-        concurrent calls on a cluster (the index is a key of another slot)."""
-        index_key, member = self.keys.instance_conns(instance_id), _indexed(agent_id, conn_id)
-        offer_key = self.keys.offer(agent_id)
-        if is_cluster(self.client):
-            awaited: list[Any] = [self.client.sadd(index_key, member),
-                                  self.client.get(offer_key)]
-            if load:
-                awaited.append(self._load(keys=self._agent_keys(agent_id)))
-            replies = await asyncio.gather(*awaited)
-        else:
-            calls: list[Call] = [("SADD", index_key, member), ("GET", offer_key)]
-            if load:
-                calls.append((self._load, self._agent_keys(agent_id), []))
-            replies = await self._pipelined(calls)
+        and (with ``load``) its snapshot, in one :meth:`_pipelined` round trip."""
+        calls: list[Call] = [
+            ("SADD", self.keys.instance_conns(instance_id), _indexed(agent_id, conn_id)),
+            ("GET", self.keys.offer(agent_id)),
+        ]
+        if load:
+            calls.append((self._load, self._agent_keys(agent_id), []))
+        replies = await self._pipelined(calls)
         offer = replies[1]
         return (self._loaded(replies[2]) if load else None,
                 text(offer) if offer is not None else None)
 
     async def load_agents(self, agent_ids: list[AgentId]) -> list[LoadedAgent]:
-        """Snapshots of many agents (each one consistent): one pipelined round trip on a
-        single server; concurrent script calls on a cluster, whose pipelines refuse
-        scripts."""
-        if is_cluster(self.client):
-            replies: list[Any] = []
-            for i in range(0, len(agent_ids), 256):
-                chunk = agent_ids[i : i + 256]
-                replies.extend(await asyncio.gather(
-                    *(self._load(keys=self._agent_keys(a)) for a in chunk)
-                ))
-            return [self._loaded(reply) for reply in replies]
+        """Snapshots of many agents (each one consistent), in one :meth:`_pipelined`
+        round trip."""
         replies = await self._pipelined([(self._load, self._agent_keys(a), [])
                                           for a in agent_ids])
         return [self._loaded(reply) for reply in replies]
@@ -193,52 +178,37 @@ class RedisStore:
             text(tag),
         )
 
-    async def commit_agent(
-        self,
-        agent_id: AgentId,
-        expected_version: int,
-        state: AgentState,
-        *,
-        event: dict[str, Any],
-        history: list[dict[str, Any]],
-        now: float,
-        profile_raw: bytes,
-        tag: str,
-        conn: ConnectionOp | None = None,
-        due_at: float | None = None,
-    ) -> Committed:
-        """Write ``state`` (numbered ``state.version``) if the stored state is still
-        ``expected_version`` with ``tag`` and the stored profile is still ``profile_raw``
-        (what the decision was made from); in the same script update the connection
-        hash, the grace deadline (``due_at``, ``None`` removes it), append history and
-        the event, and publish the event. The event's stream id becomes the state's new
-        tag. On a miss the reply carries the fresh snapshot."""
-        return await self.commit(CommitRequest(agent_id, expected_version, state, event,
-                                               history, now, profile_raw, tag, conn, due_at))
-
     async def commit(self, request: CommitRequest) -> Committed:
-        """:meth:`commit_agent` of a prepared request."""
+        """Write ``request.state`` (numbered ``state.version``) if the stored state still
+        has the expected version and tag and the stored profile is still
+        ``profile_raw`` (what the decision was made from); in the same script update the
+        connection hash, the grace deadline (``due_at``, ``None`` removes it), append
+        history and the event, and publish the event. The event's stream id becomes the
+        state's new tag. On a miss the reply carries the fresh snapshot."""
         keys, args = self._commit_call(request)
         return self._committed(await self._commit(keys=keys, args=args))
 
     async def commit_agents(self, requests: list[CommitRequest]) -> list[Committed]:
-        """Many independent commits (each one :meth:`commit_agent`, each atomic on its
-        own): one pipelined round trip on a single server, concurrent calls on a
-        cluster."""
-        calls = [self._commit_call(r) for r in requests]
-        if is_cluster(self.client):
-            replies = await asyncio.gather(*(self._commit(keys=k, args=a) for k, a in calls))
-        else:
-            replies = await self._pipelined([(self._commit, keys, args) for keys, args in calls])
+        """Many independent commits (each one :meth:`commit`, each atomic on its own),
+        in one :meth:`_pipelined` round trip."""
+        replies = await self._pipelined([(self._commit, *self._commit_call(r))
+                                          for r in requests])
         return [self._committed(reply) for reply in replies]
 
     async def _pipelined(self, calls: list[Call]) -> list[Any]:
-        """Run commands and script calls in one pipelined round trip (single server).
+        """Run independent commands and script calls together: one pipelined round trip
+        on a single server; on a cluster, whose pipelines refuse scripts (and whose keys
+        live on several nodes), concurrent calls, 256 at a time.
 
         redis-py's own pipelines ask ``SCRIPT EXISTS`` before every execute that holds
         a script call, which is a second round trip each time; here a script call is a
         plain EVALSHA and only the calls answered ``NOSCRIPT`` (a restarted or flushed
         server) are sent again once their scripts are loaded — never a call that ran."""
+        if is_cluster(self.client):
+            out: list[Any] = []
+            for i in range(0, len(calls), 256):
+                out.extend(await asyncio.gather(*map(self._call, calls[i : i + 256])))
+            return out
         replies: list[Any] = [None] * len(calls)
         pending = list(range(len(calls)))
         for _ in range(2):
@@ -267,6 +237,14 @@ class RedisStore:
                 script.sha = await self.client.script_load(script.script)
             pending = missing
         raise NoScriptError("scripts kept disappearing from the server; try again")
+
+    def _call(self, call: Call) -> Awaitable[Any]:
+        """One call of :meth:`_pipelined` on its own (the script object reloads itself
+        after ``NOSCRIPT``)."""
+        if isinstance(call[0], AsyncScript):
+            script, keys, args = call
+            return script(keys=keys, args=args)
+        return self.client.execute_command(*call)
 
     def _commit_call(self, r: CommitRequest) -> tuple[list[str], list[str | int | bytes]]:
         k = self.keys
@@ -433,9 +411,6 @@ class RedisStore:
             agent, _, conn = text(m).partition("\t")
             out.append((AgentId(agent), ConnectionId(conn)))
         return out
-
-    async def index_connection(self, instance_id: str, agent_id: str, conn_id: str) -> None:
-        await self.client.sadd(self.keys.instance_conns(instance_id), _indexed(agent_id, conn_id))
 
     async def unindex_connection(self, instance_id: str, agent_id: str, conn_id: str) -> None:
         await self.client.srem(self.keys.instance_conns(instance_id), _indexed(agent_id, conn_id))

@@ -13,7 +13,7 @@ from presence.core.errors import ErrorCode, PresenceError
 from presence.core.model import AgentId, AgentProfile, AgentState
 from presence.core.org import status_to_json
 from presence.core.statuses import OOB_STATUSES, StatusId, is_oob
-from presence.core.validation import Invalid, parse_status, parse_team, valid_id
+from presence.core.validation import Invalid, parse_status, parse_team, requested_id
 from presence.core.views import agent_view
 from presence.web.api_config import save_agent, status_blockers
 from presence.web.http import JSON, body_json, endpoint, identify, require, runtime
@@ -52,11 +52,7 @@ async def create_status(request: Request) -> Response:
     require(request, Role.ADMIN)
     rt = runtime(request)
     body = await body_json(request)
-    status_id = body.get("id") if isinstance(body, dict) else None
-    if status_id is None:
-        status_id = f"c-{uuid.uuid4().hex[:10]}"
-    elif not valid_id(status_id):
-        raise Invalid({"id": "expected an id (letters, digits, _ . -; at most 64 characters)"})
+    status_id = requested_id(body, f"c-{uuid.uuid4().hex[:10]}")
     if is_oob(status_id) or rt.config.org.catalog.get(status_id) is not None:
         raise PresenceError(ErrorCode.CONFLICT, f"status {status_id!r} already exists")
     status = parse_status(status_id, body)

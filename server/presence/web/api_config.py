@@ -25,7 +25,7 @@ from presence.core.admin import (
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.model import AgentId, AgentProfile
 from presence.core.statuses import Base, StatusId, is_oob
-from presence.core.validation import Invalid, parse_agent, parse_team, valid_id
+from presence.core.validation import Invalid, parse_agent, parse_team, requested_id, valid_id
 from presence.store.history_store import HistoryStore
 from presence.web.http import JSON, body_json, endpoint, require, runtime
 from presence.web.runtime import Runtime
@@ -329,11 +329,7 @@ async def create_capacity_profile(request: Request) -> Response:
     require(request, Role.ADMIN)
     rt = runtime(request)
     body = await body_json(request)
-    profile_id = body.get("id") if isinstance(body, dict) else None
-    if profile_id is None:
-        profile_id = f"cp-{uuid.uuid4().hex[:10]}"
-    elif not valid_id(profile_id):
-        raise Invalid({"id": "expected an id (letters, digits, _ . -; at most 64 characters)"})
+    profile_id = requested_id(body, f"cp-{uuid.uuid4().hex[:10]}")
     if profile_id in await rt.config.store.capacity_profiles():
         raise PresenceError(ErrorCode.CONFLICT, f"capacity profile {profile_id!r} exists")
     profile = parse_capacity_profile(profile_id, body)

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,8 +36,7 @@ from presence.web import api, api_config, api_reports, api_work, openapi
 from presence.web.agent_ws import agent_endpoint
 from presence.web.close_codes import CloseCode
 from presence.web.http import JSON, Handler
-from presence.web.hub import Hub
-from presence.web.peer import TextFrame
+from presence.web.hub import Hub, presence_frame
 from presence.web.pickers import refresh_pickers
 from presence.web.runtime import ConfigCache, Runtime
 from presence.web.supervisor_ws import supervisor_endpoint
@@ -114,8 +112,7 @@ async def refresh_agent_tabs(hub: Hub, store: RedisStore, clock: Clock) -> None:
         if loaded.profile is None:
             continue
         state = loaded.state(agent_id, clock.now())
-        frame = TextFrame(orjson.dumps({"type": "presence",
-                                        "presence": state.presence.to_wire()}))
+        frame = presence_frame(state.presence.to_wire())
         for link in hub.agent_links(agent_id):
             # != rather than >: after Redis lost writes, versions may have gone back.
             if link.buffer is None and state.version != link.sent_version:

@@ -212,8 +212,8 @@ class Hub:
             return False
         stream_id, _, payload = data.partition(b" ")
         shard = int(channel.rsplit("{s", 1)[1].split("}", 1)[0])
-        self.last_ids[shard] = stream_id.decode()
-        self.publish_local(_event(shard, self.last_ids[shard], orjson.loads(payload)))
+        last = self.last_ids[shard] = stream_id.decode()
+        self.publish_local(_event(shard, last, orjson.loads(payload)))
         return False
 
     async def replay_missed(self, events_after: EventsAfter) -> int:
@@ -286,6 +286,11 @@ def presence_of(view: dict[str, Any]) -> dict[str, Any]:
     return {k: view[k] for k in PRESENCE_FIELDS}
 
 
+def presence_frame(presence: dict[str, Any]) -> TextFrame:
+    """The frame an agent's own tabs receive for a presence (encoded once)."""
+    return TextFrame(orjson.dumps({"type": "presence", "presence": presence}))
+
+
 def agent_presence_frame(event: AgentEvent) -> TextFrame:
-    """The frame an agent's own tabs receive for a presence change (encoded once)."""
-    return TextFrame(orjson.dumps({"type": "presence", "presence": presence_of(event.agent)}))
+    """:func:`presence_frame` of an event's agent."""
+    return presence_frame(presence_of(event.agent))
