@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import itertools
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from bench.rawws import RawWebSocket, open_raw
 from presence.client import AgentClient
 
 
@@ -177,8 +179,79 @@ class PeerAgent(_Ws):
         return await asyncio.wait_for(fut, 30)
 
 
+class RawPresenceAgent:
+    """An agent of the presence server on :class:`bench.rawws.RawWebSocket`: the same
+    frames as :class:`PresenceAgent`, at a fraction of the client CPU. The two-process
+    scenario uses it so that the load generators leave the two cores to the servers
+    (each presence change costs the ``websockets`` client about as much CPU as the
+    server). Heartbeats are sent by the owner (:meth:`ping`), not by a task per agent."""
+
+    def __init__(self, url: str, agent_id: str, token: str) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.agent_id = agent_id
+        self.token = token
+        self.conn: RawWebSocket | None = None
+        self.refs = itertools.count(1)
+        self.pending: dict[int, asyncio.Future[int]] = {}
+        self.welcome: asyncio.Future[None] | None = None
+
+    async def open(self) -> None:
+        self.welcome = asyncio.get_running_loop().create_future()
+        self.conn = await open_raw(self.host, self.port, "/ws/agent", self._on_text, 60)
+        self.conn.send_text(orjson.dumps({"type": "auth", "token": self.token}))
+        done, _ = await asyncio.wait({self.welcome, self.conn.closed}, timeout=60,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if self.welcome not in done:
+            raise ConnectionError("no welcome")
+        self.welcome.result()
+
+    def _on_text(self, conn: RawWebSocket, payload: bytes, now: float) -> None:
+        if payload.startswith(b'{"type":"ack"'):
+            msg = orjson.loads(payload)
+            fut = self.pending.pop(int(msg["ref"]), None)
+            if fut is not None and not fut.done():
+                fut.set_result(int(msg["presence"]["version"]))
+        elif payload.startswith(b'{"type":"presence"') or payload.startswith(b'{"type":"pong"'):
+            return
+        elif self.welcome is not None and not self.welcome.done():
+            msg = orjson.loads(payload)
+            if msg.get("type") == "welcome":
+                self.welcome.set_result(None)
+            else:
+                self.welcome.set_exception(ConnectionError(f"expected welcome, got {msg}"))
+        elif payload.startswith(b'{"type":"error"'):
+            msg = orjson.loads(payload)
+            fut = self.pending.pop(msg.get("ref") or 0, None)
+            if fut is not None and not fut.done():
+                fut.set_exception(ConnectionError(str(msg.get("message"))))
+
+    async def set(self, status_id: str) -> int:
+        assert self.conn is not None
+        ref = next(self.refs)
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.pending[ref] = fut
+        self.conn.send_text(orjson.dumps({"type": "set_presence", "status_id": status_id,
+                                          "ref": ref}))
+        return await asyncio.wait_for(fut, 30)
+
+    def ping(self) -> None:
+        if self.conn is not None:
+            self.conn.send_text(b'{"type":"ping"}')
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+    def abort(self) -> None:
+        if self.conn is not None and self.conn.transport is not None:
+            self.conn.transport.abort()
+
+
 def make_agent(kind: str, url: str, agent_id: str, token: str,
-               heartbeat: bool = True) -> BenchAgent:
+               heartbeat: bool = True, raw: bool = False) -> BenchAgent:
+    if kind == "presence" and raw:
+        return RawPresenceAgent(url, agent_id, token)
     if kind == "presence":
         return PresenceAgent(url, agent_id, token, heartbeat)
     if kind == "bare":

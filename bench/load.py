@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from bench.agents import BenchAgent, make_agent
+from bench.agents import BenchAgent, RawPresenceAgent, make_agent
 from bench.common import SECRET, raise_nofile, run
 from bench.rawws import RawWebSocket, open_raw
 from presence.auth import Role, TokenService
@@ -43,11 +43,14 @@ class Agents:
     ids: list[str]
     concurrency: int
     heartbeat: bool = True
+    raw: bool = False
     agents: list[BenchAgent] = field(default_factory=list)
+    pinger: asyncio.Task[None] | None = None
 
     async def connect(self) -> dict[str, Any]:
         toks = tokens(Role.AGENT, self.ids)
-        candidates = [make_agent(self.kind, self.urls[i % len(self.urls)], a, t, self.heartbeat)
+        candidates = [make_agent(self.kind, self.urls[i % len(self.urls)], a, t, self.heartbeat,
+                                 self.raw)
                       for i, (a, t) in enumerate(zip(self.ids, toks, strict=True))]
         gate = asyncio.Semaphore(self.concurrency)
         errors: list[str] = []
@@ -61,12 +64,15 @@ class Agents:
                     errors.append(f"{type(exc).__name__}: {exc}"[:200])
                     return False
 
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), time.process_time()
         ok = await asyncio.gather(*(one(a) for a in candidates))
         elapsed = time.monotonic() - t0
         self.agents = [a for a, good in zip(candidates, ok, strict=True) if good]
+        if self.heartbeat and self.pinger is None and self.agents and isinstance(
+                self.agents[0], RawPresenceAgent):
+            self.pinger = asyncio.create_task(self._ping())
         return {"connected": len(self.agents), "failed": len(candidates) - len(self.agents),
-                "elapsed": elapsed, "errors": errors[:5]}
+                "elapsed": elapsed, "errors": errors[:5], "cpu": time.process_time() - cpu0}
 
     async def publish(self, mode: str, duration: float, rate: float = 0.0,
                       agents: int | None = None) -> dict[str, Any]:
@@ -92,7 +98,7 @@ class Agents:
             acked += 1
             samples.append((agent.agent_id, version, sent_at))
 
-        start = time.monotonic()
+        start, cpu0 = time.monotonic(), time.process_time()
         end = start + duration
         if mode == "closed":
             async def loop(agent: BenchAgent) -> None:
@@ -115,9 +121,20 @@ class Agents:
                 await asyncio.wait(pending, timeout=30)
         return {"acked": acked, "errors": len(errors), "error_sample": errors[:5],
                 "start": start, "end": end, "elapsed": time.monotonic() - start,
+                "cpu": time.process_time() - cpu0,
                 "samples": samples}
 
+    async def _ping(self) -> None:
+        """Heartbeats of the raw agents (one task for all of them), as a page sends."""
+        while True:
+            await asyncio.sleep(10.0)
+            for agent in self.agents:
+                if isinstance(agent, RawPresenceAgent):
+                    agent.ping()
+
     async def close(self) -> dict[str, Any]:
+        if self.pinger is not None:
+            self.pinger.cancel()
         await asyncio.gather(*(a.close() for a in self.agents), return_exceptions=True)
         return {"closed": len(self.agents)}
 
@@ -198,7 +215,7 @@ async def serve(spec: dict[str, Any]) -> None:
     if spec["role"] == "agents":
         ids = [f"A{i}" for i in range(spec["first"], spec["first"] + spec["count"])]
         role = Agents(spec["kind"], spec["urls"], ids, spec.get("concurrency", 256),
-                      spec.get("heartbeat", True))
+                      spec.get("heartbeat", True), spec.get("raw", False))
     else:
         role = Supervisors(spec["kind"], spec["urls"], spec["count"], spec.get("sample", 0))
     reply: dict[str, Any]

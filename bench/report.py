@@ -65,6 +65,11 @@ def summary(s: dict[str, Any]) -> list[Row]:
     r = ratio(o, b)
     rows.append(Row("sign-in storm", f"seconds until {n or 0:.0f} agents are welcomed", o, b, p,
                     r, "ours / bare", "≤ 2× bare", _check(r, lambda v: v <= 2)))
+    bg = pick(s, "signin_storm", "bare_gc", "seconds")
+    r = ratio(o, bg)
+    rows.append(Row("sign-in storm", "the same, bare given our GC settings (bare column)",
+                    o, bg, None, r, "ours / bare", "≤ 2× bare (like for like)",
+                    _check(r, lambda v: v <= 2)))
     o, b, p = three("signin_storm", "server_cpu_ms_per_signin")
     rows.append(Row("sign-in storm", "server CPU per sign-in, ms", o, b, p, ratio(o, b),
                     "ours / bare", "(explains the above)", None))

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Scenario keys of the JSON result, in run order, with the servers each one covers.
 SCENARIOS: dict[str, tuple[str, ...]] = {
     "idle_connections": ("presence", "bare", "peer"),
-    "signin_storm": ("presence", "bare", "peer"),
+    "signin_storm": ("presence", "bare", "bare_gc", "peer"),
     "supervisor_latency": ("presence", "bare", "peer"),
     "redis_cost": ("presence", "peer"),
     "grace_storm": ("presence",),

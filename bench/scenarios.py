@@ -47,11 +47,15 @@ async def idle(run: Run, kind: str) -> dict[str, Any]:
 
 async def storm(run: Run, kind: str) -> dict[str, Any]:
     """N agents connect, authenticate and receive their welcome, from two load
-    processes at once (each with a bounded number of handshakes in flight)."""
+    processes at once (each with a bounded number of handshakes in flight). ``bare_gc``
+    is the bare server given the garbage-collector settings of ours."""
     n = run.sizes.storm
     await run.fresh(n if kind == "presence" else 0)
     half = n // 2
-    async with run.servers(kind) as (server,):
+    # bare_gc: the bare server with the garbage-collector settings ours runs with.
+    extra = ("--gc", "tuned") if kind == "bare_gc" else ()
+    kind = "bare" if kind == "bare_gc" else kind
+    async with run.servers(kind, 1, *extra) as (server,):
         specs = [agents_spec(kind, [server.url], 0, half, run.sizes.connect_concurrency),
                  agents_spec(kind, [server.url], half, n - half, run.sizes.connect_concurrency)]
         async with run.workers(*specs) as workers:
@@ -255,32 +259,57 @@ async def grace(run: Run) -> dict[str, Any]:
             "per_second": held / (done_at - resumed_at) if done_at > resumed_at else None}
 
 
+async def _valkey_cpu(client: Redis) -> float:
+    """CPU seconds the Redis server has used so far (user + system)."""
+    info = await client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 async def scale(run: Run, servers: int) -> dict[str, Any]:
     """One or two presence processes on one Redis: sign-in rate of N agents (from two
     load processes, each spreading its agents over the servers), then presence changes
-    per second from P closed-loop publishers."""
+    per second from P closed-loop publishers. The CPU of the servers, Redis and the load
+    processes is recorded per phase: on two cores it shows who has the cores."""
     n, publishers = run.sizes.scale_agents, run.sizes.scale_publishers
     await run.fresh(n)
     async with run.servers("presence", servers) as procs:
         urls = [p.url for p in procs]
         half = n // 2
-        specs = [agents_spec("presence", urls, 0, half, run.sizes.connect_concurrency),
-                 agents_spec("presence", urls, half, n - half, run.sizes.connect_concurrency)]
+        # Raw clients: the load processes must leave the cores to the servers.
+        specs = [agents_spec("presence", urls, 0, half, run.sizes.connect_concurrency,
+                             raw=True),
+                 agents_spec("presence", urls, half, n - half, run.sizes.connect_concurrency,
+                             raw=True)]
         async with run.workers(*specs) as workers:
             cpu = sum(p.cpu() for p in procs)
+            redis0 = await _valkey_cpu(run.client)
             conns = await asyncio.gather(*(w.call(600, cmd="connect") for w in workers))
             cpu_conn = sum(p.cpu() for p in procs) - cpu
+            redis1 = await _valkey_cpu(run.client)
             seconds = run.sizes.scale_seconds
             pubs = await asyncio.gather(*(
                 w.call(seconds + 120, cmd="publish", mode="closed", duration=seconds,
                        agents=publishers // 2) for w in workers))
             cpu_change = sum(p.cpu() for p in procs) - cpu - cpu_conn
+            redis2 = await _valkey_cpu(run.client)
     connected = sum(r["connected"] for r in conns)
     acked = sum(p["acked"] for p in pubs)
     conn_seconds = max(r["elapsed"] for r in conns)
+    pub_seconds = max(p["elapsed"] for p in pubs)
+
+    def cores(cpu_seconds: float, seconds: float) -> float | None:
+        return cpu_seconds / seconds if seconds > 0 else None
+
     return {"servers": servers, "connected": connected,
             "connections_per_second": connected / conn_seconds,
-            "changes_per_second": acked / max(p["elapsed"] for p in pubs),
+            "changes_per_second": acked / pub_seconds,
             "errors": sum(p["errors"] for p in pubs),
             "server_cpu_ms_per_signin": cpu_conn * 1000 / connected if connected else None,
-            "server_cpu_ms_per_change": cpu_change * 1000 / acked if acked else None}
+            "server_cpu_ms_per_change": cpu_change * 1000 / acked if acked else None,
+            # Cores busy during each phase: servers, Redis, load processes.
+            "signin_cores_servers": cores(cpu_conn, conn_seconds),
+            "signin_cores_redis": cores(redis1 - redis0, conn_seconds),
+            "signin_cores_load": cores(sum(r.get("cpu", 0.0) for r in conns), conn_seconds),
+            "change_cores_servers": cores(cpu_change, pub_seconds),
+            "change_cores_redis": cores(redis2 - redis1, pub_seconds),
+            "change_cores_load": cores(sum(p.get("cpu", 0.0) for p in pubs), pub_seconds)}

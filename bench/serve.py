@@ -24,15 +24,18 @@ from typing import Any
 import uvicorn
 
 from bench.common import BACKLOG, SECRET, raise_nofile
-from presence.cli import uvicorn_io
+from presence.cli import tune_gc, uvicorn_io
 
 
 class AnnouncingServer(uvicorn.Server):
     port = 0
+    tune = False
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
+            if self.tune:
+                tune_gc()
             print(f"port {self.port}", flush=True)
 
 
@@ -66,6 +69,9 @@ def main() -> None:
     ap.add_argument("--grace", type=float, default=150.0)
     ap.add_argument("--sweep-period", type=float)
     ap.add_argument("--instance-id")
+    ap.add_argument("--gc", choices=["default", "tuned"],
+                    help="garbage-collector settings: CPython's defaults or presence "
+                         "serve's (default: tuned for presence, default for the others)")
     args = ap.parse_args()
     raise_nofile()
     logging.basicConfig(level=logging.WARNING)
@@ -88,6 +94,9 @@ def main() -> None:
     )
     server = AnnouncingServer(config)
     server.port = sock.getsockname()[1]
+    # Ours as `presence serve` (presence.cli.tune_gc), the baselines on CPython's
+    # defaults unless asked (the sign-in storm also runs bare with ours).
+    server.tune = (args.gc or ("tuned" if args.kind == "presence" else "default")) == "tuned"
     server.run(sockets=[sock])
 
 

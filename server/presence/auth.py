@@ -51,6 +51,12 @@ class TokenService:
         if len(secret) < 32:
             raise ValueError("expected a token secret of at least 32 characters")
         self._secret = secret
+        # One decoder with the options fixed (jwt.decode builds and merges them per
+        # call). Time claims are checked in verify() against the injected clock, not by
+        # PyJWT against the real one.
+        self._decoder = jwt.PyJWT(options={
+            "verify_exp": False, "verify_iat": False, "verify_nbf": False,
+            "require": ["sub", "role", "exp"]})
 
     def issue(
         self,
@@ -76,16 +82,8 @@ class TokenService:
         """The identity in ``token``, checked for signature, issuer, role and expiry at
         ``now``; raises :class:`PresenceError` (``auth_failed``) otherwise."""
         try:
-            claims = jwt.decode(
-                token,
-                self._secret,
-                algorithms=[ALGORITHM],
-                issuer=ISSUER,
-                # Time claims are checked below against the injected clock, not by
-                # PyJWT against the real one.
-                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
-                         "require": ["sub", "role", "exp"]},
-            )
+            claims = self._decoder.decode(token, self._secret, algorithms=[ALGORITHM],
+                                          issuer=ISSUER)
         except jwt.PyJWTError as exc:
             raise PresenceError(ErrorCode.AUTH_FAILED, f"invalid token: {exc}") from None
         exp = claims.get("exp")

@@ -11,7 +11,16 @@ import asyncio
 import heapq
 import itertools
 import time
+from collections.abc import Callable
 from typing import Protocol
+
+
+class Timer(Protocol):
+    """A callback scheduled with :meth:`Clock.call_at`."""
+
+    def cancel(self) -> None:
+        """Do not run it (no effect once it ran)."""
+        ...
 
 
 class Clock(Protocol):
@@ -23,6 +32,10 @@ class Clock(Protocol):
 
     async def sleep_until(self, deadline_at: float) -> None:
         """Return once ``now() >= deadline_at``."""
+        ...
+
+    def call_at(self, deadline_at: float, callback: Callable[[], None]) -> Timer:
+        """Run ``callback`` on the event loop once ``now() >= deadline_at``."""
         ...
 
 
@@ -37,6 +50,21 @@ class SystemClock:
         if delay > 0:
             await asyncio.sleep(delay)
 
+    def call_at(self, deadline_at: float, callback: Callable[[], None]) -> Timer:
+        return asyncio.get_running_loop().call_later(max(0.0, deadline_at - time.time()),
+                                                     callback)
+
+
+class _FakeTimer:
+    __slots__ = ("callback", "cancelled")
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
 
 class FakeClock:
     """A clock that only moves when a test calls :meth:`advance` or :meth:`set`.
@@ -46,7 +74,7 @@ class FakeClock:
 
     def __init__(self, start_at: float = 1_767_225_600.0) -> None:
         self._now = start_at
-        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._sleepers: list[tuple[float, int, asyncio.Future[None] | _FakeTimer]] = []
         self._seq = itertools.count()
 
     def now(self) -> float:
@@ -60,6 +88,21 @@ class FakeClock:
         heapq.heappush(self._sleepers, (deadline_at, next(self._seq), fut))
         await fut
 
+    def call_at(self, deadline_at: float, callback: Callable[[], None]) -> Timer:
+        timer = _FakeTimer(callback)
+        loop = asyncio.get_running_loop()
+        if deadline_at <= self._now:
+            loop.call_soon(self._fire, timer)
+        else:
+            heapq.heappush(self._sleepers, (deadline_at, next(self._seq), timer))
+        return timer
+
+    @staticmethod
+    def _fire(timer: _FakeTimer) -> None:
+        if not timer.cancelled:
+            timer.cancelled = True
+            timer.callback()
+
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds`` and wake every sleeper now due."""
         self.set(self._now + seconds)
@@ -70,9 +113,11 @@ class FakeClock:
             raise ValueError(f"expected a time >= {self._now}, got {now_at}")
         self._now = now_at
         while self._sleepers and self._sleepers[0][0] <= self._now:
-            _, _, fut = heapq.heappop(self._sleepers)
-            if not fut.done():
-                fut.set_result(None)
+            _, _, waiter = heapq.heappop(self._sleepers)
+            if isinstance(waiter, _FakeTimer):
+                self._fire(waiter)  # as a loop timer: the callback runs now, in order
+            elif not waiter.done():
+                waiter.set_result(None)
 
 
 def to_ms(at: float) -> int:

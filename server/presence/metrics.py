@@ -33,6 +33,23 @@ class _Live(Collector):
         yield g
 
 
+class _Children:
+    """A labelled metric's children, each looked up once: ``labels()`` takes a lock and
+    builds its key on every call, a few microseconds on every transition."""
+
+    __slots__ = ("_cache", "_metric")
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+        self._cache: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._cache.get(values)
+        if child is None:
+            child = self._cache[values] = self._metric.labels(*values)
+        return child
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -55,23 +72,29 @@ class Metrics:
             "presence_commit_conflicts", "Commits lost to another writer (re-decided)",
             registry=r)
 
+        self._changes = _Children(self.presence_changes)
+        self._grace = _Children(self.grace)
+        self._latency = _Children(self.redis_latency)
+        self.queue_drop = _Children(self.queue_drops)
+        """The queue-drop counter of one socket role (``queue_drop("agent").inc``)."""
+
     def watch_connections(self, read: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_Live(read))
 
     def presence_changed(self, base: str, source: str, reason: str, grace: bool) -> None:
         """Count one committed presence change and the grace outcome it represents."""
-        self.presence_changes.labels(base, source).inc()
+        self._changes(base, source).inc()
         if reason == Reason.RESTORED:
-            self.grace.labels("restored").inc()
+            self._grace("restored").inc()
         elif reason == Reason.GRACE_EXPIRED:
-            self.grace.labels("recalculated").inc()
+            self._grace("recalculated").inc()
         elif grace:
-            self.grace.labels("started").inc()
+            self._grace("started").inc()
 
     def time(self, op: str) -> Callable[[], None]:
         """Start timing one Redis operation; call the result when it is done."""
         start = time.perf_counter()
-        hist = self.redis_latency.labels(op)
+        hist = self._latency(op)
         return lambda: hist.observe(time.perf_counter() - start)
 
     def render(self) -> bytes:

@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = {
     "idle_connections": {"presence", "bare", "peer"},
-    "signin_storm": {"presence", "bare", "peer"},
+    "signin_storm": {"presence", "bare", "bare_gc", "peer"},
     "supervisor_latency": {"presence", "bare", "peer"},
     "redis_cost": {"presence", "peer"},
     "grace_storm": {"presence"},
@@ -46,7 +46,10 @@ def test_smoke_run_writes_a_complete_result(tmp_path: Path) -> None:
                 continue
             assert len(figures["runs"]) == 1, (scenario, kind)
             assert isinstance(figures["median"], dict), (scenario, kind)
-    assert len(result["summary"]) >= 12
+    scale = result["scenarios"]["two_processes"]["two"]["median"]
+    assert {"signin_cores_servers", "signin_cores_redis", "signin_cores_load",
+            "change_cores_servers", "change_cores_redis", "change_cores_load"} <= set(scale)
+    assert len(result["summary"]) >= 13
     assert all({"figure", "ours", "target", "met"} <= set(row) for row in result["summary"])
     assert not docs.exists()  # only a full run appends to the docs
     assert "| scenario | figure |" in proc.stdout

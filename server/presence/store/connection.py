@@ -10,9 +10,16 @@ from __future__ import annotations
 
 from typing import Any, TypeAlias
 
+import hiredis
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import ClusterDownError, TryAgainError
+from redis.asyncio.connection import (
+    AbstractConnection,
+    Connection,
+    SSLConnection,
+    UnixDomainSocketConnection,
+)
+from redis.exceptions import ClusterDownError, DataError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -30,6 +37,44 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
+class _HiredisPacking:
+    """Commands packed by hiredis (C) instead of redis-py's Python packer, which the
+    asyncio connections use even with hiredis installed: a presence commit has some
+    twenty arguments, and the Python packer costs more client CPU than the rest of
+    the call."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        first = args[0]
+        if isinstance(first, str):  # "SCRIPT LOAD" and the like: separate words
+            args = (*first.encode().split(), *args[1:])
+        elif b" " in first:
+            args = (*first.split(), *args[1:])
+        try:
+            words: Any = tuple(
+                bytes(a) if isinstance(a, bytearray | memoryview) else a for a in args)
+            return [hiredis.pack_command(words)]
+        except TypeError as exc:
+            raise DataError(str(exc)) from None
+
+
+class _TcpConnection(_HiredisPacking, Connection):
+    pass
+
+
+class _UnixConnection(_HiredisPacking, UnixDomainSocketConnection):
+    pass
+
+
+class _SslConnection(_HiredisPacking, SSLConnection):
+    pass
+
+
+_PACKED: dict[type[AbstractConnection], type[AbstractConnection]] = {
+    Connection: _TcpConnection, UnixDomainSocketConnection: _UnixConnection,
+    SSLConnection: _SslConnection,
+}
+
+
 def open_client(url: str, *, cluster: bool = False) -> Any:
     """A client for ``url``; with ``cluster`` a cluster client seeded from that node."""
     if cluster:
@@ -42,6 +87,7 @@ def open_client(url: str, *, cluster: bool = False) -> Any:
         url, max_connections=POOL_SIZE, timeout=POOL_TIMEOUT, decode_responses=False,
         health_check_interval=10, socket_connect_timeout=5, retry_on_timeout=True,
     )
+    pool.connection_class = _PACKED.get(pool.connection_class, pool.connection_class)
     return Redis.from_pool(pool)
 
 

@@ -14,10 +14,11 @@ from typing import Any
 
 import orjson
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from presence.clock import to_ms
 from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
+from presence.store.batching import AutoPipeline
 from presence.store.connection import RedisClient, is_cluster
 from presence.store.keys import Keys
 
@@ -101,6 +102,14 @@ class CommitRequest:
 Call = tuple[AsyncScript, list[str], list[Any]] | tuple[str, ...]
 
 
+def _words(call: Call) -> tuple[Any, ...]:
+    """A call as the words of one command (a script call is a plain EVALSHA)."""
+    if isinstance(call[0], AsyncScript):
+        script, keys, args = call
+        return ("EVALSHA", script.sha, len(keys), *keys, *args)
+    return call
+
+
 def _indexed(agent_id: str, conn_id: str) -> str:
     """A connection's member in its instance's connection index."""
     return f"{agent_id}\t{conn_id}"
@@ -130,6 +139,9 @@ class RedisStore:
         self._load = client.register_script(_script_source("load_agent"))
         self._commit = client.register_script(_script_source("commit_agent"))
         self._snapshot = client.register_script(_script_source("snapshot_shard"))
+        #: Calls of concurrent callers made in one event-loop step share one round trip.
+        self._auto: AutoPipeline[Call] | None = (
+            None if is_cluster(client) else AutoPipeline(self._execute))
 
     def _agent_keys(self, agent_id: str) -> list[str]:
         k = self.keys
@@ -137,7 +149,7 @@ class RedisStore:
 
     async def load_agent(self, agent_id: AgentId) -> LoadedAgent:
         """Read state, connections and profile of one agent in one round trip."""
-        return self._loaded(await self._load(keys=self._agent_keys(agent_id)))
+        return self._loaded(await self._one((self._load, self._agent_keys(agent_id), [])))
 
     async def open_connection(
         self, instance_id: str, agent_id: AgentId, conn_id: ConnectionId, *, load: bool
@@ -185,8 +197,7 @@ class RedisStore:
         connection hash, the grace deadline (``due_at``, ``None`` removes it), append
         history and the event, and publish the event. The event's stream id becomes the
         state's new tag. On a miss the reply carries the fresh snapshot."""
-        keys, args = self._commit_call(request)
-        return self._committed(await self._commit(keys=keys, args=args))
+        return self._committed(await self._one((self._commit, *self._commit_call(request))))
 
     async def commit_agents(self, requests: list[CommitRequest]) -> list[Committed]:
         """Many independent commits (each one :meth:`commit`, each atomic on its own),
@@ -195,48 +206,77 @@ class RedisStore:
                                           for r in requests])
         return [self._committed(reply) for reply in replies]
 
+    async def _one(self, call: Call) -> Any:
+        """One call of :meth:`_pipelined` on its own."""
+        if self._auto is None:
+            return await self._call(call)
+        return (await self._pipelined([call]))[0]
+
     async def _pipelined(self, calls: list[Call]) -> list[Any]:
-        """Run independent commands and script calls together: one pipelined round trip
-        on a single server; on a cluster, whose pipelines refuse scripts (and whose keys
-        live on several nodes), concurrent calls, 256 at a time.
+        """Run independent commands and script calls together, raising the first error
+        a call was answered with: on a single server in one pipelined round trip, shared
+        with the calls of other callers made in the same event-loop step
+        (:class:`~presence.store.batching.AutoPipeline`); on a cluster, whose pipelines
+        refuse scripts (and whose keys live on several nodes), concurrent calls, 256 at a
+        time."""
+        if self._auto is None:
+            out: list[Any] = []
+            for i in range(0, len(calls), 256):
+                out.extend(await asyncio.gather(*map(self._call, calls[i : i + 256])))
+            return out
+        replies = await self._auto.submit(calls)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    async def _execute(self, calls: list[Call]) -> list[Any]:
+        """One pipelined round trip for ``calls`` on a single server; a call answered
+        with an error gets the error as its reply.
 
         redis-py's own pipelines ask ``SCRIPT EXISTS`` before every execute that holds
         a script call, which is a second round trip each time; here a script call is a
         plain EVALSHA and only the calls answered ``NOSCRIPT`` (a restarted or flushed
         server) are sent again once their scripts are loaded — never a call that ran."""
-        if is_cluster(self.client):
-            out: list[Any] = []
-            for i in range(0, len(calls), 256):
-                out.extend(await asyncio.gather(*map(self._call, calls[i : i + 256])))
-            return out
+        if len(calls) == 1:  # a plain command costs less than a pipeline of one
+            return [await self._single(calls[0])]
         replies: list[Any] = [None] * len(calls)
         pending = list(range(len(calls)))
         for _ in range(2):
             pipe = self.client.pipeline(transaction=False)
             for i in pending:
-                call = calls[i]
-                if isinstance(call[0], AsyncScript):
-                    script, keys, args = call
-                    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-                else:
-                    pipe.execute_command(*call)
+                pipe.execute_command(*_words(calls[i]))
             results = await pipe.execute(raise_on_error=False)
             missing: list[int] = []
             for i, result in zip(pending, results, strict=True):
                 if isinstance(result, NoScriptError):
                     missing.append(i)
-                elif isinstance(result, Exception):
-                    raise result
-                else:
-                    replies[i] = result
+                replies[i] = result
             if not missing:
                 return replies
-            scripts = {id(c[0]): c[0] for c in (calls[i] for i in missing)
-                       if isinstance(c[0], AsyncScript)}
-            for script in scripts.values():
-                script.sha = await self.client.script_load(script.script)
+            await self._reload([calls[i] for i in missing])
             pending = missing
-        raise NoScriptError("scripts kept disappearing from the server; try again")
+        return replies  # still NOSCRIPT after a reload: those calls fail with it
+
+    async def _single(self, call: Call) -> Any:
+        """One call of :meth:`_execute` as a plain command; an error reply is returned."""
+        try:
+            return await self.client.execute_command(*_words(call))
+        except NoScriptError:
+            await self._reload([call])
+        except ResponseError as exc:
+            return exc
+        try:
+            return await self.client.execute_command(*_words(call))
+        except ResponseError as exc:  # NOSCRIPT again included
+            return exc
+
+    async def _reload(self, calls: list[Call]) -> None:
+        """Load the scripts of calls answered ``NOSCRIPT`` (a restarted or flushed
+        server)."""
+        scripts = {id(c[0]): c[0] for c in calls if isinstance(c[0], AsyncScript)}
+        for script in scripts.values():
+            script.sha = await self.client.script_load(script.script)
 
     def _call(self, call: Call) -> Awaitable[Any]:
         """One call of :meth:`_pipelined` on its own (the script object reloads itself

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import uuid
+import secrets
 from typing import Any
 
 from starlette.websockets import WebSocket
@@ -70,7 +70,7 @@ async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
         peer.offer(error_frame(ErrorCode.FORBIDDEN, "too many connections for this agent"))
         peer.close(CloseCode.TOO_MANY_CONNECTIONS, "too many connections")
         return
-    conn_id = ConnectionId(uuid.uuid4().hex)
+    conn_id = ConnectionId(secrets.token_hex(16))
     now = rt.clock.now()
     link = AgentLink(agent_id, conn_id, peer, now, authenticated=True,
                      expires_at=identity.expires_at)

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from presence.auth import TokenService
 from presence.clock import Clock, SystemClock
@@ -161,7 +163,34 @@ def create_app(
     ]
     if STATIC_DIR.is_dir():
         routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
-    return Starlette(routes=routes, lifespan=lifespan)
+    return PresenceApp(routes=routes, lifespan=lifespan)
+
+
+class PresenceApp(Starlette):
+    """Starlette, with the two socket endpoints reached straight from the server.
+
+    A socket passes Starlette's middleware (whose error and exception handlers act on
+    HTTP only; the endpoints turn their own failures into close codes) and its router
+    once, at the handshake; at 9:00 that is thousands of sockets a second, so a socket
+    for ``/ws/agent`` or ``/ws/supervisor`` skips them. Every other request, and the
+    route table (``app.routes``, what the OpenAPI document and the authorization matrix
+    read), is Starlette's."""
+
+    _SOCKETS: dict[str, Callable[[WebSocket], Awaitable[None]]] = {
+        "/ws/agent": agent_endpoint, "/ws/supervisor": supervisor_endpoint}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            path: str = scope["path"]
+            root: str = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root):]
+            endpoint = self._SOCKETS.get(path)
+            if endpoint is not None:
+                scope["app"] = self
+                await endpoint(WebSocket(scope, receive, send))
+                return
+        await super().__call__(scope, receive, send)
 
 
 def page(name: str) -> Handler:

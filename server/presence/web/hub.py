@@ -246,12 +246,13 @@ class Hub:
         links = self.agents.get(event.agent_id)
         if links:
             if event.presence_changed:
-                frame = agent_presence_frame(event)
+                frame: TextFrame | None = None  # made once, if some tab needs it
                 for link in list(links.values()):
                     if link.buffer is not None:
                         link.buffer.append(event)
                     elif event.version > link.sent_version:
                         link.sent_version = event.version
+                        frame = frame or agent_presence_frame(event)
                         link.peer.offer(frame)
             for conn_id in event.ended:
                 ended = links.get(conn_id)

@@ -54,19 +54,29 @@ async def receive_text(ws: WebSocket) -> str:
 
 
 async def receive_until(ws: WebSocket, clock: Clock, deadline_at: float) -> str | None:
-    """The next frame, or ``None`` when the clock reaches ``deadline_at`` first."""
-    recv = asyncio.ensure_future(receive_text(ws))
-    timer = asyncio.ensure_future(clock.sleep_until(deadline_at))
+    """The next frame, or ``None`` when the clock reaches ``deadline_at`` first.
+
+    A clock timer cancels the wait (as :func:`asyncio.timeout` would, on the injected
+    clock): no extra task per socket."""
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+    cancelling = task.cancelling()  # cancels already under way are not ours
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    timer = clock.call_at(deadline_at, expire)
     try:
-        done, _ = await asyncio.wait({recv, timer}, return_when=asyncio.FIRST_COMPLETED)
+        return await receive_text(ws)
+    except asyncio.CancelledError:
+        if expired and task.uncancel() <= cancelling:  # our timer, not a cancel from outside
+            return None
+        raise
     finally:
         timer.cancel()
-    if recv in done:
-        return recv.result()
-    recv.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await recv
-    return None
 
 
 def bearer(ws: WebSocket) -> str | None:
@@ -138,7 +148,7 @@ async def serving(ws: WebSocket, rt: Runtime, role: str) -> AsyncIterator[Peer |
         yield None
         return
     await ws.accept()
-    peer = Peer(ws, rt.settings.queue_size, rt.metrics.queue_drops.labels(role).inc)
+    peer = Peer(ws, rt.settings.queue_size, rt.metrics.queue_drop(role).inc)
     peer.start()
     try:
         yield peer
