@@ -45,13 +45,16 @@ class _HiredisPacking:
 
     def pack_command(self, *args: Any) -> list[bytes]:
         first = args[0]
-        if isinstance(first, str):  # "SCRIPT LOAD" and the like: separate words
-            args = (*first.encode().split(), *args[1:])
-        elif b" " in first:
+        if " " in first if isinstance(first, str) else b" " in first:
+            # "SCRIPT LOAD" and the like: the words go separately.
             args = (*first.split(), *args[1:])
+        words: Any = args
         try:
-            words: Any = tuple(
-                bytes(a) if isinstance(a, bytearray | memoryview) else a for a in args)
+            return [hiredis.pack_command(words)]
+        except TypeError:
+            pass
+        words = tuple(bytes(a) if isinstance(a, bytearray) else a for a in args)
+        try:
             return [hiredis.pack_command(words)]
         except TypeError as exc:
             raise DataError(str(exc)) from None

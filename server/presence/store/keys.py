@@ -8,8 +8,16 @@ touches a single hash slot and the same scripts run on Redis Cluster. Global key
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass
+
+
+@functools.lru_cache(maxsize=65_536)
+def _agent_base(prefix: str, shards: int, agent_id: str) -> str:
+    """``<prefix>{s<shard>}:a:<agent id>``, the start of every key of one agent (a sign-in
+    names six of them: computed once per agent, not once per key)."""
+    return f"{prefix}{{s{zlib.crc32(agent_id.encode()) % shards}}}:a:{agent_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,20 +36,20 @@ class Keys:
 
     # --- per agent (hash tag of its shard) ---
     def state(self, agent_id: str) -> str:
-        return f"{self._tag(self.shard_of(agent_id))}:a:{agent_id}:state"
+        return f"{_agent_base(self.prefix, self.shards, agent_id)}:state"
 
     def conns(self, agent_id: str) -> str:
-        return f"{self._tag(self.shard_of(agent_id))}:a:{agent_id}:conns"
+        return f"{_agent_base(self.prefix, self.shards, agent_id)}:conns"
 
     def profile(self, agent_id: str) -> str:
-        return f"{self._tag(self.shard_of(agent_id))}:a:{agent_id}:profile"
+        return f"{_agent_base(self.prefix, self.shards, agent_id)}:profile"
 
     def history(self, agent_id: str) -> str:
-        return f"{self._tag(self.shard_of(agent_id))}:a:{agent_id}:history"
+        return f"{_agent_base(self.prefix, self.shards, agent_id)}:history"
 
     def offer(self, agent_id: str) -> str:
         """The agent's pending-offer reservation (one offer at a time per agent)."""
-        return f"{self._tag(self.shard_of(agent_id))}:a:{agent_id}:offer"
+        return f"{_agent_base(self.prefix, self.shards, agent_id)}:offer"
 
     # --- per workstream (hash tag of the workstream) ---
     def _ws(self, workstream: str) -> str:

@@ -155,16 +155,17 @@ class RedisStore:
         self, instance_id: str, agent_id: AgentId, conn_id: ConnectionId, *, load: bool
     ) -> tuple[LoadedAgent | None, str | None]:
         """Index a new connection under its instance, read the agent's pending offer id
-        and (with ``load``) its snapshot, in one :meth:`_pipelined` round trip."""
-        calls: list[Call] = [
-            ("SADD", self.keys.instance_conns(instance_id), _indexed(agent_id, conn_id)),
-            ("GET", self.keys.offer(agent_id)),
-        ]
+        and (with ``load``) its snapshot, in one :meth:`_pipelined` round trip (the
+        offer is read by the load script when there is a load)."""
+        index: Call = ("SADD", self.keys.instance_conns(instance_id), _indexed(agent_id, conn_id))
         if load:
-            calls.append((self._load, self._agent_keys(agent_id), []))
-        replies = await self._pipelined(calls)
-        offer = replies[1]
-        return (self._loaded(replies[2]) if load else None,
+            keys = [*self._agent_keys(agent_id), self.keys.offer(agent_id)]
+            _, reply = await self._pipelined([index, (self._load, keys, [])])
+            offer = reply[5]
+        else:
+            _, offer = await self._pipelined([index, ("GET", self.keys.offer(agent_id))])
+            reply = None
+        return (self._loaded(reply) if reply is not None else None,
                 text(offer) if offer is not None else None)
 
     async def load_agents(self, agent_ids: list[AgentId]) -> list[LoadedAgent]:
