@@ -54,7 +54,9 @@ class LoadedAgent:
         """The state the rules work on; a never-seen agent starts Offline."""
         conns = frozenset(self.connections)
         if self.doc is None:
-            initial = AgentState.initial(agent_id, now)
+            initial = AgentState.initial(agent_id, now)  # version 0, as a missing state
+            if not conns and not self.version:
+                return initial
             return AgentState.from_json(initial.to_json(), conns, self.version)
         return AgentState.from_json(self.doc, conns, self.version)
 
