@@ -141,11 +141,11 @@ async def open_run(sizes: Sizes, profile_dir: Path | None = None) -> AsyncIterat
 
 
 def agents_spec(kind: str, urls: list[str], first: int, count: int, concurrency: int,
-                heartbeat: bool = True, raw: bool = False) -> dict[str, Any]:
-    """Agents of one load process; ``raw`` uses :class:`bench.agents.RawPresenceAgent`
-    (presence only) instead of the product's client."""
+                heartbeat: bool = True, client: str = "product") -> dict[str, Any]:
+    """Agents of one load process; ``client`` picks the presence agents' client (see
+    :func:`bench.agents.make_agent`)."""
     return {"role": "agents", "kind": kind, "urls": urls, "first": first, "count": count,
-            "concurrency": concurrency, "heartbeat": heartbeat, "raw": raw}
+            "concurrency": concurrency, "heartbeat": heartbeat, "client": client}
 
 
 def supervisors_spec(kind: str, urls: list[str], count: int, sample: int) -> dict[str, Any]:

@@ -43,14 +43,14 @@ class Agents:
     ids: list[str]
     concurrency: int
     heartbeat: bool = True
-    raw: bool = False
+    client: str = "product"
     agents: list[BenchAgent] = field(default_factory=list)
     pinger: asyncio.Task[None] | None = None
 
     async def connect(self) -> dict[str, Any]:
         toks = tokens(Role.AGENT, self.ids)
         candidates = [make_agent(self.kind, self.urls[i % len(self.urls)], a, t, self.heartbeat,
-                                 self.raw)
+                                 self.client)
                       for i, (a, t) in enumerate(zip(self.ids, toks, strict=True))]
         gate = asyncio.Semaphore(self.concurrency)
         errors: list[str] = []
@@ -215,7 +215,7 @@ async def serve(spec: dict[str, Any]) -> None:
     if spec["role"] == "agents":
         ids = [f"A{i}" for i in range(spec["first"], spec["first"] + spec["count"])]
         role = Agents(spec["kind"], spec["urls"], ids, spec.get("concurrency", 256),
-                      spec.get("heartbeat", True), spec.get("raw", False))
+                      spec.get("heartbeat", True), spec.get("client", "product"))
     else:
         role = Supervisors(spec["kind"], spec["urls"], spec["count"], spec.get("sample", 0))
     reply: dict[str, Any]

@@ -121,15 +121,17 @@ class RawWebSocket(asyncio.Protocol):
 
 async def open_raw(host: str, port: int, path: str, on_text: OnText,
                    timeout: float = 10.0) -> RawWebSocket:
-    """Connect and complete the opening handshake."""
+    """Connect and complete the opening handshake (one ``asyncio.timeout`` for both
+    steps: no task per step, so that thousands of handshakes cost the load process
+    little)."""
     loop = asyncio.get_running_loop()
-    _, proto = await asyncio.wait_for(
-        loop.create_connection(lambda: RawWebSocket(on_text), host, port), timeout)
-    key = base64.b64encode(os.urandom(16)).decode()
-    request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-               "Sec-WebSocket-Version: 13\r\n\r\n")
-    assert proto.transport is not None
-    proto.transport.write(request.encode())
-    await asyncio.wait_for(proto.handshake, timeout)
+    async with asyncio.timeout(timeout):
+        _, proto = await loop.create_connection(lambda: RawWebSocket(on_text), host, port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n")
+        assert proto.transport is not None
+        proto.transport.write(request.encode())
+        await proto.handshake
     return proto

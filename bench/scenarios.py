@@ -56,8 +56,11 @@ async def storm(run: Run, kind: str) -> dict[str, Any]:
     extra = ("--gc", "tuned") if kind == "bare_gc" else ()
     kind = "bare" if kind == "bare_gc" else kind
     async with run.servers(kind, 1, *extra) as (server,):
-        specs = [agents_spec(kind, [server.url], 0, half, run.sizes.connect_concurrency),
-                 agents_spec(kind, [server.url], half, n - half, run.sizes.connect_concurrency)]
+        # Ours on the same plain websockets client as bare's agents.
+        specs = [agents_spec(kind, [server.url], 0, half, run.sizes.connect_concurrency,
+                             client="minimal"),
+                 agents_spec(kind, [server.url], half, n - half, run.sizes.connect_concurrency,
+                             client="minimal")]
         async with run.workers(*specs) as workers:
             cpu = server.cpu()
             async with run.profiled(server, f"storm-{kind}"):
@@ -69,7 +72,9 @@ async def storm(run: Run, kind: str) -> dict[str, Any]:
             "failed": sum(r["failed"] for r in replies),
             "errors": [e for r in replies for e in r["errors"]][:5],
             "seconds": seconds, "per_second": connected / seconds if seconds else None,
-            "server_cpu_ms_per_signin": cpu * 1000 / connected if connected else None}
+            "server_cpu_ms_per_signin": cpu * 1000 / connected if connected else None,
+            "load_cpu_ms_per_signin": sum(r.get("cpu", 0.0) for r in replies) * 1000
+            / connected if connected else None}
 
 
 async def fanout(run: Run, kind: str, mode: str) -> dict[str, Any]:
@@ -277,9 +282,9 @@ async def scale(run: Run, servers: int) -> dict[str, Any]:
         half = n // 2
         # Raw clients: the load processes must leave the cores to the servers.
         specs = [agents_spec("presence", urls, 0, half, run.sizes.connect_concurrency,
-                             raw=True),
+                             client="raw"),
                  agents_spec("presence", urls, half, n - half, run.sizes.connect_concurrency,
-                             raw=True)]
+                             client="raw")]
         async with run.workers(*specs) as workers:
             cpu = sum(p.cpu() for p in procs)
             redis0 = await _valkey_cpu(run.client)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -94,8 +95,10 @@ class Runtime:
         self.tasks.clear()
         await self.hub.stop()
 
-    async def _every(self, period: float, step: str) -> None:
-        next_at = self.clock.now()
+    async def _every(self, period: float, step: str, first_delay: float = 0.0) -> None:
+        next_at = self.clock.now() + first_delay
+        if first_delay:
+            await self.clock.sleep_until(next_at)
         while True:
             try:
                 await getattr(self, step)()
@@ -144,7 +147,12 @@ class Runtime:
         return len(due)
 
     async def _retention_loop(self) -> None:
-        await self._every(RETENTION_PERIOD, "trim_history_once")
+        # Not at start: instances start together (a deploy, a restart at 9:00) and the
+        # trim touches every agent's history; a random point of the first period
+        # spreads them. Nothing depends on its timing: every commit trims its agent's
+        # history approximately, this exact pass is for agents who stopped working.
+        await self._every(RETENTION_PERIOD, "trim_history_once",
+                          first_delay=random.uniform(0.05, 1.0) * RETENTION_PERIOD)
 
     async def trim_history_once(self) -> int:
         """Trim every agent's history to the retention exactly (commits trim only
