@@ -2,7 +2,8 @@
 
 The sign-in storm's profile is flat (docs/benchmarks.md), so this times the presence work
 of one sign-in in isolation, on the embedded Valkey and the uvloop event loop the server
-uses: the client CPU of one redis-py command (a GET), the token check, the engine's
+uses: the client CPU of one redis-py command (a GET), the token check (of a new token,
+and of one this process verified before, as in a reconnect storm), the engine's
 ``open_connection`` for an agent this process has never seen (a pipelined index + offer +
 load, then the commit) and for one it has a copy of. Each
 figure is process CPU per operation, the median of ``--runs`` runs of ``--n`` operations.
@@ -61,7 +62,13 @@ async def measure(url: str, n: int, runs: int) -> dict[str, float]:
     async def get(_: int) -> object:
         return await client.get("parts:k")
 
+    fresh = iter([tokens.issue(Role.AGENT, f"A{i}", now=now, ttl=3600)
+                  for i in range(n * runs)])
+
     async def verify(_: int) -> object:
+        return tokens.verify(next(fresh), now)  # a token this service has not seen
+
+    async def verify_again(_: int) -> object:
         return tokens.verify(token, now)
 
     results: dict[str, list[float]] = {}
@@ -77,6 +84,7 @@ async def measure(url: str, n: int, runs: int) -> dict[str, float]:
 
         for name, op in (("redis-py GET (one round trip)", get),
                          ("token check (PyJWT HS256)", verify),
+                         ("token check, token seen before", verify_again),
                          ("open_connection, agent not seen (2 round trips)", first_contact),
                          ("open_connection, agent with a copy (2 round trips)", known_agent)):
             results.setdefault(name, []).append(await _cpu_per_op(n, op))

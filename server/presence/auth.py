@@ -7,6 +7,7 @@ clock, also on sockets that stay open.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,6 +19,8 @@ from presence.core.errors import ErrorCode, PresenceError
 
 ALGORITHM = "HS256"
 ISSUER = "presence"
+#: Verified tokens a :class:`TokenService` remembers (see :meth:`TokenService.verify`).
+VERIFIED_CACHE_SIZE = 10_000
 
 
 class Role(StrEnum):
@@ -57,6 +60,7 @@ class TokenService:
         self._decoder = jwt.PyJWT(options={
             "verify_exp": False, "verify_iat": False, "verify_nbf": False,
             "require": ["sub", "role", "exp"]})
+        self._verified: dict[bytes, tuple[Identity, float | None]] = {}
 
     def issue(
         self,
@@ -80,17 +84,41 @@ class TokenService:
 
     def verify(self, token: str, now: float) -> Identity:
         """The identity in ``token``, checked for signature, issuer, role and expiry at
-        ``now``; raises :class:`PresenceError` (``auth_failed``) otherwise."""
+        ``now``; raises :class:`PresenceError` (``auth_failed``) otherwise.
+
+        A token seen before is not decoded again: its signature and claims cannot have
+        changed, only the time, and ``exp``/``nbf`` are checked at every call. When an
+        instance goes away its agents reconnect to the others with the tokens they
+        already hold, and PyJWT's check is the largest single piece of a sign-in's CPU
+        (docs/benchmarks.md). Up to :data:`VERIFIED_CACHE_SIZE` tokens are kept, by
+        digest, oldest dropped first; a token that fails is never kept."""
+        key = hashlib.blake2b(token.encode(), digest_size=32).digest()
+        checked = self._verified.get(key)
+        if checked is None:
+            checked = self._check(token)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                del self._verified[next(iter(self._verified))]
+            self._verified[key] = checked
+        identity, nbf = checked
+        assert identity.expires_at is not None  # _check requires exp
+        if identity.expires_at <= now:
+            raise PresenceError(ErrorCode.AUTH_FAILED, "token expired")
+        if nbf is not None and nbf > now:
+            raise PresenceError(ErrorCode.AUTH_FAILED, "token not yet valid")
+        return identity
+
+    def _check(self, token: str) -> tuple[Identity, float | None]:
+        """Signature and claims of ``token`` (not the time): its identity and ``nbf``."""
         try:
             claims = self._decoder.decode(token, self._secret, algorithms=[ALGORITHM],
                                           issuer=ISSUER)
         except jwt.PyJWTError as exc:
             raise PresenceError(ErrorCode.AUTH_FAILED, f"invalid token: {exc}") from None
         exp = claims.get("exp")
-        if not isinstance(exp, int | float) or exp <= now:
+        if not isinstance(exp, int | float):
             raise PresenceError(ErrorCode.AUTH_FAILED, "token expired")
         nbf = claims.get("nbf")
-        if nbf is not None and (not isinstance(nbf, int | float) or nbf > now):
+        if nbf is not None and not isinstance(nbf, int | float):
             raise PresenceError(ErrorCode.AUTH_FAILED, "token not yet valid")
         try:
             role = Role(claims["role"])
@@ -102,4 +130,5 @@ class TokenService:
         teams = claims.get("teams", [])
         if not isinstance(teams, list) or not all(isinstance(t, str) for t in teams):
             raise PresenceError(ErrorCode.AUTH_FAILED, "token teams must be a list of strings")
-        return Identity(sub, role, frozenset(teams), float(exp))
+        return Identity(sub, role, frozenset(teams), float(exp)), (
+            None if nbf is None else float(nbf))

@@ -66,6 +66,7 @@ def test_signin_parts_runs_and_reports_every_piece() -> None:
     rows = [line.split("µs", 1) for line in proc.stdout.strip().splitlines()]
     assert [name.strip() for _, name in rows] == [
         "redis-py GET (one round trip)", "token check (PyJWT HS256)",
+        "token check, token seen before",
         "open_connection, agent not seen (2 round trips)",
         "open_connection, agent with a copy (2 round trips)"]
     assert all(float(us) > 0 for us, _ in rows)

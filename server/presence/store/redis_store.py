@@ -218,7 +218,7 @@ class RedisStore:
     async def _pipelined(self, calls: list[Call]) -> list[Any]:
         """Run independent commands and script calls together, raising the first error
         a call was answered with: on a single server in one pipelined round trip, shared
-        with the calls of other callers made in the same event-loop step
+        with the calls other callers made meanwhile
         (:class:`~presence.store.batching.AutoPipeline`); on a cluster, whose pipelines
         refuse scripts (and whose keys live on several nodes), concurrent calls, 256 at a
         time."""

@@ -1,0 +1,113 @@
+"""TokenService.verify: signature, claims and time, and the memory of verified tokens
+(a token seen before is not decoded again, but its time claims are checked every time)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+import pytest
+
+from presence import auth
+from presence.auth import ALGORITHM, ISSUER, Identity, Role, TokenService
+from presence.core.errors import ErrorCode, PresenceError
+
+SECRET = "a-test-secret-that-is-long-enough-0123456789"
+NOW = 1_767_225_600.0
+
+
+def forge(**claims: Any) -> str:
+    base: dict[str, Any] = {"iss": ISSUER, "sub": "A1", "role": "agent", "iat": int(NOW),
+                            "exp": int(NOW + 3600)}
+    return jwt.encode({k: v for k, v in {**base, **claims}.items() if v is not None},
+                      SECRET, algorithm=ALGORITHM)
+
+
+class Counting(TokenService):
+    """Counts how often the token is really decoded."""
+
+    decoded = 0
+
+    def _check(self, token: str) -> tuple[Identity, float | None]:
+        self.decoded += 1
+        return super()._check(token)
+
+
+def refused(service: TokenService, token: str, now: float = NOW) -> str:
+    with pytest.raises(PresenceError) as caught:
+        service.verify(token, now)
+    assert caught.value.code is ErrorCode.AUTH_FAILED
+    return caught.value.message
+
+
+def test_an_issued_token_gives_its_identity() -> None:
+    service = TokenService(SECRET)
+    token = service.issue(Role.SUPERVISOR, "S1", now=NOW, ttl=60, teams=["t2", "t1", "t1"])
+    assert service.verify(token, NOW + 59) == Identity(
+        "S1", Role.SUPERVISOR, frozenset({"t1", "t2"}), NOW + 60)
+
+
+@pytest.mark.parametrize(("token", "message"), [
+    (TokenService("another-secret-that-is-long-enough-0123456789").issue(
+        Role.AGENT, "A1", now=NOW), "invalid token"),
+    (forge(iss="someone-else"), "invalid token"),
+    (forge(role="root"), "unknown role"),
+    (forge(sub=""), "no subject"),
+    (forge(teams="t1"), "teams must be a list"),
+    (forge(exp=None), "invalid token"),  # exp is required
+    (forge(exp="soon"), "token expired"),  # not a time: as good as expired
+    ("not.a.token", "invalid token"),
+])
+def test_bad_tokens_are_refused_and_not_remembered(token: str, message: str) -> None:
+    service = Counting(SECRET)
+    assert message in refused(service, token)
+    assert message in refused(service, token)
+    assert service.decoded == 2  # a failing token is checked again every time
+    assert service._verified == {}
+
+
+def test_a_remembered_token_is_not_decoded_again() -> None:
+    service = Counting(SECRET)
+    token = service.issue(Role.AGENT, "A1", now=NOW)
+    first = service.verify(token, NOW)
+    assert service.verify(token, NOW + 10) == first
+    assert service.decoded == 1
+
+
+def test_a_remembered_token_still_expires() -> None:
+    service = Counting(SECRET)
+    token = service.issue(Role.AGENT, "A1", now=NOW, ttl=60)
+    service.verify(token, NOW)
+    assert refused(service, token, NOW + 60) == "token expired"
+    assert refused(service, token, NOW + 3600) == "token expired"
+    assert service.decoded == 1
+
+
+def test_not_before_is_checked_at_every_use() -> None:
+    service = Counting(SECRET)
+    token = forge(nbf=int(NOW + 30))
+    assert refused(service, token, NOW) == "token not yet valid"
+    assert service.verify(token, NOW + 30).subject == "A1"
+    assert refused(service, token, NOW + 29) == "token not yet valid"
+    assert service.decoded == 1
+
+
+def test_the_memory_is_bounded_oldest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "VERIFIED_CACHE_SIZE", 3)
+    service = Counting(SECRET)
+    tokens = [service.issue(Role.AGENT, f"A{i}", now=NOW) for i in range(4)]
+    for token in tokens:
+        service.verify(token, NOW)
+    assert len(service._verified) == 3
+    service.verify(tokens[3], NOW)  # still remembered
+    assert service.decoded == 4
+    service.verify(tokens[0], NOW)  # the oldest was dropped: decoded again
+    assert service.decoded == 5
+
+
+def test_another_secret_does_not_share_the_memory() -> None:
+    issuer = TokenService(SECRET)
+    token = issuer.issue(Role.AGENT, "A1", now=NOW)
+    issuer.verify(token, NOW)
+    assert "invalid token" in refused(
+        TokenService("another-secret-that-is-long-enough-0123456789"), token)
