@@ -28,7 +28,13 @@ from presence.core.rules import Transition, WorkChangeKind
 from presence.core.statuses import Base, is_oob
 from presence.core.views import agent_view, history_entry
 from presence.metrics import Metrics
-from presence.store.redis_store import CommitRequest, ConnectionOp, LoadedAgent, RedisStore
+from presence.store.redis_store import (
+    CommitRequest,
+    Committed,
+    ConnectionOp,
+    LoadedAgent,
+    RedisStore,
+)
 
 log = logging.getLogger("presence.engine")
 
@@ -446,10 +452,9 @@ class Engine:
     async def _sweep_round(self) -> int:
         now = self.clock.now()
         shards = range(self.store.keys.shards)
-        members = await asyncio.gather(
-            *(self.store.due_members(shard, now, SWEEP_LIMIT) for shard in shards))
-        due = [AgentId(m.partition(":")[2]) for ms in members for m in ms
-               if m.startswith("grace:")]
+        per_shard = await asyncio.gather(
+            *(self.store.due_grace(shard, now, SWEEP_LIMIT) for shard in shards))
+        due = [agent_id for agents in per_shard for agent_id in agents]
         expired = 0
         for i in range(0, len(due), SWEEP_BATCH):
             expired += await self._expire_batch(due[i : i + SWEEP_BATCH], now)
@@ -470,13 +475,15 @@ class Engine:
                 one_by_one.append(agent_id)  # unknown, or a no-op to confirm
             else:
                 decided.append((snap, transition))
-        m = self.metrics
-        done = m.time("commit") if m else None
-        committed = await self.store.commit_agents(
-            [self._request(snap, transition, now) for snap, transition in decided])
-        if done:
-            done()
         expired = 0
+        committed: list[Committed] = []
+        if decided:
+            m = self.metrics
+            done = m.time("commit") if m else None
+            committed = await self.store.commit_agents(
+                [self._request(snap, transition, now) for snap, transition in decided])
+            if done:
+                done()
         for (snap, transition), result in zip(decided, committed, strict=True):
             if result.ok:
                 await self._recorded(snap, transition, result.event_id)
@@ -504,9 +511,7 @@ class Engine:
                     log.warning("grace sweep of %s failed: %s", agent_id, exc.code)
                     return False
                 if not out.changed and out.state.grace_until is None:
-                    shard = self.store.keys.shard_of(agent_id)
-                    await self.store.client.zrem(self.store.keys.due(shard),
-                                                 f"grace:{agent_id}")
+                    await self.store.drop_grace_deadline(agent_id)
                 return out.changed
 
         results = await asyncio.gather(*(expire(a) for a in agent_ids),

@@ -112,6 +112,14 @@ def _words(call: Call) -> tuple[Any, ...]:
     return call
 
 
+#: Due-index members of grace deadlines are ``grace:<agent id>``.
+_GRACE = "grace:"
+
+
+def _grace_member(agent_id: str) -> str:
+    return f"{_GRACE}{agent_id}"
+
+
 def _indexed(agent_id: str, conn_id: str) -> str:
     """A connection's member in its instance's connection index."""
     return f"{agent_id}\t{conn_id}"
@@ -141,7 +149,7 @@ class RedisStore:
         self._load = client.register_script(_script_source("load_agent"))
         self._commit = client.register_script(_script_source("commit_agent"))
         self._snapshot = client.register_script(_script_source("snapshot_shard"))
-        #: Calls of concurrent callers made in one event-loop step share one round trip.
+        #: Calls of concurrent callers share round trips (single server only).
         self._auto: AutoPipeline[Call] | None = (
             None if is_cluster(client) else AutoPipeline(self._execute))
 
@@ -211,8 +219,6 @@ class RedisStore:
 
     async def _one(self, call: Call) -> Any:
         """One call of :meth:`_pipelined` on its own."""
-        if self._auto is None:
-            return await self._call(call)
         return (await self._pipelined([call]))[0]
 
     async def _pipelined(self, calls: list[Call]) -> list[Any]:
@@ -302,7 +308,7 @@ class RedisStore:
             conn.op if conn else "",
             conn.connection_id if conn else "",
             conn.instance_id if conn else "",
-            f"grace:{agent_id}",
+            _grace_member(agent_id),
             "" if r.due_at is None else to_ms(r.due_at),
             k.channel(shard),
             self.events_maxlen,
@@ -420,6 +426,16 @@ class RedisStore:
             self.keys.due(shard), "-inf", to_ms(now), start=0, num=limit
         )
         return [text(m) for m in raw]
+
+    async def due_grace(self, shard: int, now: float, limit: int) -> list[AgentId]:
+        """Agents of a shard whose grace deadline is at or before ``now``."""
+        return [AgentId(m.removeprefix(_GRACE)) for m in await self.due_members(shard, now, limit)
+                if m.startswith(_GRACE)]
+
+    async def drop_grace_deadline(self, agent_id: AgentId) -> None:
+        """Remove an agent's entry from its shard's due index (its window had ended)."""
+        await self.client.zrem(self.keys.due(self.keys.shard_of(agent_id)),
+                               _grace_member(agent_id))
 
     async def history(
         self, agent_id: AgentId, from_at: float | None = None, to_at: float | None = None
