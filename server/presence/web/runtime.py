@@ -39,8 +39,22 @@ class ConfigCache:
     #: Called after every reload (agent pickers follow configuration changes).
     listeners: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
+    #: Reloads started and the newest one applied: reloads overlap (a REST write reloads
+    #: at once while the config channel's message of an earlier write is still being
+    #: handled), and one that started earlier may read Redis earlier yet finish later.
+    _started: int = 0
+    _applied: int = 0
+
     async def reload(self) -> None:
-        self.org = await self.store.load()
+        """Read the configuration from Redis and keep it unless a reload that started
+        later has already been applied (then this one's read may be older)."""
+        self._started += 1
+        ticket = self._started
+        org = await self.store.load()
+        if ticket < self._applied:
+            return
+        self._applied = ticket
+        self.org = org
         for listener in self.listeners:
             try:
                 await listener()
