@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sys
 import time
@@ -40,6 +41,8 @@ SECRET = "chaos-secret-that-is-long-enough-for-hs256-0123456789"
 SERVE = [sys.executable, "-m", "presence.cli", "serve", "--host", "127.0.0.1", "--port", "0"]
 READY = "presence: listening on http://127.0.0.1:"
 TEAMS = ("T1", "T2", "T3")
+#: The line an instance logs when it declares another dead and ends its connections.
+REAPED = re.compile(r"instance (\S+) stopped beating")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,23 @@ class Timing:
     liveness_timeout: float = 2.0
     sweep_period: float = 0.25
     shards: int = 8
+    #: Hardening limits, short so hostile clients are dealt with within the run.
+    auth_timeout: float = 3.0
+    handshake_timeout: float = 2.0
+    close_timeout: float = 2.0
+    max_pending_connections: int = 2000
+
+
+def faketime_env(seconds: float) -> dict[str, str]:
+    """Variables that run a process on a host clock ``seconds`` off (Debian's libfaketime,
+    preloaded into the process itself: the ``faketime`` command forks, and a SIGKILL of
+    it would leave the server running)."""
+    libs = sorted(Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"))
+    if not libs:
+        raise RuntimeError("a skewed instance needs Debian's faketime (scripts/test "
+                           "installs it)")
+    return {"LD_PRELOAD": str(libs[0]), "FAKETIME": f"{seconds:+g}s",
+            "FAKETIME_DONT_RESET": "1"}
 
 
 async def until(check: Callable[[], bool | Awaitable[bool]], timeout: float,
@@ -181,6 +201,8 @@ class Fleet:
     timing: Timing = field(default_factory=Timing)
     key_prefix: str = "chaos:"
     fixed_instance_ids: bool = False
+    #: Slot -> seconds its host clock is off (run under Debian's ``faketime``).
+    skew: dict[int, float] = field(default_factory=dict)
     redis: EmbeddedRedis = field(init=False)
     servers: list[ServerProcess] = field(init=False, default_factory=list)
     tokens: TokenService = field(init=False)
@@ -203,11 +225,17 @@ class Fleet:
                 "PRESENCE_LIVENESS_PERIOD": str(t.liveness_period),
                 "PRESENCE_LIVENESS_TIMEOUT": str(t.liveness_timeout),
                 "PRESENCE_SWEEP_PERIOD": str(t.sweep_period),
+                "PRESENCE_AUTH_TIMEOUT": str(t.auth_timeout),
+                "PRESENCE_HANDSHAKE_TIMEOUT": str(t.handshake_timeout),
+                "PRESENCE_CLOSE_TIMEOUT": str(t.close_timeout),
+                "PRESENCE_MAX_PENDING_CONNECTIONS": str(t.max_pending_connections),
                 "PRESENCE_LOG_LEVEL": "warning",
                 "PRESENCE_DATA_DIR": str(self.tmp / f"data{i}"),
             }
             if self.fixed_instance_ids:
                 env["PRESENCE_INSTANCE_ID"] = f"slot{i}"
+            if i in self.skew:
+                env.update(faketime_env(self.skew[i]))
             self.servers.append(ServerProcess(f"server{i}", env, self.tmp / "logs"))
 
     @property
@@ -227,6 +255,13 @@ class Fleet:
             with contextlib.suppress(Exception):
                 await s.kill()
         await asyncio.to_thread(self.redis.stop)
+
+    def reaped_instances(self) -> list[str]:
+        """Instance ids some instance declared dead ("stopped beating"), from the logs."""
+        found: list[str] = []
+        for log in sorted((self.tmp / "logs").glob("*.stderr")):
+            found += REAPED.findall(log.read_text(errors="replace"))
+        return found
 
     def running(self) -> list[ServerProcess]:
         return [s for s in self.servers if s.running]

@@ -42,6 +42,7 @@ from typing import Any
 import pytest
 from drivers import AgentModel, Journal, SupervisorDriver
 from fleet import Fleet, ServerProcess, Timing, until
+from hostile import Hostiles
 from invariants import Stored, check_connected, check_disconnected, check_history, check_view
 
 from presence.auth import Role
@@ -58,6 +59,15 @@ SUPERVISORS = int(_env("SUPERVISORS", 3))
 SECONDS = _env("SECONDS", 20)
 SEED = int(_env("SEED", random.randrange(2**31)))
 INSTANCES = 3
+#: Seconds the last instance's host clock runs ahead (Debian's faketime): instances
+#: must not judge each other by their hosts' clocks.
+SKEW = _env("SKEW", 20.0)
+#: Hostile clients: idle TCP connections per burst (over the pending cap, so some are
+#: shed), and agents whose sockets never read.
+IDLE_BURST = int(_env("IDLE_BURST", 80 if AGENTS <= 100 else 400))
+MAX_PENDING = int(_env("MAX_PENDING", 64 if AGENTS <= 100 else 300))
+HOSTILE_AGENTS = 2
+HOSTILE_PERIOD = _env("HOSTILE_PERIOD", 4.0)
 #: Mean time between two actions of one agent, in seconds.
 ACTION_PERIOD = _env("ACTION_PERIOD", 1.5 if AGENTS <= 100 else 4.0)
 #: Heartbeat interval (the timeout is three of them): short in CI so lost sockets are
@@ -89,6 +99,11 @@ class Chaos:
         self.stop_at = 0.0
         self.chaos_seconds = 0.0
         self.readyz_while_down: Counter[str] = Counter()
+        self.hostiles = Hostiles(self.journal)
+        self.hostile_ids: list[str] = []
+        #: Instance ids of the processes the harness SIGKILLed (the only ones another
+        #: instance may declare dead).
+        self.killed_instances: set[str] = set()
         #: What moved during each settle attempt that had to be repeated.
         self.settle_noise: list[dict[str, int]] = []
 
@@ -114,6 +129,7 @@ class Chaos:
         match kind:
             case "kill_server" if fleet.running():
                 server = self.rng.choice(fleet.running())
+                self.killed_instances.add(server.instance_ids[-1])
                 await server.kill()
                 await self._restart_server(server)
             case "term_server" if fleet.running():
@@ -150,6 +166,31 @@ class Chaos:
             live = [s for s in self.supervisors if s.live]
             if live:
                 self.rng.choice(live).drop()
+
+    async def hostile_loop(self) -> None:
+        """Idle TCP floods and never-reading sockets against random running instances."""
+        timing, n = self.fleet.timing, 0
+        while time.monotonic() < self.stop_at - HOSTILE_PERIOD:
+            await asyncio.sleep(self.rng.uniform(0.5, 1.5) * HOSTILE_PERIOD)
+            live = self.fleet.running()
+            if not live:
+                continue
+            server = self.rng.choice(live)
+            await self.hostiles.idle_burst(server, IDLE_BURST, timing.handshake_timeout)
+            agent_id = self.hostile_ids[n % len(self.hostile_ids)]
+            n += 1
+            await self.hostiles.non_reader(server, None, timing.auth_timeout,
+                                           timing.close_timeout)
+            await self.hostiles.non_reader(server, self.fleet.token(Role.AGENT, agent_id),
+                                           timing.heartbeat_timeout, timing.close_timeout)
+
+    def check_reaped(self) -> None:
+        """Only instances the harness killed were declared dead by the others."""
+        reaped = self.fleet.reaped_instances()
+        self.journal.count("instances_reaped", len(reaped))
+        for instance in reaped:
+            if instance not in self.killed_instances:
+                self.journal.violation(f"healthy instance {instance} was declared dead")
 
     # --- agents ---
 
@@ -189,7 +230,8 @@ class Chaos:
     async def run(self) -> None:
         fleet, j = self.fleet, self.journal
         await fleet.start()
-        ids = await fleet.seed_agents(AGENTS)
+        every_id = await fleet.seed_agents(AGENTS + HOSTILE_AGENTS)
+        ids, self.hostile_ids = every_id[:AGENTS], every_id[AGENTS:]
         for i in range(SUPERVISORS):
             sup = SupervisorDriver(f"S{i + 1}", fleet.token(Role.SUPERVISOR, f"S{i + 1}"),
                                    fleet, j, self.rng)
@@ -206,13 +248,17 @@ class Chaos:
         await asyncio.gather(
             self.inject_faults(started),
             self.drop_supervisors(),
+            self.hostile_loop(),
+            self.hostiles.watch(self.stop_at),
             *(self.agent_loop(a) for a in self.agents),
         )
         self.chaos_seconds = time.monotonic() - started
-        stored = await self.settle(ids)
+        await self.hostiles.check()
+        stored = await self.settle(every_id)
         self.check(stored)
         await self.check_histories(ids, stored)
         await self.check_supervisors(stored)
+        self.check_reaped()
 
     async def settle(self, ids: list[str]) -> dict[str, Stored]:
         """Faults over: wait for every instance to be ready and every open tab and
@@ -295,6 +341,7 @@ class Chaos:
             "agents": AGENTS,
             "supervisors": SUPERVISORS,
             "instances": INSTANCES,
+            "skew_seconds": SKEW,
             "heartbeat_interval": HEARTBEAT,
             "action_period": ACTION_PERIOD,
             "chaos_seconds": round(self.chaos_seconds, 1),
@@ -311,6 +358,7 @@ class Chaos:
     async def close(self) -> None:
         self.stop_at = 0.0
         await asyncio.gather(*(s.stop() for s in self.supervisors), return_exceptions=True)
+        await self.hostiles.close()
         for agent in self.agents:
             for tab in list(agent.tabs):
                 tab.closing = True
@@ -324,7 +372,9 @@ async def test_chaos(tmp_path: Path) -> None:
     sockets, Redis ends up with exactly what the rules say, every disconnect has one
     outcome and every supervisor's view equals Redis with no event shown twice."""
     fleet = Fleet(tmp_path, INSTANCES,
-                  Timing(heartbeat_interval=HEARTBEAT, heartbeat_timeout=3 * HEARTBEAT))
+                  Timing(heartbeat_interval=HEARTBEAT, heartbeat_timeout=3 * HEARTBEAT,
+                         max_pending_connections=MAX_PENDING),
+                  skew={INSTANCES - 1: SKEW} if SKEW else {})
     chaos = Chaos(fleet, random.Random(SEED))
     started = time.monotonic()
     try:
