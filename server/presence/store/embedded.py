@@ -11,7 +11,10 @@ for restart and crash tests. Start it before building the Redis client; stop it 
 client is closed so the last writes reach the AOF.
 
 Everything the server writes goes under ``data_dir``: the AOF directory, ``valkey.log``,
-``valkey.pid`` and ``valkey.stderr`` (what the process printed before its log was open).
+``valkey.pid``, ``valkey.stderr`` (what the process printed before its log was open) and
+``valkey.lock``, which the owning process holds while it runs the server; a server left
+running by an owner that died is stopped by the next start (see
+:mod:`presence.store.embedded_ownership`).
 The one exception is a unix socket whose path would be too long (see
 :meth:`EmbeddedRedis.__init__`).
 """
@@ -31,6 +34,13 @@ import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+
+from presence.store.embedded_ownership import (
+    DataDirBusyError,
+    DataDirLock,
+    parent_death_hook,
+    stop_leftover,
+)
 
 __all__ = ["EmbeddedRedis", "EmbeddedRedisError", "server_binary"]
 
@@ -122,6 +132,7 @@ class EmbeddedRedis:
                 self._socket = self._socket_dir / "redis.sock"
         else:
             self._socket = None
+        self._lock = DataDirLock(self._data_dir / "valkey.lock")
         self._proc: subprocess.Popen[bytes] | None = None
         self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], EmbeddedRedis] | None = None
 
@@ -157,19 +168,39 @@ class EmbeddedRedis:
         """Spawn the server and return once it answers ``PING`` (its AOF is loaded).
 
         Call once before connecting; again only after :meth:`stop` or :meth:`kill`.
-        Raises :class:`EmbeddedRedisError` if the binary is missing, another server
-        still runs on this data dir, the process exits early (the message carries its
-        last log line) or it does not answer within ``timeout`` seconds.
+        Raises :class:`EmbeddedRedisError` if the binary is missing, another owner
+        holds this data dir, the process exits early (the message carries its last log
+        line) or it does not answer within ``timeout`` seconds.
+        """
+        try:
+            self.spawn()
+            self.wait_ready(timeout)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def spawn(self) -> None:
+        """Spawn the server without waiting for it (:meth:`start` is spawn + wait_ready).
+
+        Takes the data dir's lock first (kept until :meth:`stop` or :meth:`kill`) and
+        stops a server a dead owner left running there. Called on the main thread, the
+        child gets SIGTERM when this process dies (Linux; see
+        :func:`~presence.store.embedded_ownership.parent_death_hook`).
         """
         if self.pid is not None:
             raise EmbeddedRedisError(f"embedded redis already running (pid {self.pid})")
+        self.reap_exited()
         binary = self._binary if self._binary is not None else server_binary()
         if not binary.is_file():
             raise EmbeddedRedisError(f"valkey-server binary not found: {binary}")
         if not os.access(binary, os.X_OK):
             raise EmbeddedRedisError(f"valkey-server binary is not executable: {binary}")
         self._data_dir.mkdir(parents=True, exist_ok=True)
-        self._refuse_if_running_elsewhere()
+        try:
+            self._lock.acquire()
+            stop_leftover(self._data_dir, self._pidfile)
+        except DataDirBusyError as exc:
+            raise EmbeddedRedisError(str(exc)) from None
         self._prepare_socket_dir()
 
         stderr_path = self._data_dir / "valkey.stderr"
@@ -184,6 +215,7 @@ class EmbeddedRedis:
                     stderr=stderr,
                     cwd=self._data_dir,
                     process_group=0,
+                    preexec_fn=parent_death_hook(),
                 )
             except OSError as exc:
                 raise EmbeddedRedisError(
@@ -191,12 +223,29 @@ class EmbeddedRedis:
                 ) from exc
         self._proc = proc
         self._finalizer = weakref.finalize(self, _terminate, proc)
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Return once the spawned server answers ``PING``; on failure it is killed and
+        :class:`EmbeddedRedisError` raised (the data dir's lock stays held)."""
+        proc = self._proc
+        if proc is None:
+            raise EmbeddedRedisError("embedded redis is not running")
         try:
             self._wait_ready(proc, timeout)
         except BaseException:
             self._reap(proc, signal.SIGKILL, timeout=5.0)
             self._release_socket_dir()
             raise
+
+    def reap_exited(self) -> int | None:
+        """If the server process exited on its own, reap it (no zombie), forget it and
+        return its exit status (negative: the signal that ended it); ``None`` while it
+        runs or when none was started. The data dir's lock stays held."""
+        proc = self._proc
+        if proc is None or proc.poll() is None:
+            return None
+        self._reap(proc, signal.SIGKILL, timeout=0.0)
+        return proc.returncode
 
     def stop(self, timeout: float = 10.0) -> None:
         """Shut the server down cleanly (SIGTERM: valkey flushes the AOF) and wait for it.
@@ -207,6 +256,7 @@ class EmbeddedRedis:
         if proc is not None:
             self._reap(proc, signal.SIGTERM, timeout)
         self._release_socket_dir()
+        self._lock.release()
 
     def kill(self) -> None:
         """SIGKILL the server, as a crash would; writes not yet fsynced to the AOF are lost.
@@ -218,6 +268,7 @@ class EmbeddedRedis:
         if proc is not None:
             self._reap(proc, signal.SIGKILL, timeout=10.0)
         self._release_socket_dir()
+        self._lock.release()
 
     def pause(self) -> None:
         """Freeze the server (SIGSTOP): connections stay open but nothing is answered."""
@@ -270,19 +321,6 @@ class EmbeddedRedis:
         if pid is None:
             raise EmbeddedRedisError("embedded redis is not running")
         return pid
-
-    def _refuse_if_running_elsewhere(self) -> None:
-        """Two servers appending to one AOF corrupt it: refuse if the pidfile is live."""
-        try:
-            other = int(self._pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return
-        if not _is_valkey_process(other):
-            return
-        raise EmbeddedRedisError(
-            f"another valkey-server (pid {other}) is using {self._data_dir}; stop it"
-            f" or remove {self._pidfile}"
-        )
 
     def _prepare_socket_dir(self) -> None:
         if self._socket is None:
@@ -420,20 +458,6 @@ def _last_line(path: Path) -> str:
     if len(lines) > 1 and lines[-2].startswith(b">>> "):
         last += b": " + lines[-2][4:]  # the offending directive of a config error
     return last.decode("utf-8", "replace")
-
-
-def _is_valkey_process(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # alive, owned by someone else
-    try:
-        comm = Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return True  # no /proc (macOS): alive is the best we can tell
-    return comm.startswith(("valkey", "redis"))
 
 
 def _terminate(proc: subprocess.Popen[bytes]) -> None:
