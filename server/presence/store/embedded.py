@@ -41,6 +41,7 @@ from presence.store.embedded_ownership import (
     parent_death_hook,
     stop_leftover,
 )
+from presence.store.embedded_probe import last_log_line, send_request
 
 __all__ = ["EmbeddedRedis", "EmbeddedRedisError", "server_binary"]
 
@@ -48,8 +49,6 @@ __all__ = ["EmbeddedRedis", "EmbeddedRedisError", "server_binary"]
 _MAX_UNIX_SOCKET_PATH = 103
 _PING = b"*1\r\n$4\r\nPING\r\n"
 _INFO_SERVER = b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n"
-# "1234:M 26 Nov 2026 17:35:30.031 # message" -> "message"
-_LOG_PREFIX = re.compile(rb"^\d+:[A-Z] \d+ \w+ \d+ [\d:.]+ [#*.-] ")
 
 
 class EmbeddedRedisError(Exception):
@@ -383,25 +382,13 @@ class EmbeddedRedis:
             )
 
     def _request(self, request: bytes, deadline: float) -> bytes | None:
-        """Send one RESP request; return a simple-string or bulk reply, ``None`` otherwise."""
-        remaining = deadline - time.monotonic()
-        family, address = (
-            (socket.AF_UNIX, os.fspath(self._socket))
-            if self._socket is not None
-            else (socket.AF_INET, ("127.0.0.1", self._port))
-        )
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.settimeout(min(max(remaining, 0.05), 1.0))
-            try:
-                sock.connect(address)
-                sock.sendall(request)
-                return _read_reply(sock)
-            except OSError:
-                return None
+        if self._socket is not None:
+            return send_request(socket.AF_UNIX, os.fspath(self._socket), request, deadline)
+        return send_request(socket.AF_INET, ("127.0.0.1", self._port), request, deadline)
 
     def _last_output_line(self) -> str:
         for path in (self._data_dir / "valkey.stderr", self.log_path):
-            line = _last_line(path)
+            line = last_log_line(path)
             if line:
                 return line
         return f"no output (see {self.log_path})"
@@ -421,43 +408,6 @@ class EmbeddedRedis:
             if self._finalizer is not None:
                 self._finalizer.detach()
                 self._finalizer = None
-
-
-def _read_reply(sock: socket.socket) -> bytes | None:
-    buf = b""
-    while b"\r\n" not in buf:
-        chunk = sock.recv(4096)
-        if not chunk:
-            return None
-        buf += chunk
-    head, _, rest = buf.partition(b"\r\n")
-    if head.startswith(b"+"):
-        return head[1:]
-    if not head.startswith(b"$") or head == b"$-1":
-        return None  # an error such as "-LOADING" or an unexpected type
-    size = int(head[1:])
-    while len(rest) < size + 2:
-        chunk = sock.recv(max(4096, size + 2 - len(rest)))
-        if not chunk:
-            return None
-        rest += chunk
-    return rest[:size]
-
-
-def _last_line(path: Path) -> str:
-    try:
-        with path.open("rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 8192))
-            lines = [line.strip() for line in f.read().splitlines() if line.strip()]
-    except OSError:
-        return ""
-    if not lines:
-        return ""
-    last = _LOG_PREFIX.sub(b"", lines[-1])
-    if len(lines) > 1 and lines[-2].startswith(b">>> "):
-        last += b": " + lines[-2][4:]  # the offending directive of a config error
-    return last.decode("utf-8", "replace")
 
 
 def _terminate(proc: subprocess.Popen[bytes]) -> None:
