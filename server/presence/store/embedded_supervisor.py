@@ -115,7 +115,7 @@ class EmbeddedSupervisor:
             try:
                 await self._restart()
                 break
-            except EmbeddedRedisError as exc:
+            except (EmbeddedRedisError, OSError) as exc:  # OSError: the data dir
                 if not failed:
                     log.error("embedded Redis restart failed (incident %d): %s; retrying"
                               " with backoff up to %gs", self.incidents, exc, MAX_BACKOFF)
