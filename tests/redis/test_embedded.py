@@ -257,6 +257,7 @@ os._exit(0)  # dies as a SIGKILLed owner would: nothing stops the server
 """
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_the_server_is_terminated_cleanly_when_its_owner_dies(tmp_path: Path) -> None:
     """A server started on its owner's main thread gets SIGTERM when the owner dies (it
     shuts down cleanly, flushing its AOF) instead of running on as an orphan."""

@@ -93,9 +93,17 @@ class EmbeddedSupervisor:
         return _SupervisorMetrics(self)
 
     async def _run(self) -> None:
-        while True:
-            status = await self._exited()
-            await self._recover(status)
+        try:
+            while True:
+                status = await self._exited()
+                await self._recover(status)
+        except Exception:
+            # Not expected; without a supervisor a dead child would go unnoticed, so
+            # count the server as down from now on: /healthz turns 503 after the limit.
+            log.exception("embedded Redis supervisor failed; no more restarts")
+            if self.down_since is None:
+                self.down_since = self.clock.now()
+            raise
 
     async def _exited(self) -> int | None:
         """Wait for the child to exit; reap it and return its status."""
