@@ -177,6 +177,8 @@ def test_start_twice_is_an_error(make_server: Any) -> None:
     server.start()
     with pytest.raises(EmbeddedRedisError, match="already running"):
         server.start()
+    with pytest.raises(EmbeddedRedisError, match="another valkey-server owner"):
+        make_server().start()  # the running one still owns the data dir
 
 
 def test_missing_binary_is_a_clear_error(make_server: Any, tmp_path: Path) -> None:

@@ -175,7 +175,8 @@ class EmbeddedRedis:
             self.spawn()
             self.wait_ready(timeout)
         except BaseException:
-            self._lock.release()
+            if self.pid is None:  # not "already running": that one keeps the lock
+                self._lock.release()
             raise
 
     def spawn(self) -> None:
