@@ -68,6 +68,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--log-format", choices=["text", "json"],
                        help="text (default) or one JSON object per line")
+    serve.add_argument("--embedded-restart-timeout", type=float,
+                       help="seconds the embedded Redis may stay down before /healthz "
+                            "answers 503 (default 60)")
     tok = sub.add_parser("token", help="print a token (last line of stdout)")
     _common(tok)
     tok.add_argument("role", choices=[r.value for r in Role])
@@ -82,7 +85,8 @@ def load_settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     for name in ("data_dir", "redis_url", "cluster", "key_prefix", "token_secret", "host", "port",
                  "grace_period", "heartbeat_interval", "heartbeat_timeout",
-                 "liveness_timeout", "demo", "log_level", "log_format"):
+                 "liveness_timeout", "demo", "log_level", "log_format",
+                 "embedded_restart_timeout"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -152,7 +156,7 @@ def serve(settings: Settings) -> int:
         except StartupError as exc:
             print(f"presence: {exc}", file=sys.stderr)
             return 1
-        app = create_app(settings, token_secret=secret)
+        app = create_app(settings, token_secret=secret, embedded=embedded)
         if settings.demo:
             asyncio.run(_seed_demo(settings, secret))
         config = uvicorn.Config(

@@ -49,6 +49,8 @@ class Settings:
     log_level: str = "info"
     log_format: str = "text"
     instance_id: str | None = None
+    #: Seconds the embedded Redis may stay down before /healthz answers 503.
+    embedded_restart_timeout: float = 60.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def validate(self) -> Settings:
@@ -76,6 +78,9 @@ class Settings:
             problems.append("token secret must be at least 32 characters")
         if self.log_format not in ("text", "json"):
             problems.append(f"log format must be text or json, got {self.log_format!r}")
+        if self.embedded_restart_timeout <= 0:
+            problems.append("embedded restart timeout must be > 0 s, "
+                            f"got {self.embedded_restart_timeout}")
         if self.sweep_period <= 0:
             problems.append("sweep period must be > 0 s")
         if self.agent_cache_size < 0:

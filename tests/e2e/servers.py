@@ -22,6 +22,7 @@ from presence.cli import uvicorn_io
 from presence.client import AgentClient, SupervisorClient
 from presence.clock import Clock
 from presence.settings import Settings
+from presence.store.embedded import EmbeddedRedis
 from presence.web.app import create_app
 from presence.web.runtime import Runtime
 
@@ -110,16 +111,17 @@ CLUSTER_URLS: set[str] = set()
 
 async def start_instance(
     redis_url: str, key_prefix: str, clock: Clock, *, port: int = 0, ws: Any = None,
-    **overrides: Any
+    embedded: EmbeddedRedis | None = None, **overrides: Any
 ) -> Instance:
     """A server instance in this loop on a loopback socket bound before it starts (``port``
     0: any free port). SO_REUSEADDR lets a later instance take over the port of a stopped
     one, so pages find the server at the same address after a restart. ``ws``: uvicorn's
-    WebSocket protocol (default: the product's, or ``PRESENCE_TEST_WS``)."""
+    WebSocket protocol (default: the product's, or ``PRESENCE_TEST_WS``). ``embedded``: the
+    server at ``redis_url``, for the app to supervise as ``presence serve`` does."""
     if redis_url in CLUSTER_URLS:
         overrides.setdefault("cluster", True)
     settings = replace(TEST_SETTINGS, redis_url=redis_url, key_prefix=key_prefix, **overrides)
-    app = create_app(settings.validate(), clock)
+    app = create_app(settings.validate(), clock, embedded=embedded)
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
     # TCP, and without it every HTTP answer waits ~40 ms for the delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

@@ -76,6 +76,7 @@ def test_token_prints_a_verifiable_token_on_the_last_line(tmp_path: Path) -> Non
     (["--grace", "-1"], "grace period must be > 0"),
     (["--heartbeat-interval", "10", "--heartbeat-timeout", "5"], "at least twice"),
     (["--redis-url", "http://x"], "redis URL must start with"),
+    (["--embedded-restart-timeout", "0"], "embedded restart timeout must be > 0"),
 ])
 def test_bad_options_give_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
     """Bad options stop the command with exit 2 and one line saying what is wrong."""

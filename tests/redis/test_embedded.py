@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -173,6 +177,8 @@ def test_start_twice_is_an_error(make_server: Any) -> None:
     server.start()
     with pytest.raises(EmbeddedRedisError, match="already running"):
         server.start()
+    with pytest.raises(EmbeddedRedisError, match="another valkey-server owner"):
+        make_server().start()  # the running one still owns the data dir
 
 
 def test_missing_binary_is_a_clear_error(make_server: Any, tmp_path: Path) -> None:
@@ -223,3 +229,58 @@ def test_pause_freezes_and_resume_thaws(make_server: Any) -> None:
     server.resume()
     with sync_client(server) as client:
         assert client.ping() is True
+
+
+def test_a_pidfile_naming_another_servers_process_is_left_alone(
+    make_server: Any, redis_server: EmbeddedRedis, tmp_path: Path
+) -> None:
+    """A stale pidfile naming a live valkey-server of another data dir neither blocks the
+    start nor gets that process signalled."""
+    other = redis_server.pid
+    assert other is not None
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "valkey.pid").write_text(f"{other}\n")
+    server = make_server()
+    server.start()
+    assert server.pid is not None and server.pid != other
+    assert process_exists(other)
+    with sync_client(redis_server) as client:
+        assert client.ping() is True
+
+
+OWNER_DIES = """
+import os, sys
+from pathlib import Path
+from presence.store.embedded import EmbeddedRedis
+server = EmbeddedRedis(Path(sys.argv[1]))
+server.start()
+print(server.pid, flush=True)
+os._exit(0)  # dies as a SIGKILLed owner would: nothing stops the server
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_server_is_terminated_cleanly_when_its_owner_dies(tmp_path: Path) -> None:
+    """A server started on its owner's main thread gets SIGTERM when the owner dies (it
+    shuts down cleanly, flushing its AOF) instead of running on as an orphan."""
+    out = subprocess.run([sys.executable, "-c", OWNER_DIES, str(tmp_path / "data")],
+                         capture_output=True, text=True, timeout=30, check=True)
+    pid = int(out.stdout.strip())
+    deadline = time.monotonic() + 10
+    while process_running(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    running = process_running(pid)
+    if running:
+        os.kill(pid, signal.SIGKILL)
+    assert not running
+    log = (tmp_path / "data" / "valkey.log").read_text()
+    assert "Received SIGTERM" in log and "ready to exit" in log
+
+
+def process_running(pid: int) -> bool:
+    """Alive and not a zombie waiting for its parent."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"

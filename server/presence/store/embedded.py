@@ -11,7 +11,10 @@ for restart and crash tests. Start it before building the Redis client; stop it 
 client is closed so the last writes reach the AOF.
 
 Everything the server writes goes under ``data_dir``: the AOF directory, ``valkey.log``,
-``valkey.pid`` and ``valkey.stderr`` (what the process printed before its log was open).
+``valkey.pid``, ``valkey.stderr`` (what the process printed before its log was open) and
+``valkey.lock``, which the owning process holds while it runs the server; a server left
+running by an owner that died is stopped by the next start (see
+:mod:`presence.store.embedded_ownership`).
 The one exception is a unix socket whose path would be too long (see
 :meth:`EmbeddedRedis.__init__`).
 """
@@ -32,14 +35,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from presence.store.embedded_ownership import (
+    DataDirBusyError,
+    DataDirLock,
+    parent_death_hook,
+    stop_leftover,
+)
+from presence.store.embedded_probe import last_log_line, send_request
+
 __all__ = ["EmbeddedRedis", "EmbeddedRedisError", "server_binary"]
 
 # sun_path is 108 bytes on Linux (104 on macOS) including the terminating NUL.
 _MAX_UNIX_SOCKET_PATH = 103
 _PING = b"*1\r\n$4\r\nPING\r\n"
 _INFO_SERVER = b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n"
-# "1234:M 26 Nov 2026 17:35:30.031 # message" -> "message"
-_LOG_PREFIX = re.compile(rb"^\d+:[A-Z] \d+ \w+ \d+ [\d:.]+ [#*.-] ")
 
 
 class EmbeddedRedisError(Exception):
@@ -122,6 +131,7 @@ class EmbeddedRedis:
                 self._socket = self._socket_dir / "redis.sock"
         else:
             self._socket = None
+        self._lock = DataDirLock(self._data_dir / "valkey.lock")
         self._proc: subprocess.Popen[bytes] | None = None
         self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], EmbeddedRedis] | None = None
 
@@ -157,19 +167,40 @@ class EmbeddedRedis:
         """Spawn the server and return once it answers ``PING`` (its AOF is loaded).
 
         Call once before connecting; again only after :meth:`stop` or :meth:`kill`.
-        Raises :class:`EmbeddedRedisError` if the binary is missing, another server
-        still runs on this data dir, the process exits early (the message carries its
-        last log line) or it does not answer within ``timeout`` seconds.
+        Raises :class:`EmbeddedRedisError` if the binary is missing, another owner
+        holds this data dir, the process exits early (the message carries its last log
+        line) or it does not answer within ``timeout`` seconds.
+        """
+        try:
+            self.spawn()
+            self.wait_ready(timeout)
+        except BaseException:
+            if self.pid is None:  # not "already running": that one keeps the lock
+                self._lock.release()
+            raise
+
+    def spawn(self) -> None:
+        """Spawn the server without waiting for it (:meth:`start` is spawn + wait_ready).
+
+        Takes the data dir's lock first (kept until :meth:`stop` or :meth:`kill`) and
+        stops a server a dead owner left running there. Called on the main thread, the
+        child gets SIGTERM when this process dies (Linux; see
+        :func:`~presence.store.embedded_ownership.parent_death_hook`).
         """
         if self.pid is not None:
             raise EmbeddedRedisError(f"embedded redis already running (pid {self.pid})")
+        self.reap_exited()
         binary = self._binary if self._binary is not None else server_binary()
         if not binary.is_file():
             raise EmbeddedRedisError(f"valkey-server binary not found: {binary}")
         if not os.access(binary, os.X_OK):
             raise EmbeddedRedisError(f"valkey-server binary is not executable: {binary}")
         self._data_dir.mkdir(parents=True, exist_ok=True)
-        self._refuse_if_running_elsewhere()
+        try:
+            self._lock.acquire()
+            stop_leftover(self._data_dir, self._pidfile)
+        except DataDirBusyError as exc:
+            raise EmbeddedRedisError(str(exc)) from None
         self._prepare_socket_dir()
 
         stderr_path = self._data_dir / "valkey.stderr"
@@ -184,6 +215,7 @@ class EmbeddedRedis:
                     stderr=stderr,
                     cwd=self._data_dir,
                     process_group=0,
+                    preexec_fn=parent_death_hook(),
                 )
             except OSError as exc:
                 raise EmbeddedRedisError(
@@ -191,12 +223,29 @@ class EmbeddedRedis:
                 ) from exc
         self._proc = proc
         self._finalizer = weakref.finalize(self, _terminate, proc)
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Return once the spawned server answers ``PING``; on failure it is killed and
+        :class:`EmbeddedRedisError` raised (the data dir's lock stays held)."""
+        proc = self._proc
+        if proc is None:
+            raise EmbeddedRedisError("embedded redis is not running")
         try:
             self._wait_ready(proc, timeout)
         except BaseException:
             self._reap(proc, signal.SIGKILL, timeout=5.0)
             self._release_socket_dir()
             raise
+
+    def reap_exited(self) -> int | None:
+        """If the server process exited on its own, reap it (no zombie), forget it and
+        return its exit status (negative: the signal that ended it); ``None`` while it
+        runs or when none was started. The data dir's lock stays held."""
+        proc = self._proc
+        if proc is None or proc.poll() is None:
+            return None
+        self._reap(proc, signal.SIGKILL, timeout=0.0)
+        return proc.returncode
 
     def stop(self, timeout: float = 10.0) -> None:
         """Shut the server down cleanly (SIGTERM: valkey flushes the AOF) and wait for it.
@@ -207,6 +256,7 @@ class EmbeddedRedis:
         if proc is not None:
             self._reap(proc, signal.SIGTERM, timeout)
         self._release_socket_dir()
+        self._lock.release()
 
     def kill(self) -> None:
         """SIGKILL the server, as a crash would; writes not yet fsynced to the AOF are lost.
@@ -218,6 +268,7 @@ class EmbeddedRedis:
         if proc is not None:
             self._reap(proc, signal.SIGKILL, timeout=10.0)
         self._release_socket_dir()
+        self._lock.release()
 
     def pause(self) -> None:
         """Freeze the server (SIGSTOP): connections stay open but nothing is answered."""
@@ -270,19 +321,6 @@ class EmbeddedRedis:
         if pid is None:
             raise EmbeddedRedisError("embedded redis is not running")
         return pid
-
-    def _refuse_if_running_elsewhere(self) -> None:
-        """Two servers appending to one AOF corrupt it: refuse if the pidfile is live."""
-        try:
-            other = int(self._pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return
-        if not _is_valkey_process(other):
-            return
-        raise EmbeddedRedisError(
-            f"another valkey-server (pid {other}) is using {self._data_dir}; stop it"
-            f" or remove {self._pidfile}"
-        )
 
     def _prepare_socket_dir(self) -> None:
         if self._socket is None:
@@ -345,25 +383,13 @@ class EmbeddedRedis:
             )
 
     def _request(self, request: bytes, deadline: float) -> bytes | None:
-        """Send one RESP request; return a simple-string or bulk reply, ``None`` otherwise."""
-        remaining = deadline - time.monotonic()
-        family, address = (
-            (socket.AF_UNIX, os.fspath(self._socket))
-            if self._socket is not None
-            else (socket.AF_INET, ("127.0.0.1", self._port))
-        )
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.settimeout(min(max(remaining, 0.05), 1.0))
-            try:
-                sock.connect(address)
-                sock.sendall(request)
-                return _read_reply(sock)
-            except OSError:
-                return None
+        if self._socket is not None:
+            return send_request(socket.AF_UNIX, os.fspath(self._socket), request, deadline)
+        return send_request(socket.AF_INET, ("127.0.0.1", self._port), request, deadline)
 
     def _last_output_line(self) -> str:
         for path in (self._data_dir / "valkey.stderr", self.log_path):
-            line = _last_line(path)
+            line = last_log_line(path)
             if line:
                 return line
         return f"no output (see {self.log_path})"
@@ -383,57 +409,6 @@ class EmbeddedRedis:
             if self._finalizer is not None:
                 self._finalizer.detach()
                 self._finalizer = None
-
-
-def _read_reply(sock: socket.socket) -> bytes | None:
-    buf = b""
-    while b"\r\n" not in buf:
-        chunk = sock.recv(4096)
-        if not chunk:
-            return None
-        buf += chunk
-    head, _, rest = buf.partition(b"\r\n")
-    if head.startswith(b"+"):
-        return head[1:]
-    if not head.startswith(b"$") or head == b"$-1":
-        return None  # an error such as "-LOADING" or an unexpected type
-    size = int(head[1:])
-    while len(rest) < size + 2:
-        chunk = sock.recv(max(4096, size + 2 - len(rest)))
-        if not chunk:
-            return None
-        rest += chunk
-    return rest[:size]
-
-
-def _last_line(path: Path) -> str:
-    try:
-        with path.open("rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 8192))
-            lines = [line.strip() for line in f.read().splitlines() if line.strip()]
-    except OSError:
-        return ""
-    if not lines:
-        return ""
-    last = _LOG_PREFIX.sub(b"", lines[-1])
-    if len(lines) > 1 and lines[-2].startswith(b">>> "):
-        last += b": " + lines[-2][4:]  # the offending directive of a config error
-    return last.decode("utf-8", "replace")
-
-
-def _is_valkey_process(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # alive, owned by someone else
-    try:
-        comm = Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return True  # no /proc (macOS): alive is the best we can tell
-    return comm.startswith(("valkey", "redis"))
 
 
 def _terminate(proc: subprocess.Popen[bytes]) -> None:

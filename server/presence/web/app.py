@@ -31,6 +31,8 @@ from presence.routing import Router
 from presence.settings import Settings
 from presence.store.config_store import ConfigStore
 from presence.store.connection import open_client, server_version
+from presence.store.embedded import EmbeddedRedis
+from presence.store.embedded_supervisor import EmbeddedSupervisor
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
 from presence.store.work_store import WorkStore
@@ -123,9 +125,13 @@ async def refresh_agent_tabs(hub: Hub, store: RedisStore, clock: Clock) -> None:
 
 
 def create_app(
-    settings: Settings, clock: Clock | None = None, *, token_secret: str | None = None
+    settings: Settings, clock: Clock | None = None, *, token_secret: str | None = None,
+    embedded: EmbeddedRedis | None = None,
 ) -> Starlette:
-    """The ASGI app. ``token_secret`` defaults to ``settings.token_secret``."""
+    """The ASGI app. ``token_secret`` defaults to ``settings.token_secret``. With
+    ``embedded`` (the server ``settings.redis_url`` points at, run by this process) the
+    app supervises it: restarts it when it exits, and ``/healthz`` answers 503 while it
+    has been down for ``settings.embedded_restart_timeout``."""
     clock = clock or SystemClock()
     secret = token_secret or settings.token_secret
     if not secret:
@@ -135,6 +141,13 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         rt = await build_runtime(settings, clock, secret)
         app.state.runtime = rt
+        supervisor = app.state.embedded_supervisor = None
+        if embedded is not None:
+            supervisor = EmbeddedSupervisor(
+                embedded, clock, restart_timeout=settings.embedded_restart_timeout)
+            app.state.embedded_supervisor = supervisor
+            rt.metrics.registry.register(supervisor.collector())
+            supervisor.start()
         await rt.store.beat(rt.instance_id, clock.now())
         rt.start_loops()
         try:
@@ -147,6 +160,8 @@ def create_app(
             yield
         finally:
             await shutdown(rt)
+            if supervisor is not None:
+                await supervisor.stop()
 
     routes = [
         Route("/healthz", healthz),
@@ -241,8 +256,16 @@ async def shutdown(rt: Runtime) -> None:
 
 
 async def healthz(request: Request) -> Response:
-    """Liveness and readiness of this process (200 once started)."""
-    return JSON({"status": "ok", "instance": request.app.state.runtime.instance_id})
+    """Liveness of this process: 200 once started; 503 while its embedded Redis has been
+    down for ``embedded_restart_timeout`` or longer (restarting the process may help)."""
+    rt: Runtime = request.app.state.runtime
+    supervisor: EmbeddedSupervisor | None = request.app.state.embedded_supervisor
+    now = rt.clock.now()
+    if supervisor is not None and not supervisor.healthy(now):
+        return JSON({"status": "unavailable", "instance": rt.instance_id,
+                     "embedded_redis": "down", "down_for": round(supervisor.down_for(now), 1)},
+                    status_code=503)
+    return JSON({"status": "ok", "instance": rt.instance_id})
 
 
 async def metrics_endpoint(request: Request) -> Response:

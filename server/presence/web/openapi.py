@@ -145,7 +145,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                           auth=False),
     ("GET", "/supervisor"): op("pages", "The supervisor page", STR, media="text/html",
                                errors="", auth=False),
-    ("GET", "/healthz"): op("operations", "Liveness", {"type": "object"}, errors="",
+    ("GET", "/healthz"): op("operations", "Liveness (503 when the embedded Redis stays "
+                            "down past its restart timeout)", {"type": "object"}, errors="",
                             auth=False),
     ("GET", "/readyz"): op("operations", "Readiness (503 when Redis or the subscription is "
                            "down)", {"type": "object"}, errors="", auth=False),
