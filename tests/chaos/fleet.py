@@ -203,19 +203,30 @@ class Fleet:
     fixed_instance_ids: bool = False
     #: Slot -> seconds its host clock is off (run under Debian's ``faketime``).
     skew: dict[int, float] = field(default_factory=dict)
+    #: One server with its own embedded Valkey (``presence serve`` with no Redis URL, as
+    #: the README's first command runs it) instead of servers sharing the harness's.
+    embedded: bool = False
     redis: EmbeddedRedis = field(init=False)
     servers: list[ServerProcess] = field(init=False, default_factory=list)
     tokens: TokenService = field(init=False)
 
     def __post_init__(self) -> None:
-        self.redis = EmbeddedRedis(self.tmp / "redis", extra_args=("--appendfsync", "always"))
+        if self.embedded:
+            if self.size != 1:
+                raise ValueError("an embedded Valkey serves one server process")
+            # Describes the server's own child (same data dir, same socket): never started
+            # here, only its URL is used to read Redis.
+            self.redis = EmbeddedRedis(self.tmp / "data0" / "redis")
+        else:
+            self.redis = EmbeddedRedis(self.tmp / "redis",
+                                       extra_args=("--appendfsync", "always"))
         self.tokens = TokenService(SECRET)
         (self.tmp / "logs").mkdir(parents=True, exist_ok=True)
         t = self.timing
         for i in range(self.size):
             env = {
                 **os.environ,
-                "PRESENCE_REDIS_URL": self.redis.url,
+                **({} if self.embedded else {"PRESENCE_REDIS_URL": self.redis.url}),
                 "PRESENCE_KEY_PREFIX": self.key_prefix,
                 "PRESENCE_SHARDS": str(t.shards),
                 "PRESENCE_TOKEN_SECRET": SECRET,
@@ -234,6 +245,8 @@ class Fleet:
             }
             if self.fixed_instance_ids:
                 env["PRESENCE_INSTANCE_ID"] = f"slot{i}"
+            if self.embedded:
+                env.pop("PRESENCE_REDIS_URL", None)
             if i in self.skew:
                 env.update(faketime_env(self.skew[i]))
             self.servers.append(ServerProcess(f"server{i}", env, self.tmp / "logs"))
@@ -243,7 +256,8 @@ class Fleet:
         return Keys(self.key_prefix, self.timing.shards)
 
     async def start(self) -> None:
-        await asyncio.to_thread(self.redis.start)
+        if not self.embedded:
+            await asyncio.to_thread(self.redis.start)
         await asyncio.gather(*(s.start() for s in self.servers))
 
     async def close(self) -> None:
@@ -254,7 +268,17 @@ class Fleet:
         for s in self.servers:
             with contextlib.suppress(Exception):
                 await s.kill()
-        await asyncio.to_thread(self.redis.stop)
+        if not self.embedded:
+            await asyncio.to_thread(self.redis.stop)
+
+    def kill_embedded_redis(self) -> bool:
+        """SIGKILL the embedded Valkey child of the (only) server; whether one ran."""
+        try:
+            pid = int((self.tmp / "data0" / "redis" / "valkey.pid").read_text())
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError):
+            return False
+        return True
 
     def reaped_instances(self) -> list[str]:
         """Instance ids some instance declared dead ("stopped beating"), from the logs."""

@@ -79,20 +79,22 @@ STATUSES = ("available", "busy", "dnd", "away", "offline")
 FAULTS = ("kill_server", "crash_redis", "term_server", "pause_redis")
 
 
-def fault_plan(seconds: float) -> list[tuple[float, str]]:
-    """When each fault starts, seconds into the chaos phase: the four kinds in turn,
-    evenly spaced, at least one of each."""
-    count = max(len(FAULTS), int(seconds // 8))
+def fault_plan(seconds: float, faults: tuple[str, ...] = FAULTS) -> list[tuple[float, str]]:
+    """When each fault starts, seconds into the chaos phase: the kinds in turn, evenly
+    spaced, at least one of each."""
+    count = max(len(faults), int(seconds // 8))
     step = seconds / (count + 0.5)
-    return [(step * (i + 0.5), FAULTS[i % len(FAULTS)]) for i in range(count)]
+    return [(step * (i + 0.5), faults[i % len(faults)]) for i in range(count)]
 
 
 class Chaos:
     """One run: the fleet, the harness's agents and supervisors, the fault injector."""
 
-    def __init__(self, fleet: Fleet, rng: random.Random) -> None:
+    def __init__(self, fleet: Fleet, rng: random.Random,
+                 faults: tuple[str, ...] = FAULTS) -> None:
         self.fleet = fleet
         self.rng = rng
+        self.faults = faults
         self.journal = Journal()
         self.agents: list[AgentModel] = []
         self.supervisors: list[SupervisorDriver] = []
@@ -146,6 +148,9 @@ class Chaos:
                 await self._readyz_all("Redis was down")
                 await asyncio.sleep(max(0.0, REDIS_DOWN - (time.monotonic() - down_at)))
                 await asyncio.to_thread(fleet.redis.start)
+            case "crash_embedded_redis":
+                if not fleet.kill_embedded_redis():
+                    j.violation("no embedded Valkey was running to kill")
             case "pause_redis":
                 fleet.redis.pause()
                 try:
@@ -156,7 +161,7 @@ class Chaos:
                     fleet.redis.resume()
 
     async def inject_faults(self, started: float) -> None:
-        for at, kind in fault_plan(self.stop_at - started):
+        for at, kind in fault_plan(self.stop_at - started, self.faults):
             await asyncio.sleep(max(0.0, started + at - time.monotonic()))
             await self.fault(kind)
 
@@ -366,16 +371,9 @@ class Chaos:
                              return_exceptions=True)
 
 
-@pytest.mark.timeout(max(120.0, SECONDS * 3 + 90))
-async def test_chaos(tmp_path: Path) -> None:
-    """Under server kills, Redis crashes and pauses, graceful restarts and dropped
-    sockets, Redis ends up with exactly what the rules say, every disconnect has one
-    outcome and every supervisor's view equals Redis with no event shown twice."""
-    fleet = Fleet(tmp_path, INSTANCES,
-                  Timing(heartbeat_interval=HEARTBEAT, heartbeat_timeout=3 * HEARTBEAT,
-                         max_pending_connections=MAX_PENDING),
-                  skew={INSTANCES - 1: SKEW} if SKEW else {})
-    chaos = Chaos(fleet, random.Random(SEED))
+async def run_chaos(fleet: Fleet, faults: tuple[str, ...]) -> None:
+    """Run one chaos scenario on ``fleet``, print its summary and fail on a violation."""
+    chaos = Chaos(fleet, random.Random(SEED), faults)
     started = time.monotonic()
     try:
         await chaos.run()
@@ -391,3 +389,29 @@ async def test_chaos(tmp_path: Path) -> None:
     violations = chaos.journal.violations
     assert not violations, f"{len(violations)} violations (seed {SEED}):\n" + "\n".join(
         violations[:50])
+
+
+def chaos_timing() -> Timing:
+    return Timing(heartbeat_interval=HEARTBEAT, heartbeat_timeout=3 * HEARTBEAT,
+                  max_pending_connections=MAX_PENDING)
+
+
+@pytest.mark.timeout(max(120.0, SECONDS * 3 + 90))
+async def test_chaos(tmp_path: Path) -> None:
+    """Under server kills, Redis crashes and pauses, graceful restarts, dropped sockets,
+    idle TCP floods, sockets that never read and one instance's host clock running
+    ahead, Redis ends up with exactly what the rules say, every disconnect has one
+    outcome, every supervisor's view equals Redis with no event shown twice, no healthy
+    instance is declared dead and every hostile socket is ended in time."""
+    fleet = Fleet(tmp_path, INSTANCES, chaos_timing(),
+                  skew={INSTANCES - 1: SKEW} if SKEW else {})
+    await run_chaos(fleet, FAULTS)
+
+
+@pytest.mark.timeout(max(120.0, SECONDS * 3 + 90))
+async def test_chaos_embedded_redis(tmp_path: Path) -> None:
+    """One server on its own embedded Valkey, SIGKILLed again and again under agents,
+    supervisors and hostile clients: the server restarts it from its AOF, and Redis,
+    histories and supervisor views end up exactly as the rules say."""
+    fleet = Fleet(tmp_path, 1, chaos_timing(), embedded=True)
+    await run_chaos(fleet, ("crash_embedded_redis",))
