@@ -50,6 +50,12 @@ class LoadedAgent:
     profile_raw: bytes = b""
     tag: str = ""
 
+    @property
+    def stamp(self) -> tuple[int, int]:
+        """``(epoch, version)`` of the stored state (decision 38)."""
+        presence = (self.doc or {}).get("presence") or {}
+        return int(presence.get("epoch", 0)), self.version
+
     def state(self, agent_id: AgentId, now: float) -> AgentState:
         """The state the rules work on; a never-seen agent starts Offline."""
         conns = frozenset(self.connections)
