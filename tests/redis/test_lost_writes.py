@@ -14,6 +14,7 @@ from redis_rig import Rig
 
 from presence.clock import to_ms
 from presence.core.model import AgentId, ConnectionId
+from presence.web.hub import stream_position
 
 TAB = ConnectionId("tab-1")
 
@@ -122,3 +123,29 @@ async def test_old_state_documents_read_as_epoch_zero_and_keep_working(rig: Rig)
 
     assert out.state.stamp == (0, 2)
     assert (await rig.store.load_agent(agent_id)).stamp == (0, 2)
+
+
+async def test_a_cursor_naming_a_lost_event_resyncs_even_after_newer_events(
+    rig: Rig,
+) -> None:
+    """A resume cursor at an event Redis lost is answered with a resync (``None``) even
+    once newer events were added past it; a cursor at a kept event still resumes."""
+    engine = rig.engine()
+    (agent_id,) = await rig.add_agents(1)
+    shard = rig.keys.shard_of(agent_id)
+    await engine.connect(agent_id, TAB)
+    kept_head = (await rig.store.stream_heads())[shard]
+    dump = await saved(rig, agent_id)
+    await engine.set_presence(agent_id, "away")
+    lost_head = (await rig.store.stream_heads())[shard]  # a supervisor's cursor, then lost
+    await lose_writes_since(rig, dump)
+    other = rig.engine("i2")
+    await other.set_presence(agent_id, "busy")  # a newer event past the lost one
+    await other.set_presence(agent_id, "dnd")
+    head = (await rig.store.stream_heads())[shard]
+    assert stream_position(head) > stream_position(lost_head)
+
+    assert await rig.store.events_after(shard, lost_head, 100) is None
+    resumed = await rig.store.events_after(shard, kept_head, 100)
+    assert resumed is not None
+    assert [e["agent"]["status_id"] for _, e in resumed] == ["busy", "dnd"]
