@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
+from aof_rig import private_valkey, restart_from, save_aof
 from servers import Instance, agent_view, put_agent, start_instance
 
 from presence.client import AgentClient, SupervisorClient
@@ -19,38 +19,24 @@ from presence.clock import FakeClock
 from presence.core.epochs import wire_stamp
 from presence.store.embedded import EmbeddedRedis
 
-AOF_DIR = "appendonlydir"
 AGENT = "A1"
 
 
 @pytest_asyncio.fixture
 async def valkey(tmp_path: Path) -> AsyncIterator[EmbeddedRedis]:
-    """A server of this test alone that writes every command to its AOF before replying."""
-    server = EmbeddedRedis(tmp_path / "data", extra_args=(
-        "--appendfsync", "always", "--appenddirname", AOF_DIR))
-    await asyncio.to_thread(server.start)
-    try:
+    """A Valkey of this test alone (its AOF is put back to make it lose writes)."""
+    async with private_valkey(tmp_path / "data") as server:
         yield server
-    finally:
-        await asyncio.to_thread(server.stop)
 
 
 @pytest_asyncio.fixture
 async def server(valkey: EmbeddedRedis, fake_clock: FakeClock) -> AsyncIterator[Instance]:
+    """One server instance on that Valkey."""
     inst = await start_instance(valkey.url, "lw:", fake_clock)
     try:
         yield inst
     finally:
         await inst.stop()
-
-
-async def restart_from(valkey: EmbeddedRedis, saved: Path) -> None:
-    """Stop the server, put the saved AOF back in place of its own, start it again."""
-    await asyncio.to_thread(valkey.stop)
-    aof = valkey.data_dir / AOF_DIR
-    await asyncio.to_thread(shutil.rmtree, aof)
-    await asyncio.to_thread(shutil.copytree, saved, aof)
-    await asyncio.to_thread(valkey.start)
 
 
 class Watch:
@@ -94,8 +80,7 @@ async def test_every_client_converges_to_what_redis_kept(
     async with server.agent(AGENT) as agent:
         await agent.set_presence("away")
         await watch.until(lambda: watch.status(AGENT) == "away")
-        kept = tmp_path / "kept-aof"
-        await asyncio.to_thread(shutil.copytree, valkey.data_dir / AOF_DIR, kept)
+        kept = await save_aof(valkey, tmp_path / "kept-aof")
 
         lost = await agent.set_presence("dnd")  # acknowledged, then lost
         await watch.until(lambda: watch.status(AGENT) == "dnd")
