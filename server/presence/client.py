@@ -27,6 +27,8 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from presence.core.epochs import wire_stamp
+
 Message = dict[str, Any]
 
 #: Close codes after which reconnecting makes sense (mirrors presence.web.close_codes).
@@ -261,19 +263,44 @@ class Connection:
             await asyncio.sleep(next(delays))
 
 
+def newer(incoming: Message, held: Message | None) -> bool:
+    """Whether a P (or agent view) replaces the one held: the newest by ``(epoch,
+    version)`` wins (``epoch`` absent: 0). Redis may lose acknowledged writes; the server
+    then sends the corrective P with a higher epoch and a version that may be lower."""
+    return held is None or wire_stamp(incoming) > wire_stamp(held)
+
+
 class AgentClient(Connection):
-    """An agent tab: ``welcome`` first, then presence changes and offers."""
+    """An agent tab: ``welcome`` first, then presence changes and offers. ``presence``
+    is what a page would show: the newest P by ``(epoch, version)`` among the welcome,
+    the ``presence`` messages and the ``ack`` of :meth:`set_presence`."""
 
     path = "/ws/agent"
+    presence: Message | None = None
 
     @property
     def welcome(self) -> Message:
         return self.first
 
+    async def open(self) -> Message:
+        first = await super().open()
+        self.presence = first.get("presence")  # a welcome is what the server holds now
+        return first
+
+    def _observe(self, msg: Message) -> None:
+        if msg.get("type") == "presence":
+            self._show(msg["presence"])
+
+    def _show(self, presence: Message) -> None:
+        if newer(presence, self.presence):
+            self.presence = presence
+
     async def set_presence(self, status_id: str) -> Message:
-        """Pick a status; returns the resulting presence ``P``."""
+        """Pick a status; returns the resulting presence ``P`` (also shown in
+        :attr:`presence` when it is the newest)."""
         reply = await self.request({"type": "set_presence", "status_id": status_id})
         presence: Message = reply["presence"]
+        self._show(presence)
         return presence
 
     async def sign_out(self) -> None:
@@ -285,14 +312,17 @@ class AgentClient(Connection):
 
 class SupervisorClient(Connection):
     """A supervisor view: ``snapshot`` (or ``resumed``) first, then agent events; keeps
-    the cursor so :meth:`open` after a drop resumes where it left off."""
+    the cursor so :meth:`open` after a drop resumes where it left off, and ``agents``:
+    each watched agent's view, the newest by ``(epoch, version)``."""
 
     path = "/ws/supervisor"
     heads: dict[str, str]
+    agents: dict[str, Message]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.heads = {}
+        self.agents = {}
         if self.cursor is not None:
             # A resumed session's events name only their own shard: start from the
             # given cursor so the one kept afterwards still covers every shard.
@@ -310,6 +340,7 @@ class SupervisorClient(Connection):
                 self.heads[shard] = sid
 
     def _observe(self, msg: Message) -> None:
+        self._track(msg)
         cursor = msg.get("cursor")
         if not isinstance(cursor, str):
             return
@@ -320,6 +351,15 @@ class SupervisorClient(Connection):
             self.cursor = ",".join(
                 f"{s}:{self.heads[s]}" for s in sorted(self.heads, key=int)
             )
+
+    def _track(self, msg: Message) -> None:
+        kind = msg.get("type")
+        if kind == "snapshot":
+            self.agents = {a["agent_id"]: a for a in msg.get("agents", ())}
+        elif kind in ("presence", "agent"):
+            view: Message = msg["agent"]
+            if newer(view, self.agents.get(view["agent_id"])):
+                self.agents[view["agent_id"]] = view
 
     async def force_presence(self, agent_id: str, status_id: str, reason: str = "") -> Message:
         reply = await self.request({"type": "force_presence", "agent_id": agent_id,

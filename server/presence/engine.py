@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from presence.clock import Clock
-from presence.core import rules
+from presence.core import epochs, rules
 from presence.core.capacity import WorkLoad
+from presence.core.epochs import Stamp
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId, Reason
 from presence.core.org import OrgConfig
@@ -66,6 +67,8 @@ class Outcome:
     presence_changed: bool
     #: Reasons of the presence changes this call recorded, oldest first.
     reasons: tuple[str, ...] = ()
+    #: The state's tag (the events stream id of the commit that wrote it).
+    tag: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +154,7 @@ class Engine:
         *,
         ends_connections: bool = False,
         loaded: LoadedAgent | None = None,
+        detect_loss: bool = True,
     ) -> Outcome:
         """Decide, commit; retried from fresh state when another writer won.
 
@@ -158,48 +162,79 @@ class Engine:
         and profile when it has one, so a transition is one script call: the commit's
         compare-and-set on the version and the profile bytes rejects a stale copy and
         returns the fresh snapshot to decide again from. A refusal or a no-op decided
-        from the copy is checked against a fresh load before it is answered.
+        from the copy is checked against a fresh load before it is answered. A fresh
+        snapshot older than the copy means Redis lost writes clients may have seen: the
+        agent is repaired (:meth:`repair`) before the decision is made again.
         ``loaded``: a snapshot the caller already read (used instead of the copy)."""
         m = self.metrics
         snap = None if loaded is not None else self._cached(agent_id)
         verified = False
+        stale: Snapshot | None = None  # decided from, then found out of date
         for _ in range(MAX_ATTEMPTS):
             now = self.clock.now()
             if snap is None:
                 if loaded is None:
                     loaded = await self._load(agent_id)
-                snap = Snapshot.of(agent_id, loaded, now)
+                if stale is not None and detect_loss:
+                    snap = await self._repaired(stale, loaded)
+                snap = snap or Snapshot.of(agent_id, loaded, now)
                 if snap is None:
                     self.forget(agent_id)
                     raise PresenceError(ErrorCode.UNKNOWN_AGENT, f"no agent {agent_id!r}")
-                loaded = None
-                verified = True
+                stale, loaded, verified = None, None, True
             state, profile = snap.state, snap.profile
             try:
                 transition = decide(state, profile, self.config.org, now)
             except PresenceError:
                 if verified:
                     raise
-                snap = None
+                stale, snap = snap, None
                 continue
             if transition is None:
                 if verified:
-                    return Outcome(state, profile, False, False)
-                snap = None
+                    return Outcome(state, profile, False, False, tag=snap.tag)
+                stale, snap = snap, None
                 continue
             request = self._request(snap, transition, now, conn, ends_connections)
             done = m.time("commit") if m else None
             committed = await self.store.commit(request)
             if done:
                 done()
-            if not committed.ok:
-                if m and verified:
-                    m.conflicts.inc()
-                snap, loaded = None, committed.fresh
-                continue
-            return await self._recorded(snap, transition, committed.event_id)
+            if committed.ok:
+                return await self._recorded(snap, transition, committed.event_id)
+            if m and verified:
+                m.conflicts.inc()
+            stale, snap, loaded = snap, None, committed.fresh
         self.forget(agent_id)
         raise PresenceError(ErrorCode.BUSY, "too much contention on this agent; try again")
+
+    async def _repaired(self, stale: Snapshot, loaded: LoadedAgent) -> Snapshot | None:
+        """The agent repaired, when ``loaded`` shows that Redis lost ``stale`` (a state
+        that was committed, which clients may have seen; decision 38); else ``None``."""
+        if not epochs.lost(stale.state.stamp, stale.tag, loaded.stamp, loaded.tag):
+            return None
+        agent_id = stale.state.agent_id
+        out = await self.repair(agent_id, stale.state.stamp, loaded=loaded)
+        return self._cached(agent_id) if out.changed else None
+
+    async def repair(
+        self, agent_id: AgentId, seen: Stamp, *, loaded: LoadedAgent | None = None
+    ) -> Outcome:
+        """Redis lost a state of the agent stamped ``seen`` that clients may hold: commit
+        the stored state again as ``version + 1`` with a new epoch, so that every client
+        takes it (decision 38). A no-op when the agent is already newer than ``seen``."""
+
+        def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
+            return epochs.repair(s, seen, now)
+
+        out = await self._transact(agent_id, decide, loaded=loaded, detect_loss=False)
+        if out.changed:
+            log.warning("agent %s: Redis lost writes clients had seen (version %d, epoch %d);"
+                        " repaired as version %d, epoch %d", agent_id, seen[1], seen[0],
+                        out.state.version, out.state.presence.epoch)
+            if self.metrics:
+                self.metrics.repairs.inc()
+        return out
 
     @staticmethod
     def _request(
@@ -253,7 +288,7 @@ class Engine:
             {h.presence.status_id for h in transition.history
              if not is_oob(h.presence.status_id)})
         outcome = Outcome(after, profile, True, transition.presence_changed,
-                          tuple(h.presence.reason for h in transition.history))
+                          tuple(h.presence.reason for h in transition.history), tag)
         await self._notify(outcome)
         return outcome
 
@@ -491,7 +526,10 @@ class Engine:
                 continue
             agent_id = snap.state.agent_id
             fresh = None if result.fresh is None else Snapshot.of(agent_id, result.fresh, now)
-            if fresh is not None:
+            # A fresh snapshot that shows lost writes leaves the copy in place: the
+            # one-agent path then finds the loss and repairs the agent first.
+            if fresh is not None and not epochs.lost(snap.state.stamp, snap.tag,
+                                                     fresh.state.stamp, fresh.tag):
                 self._remember(agent_id, fresh)
             one_by_one.append(agent_id)
         if one_by_one:

@@ -71,6 +71,10 @@ class Metrics:
         self.conflicts = Counter(
             "presence_commit_conflicts", "Commits lost to another writer (re-decided)",
             registry=r)
+        self.repairs = Counter(
+            "presence_lost_writes_repaired",
+            "Agents re-stamped with a new epoch after Redis lost writes clients had seen",
+            registry=r)
 
         self._changes = _Children(self.presence_changes)
         self._grace = _Children(self.grace)

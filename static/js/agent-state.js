@@ -1,5 +1,6 @@
 // The agent page's state: a pure reducer over server messages and local requests.
-// Presence updates are applied only when newer (version) than what is shown.
+// Presence updates are applied only when newer, by (epoch, version), than what is shown.
+import { isNewer } from './stamp.js';
 
 export function initialAgentState() {
   return {
@@ -23,7 +24,7 @@ function live(o, now) {
 }
 
 function newer(current, incoming) {
-  return !current || !incoming || incoming.version > current.version;
+  return !incoming || isNewer(incoming, current);
 }
 
 function session(s) {

@@ -1,7 +1,8 @@
 // The supervisor's model of every watched agent: a snapshot, then diffs. An event is
-// applied only when its version is newer than the one held for that agent; the cursor
-// always advances. Pure (no DOM, no I/O); mutates only its own maps.
+// applied only when it is newer, by (epoch, version), than the view held for that agent;
+// the cursor always advances. Pure (no DOM, no I/O); mutates only its own maps.
 import { advanceCursor, formatCursor, parseCursor } from './cursor.js';
+import { isNewer } from './stamp.js';
 
 export class Roster {
   constructor() {
@@ -29,7 +30,7 @@ export class Roster {
       const held = this.agents.get(agent.agent_id);
       this.agents.set(agent.agent_id, agent);
       if (!held) added.push(agent.agent_id);
-      else if (held.version !== agent.version) updated.push(agent.agent_id);
+      else if (isNewer(agent, held) || isNewer(held, agent)) updated.push(agent.agent_id);
     }
     const removed = [...this.agents.keys()].filter((id) => !seen.has(id));
     for (const id of removed) this.agents.delete(id);
@@ -44,7 +45,7 @@ export class Roster {
     const after = msg.agent;
     if (!after?.agent_id) return null;
     const before = this.agents.get(after.agent_id) ?? null;
-    if (before && after.version <= before.version) return null;
+    if (before && !isNewer(after, before)) return null;
     this.agents.set(after.agent_id, after);
     return { id: after.agent_id, before, after };
   }

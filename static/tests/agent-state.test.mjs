@@ -133,3 +133,22 @@ test('the welcome of a reconnect brings the pending offers and sessions', () => 
   assert.deepEqual(s.offers.map((o) => [o.offerId, o.expiresAt, o.receivedAt]), [['o9', 9000, 1000]]);
   assert.equal(s.sessions[0].acceptedAt, 5);
 });
+
+test('a presence of a later epoch applies even with a lower version', () => {
+  let s = reduce(initialAgentState(), welcome()); // available, epoch 0, version 3
+  s = reduce(s, { type: 'presence', presence: P('dnd', 7) }); // later lost by Redis
+  s = reduce(s, { type: 'presence', presence: P('away', 6, { epoch: 1700000000000 }) });
+  assert.equal(s.presence.status_id, 'away', 'the corrective presence is shown');
+  const stale = reduce(s, { type: 'presence', presence: P('dnd', 9) });
+  assert.equal(stale.presence.status_id, 'away', 'an earlier epoch never wins back');
+});
+
+test("the agent's next change and its ack after a repair are shown", () => {
+  let s = reduce(initialAgentState(), welcome());
+  s = reduce(s, { type: 'presence', presence: P('dnd', 7) });
+  s = reduce(s, { type: 'presence', presence: P('away', 6, { epoch: 1700000000000 }) });
+  s = request(s, 'r1', { kind: 'presence', statusId: 'busy' });
+  s = reduce(s, { type: 'ack', ref: 'r1', presence: P('busy', 7, { epoch: 1700000000000 }) });
+  assert.equal(s.presence.status_id, 'busy');
+  assert.equal(pendingStatus(s), null);
+});

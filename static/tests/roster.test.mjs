@@ -87,3 +87,23 @@ test('clearing forgets agents and the cursor', () => {
   assert.equal(r.agents.size, 0);
   assert.equal(r.cursor(), null);
 });
+
+test('an event of a later epoch applies even with a lower version', () => {
+  const r = new Roster();
+  r.applySnapshot({ agents: [view('A1', 7, { status_id: 'dnd' })], cursor: '0:0-0,1:0-0' });
+  const repair = view('A1', 6, { status_id: 'away', epoch: 1700000000000 });
+  const change = r.applyEvent({ type: 'agent', agent: repair, cursor: '1:9-0' });
+  assert.equal(change?.after.status_id, 'away');
+  assert.equal(r.agents.get('A1').status_id, 'away');
+  assert.equal(r.applyEvent({ type: 'presence', agent: view('A1', 8), cursor: '1:10-0' }), null,
+    'an earlier epoch never wins back');
+  const next = view('A1', 7, { status_id: 'busy', epoch: 1700000000000 });
+  assert.equal(r.applyEvent({ type: 'presence', agent: next, cursor: '1:11-0' })?.after.status_id, 'busy');
+});
+
+test('a snapshot reports an agent whose epoch changed as updated', () => {
+  const r = new Roster();
+  r.applySnapshot({ agents: [view('A1', 5)], cursor: '0:0-0,1:0-0' });
+  const diff = r.applySnapshot({ agents: [view('A1', 5, { epoch: 1700000000000 })], cursor: '0:0-0,1:0-0' });
+  assert.deepEqual(diff.updated, ['A1']);
+});

@@ -73,6 +73,7 @@ function renderPresence() {
   setData(el, 'base', p.base);
   setData(el, 'source', p.source);
   setData(el, 'version', p.version);
+  setData(el, 'epoch', p.epoch ?? 0);
   setText($('#presence-text'), p.text);
   const showBase = isCustom(p.status_id) || p.text !== BASE_LABELS[p.base];
   setText($('#presence-base'), showBase ? `Counts as ${BASE_LABELS[p.base]}` : '');

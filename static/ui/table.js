@@ -94,6 +94,7 @@ class Row {
     setData(tr, 'base', a.base);
     setData(tr, 'source', a.source);
     setData(tr, 'version', a.version);
+    setData(tr, 'epoch', a.epoch ?? 0);
     setData(tr, 'connections', a.connections);
     setData(tr, 'inGrace', inGrace(a) ? 'true' : null);
   }

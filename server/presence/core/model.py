@@ -62,6 +62,9 @@ class Presence:
     since_at: float
     version: int = 0
     actor: str | None = None
+    #: Grows when the server finds that Redis lost writes a client may have seen; clients
+    #: keep the newest P by ``(epoch, version)`` (see :mod:`presence.core.epochs`).
+    epoch: int = 0
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -74,10 +77,12 @@ class Presence:
             "since": round(self.since_at * 1000),
             "version": self.version,
             "actor": self.actor,
+            "epoch": self.epoch,
         }
 
     @classmethod
     def from_wire(cls, d: Mapping[str, Any]) -> Presence:
+        """The P of ``d``; a P written before epochs existed has epoch 0."""
         return cls(
             agent_id=AgentId(d["agent_id"]),
             status_id=StatusId(d["status_id"]),
@@ -88,6 +93,7 @@ class Presence:
             since_at=d["since"] / 1000.0,
             version=d["version"],
             actor=d.get("actor"),
+            epoch=int(d.get("epoch", 0)),
         )
 
 
@@ -185,6 +191,11 @@ class AgentState:
     def in_grace(self) -> bool:
         return self.captured is not None and not self.connections
 
+    @property
+    def stamp(self) -> tuple[int, int]:
+        """``(epoch, version)``: what orders this state against others of the agent."""
+        return self.presence.epoch, self.version
+
     @classmethod
     def initial(cls, agent_id: AgentId, now: float) -> AgentState:
         """The state of an agent that never signed in: Offline, no connection."""
@@ -220,6 +231,7 @@ class AgentState:
             since_at=old.since_at if same else now,
             version=old.version,
             actor=actor,
+            epoch=old.epoch,
         )
         return replace(self, presence=presence, behaves_as=behaves_as or source)
 

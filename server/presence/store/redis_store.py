@@ -50,6 +50,12 @@ class LoadedAgent:
     profile_raw: bytes = b""
     tag: str = ""
 
+    @property
+    def stamp(self) -> tuple[int, int]:
+        """``(epoch, version)`` of the stored state (decision 38)."""
+        presence = (self.doc or {}).get("presence") or {}
+        return int(presence.get("epoch", 0)), self.version
+
     def state(self, agent_id: AgentId, now: float) -> AgentState:
         """The state the rules work on; a never-seen agent starts Offline."""
         conns = frozenset(self.connections)
@@ -374,15 +380,21 @@ class RedisStore:
     ) -> list[tuple[str, dict[str, Any]]] | None:
         """Events of a shard strictly after ``after_id``, oldest first; ``None`` when some
         of them were trimmed away, there are more than ``limit``, or the cursor is ahead
-        of the stream (Redis lost writes it had acknowledged, e.g. a crash with
-        ``appendfsync everysec``): resync instead."""
+        of the stream or names an event it no longer holds (Redis lost writes it had
+        acknowledged, e.g. a crash with ``appendfsync everysec``): resync instead."""
         key = self.keys.events(shard)
         pipe = self.client.pipeline(transaction=False)
         pipe.exists(key)
         pipe.xrange(key, f"({after_id}", "+", count=limit + 1)
-        exists, rows = await pipe.execute()
+        pipe.xrange(key, after_id, after_id, count=1)
+        exists, rows, named = await pipe.execute()
         if not exists:
             return [] if after_id == "0-0" else None
+        if not named and after_id != "0-0":
+            # Every cursor names an event the stream held (or 0-0): one it no longer
+            # holds was trimmed, or lost with writes Redis had acknowledged — even when
+            # newer events were added since (decision 38).
+            return None
         info = await self.client.xinfo_stream(key)
         if _id_lt(text(info.get("last-generated-id", b"0-0")), after_id):
             return None

@@ -116,7 +116,7 @@ async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
             "sessions": sessions,
             "offers": offers,
         }))
-        link.sent_version = out.state.version
+        link.sent, link.sent_tag = out.state.stamp, out.tag
         _send_buffered(link)
         # This frame lives as long as the socket: drop what only the welcome needed.
         del out, offer_id, sessions, offers, org, auth, identity
@@ -152,8 +152,8 @@ def _send_buffered(link: AgentLink) -> None:
     for event in buffered:
         if not isinstance(event, AgentEvent):
             link.peer.offer(event)
-        elif event.version > link.sent_version:
-            link.peer.offer(agent_presence_frame(event))
+        elif link.wants(event.stamp, event.presence_changed):
+            link.send_presence(agent_presence_frame(event), event.stamp, event.stream_id)
 
 
 def _try_again(peer: Peer) -> None:
@@ -202,6 +202,8 @@ async def _handle(rt: Runtime, link: AgentLink, cmd: AgentCommand) -> dict[str, 
             raise PresenceError(ErrorCode.INVALID_FIELD, "already authenticated")
         case SetPresence(status_id=status_id, ref=ref):
             out = await rt.engine.set_presence(agent_id, status_id)
+            if out.state.stamp > link.acked:
+                link.acked, link.acked_tag = out.state.stamp, out.tag
             return {"type": "ack", "ref": ref, "presence": out.state.presence.to_wire()}
         case SignOut(ref=ref):
             link.close_reason = "signed_out"

@@ -39,8 +39,9 @@ from presence.store.work_store import WorkStore
 from presence.web import api, api_config, api_reports, api_work, openapi
 from presence.web.agent_ws import agent_endpoint
 from presence.web.close_codes import CloseCode
+from presence.web.corrective import refresh_agent_tabs
 from presence.web.http import JSON, Handler
-from presence.web.hub import Hub, presence_frame
+from presence.web.hub import Hub
 from presence.web.pickers import refresh_pickers
 from presence.web.runtime import ConfigCache, Runtime
 from presence.web.supervisor_ws import supervisor_endpoint
@@ -89,12 +90,12 @@ async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> 
     async def on_resubscribed() -> None:
         # Whatever was published while the subscription was down never reached this
         # process: supervisors resume from their cursors, tabs get the missed events
-        # (a sign-out closes them) and then their presence again, and configuration
-        # changes are read afresh.
+        # (a sign-out closes them) and then their presence again (repaired first if
+        # Redis lost what a tab shows), and configuration changes are read afresh.
         hub.interrupt_supervisors()
         await config.reload()
         await hub.replay_missed(store.events_after)
-        await refresh_agent_tabs(hub, store, clock)
+        await refresh_agent_tabs(hub, store, engine, clock)
 
     hub = Hub(client, keys, clock, config.reload, on_resubscribed)
     config.listeners.append(lambda: refresh_pickers(hub, store, config))
@@ -107,21 +108,6 @@ async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> 
     })
     return Runtime(settings, clock, client, store, config, engine, hub,
                    TokenService(token_secret), instance_id, router, metrics)
-
-
-async def refresh_agent_tabs(hub: Hub, store: RedisStore, clock: Clock) -> None:
-    """Send every local tab its agent's current presence (after a gap in the feed)."""
-    ids = [AgentId(a) for a in hub.agents]
-    for agent_id, loaded in zip(ids, await store.load_agents(ids), strict=True):
-        if loaded.profile is None:
-            continue
-        state = loaded.state(agent_id, clock.now())
-        frame = presence_frame(state.presence.to_wire())
-        for link in hub.agent_links(agent_id):
-            # != rather than >: after Redis lost writes, versions may have gone back.
-            if link.buffer is None and state.version != link.sent_version:
-                link.sent_version = state.version
-                link.peer.offer(frame)
 
 
 def create_app(

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import orjson
 
 from presence.clock import Clock
+from presence.core.epochs import NO_STAMP, Stamp, wire_stamp
 from presence.store.connection import RedisClient, is_cluster
 from presence.store.keys import Keys
 from presence.web.close_codes import CloseCode
@@ -36,13 +37,34 @@ class AgentLink:
     authenticated: bool = False
     expires_at: float | None = None
     close_reason: str = "disconnected"
-    #: Version of the newest presence this tab was sent (its welcome or an event); older
-    #: events that reach the hub after the welcome are stale and not sent again.
-    sent_version: int = -1
+    #: ``(epoch, version)`` of the newest presence this tab was sent (its welcome, an
+    #: event, a refresh) and that state's tag; older events that reach the hub after the
+    #: welcome are stale and not sent again.
+    sent: Stamp = NO_STAMP
+    sent_tag: str = ""
+    #: The same for the newest presence an ``ack`` showed this tab (acks do not stop the
+    #: broadcast of the same change); both say what the tab may show (decision 38).
+    acked: Stamp = NO_STAMP
+    acked_tag: str = ""
     #: Events and frames that arrived before the welcome was sent; ``None`` once it was.
     buffer: list[AgentEvent | TextFrame] | None = field(default_factory=list)
     #: The picker this tab was last sent (welcome or ``statuses``); ``None`` before.
     statuses: list[dict[str, object]] | None = None
+
+    def wants(self, stamp: Stamp, presence_changed: bool) -> bool:
+        """Whether the tab is to be sent the P stamped ``stamp``: newer than what it was
+        sent, and a presence change or a new epoch (a repair after lost writes)."""
+        return stamp > self.sent and (presence_changed or stamp[0] > self.sent[0])
+
+    def shown(self) -> tuple[Stamp, str]:
+        """The newest P this tab was given (sent or acknowledged) and its tag."""
+        if self.acked > self.sent:
+            return self.acked, self.acked_tag
+        return self.sent, self.sent_tag
+
+    def send_presence(self, frame: TextFrame, stamp: Stamp, tag: str) -> None:
+        self.sent, self.sent_tag = stamp, tag
+        self.peer.offer(frame)
 
 
 class SupervisorSink(Protocol):
@@ -73,6 +95,8 @@ class AgentEvent:
     # Derived once per event here, not by each of the sockets it fans out to.
     agent_id: str = field(init=False)
     version: int = field(init=False)
+    #: ``(epoch, version)`` of the agent's state after this change.
+    stamp: Stamp = field(init=False)
     team: str | None = field(init=False)
     position: tuple[int, int] = field(init=False)
 
@@ -80,6 +104,7 @@ class AgentEvent:
         derive = object.__setattr__  # frozen
         derive(self, "agent_id", str(self.agent["agent_id"]))
         derive(self, "version", int(self.agent["version"]))
+        derive(self, "stamp", wire_stamp(self.agent))
         derive(self, "team", self.agent.get("team"))
         derive(self, "position", stream_position(self.stream_id))
 
@@ -245,15 +270,16 @@ class Hub:
         ``supervisors``)."""
         links = self.agents.get(event.agent_id)
         if links:
-            if event.presence_changed:
+            # A change that is not a presence change reaches a tab only when it starts
+            # a new epoch: a repair after lost writes (decision 38).
+            if event.presence_changed or event.stamp[0] > 0:
                 frame: TextFrame | None = None  # made once, if some tab needs it
                 for link in list(links.values()):
                     if link.buffer is not None:
                         link.buffer.append(event)
-                    elif event.version > link.sent_version:
-                        link.sent_version = event.version
+                    elif link.wants(event.stamp, event.presence_changed):
                         frame = frame or agent_presence_frame(event)
-                        link.peer.offer(frame)
+                        link.send_presence(frame, event.stamp, event.stream_id)
             for conn_id in event.ended:
                 ended = links.get(conn_id)
                 if ended is not None:
@@ -283,8 +309,11 @@ PRESENCE_FIELDS = (
 
 
 def presence_of(view: dict[str, Any]) -> dict[str, Any]:
-    """The presence ``P`` fields of an agent view."""
-    return {k: view[k] for k in PRESENCE_FIELDS}
+    """The presence ``P`` fields of an agent view (``epoch`` 0 in an event written
+    before epochs existed)."""
+    p = {k: view[k] for k in PRESENCE_FIELDS}
+    p["epoch"] = view.get("epoch", 0)
+    return p
 
 
 def presence_frame(presence: dict[str, Any]) -> TextFrame:

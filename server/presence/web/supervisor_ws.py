@@ -5,8 +5,8 @@ Protocol: authenticate, then ``snapshot`` (every watched agent plus a cursor), t
 per change, each with its cursor. A supervisor that reconnects sends its last cursor in
 ``auth`` and receives what it missed in order, or a fresh ``snapshot`` with
 ``"resync": true`` when the gap is no longer kept. The client ignores an event whose
-``version`` is not newer than the one it holds, so the overlap between a snapshot and
-the events after its cursor is harmless.
+``(epoch, version)`` is not newer than the one it holds, so the overlap between a
+snapshot and the events after its cursor is harmless.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import orjson
 from starlette.websockets import WebSocket
 
 from presence.auth import Identity, Role
+from presence.core.epochs import NO_STAMP, Stamp, wire_stamp
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.messages import (
     Auth,
@@ -102,10 +103,11 @@ class SupervisorSession:
     peer: Peer
     last_seen_at: float = 0.0
     buffer: list[AgentEvent] | None = field(default_factory=list)
-    #: Newest version sent per agent (snapshot, replay or live). The hub may deliver an
-    #: event after the replay or snapshot already covered it (its pub/sub message was
-    #: still on the way when the stream was read): such an event is not sent again.
-    sent: dict[str, int] = field(default_factory=dict)
+    #: Newest ``(epoch, version)`` sent per agent (snapshot, replay or live). The hub may
+    #: deliver an event after the replay or snapshot already covered it (its pub/sub
+    #: message was still on the way when the stream was read): such an event is not
+    #: sent again.
+    sent: dict[str, Stamp] = field(default_factory=dict)
     #: Per shard, the newest stream id the supervisor holds: its resume cursor or the
     #: snapshot's, then each event sent. An event at or below it is covered already —
     #: this process's subscription may lag behind the instance the client came from.
@@ -127,9 +129,9 @@ class SupervisorSession:
         if position <= self.floor.get(event.shard, _NO_POSITION):
             return
         self.floor[event.shard] = position
-        agent_id, version = event.agent_id, event.version
-        if version > self.sent.get(agent_id, -1):
-            self.sent[agent_id] = version
+        agent_id, stamp = event.agent_id, event.stamp
+        if stamp > self.sent.get(agent_id, NO_STAMP):
+            self.sent[agent_id] = stamp
             self.peer.offer(event_frame(event))
 
     def interrupt(self) -> None:
@@ -230,7 +232,7 @@ async def start_feed(rt: Runtime, session: SupervisorSession, cursor: str | None
                     session.send(event)
     if not resumed:
         agents, snap_cursor = await snapshot(rt, session.identity)
-        session.sent = {a["agent_id"]: int(a["version"]) for a in agents}
+        session.sent = {a["agent_id"]: wire_stamp(a) for a in agents}
         session.floor = {shard: stream_position(sid) for shard, sid in
                          (parse_cursor(snap_cursor, rt.store.keys.shards) or {}).items()}
         peer.offer(encode({
