@@ -15,6 +15,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -36,6 +37,7 @@ from presence.store.redis_store import RedisStore
 from presence.store.work_store import WorkStore
 from presence.web import api, api_config, api_reports, api_work, openapi
 from presence.web.agent_ws import agent_endpoint
+from presence.web.body_limit import BodyLimit
 from presence.web.close_codes import CloseCode
 from presence.web.http import JSON, Handler
 from presence.web.hub import Hub, presence_frame
@@ -163,7 +165,8 @@ def create_app(
     ]
     if STATIC_DIR.is_dir():
         routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
-    return PresenceApp(routes=routes, lifespan=lifespan)
+    return PresenceApp(routes=routes, lifespan=lifespan,
+                       middleware=[Middleware(BodyLimit, limit=settings.max_body_bytes)])
 
 
 class PresenceApp(Starlette):
