@@ -78,7 +78,7 @@ def test_arguments_do_not_make_a_different_kind_but_lines_and_exceptions_do(
 ) -> None:
     """Same template with other arguments is a repeat; another exception type, another
     message or another level is written on its own."""
-    logger, handler, now = rig
+    logger, handler, _ = rig
     fail(logger, "A1")
     fail(logger, "A2")  # repeat (other agent)
     try:
