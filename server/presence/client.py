@@ -321,12 +321,14 @@ class SupervisorClient(Connection):
                 f"{s}:{self.heads[s]}" for s in sorted(self.heads, key=int)
             )
 
-    async def force_presence(self, agent_id: str, status_id: str, reason: str = "") -> Message:
+    async def force_presence(self, agent_id: str, status_id: str, note: str = "") -> Message:
+        """Force a status; ``note`` is the supervisor's free text (the change's ``reason``
+        is ``supervisor``)."""
         reply = await self.request({"type": "force_presence", "agent_id": agent_id,
-                                    "status_id": status_id, "reason": reason})
+                                    "status_id": status_id, "note": note})
         presence: Message = reply["presence"]
         return presence
 
-    async def sign_out_agent(self, agent_id: str, reason: str = "") -> Message:
+    async def sign_out_agent(self, agent_id: str, note: str = "") -> Message:
         return await self.request({"type": "sign_out_agent", "agent_id": agent_id,
-                                   "reason": reason})
+                                   "note": note})

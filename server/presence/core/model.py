@@ -62,6 +62,9 @@ class Presence:
     since_at: float
     version: int = 0
     actor: str | None = None
+    #: The supervisor's free text on a forced change or sign-out (``reason`` stays
+    #: ``supervisor``); ``None`` otherwise.
+    note: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -74,6 +77,7 @@ class Presence:
             "since": round(self.since_at * 1000),
             "version": self.version,
             "actor": self.actor,
+            "note": self.note,
         }
 
     @classmethod
@@ -88,6 +92,7 @@ class Presence:
             since_at=d["since"] / 1000.0,
             version=d["version"],
             actor=d.get("actor"),
+            note=d.get("note"),
         )
 
 
@@ -105,6 +110,7 @@ class Captured:
     behaves_as: Source
     reason: str
     actor: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +211,7 @@ class AgentState:
         *,
         behaves_as: Source | None = None,
         actor: str | None = None,
+        note: str | None = None,
     ) -> AgentState:
         """A copy showing ``status``; ``since`` moves only if status or source changed."""
         old = self.presence
@@ -220,6 +227,7 @@ class AgentState:
             since_at=old.since_at if same else now,
             version=old.version,
             actor=actor,
+            note=note,
         )
         return replace(self, presence=presence, behaves_as=behaves_as or source)
 
@@ -241,6 +249,7 @@ class AgentState:
                 "behaves_as": c.behaves_as.value,
                 "reason": c.reason,
                 "actor": c.actor,
+                "note": c.note,
             },
             "grace_until": self.grace_until,
             "usage": {
@@ -275,6 +284,7 @@ class AgentState:
                 Source(c["behaves_as"]),
                 c["reason"],
                 c.get("actor"),
+                c.get("note"),
             ),
             grace_until=d.get("grace_until"),
             usage=Usage(

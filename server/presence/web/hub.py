@@ -279,6 +279,7 @@ def _event(shard: int, stream_id: str, body: dict[str, Any]) -> AgentEvent:
 
 PRESENCE_FIELDS = (
     "agent_id", "status_id", "text", "base", "source", "reason", "since", "version", "actor",
+    "note",
 )
 
 

@@ -103,7 +103,7 @@ SCHEMAS: dict[str, Schema] = {
                             custom=BOOL, source=STR, reason=STR, actor=nullable(STR))),
         changes=array(obj(("at", "status_id", "base"), at=MS, status_id=ID, text=STR,
                           base=BASE, source=STR, reason=STR, actor=nullable(STR),
-                          version=INT))),
+                          version=INT, note=nullable(STR)))),
 }
 
 ERRORS = {"401": "not authenticated", "403": "not allowed", "404": "not found",
