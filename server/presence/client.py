@@ -29,7 +29,8 @@ from websockets.exceptions import ConnectionClosed
 
 Message = dict[str, Any]
 
-#: Close codes after which reconnecting makes sense (mirrors presence.web.close_codes).
+#: Close codes after which reconnecting makes sense (mirrors presence.web.close_codes);
+#: not after 4001/4003/4012 (bad, expired or revoked token: get a new one) nor 4010.
 RECONNECT_CODES = frozenset({1001, 1006, 1011, 1012, 1013, 4020, 4021})
 
 

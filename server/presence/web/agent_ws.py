@@ -73,7 +73,7 @@ async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
     conn_id = ConnectionId(secrets.token_hex(16))
     now = rt.clock.now()
     link = AgentLink(agent_id, conn_id, peer, now, authenticated=True,
-                     expires_at=identity.expires_at)
+                     expires_at=identity.expires_at, issued_at=identity.issued_at)
     rt.hub.add_agent(link)
     refused = False
     try:

@@ -35,13 +35,14 @@ from presence.store.connection import open_client, server_version
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
 from presence.store.work_store import WorkStore
-from presence.web import api, api_config, api_reports, api_work, openapi
+from presence.web import api, api_config, api_reports, api_revocations, api_work, openapi
 from presence.web.agent_ws import agent_endpoint
 from presence.web.body_limit import BodyLimit
 from presence.web.close_codes import CloseCode
 from presence.web.http import JSON, Handler
 from presence.web.hub import Hub, presence_frame
 from presence.web.pickers import refresh_pickers
+from presence.web.revoking import refresh_revocations
 from presence.web.runtime import ConfigCache, Runtime
 from presence.web.supervisor_ws import supervisor_endpoint
 
@@ -105,8 +106,12 @@ async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> 
         "agent": sum(len(c) for c in hub.agents.values()),
         "supervisor": len(hub.supervisors),
     })
-    return Runtime(settings, clock, client, store, config, engine, hub,
-                   TokenService(token_secret), instance_id, router, metrics)
+    rt = Runtime(settings, clock, client, store, config, engine, hub,
+                 TokenService(token_secret), instance_id, router, metrics)
+    # Revocations travel on the config channel: every reload re-reads them.
+    config.listeners.append(lambda: refresh_revocations(rt))
+    await refresh_revocations(rt)
+    return rt
 
 
 async def refresh_agent_tabs(hub: Hub, store: RedisStore, clock: Clock) -> None:
@@ -158,7 +163,7 @@ def create_app(
         WebSocketRoute("/ws/supervisor", supervisor_endpoint),
         *api.routes,
         *api_work.routes,
-        *api_reports.routes, *api_config.routes, openapi.route,
+        *api_reports.routes, *api_config.routes, *api_revocations.routes, openapi.route,
         Route("/", lambda r: RedirectResponse("/agent")),
         Route("/agent", page("agent.html")),
         Route("/supervisor", page("supervisor.html")),

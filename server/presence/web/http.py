@@ -61,7 +61,7 @@ def identify(request: Request) -> Identity:
     if scheme.lower() != "bearer" or not token.strip():
         raise PresenceError(ErrorCode.NOT_AUTHENTICATED, "expected Authorization: Bearer <token>")
     rt = runtime(request)
-    return rt.tokens.verify(token.strip(), rt.clock.now())
+    return rt.revocations.check(rt.tokens.verify(token.strip(), rt.clock.now()))
 
 
 def require(request: Request, *roles: Role) -> Identity:

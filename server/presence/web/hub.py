@@ -35,6 +35,8 @@ class AgentLink:
     last_seen_at: float
     authenticated: bool = False
     expires_at: float | None = None
+    #: The token's ``iat`` (a revocation closes the sockets of tokens issued up to it).
+    issued_at: float | None = None
     close_reason: str = "disconnected"
     #: Version of the newest presence this tab was sent (its welcome or an event); older
     #: events that reach the hub after the welcome are stale and not sent again.
