@@ -37,6 +37,8 @@ class Identity:
     role: Role
     teams: frozenset[str] = frozenset()
     expires_at: float | None = None
+    #: The token's ``iat`` (whole seconds); ``None`` when it has none.
+    issued_at: float | None = None
 
     def may_watch(self, team: str | None) -> bool:
         """Whether this caller may see (and, as supervisor, act on) agents of ``team``."""
@@ -130,5 +132,7 @@ class TokenService:
         teams = claims.get("teams", [])
         if not isinstance(teams, list) or not all(isinstance(t, str) for t in teams):
             raise PresenceError(ErrorCode.AUTH_FAILED, "token teams must be a list of strings")
-        return Identity(sub, role, frozenset(teams), float(exp)), (
+        iat = claims.get("iat")
+        issued_at = float(iat) if isinstance(iat, int | float) else None
+        return Identity(sub, role, frozenset(teams), float(exp), issued_at), (
             None if nbf is None else float(nbf))

@@ -31,7 +31,8 @@ from presence.core.epochs import wire_stamp
 
 Message = dict[str, Any]
 
-#: Close codes after which reconnecting makes sense (mirrors presence.web.close_codes).
+#: Close codes after which reconnecting makes sense (mirrors presence.web.close_codes);
+#: not after 4001/4003/4012 (bad, expired or revoked token: get a new one) nor 4010.
 RECONNECT_CODES = frozenset({1001, 1006, 1011, 1012, 1013, 4020, 4021})
 
 
@@ -361,12 +362,14 @@ class SupervisorClient(Connection):
             if newer(view, self.agents.get(view["agent_id"])):
                 self.agents[view["agent_id"]] = view
 
-    async def force_presence(self, agent_id: str, status_id: str, reason: str = "") -> Message:
+    async def force_presence(self, agent_id: str, status_id: str, note: str = "") -> Message:
+        """Force a status; ``note`` is the supervisor's free text (the change's ``reason``
+        is ``supervisor``)."""
         reply = await self.request({"type": "force_presence", "agent_id": agent_id,
-                                    "status_id": status_id, "reason": reason})
+                                    "status_id": status_id, "note": note})
         presence: Message = reply["presence"]
         return presence
 
-    async def sign_out_agent(self, agent_id: str, reason: str = "") -> Message:
+    async def sign_out_agent(self, agent_id: str, note: str = "") -> Message:
         return await self.request({"type": "sign_out_agent", "agent_id": agent_id,
-                                   "reason": reason})
+                                   "note": note})

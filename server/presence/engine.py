@@ -345,13 +345,14 @@ class Engine:
         return out
 
     async def sign_out(
-        self, agent_id: AgentId, reason: str = Reason.SIGNED_OUT, actor: str | None = None
+        self, agent_id: AgentId, reason: Reason = Reason.SIGNED_OUT, actor: str | None = None,
+        note: str | None = None,
     ) -> Outcome:
         """End every connection of the agent, on every instance (SPEC §5)."""
         grace = self.settings.grace_period
 
         def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
-            return rules.sign_out(s, reason, grace, now, actor)
+            return rules.sign_out(s, reason, grace, now, actor, note)
 
         return await self._transact(agent_id, decide, ends_connections=True)
 
@@ -383,9 +384,10 @@ class Engine:
         return await self._transact(agent_id, decide)
 
     async def force_presence(
-        self, agent_id: AgentId, status_id: str, actor: str, reason: str
+        self, agent_id: AgentId, status_id: str, actor: str, note: str | None = None
     ) -> Outcome:
-        """A supervisor forces a status on a connected agent (audited)."""
+        """A supervisor forces a status on a connected agent (audited: ``reason``
+        ``supervisor``, the actor and the supervisor's ``note``)."""
 
         def decide(s: AgentState, p: AgentProfile, org: OrgConfig, now: float) -> Transition | None:
             status = org.catalog.get(status_id)
@@ -397,7 +399,7 @@ class Engine:
                 )
             if not s.connections:
                 raise PresenceError(ErrorCode.NOT_CONNECTED, "agent has no live connection")
-            return rules.force(s, status, actor, reason, now)
+            return rules.force(s, status, actor, note, now)
 
         return await self._transact(agent_id, decide)
 

@@ -14,8 +14,10 @@ import re
 import sys
 from datetime import UTC, datetime
 
+from presence.log_repeats import RepeatFilter
+
 #: ``extra=`` keys copied into the JSON object when present.
-FIELDS = ("agent_id", "connection_id", "instance_id", "code", "reason", "role")
+FIELDS = ("agent_id", "connection_id", "instance_id", "code", "reason", "role", "repeated")
 
 
 #: A bearer credential after its usual markers (header, query parameter, JSON field) —
@@ -69,6 +71,8 @@ def configure(level: str, fmt: str) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    # Repeats first: they are recognised by message template, before masking fills it in.
+    handler.addFilter(RepeatFilter())
     handler.addFilter(RedactTokens())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -38,6 +38,7 @@ class Settings:
     token_secret: str | None = None
     allowed_origins: tuple[str, ...] = ()
     max_frame_bytes: int = 64 * 1024
+    max_body_bytes: int = 1024 * 1024
     max_connections_per_agent: int = 20
     rate_limit_per_second: float = 20.0
     rate_limit_burst: int = 40
@@ -86,6 +87,8 @@ class Settings:
         if self.agent_cache_size < 0:
             problems.append("agent cache size must be >= 0 (0: load every agent before "
                             f"each change), got {self.agent_cache_size}")
+        if self.max_body_bytes < 1024:
+            problems.append(f"max body bytes must be >= 1024, got {self.max_body_bytes}")
         if self.redis_url is not None and not self.redis_url.startswith(
             ("redis://", "rediss://", "unix://", "valkey://")
         ):

@@ -19,6 +19,7 @@ const STOPS = {
   4005: { title: 'Unknown agent', message: 'No agent is configured for this token.', signIn: true },
   4010: { title: 'Signed out', message: 'You were signed out (from another tab or by a supervisor).' },
   4011: { title: 'Replaced', message: 'Another connection replaced this one.' },
+  4012: { title: 'Access revoked', message: 'An administrator revoked this sign-in. Ask for a new token.', signIn: true },
   4023: { title: 'Too many tabs', message: 'Too many tabs are open for this agent. Close one and retry.' },
 };
 

@@ -92,10 +92,11 @@ export function sourceText(p, viewer = 'agent') {
     case 'restored': return 'Restored after reconnecting';
     case 'supervisor': {
       const who = p.actor ? `supervisor ${p.actor}` : 'a supervisor';
-      const why = p.reason && p.reason !== 'supervisor' ? `: ${p.reason}` : '';
-      return `Set by ${who}${why}`;
+      // The note; records from before notes existed kept the text in `reason`.
+      const text = p.note ?? (p.reason && p.reason !== 'supervisor' ? p.reason : null);
+      return `Set by ${who}${text ? `: ${text}` : ''}`;
     }
-    case 'system': return `Set by the system (${reasonText(p.reason)})`;
+    case 'system': return `Set by the system (${reasonText(p.reason)})${p.note ? `: ${p.note}` : ''}`;
     default: return p.source ?? '';
   }
 }

@@ -56,12 +56,12 @@ export class Actions {
     const cur = this.current;
     if (!cur) return;
     const agent = this.deps.agent(cur.agentId);
-    const reason = $('#action-reason').value.trim();
+    const note = $('#action-reason').value.trim();
     const ref = this.deps.ref();
     const statusId = $('#action-status').value;
     const msg = cur.kind === 'force'
-      ? { type: 'force_presence', agent_id: cur.agentId, status_id: statusId, reason, ref }
-      : { type: 'sign_out_agent', agent_id: cur.agentId, reason, ref };
+      ? { type: 'force_presence', agent_id: cur.agentId, status_id: statusId, note, ref }
+      : { type: 'sign_out_agent', agent_id: cur.agentId, note, ref };
     if (!this.deps.send(msg)) {
       this.error('Not connected to the server; try again when the connection is back.');
       return;

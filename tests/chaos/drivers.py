@@ -32,6 +32,7 @@ from presence.client import AgentClient, Closed, Connection, ServerError, Superv
 #: Close codes a server may legitimately send during failures (all mean "reconnect"):
 #: abnormal closure (instance killed), service restart (graceful shutdown), try again
 #: later (Redis unavailable / event feed interrupted), heartbeat timeout, slow consumer.
+#: Not 4012 (revoked): no fault sends it, only an admin's revocation.
 RECONNECT_CODES = frozenset({1006, 1012, 1013, 4020, 4021})
 
 

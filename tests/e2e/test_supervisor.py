@@ -52,9 +52,9 @@ async def test_forced_presence_is_audited_and_limited_to_watched_teams(
     async with server.agent("A1") as a1, server.agent("A2") as a2, server.supervisor(
         "S1", teams=("T1",)
     ) as sup:
-        forced = await sup.force_presence("A1", "dnd", reason="coaching")
-        assert (forced["status_id"], forced["source"], forced["actor"], forced["reason"]) == (
-            "dnd", "supervisor", "S1", "coaching")
+        forced = await sup.force_presence("A1", "dnd", note="coaching")
+        assert (forced["status_id"], forced["source"], forced["actor"], forced["reason"],
+                forced["note"]) == ("dnd", "supervisor", "S1", "supervisor", "coaching")
         assert (await a1.next_event())["presence"] == forced
         try:
             await sup.force_presence("A2", "offline")
@@ -77,14 +77,15 @@ async def test_forced_presence_is_audited_and_limited_to_watched_teams(
 
 async def test_supervisor_signs_an_agent_out(server: Instance) -> None:
     """A supervisor's sign-out closes every tab of the agent with 4010; presence is Offline
-    with the supervisor's reason and name on the change."""
+    with reason supervisor, the supervisor's note and name on the change."""
     await put_agent(server, "A1", team="T1")
     async with server.supervisor("S1", teams=("T1",)) as sup, server.agent(
         "A1"
     ) as tab1, server.agent("A1") as tab2:
-        ack = await sup.sign_out_agent("A1", reason="end of shift")
+        ack = await sup.sign_out_agent("A1", note="end of shift")
         p = ack["presence"]
-        assert (p["status_id"], p["reason"], p["actor"]) == ("offline", "end of shift", "S1")
+        assert (p["status_id"], p["reason"], p["note"], p["actor"]) == (
+            "offline", "supervisor", "end of shift", "S1")
         assert await tab1.wait_closed() == 4010
         assert await tab2.wait_closed() == 4010
     view = await agent_view(server, "A1")

@@ -35,9 +35,10 @@ async def test_versions_strictly_increase_across_history(rig: Rig) -> None:
 
     history = await rig.history(agent_id)
     assert [h["reason"] for h in history] == [
-        "sign_in", "manual", "disconnected", "restored", "queue spike", "signed_out",
+        "sign_in", "manual", "disconnected", "restored", "supervisor", "signed_out",
         "grace_expired", "sign_in",
     ]  # fmt: skip
+    assert [h["note"] for h in history][4:6] == ["queue spike", None]
     versions = [h["version"] for h in history]
     assert all(a < b for a, b in itertools.pairwise(versions)), versions
     state, _ = await engine.get(agent_id)

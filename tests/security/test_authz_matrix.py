@@ -198,6 +198,9 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("POST", "/api/work-items"): Policy(admin_only, {"workstream": "chat", "id": "w-mallory"}),
     ("GET", "/api/work-items/{item_id}"): Policy(item_read, scoped=True),
     ("POST", "/api/work-items/{item_id}/close"): Policy(item_close),
+    ("GET", "/api/revocations"): Policy(admin_only),
+    ("POST", "/api/revocations"): Policy(admin_only, {"role": "agent", "id": "mallory"}),
+    ("DELETE", "/api/revocations/{role}/{subject:path}"): Policy(admin_only),
     ("GET", "/api/reports/realtime"): Policy(report, queries=REPORT_QUERIES, scoped=True),
     ("GET", "/api/reports/presence"): Policy(report, queries=REPORT_QUERIES, scoped=True),
 }
@@ -211,6 +214,8 @@ PARAM_VALUES: dict[str, tuple[str, ...]] = {
     "ws_id": ("chat",),
     "item_id": ("w-a1", "w-a2"),
     "path": ("favicon.svg",),
+    "role": ("agent",),
+    "subject": ("mallory",),
 }
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -289,7 +294,7 @@ def check_answer(caller: Caller, expected: Outcome, method: str, r: httpx.Respon
 
 async def request(http: httpx.AsyncClient, method: str, template: str, target: Target,
                   token: str | None, body: Any) -> httpx.Response:
-    path = template.format(**target.params)
+    path = re.sub(r"{(\w+):\w+}", r"{\1}", template).format(**target.params)
     headers = bearer(token) if token is not None else {}
     content = orjson.dumps(body) if method in WRITES and body is not None else None
     if content is not None:

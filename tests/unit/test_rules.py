@@ -731,31 +731,32 @@ def test_picking_the_status_already_picked_is_a_no_op() -> None:
     assert agent.pick(AWAY, t=2) is None
 
 
-def test_supervisor_force_records_the_actor_and_reason() -> None:
-    """A forced status has ``source=supervisor``, the supervisor as actor, and the reason."""
+def test_supervisor_force_records_the_actor_and_note() -> None:
+    """A forced status has ``source=supervisor``, ``reason=supervisor``, the supervisor
+    as actor, and its note."""
     agent = signed_in()
     applied(agent.force(AWAY, "sup-7", "coaching", t=5))
     assert agent.shows(AWAY)
     assert agent.presence.source is Source.SUPERVISOR
     assert agent.presence.actor == "sup-7"
-    assert agent.presence.reason == "coaching"
-    # the next manual pick clears the actor
+    assert (agent.presence.reason, agent.presence.note) == (Reason.SUPERVISOR, "coaching")
+    # the next manual pick clears the actor and the note
     applied(agent.pick(AVAILABLE, t=6))
-    assert agent.presence.actor is None
+    assert (agent.presence.actor, agent.presence.note) == (None, None)
 
 
-def test_supervisor_force_without_reason_uses_supervisor() -> None:
-    """A force with an empty reason is recorded with reason ``supervisor``."""
+def test_supervisor_force_without_note_uses_supervisor() -> None:
+    """A force without a note is recorded with reason ``supervisor`` and no note."""
     agent = signed_in()
-    applied(agent.force(DND, "sup-7", "", t=5))
-    assert agent.presence.reason == Reason.SUPERVISOR
+    applied(agent.force(DND, "sup-7", None, t=5))
+    assert (agent.presence.reason, agent.presence.note) == (Reason.SUPERVISOR, None)
 
 
 def test_supervisor_force_on_a_disconnected_agent_is_refused() -> None:
     """A supervisor cannot force the presence of a disconnected agent."""
     agent = signed_in()
     applied(agent.disconnect("tab1", t=1))
-    assert agent.force(AVAILABLE, "sup-7", "", t=2) is None
+    assert agent.force(AVAILABLE, "sup-7", None, t=2) is None
 
 
 def test_forced_statuses_behave_like_manual_ones() -> None:

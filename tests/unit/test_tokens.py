@@ -44,7 +44,7 @@ def test_an_issued_token_gives_its_identity() -> None:
     service = TokenService(SECRET)
     token = service.issue(Role.SUPERVISOR, "S1", now=NOW, ttl=60, teams=["t2", "t1", "t1"])
     assert service.verify(token, NOW + 59) == Identity(
-        "S1", Role.SUPERVISOR, frozenset({"t1", "t2"}), NOW + 60)
+        "S1", Role.SUPERVISOR, frozenset({"t1", "t2"}), NOW + 60, issued_at=int(NOW))
 
 
 @pytest.mark.parametrize(("token", "message"), [

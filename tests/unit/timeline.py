@@ -123,8 +123,8 @@ class Agent:
     def pick(self, status: Status, t: float) -> Transition | None:
         return self.apply(rules.set_manual(self.state, status, at(t)))
 
-    def force(self, status: Status, actor: str, reason: str, t: float) -> Transition | None:
-        return self.apply(rules.force(self.state, status, actor, reason, at(t)))
+    def force(self, status: Status, actor: str, note: str | None, t: float) -> Transition | None:
+        return self.apply(rules.force(self.state, status, actor, note, at(t)))
 
     def work(self, kind: WorkChangeKind, t: float, load: WorkLoad = CHAT) -> Transition | None:
         return self.apply(

@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
     VALIDATION = "validation_error"
+    BODY_TOO_LARGE = "body_too_large"
 
 
 class PresenceError(Exception):

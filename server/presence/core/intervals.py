@@ -40,6 +40,7 @@ class Change:
     reason: str = ""
     actor: str | None = None
     version: int = 0
+    note: str | None = None
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any], at_ms: int | None = None) -> Change:
@@ -56,6 +57,7 @@ class Change:
             get("reason", ""),
             get("actor"),
             get("version", 0),
+            get("note"),
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -69,6 +71,7 @@ class Change:
             "reason": self.reason,
             "actor": self.actor,
             "version": self.version,
+            "note": self.note,
         }
 
     def same_status(self, other: Change) -> bool:

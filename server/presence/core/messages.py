@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from presence.core.errors import ErrorCode
+from presence.core.notes import clean_note, note_problem
 
 MAX_REF_LENGTH = 64
 MAX_ID_LENGTH = 128
@@ -81,14 +82,15 @@ class CloseWork:
 class ForcePresence:
     agent_id: str
     status_id: str
-    reason: str = ""
+    #: The supervisor's free text (``note``, or a legacy ``reason``); never a reason word.
+    note: str | None = None
     ref: Ref = None
 
 
 @dataclass(frozen=True, slots=True)
 class SignOutAgent:
     agent_id: str
-    reason: str = ""
+    note: str | None = None
     ref: Ref = None
 
 
@@ -138,6 +140,20 @@ def _str(obj: dict[str, Any], name: str, ref: Ref, *, limit: int = MAX_ID_LENGTH
     return value
 
 
+def _note(obj: dict[str, Any], ref: Ref) -> str | None:
+    """A supervisor's free text: ``note``, or (older clients) ``reason`` — which is text
+    too and becomes the note; the change's ``reason`` stays a system word."""
+    if "note" in obj and obj.get("reason") not in (None, ""):
+        raise FrameError(ErrorCode.INVALID_FIELD, "expected 'note' or 'reason', not both", ref)
+    name = "note" if "note" in obj else "reason"
+    text = _str(obj, name, ref, limit=MAX_TEXT_LENGTH, required=False)
+    problem = note_problem(text)
+    if problem is not None:
+        raise FrameError(ErrorCode.INVALID_FIELD, f"expected '{name}' as plain text: {problem}",
+                         ref)
+    return clean_note(text)
+
+
 def _common(obj: dict[str, Any], kind: str, ref: Ref) -> AgentCommand | SupervisorCommand | None:
     match kind:
         case "auth":
@@ -179,11 +195,10 @@ def parse_supervisor_frame(raw: str | bytes) -> SupervisorCommand:
         return common  # type: ignore[return-value]
     match kind:
         case "force_presence":
-            reason = _str(obj, "reason", ref, limit=MAX_TEXT_LENGTH, required=False)
+            note = _note(obj, ref)
             return ForcePresence(
-                _str(obj, "agent_id", ref), _str(obj, "status_id", ref), reason, ref
+                _str(obj, "agent_id", ref), _str(obj, "status_id", ref), note, ref
             )
         case "sign_out_agent":
-            reason = _str(obj, "reason", ref, limit=MAX_TEXT_LENGTH, required=False)
-            return SignOutAgent(_str(obj, "agent_id", ref), reason, ref)
+            return SignOutAgent(_str(obj, "agent_id", ref), _note(obj, ref), ref)
     raise FrameError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind[:40]!r}", ref)

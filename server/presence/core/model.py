@@ -66,6 +66,10 @@ class Presence:
     #: keep the newest P by ``(epoch, version)`` (see :mod:`presence.core.epochs`).
     epoch: int = 0
 
+    #: The supervisor's free text on a forced change or sign-out (``reason`` stays
+    #: ``supervisor``); ``None`` otherwise.
+    note: str | None = None
+
     def to_wire(self) -> dict[str, Any]:
         return {
             "agent_id": self.agent_id,
@@ -78,6 +82,8 @@ class Presence:
             "version": self.version,
             "actor": self.actor,
             "epoch": self.epoch,
+
+            "note": self.note,
         }
 
     @classmethod
@@ -94,6 +100,8 @@ class Presence:
             version=d["version"],
             actor=d.get("actor"),
             epoch=int(d.get("epoch", 0)),
+
+            note=d.get("note"),
         )
 
 
@@ -111,6 +119,7 @@ class Captured:
     behaves_as: Source
     reason: str
     actor: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +225,7 @@ class AgentState:
         *,
         behaves_as: Source | None = None,
         actor: str | None = None,
+        note: str | None = None,
     ) -> AgentState:
         """A copy showing ``status``; ``since`` moves only if status or source changed."""
         old = self.presence
@@ -232,6 +242,8 @@ class AgentState:
             version=old.version,
             actor=actor,
             epoch=old.epoch,
+
+            note=note,
         )
         return replace(self, presence=presence, behaves_as=behaves_as or source)
 
@@ -253,6 +265,7 @@ class AgentState:
                 "behaves_as": c.behaves_as.value,
                 "reason": c.reason,
                 "actor": c.actor,
+                "note": c.note,
             },
             "grace_until": self.grace_until,
             "usage": {
@@ -287,6 +300,7 @@ class AgentState:
                 Source(c["behaves_as"]),
                 c["reason"],
                 c.get("actor"),
+                c.get("note"),
             ),
             grace_until=d.get("grace_until"),
             usage=Usage(

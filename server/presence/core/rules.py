@@ -66,6 +66,7 @@ def _finish(before: AgentState, after: AgentState, *extra: AgentState) -> Transi
         after.presence.status_id != before.presence.status_id
         or after.presence.source != before.presence.source
         or after.presence.reason != before.presence.reason
+        or after.presence.note != before.presence.note
         or after.presence.text != before.presence.text
     )
     history = (*extra, after) if changed else extra
@@ -130,7 +131,8 @@ def connect(
             restored = replace(
                 state, connections=frozenset({connection_id}), captured=None, grace_until=None
             ).with_presence(
-                c, Source.RESTORED, Reason.RESTORED, now, behaves_as=c.behaves_as, actor=c.actor
+                c, Source.RESTORED, Reason.RESTORED, now, behaves_as=c.behaves_as,
+                actor=c.actor, note=c.note,
             )
             return _finish(state, restored)
         expired = _expired(state, now)
@@ -184,14 +186,15 @@ def set_manual(state: AgentState, status: Status, now: float) -> Transition | No
 
 
 def force(
-    state: AgentState, status: Status, actor: str, reason: str, now: float
+    state: AgentState, status: Status, actor: str, note: str | None, now: float
 ) -> Transition | None:
-    """A supervisor forced ``status`` (extension): audited with actor and reason; it
-    behaves like a manual status of the same base. Disconnected agents are left alone."""
+    """A supervisor forced ``status`` (extension): audited with ``reason=supervisor``, the
+    actor and the supervisor's ``note``; it behaves like a manual status of the same
+    base. Disconnected agents are left alone."""
     if not state.connections:
         return None
     after = state.with_presence(
-        status, Source.SUPERVISOR, reason or Reason.SUPERVISOR, now, actor=actor
+        status, Source.SUPERVISOR, Reason.SUPERVISOR, now, actor=actor, note=note
     )
     return _finish(state, after)
 
@@ -294,18 +297,20 @@ def offer_rejected(state: AgentState, to_dnd: bool, now: float) -> Transition | 
 
 
 def sign_out(
-    state: AgentState, reason: str, grace_period: float, now: float, actor: str | None = None
+    state: AgentState, reason: Reason, grace_period: float, now: float,
+    actor: str | None = None, note: str | None = None,
 ) -> Transition | None:
     """Sign-out ends every connection of the agent at once (SPEC §5): the same as the last
     tab closing — status captured, Offline at once, grace window opened. ``actor`` names a
-    supervisor who signed the agent out (audited with its ``reason``)."""
+    supervisor who signed the agent out (``reason=supervisor``, with its ``note``)."""
     if not state.connections:
         return None
     p = state.presence
-    captured = Captured(p.status_id, p.text, p.base, p.source, state.behaves_as, p.reason, p.actor)
+    captured = Captured(p.status_id, p.text, p.base, p.source, state.behaves_as, p.reason,
+                        p.actor, p.note)
     after = replace(
         state, connections=frozenset(), captured=captured, grace_until=now + grace_period
-    ).with_presence(oob_for(Base.OFFLINE), Source.SYSTEM, reason, now, actor=actor)
+    ).with_presence(oob_for(Base.OFFLINE), Source.SYSTEM, reason, now, actor=actor, note=note)
     return _finish(state, after)
 
 

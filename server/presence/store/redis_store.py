@@ -483,6 +483,12 @@ class RedisStore:
             out.append((AgentId(agent), ConnectionId(conn)))
         return out
 
+    async def is_indexed(self, instance_id: str, agent_id: str, conn_id: str) -> bool:
+        """Whether the connection is in its instance's index (reaping the instance
+        empties it; a sign-out leaves it to the socket's own disconnect)."""
+        member = _indexed(agent_id, conn_id)
+        return bool(await self.client.sismember(self.keys.instance_conns(instance_id), member))
+
     async def unindex_connection(self, instance_id: str, agent_id: str, conn_id: str) -> None:
         await self.client.srem(self.keys.instance_conns(instance_id), _indexed(agent_id, conn_id))
 

@@ -36,6 +36,7 @@ from presence.store.connection import UNAVAILABLE
 from presence.web.close_codes import CloseCode
 from presence.web.hub import AgentEvent, AgentLink, agent_presence_frame
 from presence.web.peer import Peer
+from presence.web.rejoin import rejoin_if_reaped
 from presence.web.runtime import Runtime
 from presence.web.sockets import (
     Disconnected,
@@ -73,7 +74,7 @@ async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
     conn_id = ConnectionId(secrets.token_hex(16))
     now = rt.clock.now()
     link = AgentLink(agent_id, conn_id, peer, now, authenticated=True,
-                     expires_at=identity.expires_at)
+                     expires_at=identity.expires_at, issued_at=identity.issued_at)
     rt.hub.add_agent(link)
     refused = False
     try:
@@ -180,7 +181,7 @@ async def _frames(ws: WebSocket, rt: Runtime, link: AgentLink) -> None:
             peer.offer(encode(exc.to_wire()))
             continue
         try:
-            reply = await _handle(rt, link, cmd)
+            reply = await _answer(rt, link, cmd)
         except PresenceError as exc:
             peer.offer(error_frame(exc.code, exc.message, getattr(cmd, "ref", None)))
             continue
@@ -191,6 +192,17 @@ async def _frames(ws: WebSocket, rt: Runtime, link: AgentLink) -> None:
             continue
         if reply is not None:
             peer.offer(encode(reply))
+
+
+async def _answer(rt: Runtime, link: AgentLink, cmd: AgentCommand) -> dict[str, Any] | None:
+    """:func:`_handle`, retried once when the socket's connection had been ended while
+    this instance was declared dead (see web/rejoin.py)."""
+    try:
+        return await _handle(rt, link, cmd)
+    except PresenceError as exc:
+        if exc.code is not ErrorCode.NOT_CONNECTED or not await rejoin_if_reaped(rt, link):
+            raise
+    return await _handle(rt, link, cmd)
 
 
 async def _handle(rt: Runtime, link: AgentLink, cmd: AgentCommand) -> dict[str, Any] | None:

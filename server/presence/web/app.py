@@ -15,6 +15,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -36,13 +37,15 @@ from presence.store.embedded_supervisor import EmbeddedSupervisor
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
 from presence.store.work_store import WorkStore
-from presence.web import api, api_config, api_reports, api_work, openapi
+from presence.web import api, api_config, api_reports, api_revocations, api_work, openapi
 from presence.web.agent_ws import agent_endpoint
+from presence.web.body_limit import BodyLimit
 from presence.web.close_codes import CloseCode
 from presence.web.corrective import refresh_agent_tabs
 from presence.web.http import JSON, Handler
 from presence.web.hub import Hub
 from presence.web.pickers import refresh_pickers
+from presence.web.revoking import refresh_revocations
 from presence.web.runtime import ConfigCache, Runtime
 from presence.web.supervisor_ws import supervisor_endpoint
 
@@ -106,8 +109,12 @@ async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> 
         "agent": sum(len(c) for c in hub.agents.values()),
         "supervisor": len(hub.supervisors),
     })
-    return Runtime(settings, clock, client, store, config, engine, hub,
-                   TokenService(token_secret), instance_id, router, metrics)
+    rt = Runtime(settings, clock, client, store, config, engine, hub,
+                 TokenService(token_secret), instance_id, router, metrics)
+    # Revocations travel on the config channel: every reload re-reads them.
+    config.listeners.append(lambda: refresh_revocations(rt))
+    await refresh_revocations(rt)
+    return rt
 
 
 def create_app(
@@ -157,14 +164,15 @@ def create_app(
         WebSocketRoute("/ws/supervisor", supervisor_endpoint),
         *api.routes,
         *api_work.routes,
-        *api_reports.routes, *api_config.routes, openapi.route,
+        *api_reports.routes, *api_config.routes, *api_revocations.routes, openapi.route,
         Route("/", lambda r: RedirectResponse("/agent")),
         Route("/agent", page("agent.html")),
         Route("/supervisor", page("supervisor.html")),
     ]
     if STATIC_DIR.is_dir():
         routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
-    return PresenceApp(routes=routes, lifespan=lifespan)
+    return PresenceApp(routes=routes, lifespan=lifespan,
+                       middleware=[Middleware(BodyLimit, limit=settings.max_body_bytes)])
 
 
 class PresenceApp(Starlette):

@@ -36,6 +36,8 @@ class AgentLink:
     last_seen_at: float
     authenticated: bool = False
     expires_at: float | None = None
+    #: The token's ``iat`` (a revocation closes the sockets of tokens issued up to it).
+    issued_at: float | None = None
     close_reason: str = "disconnected"
     #: ``(epoch, version)`` of the newest presence this tab was sent (its welcome, an
     #: event, a refresh) and that state's tag; older events that reach the hub after the
@@ -305,6 +307,7 @@ def _event(shard: int, stream_id: str, body: dict[str, Any]) -> AgentEvent:
 
 PRESENCE_FIELDS = (
     "agent_id", "status_id", "text", "base", "source", "reason", "since", "version", "actor",
+    "note",
 )
 
 

@@ -40,6 +40,7 @@ ID = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"}
 MS = {"type": "integer", "description": "epoch milliseconds"}
 SECONDS = {"type": "number", "description": "seconds, millisecond precision"}
 BASE = {"type": "string", "enum": ["available", "busy", "dnd", "away", "offline", "inactive"]}
+ROLE = {"type": "string", "enum": ["agent", "supervisor", "admin"]}
 
 
 def nullable(schema: Schema) -> Schema:
@@ -73,6 +74,10 @@ SCHEMAS: dict[str, Schema] = {
                        teams=array(ID)),
     "AgentView": {"type": "object", "description": "presence P fields plus name, team, "
                   "connections, signed_in, grace_until and capacity"},
+    "Revocation": obj(("role", "id", "revoked_at"), role=ROLE, id=STR,
+                      revoked_at={**MS, "description": "epoch ms, a whole second: tokens "
+                                  "with iat at or before it are refused"},
+                      by=nullable(STR)),
     "Workstream": {"type": "object"},
     "WorkItem": {"type": "object"},
     "RealtimeReport": obj(
@@ -103,7 +108,7 @@ SCHEMAS: dict[str, Schema] = {
                             custom=BOOL, source=STR, reason=STR, actor=nullable(STR))),
         changes=array(obj(("at", "status_id", "base"), at=MS, status_id=ID, text=STR,
                           base=BASE, source=STR, reason=STR, actor=nullable(STR),
-                          version=INT))),
+                          version=INT, note=nullable(STR)))),
 }
 
 ERRORS = {"401": "not authenticated", "403": "not allowed", "404": "not found",
@@ -138,6 +143,8 @@ def op(tag: str, summary: str, ok: Schema | None = None, *, status: int = 200,
 
 
 W = "401 403 404 409 422"
+#: Path parameters that are not ids (a token subject may hold any printable text).
+FREE_TEXT_PARAMS = frozenset({"subject"})
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/"): op("pages", "Redirect to the agent page", status=307, errors="",
                      auth=False),
@@ -238,6 +245,14 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                              errors="401 403 404"),
     ("POST", "/api/work-items/{item_id}/close"): op("routing", "Close a work item",
                                                     ref("WorkItem"), errors="401 403 404 409"),
+    ("GET", "/api/revocations"): op("revocations", "Revocations in force, oldest first",
+                                    array(ref("Revocation")), errors="401 403"),
+    ("POST", "/api/revocations"): op(
+        "revocations", "Revoke a principal's tokens issued up to now; its sockets close "
+        "with 4012 on every instance", ref("Revocation"), status=201,
+        body=obj(("role", "id"), role=ROLE, id=STR), errors="401 403 422"),
+    ("DELETE", "/api/revocations/{role}/{subject}"): op(
+        "revocations", "Lift a revocation", status=204, errors="401 403 404"),
     ("GET", "/api/reports/realtime"): op(
         "reports", "Every agent's presence now, with counts per base, status and team",
         ref("RealtimeReport"), query=[("team", "only this team")], errors="401 403 422"),
@@ -255,9 +270,10 @@ def _doc_summary(route: Route) -> str:
 
 
 def operations(routes: Iterable[BaseRoute]) -> list[tuple[str, str, Route]]:
-    """Every (method, path, route) of the HTTP routes (HEAD is implied by GET)."""
+    """Every (method, path, route) of the HTTP routes (HEAD is implied by GET); paths
+    as OpenAPI writes them (``{subject:path}`` → ``{subject}``)."""
     return [
-        (method, route.path, route)
+        (method, re.sub(r"{(\w+):\w+}", r"{\1}", route.path), route)
         for route in routes if isinstance(route, Route)
         for method in sorted((route.methods or {"GET"}) - {"HEAD"})
     ]
@@ -268,7 +284,8 @@ def document(routes: Iterable[BaseRoute]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for method, path, route in operations(routes):
         entry = OPERATIONS.get((method, path)) or op("other", _doc_summary(route), errors="")
-        params = [{"name": name, "in": "path", "required": True, "schema": ID}
+        params = [{"name": name, "in": "path", "required": True,
+                   "schema": STR if name in FREE_TEXT_PARAMS else ID}
                   for name in re.findall(r"{(\w+)}", path)]
         paths.setdefault(path, {})[method.lower()] = {
             **entry, "operationId": f"{method.lower()}_{route.name}",
@@ -277,7 +294,8 @@ def document(routes: Iterable[BaseRoute]) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Presence server", "version": "1",
                  "description": "Real-time presence for contact centers. REST answers "
-                 "errors as {error: {code, message, fields?}}; the WebSocket protocol "
+                 "errors as {error: {code, message, fields?}}; a body over the server's "
+                 "max_body_bytes is answered 413 body_too_large; the WebSocket protocol "
                  "(/ws/agent, /ws/supervisor) is described in docs/protocol.md."},
         "security": [{"bearer": []}],
         "components": {"schemas": SCHEMAS, "securitySchemes": {

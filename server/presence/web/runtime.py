@@ -15,6 +15,7 @@ from presence.core.model import AgentId, ConnectionId, Reason
 from presence.core.org import OrgConfig
 from presence.engine import Engine
 from presence.metrics import Metrics
+from presence.revocation import Revocations
 from presence.routing import Router
 from presence.settings import Settings
 from presence.store.config_store import ConfigStore
@@ -85,6 +86,8 @@ class Runtime:
     beating_since: float | None = None
     beat_started_at: float | None = None
     reannounce_pending: bool = False
+    #: The revocations in force (web/revoking.py keeps them current).
+    revocations: Revocations = field(default_factory=Revocations)
 
     def start_loops(self) -> None:
         """Start the background loops: instance beat, sweeper, connection liveness."""

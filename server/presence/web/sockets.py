@@ -129,7 +129,7 @@ async def authenticate(ws: WebSocket, rt: Runtime, peer: Peer, parse: Any) -> Au
             return None
         token, cursor = cmd.token, cmd.cursor
     try:
-        identity = rt.tokens.verify(token, rt.clock.now())
+        identity = rt.revocations.check(rt.tokens.verify(token, rt.clock.now()))
     except PresenceError as exc:
         peer.offer(error_frame(exc.code, exc.message))
         peer.close(CloseCode.AUTH_FAILED, "authentication failed")

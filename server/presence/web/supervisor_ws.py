@@ -298,12 +298,12 @@ async def _handle(
             return {"type": "pong", "ref": ref, "t": round(rt.clock.now() * 1000)}
         case Auth():
             raise PresenceError(ErrorCode.INVALID_FIELD, "already authenticated")
-        case ForcePresence(agent_id=agent_id, status_id=status_id, reason=reason, ref=ref):
+        case ForcePresence(agent_id=agent_id, status_id=status_id, note=note, ref=ref):
             target = await _target(rt, session, agent_id)
-            out = await rt.engine.force_presence(target, status_id, actor, reason)
+            out = await rt.engine.force_presence(target, status_id, actor, note)
             return {"type": "ack", "ref": ref, "presence": out.state.presence.to_wire()}
-        case SignOutAgent(agent_id=agent_id, reason=reason, ref=ref):
+        case SignOutAgent(agent_id=agent_id, note=note, ref=ref):
             target = await _target(rt, session, agent_id)
-            out = await rt.engine.sign_out(target, reason or Reason.SUPERVISOR, actor)
+            out = await rt.engine.sign_out(target, Reason.SUPERVISOR, actor, note)
             return {"type": "ack", "ref": ref, "presence": out.state.presence.to_wire()}
     return None
