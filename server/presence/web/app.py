@@ -27,6 +27,7 @@ from presence.clock import Clock, SystemClock
 from presence.core.model import AgentId, ConnectionId, Reason
 from presence.engine import Engine, EngineSettings
 from presence.metrics import CONTENT_TYPE, Metrics
+from presence.oidc import build_verifier
 from presence.routing import Router
 from presence.settings import Settings
 from presence.store.config_store import ConfigStore
@@ -104,7 +105,8 @@ async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> 
         "supervisor": len(hub.supervisors),
     })
     return Runtime(settings, clock, client, store, config, engine, hub,
-                   TokenService(token_secret), instance_id, router, metrics)
+                   TokenService(token_secret, build_verifier(settings, clock)), instance_id,
+                   router, metrics)
 
 
 async def refresh_agent_tabs(hub: Hub, store: RedisStore, clock: Clock) -> None:
@@ -137,6 +139,8 @@ def create_app(
         app.state.runtime = rt
         await rt.store.beat(rt.instance_id, clock.now())
         rt.start_loops()
+        if rt.tokens.oidc is not None:
+            await rt.tokens.oidc.keys.start()
         try:
             async with asyncio.timeout(10):
                 await rt.hub.connected.wait()
@@ -146,6 +150,8 @@ def create_app(
         try:
             yield
         finally:
+            if rt.tokens.oidc is not None:
+                await rt.tokens.oidc.keys.stop()
             await shutdown(rt)
 
     routes = [
