@@ -42,6 +42,7 @@ from presence.web.http import JSON, Handler
 from presence.web.hub import Hub, presence_frame
 from presence.web.pickers import refresh_pickers
 from presence.web.runtime import ConfigCache, Runtime
+from presence.web.sso import auth_config_route, page_headers
 from presence.web.supervisor_ws import supervisor_endpoint
 
 log = logging.getLogger("presence.app")
@@ -164,8 +165,9 @@ def create_app(
         *api_work.routes,
         *api_reports.routes, *api_config.routes, openapi.route,
         Route("/", lambda r: RedirectResponse("/agent")),
-        Route("/agent", page("agent.html")),
-        Route("/supervisor", page("supervisor.html")),
+        Route("/agent", page("agent.html", page_headers(settings))),
+        Route("/supervisor", page("supervisor.html", page_headers(settings))),
+        auth_config_route(settings),
     ]
     if STATIC_DIR.is_dir():
         routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
@@ -199,12 +201,12 @@ class PresenceApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def page(name: str) -> Handler:
+def page(name: str, headers: dict[str, str] | None = None) -> Handler:
     async def serve(request: Request) -> Response:
         path = STATIC_DIR / name
         if not path.is_file():
             return JSON({"error": {"code": "not_found", "message": "page not built"}}, 404)
-        return FileResponse(path, headers=SECURITY_HEADERS)
+        return FileResponse(path, headers=headers or SECURITY_HEADERS)
 
     return serve
 
