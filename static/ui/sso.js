@@ -90,7 +90,6 @@ function scheduleRenewal(role, onToken) {
       const response = await oauth.refreshTokenGrantRequest(
         p.as, p.client, oauth.None(), read(sessionKey(role)).refresh_token, p.options);
       onToken(keep(role, await oauth.processRefreshTokenResponse(p.as, p.client, response)));
-      document.body.dataset.tokenRenewals = String(Number(document.body.dataset.tokenRenewals ?? 0) + 1);
     } catch (error) {
       console.warn('token renewal failed', error); // the socket closes at exp (4003)
       return;
