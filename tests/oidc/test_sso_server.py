@@ -105,3 +105,32 @@ async def test_provider_down_answers_try_again(
         assert ws.close_code == 1013
     finally:
         await inst.stop()
+
+
+async def test_pages_learn_the_provider_and_may_reach_it(
+        redis_url: str, key_prefix: str, fake_clock: FakeClock, key_server: KeyServer) -> None:
+    """With an issuer and a client id, /auth/config names them and the pages' CSP lets
+    them connect to the issuer's origin (and nowhere else); without, it holds nulls."""
+    from servers import start_instance
+    inst = await start_instance(redis_url, key_prefix, fake_clock,
+                                oidc_issuer=key_server.issuer, oidc_client_id="pages")
+    try:
+        async with httpx.AsyncClient(base_url=inst.http, timeout=10) as http:
+            config = (await http.get("/auth/config")).json()
+            csp = (await http.get("/agent")).headers["content-security-policy"]
+    finally:
+        await inst.stop()
+    assert config == {"issuer": key_server.issuer, "client_id": "pages",
+                      "scope": "openid offline_access"}
+    assert f"connect-src 'self' {key_server.issuer};" in csp
+
+
+async def test_without_a_client_id_the_pages_take_tokens_from_links(
+        sso_server: Instance) -> None:
+    """A server verifying provider tokens but with no client id tells the pages nothing
+    (nulls) and keeps connect-src to 'self'."""
+    async with httpx.AsyncClient(base_url=sso_server.http, timeout=10) as http:
+        config = (await http.get("/auth/config")).json()
+        csp = (await http.get("/supervisor")).headers["content-security-policy"]
+    assert config == {"issuer": None, "client_id": None, "scope": None}
+    assert "connect-src 'self';" in csp
