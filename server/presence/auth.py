@@ -2,20 +2,24 @@
 
 Roles: ``agent`` (subject = agent id), ``supervisor`` (claim ``teams`` lists the teams it
 may watch; ``"*"`` means all), ``admin``. Expiry (``exp``) is honoured with the injected
-clock, also on sockets that stay open.
+clock, also on sockets that stay open. Tokens of the operator's identity provider are
+checked by :mod:`presence.oidc` when one is configured.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
 from presence.core.errors import ErrorCode, PresenceError
+
+if TYPE_CHECKING:
+    from presence.oidc import OidcVerifier
 
 ALGORITHM = "HS256"
 ISSUER = "presence"
@@ -39,6 +43,18 @@ class Identity:
     expires_at: float | None = None
     #: The token's ``iat`` (whole seconds); ``None`` when it has none.
     issued_at: float | None = None
+    #: Every role the token carries (a provider's token may carry several); empty
+    #: means just ``role``.
+    roles: frozenset[Role] = frozenset()
+
+    def acting_as(self, *allowed: Role) -> Identity | None:
+        """This caller in the first of ``allowed`` that its token carries (``role`` set
+        to it), or ``None`` when the token carries none of them."""
+        held = self.roles or {self.role}
+        for role in allowed:
+            if role in held:
+                return self if role is self.role else replace(self, role=role)
+        return None
 
     def may_watch(self, team: str | None) -> bool:
         """Whether this caller may see (and, as supervisor, act on) agents of ``team``."""
@@ -50,12 +66,14 @@ class Identity:
 
 
 class TokenService:
-    """Issues and verifies tokens with one shared secret."""
+    """Issues and verifies tokens with one shared secret; verifies the identity
+    provider's too when given its verifier."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, oidc: OidcVerifier | None = None) -> None:
         if len(secret) < 32:
             raise ValueError("expected a token secret of at least 32 characters")
         self._secret = secret
+        self.oidc = oidc
         # One decoder with the options fixed (jwt.decode builds and merges them per
         # call). Time claims are checked in verify() against the injected clock, not by
         # PyJWT against the real one.
@@ -84,6 +102,12 @@ class TokenService:
             claims["teams"] = sorted(set(teams))
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
+    async def prepare(self, token: str) -> None:
+        """Call before :meth:`verify` where it may wait: fetches the identity provider's
+        keys when ``token`` names one not held yet (bounded; see presence.oidc_keys)."""
+        if self.oidc is not None:
+            await self.oidc.prepare(token)
+
     def verify(self, token: str, now: float) -> Identity:
         """The identity in ``token``, checked for signature, issuer, role and expiry at
         ``now``; raises :class:`PresenceError` (``auth_failed``) otherwise.
@@ -111,6 +135,8 @@ class TokenService:
 
     def _check(self, token: str) -> tuple[Identity, float | None]:
         """Signature and claims of ``token`` (not the time): its identity and ``nbf``."""
+        if self.oidc is not None and self.oidc.handles(token):
+            return self.oidc.check(token)
         try:
             claims = self._decoder.decode(token, self._secret, algorithms=[ALGORITHM],
                                           issuer=ISSUER)

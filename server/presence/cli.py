@@ -41,6 +41,19 @@ def token_secret(settings: Settings) -> str:
     return secret
 
 
+#: Single sign-on options of `presence serve` (README: "Connect an identity provider").
+OIDC_OPTIONS = {
+    "oidc_issuer": "identity provider issuer URL; keys through its discovery document",
+    "jwks_url": "identity provider key set (http(s):// or file://) instead of discovery",
+    "token_audience": "audience (aud) the provider's tokens must carry (default: unchecked)",
+    "role_claim": "claim (dotted path) holding the role or roles (default role)",
+    "agent_id_claim": "claim holding the agent id (default sub)",
+    "teams_claim": "claim holding a supervisor's teams (default teams)",
+    "oidc_client_id": "public client id the pages sign in with (needs --oidc-issuer)",
+    "oidc_scope": "scopes the pages ask for (default 'openid offline_access')",
+}
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, help="data directory (env PRESENCE_DATA_DIR)")
     p.add_argument("--redis-url", help="external Redis/Valkey URL; none = embedded server")
@@ -71,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--embedded-restart-timeout", type=float,
                        help="seconds the embedded Redis may stay down before /healthz "
                             "answers 503 (default 60)")
+    for name, text in OIDC_OPTIONS.items():
+        serve.add_argument("--" + name.replace("_", "-"),
+                           help=f"{text} (env PRESENCE_{name.upper()})")
     tok = sub.add_parser("token", help="print a token (last line of stdout)")
     _common(tok)
     tok.add_argument("role", choices=[r.value for r in Role])
@@ -86,7 +102,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
     for name in ("data_dir", "redis_url", "cluster", "key_prefix", "token_secret", "host", "port",
                  "grace_period", "heartbeat_interval", "heartbeat_timeout",
                  "liveness_timeout", "demo", "log_level", "log_format",
-                 "embedded_restart_timeout"):
+                 "embedded_restart_timeout", *OIDC_OPTIONS):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value

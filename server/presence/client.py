@@ -136,7 +136,7 @@ class Connection:
                 msg = orjson.loads(raw)
                 ref = msg.get("ref")
                 fut = self._pending.pop(str(ref), None) if ref is not None else None
-                if fut is not None and msg.get("type") in ("ack", "error", "pong"):
+                if fut is not None and msg.get("type") in ("ack", "error", "pong", "reauthed"):
                     if not fut.done():
                         fut.set_result(msg)
                     continue

@@ -78,9 +78,12 @@ class Revocations:
         return found is not None and found.covers(issued_at)
 
     def check(self, identity: Identity) -> Identity:
-        """``identity``, or :class:`PresenceError` ``auth_failed`` if its token is revoked."""
-        if self.refuses(identity.role, identity.subject, identity.issued_at):
-            raise PresenceError(ErrorCode.AUTH_FAILED, "token revoked")
+        """``identity``, or :class:`PresenceError` ``auth_failed`` if its token is revoked:
+        a token carrying several roles (an identity provider's) is refused whole when
+        the principal of any of them is revoked."""
+        for role in identity.roles or (identity.role,):
+            if self.refuses(role, identity.subject, identity.issued_at):
+                raise PresenceError(ErrorCode.AUTH_FAILED, "token revoked")
         return identity
 
 

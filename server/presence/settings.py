@@ -52,6 +52,15 @@ class Settings:
     instance_id: str | None = None
     #: Seconds the embedded Redis may stay down before /healthz answers 503.
     embedded_restart_timeout: float = 60.0
+    # Single sign-on (presence.oidc): tokens of the operator's identity provider.
+    oidc_issuer: str | None = None
+    jwks_url: str | None = None
+    token_audience: str | None = None
+    role_claim: str = "role"
+    agent_id_claim: str = "sub"
+    teams_claim: str = "teams"
+    oidc_client_id: str | None = None
+    oidc_scope: str = "openid offline_access"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def validate(self) -> Settings:
@@ -94,9 +103,28 @@ class Settings:
         ):
             problems.append("redis URL must start with redis://, rediss://, unix:// or "
                             f"valkey://, got {self.redis_url!r}")
+        problems.extend(self._oidc_problems())
         if problems:
             raise SettingsError("; ".join(problems))
         return self
+
+    def _oidc_problems(self) -> list[str]:
+        problems: list[str] = []
+        if self.oidc_issuer is not None and not self.oidc_issuer.startswith(
+                ("https://", "http://")):
+            problems.append(f"OIDC issuer must be an http(s):// URL, got {self.oidc_issuer!r}")
+        if self.jwks_url is not None and not self.jwks_url.startswith(
+                ("https://", "http://", "file://")):
+            problems.append(f"JWKS URL must start with https://, http:// or file://, got "
+                            f"{self.jwks_url!r}")
+        if self.oidc_client_id is not None and self.oidc_issuer is None:
+            problems.append("an OIDC client id needs an OIDC issuer (the pages sign in there)")
+        for name in ("role_claim", "agent_id_claim", "teams_claim"):
+            path: str = getattr(self, name)
+            if not path or "" in path.split("."):
+                problems.append(f"{name.replace('_', ' ')} must be a claim name or dotted "
+                                f"path, got {path!r}")
+        return problems
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -9,6 +9,7 @@ import { $, announce, h, setData, setText } from './dom.js';
 import { forgetToken } from './auth.js';
 import { renderOffers, renderSessions, tickOffers, tickSessions } from './work.js';
 import { Shell } from './shell.js';
+import { providerSignOut } from './sso.js';
 
 let state = initialAgentState();
 let signingOut = false;
@@ -30,6 +31,7 @@ function start(token) {
 function linkChanged(link) {
   if (link.phase === 'stopped' && signingOut) {
     signingOut = false;
+    if (providerSignOut('agent')) return;
     shell.askForToken('Signed out.', 'You signed out on every tab. Sign in again to go back online.');
     return;
   }

@@ -77,6 +77,11 @@ export class Channel {
       }
     } else if (msg.type === 'error' && msg.ref === null) {
       this.lastError = msg.message ?? '';
+    } else if (msg.type === 'reauthed') {
+      // The open socket took a renewed token (ui/sso.js); counted for tests and support.
+      const body = document.body.dataset;
+      body.tokenRenewals = String(Number(body.tokenRenewals ?? 0) + 1);
+      return;
     }
     this.onMessage(msg);
   }

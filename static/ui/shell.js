@@ -2,6 +2,7 @@
 // stopped banner, and switching between the sign-in form and the page.
 import { $, setData, setText } from './dom.js';
 import { bindSignIn, forgetToken, loadToken } from './auth.js';
+import { providerSignIn } from './sso.js';
 import { secondsLeft } from '../js/time.js';
 
 const PILL = {
@@ -28,11 +29,20 @@ export class Shell {
     bindSignIn($('#signin-form'), role, (token) => this.begin(token));
   }
 
-  /** Begin with the token in the address bar or the tab's storage, else ask for one. */
-  boot() {
+  /** Begin with the token in the address bar or the tab's storage, else sign in through
+   *  the identity provider when the server has one (ui/sso.js), else ask for a token. */
+  async boot() {
     const token = loadToken(this.role);
+    const begin = (t) => this.begin(t);
+    if (await providerSignIn(this.role, token, begin, (t) => this.renewed(t))) return;
     if (token) this.begin(token);
     else this.askForToken();
+  }
+
+  /** A renewed token: used for reconnects and presented to the open socket. */
+  renewed(token) {
+    this.token = token;
+    this.channel?.send({ type: 'reauth', token, ref: this.channel.nextRef('reauth') });
   }
 
   begin(token) {

@@ -13,6 +13,7 @@ import { Drilldown } from './drilldown.js';
 import { ReportsView } from './reports.js';
 import { AgentTable } from './table.js';
 import { Shell } from './shell.js';
+import { providerSignOut } from './sso.js';
 
 const roster = new Roster();
 let counts = new Counts();
@@ -270,6 +271,7 @@ function toast(text, level = 'info') {
 
 $('#sign-out').addEventListener('click', () => {
   forgetToken('supervisor');
+  if (providerSignOut('supervisor')) return;
   shell.askForToken('Signed out.', 'This page forgot your token.');
 });
 

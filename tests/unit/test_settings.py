@@ -17,3 +17,30 @@ def test_the_agent_cache_size_comes_from_the_environment() -> None:
 def test_a_negative_agent_cache_size_is_refused() -> None:
     with pytest.raises(SettingsError, match="agent cache size must be >= 0"):
         Settings(agent_cache_size=-1).validate()
+
+
+def test_single_sign_on_settings_are_checked_at_start() -> None:
+    """Bad identity-provider settings are refused with one line each: a non-http issuer,
+    a JWKS URL of another scheme, a client id without an issuer, an empty claim path."""
+
+    bad = Settings(oidc_issuer="idp.example", jwks_url="ftp://x/jwks.json",
+                   oidc_client_id="pages", role_claim="realm_access..roles")
+    with pytest.raises(SettingsError) as exc:
+        bad.validate()
+    message = str(exc.value)
+    assert "OIDC issuer must be an http(s):// URL" in message
+    assert "JWKS URL must start with" in message
+    assert "role claim must be a claim name or dotted path" in message
+    with pytest.raises(SettingsError, match="client id needs an OIDC issuer"):
+        Settings(oidc_client_id="pages").validate()
+
+
+def test_single_sign_on_settings_come_from_the_environment() -> None:
+    """PRESENCE_OIDC_ISSUER, PRESENCE_TOKEN_AUDIENCE and the claim mapping are read from
+    the environment."""
+
+    s = Settings.from_env({"PRESENCE_OIDC_ISSUER": "https://idp.example/realms/cc",
+                           "PRESENCE_TOKEN_AUDIENCE": "presence",
+                           "PRESENCE_ROLE_CLAIM": "realm_access.roles"}).validate()
+    assert (s.oidc_issuer, s.token_audience, s.role_claim, s.agent_id_claim) == (
+        "https://idp.example/realms/cc", "presence", "realm_access.roles", "sub")

@@ -44,6 +44,14 @@ class Auth:
 
 
 @dataclass(frozen=True, slots=True)
+class Reauth:
+    """A renewed token for an authenticated socket (same caller, later ``exp``)."""
+
+    token: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     ref: Ref = None
 
@@ -94,8 +102,8 @@ class SignOutAgent:
     ref: Ref = None
 
 
-AgentCommand = Auth | Ping | SetPresence | SignOut | Accept | Reject | CloseWork
-SupervisorCommand = Auth | Ping | ForcePresence | SignOutAgent
+AgentCommand = Auth | Reauth | Ping | SetPresence | SignOut | Accept | Reject | CloseWork
+SupervisorCommand = Auth | Reauth | Ping | ForcePresence | SignOutAgent
 
 
 def _ref(obj: dict[str, Any]) -> Ref:
@@ -163,6 +171,8 @@ def _common(obj: dict[str, Any], kind: str, ref: Ref) -> AgentCommand | Supervis
             return Auth(_str(obj, "token", ref, limit=8192), cursor, ref)
         case "ping":
             return Ping(ref)
+        case "reauth":
+            return Reauth(_str(obj, "token", ref, limit=8192), ref)
     return None
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
-from presence.auth import Role
+from presence.auth import Identity, Role
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.messages import (
     Accept,
@@ -24,6 +24,7 @@ from presence.core.messages import (
     CloseWork,
     FrameError,
     Ping,
+    Reauth,
     Reject,
     SetPresence,
     SignOut,
@@ -36,6 +37,7 @@ from presence.store.connection import UNAVAILABLE
 from presence.web.close_codes import CloseCode
 from presence.web.hub import AgentEvent, AgentLink, agent_presence_frame
 from presence.web.peer import Peer
+from presence.web.reauth import reauthed_frame, renewed_identity
 from presence.web.rejoin import rejoin_if_reaped
 from presence.web.runtime import Runtime
 from presence.web.sockets import (
@@ -61,8 +63,8 @@ async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
     auth = await authenticate(ws, rt, peer, parse_agent_frame)
     if auth is None:
         return
-    identity = auth.identity
-    if identity.role is not Role.AGENT:
+    identity = auth.identity.acting_as(Role.AGENT)
+    if identity is None:
         peer.offer(error_frame(ErrorCode.FORBIDDEN, "an agent token is required here"))
         peer.close(CloseCode.FORBIDDEN, "agent token required")
         return
@@ -212,6 +214,11 @@ async def _handle(rt: Runtime, link: AgentLink, cmd: AgentCommand) -> dict[str, 
             return {"type": "pong", "ref": ref, "t": round(rt.clock.now() * 1000)}
         case Auth():
             raise PresenceError(ErrorCode.INVALID_FIELD, "already authenticated")
+        case Reauth(token=token, ref=ref):
+            held = Identity(link.agent_id, Role.AGENT)
+            renewed = await renewed_identity(rt, token, held, Role.AGENT)
+            link.expires_at, link.issued_at = renewed.expires_at, renewed.issued_at
+            return reauthed_frame(renewed, ref)
         case SetPresence(status_id=status_id, ref=ref):
             out = await rt.engine.set_presence(agent_id, status_id)
             if out.state.stamp > link.acked:

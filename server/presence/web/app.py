@@ -28,6 +28,7 @@ from presence.clock import Clock, SystemClock
 from presence.core.model import AgentId, ConnectionId, Reason
 from presence.engine import Engine, EngineSettings
 from presence.metrics import CONTENT_TYPE, Metrics
+from presence.oidc import build_verifier
 from presence.routing import Router
 from presence.settings import Settings
 from presence.store.config_store import ConfigStore
@@ -47,6 +48,7 @@ from presence.web.hub import Hub
 from presence.web.pickers import refresh_pickers
 from presence.web.revoking import refresh_revocations
 from presence.web.runtime import ConfigCache, Runtime
+from presence.web.sso import auth_config_route, page_headers
 from presence.web.supervisor_ws import supervisor_endpoint
 
 log = logging.getLogger("presence.app")
@@ -110,7 +112,8 @@ async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> 
         "supervisor": len(hub.supervisors),
     })
     rt = Runtime(settings, clock, client, store, config, engine, hub,
-                 TokenService(token_secret), instance_id, router, metrics)
+                 TokenService(token_secret, build_verifier(settings, clock)), instance_id,
+                 router, metrics)
     # Revocations travel on the config channel: every reload re-reads them.
     config.listeners.append(lambda: refresh_revocations(rt))
     await refresh_revocations(rt)
@@ -143,6 +146,8 @@ def create_app(
             supervisor.start()
         await rt.store.beat(rt.instance_id, clock.now())
         rt.start_loops()
+        if rt.tokens.oidc is not None:
+            await rt.tokens.oidc.keys.start()
         try:
             async with asyncio.timeout(10):
                 await rt.hub.connected.wait()
@@ -152,6 +157,8 @@ def create_app(
         try:
             yield
         finally:
+            if rt.tokens.oidc is not None:
+                await rt.tokens.oidc.keys.stop()
             await shutdown(rt)
             if supervisor is not None:
                 await supervisor.stop()
@@ -166,8 +173,9 @@ def create_app(
         *api_work.routes,
         *api_reports.routes, *api_config.routes, *api_revocations.routes, openapi.route,
         Route("/", lambda r: RedirectResponse("/agent")),
-        Route("/agent", page("agent.html")),
-        Route("/supervisor", page("supervisor.html")),
+        Route("/agent", page("agent.html", page_headers(settings))),
+        Route("/supervisor", page("supervisor.html", page_headers(settings))),
+        auth_config_route(settings),
     ]
     if STATIC_DIR.is_dir():
         routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
@@ -202,12 +210,12 @@ class PresenceApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def page(name: str) -> Handler:
+def page(name: str, headers: dict[str, str] | None = None) -> Handler:
     async def serve(request: Request) -> Response:
         path = STATIC_DIR / name
         if not path.is_file():
             return JSON({"error": {"code": "not_found", "message": "page not built"}}, 404)
-        return FileResponse(path, headers=SECURITY_HEADERS)
+        return FileResponse(path, headers=headers or SECURITY_HEADERS)
 
     return serve
 

@@ -65,10 +65,22 @@ def identify(request: Request) -> Identity:
 
 
 def require(request: Request, *roles: Role) -> Identity:
-    identity = identify(request)
-    if identity.role not in roles:
+    """The caller, acting in the first of ``roles`` its token carries."""
+    identity = identify(request).acting_as(*roles)
+    if identity is None:
         raise PresenceError(ErrorCode.FORBIDDEN, f"requires role {' or '.join(roles)}")
     return identity
+
+
+async def prepare_bearer(request: Request) -> None:
+    """Let the token service fetch what checking this request's token needs (the
+    identity provider's keys) before a handler checks it synchronously."""
+    tokens = runtime(request).tokens
+    if tokens.oidc is None:
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        await tokens.prepare(token.strip())
 
 
 async def body_json(request: Request) -> Any:
@@ -87,6 +99,7 @@ def endpoint(handler: Handler) -> Handler:
 
     async def wrapped(request: Request) -> Response:
         try:
+            await prepare_bearer(request)
             return await handler(request)
         except PresenceError as exc:
             return error(exc.code, exc.message)

@@ -129,10 +129,14 @@ async def authenticate(ws: WebSocket, rt: Runtime, peer: Peer, parse: Any) -> Au
             return None
         token, cursor = cmd.token, cmd.cursor
     try:
+        await rt.tokens.prepare(token)
         identity = rt.revocations.check(rt.tokens.verify(token, rt.clock.now()))
     except PresenceError as exc:
         peer.offer(error_frame(exc.code, exc.message))
-        peer.close(CloseCode.AUTH_FAILED, "authentication failed")
+        if exc.code is ErrorCode.UNAVAILABLE:  # the identity provider's keys: retry
+            peer.close(CloseCode.TRY_AGAIN_LATER, "identity provider unavailable")
+        else:
+            peer.close(CloseCode.AUTH_FAILED, "authentication failed")
         return None
     return Authenticated(identity, cursor)
 

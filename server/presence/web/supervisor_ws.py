@@ -26,6 +26,7 @@ from presence.core.messages import (
     ForcePresence,
     FrameError,
     Ping,
+    Reauth,
     SignOutAgent,
     SupervisorCommand,
     parse_supervisor_frame,
@@ -37,6 +38,7 @@ from presence.store.connection import UNAVAILABLE
 from presence.web.close_codes import CloseCode
 from presence.web.hub import AgentEvent, presence_of, stream_position
 from presence.web.peer import Peer, TextFrame
+from presence.web.reauth import reauthed_frame, renewed_identity
 from presence.web.runtime import Runtime
 from presence.web.sockets import (
     Disconnected,
@@ -139,6 +141,10 @@ class SupervisorSession:
         self.peer.close(CloseCode.TRY_AGAIN_LATER, "event feed interrupted; resume")
 
 
+#: Roles that may watch, in the order a token carrying several acts in.
+WATCHING_ROLES = (Role.ADMIN, Role.SUPERVISOR)
+
+
 async def supervisor_endpoint(ws: WebSocket) -> None:
     rt: Runtime = ws.app.state.runtime
     async with serving(ws, rt, "supervisor") as peer:
@@ -150,11 +156,12 @@ async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
     auth = await authenticate(ws, rt, peer, parse_supervisor_frame)
     if auth is None:
         return
-    if auth.identity.role not in (Role.SUPERVISOR, Role.ADMIN):
+    identity = auth.identity.acting_as(*WATCHING_ROLES)
+    if identity is None:
         peer.offer(error_frame(ErrorCode.FORBIDDEN, "a supervisor token is required here"))
         peer.close(CloseCode.FORBIDDEN, "supervisor token required")
         return
-    session = SupervisorSession(auth.identity, peer, rt.clock.now())
+    session = SupervisorSession(identity, peer, rt.clock.now())
     rt.hub.supervisors.add(session)
     try:
         try:
@@ -298,6 +305,10 @@ async def _handle(
             return {"type": "pong", "ref": ref, "t": round(rt.clock.now() * 1000)}
         case Auth():
             raise PresenceError(ErrorCode.INVALID_FIELD, "already authenticated")
+        case Reauth(token=token, ref=ref):
+            session.identity = await renewed_identity(rt, token, session.identity,
+                                                      *WATCHING_ROLES)
+            return reauthed_frame(session.identity, ref)
         case ForcePresence(agent_id=agent_id, status_id=status_id, note=note, ref=ref):
             target = await _target(rt, session, agent_id)
             out = await rt.engine.force_presence(target, status_id, actor, note)

@@ -1,0 +1,49 @@
+"""Fixtures for single sign-on tests: a key server standing in for a provider's key
+publication (tests/oidc/keyring.py) and server instances that trust it. The end-to-end
+tests run the real oidc-provider (tests/oidc/provider.mjs)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from keyring import AUDIENCE, KeyServer, SigningKey, new_key
+from servers import Instance, start_instance
+
+from presence.clock import FakeClock
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> SigningKey:
+    """One RSA key for the session (generating one takes a while)."""
+    return new_key("k1", "RS256")
+
+
+@pytest.fixture
+def key_server(rsa_key: SigningKey) -> Iterator[KeyServer]:
+    """A running key server publishing ``rsa_key``."""
+    ks = KeyServer(published=[rsa_key])
+    ks.start()
+    try:
+        yield ks
+    finally:
+        ks.stop()
+
+
+@pytest_asyncio.fixture
+async def sso_server(redis_url: str, key_prefix: str, fake_clock: FakeClock,
+                     key_server: KeyServer) -> AsyncIterator[Instance]:
+    """A server instance trusting the key server as its identity provider."""
+    inst = await start_instance(redis_url, key_prefix, fake_clock,
+                                oidc_issuer=key_server.issuer, token_audience=AUDIENCE)
+    try:
+        yield inst
+    finally:
+        await inst.stop()
