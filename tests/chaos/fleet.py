@@ -71,6 +71,17 @@ async def until(check: Callable[[], bool | Awaitable[bool]], timeout: float,
         await asyncio.sleep(step)
 
 
+def faketime(skew: float) -> dict[str, str]:
+    """Environment running a process with its host clock ``skew`` seconds off
+    (libfaketime: wall and monotonic clocks both shifted). The library is preloaded
+    directly rather than through the ``faketime`` command, which would stand between
+    the test and the server and not pass signals on."""
+    libs = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    if not libs:
+        raise RuntimeError("libfaketime not found (apt-get install faketime)")
+    return {"LD_PRELOAD": str(libs[0]), "FAKETIME": f"{skew:+g}s"}
+
+
 class ServerProcess:
     """One server instance process (one *slot*: it may be killed and started again)."""
 
@@ -181,6 +192,9 @@ class Fleet:
     timing: Timing = field(default_factory=Timing)
     key_prefix: str = "chaos:"
     fixed_instance_ids: bool = False
+    #: Seconds each server's host clock is off (by index; missing: none), through
+    #: :func:`faketime`. Redis runs in the test's process tree, on the real clock.
+    clock_skews: tuple[float, ...] = ()
     redis: EmbeddedRedis = field(init=False)
     servers: list[ServerProcess] = field(init=False, default_factory=list)
     tokens: TokenService = field(init=False)
@@ -208,6 +222,9 @@ class Fleet:
             }
             if self.fixed_instance_ids:
                 env["PRESENCE_INSTANCE_ID"] = f"slot{i}"
+            skew = self.clock_skews[i] if i < len(self.clock_skews) else 0.0
+            if skew:
+                env.update(faketime(skew))
             self.servers.append(ServerProcess(f"server{i}", env, self.tmp / "logs"))
 
     @property
