@@ -17,6 +17,9 @@ Redis (AOF fsynced on every write) kept down for a few seconds, then a restart o
 same data; SIGTERM of a server instance (graceful: sockets closed with 1012) then a
 restart; SIGSTOP of Redis for a few seconds, then SIGCONT. Throughout: supervisor sockets
 dropped at random. Agents meanwhile pick statuses, open, close and lose tabs.
+Two of the three instances run with their host clocks off (libfaketime, +/-
+``PRESENCE_CHAOS_CLOCK_SKEW`` seconds, 60 by default; 0 turns it off): every deadline
+is on Redis's clock, so nothing above may depend on hosts agreeing on the time.
 
 After the faults stop and every instance reports ready, the checks (``invariants``):
 each agent with open tabs shows in Redis exactly those connections and the status the
@@ -63,6 +66,8 @@ ACTION_PERIOD = _env("ACTION_PERIOD", 1.5 if AGENTS <= 100 else 4.0)
 #: Heartbeat interval (the timeout is three of them): short in CI so lost sockets are
 #: noticed quickly, longer for big runs so a loaded machine does not miss heartbeats.
 HEARTBEAT = _env("HEARTBEAT", 1.0 if AGENTS <= 100 else 5.0)
+#: How far two of the instances' host clocks are off, + and − (decision 36).
+CLOCK_SKEW = _env("CLOCK_SKEW", 60.0)
 REDIS_DOWN = 3.0
 REDIS_PAUSE = 3.0
 STATUSES = ("available", "busy", "dnd", "away", "offline")
@@ -295,6 +300,7 @@ class Chaos:
             "agents": AGENTS,
             "supervisors": SUPERVISORS,
             "instances": INSTANCES,
+            "clock_skews": list(self.fleet.clock_skews),
             "heartbeat_interval": HEARTBEAT,
             "action_period": ACTION_PERIOD,
             "chaos_seconds": round(self.chaos_seconds, 1),
@@ -324,7 +330,8 @@ async def test_chaos(tmp_path: Path) -> None:
     sockets, Redis ends up with exactly what the rules say, every disconnect has one
     outcome and every supervisor's view equals Redis with no event shown twice."""
     fleet = Fleet(tmp_path, INSTANCES,
-                  Timing(heartbeat_interval=HEARTBEAT, heartbeat_timeout=3 * HEARTBEAT))
+                  Timing(heartbeat_interval=HEARTBEAT, heartbeat_timeout=3 * HEARTBEAT),
+                  clock_skews=(0.0, CLOCK_SKEW, -CLOCK_SKEW))
     chaos = Chaos(fleet, random.Random(SEED))
     started = time.monotonic()
     try:

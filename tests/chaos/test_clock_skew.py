@@ -112,8 +112,8 @@ async def test_instances_two_minutes_apart_share_liveness_grace_and_offer_deadli
     """With host clocks +60 s and −60 s off, no healthy instance is declared lost, a
     grace window opened on one and expired on the other lasts the grace period ±1 s,
     and an offer made on one and timed out on the other lasts its timeout ±1 s."""
-    started = time.monotonic()
     fleet = await make_fleet(2, timing=TIMING, clock_skews=(SKEW, -SKEW))
+    started = time.monotonic()  # both instances ready: from here on they judge each other
     ahead, behind = fleet.servers
     # Each measured its host clock against Redis's (this also shows faketime took hold).
     assert await clock_offset(ahead) == pytest.approx(-SKEW, abs=1.0)
