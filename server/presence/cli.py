@@ -282,16 +282,21 @@ def _as_dict(settings: Settings) -> dict[str, Any]:
 
 async def _seed_demo(settings: Settings, secret: str) -> None:
     from presence.demo import seed
+    from presence.shared_clock import SharedClock
     from presence.store.config_store import ConfigStore
     from presence.store.connection import open_client
     from presence.store.keys import Keys
     from presence.store.redis_store import RedisStore
+    from presence.store.server_time import server_time
 
     assert settings.redis_url is not None
     client = open_client(settings.redis_url, cluster=settings.cluster)
     try:
         keys = Keys(settings.key_prefix, settings.shards)
-        agents = await seed(RedisStore(client, keys), ConfigStore(client, keys), SystemClock())
+        # Registering writes "Offline since now": on the shared clock, as the server does.
+        clock = SharedClock()
+        await clock.synchronise(lambda: server_time(client, keys.instances))
+        agents = await seed(RedisStore(client, keys), ConfigStore(client, keys), clock)
     finally:
         await client.aclose()
     tokens = TokenService(secret)

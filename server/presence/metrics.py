@@ -33,6 +33,17 @@ class _Live(Collector):
         yield g
 
 
+class _ClockOffset(Collector):
+    def __init__(self, read: Callable[[], float]) -> None:
+        self._read = read
+
+    def collect(self) -> Any:
+        yield GaugeMetricFamily(
+            "presence_clock_offset_seconds",
+            "Shared clock (Redis TIME) minus this host's wall clock, as last measured",
+            value=self._read())
+
+
 class _Children:
     """A labelled metric's children, each looked up once: ``labels()`` takes a lock and
     builds its key on every call, a few microseconds on every transition."""
@@ -84,6 +95,10 @@ class Metrics:
 
     def watch_connections(self, read: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_Live(read))
+
+    def watch_clock_offset(self, read: Callable[[], float]) -> None:
+        """Expose ``read()`` as ``presence_clock_offset_seconds`` (read at scrape time)."""
+        self.registry.register(_ClockOffset(read))
 
     def presence_changed(self, base: str, source: str, reason: str, grace: bool) -> None:
         """Count one committed presence change and the grace outcome it represents."""

@@ -63,18 +63,6 @@ class Timing:
     max_pending_connections: int = 2000
 
 
-def faketime_env(seconds: float) -> dict[str, str]:
-    """Variables that run a process on a host clock ``seconds`` off (Debian's libfaketime,
-    preloaded into the process itself: the ``faketime`` command forks, and a SIGKILL of
-    it would leave the server running)."""
-    libs = sorted(Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"))
-    if not libs:
-        raise RuntimeError("a skewed instance needs Debian's faketime (scripts/test "
-                           "installs it)")
-    return {"LD_PRELOAD": str(libs[0]), "FAKETIME": f"{seconds:+g}s",
-            "FAKETIME_DONT_RESET": "1"}
-
-
 async def until(check: Callable[[], bool | Awaitable[bool]], timeout: float,
                 what: str, step: float = 0.05) -> None:
     """Poll ``check`` (a predicate or a coroutine function) until it holds; raise
@@ -89,6 +77,17 @@ async def until(check: Callable[[], bool | Awaitable[bool]], timeout: float,
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what}: not within {timeout:g}s")
         await asyncio.sleep(step)
+
+
+def faketime(skew: float) -> dict[str, str]:
+    """Environment running a process with its host clock ``skew`` seconds off
+    (libfaketime: wall and monotonic clocks both shifted). The library is preloaded
+    directly rather than through the ``faketime`` command, which would stand between
+    the test and the server and not pass signals on."""
+    libs = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    if not libs:
+        raise RuntimeError("libfaketime not found (apt-get install faketime)")
+    return {"LD_PRELOAD": str(libs[0]), "FAKETIME": f"{skew:+g}s"}
 
 
 class ServerProcess:
@@ -201,8 +200,9 @@ class Fleet:
     timing: Timing = field(default_factory=Timing)
     key_prefix: str = "chaos:"
     fixed_instance_ids: bool = False
-    #: Slot -> seconds its host clock is off (run under Debian's ``faketime``).
-    skew: dict[int, float] = field(default_factory=dict)
+    #: Seconds each server's host clock is off (by index; missing: none), through
+    #: :func:`faketime`. Redis runs in the test's process tree, on the real clock.
+    clock_skews: tuple[float, ...] = ()
     #: One server with its own embedded Valkey (``presence serve`` with no Redis URL, as
     #: the README's first command runs it) instead of servers sharing the harness's.
     embedded: bool = False
@@ -247,8 +247,9 @@ class Fleet:
                 env["PRESENCE_INSTANCE_ID"] = f"slot{i}"
             if self.embedded:
                 env.pop("PRESENCE_REDIS_URL", None)
-            if i in self.skew:
-                env.update(faketime_env(self.skew[i]))
+            skew = self.clock_skews[i] if i < len(self.clock_skews) else 0.0
+            if skew:
+                env.update(faketime(skew))
             self.servers.append(ServerProcess(f"server{i}", env, self.tmp / "logs"))
 
     @property

@@ -3,10 +3,16 @@ the presence flow across instances, and routing."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from servers import Instance, put_agent, running
 
 from presence.client import AgentClient, SupervisorClient
 from presence.clock import FakeClock
+from presence.store.connection import open_client
+from presence.store.keys import Keys
+from presence.store.server_time import server_time
 
 
 async def test_presence_flow_on_a_cluster(cluster_url: str, key_prefix: str) -> None:
@@ -57,3 +63,21 @@ async def inst_setup(inst: Instance) -> None:
         assert r.status_code == 201, r.text
 
 
+
+
+async def test_server_time_on_a_cluster_is_one_node_reading(
+    cluster_url: str, key_prefix: str
+) -> None:
+    """On a cluster the shared clock is one reading of the node serving the liveness
+    set (not one reply per node), in epoch seconds."""
+    keys = Keys(key_prefix, 8)
+    client = open_client(cluster_url, cluster=True)
+    try:
+        async with asyncio.timeout(10):
+            await client.initialize()
+            before = time.time()
+            at = await server_time(client, keys.instances)
+            after = time.time()
+    finally:
+        await client.aclose()
+    assert before - 0.01 <= at <= after + 0.01

@@ -24,19 +24,21 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from presence.auth import TokenService
-from presence.clock import Clock, SystemClock
+from presence.clock import Clock
 from presence.core.model import AgentId, ConnectionId, Reason
 from presence.engine import Engine, EngineSettings
 from presence.metrics import CONTENT_TYPE, Metrics
 from presence.oidc import build_verifier
 from presence.routing import Router
 from presence.settings import Settings
+from presence.shared_clock import SharedClock
 from presence.store.config_store import ConfigStore
 from presence.store.connection import open_client, server_version
 from presence.store.embedded import EmbeddedRedis
 from presence.store.embedded_supervisor import EmbeddedSupervisor
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
+from presence.store.server_time import server_time
 from presence.store.work_store import WorkStore
 from presence.web import api, api_config, api_reports, api_revocations, api_work, openapi
 from presence.web.agent_ws import agent_endpoint
@@ -77,9 +79,21 @@ async def open_checked_client(settings: Settings) -> Any:
     return client
 
 
+async def synchronise_clock(clock: SharedClock, client: Any, keys: Keys) -> None:
+    """Measure the offset to Redis's clock before anything is written with it."""
+    try:
+        async with asyncio.timeout(10):
+            await clock.synchronise(lambda: server_time(client, keys.instances))
+    except (RedisError, OSError, TimeoutError) as exc:
+        await client.aclose()
+        raise StartupError(f"cannot read the clock of Redis (TIME): {exc}") from None
+
+
 async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> Runtime:
     client = await open_checked_client(settings)
     keys = Keys(settings.key_prefix, settings.shards)
+    if isinstance(clock, SharedClock):
+        await synchronise_clock(clock, client, keys)
     store = RedisStore(
         client, keys, events_maxlen=settings.events_maxlen,
         history_retention=settings.history_retention_days * 86400,
@@ -111,6 +125,8 @@ async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> 
         "agent": sum(len(c) for c in hub.agents.values()),
         "supervisor": len(hub.supervisors),
     })
+    if isinstance(clock, SharedClock):
+        metrics.watch_clock_offset(clock.offset)
     rt = Runtime(settings, clock, client, store, config, engine, hub,
                  TokenService(token_secret, build_verifier(settings, clock)), instance_id,
                  router, metrics)
@@ -124,11 +140,12 @@ def create_app(
     settings: Settings, clock: Clock | None = None, *, token_secret: str | None = None,
     embedded: EmbeddedRedis | None = None,
 ) -> Starlette:
-    """The ASGI app. ``token_secret`` defaults to ``settings.token_secret``. With
+    """The ASGI app. ``token_secret`` defaults to ``settings.token_secret``; ``clock``
+    to a :class:`SharedClock` (Redis's time, measured at start and kept in step). With
     ``embedded`` (the server ``settings.redis_url`` points at, run by this process) the
     app supervises it: restarts it when it exits, and ``/healthz`` answers 503 while it
     has been down for ``settings.embedded_restart_timeout``."""
-    clock = clock or SystemClock()
+    clock = clock or SharedClock()
     secret = token_secret or settings.token_secret
     if not secret:
         raise StartupError("no token secret configured")

@@ -18,10 +18,12 @@ from presence.metrics import Metrics
 from presence.revocation import Revocations
 from presence.routing import Router
 from presence.settings import Settings
+from presence.shared_clock import SYNC_PERIOD, SharedClock
 from presence.store.config_store import ConfigStore
 from presence.store.connection import RedisClient
 from presence.store.history_store import HistoryStore
 from presence.store.redis_store import RedisStore
+from presence.store.server_time import server_time
 from presence.web.close_codes import CloseCode
 from presence.web.hub import Hub
 
@@ -100,6 +102,8 @@ class Runtime:
             ("reconcile", self._reconcile_loop),
         ):
             self.tasks.append(asyncio.create_task(loop(), name=name))
+        if isinstance(self.clock, SharedClock):
+            self.tasks.append(asyncio.create_task(self._clock_loop(), name="clock"))
 
     async def stop_loops(self) -> None:
         for task in self.tasks:
@@ -140,6 +144,18 @@ class Runtime:
 
     async def _liveness_loop(self) -> None:
         await self._every(min(self.settings.heartbeat_interval, 1.0), "check_liveness_once")
+
+    async def _clock_loop(self) -> None:
+        await self._every(SYNC_PERIOD, "sync_clock_once", first_delay=SYNC_PERIOD)
+
+    async def sync_clock_once(self) -> None:
+        """Measure the offset to Redis's clock again (the last one stays in force when
+        Redis cannot be read: the error is logged by :meth:`_every`)."""
+        if not isinstance(self.clock, SharedClock):
+            return  # an injected test clock has nothing to measure
+        async with asyncio.timeout(SYNC_PERIOD / 3):
+            await self.clock.synchronise(
+                lambda: server_time(self.client, self.store.keys.instances))
 
     async def _reconcile_loop(self) -> None:
         await self._every(self.settings.liveness_timeout / 2, "reconcile_once")
