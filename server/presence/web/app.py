@@ -37,6 +37,7 @@ from presence.store.work_store import WorkStore
 from presence.web import api, api_config, api_reports, api_work, openapi
 from presence.web.agent_ws import agent_endpoint
 from presence.web.close_codes import CloseCode
+from presence.web.guard import GUARD_STATE, ConnectionGuard
 from presence.web.http import JSON, Handler
 from presence.web.hub import Hub, presence_frame
 from presence.web.pickers import refresh_pickers
@@ -132,9 +133,15 @@ def create_app(
         raise StartupError("no token secret configured")
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         rt = await build_runtime(settings, clock, secret)
         app.state.runtime = rt
+        rt.guard = ConnectionGuard(
+            clock, handshake_timeout=settings.handshake_timeout,
+            close_timeout=settings.close_timeout,
+            max_pending=settings.max_pending_connections,
+            ping_rate=settings.rate_limit_per_second, ping_burst=settings.rate_limit_burst,
+            on_shed=rt.metrics.connections_shed.inc)
         await rt.store.beat(rt.instance_id, clock.now())
         rt.start_loops()
         try:
@@ -144,7 +151,9 @@ def create_app(
             log.warning("event subscription not confirmed yet; continuing")
         log.info("instance %s ready", rt.instance_id)
         try:
-            yield
+            # The lifespan state: uvicorn hands it to the protocols of every connection
+            # (presence.web.guarded_http, presence.web.fastws).
+            yield {GUARD_STATE: rt.guard}
         finally:
             await shutdown(rt)
 

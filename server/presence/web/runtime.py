@@ -22,6 +22,7 @@ from presence.store.connection import RedisClient
 from presence.store.history_store import HistoryStore
 from presence.store.redis_store import RedisStore
 from presence.web.close_codes import CloseCode
+from presence.web.guard import ConnectionGuard
 from presence.web.hub import Hub
 
 log = logging.getLogger("presence.runtime")
@@ -71,6 +72,8 @@ class Runtime:
     beating_since: float | None = None
     beat_started_at: float | None = None
     reannounce_pending: bool = False
+    #: The process's connection guard (set in the app's lifespan).
+    guard: ConnectionGuard | None = None
 
     def start_loops(self) -> None:
         """Start the background loops: instance beat, sweeper, connection liveness."""

@@ -134,6 +134,7 @@ async def authenticate(ws: WebSocket, rt: Runtime, peer: Peer, parse: Any) -> Au
         peer.offer(error_frame(exc.code, exc.message))
         peer.close(CloseCode.AUTH_FAILED, "authentication failed")
         return None
+    peer.authenticated()
     return Authenticated(identity, cursor)
 
 
