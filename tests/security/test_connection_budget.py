@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import os
 import re
 import socket
@@ -21,6 +22,7 @@ import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
+import pytest
 import pytest_asyncio
 from security_rig import Launch, closed_with
 from servers import Instance, put_agent
@@ -132,10 +134,11 @@ async def test_connections_without_a_complete_request_close_after_the_handshake_
 
 
 async def test_at_the_pending_cap_the_oldest_are_shed_while_agents_keep_working(
-    launch: Launch, open_tcp: OpenTcp,
+    launch: Launch, open_tcp: OpenTcp, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """At the cap on unauthenticated connections the oldest are closed and counted; a
-    signed-in agent keeps working and a new sign-in succeeds during the flood."""
+    """At the cap on unauthenticated connections the oldest are closed, counted and
+    logged once; a signed-in agent keeps working and a new sign-in succeeds meanwhile."""
+    caplog.set_level(logging.WARNING, logger="presence.guard")
     inst = await launch(max_pending_connections=50)
     await put_agent(inst, "A1", team="T1")
     await put_agent(inst, "A2", team="T1")
@@ -155,6 +158,10 @@ async def test_at_the_pending_cap_the_oldest_are_shed_while_agents_keep_working(
         async with httpx.AsyncClient(base_url=inst.http, timeout=10) as http:
             assert (await http.get("/healthz")).status_code == 200
         assert len(inst.runtime.guard or ()) == 49  # the 49 newest idle connections
+    # 31 connections shed within one fake instant: one warning, not 31.
+    assert [r.getMessage() for r in caplog.records if r.name == "presence.guard"] == [
+        "pending-connection cap (50) reached: 1 oldest unauthenticated connection(s) "
+        "closed to make room"]
 
 
 # --- sockets that never read ---

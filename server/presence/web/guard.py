@@ -24,6 +24,7 @@ Timers run on the injected clock, so tests drive them with a fake one.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -31,6 +32,10 @@ from presence.clock import Clock, Timer
 
 #: Key of the process's guard in uvicorn's lifespan state (``scope["state"]``).
 GUARD_STATE = "presence.guard"
+#: Seconds between two warnings about shed connections.
+SHED_LOG_PERIOD = 10.0
+
+log = logging.getLogger("presence.guard")
 
 
 class Pending(Protocol):
@@ -57,6 +62,8 @@ class ConnectionGuard:
         self._on_shed = on_shed
         # Insertion order is arrival order: the first key is the oldest connection.
         self._pending: dict[object, Pending] = {}
+        self._shed_logged_at: float | None = None
+        self._shed_unlogged = 0
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -70,8 +77,20 @@ class ConnectionGuard:
             victim = pending.pop(oldest)
             if self._on_shed is not None:
                 self._on_shed()
+            self._log_shed()
             victim.shed()
         pending[key] = conn
+
+    def _log_shed(self) -> None:
+        """One warning at the first shed, then at most one per :data:`SHED_LOG_PERIOD`
+        with the count since the last (a flood must not flood the log too)."""
+        self._shed_unlogged += 1
+        now = self.clock.now()
+        if self._shed_logged_at is None or now - self._shed_logged_at >= SHED_LOG_PERIOD:
+            log.warning("pending-connection cap (%d) reached: %d oldest unauthenticated "
+                        "connection(s) closed to make room", self.max_pending,
+                        self._shed_unlogged)
+            self._shed_logged_at, self._shed_unlogged = now, 0
 
     def hand_over(self, key: object, conn: Pending) -> None:
         """The connection of ``key`` is served by ``conn`` now (an HTTP connection became
