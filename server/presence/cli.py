@@ -75,6 +75,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--heartbeat-interval", type=float)
     serve.add_argument("--heartbeat-timeout", type=float)
     serve.add_argument("--liveness-timeout", type=float)
+    serve.add_argument("--handshake-timeout", type=float,
+                       help="seconds a connection may take to send its HTTP request (10)")
+    serve.add_argument("--close-timeout", type=float,
+                       help="seconds a closing socket may take to acknowledge (5)")
+    serve.add_argument("--max-pending-connections", type=int,
+                       help="connections not yet authenticated, per process (2000)")
     serve.add_argument("--allowed-origins", help="comma-separated browser origins")
     serve.add_argument("--demo", action="store_true", default=None,
                        help="seed a demo organisation and print sign-in links")
@@ -101,7 +107,8 @@ def load_settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     for name in ("data_dir", "redis_url", "cluster", "key_prefix", "token_secret", "host", "port",
                  "grace_period", "heartbeat_interval", "heartbeat_timeout",
-                 "liveness_timeout", "demo", "log_level", "log_format",
+                 "liveness_timeout", "handshake_timeout", "close_timeout",
+                 "max_pending_connections", "demo", "log_level", "log_format",
                  "embedded_restart_timeout", *OIDC_OPTIONS):
         value = getattr(args, name, None)
         if value is not None:
@@ -134,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def serve(settings: Settings) -> int:
     import uvicorn
 
+    from presence.file_limit import raise_file_limit
     from presence.logs import configure
     from presence.store.embedded import EmbeddedRedis, EmbeddedRedisError
     from presence.web.app import StartupError, create_app
@@ -141,6 +149,7 @@ def serve(settings: Settings) -> int:
     _AnnouncingServer: Any = _announcing_server()
 
     configure(settings.log_level, settings.log_format)
+    raise_file_limit(settings.max_pending_connections)
     embedded: EmbeddedRedis | None = None
     if settings.redis_url is None:
         embedded = EmbeddedRedis(settings.data_dir / "redis")
@@ -205,14 +214,17 @@ def serve(settings: Settings) -> int:
 
 
 def uvicorn_io() -> dict[str, Any]:
-    """uvicorn's I/O choices for ``presence serve`` (the benchmark's servers use the same):
-    the WebSocket protocol with the raw fan-out path (``presence.web.fastws``), and uvloop
-    and httptools when they can be imported (they are dependencies), else asyncio and h11."""
+    """uvicorn's I/O choices for ``presence serve`` (the benchmark's and the tests' servers
+    use the same): the WebSocket protocol with the raw fan-out path
+    (``presence.web.fastws``) and httptools' HTTP protocol (a dependency), both under the
+    process's connection guard (``presence.web.guard``), and uvloop when it can be
+    imported, else asyncio."""
     from presence.web.fastws import FastWebSocketProtocol
+    from presence.web.guarded_http import GuardedHttpProtocol
 
     return {"ws": FastWebSocketProtocol,
             "loop": "uvloop" if _importable("uvloop") else "asyncio",
-            "http": "httptools" if _importable("httptools") else "h11"}
+            "http": GuardedHttpProtocol}
 
 
 #: Allocations between two young-generation collections (CPython's default is 700).

@@ -79,6 +79,10 @@ class Metrics:
             "presence_redis_seconds", "Redis round trips of transitions (load and commit)",
             ["op"], registry=r,
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0))
+        self.connections_shed = Counter(
+            "presence_connections_shed",
+            "Connections not yet authenticated closed to make room (pending cap)",
+            registry=r)
         self.conflicts = Counter(
             "presence_commit_conflicts", "Commits lost to another writer (re-decided)",
             registry=r)

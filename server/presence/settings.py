@@ -32,6 +32,9 @@ class Settings:
     heartbeat_interval: float = 10.0
     heartbeat_timeout: float = 30.0
     auth_timeout: float = 10.0
+    handshake_timeout: float = 10.0
+    close_timeout: float = 5.0
+    max_pending_connections: int = 2000
     liveness_period: float = 2.0
     liveness_timeout: float = 10.0
     sweep_period: float = 0.5
@@ -91,6 +94,13 @@ class Settings:
         if self.embedded_restart_timeout <= 0:
             problems.append("embedded restart timeout must be > 0 s, "
                             f"got {self.embedded_restart_timeout}")
+        if self.handshake_timeout <= 0:
+            problems.append(f"handshake timeout must be > 0 s, got {self.handshake_timeout}")
+        if self.close_timeout <= 0:
+            problems.append(f"close timeout must be > 0 s, got {self.close_timeout}")
+        if self.max_pending_connections < 1:
+            problems.append("max pending connections must be >= 1, got "
+                            f"{self.max_pending_connections}")
         if self.sweep_period <= 0:
             problems.append("sweep period must be > 0 s")
         if self.agent_cache_size < 0:

@@ -69,7 +69,7 @@ async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
         peer.close(CloseCode.FORBIDDEN, "agent token required")
         return
     agent_id = AgentId(identity.subject)
-    if len(rt.hub.agent_links(agent_id)) >= rt.settings.max_connections_per_agent:
+    if rt.hub.agent_sockets(agent_id) >= rt.settings.max_connections_per_agent:
         peer.offer(error_frame(ErrorCode.FORBIDDEN, "too many connections for this agent"))
         peer.close(CloseCode.TOO_MANY_CONNECTIONS, "too many connections")
         return
@@ -130,7 +130,7 @@ async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
         log.info("agent disconnected", extra={
             "agent_id": agent_id, "connection_id": conn_id, "reason": link.close_reason,
             "code": peer.close_code})
-        rt.hub.remove_agent(link)
+        rt.hub.retire_agent(link)
         # Also after a sign-out: it already removed the connection (the disconnect is a
         # no-op then) but only this unindexes it from this instance.
         try:

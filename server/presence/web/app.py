@@ -45,6 +45,7 @@ from presence.web.agent_ws import agent_endpoint
 from presence.web.body_limit import BodyLimit
 from presence.web.close_codes import CloseCode
 from presence.web.corrective import refresh_agent_tabs
+from presence.web.guard import GUARD_STATE, ConnectionGuard
 from presence.web.http import JSON, Handler
 from presence.web.hub import Hub
 from presence.web.pickers import refresh_pickers
@@ -151,7 +152,7 @@ def create_app(
         raise StartupError("no token secret configured")
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         rt = await build_runtime(settings, clock, secret)
         app.state.runtime = rt
         supervisor = app.state.embedded_supervisor = None
@@ -161,6 +162,12 @@ def create_app(
             app.state.embedded_supervisor = supervisor
             rt.metrics.registry.register(supervisor.collector())
             supervisor.start()
+        rt.guard = ConnectionGuard(
+            clock, handshake_timeout=settings.handshake_timeout,
+            close_timeout=settings.close_timeout,
+            max_pending=settings.max_pending_connections,
+            ping_rate=settings.rate_limit_per_second, ping_burst=settings.rate_limit_burst,
+            on_shed=rt.metrics.connections_shed.inc)
         await rt.store.beat(rt.instance_id, clock.now())
         rt.start_loops()
         if rt.tokens.oidc is not None:
@@ -172,7 +179,9 @@ def create_app(
             log.warning("event subscription not confirmed yet; continuing")
         log.info("instance %s ready", rt.instance_id)
         try:
-            yield
+            # The lifespan state: uvicorn hands it to the protocols of every connection
+            # (presence.web.guarded_http, presence.web.fastws).
+            yield {GUARD_STATE: rt.guard}
         finally:
             if rt.tokens.oidc is not None:
                 await rt.tokens.oidc.keys.stop()

@@ -6,6 +6,7 @@ the fan-out is one ``transport.write``. :class:`FastWebSocketProtocol` is uvicor
 ``websockets-sansio`` protocol (``uvicorn.Config(ws=FastWebSocketProtocol)``) that puts
 itself into the scope as ``scope["extensions"]["presence.raw"]``, seen by the app as a
 :class:`RawSocket`. The app keeps using ASGI for everything else (accept, receive, close).
+It is a :class:`~presence.web.guarded_ws.GuardedWebSocketProtocol`: bounded, sure to end.
 
 Ordering is the caller's job: a frame written here goes into the transport's buffer at
 once, while an ASGI ``send`` first waits for the transport to be writable. A socket must
@@ -17,10 +18,12 @@ after the last raw frame, can never overtake them.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
+
+from presence.web.guarded_ws import GuardedWebSocketProtocol
 
 #: Key of the raw socket in the ASGI scope's ``extensions``.
 RAW_EXTENSION = "presence.raw"
@@ -64,9 +67,17 @@ class RawSocket(Protocol):
         """Bytes the transport holds that the kernel has not taken yet."""
         ...
 
+    def authenticated(self) -> None:
+        """The socket authenticated: it no longer counts as a pending connection."""
+        ...
 
-class FastWebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's ``websockets-sansio`` protocol plus :class:`RawSocket`. Adds no state
+    def when_gone(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the connection is gone (at once if it is)."""
+        ...
+
+
+class FastWebSocketProtocol(GuardedWebSocketProtocol):
+    """The guarded ``websockets-sansio`` protocol plus :class:`RawSocket`. Adds no state
     per connection: the scope entry is the protocol object itself."""
 
     def handle_connect(self, event: Request) -> None:
@@ -81,7 +92,7 @@ class FastWebSocketProtocol(WebSocketsSansIOProtocol):
     def write_frame(self, frame: bytes) -> bool:
         if not self.open:
             return False
-        self.transport.write(frame)
+        self.wire.write(frame)
         return True
 
     @property
@@ -91,11 +102,11 @@ class FastWebSocketProtocol(WebSocketsSansIOProtocol):
         # a close sent, a keepalive or parser failure, a 403 or an HTTP answer instead of
         # the handshake; disconnected a lost connection.
         return (self.handshake_complete and not self.close_sent and not self.disconnected
-                and not self.transport.is_closing())
+                and not self.wire.is_closing())
 
     @property
     def write_paused(self) -> bool:
         return not self.writable.is_set()
 
     def write_buffer_size(self) -> int:
-        return self.transport.get_write_buffer_size()
+        return self.wire.get_write_buffer_size()

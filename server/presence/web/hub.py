@@ -123,6 +123,8 @@ class Hub:
     on_config_changed: Callable[[], Awaitable[None]]
     on_resubscribed: Callable[[], Awaitable[None]]
     agents: dict[str, dict[str, AgentLink]] = field(default_factory=dict)
+    #: Per agent, sockets retired from ``agents`` whose connection is not gone yet.
+    closing: dict[str, int] = field(default_factory=dict)
     supervisors: set[SupervisorSink] = field(default_factory=set)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
@@ -141,6 +143,28 @@ class Hub:
             conns.pop(link.connection_id, None)
             if not conns:
                 del self.agents[link.agent_id]
+
+    def retire_agent(self, link: AgentLink) -> None:
+        """Remove ``link`` (its handler ended); its socket still counts in
+        :meth:`agent_sockets` until the connection is gone — a client that does not
+        acknowledge the close holds it until the close timeout aborts it."""
+        self.remove_agent(link)
+        agent_id = link.agent_id
+        self.closing[agent_id] = self.closing.get(agent_id, 0) + 1
+
+        def gone() -> None:
+            left = self.closing.get(agent_id, 0) - 1
+            if left > 0:
+                self.closing[agent_id] = left
+            else:
+                self.closing.pop(agent_id, None)
+
+        link.peer.when_gone(gone)
+
+    def agent_sockets(self, agent_id: str) -> int:
+        """Sockets of the agent this process holds: its tabs, and retired ones not gone
+        yet (what the per-agent connection limit counts)."""
+        return len(self.agents.get(agent_id, ())) + self.closing.get(agent_id, 0)
 
     def interrupt_supervisors(self) -> None:
         """After the subscription was (re)established: events published while it was

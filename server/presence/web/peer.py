@@ -160,6 +160,20 @@ class Peer:
         """Frames go straight to the transport (the raw path)."""
         return self._raw is not None
 
+    def authenticated(self) -> None:
+        """The socket authenticated: it is no longer a pending connection (raw path)."""
+        if self._raw is not None:
+            self._raw.authenticated()
+
+    def when_gone(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the connection is gone — on the raw path when its
+        transport is (at most ``close_timeout`` after a close); on the queued path,
+        which cannot tell, at once."""
+        if self._raw is None:
+            callback()
+        else:
+            self._raw.when_gone(callback)
+
     def start(self) -> None:
         """Start the writer of the queued path; call once the socket is accepted."""
         if self._queue is not None:

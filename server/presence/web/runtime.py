@@ -25,6 +25,7 @@ from presence.store.history_store import HistoryStore
 from presence.store.redis_store import RedisStore
 from presence.store.server_time import server_time
 from presence.web.close_codes import CloseCode
+from presence.web.guard import ConnectionGuard
 from presence.web.hub import Hub
 
 log = logging.getLogger("presence.runtime")
@@ -90,6 +91,8 @@ class Runtime:
     reannounce_pending: bool = False
     #: The revocations in force (web/revoking.py keeps them current).
     revocations: Revocations = field(default_factory=Revocations)
+    #: The process's connection guard (set in the app's lifespan).
+    guard: ConnectionGuard | None = None
 
     def start_loops(self) -> None:
         """Start the background loops: instance beat, sweeper, connection liveness."""

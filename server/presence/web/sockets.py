@@ -138,6 +138,7 @@ async def authenticate(ws: WebSocket, rt: Runtime, peer: Peer, parse: Any) -> Au
         else:
             peer.close(CloseCode.AUTH_FAILED, "authentication failed")
         return None
+    peer.authenticated()
     return Authenticated(identity, cursor)
 
 
