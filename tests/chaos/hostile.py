@@ -167,11 +167,17 @@ class Hostiles:
             if h.ended_at is None and tcp_state(h.sock) != TCP_ESTABLISHED:
                 h.ended_at = now
 
-    async def watch(self, stop_at: float) -> None:
-        """Poll until ``stop_at``."""
-        while time.monotonic() < stop_at:
-            self.poll()
-            await asyncio.sleep(0.1)
+    def start_watching(self) -> None:
+        """Poll every 0.1 s in the background until :meth:`close`: when a socket ended
+        is read off as it happens, however long the rest of the run keeps the harness
+        from checking."""
+
+        async def watch() -> None:
+            while True:
+                self.poll()
+                await asyncio.sleep(0.1)
+
+        self.tasks.append(asyncio.create_task(watch()))
 
     async def check(self) -> None:
         """Wait for every socket's deadline (plus slack) and record a violation for each

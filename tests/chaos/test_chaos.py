@@ -262,11 +262,11 @@ class Chaos:
 
         started = time.monotonic()
         self.stop_at = started + SECONDS
+        self.hostiles.start_watching()
         await asyncio.gather(
             self.inject_faults(started),
             self.drop_supervisors(),
             self.hostile_loop(),
-            self.hostiles.watch(self.stop_at),
             *(self.agent_loop(a) for a in self.agents),
         )
         self.chaos_seconds = time.monotonic() - started
