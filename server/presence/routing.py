@@ -15,12 +15,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
+from presence import frames
 from presence.clock import Clock
 from presence.core import work
 from presence.core.errors import ErrorCode, PresenceError
-from presence.core.messages import Accept, AgentCommand, CloseWork, Reject
 from presence.core.model import AgentId, Reason
 from presence.core.rules import WorkChangeKind
 from presence.core.work import ItemState, OfferOutcome, WorkError, WorkItem
@@ -33,6 +31,7 @@ from presence.core.workstreams import (
     rank,
 )
 from presence.engine import Engine, OrgSource, Outcome
+from presence.frames import WorkView
 from presence.metrics import Metrics
 from presence.store.work_store import DueOp, QueueOp, WorkStore
 
@@ -82,21 +81,13 @@ class Router:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _send(self, agent_id: str, message: Mapping[str, Any]) -> None:
-        await self.store.direct(agent_id, orjson.dumps(message))
-
-    def _offer_frame(self, item: WorkItem, ws: Workstream) -> dict[str, Any]:
-        return {
-            "type": "offer",
-            "offer_id": item.offer_id,
-            "work_item": item.summary(ws.channel, ws.name),
-            "expires_at": None if item.expires_at is None else round(item.expires_at * 1000),
-        }
+    async def _send(self, agent_id: str, frame: bytes) -> None:
+        """Send a frame (from :mod:`presence.frames`) to the agent's tabs everywhere."""
+        await self.store.direct(agent_id, frame)
 
     async def _push_sessions(self, agent_id: str) -> None:
         state, _ = await self.engine.get(AgentId(agent_id))
-        await self._send(agent_id, {"type": "sessions",
-                                    "sessions": await self.sessions(state.open_items)})
+        await self._send(agent_id, frames.sessions(await self.sessions(state.open_items)))
 
     # --- submitting and routing ---
 
@@ -175,7 +166,7 @@ class Router:
             if not ok:
                 await self.store.release(agent, offered.offer_id)
                 return False
-            await self._send(agent, self._offer_frame(offered, ws))
+            await self._send(agent, frames.offer(WorkView(offered, ws)))
             if self.metrics:
                 self.metrics.offers.labels("offered").inc()
             return True
@@ -233,12 +224,12 @@ class Router:
         if self.metrics:
             self.metrics.offers.labels(outcome.value).inc()
         await self.store.release(agent, offer_id)
-        await self._send(agent, {"type": "offer_closed", "offer_id": offer_id,
-                                 "outcome": outcome.value})
+        await self._send(agent, frames.offer_closed(offer_id, outcome))
         ws = self.config.org.workstreams.get(ws_id)
         return (released, ws) if ws is not None else None
 
-    async def accept(self, agent_id: str, offer_id: str) -> dict[str, Any]:
+    async def accept(self, agent_id: str, offer_id: str) -> WorkView:
+        """Assign the offered item to the agent; returns it as the agent now sees it."""
         ws_id, item_id = split_offer_id(offer_id)
         ws = self.workstream(ws_id)
         item = await self.store.load(ws_id, item_id)
@@ -257,12 +248,12 @@ class Router:
         await self.store.release(agent_id, offer_id)
         if self.metrics:
             self.metrics.offers.labels(OfferOutcome.ACCEPTED.value).inc()
-        await self._send(agent_id, {"type": "offer_closed", "offer_id": offer_id,
-                                    "outcome": OfferOutcome.ACCEPTED.value})
+        await self._send(agent_id, frames.offer_closed(offer_id, OfferOutcome.ACCEPTED))
         await self._push_sessions(agent_id)
-        return {"type": "ack", "work_item": accepted.summary(ws.channel, ws.name)}
+        return WorkView(accepted, ws)
 
-    async def reject(self, agent_id: str, offer_id: str, reason: str) -> dict[str, Any]:
+    async def reject(self, agent_id: str, offer_id: str, reason: str) -> None:
+        """Send the offered item back to its queue (the agent may go DND)."""
         ws_id, item_id = split_offer_id(offer_id)
         item = await self.store.load(ws_id, item_id)
         if item is None or item.agent_id != agent_id or item.offer_id != offer_id:
@@ -277,7 +268,6 @@ class Router:
         _, ws = resolved
         await self.engine.offer_rejected(AgentId(agent_id), ws.rejected_to_dnd)
         await self.route_workstream(ws.id)
-        return {"type": "ack"}
 
     async def repair_applying(self) -> int:
         """Re-apply the agent side of accepts and closes whose item was committed but
@@ -380,26 +370,22 @@ class Router:
             await self._push_sessions(holder)
         elif item.state is ItemState.OFFERED and item.agent_id and item.offer_id:
             await self.store.release(item.agent_id, item.offer_id)
-            await self._send(item.agent_id, {"type": "offer_closed", "offer_id": item.offer_id,
-                                             "outcome": OfferOutcome.WITHDRAWN.value})
+            await self._send(item.agent_id,
+                             frames.offer_closed(item.offer_id, OfferOutcome.WITHDRAWN))
         return closed
 
-    async def sessions(self, item_ids: tuple[str, ...]) -> list[dict[str, Any]]:
+    async def sessions(self, item_ids: tuple[str, ...]) -> list[WorkView]:
+        """The agent's open work items that still exist, in the order given."""
         out = []
         for item_id in item_ids:
             ws_id = await self.store.workstream_of(item_id)
             item = await self.store.load(ws_id, item_id) if ws_id else None
             if item is not None and ws_id is not None:
-                ws = self.config.org.workstreams.get(ws_id)
-                out.append(item.summary(ws.channel if ws else "", ws.name if ws else ""))
+                out.append(WorkView(item, self.config.org.workstreams.get(ws_id)))
         return out
 
-    async def pending_offer(self, agent_id: str) -> dict[str, Any] | None:
-        (offer_id,) = await self.store.reservations([agent_id])
-        return await self.offer_frame(offer_id)
-
-    async def offer_frame(self, offer_id: str | None) -> dict[str, Any] | None:
-        """The ``offer`` frame of a reserved offer id, if the offer is still open."""
+    async def open_offer(self, offer_id: str | None) -> WorkView | None:
+        """The item a reserved offer id offers, if the offer is still open."""
         if offer_id is None:
             return None
         ws_id, item_id = split_offer_id(offer_id)
@@ -407,15 +393,4 @@ class Router:
         ws = self.config.org.workstreams.get(ws_id)
         if item is None or ws is None or item.offer_id != offer_id:
             return None
-        return self._offer_frame(item, ws)
-
-    async def handle_agent(self, agent_id: str, cmd: AgentCommand) -> dict[str, Any] | None:
-        match cmd:
-            case Accept(offer_id=offer_id, ref=ref):
-                return {**await self.accept(agent_id, offer_id), "ref": ref}
-            case Reject(offer_id=offer_id, reason=reason, ref=ref):
-                return {**await self.reject(agent_id, offer_id, reason), "ref": ref}
-            case CloseWork(work_item_id=item_id, ref=ref):
-                item = await self.close(item_id, by=agent_id, agent_id=agent_id)
-                return {"type": "ack", "ref": ref, "work_item_id": item.id}
-        return None
+        return WorkView(item, ws)

@@ -14,7 +14,7 @@ from redis_rig import Rig
 
 from presence.clock import to_ms
 from presence.core.model import AgentId, ConnectionId
-from presence.web.hub import stream_position
+from presence.web.events import stream_position
 
 TAB = ConnectionId("tab-1")
 

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -150,9 +150,21 @@ def create_app(
     secret = token_secret or settings.token_secret
     if not secret:
         raise StartupError("no token secret configured")
+    return PresenceApp(routes=app_routes(settings),
+                       lifespan=lifespan(settings, clock, secret, embedded),
+                       middleware=[Middleware(BodyLimit, limit=settings.max_body_bytes)])
+
+
+Lifespan = Callable[[Starlette], contextlib.AbstractAsyncContextManager[dict[str, Any]]]
+
+
+def lifespan(settings: Settings, clock: Clock, secret: str,
+             embedded: EmbeddedRedis | None) -> Lifespan:
+    """Start: build the runtime, supervise the embedded Redis (if any), start the hub
+    and the loops; stop: :func:`shutdown`."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+    async def run(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         rt = await build_runtime(settings, clock, secret)
         app.state.runtime = rt
         supervisor = app.state.embedded_supervisor = None
@@ -162,22 +174,7 @@ def create_app(
             app.state.embedded_supervisor = supervisor
             rt.metrics.registry.register(supervisor.collector())
             supervisor.start()
-        rt.guard = ConnectionGuard(
-            clock, handshake_timeout=settings.handshake_timeout,
-            close_timeout=settings.close_timeout,
-            max_pending=settings.max_pending_connections,
-            ping_rate=settings.rate_limit_per_second, ping_burst=settings.rate_limit_burst,
-            on_shed=rt.metrics.connections_shed.inc)
-        await rt.store.beat(rt.instance_id, clock.now())
-        rt.start_loops()
-        if rt.tokens.oidc is not None:
-            await rt.tokens.oidc.keys.start()
-        try:
-            async with asyncio.timeout(10):
-                await rt.hub.connected.wait()
-        except TimeoutError:
-            log.warning("event subscription not confirmed yet; continuing")
-        log.info("instance %s ready", rt.instance_id)
+        await start(rt)
         try:
             # The lifespan state: uvicorn hands it to the protocols of every connection
             # (presence.web.guarded_http, presence.web.fastws).
@@ -189,7 +186,32 @@ def create_app(
             if supervisor is not None:
                 await supervisor.stop()
 
-    routes = [
+    return run
+
+
+async def start(rt: Runtime) -> None:
+    """Guard connections, beat, start the loops and the provider's keys, and wait (up
+    to 10 s) for the event subscription."""
+    s, clock = rt.settings, rt.clock
+    rt.guard = ConnectionGuard(
+        clock, handshake_timeout=s.handshake_timeout, close_timeout=s.close_timeout,
+        max_pending=s.max_pending_connections,
+        ping_rate=s.rate_limit_per_second, ping_burst=s.rate_limit_burst,
+        on_shed=rt.metrics.connections_shed.inc)
+    await rt.store.beat(rt.instance_id, clock.now())
+    rt.start_loops()
+    if rt.tokens.oidc is not None:
+        await rt.tokens.oidc.keys.start()
+    try:
+        async with asyncio.timeout(10):
+            await rt.hub.connected.wait()
+    except TimeoutError:
+        log.warning("event subscription not confirmed yet; continuing")
+    log.info("instance %s ready", rt.instance_id)
+
+
+def app_routes(settings: Settings) -> list[BaseRoute]:
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
@@ -205,8 +227,7 @@ def create_app(
     ]
     if STATIC_DIR.is_dir():
         routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
-    return PresenceApp(routes=routes, lifespan=lifespan,
-                       middleware=[Middleware(BodyLimit, limit=settings.max_body_bytes)])
+    return routes
 
 
 class PresenceApp(Starlette):
@@ -261,12 +282,8 @@ async def shutdown(rt: Runtime) -> None:
     disconnects (grace windows open), then stop the loops and the Redis client."""
     rt.stopping = True
     links = rt.hub.links()
-    for link in links:
-        link.peer.close(CloseCode.SERVICE_RESTART, "server restarting")
-    for sup in list(rt.hub.supervisors):
-        peer = getattr(sup, "peer", None)
-        if peer is not None:
-            peer.close(CloseCode.SERVICE_RESTART, "server restarting")
+    for session in rt.hub.sessions():
+        session.peer.close(CloseCode.SERVICE_RESTART, "server restarting")
     for link in links:
         with contextlib.suppress(Exception):
             await rt.engine.disconnect(

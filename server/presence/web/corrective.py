@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from presence import frames
 from presence.clock import Clock
 from presence.core import epochs
 from presence.core.epochs import Stamp
@@ -20,7 +21,9 @@ from presence.core.errors import PresenceError
 from presence.core.model import AgentId, AgentState
 from presence.engine import Engine
 from presence.store.redis_store import LoadedAgent, RedisStore
-from presence.web.hub import AgentLink, Hub, presence_frame
+from presence.web.hub import Hub
+from presence.web.peer import TextFrame
+from presence.web.session import AgentSession
 
 log = logging.getLogger("presence.corrective")
 
@@ -28,19 +31,19 @@ log = logging.getLogger("presence.corrective")
 REPAIR_CONCURRENCY = 32
 
 
-def lost_by(links: list[AgentLink], loaded: LoadedAgent) -> Stamp | None:
+def lost_by(links: list[AgentSession], loaded: LoadedAgent) -> Stamp | None:
     """The newest P some tab was given that Redis no longer holds, or ``None``."""
     seen = [stamp for stamp, tag in (link.shown() for link in links)
             if epochs.lost(stamp, tag, loaded.stamp, loaded.tag)]
     return max(seen) if seen else None
 
 
-def send_newer(links: list[AgentLink], state: AgentState, tag: str) -> None:
+def send_newer(links: list[AgentSession], state: AgentState, tag: str) -> None:
     """Send ``state``'s P to each tab that was sent an older one."""
     frame = None
     for link in links:
         if state.stamp > link.sent:
-            frame = frame or presence_frame(state.presence.to_wire())
+            frame = frame or TextFrame(frames.presence(state.presence.to_wire()))
             link.send_presence(frame, state.stamp, tag)
 
 
@@ -51,7 +54,7 @@ async def refresh_agent_tabs(hub: Hub, store: RedisStore, engine: Engine,
     ids = [AgentId(a) for a in hub.agents]
     gate = asyncio.Semaphore(REPAIR_CONCURRENCY)
 
-    def welcomed(agent_id: AgentId) -> list[AgentLink]:
+    def welcomed(agent_id: AgentId) -> list[AgentSession]:
         return [link for link in hub.agent_links(agent_id) if link.buffer is None]
 
     async def refresh(agent_id: AgentId, loaded: LoadedAgent) -> None:

@@ -10,109 +10,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from presence.clock import Clock
-from presence.core.epochs import NO_STAMP, Stamp, wire_stamp
 from presence.store.connection import RedisClient, is_cluster
 from presence.store.keys import Keys
 from presence.web.close_codes import CloseCode
-from presence.web.peer import Peer, TextFrame
+from presence.web.events import AgentEvent, event_of
+from presence.web.peer import TextFrame
+from presence.web.session import AgentSession, SocketSession, SupervisorSession
 
 log = logging.getLogger("presence.hub")
-
-
-@dataclass(eq=False, slots=True)
-class AgentLink:
-    """One live agent connection held by this process."""
-
-    agent_id: str
-    connection_id: str
-    peer: Peer
-    last_seen_at: float
-    authenticated: bool = False
-    expires_at: float | None = None
-    #: The token's ``iat`` (a revocation closes the sockets of tokens issued up to it).
-    issued_at: float | None = None
-    close_reason: str = "disconnected"
-    #: ``(epoch, version)`` of the newest presence this tab was sent (its welcome, an
-    #: event, a refresh) and that state's tag; older events that reach the hub after the
-    #: welcome are stale and not sent again.
-    sent: Stamp = NO_STAMP
-    sent_tag: str = ""
-    #: The same for the newest presence an ``ack`` showed this tab (acks do not stop the
-    #: broadcast of the same change); both say what the tab may show (decision 38).
-    acked: Stamp = NO_STAMP
-    acked_tag: str = ""
-    #: Events and frames that arrived before the welcome was sent; ``None`` once it was.
-    buffer: list[AgentEvent | TextFrame] | None = field(default_factory=list)
-    #: The picker this tab was last sent (welcome or ``statuses``); ``None`` before.
-    statuses: list[dict[str, object]] | None = None
-
-    def wants(self, stamp: Stamp, presence_changed: bool) -> bool:
-        """Whether the tab is to be sent the P stamped ``stamp``: newer than what it was
-        sent, and a presence change or a new epoch (a repair after lost writes)."""
-        return stamp > self.sent and (presence_changed or stamp[0] > self.sent[0])
-
-    def shown(self) -> tuple[Stamp, str]:
-        """The newest P this tab was given (sent or acknowledged) and its tag."""
-        if self.acked > self.sent:
-            return self.acked, self.acked_tag
-        return self.sent, self.sent_tag
-
-    def send_presence(self, frame: TextFrame, stamp: Stamp, tag: str) -> None:
-        self.sent, self.sent_tag = stamp, tag
-        self.peer.offer(frame)
-
-
-class SupervisorSink(Protocol):
-    """A local supervisor socket as the hub sees it."""
-
-    def wants(self, team: str | None) -> bool: ...
-
-    def deliver(self, event: AgentEvent) -> None: ...
-
-    def interrupt(self) -> None: ...
-
-
-def stream_position(stream_id: str) -> tuple[int, int]:
-    """``"1700000000000-3"`` → ``(1700000000000, 3)``, ordered as Redis orders ids."""
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
-@dataclass(frozen=True, slots=True)
-class AgentEvent:
-    """One committed agent change as it arrived from Redis."""
-
-    shard: int
-    stream_id: str
-    agent: dict[str, Any]
-    presence_changed: bool
-    ended: tuple[str, ...]
-    # Derived once per event here, not by each of the sockets it fans out to.
-    agent_id: str = field(init=False)
-    version: int = field(init=False)
-    #: ``(epoch, version)`` of the agent's state after this change.
-    stamp: Stamp = field(init=False)
-    team: str | None = field(init=False)
-    position: tuple[int, int] = field(init=False)
-
-    def __post_init__(self) -> None:
-        derive = object.__setattr__  # frozen
-        derive(self, "agent_id", str(self.agent["agent_id"]))
-        derive(self, "version", int(self.agent["version"]))
-        derive(self, "stamp", wire_stamp(self.agent))
-        derive(self, "team", self.agent.get("team"))
-        derive(self, "position", stream_position(self.stream_id))
-
-    @property
-    def cursor(self) -> str:
-        return f"{self.shard}:{self.stream_id}"
 
 
 @dataclass(eq=False)
@@ -122,10 +34,10 @@ class Hub:
     clock: Clock
     on_config_changed: Callable[[], Awaitable[None]]
     on_resubscribed: Callable[[], Awaitable[None]]
-    agents: dict[str, dict[str, AgentLink]] = field(default_factory=dict)
+    agents: dict[str, dict[str, AgentSession]] = field(default_factory=dict)
     #: Per agent, sockets retired from ``agents`` whose connection is not gone yet.
     closing: dict[str, int] = field(default_factory=dict)
-    supervisors: set[SupervisorSink] = field(default_factory=set)
+    supervisors: set[SupervisorSession] = field(default_factory=set)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
     _confirmed: set[Any] = field(default_factory=set)
@@ -134,17 +46,17 @@ class Hub:
 
     # --- local registry ---
 
-    def add_agent(self, link: AgentLink) -> None:
+    def add_agent(self, link: AgentSession) -> None:
         self.agents.setdefault(link.agent_id, {})[link.connection_id] = link
 
-    def remove_agent(self, link: AgentLink) -> None:
+    def remove_agent(self, link: AgentSession) -> None:
         conns = self.agents.get(link.agent_id)
         if conns is not None:
             conns.pop(link.connection_id, None)
             if not conns:
                 del self.agents[link.agent_id]
 
-    def retire_agent(self, link: AgentLink) -> None:
+    def retire_agent(self, link: AgentSession) -> None:
         """Remove ``link`` (its handler ended); its socket still counts in
         :meth:`agent_sockets` until the connection is gone — a client that does not
         acknowledge the close holds it until the close timeout aborts it."""
@@ -173,11 +85,18 @@ class Hub:
         for sup in list(self.supervisors):
             sup.interrupt()
 
-    def links(self) -> list[AgentLink]:
+    def links(self) -> list[AgentSession]:
+        """Every agent socket registered here (one still signing in included)."""
         return [link for conns in self.agents.values() for link in conns.values()]
 
-    def agent_links(self, agent_id: str) -> list[AgentLink]:
+    def agent_links(self, agent_id: str) -> list[AgentSession]:
         return list(self.agents.get(agent_id, {}).values())
+
+    def sessions(self) -> Iterator[SocketSession]:
+        """Every socket registered here: the agents', then the supervisors' (a copy:
+        the caller may close them as it goes)."""
+        yield from self.links()
+        yield from list(self.supervisors)
 
     # --- subscription ---
 
@@ -264,7 +183,7 @@ class Hub:
         stream_id, _, payload = data.partition(b" ")
         shard = int(channel.rsplit("{s", 1)[1].split("}", 1)[0])
         last = self.last_ids[shard] = stream_id.decode()
-        self.publish_local(_event(shard, last, orjson.loads(payload)))
+        self.publish_local(event_of(shard, last, orjson.loads(payload)))
         return False
 
     async def replay_missed(self, events_after: EventsAfter) -> int:
@@ -279,17 +198,14 @@ class Hub:
             missed = await events_after(shard, last, REPLAY_LIMIT)
             for stream_id, body in missed or ():
                 self.last_ids[shard] = stream_id
-                self.publish_local(_event(shard, stream_id, body), supervisors=False)
+                self.publish_local(event_of(shard, stream_id, body), supervisors=False)
                 replayed += 1
         return replayed
 
     def direct_local(self, agent_id: str, frame: TextFrame) -> None:
         """Deliver a frame meant for one agent (offers, sessions) to its local tabs."""
         for link in self.agent_links(agent_id):
-            if link.buffer is not None:
-                link.buffer.append(frame)
-            else:
-                link.peer.offer(frame)
+            link.direct(frame)
 
     def publish_local(self, event: AgentEvent, *, supervisors: bool = True) -> None:
         """Deliver one event to this process's sockets (agent tabs only, without
@@ -299,13 +215,8 @@ class Hub:
             # A change that is not a presence change reaches a tab only when it starts
             # a new epoch: a repair after lost writes (decision 38).
             if event.presence_changed or event.stamp[0] > 0:
-                frame: TextFrame | None = None  # made once, if some tab needs it
                 for link in list(links.values()):
-                    if link.buffer is not None:
-                        link.buffer.append(event)
-                    elif link.wants(event.stamp, event.presence_changed):
-                        frame = frame or agent_presence_frame(event)
-                        link.send_presence(frame, event.stamp, event.stream_id)
+                    link.deliver(event)  # the frame is made once, if some tab needs it
             for conn_id in event.ended:
                 ended = links.get(conn_id)
                 if ended is not None:
@@ -323,31 +234,3 @@ EventsAfter = Callable[[int, str, int], Awaitable[list[tuple[str, dict[str, Any]
 #: Events per shard a replay reads at most (more: the shard is left to the refresh).
 REPLAY_LIMIT = 10_000
 
-
-def _event(shard: int, stream_id: str, body: dict[str, Any]) -> AgentEvent:
-    return AgentEvent(shard, stream_id, body["agent"], bool(body["presence_changed"]),
-                      tuple(body.get("ended", ())))
-
-
-PRESENCE_FIELDS = (
-    "agent_id", "status_id", "text", "base", "source", "reason", "since", "version", "actor",
-    "note",
-)
-
-
-def presence_of(view: dict[str, Any]) -> dict[str, Any]:
-    """The presence ``P`` fields of an agent view (``epoch`` 0 in an event written
-    before epochs existed)."""
-    p = {k: view[k] for k in PRESENCE_FIELDS}
-    p["epoch"] = view.get("epoch", 0)
-    return p
-
-
-def presence_frame(presence: dict[str, Any]) -> TextFrame:
-    """The frame an agent's own tabs receive for a presence (encoded once)."""
-    return TextFrame(orjson.dumps({"type": "presence", "presence": presence}))
-
-
-def agent_presence_frame(event: AgentEvent) -> TextFrame:
-    """:func:`presence_frame` of an event's agent."""
-    return presence_frame(presence_of(event.agent))

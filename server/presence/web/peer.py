@@ -59,6 +59,16 @@ class TextFrame:
         return self._wire
 
 
+#: What :meth:`Peer.offer` takes: a shared frame, or one socket's message (UTF-8 JSON).
+Outgoing = TextFrame | bytes | str
+
+
+def _text(frame: Outgoing) -> str:
+    if isinstance(frame, TextFrame):
+        return frame.text
+    return frame.decode() if isinstance(frame, bytes) else frame
+
+
 class Flag:
     """The part of :class:`asyncio.Event` a peer needs (``set``, ``is_set``, ``wait``),
     without the waiter deque an Event allocates up front (~0.8 KiB per socket)."""
@@ -143,7 +153,7 @@ class Peer:
         self._raw: RawSocket | None = extensions.get(RAW_EXTENSION)
         # Queued path only. A deque and one wake-up future rather than an asyncio.Queue:
         # a queue holds four deques and an Event (~3 KiB) per mostly idle socket.
-        self._queue: collections.deque[str | TextFrame | tuple[int, str]] | None = (
+        self._queue: collections.deque[Outgoing | tuple[int, str]] | None = (
             collections.deque() if self._raw is None else None)
         self._wakeup: asyncio.Future[None] | None = None
         #: Raw path: frames given while the transport was over its high-water mark.
@@ -179,9 +189,11 @@ class Peer:
         if self._queue is not None:
             self._task = asyncio.create_task(self._write())
 
-    def offer(self, frame: str | TextFrame) -> bool:
-        """Send one text frame without waiting; ``False`` if it was not (the peer is
-        closing, or is closed now as a slow consumer, or the socket is gone)."""
+    def offer(self, frame: Outgoing) -> bool:
+        """Send one text frame without waiting — a :class:`TextFrame` shared with other
+        sockets, or one socket's own message (UTF-8 JSON from :mod:`presence.frames`) —;
+        ``False`` if it was not (the peer is closing, or is closed now as a slow
+        consumer, or the socket is gone)."""
         if self.close_code is not None or self.closed.is_set():
             return False
         raw = self._raw
@@ -196,7 +208,8 @@ class Peer:
             self._behind += 1
         elif self._behind:
             self._behind = 0
-        wire = frame.wire if isinstance(frame, TextFrame) else encode_text_frame(frame.encode())
+        wire = (frame.wire if isinstance(frame, TextFrame)
+                else encode_text_frame(frame if isinstance(frame, bytes) else frame.encode()))
         pending = self._pending
         if pending is None:
             self._pending = [wire]
@@ -212,7 +225,7 @@ class Peer:
         if pending and self._raw is not None:
             self._raw.write_frame(pending[0] if len(pending) == 1 else b"".join(pending))
 
-    def _enqueue(self, frame: str | TextFrame) -> bool:
+    def _enqueue(self, frame: Outgoing) -> bool:
         queue = self._queue
         assert queue is not None  # the queued path has one from the start
         if self._size and len(queue) >= self._size:
@@ -273,7 +286,7 @@ class Peer:
                 if isinstance(item, tuple):
                     await self._send_close(*item)
                     return
-                await ws.send_text(item.text if isinstance(item, TextFrame) else item)
+                await ws.send_text(_text(item))
                 del item  # an idle socket must not keep its last frame alive
         except Exception:  # the socket went away under us
             log.debug("writer stopped", exc_info=True)

@@ -10,10 +10,9 @@ nothing without local agent tabs, else one pipelined read of their profiles.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
-import orjson
-
+from presence import frames
 from presence.core.model import AgentId
 from presence.core.org import OrgConfig
 from presence.store.redis_store import RedisStore
@@ -24,10 +23,6 @@ from presence.web.peer import TextFrame
 class OrgSnapshot(Protocol):
     @property
     def org(self) -> OrgConfig: ...
-
-
-def statuses_frame(statuses: list[dict[str, Any]]) -> TextFrame:
-    return TextFrame(orjson.dumps({"type": "statuses", "statuses": statuses}))
 
 
 async def refresh_pickers(hub: Hub, store: RedisStore, config: OrgSnapshot) -> int:
@@ -41,7 +36,7 @@ async def refresh_pickers(hub: Hub, store: RedisStore, config: OrgSnapshot) -> i
     loaded = await store.load_agents(agent_ids)
     org = config.org  # the newest snapshot, read after the await
     pickers = {
-        agent_id: [s.to_wire() for s in org.picker(snap.profile)]
+        agent_id: frames.picker_wire(org.picker(snap.profile))
         for agent_id, snap in zip(agent_ids, loaded, strict=True)
         if snap.profile is not None
     }
@@ -51,10 +46,6 @@ async def refresh_pickers(hub: Hub, store: RedisStore, config: OrgSnapshot) -> i
         if picker is None or picker == link.statuses:
             continue
         link.statuses = picker
-        frame = statuses_frame(picker)
-        if link.buffer is not None:
-            link.buffer.append(frame)
-        else:
-            link.peer.offer(frame)
+        link.direct(TextFrame(frames.statuses(picker)))
         sent += 1
     return sent

@@ -4,8 +4,6 @@ the socket is not closed with 4003 at the old token's ``exp``."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from presence.auth import Identity, Role
 from presence.core.errors import ErrorCode, PresenceError
 from presence.web.runtime import Runtime
@@ -25,8 +23,3 @@ async def renewed_identity(rt: Runtime, token: str, held: Identity,
                             "role and teams; reconnect to change them")
     return identity
 
-
-def reauthed_frame(identity: Identity, ref: Any) -> dict[str, Any]:
-    expires = identity.expires_at
-    return {"type": "reauthed", "ref": ref,
-            "expires_at": None if expires is None else round(expires * 1000)}

@@ -20,16 +20,16 @@ from __future__ import annotations
 import logging
 
 from presence.core.model import AgentId, ConnectionId
-from presence.web.hub import AgentLink
 from presence.web.runtime import Runtime
+from presence.web.session import AgentSession
 
 log = logging.getLogger("presence.rejoin")
 
 
-async def rejoin_if_reaped(rt: Runtime, link: AgentLink) -> bool:
+async def rejoin_if_reaped(rt: Runtime, link: AgentSession) -> bool:
     """Re-announce ``link``'s connection if this instance was reaped while it stayed
     open; ``True`` when it was (the refused request may then be retried once)."""
-    if not link.authenticated or link.peer.close_code is not None:
+    if link.peer.close_code is not None:
         return False
     if await rt.store.is_indexed(rt.instance_id, link.agent_id, link.connection_id):
         return False  # still ours: the agent was signed out, this tab is closing

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 
-from presence.auth import Role
 from presence.revocation import Revocations
 from presence.store.revocation_store import RevocationStore
 from presence.web.close_codes import CloseCode
@@ -33,17 +32,8 @@ def close_revoked(rt: Runtime) -> int:
     if not len(revoked):
         return 0
     closed = 0
-    for link in rt.hub.links():
-        if link.peer.close_code is None and revoked.refuses(
-                Role.AGENT, link.agent_id, link.issued_at):
-            link.peer.close(CloseCode.REVOKED, "revoked")
-            closed += 1
-    for sup in list(rt.hub.supervisors):
-        identity = getattr(sup, "identity", None)
-        peer = getattr(sup, "peer", None)
-        if identity is None or peer is None or peer.close_code is not None:
-            continue
-        if revoked.refuses(identity.role, identity.subject, identity.issued_at):
-            peer.close(CloseCode.REVOKED, "revoked")
+    for session in rt.hub.sessions():
+        if session.peer.close_code is None and session.revoked_by(revoked):
+            session.peer.close(CloseCode.REVOKED, "revoked")
             closed += 1
     return closed

@@ -30,6 +30,9 @@ from presence.web.hub import Hub
 
 log = logging.getLogger("presence.runtime")
 
+#: One run of a background loop.
+Step = Callable[[], Awaitable[object]]
+
 #: How often history is trimmed to the retention, in seconds.
 RETENTION_PERIOD = 3600.0
 
@@ -95,18 +98,28 @@ class Runtime:
     guard: ConnectionGuard | None = None
 
     def start_loops(self) -> None:
-        """Start the background loops: instance beat, sweeper, connection liveness."""
+        """Start the hub and the background loops (docs/architecture.md, "Background
+        loops"): each runs its step every period."""
         self.hub.start()
-        for name, loop in (
-            ("beat", self._beat_loop),
-            ("sweep", self._sweep_loop),
-            ("liveness", self._liveness_loop),
-            ("retention", self._retention_loop),
-            ("reconcile", self._reconcile_loop),
-        ):
-            self.tasks.append(asyncio.create_task(loop(), name=name))
+        s = self.settings
+        loops: list[tuple[str, float, Step, float]] = [
+            ("beat", s.liveness_period, self.beat_once, 0.0),
+            ("sweep", s.sweep_period, self.sweep_once, 0.0),
+            ("liveness", min(s.heartbeat_interval, 1.0), self.check_liveness_once, 0.0),
+            # Not at start: instances start together (a deploy, a restart at 9:00) and
+            # the trim touches every agent's history; a random point of the first period
+            # spreads them. Nothing depends on its timing: every commit trims its
+            # agent's history approximately, this exact pass is for agents who stopped
+            # working.
+            ("retention", RETENTION_PERIOD, self.trim_history_once,
+             random.uniform(0.05, 1.0) * RETENTION_PERIOD),
+            ("reconcile", s.liveness_timeout / 2, self.reconcile_once, 0.0),
+        ]
         if isinstance(self.clock, SharedClock):
-            self.tasks.append(asyncio.create_task(self._clock_loop(), name="clock"))
+            loops.append(("clock", SYNC_PERIOD, self.sync_clock_once, SYNC_PERIOD))
+        for name, period, step, first_delay in loops:
+            self.tasks.append(asyncio.create_task(
+                self._every(name, period, step, first_delay), name=name))
 
     async def stop_loops(self) -> None:
         for task in self.tasks:
@@ -119,17 +132,19 @@ class Runtime:
         self.tasks.clear()
         await self.hub.stop()
 
-    async def _every(self, period: float, step: str, first_delay: float = 0.0) -> None:
+    async def _every(self, name: str, period: float, step: Step, first_delay: float) -> None:
+        """Run ``step`` every ``period`` seconds (after ``first_delay``); a failure is
+        logged and the step runs again at the next period."""
         next_at = self.clock.now() + first_delay
         if first_delay:
             await self.clock.sleep_until(next_at)
         while True:
             try:
-                await getattr(self, step)()
+                await step()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("%s failed; retrying next period", step)
+                log.exception("%s failed; retrying next period", name)
             # Python 3.11's asyncio.wait_for, which redis-py uses to send every command
             # (socket_timeout), returns normally when a cancellation races the send's
             # completion (CPython gh-86296): honour a cancellation still requested.
@@ -139,18 +154,6 @@ class Runtime:
             next_at = max(next_at + period, self.clock.now())
             await self.clock.sleep_until(next_at)
 
-    async def _beat_loop(self) -> None:
-        await self._every(self.settings.liveness_period, "beat_once")
-
-    async def _sweep_loop(self) -> None:
-        await self._every(self.settings.sweep_period, "sweep_once")
-
-    async def _liveness_loop(self) -> None:
-        await self._every(min(self.settings.heartbeat_interval, 1.0), "check_liveness_once")
-
-    async def _clock_loop(self) -> None:
-        await self._every(SYNC_PERIOD, "sync_clock_once", first_delay=SYNC_PERIOD)
-
     async def sync_clock_once(self) -> None:
         """Measure the offset to Redis's clock again (the last one stays in force when
         Redis cannot be read: the error is logged by :meth:`_every`)."""
@@ -159,9 +162,6 @@ class Runtime:
         async with asyncio.timeout(SYNC_PERIOD / 3):
             await self.clock.synchronise(
                 lambda: server_time(self.client, self.store.keys.instances))
-
-    async def _reconcile_loop(self) -> None:
-        await self._every(self.settings.liveness_timeout / 2, "reconcile_once")
 
     async def reconcile_once(self) -> int:
         """End the connections Redis holds for this instance that have no socket here:
@@ -181,14 +181,6 @@ class Runtime:
             except PresenceError:  # the agent was deleted meanwhile
                 await self.store.unindex_connection(self.instance_id, agent_id, conn_id)
         return len(due)
-
-    async def _retention_loop(self) -> None:
-        # Not at start: instances start together (a deploy, a restart at 9:00) and the
-        # trim touches every agent's history; a random point of the first period
-        # spreads them. Nothing depends on its timing: every commit trims its agent's
-        # history approximately, this exact pass is for agents who stopped working.
-        await self._every(RETENTION_PERIOD, "trim_history_once",
-                          first_delay=random.uniform(0.05, 1.0) * RETENTION_PERIOD)
 
     async def trim_history_once(self) -> int:
         """Trim every agent's history to the retention exactly (commits trim only
@@ -215,7 +207,7 @@ class Runtime:
         if declared_dead or self.reannounce_pending:
             # Until every connection is announced again (Redis may fail half-way).
             self.reannounce_pending = True
-            links = [link for link in self.hub.links() if link.authenticated]
+            links = self.hub.links()
             if links:
                 log.warning("instance was declared dead; re-announcing %d connections",
                             len(links))
@@ -257,21 +249,11 @@ class Runtime:
         """Close connections that stopped sending heartbeats or whose token expired (the
         authentication timeout is enforced while authenticating, in web/sockets.py)."""
         now = self.clock.now()
-        s = self.settings
-        for link in self.hub.links():
-            if now - link.last_seen_at > s.heartbeat_timeout:
-                link.close_reason = Reason.HEARTBEAT_TIMEOUT
-                link.peer.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
-            elif link.expires_at is not None and now >= link.expires_at:
-                link.peer.close(CloseCode.TOKEN_EXPIRED, "token expired")
-        for sup in list(self.hub.supervisors):
-            last_seen = getattr(sup, "last_seen_at", None)
-            peer = getattr(sup, "peer", None)
-            identity = getattr(sup, "identity", None)
-            if peer is None or last_seen is None:
-                continue
-            if now - last_seen > s.heartbeat_timeout:
-                peer.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
-            elif identity is not None and identity.expires_at is not None \
-                    and now >= identity.expires_at:
-                peer.close(CloseCode.TOKEN_EXPIRED, "token expired")
+        timeout = self.settings.heartbeat_timeout
+        for session in self.hub.sessions():
+            expires_at = session.expires_at
+            if now - session.last_seen_at > timeout:
+                session.close_reason = Reason.HEARTBEAT_TIMEOUT
+                session.peer.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
+            elif expires_at is not None and now >= expires_at:
+                session.peer.close(CloseCode.TOKEN_EXPIRED, "token expired")

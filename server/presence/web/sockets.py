@@ -1,34 +1,143 @@
-"""Helpers shared by the agent and supervisor socket endpoints."""
+"""One socket's lifecycle, the same for both endpoints: open (Origin check, accept) →
+authenticate → admit → open the session (an agent's ``welcome``, a supervisor's
+``snapshot`` or replay) → answer frames until the socket ends → close the session.
+
+An :class:`Endpoint` passes in the parts that differ (``/ws/agent``:
+:mod:`presence.web.agent_ws`; ``/ws/supervisor``: :mod:`presence.web.supervisor_ws`);
+:func:`serve_socket` runs the rest.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol, TypeVar
 
-import orjson
 from starlette.websockets import WebSocket
 
+from presence import frames
 from presence.auth import Identity
 from presence.clock import Clock
 from presence.core.errors import ErrorCode, PresenceError
-from presence.core.messages import FrameError
+from presence.core.messages import Auth, FrameError, Ref
+from presence.core.ratelimit import TokenBucket
+from presence.store.connection import UNAVAILABLE
 from presence.web.close_codes import CloseCode
-from presence.web.peer import Peer, TextFrame
+from presence.web.peer import Peer
 from presence.web.runtime import Runtime
+from presence.web.session import SocketSession
 
 log = logging.getLogger("presence.sockets")
 
-
-def encode(message: dict[str, Any]) -> TextFrame:
-    return TextFrame(orjson.dumps(message))
+UNAVAILABLE_MESSAGE = "storage unavailable; try again"
 
 
-def error_frame(code: ErrorCode, message: str, ref: object = None) -> TextFrame:
-    return encode({"type": "error", "code": code.value, "message": message, "ref": ref})
+class Command(Protocol):
+    """An inbound frame parsed into a command (:mod:`presence.core.messages`)."""
+
+    @property
+    def ref(self) -> Ref: ...
+
+
+S = TypeVar("S", bound=SocketSession)
+C = TypeVar("C", bound=Command)
+
+
+class Endpoint(Protocol[S, C]):
+    """What one socket endpoint adds to :func:`serve_socket`."""
+
+    #: ``agent`` or ``supervisor`` (logs and metrics).
+    role: str
+
+    def parse(self, raw: str) -> C:
+        """The command in one frame; raises :class:`FrameError`."""
+        ...
+
+    def admit(self, rt: Runtime, peer: Peer, identity: Identity) -> S | None:
+        """The session of an authenticated socket, or ``None`` after answering and
+        closing ``peer`` (wrong role, too many connections)."""
+        ...
+
+    async def open(self, rt: Runtime, session: S, cursor: str | None) -> None:
+        """Register the session and send its first frame; on a refusal answer and close
+        it. Redis being unreachable (``UNAVAILABLE``) is answered by the caller."""
+        ...
+
+    async def answer(self, rt: Runtime, session: S, cmd: C) -> bytes | None:
+        """The reply to one command (a frame of :mod:`presence.frames`), if any; raises
+        :class:`PresenceError` to refuse it."""
+        ...
+
+    async def close(self, rt: Runtime, session: S) -> None:
+        """Unregister the session once its socket ended (runs after :meth:`open` began,
+        whatever happened)."""
+        ...
+
+
+async def serve_socket(ws: WebSocket, endpoint: Endpoint[S, C]) -> None:
+    """Run one socket of ``endpoint`` from its handshake to its end."""
+    rt: Runtime = ws.app.state.runtime
+    async with serving(ws, rt, endpoint.role) as peer:
+        if peer is None:
+            return
+        auth = await authenticate(ws, rt, peer, endpoint.parse)
+        if auth is None:
+            return
+        session = endpoint.admit(rt, peer, auth.identity)
+        if session is None:
+            return
+        cursor = auth.cursor
+        del auth  # this frame lives as long as the socket
+        try:
+            try:
+                await endpoint.open(rt, session, cursor)
+            except UNAVAILABLE:
+                # Redis is down or restarting: the client retries later.
+                try_again(peer)
+                return
+            await read_frames(ws, rt, endpoint, session)
+        finally:
+            await endpoint.close(rt, session)
+
+
+def try_again(peer: Peer) -> None:
+    """Answer ``unavailable`` and close with 1013: the socket could not be opened."""
+    peer.offer(frames.error(ErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE))
+    peer.close(CloseCode.TRY_AGAIN_LATER, "storage unavailable")
+
+
+async def read_frames(ws: WebSocket, rt: Runtime, endpoint: Endpoint[S, C], session: S) -> None:
+    """Answer the session's frames until the socket ends or is closed: rate limited,
+    parsed, handled; a refusal or an unreachable Redis is answered and the socket stays
+    open (the request may be repeated)."""
+    bucket = TokenBucket(rt.settings.rate_limit_per_second, rt.settings.rate_limit_burst)
+    peer = session.peer
+    while peer.close_code is None:
+        try:
+            raw = await receive_text(ws)
+        except Disconnected:
+            return
+        now = session.last_seen_at = rt.clock.now()
+        if not bucket.allow(now):
+            peer.offer(frames.error(ErrorCode.RATE_LIMITED, "too many messages; slow down"))
+            continue
+        try:
+            cmd = endpoint.parse(raw)
+        except FrameError as exc:
+            peer.offer(frames.error(exc.code, exc.message, exc.ref))
+            continue
+        try:
+            reply = await endpoint.answer(rt, session, cmd)
+        except PresenceError as exc:
+            peer.offer(frames.error(exc.code, exc.message, cmd.ref))
+        except UNAVAILABLE:
+            peer.offer(frames.error(ErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE, cmd.ref))
+        else:
+            if reply is not None:
+                peer.offer(reply)
 
 
 class Disconnected(Exception):
@@ -104,27 +213,26 @@ class Authenticated:
     cursor: str | None
 
 
-async def authenticate(ws: WebSocket, rt: Runtime, peer: Peer, parse: Any) -> Authenticated | None:
+async def authenticate(ws: WebSocket, rt: Runtime, peer: Peer,
+                       parse: Callable[[str], object]) -> Authenticated | None:
     """Authenticate from the handshake header or the first frame (``auth``); on failure
     the peer is answered and closed and ``None`` returned."""
-    from presence.core.messages import Auth
-
     token = bearer(ws)
     cursor: str | None = None
     if token is None:
         raw = await receive_until(ws, rt.clock, rt.clock.now() + rt.settings.auth_timeout)
         if raw is None:
-            peer.offer(error_frame(ErrorCode.NOT_AUTHENTICATED, "authentication timeout"))
+            peer.offer(frames.error(ErrorCode.NOT_AUTHENTICATED, "authentication timeout"))
             peer.close(CloseCode.AUTH_TIMEOUT, "authentication timeout")
             return None
         try:
             cmd = parse(raw)
         except FrameError as exc:
-            peer.offer(encode(exc.to_wire()))
+            peer.offer(frames.error(exc.code, exc.message, exc.ref))
             peer.close(CloseCode.AUTH_FAILED, "expected an auth frame")
             return None
         if not isinstance(cmd, Auth):
-            peer.offer(error_frame(ErrorCode.NOT_AUTHENTICATED, "expected an auth frame first"))
+            peer.offer(frames.error(ErrorCode.NOT_AUTHENTICATED, "expected an auth frame first"))
             peer.close(CloseCode.AUTH_FAILED, "expected an auth frame")
             return None
         token, cursor = cmd.token, cmd.cursor
@@ -132,7 +240,7 @@ async def authenticate(ws: WebSocket, rt: Runtime, peer: Peer, parse: Any) -> Au
         await rt.tokens.prepare(token)
         identity = rt.revocations.check(rt.tokens.verify(token, rt.clock.now()))
     except PresenceError as exc:
-        peer.offer(error_frame(exc.code, exc.message))
+        peer.offer(frames.error(exc.code, exc.message))
         if exc.code is ErrorCode.UNAVAILABLE:  # the identity provider's keys: retry
             peer.close(CloseCode.TRY_AGAIN_LATER, "identity provider unavailable")
         else:

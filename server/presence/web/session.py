@@ -1,0 +1,163 @@
+"""The sockets this process holds: one :class:`SocketSession` per authenticated socket,
+an :class:`AgentSession` for an agent tab or an :class:`SupervisorSession` for a live
+view.
+
+What every socket has — its outgoing side, the identity it authenticated as, when it
+last sent a frame, why it ends — is the base class, and the liveness checks, the
+revocations and the shutdown act on that alone. Each subclass adds what its endpoint
+delivers: an agent tab its own presence and direct frames, a supervisor the events of
+the agents it may watch. The lifecycle both share is in :mod:`presence.web.sockets`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from presence.auth import Identity
+from presence.core.epochs import NO_STAMP, Stamp
+from presence.revocation import Revocations
+from presence.web.close_codes import CloseCode
+from presence.web.events import AgentEvent
+from presence.web.peer import Peer, TextFrame
+
+_NO_POSITION = (-1, -1)
+
+
+@dataclass(eq=False, slots=True, kw_only=True)
+class SocketSession:
+    """One authenticated socket held by this process."""
+
+    peer: Peer
+    #: Who the socket authenticated as, in the role it acts in (renewed by ``reauth``).
+    identity: Identity
+    last_seen_at: float
+    #: The reason its connection is ended with (agents: the disconnect's reason).
+    close_reason: str = "disconnected"
+
+    @property
+    def expires_at(self) -> float | None:
+        return self.identity.expires_at
+
+    @property
+    def issued_at(self) -> float | None:
+        """The token's ``iat`` (a revocation closes the sockets of tokens issued up to it)."""
+        return self.identity.issued_at
+
+    def close(self, code: CloseCode, reason: str) -> None:
+        self.peer.close(code, reason)
+
+    def revoked_by(self, revocations: Revocations) -> bool:
+        """Whether ``revocations`` refuse this socket's token."""
+        identity = self.identity
+        return revocations.refuses(identity.role, identity.subject, identity.issued_at)
+
+
+@dataclass(eq=False, slots=True, kw_only=True)
+class AgentSession(SocketSession):
+    """One live agent connection (a tab or client) held by this process."""
+
+    agent_id: str
+    connection_id: str
+    #: Its connect was refused: nothing was committed, there is nothing to disconnect.
+    refused: bool = False
+    #: ``(epoch, version)`` of the newest presence this tab was sent (its welcome, an
+    #: event, a refresh) and that state's tag; older events that reach the hub after the
+    #: welcome are stale and not sent again.
+    sent: Stamp = NO_STAMP
+    sent_tag: str = ""
+    #: The same for the newest presence an ``ack`` showed this tab (acks do not stop the
+    #: broadcast of the same change); both say what the tab may show (decision 38).
+    acked: Stamp = NO_STAMP
+    acked_tag: str = ""
+    #: Events and frames that arrived before the welcome was sent; ``None`` once it was.
+    buffer: list[AgentEvent | TextFrame] | None = field(default_factory=list)
+    #: The picker this tab was last sent (welcome or ``statuses``); ``None`` before.
+    statuses: list[dict[str, object]] | None = None
+
+    def wants(self, stamp: Stamp, presence_changed: bool) -> bool:
+        """Whether the tab is to be sent the P stamped ``stamp``: newer than what it was
+        sent, and a presence change or a new epoch (a repair after lost writes)."""
+        return stamp > self.sent and (presence_changed or stamp[0] > self.sent[0])
+
+    def shown(self) -> tuple[Stamp, str]:
+        """The newest P this tab was given (sent or acknowledged) and its tag."""
+        if self.acked > self.sent:
+            return self.acked, self.acked_tag
+        return self.sent, self.sent_tag
+
+    def send_presence(self, frame: TextFrame, stamp: Stamp, tag: str) -> None:
+        self.sent, self.sent_tag = stamp, tag
+        self.peer.offer(frame)
+
+    def deliver(self, event: AgentEvent) -> None:
+        """Send the agent's presence in ``event`` if the tab wants it (buffered until the
+        welcome was sent)."""
+        if self.buffer is not None:
+            self.buffer.append(event)
+        elif self.wants(event.stamp, event.presence_changed):
+            self.send_presence(event.tab_frame(), event.stamp, event.stream_id)
+
+    def direct(self, frame: TextFrame) -> None:
+        """Send a frame meant for the agent (buffered until the welcome was sent)."""
+        if self.buffer is not None:
+            self.buffer.append(frame)
+        else:
+            self.peer.offer(frame)
+
+    def welcomed(self) -> None:
+        """The welcome was sent: send what was buffered meanwhile — frames for the agent,
+        and presence events newer than the welcome's (snapshot first, then diffs)."""
+        buffered, self.buffer = self.buffer or [], None
+        for event in buffered:
+            if isinstance(event, AgentEvent):
+                self.deliver(event)
+            else:
+                self.peer.offer(event)
+
+
+@dataclass(eq=False, slots=True, kw_only=True)
+class SupervisorSession(SocketSession):
+    """One supervisor socket: the live view of the agents it may watch."""
+
+    buffer: list[AgentEvent] | None = field(default_factory=list)
+    #: Newest ``(epoch, version)`` sent per agent (snapshot, replay or live). The hub may
+    #: deliver an event after the replay or snapshot already covered it (its pub/sub
+    #: message was still on the way when the stream was read): such an event is not
+    #: sent again.
+    sent: dict[str, Stamp] = field(default_factory=dict)
+    #: Per shard, the newest stream id the supervisor holds: its resume cursor or the
+    #: snapshot's, then each event sent. An event at or below it is covered already —
+    #: this process's subscription may lag behind the instance the client came from.
+    floor: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def wants(self, team: str | None) -> bool:
+        return self.identity.may_watch(team)
+
+    def deliver(self, event: AgentEvent) -> None:
+        if self.buffer is not None:
+            self.buffer.append(event)
+        else:
+            self.send(event)
+
+    def send(self, event: AgentEvent) -> None:
+        """Send ``event`` unless the supervisor already has it (its stream position or
+        its version)."""
+        position = event.position
+        if position <= self.floor.get(event.shard, _NO_POSITION):
+            return
+        self.floor[event.shard] = position
+        agent_id, stamp = event.agent_id, event.stamp
+        if stamp > self.sent.get(agent_id, NO_STAMP):
+            self.sent[agent_id] = stamp
+            self.peer.offer(event.supervisor_frame())
+
+    def live(self) -> None:
+        """The snapshot or replay was sent: send the events buffered meanwhile (those
+        already covered are skipped) and every later one as it comes."""
+        buffered, self.buffer = self.buffer or [], None
+        for event in buffered:
+            self.send(event)
+
+    def interrupt(self) -> None:
+        """Events may have been missed: the client reconnects and resumes by cursor."""
+        self.peer.close(CloseCode.TRY_AGAIN_LATER, "event feed interrupted; resume")
