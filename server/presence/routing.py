@@ -314,7 +314,7 @@ class Router:
                 _, item_id = split_offer_id(offer_id)
                 item = await self.store.load(ws.id, item_id)
                 if item is None or item.offer_id != offer_id:
-                    await self.store.client.zrem(self.store.keys.offers_due(ws.id), offer_id)
+                    await self.store.drop_offer_deadline(ws.id, offer_id)
                     continue
                 missed += await self._miss(offer_id, item.agent_id)
         return missed
