@@ -155,9 +155,7 @@ class Router:
         ]
 
     async def _route_item(self, ws: Workstream, item: WorkItem) -> bool:
-        ranked = rank(await self._candidates(ws), ws)
-        ranked.sort(key=lambda c: c.agent_id in item.excluded)  # stable: excluded last
-        for cand in ranked:
+        for cand in rank(await self._candidates(ws), ws, excluded=item.excluded):
             agent = cand.agent_id
             if at_session_limit(cand):
                 await self.engine.session_limit_reached(AgentId(agent))
