@@ -146,9 +146,7 @@ class Router:
         ]
 
     async def _route_item(self, ws: Workstream, item: WorkItem) -> bool:
-        ranked = rank(await self._candidates(ws), ws)
-        ranked.sort(key=lambda c: c.agent_id in item.excluded)  # stable: excluded last
-        for cand in ranked:
+        for cand in rank(await self._candidates(ws), ws, excluded=item.excluded):
             agent = cand.agent_id
             if at_session_limit(cand):
                 await self.engine.session_limit_reached(AgentId(agent))
@@ -304,7 +302,7 @@ class Router:
                 _, item_id = split_offer_id(offer_id)
                 item = await self.store.load(ws.id, item_id)
                 if item is None or item.offer_id != offer_id:
-                    await self.store.client.zrem(self.store.keys.offers_due(ws.id), offer_id)
+                    await self.store.drop_offer_deadline(ws.id, offer_id)
                     continue
                 missed += await self._miss(offer_id, item.agent_id)
         return missed

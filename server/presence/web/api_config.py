@@ -118,13 +118,7 @@ async def delete_agent(request: Request) -> Response:
     if state.connections or state.in_grace or state.open_items:
         raise PresenceError(ErrorCode.CONFLICT, "the agent is signed in or holds work; sign "
                                                 "it out and close its work first")
-    k = rt.store.keys
-    pipe: Any = rt.client.pipeline(transaction=False)
-    pipe.delete(k.profile(agent_id))
-    pipe.srem(k.agents, agent_id)
-    if loaded.profile.team:
-        pipe.srem(k.team_agents(loaded.profile.team), agent_id)
-    await pipe.execute()
+    await rt.store.delete_profile(agent_id, loaded.profile.team)
     return Response(status_code=204)
 
 
@@ -175,7 +169,7 @@ async def delete_team(request: Request) -> Response:
     team_id = request.path_params["team_id"]
     if team_id not in rt.config.org.teams:
         raise PresenceError(ErrorCode.NOT_FOUND, f"no team {team_id!r}")
-    members = await rt.client.scard(rt.store.keys.team_agents(team_id))
+    members = await rt.store.team_size(team_id)
     streams = sorted(w.id for w in rt.config.org.workstreams.values() if team_id in w.teams)
     if members or streams:
         raise PresenceError(ErrorCode.CONFLICT, f"team {team_id!r} still has {members} agents"
