@@ -36,15 +36,8 @@ class SocketSession:
 
     @property
     def expires_at(self) -> float | None:
+        """When its token expires (the socket is closed with 4003 then)."""
         return self.identity.expires_at
-
-    @property
-    def issued_at(self) -> float | None:
-        """The token's ``iat`` (a revocation closes the sockets of tokens issued up to it)."""
-        return self.identity.issued_at
-
-    def close(self, code: CloseCode, reason: str) -> None:
-        self.peer.close(code, reason)
 
     def revoked_by(self, revocations: Revocations) -> bool:
         """Whether ``revocations`` refuse this socket's token."""
