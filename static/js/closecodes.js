@@ -1,5 +1,6 @@
-// WebSocket close codes of the presence server and what a page does after each
-// (mirrors server/presence/web/close_codes.py). Pure: no DOM, no I/O.
+// WebSocket close codes of the presence server and what a page does after each. Pure: no
+// DOM, no I/O. The source is server/presence/web/close_codes.py (RECONNECT_CODES);
+// tests/unit/test_close_codes.py fails when this list and that one differ.
 
 /** Codes after which the client reconnects with backoff and jitter (1006 = abnormal). */
 export const RECONNECT_CODES = new Set([1001, 1006, 1011, 1012, 1013, 4020, 4021]);
