@@ -54,12 +54,11 @@ from typing import Any
 
 import pytest
 from drivers import AgentModel, Journal, SupervisorDriver
-from fleet import Fleet, ServerProcess, Timing, until
+from fleet import Fleet, ServerProcess, Timing, read_history, until
 from hostile import Hostiles
 from invariants import Stored, check_connected, check_disconnected, check_history, check_view
 
 from presence.auth import Role
-from presence.core.model import AgentId
 
 
 def _env(name: str, default: float) -> float:
@@ -329,9 +328,9 @@ class Chaos:
 
     async def check_histories(self, ids: list[str], stored: dict[str, Stored]) -> None:
         tally: Counter[str] = Counter()
-        async with self.fleet.store() as store:
+        async with self.fleet.client() as client:
             for agent_id in ids:
-                entries = await store.history(AgentId(agent_id))
+                entries = await read_history(client, self.fleet.keys, agent_id)
                 self.journal.count("history_entries", len(entries))
                 for p in check_history(agent_id, entries, stored[agent_id], tally,
                                        self.fleet.timing.grace_period):

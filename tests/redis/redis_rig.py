@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import store_probe
 from redis.asyncio import Redis
 
 from presence.clock import FakeClock
@@ -19,7 +20,8 @@ from presence.core.statuses import Base, Status, StatusId
 from presence.engine import Engine, EngineSettings
 from presence.store.config_store import ConfigStore
 from presence.store.keys import Keys
-from presence.store.redis_store import RedisStore, text
+from presence.store.redis_store import RedisStore
+from presence.store.replies import text
 
 #: Grace window and instance liveness timeout every engine of this tier uses.
 GRACE = 150.0
@@ -74,12 +76,19 @@ class Rig:
             await self.store.put_profile(AgentProfile(agent_id, name=agent_id, team=TEAM))
         return ids
 
-    async def history(self, agent_id: AgentId) -> list[dict[str, Any]]:
-        return await self.store.history(agent_id)
+    async def history(
+        self, agent_id: AgentId, from_at: float | None = None, to_at: float | None = None
+    ) -> list[dict[str, Any]]:
+        """The agent's history entries between two instants (inclusive), oldest first."""
+        return await store_probe.history(self.client, self.keys, agent_id, from_at, to_at)
 
     async def reasons(self, agent_id: AgentId) -> list[str]:
         """The reason of every history entry of the agent, oldest first."""
-        return [h["reason"] for h in await self.store.history(agent_id)]
+        return [h["reason"] for h in await self.history(agent_id)]
+
+    async def stream_heads(self) -> dict[int, str]:
+        """Every shard's event stream head: a cursor taken now."""
+        return await store_probe.stream_heads(self.client, self.keys)
 
     async def event_count(self) -> int:
         """Entries in all shards' event streams together."""

@@ -6,7 +6,7 @@ from redis.asyncio import Redis
 from redis_rig import SHARDS, Rig
 
 from presence.core.model import AgentId, ConnectionId
-from presence.store.redis_store import text
+from presence.store.replies import text
 
 
 async def slot(client: Redis, key: str) -> int:

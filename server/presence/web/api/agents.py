@@ -4,8 +4,6 @@ caller may read of them (configuration, presence). An agent's history is a repor
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -89,13 +87,7 @@ async def delete_agent(request: Request) -> Response:
     if state.connections or state.in_grace or state.open_items:
         raise PresenceError(ErrorCode.CONFLICT, "the agent is signed in or holds work; sign "
                                                 "it out and close its work first")
-    k = rt.store.keys
-    pipe: Any = rt.client.pipeline(transaction=False)
-    pipe.delete(k.profile(agent_id))
-    pipe.srem(k.agents, agent_id)
-    if loaded.profile.team:
-        pipe.srem(k.team_agents(loaded.profile.team), agent_id)
-    await pipe.execute()
+    await rt.store.delete_profile(agent_id, loaded.profile.team)
     return Response(status_code=204)
 
 

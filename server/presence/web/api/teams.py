@@ -85,7 +85,7 @@ async def delete_team(request: Request) -> Response:
     team_id = request.path_params["team_id"]
     if team_id not in rt.config.org.teams:
         raise PresenceError(ErrorCode.NOT_FOUND, f"no team {team_id!r}")
-    members = await rt.client.scard(rt.store.keys.team_agents(team_id))
+    members = await rt.store.team_size(team_id)
     streams = sorted(w.id for w in rt.config.org.workstreams.values() if team_id in w.teams)
     if members or streams:
         raise PresenceError(ErrorCode.CONFLICT, f"team {team_id!r} still has {members} agents"
