@@ -101,7 +101,7 @@ def test_the_supervisor_first_frames_carry_heartbeat_then_server_time() -> None:
 
 def test_only_the_frames_module_encodes_what_sockets_are_sent() -> None:
     """No module of the socket side or the router encodes JSON itself (REST's is http.py)."""
-    shell = [*sorted((SERVER / "web").glob("*.py")), SERVER / "routing.py"]
+    shell = [*sorted((SERVER / "web").rglob("*.py")), SERVER / "routing.py"]
     encoding = []
     for path in shell:
         if path.name == "http.py":

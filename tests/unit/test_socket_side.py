@@ -14,7 +14,7 @@ def test_no_socket_is_read_by_attribute_name() -> None:
     """No module of presence.web reads an attribute by its name with getattr."""
     found = [
         f"{path.name}:{node.lineno}"
-        for path in sorted(WEB.glob("*.py"))
+        for path in sorted(WEB.rglob("*.py"))
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
         and node.func.id == "getattr"
