@@ -4,7 +4,6 @@ inside the loop that serves the app)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,11 +11,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, async_playwright, expect
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-
-from servers import Instance, start_instance
-
 from presence.clock import FakeClock
+from tests.support.instance import Instance, start_instance
 
 CHROMIUM = "/usr/bin/chromium"
 HAVE_CHROMIUM = Path(CHROMIUM).exists()

@@ -1,7 +1,7 @@
 """Play a working day into a fresh demo data directory, start the demo server on it and
 screenshot the supervisor's Reports view.
 
-    .venv/bin/python tests/browser/take_report_screenshot.py --data-dir /tmp/rep-demo \\
+    .venv/bin/python -m tests.browser.take_report_screenshot --data-dir /tmp/rep-demo \\
         --port 8788 --out docs/screenshots
 
 The day (07:30 to about 17:30 local time, today; run it later than that) is played
@@ -28,10 +28,6 @@ from pathlib import Path
 import httpx
 from playwright.async_api import async_playwright, expect
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-
-from servers import start_instance
-
 from presence.auth import Role, TokenService
 from presence.client import AgentClient
 from presence.clock import FakeClock
@@ -41,6 +37,7 @@ from presence.store.connection import open_client
 from presence.store.embedded import EmbeddedRedis
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
+from tests.support.instance import start_instance
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from aof_rig import private_valkey, restart_from, save_aof
-from browser_helpers import open_agent, open_supervisor, row
 from playwright.async_api import BrowserContext, expect
-from servers import Instance, agent_view, put_agent, start_instance
 
 from presence.clock import FakeClock
 from presence.store.embedded import EmbeddedRedis
+from tests.browser.browser_helpers import open_agent, open_supervisor, row
+from tests.support.aof import private_valkey, restart_from, save_aof
+from tests.support.instance import Instance, start_instance
+from tests.support.rest import agent_view, put_agent
 
 pytestmark = pytest.mark.browser
 

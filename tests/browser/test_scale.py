@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from browser_helpers import open_supervisor, row
 from playwright.async_api import BrowserContext, expect
-from servers import Instance
 
 from presence.core.capacity import CapacityConfig
 from presence.core.model import AgentId, AgentProfile, ConnectionId, TeamId
+from tests.browser.browser_helpers import open_supervisor, row
+from tests.support.instance import Instance
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -25,9 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleet import Fleet, ServerProcess, until
-
 from presence.client import AgentClient, Closed, Connection, ServerError, SupervisorClient
+from tests.chaos.fleet import Fleet, ServerProcess
+from tests.support.waiting import until
 
 #: Close codes a server may legitimately send during failures (all mean "reconnect"):
 #: abnormal closure (instance killed), service restart (graceful shutdown), try again

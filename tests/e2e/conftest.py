@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-from cluster import start_cluster
-from servers import CLUSTER_URLS, Instance, start_instance
 
 from presence.clock import FakeClock
 from presence.store.embedded import EmbeddedRedis
+from tests.e2e.cluster import start_cluster
+from tests.support.instance import CLUSTER_URLS, Instance, start_instance
 
 #: Scenario modules that also run against a Redis Cluster.
 ON_CLUSTER = frozenset({

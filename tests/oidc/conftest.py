@@ -4,20 +4,14 @@ tests run the real oidc-provider (tests/oidc/provider.mjs)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from keyring import AUDIENCE, KeyServer, SigningKey, new_key
-from servers import Instance, start_instance
-
 from presence.clock import FakeClock
+from tests.oidc.keyring import AUDIENCE, KeyServer, SigningKey, new_key
+from tests.support.instance import Instance, start_instance
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from redis.exceptions import ResponseError
-from redis_rig import Rig
 
 from presence.core.model import AgentId, ConnectionId
 from presence.store.redis_store import Call, RedisStore
+from tests.redis.redis_rig import Rig
 
 TAB = ConnectionId("tab-1")
 #: Safety net for every await on the server.

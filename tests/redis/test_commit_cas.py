@@ -7,10 +7,10 @@ from dataclasses import replace
 from typing import Any
 
 from redis.asyncio import Redis
-from redis_rig import GRACE, Rig
 
 from presence.core.model import AgentId, ConnectionId
 from presence.store.redis_store import CommitRequest, ConnectionOp, text
+from tests.redis.redis_rig import GRACE, Rig
 
 TAB = ConnectionId("tab-1")
 

@@ -14,19 +14,14 @@ The totals actually sent are printed at the end of the run ("fuzz inputs: ...").
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-
-from security_rig import FUZZ_EXAMPLES, FUZZ_SENT, Launch
-from servers import Instance, start_instance
-
 from presence.clock import FakeClock
+from tests.security.security_rig import FUZZ_EXAMPLES, FUZZ_SENT, Launch
+from tests.support.instance import Instance, start_instance
 
 
 @pytest_asyncio.fixture

@@ -14,12 +14,13 @@ import httpx
 import hypothesis.strategies as st
 import orjson
 from redis.asyncio import Redis
-from servers import Instance, agent_view, put_agent
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from presence.core.errors import ErrorCode
 from presence.web.close_codes import CloseCode
+from tests.support.instance import Instance
+from tests.support.rest import agent_view, put_agent
 
 #: Hypothesis examples per socket / REST fuzz test; ``PRESENCE_FUZZ_EXAMPLES`` scales it.
 FUZZ_EXAMPLES = max(1, int(os.environ.get("PRESENCE_FUZZ_EXAMPLES", "20")))
