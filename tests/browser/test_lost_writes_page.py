@@ -14,7 +14,7 @@ from playwright.async_api import BrowserContext, expect
 from presence.clock import FakeClock
 from presence.store.embedded import EmbeddedRedis
 from tests.browser.browser_helpers import open_agent, open_supervisor, row
-from tests.support.aof import private_valkey, restart_from, save_aof
+from tests.support.aof import restart_from, save_aof
 from tests.support.instance import Instance, start_instance
 from tests.support.rest import agent_view, put_agent
 
@@ -22,13 +22,6 @@ pytestmark = pytest.mark.browser
 
 #: The supervisor page reconnects with backoff after the feed gap: a longer bound.
 SLOW = 30_000
-
-
-@pytest_asyncio.fixture
-async def valkey(tmp_path: Path) -> AsyncIterator[EmbeddedRedis]:
-    """A Valkey of this test alone (its AOF is put back to make it lose writes)."""
-    async with private_valkey(tmp_path / "data") as server:
-        yield server
 
 
 @pytest_asyncio.fixture

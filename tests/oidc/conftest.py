@@ -4,14 +4,13 @@ tests run the real oidc-provider (tests/oidc/provider.mjs)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 import pytest_asyncio
 
-from presence.clock import FakeClock
 from tests.oidc.keyring import AUDIENCE, KeyServer, SigningKey, new_key
-from tests.support.instance import Instance, start_instance
+from tests.support.instance import Instance, Launch
 
 
 @pytest.fixture(scope="session")
@@ -32,12 +31,6 @@ def key_server(rsa_key: SigningKey) -> Iterator[KeyServer]:
 
 
 @pytest_asyncio.fixture
-async def sso_server(redis_url: str, key_prefix: str, fake_clock: FakeClock,
-                     key_server: KeyServer) -> AsyncIterator[Instance]:
+async def sso_server(key_server: KeyServer, launch: Launch) -> Instance:
     """A server instance trusting the key server as its identity provider."""
-    inst = await start_instance(redis_url, key_prefix, fake_clock,
-                                oidc_issuer=key_server.issuer, token_audience=AUDIENCE)
-    try:
-        yield inst
-    finally:
-        await inst.stop()
+    return await launch(oidc_issuer=key_server.issuer, token_audience=AUDIENCE)

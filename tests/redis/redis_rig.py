@@ -13,13 +13,14 @@ from typing import Any
 from redis.asyncio import Redis
 
 from presence.clock import FakeClock
-from presence.core.model import AgentId, AgentProfile, TeamId
+from presence.core.model import AgentId, TeamId
 from presence.core.org import OrgConfig, Team
 from presence.core.statuses import Base, Status, StatusId
 from presence.engine import Engine, EngineSettings
 from presence.store.config_store import ConfigStore
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore, text
+from tests.support.seeding import numbered, seed_agents
 
 #: Grace window and instance liveness timeout every engine of this tier uses.
 GRACE = 150.0
@@ -69,10 +70,7 @@ class Rig:
 
     async def add_agents(self, count: int, stem: str = "agent") -> list[AgentId]:
         """Configure ``count`` agents of the team, named ``<stem>-<n>``."""
-        ids = [AgentId(f"{stem}-{n}") for n in range(count)]
-        for agent_id in ids:
-            await self.store.put_profile(AgentProfile(agent_id, name=agent_id, team=TEAM))
-        return ids
+        return await seed_agents(self.store, numbered(count, f"{stem}-{{}}"), (TEAM,))
 
     async def history(self, agent_id: AgentId) -> list[dict[str, Any]]:
         return await self.store.history(agent_id)

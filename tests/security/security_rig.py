@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import httpx
@@ -33,8 +33,6 @@ CLOSE_CODES = frozenset(int(c) for c in CloseCode)
 
 Message = dict[str, Any]
 T = TypeVar("T")
-#: The ``launch`` fixture: start a server instance with setting overrides.
-Launch = Callable[..., Awaitable[Instance]]
 
 
 def bearer(token: str) -> dict[str, str]:

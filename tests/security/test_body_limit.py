@@ -14,8 +14,8 @@ import httpx
 import orjson
 from redis.asyncio import Redis
 
-from tests.security.security_rig import Launch, bearer, fingerprint, healthy_afterwards
-from tests.support.instance import Instance
+from tests.security.security_rig import bearer, fingerprint, healthy_afterwards
+from tests.support.instance import Instance, Launch
 
 MIB = 1024 * 1024
 

@@ -28,8 +28,8 @@ from websockets.asyncio.client import connect
 
 from presence.clock import FakeClock
 from presence.web.close_codes import CloseCode
-from tests.security.security_rig import Launch, closed_with
-from tests.support.instance import Instance
+from tests.security.security_rig import closed_with
+from tests.support.instance import Instance, Launch
 from tests.support.rest import put_agent
 
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]

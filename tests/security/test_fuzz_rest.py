@@ -20,14 +20,13 @@ from tests.security.security_rig import (
     ERROR_CODES,
     FUZZ_EXAMPLES,
     FUZZ_SENT,
-    Launch,
     OnLoop,
     bearer,
     encoded,
     healthy_afterwards,
     json_values,
 )
-from tests.support.instance import Instance
+from tests.support.instance import Instance, Launch
 from tests.support.rest import put_agent
 
 FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None,

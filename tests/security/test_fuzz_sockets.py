@@ -43,7 +43,6 @@ from tests.security.security_rig import (
     ERROR_CODES,
     FUZZ_EXAMPLES,
     FUZZ_SENT,
-    Launch,
     Message,
     OnLoop,
     closed_with,
@@ -51,7 +50,7 @@ from tests.security.security_rig import (
     healthy_afterwards,
     recv_json,
 )
-from tests.support.instance import Instance
+from tests.support.instance import Instance, Launch
 from tests.support.rest import agent_view, put_agent
 
 FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None,

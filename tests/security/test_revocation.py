@@ -16,8 +16,8 @@ from websockets.asyncio.client import connect
 
 from presence.client import AgentClient
 from presence.clock import FakeClock
-from tests.security.security_rig import Launch, bearer, closed_with, fingerprint, recv_json
-from tests.support.instance import Instance
+from tests.security.security_rig import bearer, closed_with, fingerprint, recv_json
+from tests.support.instance import Instance, Launch
 from tests.support.rest import put_agent
 
 #: How soon every instance must have closed a revoked principal's sockets.

@@ -21,8 +21,8 @@ from websockets.exceptions import InvalidStatus
 from presence.client import AgentClient, SupervisorClient
 from presence.clock import FakeClock
 from presence.web.close_codes import CloseCode, should_reconnect
-from tests.security.security_rig import Launch, Message, bearer, closed_with, recv_json
-from tests.support.instance import Instance
+from tests.security.security_rig import Message, bearer, closed_with, recv_json
+from tests.support.instance import Instance, Launch
 from tests.support.rest import agent_view, put_agent
 
 SOCKETS = ("/ws/agent", "/ws/supervisor")

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -167,3 +167,7 @@ async def running(
         yield inst
     finally:
         await inst.stop()
+
+
+#: The ``launch`` fixture (tests/conftest.py): start an instance with setting overrides.
+Launch = Callable[..., Awaitable[Instance]]

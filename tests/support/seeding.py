@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from presence.core.model import AgentId, AgentProfile, TeamId
-from presence.store.redis_store import RedisStore
+
+
+class ProfileStore(Protocol):
+    """Where profiles are written (the store of a rig, a fleet, a runtime…)."""
+
+    async def put_profile(self, profile: AgentProfile) -> Any: ...
+
 
 #: Profiles written at once: redis-py's pool refuses a 101st connection.
 BATCH = 50
@@ -21,7 +27,7 @@ def numbered(count: int, fmt: str = "A{}", start: int = 0) -> list[str]:
 
 
 async def seed_agents(
-    store: RedisStore, agent_ids: Sequence[str], teams: Sequence[str | None] = ("T1",), *,
+    store: ProfileStore, agent_ids: Sequence[str], teams: Sequence[str | None] = ("T1",), *,
     name: Callable[[int, str], str] = lambda _n, agent_id: agent_id, **profile: Any,
 ) -> list[AgentId]:
     """Write a profile for each of ``agent_ids``: the n-th in team ``teams[n % len]``,
