@@ -17,11 +17,16 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from presence.auth import Role, TokenService
 from presence.clock import SystemClock
 from presence.settings import Settings, SettingsError
+
+if TYPE_CHECKING:  # imported lazily at run time: `presence token` needs neither
+    from starlette.applications import Starlette
+
+    from presence.store.embedded import EmbeddedRedis
 
 log = logging.getLogger("presence")
 
@@ -139,14 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(settings: Settings) -> int:
-    import uvicorn
-
+    """Run the server until SIGTERM or Ctrl-C; the exit status (1: could not start)."""
     from presence.file_limit import raise_file_limit
     from presence.logs import configure
     from presence.store.embedded import EmbeddedRedis, EmbeddedRedisError
-    from presence.web.app import StartupError, create_app
-
-    _AnnouncingServer: Any = _announcing_server()
 
     configure(settings.log_level, settings.log_format)
     raise_file_limit(settings.max_pending_connections)
@@ -161,56 +162,81 @@ def serve(settings: Settings) -> int:
         settings = Settings(**{**_as_dict(settings), "redis_url": embedded.url})
         log.info("embedded Redis at %s (data in %s)", embedded.url, settings.data_dir / "redis")
     try:
-        secret = token_secret(settings)
-        # proto IPPROTO_TCP, not 0: asyncio disables Nagle (TCP_NODELAY) only on accepted
-        # sockets whose proto says TCP; with Nagle on, an ack written right after an
-        # event frame waits for the client's delayed ACK (~40 ms).
-        sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET,
-                             socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((settings.host, settings.port))
-        except OSError as exc:
-            print(f"presence: cannot listen on {settings.host}:{settings.port}: "
-                  f"{exc.strerror}", file=sys.stderr)
-            return 1
-        port = sock.getsockname()[1]
-        settings = Settings(**{**_as_dict(settings), "port": port})
-        try:
-            asyncio.run(_check_redis(settings))
-        except StartupError as exc:
-            print(f"presence: {exc}", file=sys.stderr)
-            return 1
-        app = create_app(settings, token_secret=secret, embedded=embedded)
-        if settings.demo:
-            asyncio.run(_seed_demo(settings, secret))
-        config = uvicorn.Config(
-            app, log_level=settings.log_level, log_config=None, **uvicorn_io(),
-            ws_max_size=settings.max_frame_bytes, ws_ping_interval=None,
-            # Frames are a few hundred bytes; per-message deflate would cost ~45 KiB of
-            # zlib state per socket and CPU on every frame (docs/benchmarks.md).
-            ws_per_message_deflate=False,
-            lifespan="on", proxy_headers=True, timeout_graceful_shutdown=10,
-        )
-        server = _AnnouncingServer(config)
-        server.url = f"http://{settings.host}:{port}"
-        # uvicorn re-raises the signal that stopped it once it has shut down; with the
-        # default SIGTERM action that would kill the process before the embedded Redis
-        # is stopped below, so SIGTERM becomes an exception here.
-        previous = signal.signal(signal.SIGTERM, _terminated)
-        try:
-            server.run(sockets=[sock])
-        except StartupError as exc:
-            print(f"presence: {exc}", file=sys.stderr)
-            return 1
-        except Terminated:
-            pass
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-        return 0 if server.started else 1
+        return _serve_on(settings, embedded)
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def _serve_on(settings: Settings, embedded: EmbeddedRedis | None) -> int:
+    """Listen, check Redis, build the app (and the demo data), then run uvicorn."""
+    from presence.web.app import StartupError, create_app
+
+    secret = token_secret(settings)
+    sock = _listening_socket(settings)
+    if sock is None:
+        return 1
+    port = sock.getsockname()[1]
+    settings = Settings(**{**_as_dict(settings), "port": port})
+    try:
+        asyncio.run(_check_redis(settings))
+    except StartupError as exc:
+        print(f"presence: {exc}", file=sys.stderr)
+        return 1
+    app = create_app(settings, token_secret=secret, embedded=embedded)
+    if settings.demo:
+        asyncio.run(_seed_demo(settings, secret))
+    return _run_uvicorn(app, settings, sock)
+
+
+def _listening_socket(settings: Settings) -> socket.socket | None:
+    """The bound socket for ``host:port`` (port 0: any free one), or None (said why)."""
+    # proto IPPROTO_TCP, not 0: asyncio disables Nagle (TCP_NODELAY) only on accepted
+    # sockets whose proto says TCP; with Nagle on, an ack written right after an
+    # event frame waits for the client's delayed ACK (~40 ms).
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET,
+                         socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        print(f"presence: cannot listen on {settings.host}:{settings.port}: "
+              f"{exc.strerror}", file=sys.stderr)
+        return None
+    return sock
+
+
+def _run_uvicorn(app: Starlette, settings: Settings, sock: socket.socket) -> int:
+    """Serve ``app`` on ``sock`` until shut down; 0 if it had started, else 1."""
+    import uvicorn
+
+    from presence.web.app import StartupError
+
+    _AnnouncingServer: Any = _announcing_server()
+    config = uvicorn.Config(
+        app, log_level=settings.log_level, log_config=None, **uvicorn_io(),
+        ws_max_size=settings.max_frame_bytes, ws_ping_interval=None,
+        # Frames are a few hundred bytes; per-message deflate would cost ~45 KiB of
+        # zlib state per socket and CPU on every frame (docs/benchmarks.md).
+        ws_per_message_deflate=False,
+        lifespan="on", proxy_headers=True, timeout_graceful_shutdown=10,
+    )
+    server = _AnnouncingServer(config)
+    server.url = f"http://{settings.host}:{settings.port}"
+    # uvicorn re-raises the signal that stopped it once it has shut down; with the
+    # default SIGTERM action that would kill the process before serve() stops the
+    # embedded Redis, so SIGTERM becomes an exception here.
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        server.run(sockets=[sock])
+    except StartupError as exc:
+        print(f"presence: {exc}", file=sys.stderr)
+        return 1
+    except Terminated:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0 if server.started else 1
 
 
 def uvicorn_io() -> dict[str, Any]:

@@ -29,11 +29,11 @@ from websockets.exceptions import ConnectionClosed
 
 from presence.core.epochs import wire_stamp
 
-Message = dict[str, Any]
+# Close codes after which reconnecting makes sense (not after 4001/4003/4012 — bad, expired
+# or revoked token: get a new one — nor 4010); re-exported as presence.client.RECONNECT_CODES.
+from presence.web.close_codes import RECONNECT_CODES as RECONNECT_CODES
 
-#: Close codes after which reconnecting makes sense (mirrors presence.web.close_codes);
-#: not after 4001/4003/4012 (bad, expired or revoked token: get a new one) nor 4010.
-RECONNECT_CODES = frozenset({1001, 1006, 1011, 1012, 1013, 4020, 4021})
+Message = dict[str, Any]
 
 
 class ServerError(Exception):

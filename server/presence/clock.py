@@ -14,6 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from presence.core.time import from_ms, to_ms
+
+__all__ = ["Clock", "FakeClock", "SystemClock", "Timer", "from_ms", "to_ms"]
+
 
 class Timer(Protocol):
     """A callback scheduled with :meth:`Clock.call_at`."""
@@ -118,13 +122,3 @@ class FakeClock:
                 self._fire(waiter)  # as a loop timer: the callback runs now, in order
             elif not waiter.done():
                 waiter.set_result(None)
-
-
-def to_ms(at: float) -> int:
-    """Convert epoch seconds to the integer milliseconds stored in Redis and sent on the wire."""
-    return round(at * 1000)
-
-
-def from_ms(ms: int) -> float:
-    """Convert integer epoch milliseconds back to epoch seconds."""
-    return ms / 1000.0

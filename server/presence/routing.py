@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from presence.clock import Clock
+from presence.clock import Clock, to_ms
 from presence.core import work
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.messages import Accept, AgentCommand, CloseWork, Reject
@@ -90,7 +90,7 @@ class Router:
             "type": "offer",
             "offer_id": item.offer_id,
             "work_item": item.summary(ws.channel, ws.name),
-            "expires_at": None if item.expires_at is None else round(item.expires_at * 1000),
+            "expires_at": None if item.expires_at is None else to_ms(item.expires_at),
         }
 
     async def _push_sessions(self, agent_id: str) -> None:
@@ -155,9 +155,7 @@ class Router:
         ]
 
     async def _route_item(self, ws: Workstream, item: WorkItem) -> bool:
-        ranked = rank(await self._candidates(ws), ws)
-        ranked.sort(key=lambda c: c.agent_id in item.excluded)  # stable: excluded last
-        for cand in ranked:
+        for cand in rank(await self._candidates(ws), ws, excluded=item.excluded):
             agent = cand.agent_id
             if at_session_limit(cand):
                 await self.engine.session_limit_reached(AgentId(agent))
@@ -314,7 +312,7 @@ class Router:
                 _, item_id = split_offer_id(offer_id)
                 item = await self.store.load(ws.id, item_id)
                 if item is None or item.offer_id != offer_id:
-                    await self.store.client.zrem(self.store.keys.offers_due(ws.id), offer_id)
+                    await self.store.drop_offer_deadline(ws.id, offer_id)
                     continue
                 missed += await self._miss(offer_id, item.agent_id)
         return missed

@@ -2,6 +2,35 @@
 // Presence updates are applied only when newer, by (epoch, version), than what is shown.
 import { isNewer } from './stamp.js';
 
+/**
+ * A presence P as the server sends it (docs/protocol.md).
+ * @typedef {{status_id: string, text: string, base: string, source: string, reason?: string,
+ *   actor?: string | null, since: number, version: number, epoch?: number}} Presence
+ */
+/**
+ * An offer on the page; `pending` is the request in flight ('accept' | 'reject').
+ * @typedef {{offerId: string, workItem: object, expiresAt: number | null, receivedAt: number,
+ *   pending: string | null, error: string | null}} Offer
+ */
+/**
+ * An open work session.
+ * @typedef {{workItemId: string, workstream: string, channel: string, payload: object,
+ *   acceptedAt: number | null, closing: boolean}} Session
+ */
+/**
+ * A request sent and not yet answered.
+ * @typedef {{kind: 'presence' | 'accept' | 'reject' | 'close_work', statusId?: string,
+ *   offerId?: string, workItemId?: string}} Request
+ */
+/** @typedef {{level: 'error' | 'info' | 'warn', text: string}} Notice */
+/**
+ * The agent page's state (changed only by the functions of this module).
+ * @typedef {{agentId: string | null, name: string, connectionId: string | null,
+ * presence: Presence | null, statuses: object[], heartbeat: object | null,
+ * gracePeriod: number | null, offers: Offer[], sessions: Session[],
+ * pending: Object<string, Request>, notice: Notice | null}} AgentState
+ * @returns {AgentState}
+ */
 export function initialAgentState() {
   return {
     agentId: null,
@@ -56,7 +85,13 @@ const OUTCOME_TEXT = {
   withdrawn: 'Offer withdrawn.',
 };
 
-/** Apply one server message; `now` is server-clock ms. Returns the next state. */
+/**
+ * Apply one server message; `now` is server-clock ms. Returns the next state.
+ * @param {AgentState} state
+ * @param {object} msg a server message (docs/protocol.md)
+ * @param {number} [now] server-clock ms
+ * @returns {AgentState}
+ */
 export function reduce(state, msg, now = 0) {
   switch (msg.type) {
     case 'welcome': {
@@ -129,6 +164,10 @@ export function reduce(state, msg, now = 0) {
 /**
  * Record a request sent with `ref`: {kind: 'presence', statusId} | {kind: 'accept', offerId}
  * | {kind: 'reject', offerId} | {kind: 'close_work', workItemId}.
+ * @param {AgentState} state
+ * @param {number} ref
+ * @param {Request} req
+ * @returns {AgentState}
  */
 export function request(state, ref, req) {
   const next = { ...state, pending: { ...state.pending, [ref]: req }, notice: null };
@@ -143,19 +182,43 @@ export function request(state, ref, req) {
   return next;
 }
 
-/** The status id being requested, if a presence change is in flight. */
+/**
+ * The status id being requested, if a presence change is in flight.
+ * @param {AgentState} state
+ * @returns {string | null}
+ */
 export function pendingStatus(state) {
   const req = Object.values(state.pending).find((r) => r.kind === 'presence');
   return req ? req.statusId : null;
 }
 
-/** Drop offers whose deadline passed (the server will also send offer_closed). */
+/**
+ * Drop offers whose deadline passed (the server will also send offer_closed).
+ * @param {AgentState} state
+ * @param {number} now server-clock ms
+ * @returns {AgentState} `state` itself when nothing expired
+ */
 export function expireOffers(state, now) {
   const offers = state.offers.filter((o) => live(o, now) || o.pending === 'accept');
   return offers.length === state.offers.length ? state : { ...state, offers };
 }
 
-/** A sentence for screen readers when the presence changed from `before` to `after`. */
+/**
+ * A notice faded out: clear it, unless another one replaced it meanwhile.
+ * @param {AgentState} state
+ * @param {Notice} notice the notice that was shown
+ * @returns {AgentState}
+ */
+export function dismissNotice(state, notice) {
+  return state.notice === notice ? { ...state, notice: null } : state;
+}
+
+/**
+ * A sentence for screen readers when the presence changed from `before` to `after`.
+ * @param {Presence | null} before
+ * @param {Presence | null} after
+ * @returns {string} empty when nothing worth saying changed
+ */
 export function announcement(before, after) {
   if (!after || (before && before.status_id === after.status_id
     && before.source === after.source)) return '';

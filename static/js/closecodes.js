@@ -1,10 +1,15 @@
-// WebSocket close codes of the presence server and what a page does after each
-// (mirrors server/presence/web/close_codes.py). Pure: no DOM, no I/O.
+// WebSocket close codes of the presence server and what a page does after each. Pure: no
+// DOM, no I/O. The source is server/presence/web/close_codes.py (RECONNECT_CODES);
+// tests/unit/test_close_codes.py fails when this list and that one differ.
 
 /** Codes after which the client reconnects with backoff and jitter (1006 = abnormal). */
 export const RECONNECT_CODES = new Set([1001, 1006, 1011, 1012, 1013, 4020, 4021]);
 
-/** Whether a socket closed with `code` should be reopened. */
+/**
+ * Whether a socket closed with `code` should be reopened.
+ * @param {number} code
+ * @returns {boolean}
+ */
 export function shouldReconnect(code) {
   return RECONNECT_CODES.has(code);
 }
@@ -23,7 +28,12 @@ const STOPS = {
   4023: { title: 'Too many tabs', message: 'Too many tabs are open for this agent. Close one and retry.' },
 };
 
-/** What to tell the user when a socket closed for good: {title, message, signIn}. */
+/**
+ * What to tell the user when a socket closed for good: {title, message, signIn}.
+ * @param {number} code
+ * @param {string} [serverMessage] the close reason
+ * @returns {import('./link.js').Stop}
+ */
 export function describeStop(code, serverMessage = '') {
   const known = STOPS[code];
   const base = known ?? { title: 'Disconnected', message: `Connection closed (code ${code}).` };

@@ -1,6 +1,9 @@
 // Counts per base and per custom status, kept incrementally. Pure.
 import { BASES, isCustom } from './statuses.js';
 
+/**
+ * Counts per base and per custom status of the agents on the supervisor's page.
+ */
 export class Counts {
   constructor() {
     this.total = 0;

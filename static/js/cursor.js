@@ -1,7 +1,12 @@
 // Supervisor feed cursors: "shard:streamId" per shard, comma-joined. Pure.
 // A stream id is "ms-seq"; ids compare numerically by ms, then by seq.
 
-/** Compare two stream ids: negative, 0 or positive. */
+/**
+ * Compare two stream ids: negative, 0 or positive.
+ * @param {string} a
+ * @param {string} b
+ * @returns {number}
+ */
 export function compareStreamIds(a, b) {
   const [am, as = '0'] = a.split('-');
   const [bm, bs = '0'] = b.split('-');
@@ -13,7 +18,11 @@ export function compareStreamIds(a, b) {
 
 const PART = /^(\d+):(\d+)-(\d+)$/;
 
-/** "0:1-0,1:5-2" → Map{0 → "1-0", 1 → "5-2"}; malformed parts are skipped. */
+/**
+ * "0:1-0,1:5-2" → Map{0 → "1-0", 1 → "5-2"}; malformed parts are skipped.
+ * @param {string | null | undefined} cursor
+ * @returns {Map<number, string>}
+ */
 export function parseCursor(cursor) {
   const heads = new Map();
   for (const part of (cursor ?? '').split(',')) {
@@ -23,8 +32,13 @@ export function parseCursor(cursor) {
   return heads;
 }
 
-/** Keep the later id per shard: merge one event cursor "shard:id" into `heads` (mutates);
- *  returns whether it moved. */
+/**
+ * Keep the later id per shard: merge one event cursor "shard:id" into `heads` (mutates);
+ * returns whether it moved.
+ * @param {Map<number, string>} heads
+ * @param {string | null | undefined} eventCursor
+ * @returns {boolean}
+ */
 export function advanceCursor(heads, eventCursor) {
   const m = PART.exec(eventCursor ?? '');
   if (!m) return false;
@@ -36,7 +50,11 @@ export function advanceCursor(heads, eventCursor) {
   return true;
 }
 
-/** Map → "0:1-0,1:5-2" (shards ascending); null when empty. */
+/**
+ * Map → "0:1-0,1:5-2" (shards ascending); null when empty.
+ * @param {Map<number, string>} heads
+ * @returns {string | null}
+ */
 export function formatCursor(heads) {
   if (!heads.size) return null;
   return [...heads.keys()].sort((a, b) => a - b).map((s) => `${s}:${heads.get(s)}`).join(',');

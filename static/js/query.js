@@ -1,10 +1,33 @@
 // Filtering and sorting of the supervisor table. Pure.
 import { BASES } from './statuses.js';
 
-/** filter = {team: '' | team id, status: '' | 'base:<base>' | 'status:<id>', text: ''} */
+/**
+ * What the table shows: `status` is '' | 'base:<base>' | 'status:<id>'; '' means any.
+ * @typedef {{team: string, status: string, text: string}} Filter
+ */
+/** @typedef {{column: string, dir: 'asc' | 'desc'}} Sort */
+/** @typedef {(a: object, b: object) => number} Comparator */
+
+/** @type {Readonly<Filter>} */
 export const NO_FILTER = Object.freeze({ team: '', status: '', text: '' });
 
-/** Whether an agent view passes the filter. */
+/**
+ * The filter with one field changed (a reducer: `filter` is not changed).
+ * @param {Filter} filter
+ * @param {'team' | 'status' | 'text'} name
+ * @param {string} value
+ * @returns {Filter}
+ */
+export function withFilter(filter, name, value) {
+  return { ...filter, [name]: value };
+}
+
+/**
+ * Whether an agent view passes the filter.
+ * @param {object} agent an agent view
+ * @param {Filter} filter
+ * @returns {boolean}
+ */
 export function matches(agent, filter) {
   if (filter.team && agent.team !== filter.team) return false;
   if (filter.status) {
@@ -27,7 +50,11 @@ function splitOnce(s, sep) {
 
 const baseRank = new Map(BASES.map((b, i) => [b, i]));
 
-/** Capacity in use as a fraction 0..1 (units, else profiles, else sessions). */
+/**
+ * Capacity in use as a fraction 0..1 (units, else profiles, else sessions).
+ * @param {object | null} cap an agent view's `capacity`
+ * @returns {number}
+ */
 export function capacityUse(cap) {
   if (!cap) return 0;
   if (cap.units_total) return cap.units_used / cap.units_total;
@@ -52,7 +79,12 @@ export const COLUMNS = Object.freeze({
   grace: (a) => (a.grace_until ?? Number.MAX_SAFE_INTEGER),
 });
 
-/** A comparator for column `column` in `dir` ('asc' | 'desc'); ties break on name, id. */
+/**
+ * A comparator for column `column` in `dir` ('asc' | 'desc'); ties break on name, id.
+ * @param {string} column a key of COLUMNS
+ * @param {'asc' | 'desc'} [dir]
+ * @returns {Comparator}
+ */
 export function comparator(column, dir = 'asc') {
   const key = COLUMNS[column] ?? COLUMNS.name;
   const sign = dir === 'desc' ? -1 : 1;
@@ -68,12 +100,24 @@ export function comparator(column, dir = 'asc') {
   };
 }
 
-/** The sorted, filtered list of agents. */
+/**
+ * The sorted, filtered list of agents.
+ * @param {object[]} agents
+ * @param {Filter} filter
+ * @param {Comparator} cmp
+ * @returns {object[]}
+ */
 export function visibleAgents(agents, filter, cmp) {
   return [...agents].filter((a) => matches(a, filter)).sort(cmp);
 }
 
-/** Index at which `agent` belongs in the sorted array `sorted` (binary search). */
+/**
+ * Index at which `agent` belongs in the sorted array `sorted` (binary search).
+ * @param {object[]} sorted
+ * @param {object} agent
+ * @param {Comparator} cmp
+ * @returns {number}
+ */
 export function insertionIndex(sorted, agent, cmp) {
   let lo = 0;
   let hi = sorted.length;
@@ -85,13 +129,23 @@ export function insertionIndex(sorted, agent, cmp) {
   return lo;
 }
 
-/** The next sort state after clicking column header `column`. */
+/**
+ * The next sort state after clicking column header `column`.
+ * @param {Sort} sort
+ * @param {string} column
+ * @returns {Sort}
+ */
 export function toggleSort(sort, column) {
   if (sort.column === column) return { column, dir: sort.dir === 'asc' ? 'desc' : 'asc' };
   return { column, dir: 'asc' };
 }
 
-/** Options of the status filter: bases, then each custom status seen, as [value, label]. */
+/**
+ * Options of the status filter: bases, then each custom status seen, as [value, label].
+ * @param {Object<string, string>} labels base → label
+ * @param {{id: string, text: string}[]} customs
+ * @returns {[string, string][]}
+ */
 export function statusOptions(labels, customs) {
   const out = BASES.map((b) => [`base:${b}`, labels[b]]);
   for (const c of customs) out.push([`status:${c.id}`, `${c.text} (${labels[c.base]})`]);

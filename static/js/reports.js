@@ -5,14 +5,22 @@ import { BASE_LABELS, BASES } from './statuses.js';
 
 const pad = (n) => String(n).padStart(2, '0');
 
-/** "YYYY-MM-DD" of the local day containing the epoch-ms instant `ms`. */
+/**
+ * "YYYY-MM-DD" of the local day containing the epoch-ms instant `ms`.
+ * @param {number} ms
+ * @returns {string}
+ */
 export function localDate(ms) {
   const d = new Date(ms);
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
-/** The local day "YYYY-MM-DD" as epoch ms `{from, to}`: local midnight to the next local
- *  midnight (23 or 25 hours on a daylight-saving change); null for anything else. */
+/**
+ * The local day "YYYY-MM-DD" as epoch ms `{from, to}`: local midnight to the next local
+ * midnight (23 or 25 hours on a daylight-saving change); null for anything else.
+ * @param {string} date
+ * @returns {{from: number, to: number} | null}
+ */
 export function dayRange(date) {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date ?? '');
   if (!m) return null;
@@ -22,19 +30,32 @@ export function dayRange(date) {
   return { from: from.getTime(), to: new Date(y, mo, d + 1).getTime() };
 }
 
-/** Seconds as "hh:mm:ss" (rounded to the second; hours go past 24 for long totals). */
+/**
+ * Seconds as "hh:mm:ss" (rounded to the second; hours go past 24 for long totals).
+ * @param {number} seconds
+ * @returns {string}
+ */
 export function hms(seconds) {
   const total = Math.max(0, Math.round(seconds));
   const h = Math.floor(total / 3600);
   return `${pad(h)}:${pad(Math.floor((total % 3600) / 60))}:${pad(total % 60)}`;
 }
 
-/** `part` as a percentage of `whole` (0 when `whole` is 0). */
+/**
+ * `part` as a percentage of `whole` (0 when `whole` is 0).
+ * @param {number} part
+ * @param {number} whole
+ * @returns {number}
+ */
 export function percent(part, whole) {
   return whole > 0 ? (part / whole) * 100 : 0;
 }
 
-/** "12.5%", "<0.1%" for a sliver, "0%" for nothing. */
+/**
+ * "12.5%", "<0.1%" for a sliver, "0%" for nothing.
+ * @param {number} pct
+ * @returns {string}
+ */
 export function percentText(pct) {
   if (pct <= 0) return '0%';
   if (pct < 0.1) return '<0.1%';
@@ -60,8 +81,12 @@ function baseOrder(bases) {
   return BASES.filter((b) => byBase.has(b)).map((b) => byBase.get(b));
 }
 
-/** One bar: segments per base in BASES order, each with its statuses. `item` is an agent
- *  or team of the report. → [{base, label, seconds, pct, x, width, statuses}] */
+/**
+ * One bar: segments per base in BASES order, each with its statuses. `item` is an agent
+ * or team of the report. → [{base, label, seconds, pct, x, width, statuses}]
+ * @param {object} item
+ * @returns {object[]}
+ */
 export function baseSegments(item) {
   const whole = item.seconds;
   return layout(baseOrder(item.bases).map((b) => ({
@@ -72,10 +97,14 @@ export function baseSegments(item) {
   })), whole);
 }
 
-/** The drill-down bar: one segment per status (custom ones with their own text), bases in
- *  BASES order and statuses in the report's order under each. `shade` tells apart the
- *  statuses of one base (0 for the first, then 1, 2, … up to 3).
- *  → [{base, status_id, text, custom, seconds, pct, x, width, shade}] */
+/**
+ * The drill-down bar: one segment per status (custom ones with their own text), bases in
+ * BASES order and statuses in the report's order under each. `shade` tells apart the
+ * statuses of one base (0 for the first, then 1, 2, … up to 3).
+ * → [{base, status_id, text, custom, seconds, pct, x, width, shade}]
+ * @param {object} item
+ * @returns {object[]}
+ */
 export function statusSegments(item) {
   const parts = [];
   for (const b of baseOrder(item.bases)) {
@@ -92,8 +121,12 @@ export function statusSegments(item) {
   return layout(parts, item.seconds);
 }
 
-/** The drill-down list: bases with time, each with its statuses and their shares of the
- *  whole range. → [{base, label, seconds, pct, statuses: [{…status, pct, shade}]}] */
+/**
+ * The drill-down list: bases with time, each with its statuses and their shares of the
+ * whole range. → [{base, label, seconds, pct, statuses: [{…status, pct, shade}]}]
+ * @param {object} item
+ * @returns {object[]}
+ */
 export function drillRows(item) {
   const shades = new Map(statusSegments(item).map((s) => [s.status_id, s.shade]));
   return baseOrder(item.bases).filter((b) => b.seconds > 0).map((b) => ({
@@ -108,7 +141,12 @@ export function drillRows(item) {
   }));
 }
 
-/** Seconds in `base` of an agent or team (0 when absent). */
+/**
+ * Seconds in `base` of an agent or team (0 when absent).
+ * @param {object} item
+ * @param {string} base
+ * @returns {number}
+ */
 export function baseSeconds(item, base) {
   return (item.bases ?? []).find((b) => b.base === base)?.seconds ?? 0;
 }
@@ -116,7 +154,9 @@ export function baseSeconds(item, base) {
 /**
  * The chart: teams in the report's order, each with its totals bar and its agents' bars.
  * → [{team (null: no team), agents: n, seconds, segments, members: [{agent_id, name,
- *     team, seconds, segments, item}]}]
+ * team, seconds, segments, item}]}]
+ * @param {object | null} report the presence report
+ * @returns {object[]}
  */
 export function chartGroups(report) {
   const groups = new Map();
@@ -139,7 +179,11 @@ export function chartGroups(report) {
   return [...groups.values()];
 }
 
-/** Bases with time anywhere in the report, in BASES order (the legend). */
+/**
+ * Bases with time anywhere in the report, in BASES order (the legend).
+ * @param {object | null} report
+ * @returns {string[]}
+ */
 export function legendBases(report) {
   const seen = new Set();
   for (const item of [...(report?.agents ?? []), ...(report?.teams ?? [])]) {
@@ -148,20 +192,34 @@ export function legendBases(report) {
   return BASES.filter((b) => seen.has(b)).map((b) => ({ base: b, label: BASE_LABELS[b] }));
 }
 
-/** What a segment's tooltip says: "Away – In training · 00:09:00 · 3.1%". */
+/**
+ * What a segment's tooltip says: "Away – In training · 00:09:00 · 3.1%".
+ * @param {object} seg a segment of baseSegments or statusSegments
+ * @returns {string}
+ */
 export function segmentText(seg) {
   const label = seg.status_id ? seg.text : seg.label;
   const base = seg.status_id && seg.custom ? ` (${BASE_LABELS[seg.base] ?? seg.base})` : '';
   return `${label}${base} · ${hms(seg.seconds)} · ${percentText(seg.pct)}`;
 }
 
-/** Which of `steps` + 1 tooltip anchors (0 … steps) is nearest the segment's middle. */
+/**
+ * Which of `steps` + 1 tooltip anchors (0 … steps) is nearest the segment's middle.
+ * @param {{x: number, width: number}} seg
+ * @param {number} [steps]
+ * @returns {number}
+ */
 export function tipAnchor(seg, steps = 20) {
   const mid = seg.x + seg.width / 2;
   return Math.min(steps, Math.max(0, Math.round((mid / 100) * steps)));
 }
 
-/** The query string of a report request (`format`: 'json' or 'csv'). */
+/**
+ * The query string of a report request (`format`: 'json' or 'csv').
+ * @param {{from: number, to: number, team?: string}} range
+ * @param {'json' | 'csv'} [format]
+ * @returns {string}
+ */
 export function reportQuery({ from, to, team = '' }, format = 'json') {
   const q = new URLSearchParams({ from: String(from), to: String(to) });
   if (team) q.set('team', team);
@@ -169,7 +227,12 @@ export function reportQuery({ from, to, team = '' }, format = 'json') {
   return q.toString();
 }
 
-/** The CSV download's file name: presence-<date>-<team>.csv ("all" without a team). */
+/**
+ * The CSV download's file name: presence-<date>-<team>.csv ("all" without a team).
+ * @param {string} date
+ * @param {string} team
+ * @returns {string}
+ */
 export function csvFileName(date, team) {
   const safe = (team || 'all').replace(/[^A-Za-z0-9._-]+/g, '_');
   return `presence-${date}-${safe}.csv`;

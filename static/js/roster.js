@@ -4,6 +4,10 @@
 import { advanceCursor, formatCursor, parseCursor } from './cursor.js';
 import { isNewer } from './stamp.js';
 
+/**
+ * The supervisor's model: every watched agent's view and the cursor (changed only by
+ * its methods).
+ */
 export class Roster {
   constructor() {
     /** agent id → agent view */

@@ -4,12 +4,21 @@
 // corrective presence may carry a lower version than one already shown. A P without
 // `epoch` (an older server) counts as epoch 0. Pure.
 
-/** [epoch, version] of a P or an agent view. */
+/**
+ * [epoch, version] of a P or an agent view.
+ * @param {{epoch?: number, version: number}} p
+ * @returns {[number, number]}
+ */
 export function stamp(p) {
   return [p.epoch ?? 0, p.version];
 }
 
-/** Whether `incoming` replaces `held` (true when nothing is held). */
+/**
+ * Whether `incoming` replaces `held` (true when nothing is held).
+ * @param {{epoch?: number, version: number}} incoming
+ * @param {{epoch?: number, version: number} | null | undefined} held
+ * @returns {boolean}
+ */
 export function isNewer(incoming, held) {
   if (!held) return true;
   const [ie, iv] = stamp(incoming);

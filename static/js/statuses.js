@@ -18,7 +18,11 @@ export const BASE_SHORT = Object.freeze({
 
 export const OOB_IDS = new Set(BASES);
 
-/** Whether a status is custom (not one of the six out-of-the-box ones). */
+/**
+ * Whether a status is custom (not one of the six out-of-the-box ones).
+ * @param {string} statusId
+ * @returns {boolean}
+ */
 export function isCustom(statusId) {
   return !OOB_IDS.has(statusId);
 }
@@ -29,6 +33,9 @@ export function isCustom(statusId) {
  * current status (set by the system), never selectable. A current status missing from
  * the list (say, forced by a supervisor) is shown in its group, not selectable.
  * → [{base, label, items: [{id, text, base, selectable, current, custom}]}]
+ * @param {object[]} statuses the welcome's statuses
+ * @param {object | null} presence the current P
+ * @returns {object[]}
  */
 export function pickerGroups(statuses, presence) {
   const currentId = presence?.status_id ?? null;
@@ -75,13 +82,22 @@ const REASONS = {
   supervisor: 'by a supervisor',
 };
 
-/** A stable reason word in plain language (free text from a supervisor is kept). */
+/**
+ * A stable reason word in plain language (free text from a supervisor is kept).
+ * @param {string | null | undefined} reason
+ * @returns {string}
+ */
 export function reasonText(reason) {
   return REASONS[reason] ?? reason ?? '';
 }
 
-/** One line saying where the current status came from, e.g. "Set by supervisor S1: coaching".
- *  `viewer` is 'agent' (the agent's own page) or 'supervisor'. */
+/**
+ * One line saying where the current status came from, e.g. "Set by supervisor S1: coaching".
+ * `viewer` is 'agent' (the agent's own page) or 'supervisor'.
+ * @param {object} p a P or an agent view
+ * @param {'agent' | 'supervisor'} [viewer]
+ * @returns {string}
+ */
 export function sourceText(p, viewer = 'agent') {
   if (!p) return '';
   const own = viewer === 'agent';
@@ -101,7 +117,12 @@ export function sourceText(p, viewer = 'agent') {
   }
 }
 
-/** Up to `limit` [key, value] pairs of a work item payload worth showing. */
+/**
+ * Up to `limit` [key, value] pairs of a work item payload worth showing.
+ * @param {object | null | undefined} payload
+ * @param {number} [limit]
+ * @returns {[string, string][]}
+ */
 export function summarizePayload(payload, limit = 4) {
   if (!payload || typeof payload !== 'object') return [];
   const out = [];

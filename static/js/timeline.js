@@ -3,9 +3,14 @@
 /**
  * entries: [{status_id, text, base, source, reason, at, ...}] in any order, `at` in ms.
  * → {segments: [{start, end, status_id, text, base, source, reason, actor}],
- *    totals: [{status_id, text, base, ms}] (longest first)}
+ * totals: [{status_id, text, base, ms}] (longest first)}
  * With no entry in range, `current` (the presence now, with `since` in ms) fills the
  * range from its `since`. Time before the first known entry is a segment of base 'unknown'.
+ * @param {object[]} entries
+ * @param {number} from
+ * @param {number} to
+ * @param {object | null} [current]
+ * @returns {{segments: object[], totals: object[]}}
  */
 export function timeline(entries, from, to, current = null) {
   const sorted = entries.filter((e) => e.at <= to).sort((a, b) => a.at - b.at);
@@ -48,6 +53,11 @@ function totalsOf(segments) {
  * Read a history answer in either shape the server may give: a plain list of changes,
  * or {intervals: [{start, end, status_id, text, base, source, reason, actor}], changes}.
  * → {segments, totals, changes}; time with no known history counts as 'unknown'.
+ * @param {object[] | {intervals: object[], changes?: object[]}} body
+ * @param {number} from
+ * @param {number} to
+ * @param {object | null} [current]
+ * @returns {{segments: object[], totals: object[], changes: object[]}}
  */
 export function readHistory(body, from, to, current = null) {
   if (Array.isArray(body)) {

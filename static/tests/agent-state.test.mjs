@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  announcement, expireOffers, initialAgentState, pendingStatus, reduce, request,
+  announcement, dismissNotice, expireOffers, initialAgentState, pendingStatus, reduce, request,
 } from '../js/agent-state.js';
 
 const P = (status_id, version, extra = {}) => ({
@@ -151,4 +151,17 @@ test("the agent's next change and its ack after a repair are shown", () => {
   s = reduce(s, { type: 'ack', ref: 'r1', presence: P('busy', 7, { epoch: 1700000000000 }) });
   assert.equal(s.presence.status_id, 'busy');
   assert.equal(pendingStatus(s), null);
+});
+
+test('a faded notice is cleared, a newer notice is kept', () => {
+  let s = reduce(initialAgentState(), welcome());
+  s = reduce(s, { type: 'offer', offer_id: 'o1', expires_at: null });
+  s = reduce(s, { type: 'offer_closed', offer_id: 'o1', outcome: 'missed' });
+  const shown = s.notice;
+  assert.equal(shown.level, 'warn');
+  const cleared = dismissNotice(s, shown);
+  assert.equal(cleared.notice, null);
+  assert.equal(s.notice, shown, 'the state passed in is not changed');
+  const replaced = reduce(s, { type: 'error', code: 'x', message: 'newer' });
+  assert.equal(dismissNotice(replaced, shown), replaced);
 });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 
 import { Counts } from '../js/counts.js';
 import {
-  capacityUse, comparator, insertionIndex, matches, NO_FILTER, toggleSort, visibleAgents,
+  capacityUse, comparator, insertionIndex, matches, NO_FILTER, toggleSort, visibleAgents, withFilter,
 } from '../js/query.js';
 import { readHistory, timeline } from '../js/timeline.js';
 
@@ -103,4 +103,14 @@ test('a history object with intervals reads as segments, unknown time marked', (
   assert.deepEqual(totals, [{ status_id: 'away', text: 'Appear away', base: 'away', ms: 300 }]);
   assert.equal(changes.length, 1);
   assert.equal(readHistory([], 0, 10, null).segments.length, 1, 'a plain list still works');
+});
+
+test('withFilter changes one field and leaves the filter it was given', () => {
+  const byTeam = withFilter(NO_FILTER, 'team', 'sales');
+  assert.deepEqual(byTeam, { team: 'sales', status: '', text: '' });
+  assert.deepEqual(NO_FILTER, { team: '', status: '', text: '' });
+  const both = withFilter(byTeam, 'status', 'base:away');
+  assert.deepEqual(both, { team: 'sales', status: 'base:away', text: '' });
+  assert.equal(byTeam.status, '');
+  assert.deepEqual(visibleAgents([ada, alan, grace], both, comparator('name')), [alan]);
 });

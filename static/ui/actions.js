@@ -3,7 +3,15 @@
 import { BASE_LABELS, BASES } from '../js/statuses.js';
 import { $, h, setData, setText } from './dom.js';
 
+/**
+ * The supervisor's actions on one agent (force a status, sign out) and their answers.
+ */
 export class Actions {
+  /**
+   * `deps`: send a frame, the next ref, an agent's view, the status catalog.
+   * @param {HTMLDialogElement} dialog
+   * @param {{send: (msg: object) => boolean, ref: () => number, agent: (id: string) => object | undefined, statuses: () => object[]}} deps
+   */
   constructor(dialog, { send, ref, agent, statuses }) {
     this.dialog = dialog;
     this.deps = { send, ref, agent, statuses };

@@ -1,6 +1,6 @@
 // The agent page: current presence, the picker, offers, open sessions.
 import {
-  announcement, expireOffers, initialAgentState, pendingStatus, reduce, request,
+  announcement, dismissNotice, expireOffers, initialAgentState, pendingStatus, reduce, request,
 } from '../js/agent-state.js';
 import { BASE_LABELS, isCustom, pickerGroups, sourceText } from '../js/statuses.js';
 import { formatDuration } from '../js/time.js';
@@ -127,8 +127,9 @@ function renderNotice() {
   if (state.notice && state.notice.level !== 'error') {
     const notice = state.notice;
     noticeTimer = setTimeout(() => {
-      if (state.notice !== notice) return;
-      state = { ...state, notice: null };
+      const next = dismissNotice(state, notice);
+      if (next === state) return;
+      state = next;
       renderNotice();
     }, 8000);
   }

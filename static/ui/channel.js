@@ -8,11 +8,16 @@ import { every } from './ticker.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/**
+ * One WebSocket to the server: sign-in, heartbeats, reconnects (decided by js/link.js).
+ */
 export class Channel {
   /**
    * path: '/ws/agent' | '/ws/supervisor'
    * hello(): the auth frame to send when the socket opens
    * onMessage(msg), onLink(link): callbacks
+   * @param {'/ws/agent' | '/ws/supervisor'} path
+   * @param {{hello: () => object, onMessage: (msg: object) => void, onLink: (link: import('../js/link.js').Link) => void}} handlers
    */
   constructor(path, { hello, onMessage, onLink }) {
     this.path = path;

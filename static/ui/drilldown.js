@@ -9,7 +9,15 @@ import { $, badge, h, setData, setText, svg } from './dom.js';
 const RANGES = new Map([['today', 'Today'], ['hour', 'Last hour'], ['quarter', 'Last 15 min']]);
 const RANGE_MS = { hour: 3_600_000, quarter: 900_000 };
 
+/**
+ * The drill-down panel of one agent.
+ */
 export class Drilldown {
+  /**
+   * `deps`: server-clock ms, the bearer token, an agent's view.
+   * @param {HTMLElement} panel
+   * @param {{now: () => number, token: () => string, agent: (id: string) => object | undefined}} deps
+   */
   constructor(panel, { now, token, agent }) {
     this.panel = panel;
     this.deps = { now, token, agent };

@@ -40,8 +40,15 @@ function bar(segs, label, { level, expanded = false }) {
   })));
 }
 
+/**
+ * The supervisor's Reports view.
+ */
 export class ReportsView {
-  /** view: the #reports section; deps: now() server ms, token(), teams() known team ids. */
+  /**
+   * view: the #reports section; deps: now() server ms, token(), teams() known team ids.
+   * @param {HTMLElement} view
+   * @param {{now: () => number, token: () => string, teams: () => string[]}} deps
+   */
   constructor(view, { now, token, teams }) {
     this.view = view;
     this.deps = { now, token, teams };

@@ -14,8 +14,15 @@ const PILL = {
   signin: 'Signed out',
 };
 
+/**
+ * What both pages share: connection pill, banner, sign-in form, token.
+ */
 export class Shell {
-  /** role: 'agent' | 'supervisor'; start(token) opens the connection. */
+  /**
+   * role: 'agent' | 'supervisor'; start(token) opens the connection.
+   * @param {'agent' | 'supervisor'} role
+   * @param {(token: string) => void} start
+   */
   constructor(role, start) {
     this.role = role;
     this.start = start;

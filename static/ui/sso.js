@@ -103,6 +103,11 @@ function scheduleRenewal(role, onToken) {
  * (`begin(token)` is called once one is there; the page may be left for the provider's
  * sign-in meanwhile). With a token already there, keep renewing it. Returns false when
  * the pages do not sign in through a provider.
+ * @param {'agent' | 'supervisor'} role
+ * @param {string | null} token the token the tab already holds
+ * @param {(token: string) => void} begin
+ * @param {(token: string) => void} onRenewed
+ * @returns {Promise<boolean>}
  */
 export async function providerSignIn(role, token, begin, onRenewed) {
   const p = await connectProvider().catch((error) => {
@@ -122,8 +127,12 @@ export async function providerSignIn(role, token, begin, onRenewed) {
   return true;
 }
 
-/** After signing out of presence: end the provider's session too (leaves the page).
- *  Returns false when the page did not sign in through a provider. */
+/**
+ * After signing out of presence: end the provider's session too (leaves the page).
+ * Returns false when the page did not sign in through a provider.
+ * @param {'agent' | 'supervisor'} role
+ * @returns {boolean}
+ */
 export function providerSignOut(role) {
   const session = read(sessionKey(role));
   sessionStorage.removeItem(sessionKey(role));

@@ -2,7 +2,7 @@
 // drill-down; a Reports view beside it. Events are applied to the roster at once and
 // drawn once per frame.
 import { Counts } from '../js/counts.js';
-import { toggleSort, statusOptions } from '../js/query.js';
+import { NO_FILTER, statusOptions, toggleSort, withFilter } from '../js/query.js';
 import { Roster } from '../js/roster.js';
 import { BASE_LABELS, BASES } from '../js/statuses.js';
 import { forgetToken } from './auth.js';
@@ -215,7 +215,7 @@ function renderShown() {
 }
 
 function setFilter(name, value) {
-  table.filter = { ...table.filter, [name]: value };
+  table.setFilter(withFilter(table.filter, name, value));
   const field = $('#filters').elements.namedItem(name);
   if (field.value !== value) field.value = value;
   rebuild();
@@ -235,7 +235,7 @@ filters.addEventListener('input', (event) => {
   if (name in table.filter) setFilter(name, value);
 });
 filters.addEventListener('reset', () => setTimeout(() => {
-  table.filter = { team: '', status: '', text: '' };
+  table.setFilter(NO_FILTER);
   rebuild();
 }));
 filters.addEventListener('submit', (event) => event.preventDefault());

@@ -114,7 +114,15 @@ class Row {
   }
 }
 
+/**
+ * The supervisor's agent table (see the top of this file).
+ */
 export class AgentTable {
+  /**
+   * Rows go into `tbody`.
+   * @param {HTMLElement} tbody
+   * @param {{now: () => number}} deps server-clock ms
+   */
   constructor(tbody, { now }) {
     this.tbody = tbody;
     this.now = now;
@@ -176,9 +184,15 @@ export class AgentTable {
     return this.order.findIndex((a) => a.agent_id === agent.agent_id);
   }
 
+  /** @param {import('../js/query.js').Sort} sort the next sort (see toggleSort) */
   setSort(sort) {
     this.sort = sort;
     this.cmp = comparator(sort.column, sort.dir);
+  }
+
+  /** @param {import('../js/query.js').Filter} filter the next filter (see withFilter) */
+  setFilter(filter) {
+    this.filter = filter;
   }
 
   /** The single timer pass over the visible rows. */

@@ -16,6 +16,12 @@ function getWorker() {
   return worker;
 }
 
+/**
+ * A repeating timer that keeps running in background tabs (see the top of this file).
+ * @param {number} ms
+ * @param {() => void} fn
+ * @returns {() => void} stops the timer
+ */
 export function every(ms, fn) {
   const w = getWorker();
   if (!w) {

@@ -63,7 +63,13 @@ function offerCard(offer, act) {
   return card;
 }
 
-/** Keyed render of the offer cards. */
+/**
+ * Keyed render of the offer cards.
+ * @param {HTMLElement} root the offers list
+ * @param {import('../js/agent-state.js').AgentState} state
+ * @param {(kind: string, id: string, reason?: string) => void} act
+ * @returns {void}
+ */
 export function renderOffers(root, state, act) {
   const wanted = new Map(state.offers.map((o) => [o.offerId, o]));
   for (const card of [...root.children]) {
@@ -86,7 +92,13 @@ export function renderOffers(root, state, act) {
   setData(root, 'count', state.offers.length);
 }
 
-/** Once a second: countdowns and progress bars of the offers. */
+/**
+ * Once a second: countdowns and progress bars of the offers.
+ * @param {HTMLElement} root
+ * @param {import('../js/agent-state.js').AgentState} state
+ * @param {number} now server-clock ms
+ * @returns {void}
+ */
 export function tickOffers(root, state, now) {
   for (const offer of state.offers) {
     const card = root.querySelector(`[data-offer-id="${CSS.escape(offer.offerId)}"]`);
@@ -116,7 +128,13 @@ function sessionItem(s, act) {
     button);
 }
 
-/** Keyed render of the open sessions. */
+/**
+ * Keyed render of the open sessions.
+ * @param {HTMLElement} root the sessions list
+ * @param {import('../js/agent-state.js').AgentState} state
+ * @param {(kind: string, id: string) => void} act
+ * @returns {void}
+ */
 export function renderSessions(root, state, act) {
   const wanted = new Set(state.sessions.map((s) => s.workItemId));
   for (const li of [...root.children]) if (!wanted.has(li.dataset.workItemId)) li.remove();
@@ -132,7 +150,13 @@ export function renderSessions(root, state, act) {
   setData(root, 'count', state.sessions.length);
 }
 
-/** Once a second: how long each session has been open. */
+/**
+ * Once a second: how long each session has been open.
+ * @param {HTMLElement} root
+ * @param {import('../js/agent-state.js').AgentState} state
+ * @param {number} now server-clock ms
+ * @returns {void}
+ */
 export function tickSessions(root, state, now) {
   for (const s of state.sessions) {
     const li = root.querySelector(`[data-work-item-id="${CSS.escape(s.workItemId)}"]`);

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from presence.auth import Role, TokenService
 from presence.core.model import AgentId
-from presence.store.connection import open_client
+from presence.store.connection import RedisClient, open_client
 from presence.store.embedded import EmbeddedRedis
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
@@ -216,13 +217,19 @@ class Fleet:
     # --- reading Redis ---
 
     @contextlib.asynccontextmanager
-    async def store(self) -> AsyncIterator[RedisStore]:
-        """A store on the shared Redis, as the harness reads it (not through a server)."""
+    async def client(self) -> AsyncIterator[RedisClient]:
+        """A client of the shared Redis, as the harness reads it (not through a server)."""
         client = open_client(self.redis.url)
         try:
-            yield RedisStore(client, self.keys)
+            yield client
         finally:
             await client.aclose()
+
+    @contextlib.asynccontextmanager
+    async def store(self) -> AsyncIterator[RedisStore]:
+        """A store on the shared Redis, as the harness reads it (not through a server)."""
+        async with self.client() as client:
+            yield RedisStore(client, self.keys)
 
     # --- organisation and tokens ---
 
@@ -248,12 +255,20 @@ class Fleet:
         return out
 
     async def history(self, agent_id: str) -> list[dict[str, Any]]:
-        async with self.store() as store:
-            return await store.history(AgentId(agent_id))
+        async with self.client() as client:
+            return await read_history(client, self.keys, agent_id)
 
     def token(self, role: Role, subject: str, teams: tuple[str, ...] = ("*",)) -> str:
         return self.tokens.issue(role, subject, now=time.time(), ttl=3600,
                                  teams=teams if role is Role.SUPERVISOR else ())
+
+
+async def read_history(client: RedisClient, keys: Keys, agent_id: str) -> list[dict[str, Any]]:
+    """Every history entry of one agent, oldest first (the server reads history only for
+    reports, through ``HistoryStore``)."""
+    rows: list[tuple[bytes, dict[bytes, bytes]]] = await client.xrange(
+        keys.history(agent_id))  # type: ignore[assignment]
+    return [orjson.loads(fields[b"e"]) for _, fields in rows]
 
 
 MakeFleet = Callable[..., Awaitable[Fleet]]

@@ -55,9 +55,8 @@ from typing import Any
 import pytest
 
 from presence.auth import Role
-from presence.core.model import AgentId
 from tests.chaos.drivers import AgentModel, Journal, SupervisorDriver
-from tests.chaos.fleet import Fleet, ServerProcess, Timing
+from tests.chaos.fleet import Fleet, ServerProcess, Timing, read_history
 from tests.chaos.hostile import Hostiles
 from tests.chaos.invariants import (
     Stored,
@@ -336,9 +335,9 @@ class Chaos:
 
     async def check_histories(self, ids: list[str], stored: dict[str, Stored]) -> None:
         tally: Counter[str] = Counter()
-        async with self.fleet.store() as store:
+        async with self.fleet.client() as client:
             for agent_id in ids:
-                entries = await store.history(AgentId(agent_id))
+                entries = await read_history(client, self.fleet.keys, agent_id)
                 self.journal.count("history_entries", len(entries))
                 for p in check_history(agent_id, entries, stored[agent_id], tally,
                                        self.fleet.timing.grace_period):

@@ -19,7 +19,9 @@ from presence.core.statuses import Base, Status, StatusId
 from presence.engine import Engine, EngineSettings
 from presence.store.config_store import ConfigStore
 from presence.store.keys import Keys
-from presence.store.redis_store import RedisStore, text
+from presence.store.redis_store import RedisStore
+from presence.store.replies import text
+from tests.redis import store_probe
 from tests.support.seeding import numbered, seed_agents
 
 #: Grace window and instance liveness timeout every engine of this tier uses.
@@ -72,12 +74,19 @@ class Rig:
         """Configure ``count`` agents of the team, named ``<stem>-<n>``."""
         return await seed_agents(self.store, numbered(count, f"{stem}-{{}}"), (TEAM,))
 
-    async def history(self, agent_id: AgentId) -> list[dict[str, Any]]:
-        return await self.store.history(agent_id)
+    async def history(
+        self, agent_id: AgentId, from_at: float | None = None, to_at: float | None = None
+    ) -> list[dict[str, Any]]:
+        """The agent's history entries between two instants (inclusive), oldest first."""
+        return await store_probe.history(self.client, self.keys, agent_id, from_at, to_at)
 
     async def reasons(self, agent_id: AgentId) -> list[str]:
         """The reason of every history entry of the agent, oldest first."""
-        return [h["reason"] for h in await self.store.history(agent_id)]
+        return [h["reason"] for h in await self.history(agent_id)]
+
+    async def stream_heads(self) -> dict[int, str]:
+        """Every shard's event stream head: a cursor taken now."""
+        return await store_probe.stream_heads(self.client, self.keys)
 
     async def event_count(self) -> int:
         """Entries in all shards' event streams together."""

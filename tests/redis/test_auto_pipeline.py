@@ -8,10 +8,12 @@ import asyncio
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from presence.core.model import AgentId, ConnectionId
-from presence.store.redis_store import Call, RedisStore
+from presence.store.redis_store import RedisStore
+from presence.store.scripts import Call, Scripts
 from tests.redis.redis_rig import Rig
 
 TAB = ConnectionId("tab-1")
@@ -19,15 +21,33 @@ TAB = ConnectionId("tab-1")
 BOUND = 10.0
 
 
-class CountingStore(RedisStore):
-    """A RedisStore that records the calls of every round trip its auto pipeline makes.
+class CountingScripts(Scripts):
+    """Script execution that records the calls of every round trip its auto pipeline
+    makes.
 
-    The spy sits on :meth:`RedisStore._execute` through a subclass: the store hands the
-    bound method to its :class:`AutoPipeline` when it is built, so replacing the
+    The spy sits on :meth:`Scripts._execute` through a subclass: :class:`Scripts` hands
+    the bound method to its :class:`AutoPipeline` when it is built, so replacing the
     attribute on an instance afterwards would not be seen."""
 
-    #: The calls of every round trip, in order.
-    sent: list[list[Call]]
+    def __init__(self, client: Redis) -> None:
+        super().__init__(client)
+        #: The calls of every round trip, in order.
+        self.sent: list[list[Call]] = []
+
+    async def _execute(self, calls: list[Call]) -> list[Any]:
+        self.sent.append(list(calls))
+        return await super()._execute(calls)
+
+
+class CountingStore(RedisStore):
+    """A RedisStore whose script calls go through :class:`CountingScripts`."""
+
+    scripts: CountingScripts
+
+    @property
+    def sent(self) -> list[list[Call]]:
+        """The calls of every round trip, in order."""
+        return self.scripts.sent
 
     @property
     def trips(self) -> list[int]:
@@ -39,15 +59,9 @@ class CountingStore(RedisStore):
         (trip,) = [calls for calls in self.sent if any(c is call for c in calls)]
         return trip
 
-    async def _execute(self, calls: list[Call]) -> list[Any]:
-        self.sent.append(list(calls))
-        return await super()._execute(calls)
-
 
 def counting_store(rig: Rig) -> CountingStore:
-    store = CountingStore(rig.client, rig.keys)
-    store.sent = []
-    return store
+    return CountingStore(rig.client, rig.keys, scripts=CountingScripts(rig.client))
 
 
 async def test_concurrent_loads_and_commits_share_round_trips(rig: Rig) -> None:
@@ -132,9 +146,9 @@ async def test_an_error_answer_fails_only_its_own_caller(rig: Rig) -> None:
 
     async with asyncio.timeout(BOUND):
         failed, loaded, value = await asyncio.gather(
-            store._pipelined([("GET", plain), wrong]),
+            store.scripts.pipelined([("GET", plain), wrong]),
             store.load_agent(agent_id),
-            store._pipelined([read]),
+            store.scripts.pipelined([read]),
             return_exceptions=True,
         )
 
@@ -155,8 +169,8 @@ async def test_an_error_answer_does_not_stop_the_next_trip(rig: Rig) -> None:
 
     async with asyncio.timeout(BOUND):
         with pytest.raises(ResponseError, match="WRONGTYPE"):
-            await store._pipelined([("LPUSH", plain, "y")])
-        assert await store._pipelined([("GET", plain)]) == [b"x"]
+            await store.scripts.pipelined([("LPUSH", plain, "y")])
+        assert await store.scripts.pipelined([("GET", plain)]) == [b"x"]
     assert store.trips == [1, 1]
 
 
@@ -169,7 +183,7 @@ async def test_concurrent_calls_after_script_flush_reload_and_apply_once(rig: Ri
     agents = await rig.add_agents(20)
     for agent_id in agents:
         await engine.connect(agent_id, TAB)  # the engine keeps copies: a change is a commit
-    shas = [store._load.sha, store._commit.sha]
+    shas = [store.agents._load.sha, store.agents._commit.sha]
     await rig.client.script_flush()
     assert await rig.client.script_exists(*shas) == [False, False]
     store.sent.clear()

@@ -9,7 +9,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from presence.core.model import AgentId, ConnectionId
-from presence.store.redis_store import CommitRequest, ConnectionOp, text
+from presence.store.redis_store import CommitRequest, ConnectionOp
+from presence.store.replies import text
 from tests.redis.redis_rig import GRACE, Rig
 
 TAB = ConnectionId("tab-1")
@@ -114,7 +115,7 @@ async def test_commit_with_current_version_writes_everything_once(rig: Rig) -> N
     assert after["conns"] == {TAB.encode(): b"i7"}
     assert after["due"] == [(f"grace:{agent_id}".encode(), float(round((now + GRACE) * 1000)))]
     assert [text(i) for i, _ in after["events"]] == [committed.event_id]
-    assert await rig.store.history(agent_id) == [{"n": 1}]
+    assert await rig.history(agent_id) == [{"n": 1}]
     # The same expected version again is now stale.
     again = await rig.store.commit(CommitRequest(
         agent_id, 0, write, event={"n": 2}, history=[], now=now,

@@ -7,7 +7,7 @@ from redis.asyncio import Redis
 from presence.clock import FakeClock
 from presence.core.model import AgentId, ConnectionId
 from presence.engine import Engine
-from presence.store.redis_store import text
+from presence.store.replies import text
 from tests.redis.redis_rig import SHARDS, Rig, make_rig
 
 TAB = ConnectionId("tab-1")
@@ -24,7 +24,7 @@ async def test_events_after_returns_later_events_in_order(rig: Rig) -> None:
     engine = rig.engine()
     (agent_id,) = await rig.add_agents(1)
     shard = rig.keys.shard_of(agent_id)
-    cursor = (await rig.store.stream_heads())[shard]
+    cursor = (await rig.stream_heads())[shard]
     assert cursor == "0-0"
 
     await engine.connect(agent_id, TAB)
@@ -37,7 +37,7 @@ async def test_events_after_returns_later_events_in_order(rig: Rig) -> None:
         "available", "away", "available", "away", "available",
     ]  # fmt: skip
     ids = [i for i, _ in events]
-    head = (await rig.store.stream_heads())[shard]
+    head = (await rig.stream_heads())[shard]
     assert ids[-1] == head
 
     later = await rig.store.events_after(shard, ids[2], 100)
@@ -57,7 +57,7 @@ async def test_events_after_a_trimmed_cursor_is_none(
     (agent_id,) = await rig.add_agents(1)
     shard = rig.keys.shard_of(agent_id)
     await engine.connect(agent_id, TAB)
-    first = (await rig.store.stream_heads())[shard]
+    first = (await rig.stream_heads())[shard]
 
     await flip(engine, agent_id, 500)
 

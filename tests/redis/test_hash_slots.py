@@ -5,7 +5,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from presence.core.model import AgentId, ConnectionId
-from presence.store.redis_store import text
+from presence.store.replies import text
 from tests.redis.redis_rig import SHARDS, Rig
 
 

@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 
 from presence.clock import FakeClock, to_ms
 from presence.core.model import AgentId, ConnectionId
-from presence.store.redis_store import text
+from presence.store.replies import text
 from tests.redis.redis_rig import GRACE, Rig, make_rig
 
 TAB = ConnectionId("tab-1")
@@ -70,12 +70,12 @@ async def test_history_ids_are_injected_clock_milliseconds(rig: Rig) -> None:
     def statuses(entries: list[dict[str, object]]) -> list[object]:
         return [h["status_id"] for h in entries]
 
-    window = await rig.store.history(agent_id, from_at=t0 + 10, to_at=t0 + 20)
+    window = await rig.history(agent_id, from_at=t0 + 10, to_at=t0 + 20)
     assert statuses(window) == ["away", "busy", "dnd"]  # both bounds inclusive
-    window = await rig.store.history(agent_id, from_at=t0 + 10.001, to_at=t0 + 19.999)
+    window = await rig.history(agent_id, from_at=t0 + 10.001, to_at=t0 + 19.999)
     assert statuses(window) == []
-    assert statuses(await rig.store.history(agent_id, from_at=t0 + 30)) == ["offline"]
-    assert statuses(await rig.store.history(agent_id, to_at=t0 + 9)) == ["available"]
+    assert statuses(await rig.history(agent_id, from_at=t0 + 30)) == ["offline"]
+    assert statuses(await rig.history(agent_id, to_at=t0 + 9)) == ["available"]
 
 
 async def test_history_older_than_retention_is_trimmed_by_later_commits(

@@ -134,15 +134,15 @@ async def test_a_cursor_naming_a_lost_event_resyncs_even_after_newer_events(
     (agent_id,) = await rig.add_agents(1)
     shard = rig.keys.shard_of(agent_id)
     await engine.connect(agent_id, TAB)
-    kept_head = (await rig.store.stream_heads())[shard]
+    kept_head = (await rig.stream_heads())[shard]
     dump = await saved(rig, agent_id)
     await engine.set_presence(agent_id, "away")
-    lost_head = (await rig.store.stream_heads())[shard]  # a supervisor's cursor, then lost
+    lost_head = (await rig.stream_heads())[shard]  # a supervisor's cursor, then lost
     await lose_writes_since(rig, dump)
     other = rig.engine("i2")
     await other.set_presence(agent_id, "busy")  # a newer event past the lost one
     await other.set_presence(agent_id, "dnd")
-    head = (await rig.store.stream_heads())[shard]
+    head = (await rig.stream_heads())[shard]
     assert stream_position(head) > stream_position(lost_head)
 
     assert await rig.store.events_after(shard, lost_head, 100) is None

@@ -24,7 +24,8 @@ from presence.core.workstreams import Workstream
 from presence.engine import Engine, EngineSettings
 from presence.routing import APPLY_REPAIR_DELAY, Router
 from presence.store.keys import Keys
-from presence.store.redis_store import RedisStore, text
+from presence.store.redis_store import RedisStore
+from presence.store.replies import text
 from presence.store.work_store import DueOp, QueueOp, WorkStore
 from tests.support.seeding import seed_agents
 

@@ -399,3 +399,30 @@ def test_a_workstream_survives_its_json_form() -> None:
         missed_to_inactive=False, rejected_to_dnd=False,
     )
     assert Workstream.from_json(original.to_json()) == original
+
+
+# --- agents who rejected or missed the item (decision 13) ---
+
+
+def test_agents_who_rejected_or_missed_the_item_are_tried_last_in_their_own_order() -> None:
+    """Excluded agents follow every other eligible agent, in the method's order."""
+    # by round robin: a1 waited longest, then a2, a3, a4
+    agents = [cand(f"a{n}", last_assigned_at=T0 + n) for n in (1, 2, 3, 4)]
+    workstream = ws(method=Method.ROUND_ROBIN)
+    ranked = rank(agents, workstream, excluded=("a1", "a3"))
+    assert [c.agent_id for c in ranked] == ["a2", "a4", "a1", "a3"]
+
+
+def test_an_excluded_agent_is_offered_the_item_when_nobody_else_can_take_it() -> None:
+    """Exclusion moves an agent to the end, never out: alone, it is still ranked."""
+    others_gone = [cand("a1"), cand("a2", connected=False)]
+    ranked = rank(others_gone, ws(), excluded=("a1",))
+    assert [c.agent_id for c in ranked] == ["a1"]
+
+
+def test_custom_rules_also_try_excluded_agents_last() -> None:
+    """With custom rules, the deciding rule's matches are ordered with excluded agents last."""
+    agents = [cand("a1", last_assigned_at=T0), cand("a2", last_assigned_at=T0 + 5)]
+    workstream = rules_ws(Rule("anybody", (), Method.ROUND_ROBIN))
+    assert [c.agent_id for c in rank(agents, workstream)] == ["a1", "a2"]
+    assert [c.agent_id for c in rank(agents, workstream, excluded=["a1"])] == ["a2", "a1"]

@@ -19,6 +19,7 @@ from typing import Any
 
 from presence.core.model import AgentState
 from presence.core.rules import Transition
+from presence.core.time import to_ms
 
 #: ``(epoch, version)`` of one state of an agent; tuples compare epoch first.
 Stamp = tuple[int, int]
@@ -54,7 +55,7 @@ def next_epoch(now: float, *seen: int) -> int:
     """An epoch above every epoch in ``seen`` and at least ``now`` in ms: on the
     shared clock, later than any epoch issued earlier even by another process, and
     still so if Redis loses the repair that carried it."""
-    return max((round(now * 1000), *(e + 1 for e in seen)))
+    return max((to_ms(now), *(e + 1 for e in seen)))
 
 
 def repair(state: AgentState, seen: Stamp, now: float) -> Transition | None:

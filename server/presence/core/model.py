@@ -13,6 +13,7 @@ from typing import Any, NewType
 
 from presence.core.capacity import CapacityConfig, ProfileConfig, Usage
 from presence.core.statuses import Base, Status, StatusId, oob_for
+from presence.core.time import from_ms, to_ms
 
 AgentId = NewType("AgentId", str)
 ConnectionId = NewType("ConnectionId", str)
@@ -78,7 +79,7 @@ class Presence:
             "base": self.base.value,
             "source": self.source.value,
             "reason": self.reason,
-            "since": round(self.since_at * 1000),
+            "since": to_ms(self.since_at),
             "version": self.version,
             "actor": self.actor,
             "epoch": self.epoch,
@@ -96,7 +97,7 @@ class Presence:
             base=Base(d["base"]),
             source=Source(d["source"]),
             reason=d["reason"],
-            since_at=d["since"] / 1000.0,
+            since_at=from_ms(d["since"]),
             version=d["version"],
             actor=d.get("actor"),
             epoch=int(d.get("epoch", 0)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from presence.core.model import AgentProfile, TeamId
 from presence.core.rules import resolve_default
@@ -103,3 +103,12 @@ class OrgConfig:
             usable(team.default_status if team else None),
             usable(self.global_default),
         )
+
+
+class OrgSource(Protocol):
+    """Where the current organisation configuration is read from (each process's
+    configuration cache, replaced at every reload): read :attr:`org` at each use, after
+    any await, rather than keeping an old one."""
+
+    @property
+    def org(self) -> OrgConfig: ...

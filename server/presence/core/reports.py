@@ -22,6 +22,7 @@ from typing import Any
 from presence.core.intervals import Interval, Window
 from presence.core.model import AgentProfile, AgentState
 from presence.core.statuses import OOB_BY_ID, Base, Status, StatusCatalog, is_oob
+from presence.core.time import from_ms, to_ms
 from presence.core.views import capacity_view
 
 BASE_ORDER: tuple[Base, ...] = tuple(Base)
@@ -149,7 +150,7 @@ def presence_report(
 
 def iso(ms: int) -> str:
     """Epoch milliseconds as ISO 8601 UTC (``2026-01-01T00:00:00.000Z``)."""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(from_ms(ms), UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def seconds_text(seconds: float) -> str:
@@ -200,8 +201,8 @@ def realtime_agent(state: AgentState, profile: AgentProfile, now_ms: int) -> dic
     """One agent in the real-time report: its presence, time in it, connections,
     capacity, open sessions and the grace countdown (seconds, ``None`` outside one)."""
     p = state.presence
-    since_ms = round(p.since_at * 1000)
-    grace_ms = None if state.grace_until is None else round(state.grace_until * 1000)
+    since_ms = to_ms(p.since_at)
+    grace_ms = None if state.grace_until is None else to_ms(state.grace_until)
     return {
         "agent_id": state.agent_id,
         "name": profile.name or state.agent_id,

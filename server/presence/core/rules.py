@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from presence.core.capacity import Usage, WorkLoad, computed_base
+from presence.core.errors import ErrorCode, PresenceError
 from presence.core.model import (
     AgentProfile,
     AgentState,
@@ -22,6 +24,9 @@ from presence.core.model import (
     Source,
 )
 from presence.core.statuses import Base, Status, oob_for
+
+if TYPE_CHECKING:  # org.py imports this module (resolve_default)
+    from presence.core.org import OrgConfig
 
 #: Bases that make a manual (or supervisor, or default) status sticky over capacity
 #: changes (SPEC §6).
@@ -183,6 +188,55 @@ def set_manual(state: AgentState, status: Status, now: float) -> Transition | No
     if not state.connections:
         return None
     return _finish(state, state.with_presence(status, Source.MANUAL, Reason.MANUAL, now))
+
+
+def _require_connected(state: AgentState) -> None:
+    if not state.connections:
+        raise PresenceError(ErrorCode.NOT_CONNECTED, "agent has no live connection")
+
+
+def choose_manual(
+    state: AgentState, profile: AgentProfile, org: OrgConfig, status_id: str, now: float
+) -> Transition | None:
+    """The agent asked for ``status_id`` from its picker (SPEC §1, §6), guards included.
+
+    Refused (:class:`PresenceError`, nothing changes) in this order: ``unknown_status``
+    when no status has that id; ``status_not_selectable`` when the agent's picker does
+    not offer it (Inactive, a disabled status, a custom status not assigned to the agent
+    or its team); ``not_connected`` when the agent has no live connection (decision 5).
+    Otherwise :func:`set_manual`."""
+    status = org.selectable(profile, status_id)
+    if status is None:
+        if org.catalog.get(status_id) is None:
+            raise PresenceError(ErrorCode.UNKNOWN_STATUS, f"no status {status_id!r}")
+        raise PresenceError(
+            ErrorCode.STATUS_NOT_SELECTABLE, f"status {status_id!r} cannot be picked"
+        )
+    _require_connected(state)
+    return set_manual(state, status, now)
+
+
+def choose_forced(
+    state: AgentState, org: OrgConfig, status_id: str, actor: str, note: str | None,
+    now: float,
+) -> Transition | None:
+    """A supervisor asked to force ``status_id`` on the agent (decision 9), guards
+    included: any enabled status may be forced, custom ones not assigned to the agent
+    too, except Inactive.
+
+    Refused (:class:`PresenceError`, nothing changes) in this order: ``unknown_status``
+    when no status has that id; ``status_not_selectable`` when it is Inactive or
+    disabled (a supervisor cannot force Inactive); ``not_connected`` when the agent has
+    no live connection (decision 5). Otherwise :func:`force`."""
+    status = org.catalog.get(status_id)
+    if status is None:
+        raise PresenceError(ErrorCode.UNKNOWN_STATUS, f"no status {status_id!r}")
+    if status.base is Base.INACTIVE or status.disabled:
+        raise PresenceError(
+            ErrorCode.STATUS_NOT_SELECTABLE, f"status {status_id!r} cannot be forced"
+        )
+    _require_connected(state)
+    return force(state, status, actor, note, now)
 
 
 def force(

@@ -227,6 +227,39 @@ def parse_workstream(ws_id: str, body: object, known_statuses: set[str]) -> Work
     channel = b.get("channel", "chat")
     if not valid_id(channel):
         errors["channel"] = "expected a channel name such as chat, voice, email"
+    allowed = _allowed_presences(b, known_statuses, errors)
+    load = _work_load(b, errors)
+    method = b.get("method", Method.HIGHEST_CAPACITY.value)
+    if not isinstance(method, str) or method not in set(Method):
+        errors["method"] = f"method must be one of {', '.join(m.value for m in Method)}"
+        method = Method.HIGHEST_CAPACITY.value
+    rules = _rules(b, errors)
+    if method == Method.RULES and not rules and "rules" not in errors:
+        errors["rules"] = "method 'rules' needs at least one rule"
+    timeout = b.get("notification_timeout", 30)
+    if (not isinstance(timeout, int | float) or isinstance(timeout, bool)
+            or not 1 <= timeout <= 3600):
+        errors["notification_timeout"] = "expected seconds from 1 to 3600"
+        timeout = 30
+    agents = _id_list(b, "agents", errors)
+    teams = _id_list(b, "teams", errors)
+    switches = {sw: _switch(b, sw, errors) for sw in ("missed_to_inactive", "rejected_to_dnd")}
+    if errors:
+        raise Invalid(errors)
+    return Workstream(
+        id=ws_id, name=name, channel=str(channel),
+        allowed_presences=tuple(StatusId(s) for s in allowed),
+        load=load, method=Method(method), rules=tuple(rules),
+        notification_timeout=float(timeout), agents=agents, teams=teams,
+        missed_to_inactive=switches["missed_to_inactive"],
+        rejected_to_dnd=switches["rejected_to_dnd"],
+    )
+
+
+def _allowed_presences(
+    b: dict[str, Any], known_statuses: set[str], errors: dict[str, str]
+) -> tuple[str, ...]:
+    """``allowed_presences``: known status ids, at least one (default: available)."""
     allowed = _id_list(b, "allowed_presences", errors) if "allowed_presences" in b else (
         "available",)
     for sid in allowed:
@@ -234,6 +267,11 @@ def parse_workstream(ws_id: str, body: object, known_statuses: set[str]) -> Work
             errors["allowed_presences"] = f"no status {sid!r}"
     if not allowed and "allowed_presences" not in errors:
         errors["allowed_presences"] = "expected at least one status"
+    return allowed
+
+
+def _work_load(b: dict[str, Any], errors: dict[str, str]) -> WorkLoad:
+    """``capacity``: ``{units, profile}`` an item of the workstream takes (default none)."""
     cap = b.get("capacity", {})
     units, profile = 0, None
     if not isinstance(cap, dict) or set(cap) - {"units", "profile"}:
@@ -249,57 +287,48 @@ def parse_workstream(ws_id: str, body: object, known_statuses: set[str]) -> Work
             errors["capacity.profile"] = "expected a capacity profile id or null"
         else:
             profile = prof
-    method = b.get("method", Method.HIGHEST_CAPACITY.value)
-    if not isinstance(method, str) or method not in set(Method):
-        errors["method"] = f"method must be one of {', '.join(m.value for m in Method)}"
-        method = Method.HIGHEST_CAPACITY.value
-    rules: list[Rule] = []
+    return WorkLoad(units, profile)
+
+
+def _rules(b: dict[str, Any], errors: dict[str, str]) -> list[Rule]:
+    """``rules``: a list of ``{name, conditions, method}`` (for the method ``rules``)."""
     raw_rules = b.get("rules", [])
     if not isinstance(raw_rules, list):
         errors["rules"] = "expected a list of {name, conditions, method}"
-    else:
-        for i, r in enumerate(raw_rules):
-            where = f"rules[{i}]"
-            if not isinstance(r, dict) or set(r) - {"name", "conditions", "method"}:
-                errors[where] = "expected {name, conditions, method}"
-                continue
-            rm = r.get("method", Method.HIGHEST_CAPACITY.value)
-            if not isinstance(rm, str) or rm not in set(Method) or rm == Method.RULES:
-                errors[f"{where}.method"] = "expected highest_capacity, round_robin or least_active"
-                continue
-            conds = r.get("conditions", [])
-            if not isinstance(conds, list):
-                errors[f"{where}.conditions"] = "expected a list"
-                continue
-            parsed = [_condition(c, f"{where}.conditions[{j}]", errors)
-                      for j, c in enumerate(conds)]
-            rules.append(Rule(str(r.get("name", f"rule {i + 1}")),
-                              tuple(c for c in parsed if c is not None), Method(rm)))
-    if method == Method.RULES and not rules and "rules" not in errors:
-        errors["rules"] = "method 'rules' needs at least one rule"
-    timeout = b.get("notification_timeout", 30)
-    if (not isinstance(timeout, int | float) or isinstance(timeout, bool)
-            or not 1 <= timeout <= 3600):
-        errors["notification_timeout"] = "expected seconds from 1 to 3600"
-        timeout = 30
-    agents = _id_list(b, "agents", errors)
-    teams = _id_list(b, "teams", errors)
-    switches = {}
-    for sw in ("missed_to_inactive", "rejected_to_dnd"):
-        v = b.get(sw, True)
-        if not isinstance(v, bool):
-            errors[sw] = "expected true or false"
-        switches[sw] = bool(v)
-    if errors:
-        raise Invalid(errors)
-    return Workstream(
-        id=ws_id, name=name, channel=str(channel),
-        allowed_presences=tuple(StatusId(s) for s in allowed),
-        load=WorkLoad(units, profile), method=Method(method), rules=tuple(rules),
-        notification_timeout=float(timeout), agents=agents, teams=teams,
-        missed_to_inactive=switches["missed_to_inactive"],
-        rejected_to_dnd=switches["rejected_to_dnd"],
-    )
+        return []
+    rules: list[Rule] = []
+    for i, r in enumerate(raw_rules):
+        rule = _rule(i, r, errors)
+        if rule is not None:
+            rules.append(rule)
+    return rules
+
+
+def _rule(i: int, r: object, errors: dict[str, str]) -> Rule | None:
+    """The ``i``-th custom rule, or None (the errors say why)."""
+    where = f"rules[{i}]"
+    if not isinstance(r, dict) or set(r) - {"name", "conditions", "method"}:
+        errors[where] = "expected {name, conditions, method}"
+        return None
+    rm = r.get("method", Method.HIGHEST_CAPACITY.value)
+    if not isinstance(rm, str) or rm not in set(Method) or rm == Method.RULES:
+        errors[f"{where}.method"] = "expected highest_capacity, round_robin or least_active"
+        return None
+    conds = r.get("conditions", [])
+    if not isinstance(conds, list):
+        errors[f"{where}.conditions"] = "expected a list"
+        return None
+    parsed = [_condition(c, f"{where}.conditions[{j}]", errors) for j, c in enumerate(conds)]
+    return Rule(str(r.get("name", f"rule {i + 1}")),
+                tuple(c for c in parsed if c is not None), Method(rm))
+
+
+def _switch(b: dict[str, Any], name: str, errors: dict[str, str]) -> bool:
+    """An on/off field, on by default."""
+    v = b.get(name, True)
+    if not isinstance(v, bool):
+        errors[name] = "expected true or false"
+    return bool(v)
 
 
 def parse_work_item(body: object) -> tuple[str, str | None, dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from presence.core.model import AgentProfile, AgentState
+from presence.core.time import to_ms
 
 
 def capacity_view(state: AgentState, profile: AgentProfile) -> dict[str, Any]:
@@ -36,7 +37,7 @@ def agent_view(state: AgentState, profile: AgentProfile) -> dict[str, Any]:
         team=profile.team,
         connections=len(state.connections),
         signed_in=state.signed_in,
-        grace_until=None if state.grace_until is None else round(state.grace_until * 1000),
+        grace_until=None if state.grace_until is None else to_ms(state.grace_until),
         capacity=capacity_view(state, profile),
     )
     return view
@@ -45,5 +46,5 @@ def agent_view(state: AgentState, profile: AgentProfile) -> dict[str, Any]:
 def history_entry(state: AgentState, now: float) -> dict[str, Any]:
     """One history record of a presence change made at ``now`` (SPEC §8)."""
     entry = state.presence.to_wire()
-    entry["at"] = round(now * 1000)
+    entry["at"] = to_ms(now)
     return entry

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from presence.core.capacity import WorkLoad
+from presence.core.time import from_ms, to_ms
 
 
 class ItemState(StrEnum):
@@ -56,30 +57,30 @@ class WorkItem:
             "id": self.id,
             "workstream": self.workstream,
             "payload": dict(self.payload),
-            "created_at": round(self.created_at * 1000),
+            "created_at": to_ms(self.created_at),
             "state": self.state.value,
             "agent_id": self.agent_id,
             "offer_id": self.offer_id,
             "offer_seq": self.offer_seq,
-            "expires_at": None if self.expires_at is None else round(self.expires_at * 1000),
+            "expires_at": None if self.expires_at is None else to_ms(self.expires_at),
             "excluded": list(self.excluded),
             "history": [dict(h) for h in self.history],
             "version": self.version,
-            "accepted_at": None if self.accepted_at is None else round(self.accepted_at * 1000),
-            "closed_at": None if self.closed_at is None else round(self.closed_at * 1000),
+            "accepted_at": None if self.accepted_at is None else to_ms(self.accepted_at),
+            "closed_at": None if self.closed_at is None else to_ms(self.closed_at),
             "load": {"units": self.load.units, "profile": self.load.profile},
         }
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> WorkItem:
         def secs(v: Any) -> float | None:
-            return None if v is None else v / 1000.0
+            return None if v is None else from_ms(v)
 
         return cls(
             id=d["id"],
             workstream=d["workstream"],
             payload=d.get("payload") or {},
-            created_at=d["created_at"] / 1000.0,
+            created_at=from_ms(d["created_at"]),
             state=ItemState(d["state"]),
             agent_id=d.get("agent_id"),
             offer_id=d.get("offer_id"),
@@ -103,7 +104,7 @@ class WorkItem:
             "workstream_name": workstream_name or self.workstream,
             "channel": channel,
             "payload": dict(self.payload),
-            "accepted_at": None if self.accepted_at is None else round(self.accepted_at * 1000),
+            "accepted_at": None if self.accepted_at is None else to_ms(self.accepted_at),
         }
 
 
@@ -117,7 +118,7 @@ class WorkError(Exception):
 
 
 def _log(item: WorkItem, now: float, event: str, **extra: Any) -> tuple[Mapping[str, Any], ...]:
-    entry = {"at": round(now * 1000), "event": event, **extra}
+    entry = {"at": to_ms(now), "event": event, **extra}
     return (*item.history, entry)[-100:]
 
 

@@ -8,7 +8,7 @@ agent id.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -234,11 +234,9 @@ def _key(method: Method, c: Candidate) -> tuple[Any, ...]:
             return (waited, c.agent_id)
 
 
-def rank(candidates: Sequence[Candidate], ws: Workstream) -> list[Candidate]:
-    """Eligible-by-presence-and-capacity candidates in the order they should be tried.
-    With custom rules, the first rule that matches anybody decides, by its own method;
-    agents no rule matches are not offered the item."""
-    pool = [c for c in candidates if presence_allows(c, ws) and has_capacity(c, ws)]
+def _ordered(pool: Sequence[Candidate], ws: Workstream) -> list[Candidate]:
+    """``pool`` sorted by the workstream's method; with custom rules, the candidates of
+    the first rule that matches anybody, sorted by that rule's method (none: ``[]``)."""
     if ws.method is not Method.RULES:
         return sorted(pool, key=lambda c: _key(ws.method, c))
     for rule in ws.rules:
@@ -246,3 +244,17 @@ def rank(candidates: Sequence[Candidate], ws: Workstream) -> list[Candidate]:
         if matched:
             return sorted(matched, key=lambda c: _key(rule.method, c))
     return []
+
+
+def rank(
+    candidates: Sequence[Candidate], ws: Workstream, excluded: Collection[str] = ()
+) -> list[Candidate]:
+    """Eligible-by-presence-and-capacity candidates in the order they should be tried.
+    With custom rules, the first rule that matches anybody decides, by its own method;
+    agents no rule matches are not offered the item. Agents in ``excluded`` (they
+    rejected or missed the item, or had it withdrawn) come last, in their own order:
+    they are tried again only when nobody else can take it (decision 13)."""
+    pool = [c for c in candidates if presence_allows(c, ws) and has_capacity(c, ws)]
+    ranked = _ordered(pool, ws)
+    ranked.sort(key=lambda c: c.agent_id in excluded)  # stable: excluded last
+    return ranked

@@ -16,19 +16,16 @@ Everything the server writes goes under ``data_dir``: the AOF directory, ``valke
 running by an owner that died is stopped by the next start (see
 :mod:`presence.store.embedded_ownership`).
 The one exception is a unix socket whose path would be too long (see
-:meth:`EmbeddedRedis.__init__`).
+:mod:`presence.store.embedded_socket`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import re
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import weakref
 from collections.abc import Sequence
@@ -42,11 +39,10 @@ from presence.store.embedded_ownership import (
     stop_leftover,
 )
 from presence.store.embedded_probe import last_log_line, send_request
+from presence.store.embedded_socket import SocketPathError, SocketPlace
 
 __all__ = ["EmbeddedRedis", "EmbeddedRedisError", "server_binary"]
 
-# sun_path is 108 bytes on Linux (104 on macOS) including the terminating NUL.
-_MAX_UNIX_SOCKET_PATH = 103
 _PING = b"*1\r\n$4\r\nPING\r\n"
 _INFO_SERVER = b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n"
 
@@ -117,20 +113,8 @@ class EmbeddedRedis:
         self._appendonly = appendonly
         self._extra_args = tuple(extra_args)
         self._binary = binary
-        self._socket_dir: Path | None = None  # set when the socket lives outside data_dir
-        self._socket: Path | None
-        if unix_socket is not None:
-            self._socket = Path(os.path.abspath(unix_socket))
-        elif port == 0:
-            self._socket = self._data_dir / "redis.sock"
-            if len(os.fsencode(self._socket)) > _MAX_UNIX_SOCKET_PATH:
-                digest = hashlib.sha256(os.fsencode(self._data_dir)).hexdigest()[:16]
-                self._socket_dir = (
-                    Path(tempfile.gettempdir()) / f"presence-valkey-{os.geteuid()}-{digest}"
-                )
-                self._socket = self._socket_dir / "redis.sock"
-        else:
-            self._socket = None
+        self._socket = (SocketPlace.choose(self._data_dir, unix_socket)
+                        if unix_socket is not None or port == 0 else None)
         self._lock = DataDirLock(self._data_dir / "valkey.lock")
         self._proc: subprocess.Popen[bytes] | None = None
         self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], EmbeddedRedis] | None = None
@@ -141,7 +125,7 @@ class EmbeddedRedis:
     def url(self) -> str:
         """The URL for ``redis.asyncio.Redis.from_url``: ``unix://…`` when on a socket."""
         if self._socket is not None:
-            return f"unix://{self._socket}"
+            return f"unix://{self._socket.path}"
         return f"redis://127.0.0.1:{self._port}"
 
     @property
@@ -199,9 +183,10 @@ class EmbeddedRedis:
         try:
             self._lock.acquire()
             stop_leftover(self._data_dir, self._pidfile)
-        except DataDirBusyError as exc:
+            if self._socket is not None:
+                self._socket.prepare()
+        except (DataDirBusyError, SocketPathError) as exc:
             raise EmbeddedRedisError(str(exc)) from None
-        self._prepare_socket_dir()
 
         stderr_path = self._data_dir / "valkey.stderr"
         with stderr_path.open("wb") as stderr:
@@ -309,7 +294,7 @@ class EmbeddedRedis:
             "--appendfsync", "everysec",
         ]  # fmt: skip
         if self._socket is not None:
-            args += ["--unixsocket", os.fspath(self._socket), "--unixsocketperm", "700"]
+            args += ["--unixsocket", os.fspath(self._socket.path), "--unixsocketperm", "700"]
         return [*args, *self._extra_args]
 
     @property
@@ -322,36 +307,9 @@ class EmbeddedRedis:
             raise EmbeddedRedisError("embedded redis is not running")
         return pid
 
-    def _prepare_socket_dir(self) -> None:
-        if self._socket is None:
-            return
-        if len(os.fsencode(self._socket)) > _MAX_UNIX_SOCKET_PATH:
-            raise EmbeddedRedisError(
-                f"unix socket path is longer than {_MAX_UNIX_SOCKET_PATH} bytes: {self._socket}"
-            )
-        if self._socket_dir is None:
-            self._socket.parent.mkdir(parents=True, exist_ok=True)
-            return
-        with contextlib.suppress(FileExistsError):
-            self._socket_dir.mkdir(mode=0o700)
-        st = self._socket_dir.lstat()
-        # A predictable name in a shared temp dir: make sure it is ours and private.
-        if (
-            not self._socket_dir.is_dir()
-            or self._socket_dir.is_symlink()
-            or (st.st_uid != os.geteuid() or st.st_mode & 0o077)
-        ):
-            raise EmbeddedRedisError(
-                f"socket directory {self._socket_dir} is not a private directory of this user"
-            )
-
     def _release_socket_dir(self) -> None:
-        if self._socket_dir is None or self._socket is None:
-            return
-        with contextlib.suppress(FileNotFoundError):
-            self._socket.unlink()
-        with contextlib.suppress(OSError):
-            self._socket_dir.rmdir()
+        if self._socket is not None:
+            self._socket.release()
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -384,7 +342,7 @@ class EmbeddedRedis:
 
     def _request(self, request: bytes, deadline: float) -> bytes | None:
         if self._socket is not None:
-            return send_request(socket.AF_UNIX, os.fspath(self._socket), request, deadline)
+            return send_request(socket.AF_UNIX, os.fspath(self._socket.path), request, deadline)
         return send_request(socket.AF_INET, ("127.0.0.1", self._port), request, deadline)
 
     def _last_output_line(self) -> str:

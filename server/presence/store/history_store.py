@@ -20,7 +20,7 @@ from presence.core.intervals import Change, Window
 from presence.core.model import AgentId
 from presence.store.connection import RedisClient
 from presence.store.keys import Keys
-from presence.store.redis_store import text
+from presence.store.replies import text
 
 Rows = list[tuple[bytes, dict[bytes, bytes]]]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 
 import orjson
 
@@ -11,11 +10,8 @@ from presence.clock import to_ms
 from presence.core.work import WorkItem
 from presence.store.connection import RedisClient
 from presence.store.keys import Keys
-from presence.store.redis_store import text
-
-
-def _script(name: str) -> str:
-    return resources.files("presence.store").joinpath(f"lua/{name}.lua").read_text()
+from presence.store.replies import text
+from presence.store.scripts import script_source
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +31,8 @@ class WorkStore:
     def __init__(self, client: RedisClient, keys: Keys) -> None:
         self.client = client
         self.keys = keys
-        self._commit = client.register_script(_script("commit_item"))
-        self._release = client.register_script(_script("release_reservation"))
+        self._commit = client.register_script(script_source("commit_item"))
+        self._release = client.register_script(script_source("release_reservation"))
 
     async def workstream_of(self, item_id: str) -> str | None:
         ws = await self.client.hget(self.keys.item_index, item_id)
@@ -101,6 +97,10 @@ class WorkStore:
             self.keys.offers_due(workstream), "-inf", to_ms(now), start=0, num=limit
         )
         return [text(m) for m in raw]
+
+    async def drop_offer_deadline(self, workstream: str, offer_id: str) -> None:
+        """Remove an offer's deadline (the offer had already been resolved)."""
+        await self.client.zrem(self.keys.offers_due(workstream), offer_id)
 
     async def reserve(self, agent_id: str, offer_id: str, ttl: float) -> bool:
         """Reserve the agent for one offer (fails if it already has one pending)."""

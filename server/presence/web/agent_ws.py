@@ -16,6 +16,7 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from presence.auth import Identity, Role
+from presence.clock import to_ms
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.messages import (
     Accept,
@@ -105,7 +106,7 @@ async def _serve(ws: WebSocket, rt: Runtime, peer: Peer) -> None:
         link.statuses = picker_wire(org.picker(out.profile))
         peer.offer(encode({
             "type": "welcome",
-            "server_time": round(rt.clock.now() * 1000),
+            "server_time": to_ms(rt.clock.now()),
             "agent_id": agent_id,
             "name": out.profile.name or agent_id,
             "connection_id": conn_id,
@@ -211,7 +212,7 @@ async def _handle(rt: Runtime, link: AgentLink, cmd: AgentCommand) -> dict[str, 
     agent_id = AgentId(link.agent_id)
     match cmd:
         case Ping(ref=ref):
-            return {"type": "pong", "ref": ref, "t": round(rt.clock.now() * 1000)}
+            return {"type": "pong", "ref": ref, "t": to_ms(rt.clock.now())}
         case Auth():
             raise PresenceError(ErrorCode.INVALID_FIELD, "already authenticated")
         case Reauth(token=token, ref=ref):

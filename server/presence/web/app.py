@@ -40,7 +40,7 @@ from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
 from presence.store.server_time import server_time
 from presence.store.work_store import WorkStore
-from presence.web import api, api_config, api_reports, api_revocations, api_work, openapi
+from presence.web import api, openapi
 from presence.web.agent_ws import agent_endpoint
 from presence.web.body_limit import BodyLimit
 from presence.web.close_codes import CloseCode
@@ -195,9 +195,7 @@ def create_app(
         Route("/metrics", metrics_endpoint),
         WebSocketRoute("/ws/agent", agent_endpoint),
         WebSocketRoute("/ws/supervisor", supervisor_endpoint),
-        *api.routes,
-        *api_work.routes,
-        *api_reports.routes, *api_config.routes, *api_revocations.routes, openapi.route,
+        *api.routes, openapi.route,
         Route("/", lambda r: RedirectResponse("/agent")),
         Route("/agent", page("agent.html", page_headers(settings))),
         Route("/supervisor", page("supervisor.html", page_headers(settings))),

@@ -1,4 +1,11 @@
-"""WebSocket close codes, in one place, with whether the client should reconnect."""
+"""WebSocket close codes, in one place, with whether the client should reconnect.
+
+The one source of the reconnect rule: :mod:`presence.client` imports
+:data:`RECONNECT_CODES` from here (this module imports nothing but the standard library,
+so the client library stays light), ``static/js/closecodes.js`` carries the same list
+(checked by ``tests/unit/test_close_codes.py``), and the chaos harness derives the codes
+it expects under faults from it (``tests/chaos/drivers.py``).
+"""
 
 from __future__ import annotations
 
@@ -40,6 +47,14 @@ RECONNECT: frozenset[CloseCode] = frozenset(
 )
 
 
+#: Abnormal closure: never sent in a close frame (so not a :class:`CloseCode`); what a
+#: client sees when the connection ends without one (instance killed, network lost).
+ABNORMAL_CLOSURE = 1006
+
+#: Every close code a client reconnects after: :data:`RECONNECT` and 1006.
+RECONNECT_CODES: frozenset[int] = frozenset({ABNORMAL_CLOSURE, *RECONNECT})
+
+
 def should_reconnect(code: int) -> bool:
     """Whether a client that saw ``code`` should reconnect (abnormal 1006 included)."""
-    return code == 1006 or code in RECONNECT
+    return code in RECONNECT_CODES

@@ -8,7 +8,6 @@ of that agent and to the local supervisors allowed to watch its team.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,8 +17,9 @@ import orjson
 
 from presence.clock import Clock
 from presence.core.epochs import NO_STAMP, Stamp, wire_stamp
-from presence.store.connection import RedisClient, is_cluster
+from presence.store.connection import RedisClient
 from presence.store.keys import Keys
+from presence.store.subscription import Reader, Subscription
 from presence.web.close_codes import CloseCode
 from presence.web.peer import Peer, TextFrame
 
@@ -199,21 +199,11 @@ class Hub:
         channels = [self.keys.channel(s) for s in range(self.keys.shards)]
         channels.append(self.keys.config_channel)
         while True:
-            pubsub: Any = self.client.pubsub()
+            subscription = Subscription(self.client)
             try:
-                await pubsub.ssubscribe(*channels)
-                if is_cluster(self.client):
-                    # One reader per node: the cluster pub/sub object would otherwise
-                    # block on one node's socket while messages wait on another.
-                    cluster: Any = self.client
-                    readers = [
-                        self._read(channels, pubsub, cluster.get_node(node_name=name))
-                        for name in list(pubsub.node_pubsub_mapping)
-                    ]
-                else:
-                    readers = [self._read(channels, pubsub, None)]
+                readers = await subscription.open(channels)
                 backoff = 0.1
-                await asyncio.gather(*readers)
+                await asyncio.gather(*(self._read(channels, r) for r in readers))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -223,18 +213,11 @@ class Hub:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                await subscription.close()
 
-    async def _read(self, channels: list[str], pubsub: Any, node: Any) -> None:
+    async def _read(self, channels: list[str], next_message: Reader) -> None:
         """Read one connection's messages; the first reader to see every subscription
         confirmed marks the hub connected."""
-        if node is None:
-            def next_message(timeout: float) -> Awaitable[Any]:
-                return pubsub.get_message(timeout=timeout)  # type: ignore[no-any-return]
-        else:
-            def next_message(timeout: float) -> Awaitable[Any]:
-                return pubsub.get_sharded_message(timeout=timeout, target_node=node)  # type: ignore[no-any-return]
         while True:
             msg = await next_message(30.0)
             if msg is None:

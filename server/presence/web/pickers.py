@@ -10,27 +10,22 @@ nothing without local agent tabs, else one pipelined read of their profiles.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from presence.core.model import AgentId
-from presence.core.org import OrgConfig
+from presence.core.org import OrgSource
 from presence.store.redis_store import RedisStore
 from presence.web.hub import Hub
 from presence.web.peer import TextFrame
-
-
-class OrgSnapshot(Protocol):
-    @property
-    def org(self) -> OrgConfig: ...
 
 
 def statuses_frame(statuses: list[dict[str, Any]]) -> TextFrame:
     return TextFrame(orjson.dumps({"type": "statuses", "statuses": statuses}))
 
 
-async def refresh_pickers(hub: Hub, store: RedisStore, config: OrgSnapshot) -> int:
+async def refresh_pickers(hub: Hub, store: RedisStore, config: OrgSource) -> int:
     """Send the new picker to every local tab whose picker changed; returns how many
     tabs were sent one. Tabs not welcomed yet are skipped (their welcome is current);
     tabs whose welcome is queued but not flushed get the frame after it."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from presence.auth import Identity, Role
+from presence.clock import to_ms
 from presence.core.errors import ErrorCode, PresenceError
 from presence.web.runtime import Runtime
 
@@ -29,4 +30,4 @@ async def renewed_identity(rt: Runtime, token: str, held: Identity,
 def reauthed_frame(identity: Identity, ref: Any) -> dict[str, Any]:
     expires = identity.expires_at
     return {"type": "reauthed", "ref": ref,
-            "expires_at": None if expires is None else round(expires * 1000)}
+            "expires_at": None if expires is None else to_ms(expires)}

@@ -19,6 +19,7 @@ import orjson
 from starlette.websockets import WebSocket
 
 from presence.auth import Identity, Role
+from presence.clock import to_ms
 from presence.core.epochs import NO_STAMP, Stamp, wire_stamp
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.messages import (
@@ -204,7 +205,7 @@ def session_info(rt: Runtime) -> dict[str, Any]:
     return {
         "heartbeat": {"interval": rt.settings.heartbeat_interval,
                       "timeout": rt.settings.heartbeat_timeout},
-        "server_time": round(rt.clock.now() * 1000),
+        "server_time": to_ms(rt.clock.now()),
     }
 
 
@@ -302,7 +303,7 @@ async def _handle(
     actor = session.identity.subject
     match cmd:
         case Ping(ref=ref):
-            return {"type": "pong", "ref": ref, "t": round(rt.clock.now() * 1000)}
+            return {"type": "pong", "ref": ref, "t": to_ms(rt.clock.now())}
         case Auth():
             raise PresenceError(ErrorCode.INVALID_FIELD, "already authenticated")
         case Reauth(token=token, ref=ref):

@@ -31,7 +31,7 @@
 -- matched on its version and its tag, the events stream id of the commit that wrote it:
 -- after a crash that lost acknowledged writes, a version number can be written again
 -- with other content, but never with the same tag (stream ids only grow with time).
--- On a miss the script returns the fresh snapshot, exactly as load_agent does, so the
+-- On a miss the script returns the agent as it is now, exactly as load_agent does, so the
 -- retry decides from it without another round trip.
 --
 -- Returns {1, new version, events stream id (the new tag)}, or on conflict

@@ -1,4 +1,4 @@
--- load_agent: read one agent's state, connections and profile as one consistent snapshot.
+-- load_agent: read one agent's state, connections and profile, consistently (one script).
 --
 -- KEYS[1] agent state hash   (fields: doc, version, tag)
 -- KEYS[2] agent connections hash (connection id -> instance id)

@@ -54,7 +54,7 @@ def parse_instant(raw: str, name: str) -> int:
                                  f"{raw[:40]!r}"}) from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        at_ms = round(parsed.timestamp() * 1000)
+        at_ms = to_ms(parsed.timestamp())
     if at_ms < 0:
         # History is keyed by stream ids, which cannot be negative (Redis refused: 500).
         raise Invalid({name: "expected an instant at or after 1970-01-01T00:00:00Z"})

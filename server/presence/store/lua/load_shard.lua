@@ -1,13 +1,16 @@
--- snapshot_shard: one shard's event stream head and the snapshots of some of its agents,
--- read atomically, so a supervisor's snapshot holds exactly the events up to its cursor
+-- load_shard: one shard's event stream head and some of its agents, read atomically, so
+-- a supervisor's snapshot (its first frame) holds exactly the events up to its cursor
 -- (no event after the cursor is already in it, none before it is missing).
 --
 -- KEYS[1]   shard events stream
 -- KEYS[2..] for each agent of the shard, three keys: state hash (fields: doc, version),
 --           connections hash (connection id -> instance id), profile string (JSON)
 --
+-- No ARGV.
+--
 -- Returns {head id ("0-0" when the stream is empty),
---          {doc or false, version, {conn, instance, ...}, profile or false}, ...}
+--          {doc or false, version, {conn, instance, ...}, profile or false}, ...}:
+--          one entry per agent, in KEYS order, each shaped like load_agent's reply
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local out = {'0-0'}
 if #last > 0 then

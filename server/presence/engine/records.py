@@ -1,0 +1,100 @@
+"""The values the engine works with: its settings, the record of an agent a decision
+starts from, what an operation returns, and the commit a decided transition becomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from presence.core.decisions import Facts
+from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
+from presence.core.org import OrgConfig
+from presence.core.rules import Transition
+from presence.core.views import agent_view, history_entry
+from presence.store.redis_store import CommitRequest, ConnectionOp, LoadedAgent
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    instance_id: str
+    grace_period: float = 150.0
+    liveness_timeout: float = 15.0
+    #: Agents whose last committed state this process keeps to decide from (LRU).
+    cache_size: int = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    """An agent as last committed, which a decision starts from: its state, its profile,
+    and what the commit compares — the profile's stored bytes and the state's tag (the
+    events stream id of the commit that wrote it). The process keeps one per recently
+    changed agent (its copy); one is also read from Redis by ``load_agent.lua`` or
+    returned by a commit that lost its compare-and-set."""
+
+    state: AgentState
+    profile: AgentProfile
+    profile_raw: bytes
+    tag: str
+
+    @classmethod
+    def of(cls, agent_id: AgentId, loaded: LoadedAgent, now: float) -> AgentRecord | None:
+        """The record of a loaded agent; ``None`` if it is not configured."""
+        if loaded.profile is None:
+            return None
+        return cls(loaded.state(agent_id, now), loaded.profile, loaded.profile_raw,
+                   loaded.tag)
+
+    def facts(self, org: OrgConfig, now: float) -> Facts:
+        """What a decision about this agent reads at ``now``."""
+        return Facts(self.state, self.profile, org, now)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The agent after an operation, and whether this call changed it."""
+
+    state: AgentState
+    profile: AgentProfile
+    changed: bool
+    presence_changed: bool
+    #: Reasons of the presence changes this call recorded, oldest first.
+    reasons: tuple[str, ...] = ()
+    #: The state's tag (the events stream id of the commit that wrote it).
+    tag: str = ""
+
+
+def commit_request(
+    record: AgentRecord,
+    transition: Transition,
+    now: float,
+    conn: ConnectionOp | None = None,
+    ends_connections: bool = False,
+) -> CommitRequest:
+    """The commit of ``transition``, decided from ``record`` at ``now``.
+    ``ends_connections``: the event tells every instance to close the agent's
+    connections this transition removed (sign-out)."""
+    state, after = record.state, transition.state
+    op = conn
+    if op is not None and op.op == "del" and op.connection_id in after.connections:
+        op = None
+    if op is None and not after.connections and state.connections:
+        op = ConnectionOp("clear", ConnectionId(""))
+    event: dict[str, Any] = {
+        "agent": agent_view(after, record.profile),
+        "presence_changed": transition.presence_changed,
+        "ended": sorted(state.connections - after.connections)
+        if ends_connections
+        else [],
+    }
+    return CommitRequest(
+        agent_id=state.agent_id,
+        expected_version=state.version,
+        state=after,
+        event=event,
+        history=[history_entry(h, now) for h in transition.history],
+        now=now,
+        profile_raw=record.profile_raw,
+        expected_tag=record.tag,
+        conn=op,
+        due_at=after.grace_until,
+    )

@@ -1,0 +1,129 @@
+"""The grace sweep: recalculate every agent whose grace window ended (SPEC §5), in batches.
+
+Thousands of windows can end together (an instance dropped its sockets): due agents are
+taken in batches, each decided from this process's copies (the missing ones loaded in
+one pipelined round trip) and committed in one pipelined round trip; only the few whose
+commit missed, or whose decision was a no-op, go through the one-agent path (the
+transaction loop). Any number of instances may sweep at once: compare-and-set makes
+each outcome happen once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from presence.core import decisions, epochs
+from presence.core.errors import PresenceError
+from presence.core.model import AgentId
+from presence.core.rules import Transition
+from presence.engine.records import AgentRecord, Outcome, commit_request
+from presence.engine.transactions import Transactions, log
+from presence.store.redis_store import Committed
+
+#: Grace deadlines the one-agent path of a sweep recalculates at once.
+SWEEP_CONCURRENCY = 32
+#: Due grace deadlines one sweep takes from each shard, and agents per batched commit.
+SWEEP_LIMIT = 2000
+SWEEP_BATCH = 500
+
+
+class GraceSweep(Transactions):
+    """Grace-window expiry, one agent or every due one in batches."""
+
+    async def expire_grace(self, agent_id: AgentId) -> Outcome:
+        """Recalculate an agent whose grace window ended (no-op if it did not)."""
+        return await self._transact(agent_id, decisions.expire_grace())
+
+    async def expire_due(self) -> int:
+        """Recalculate every grace window due by now; returns how many. While a round
+        recalculates anything, another round follows at once with a fresh ``now``:
+        deadlines that passed meanwhile (the process may have been paused) need not
+        wait a sweep period."""
+        expired = 0
+        while True:
+            done = await self._sweep_round()
+            expired += done
+            if not done:
+                return expired
+
+    async def _sweep_round(self) -> int:
+        now = self.clock.now()
+        shards = range(self.store.keys.shards)
+        per_shard = await asyncio.gather(
+            *(self.store.due_grace(shard, now, SWEEP_LIMIT) for shard in shards))
+        due = [agent_id for agents in per_shard for agent_id in agents]
+        expired = 0
+        for i in range(0, len(due), SWEEP_BATCH):
+            expired += await self._expire_batch(due[i : i + SWEEP_BATCH], now)
+        return expired
+
+    async def _records(self, agent_ids: list[AgentId], now: float
+                       ) -> dict[AgentId, AgentRecord | None]:
+        """The agents' copies, the missing ones loaded in one pipelined round trip
+        (``None``: not configured)."""
+        records = {a: self._cached(a) for a in agent_ids}
+        missing = [a for a, record in records.items() if record is None]
+        if missing:
+            for agent_id, loaded in zip(missing, await self.store.load_agents(missing),
+                                        strict=True):
+                records[agent_id] = AgentRecord.of(agent_id, loaded, now)
+        return records
+
+    async def _expire_batch(self, agent_ids: list[AgentId], now: float) -> int:
+        expire, org = decisions.expire_grace(), self.config.org
+        decided: list[tuple[AgentRecord, Transition]] = []
+        one_by_one: list[AgentId] = []
+        for agent_id, record in (await self._records(agent_ids, now)).items():
+            transition = None if record is None else expire(record.facts(org, now))
+            if record is None or transition is None:
+                one_by_one.append(agent_id)  # unknown, or a no-op to confirm
+            else:
+                decided.append((record, transition))
+        expired = 0
+        committed: list[Committed] = []
+        if decided:
+            committed = await self._timed("commit", self.store.commit_agents(
+                [commit_request(record, transition, now) for record, transition in decided]))
+        for (record, transition), result in zip(decided, committed, strict=True):
+            if result.ok:
+                await self._recorded(record, transition, result.event_id)
+                expired += 1
+                continue
+            self._keep_fresh(record, result, now)
+            one_by_one.append(record.state.agent_id)
+        if one_by_one:
+            expired += await self._expire_each(one_by_one)
+        return expired
+
+    def _keep_fresh(self, record: AgentRecord, result: Committed, now: float) -> None:
+        """After a batched commit of ``record`` missed: keep the fresh record it returned
+        as the copy — unless it shows lost writes, which leaves the copy in place so that
+        the one-agent path finds the loss and repairs the agent first."""
+        agent_id = record.state.agent_id
+        fresh = None if result.fresh is None else AgentRecord.of(agent_id, result.fresh, now)
+        if fresh is not None and not epochs.lost(record.state.stamp, record.tag,
+                                                 fresh.state.stamp, fresh.tag):
+            self._remember(agent_id, fresh)
+
+    async def _expire_each(self, agent_ids: list[AgentId]) -> int:
+        """The one-agent path of the sweep: retries from fresh state, and removes a due
+        entry whose window had already ended otherwise (e.g. the agent reconnected)."""
+        gate = asyncio.Semaphore(SWEEP_CONCURRENCY)
+
+        async def expire(agent_id: AgentId) -> bool:
+            async with gate:
+                try:
+                    out = await self.expire_grace(agent_id)
+                except PresenceError as exc:
+                    log.warning("grace sweep of %s failed: %s", agent_id, exc.code)
+                    return False
+                if not out.changed and out.state.grace_until is None:
+                    await self.store.drop_grace_deadline(agent_id)
+                return out.changed
+
+        results = await asyncio.gather(*(expire(a) for a in agent_ids),
+                                       return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result  # the sweeper logs it and retries next period
+        return sum(1 for result in results if result is True)

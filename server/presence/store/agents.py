@@ -1,0 +1,268 @@
+"""Agents in Redis: consistent loads, compare-and-set commits, profiles and grace
+deadlines.
+
+An agent's state hash, connections hash and profile string are read together by
+``load_agent.lua`` (:meth:`AgentStore.load_agent`) and written together, with its history,
+its shard's event and its grace deadline, by ``commit_agent.lua``
+(:meth:`AgentStore.commit`) — the one script of every presence transition (SPEC §2-§4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from presence.clock import to_ms
+from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
+from presence.store.connection import RedisClient
+from presence.store.keys import Keys
+from presence.store.replies import text
+from presence.store.scripts import Call, Scripts
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedAgent:
+    """One consistent read of an agent: state (``None`` if never seen), its version,
+    live connections (id → instance id) and profile (``None`` if not configured), with
+    the profile's stored bytes and the state's tag (a commit checks both: see
+    :meth:`AgentStore.commit`)."""
+
+    doc: dict[str, Any] | None
+    version: int
+    connections: dict[ConnectionId, str]
+    profile: AgentProfile | None
+    profile_raw: bytes = b""
+    tag: str = ""
+
+    @property
+    def stamp(self) -> tuple[int, int]:
+        """``(epoch, version)`` of the stored state (decision 38)."""
+        presence = (self.doc or {}).get("presence") or {}
+        return int(presence.get("epoch", 0)), self.version
+
+    def state(self, agent_id: AgentId, now: float) -> AgentState:
+        """The state the rules work on; a never-seen agent starts Offline."""
+        conns = frozenset(self.connections)
+        if self.doc is None:
+            initial = AgentState.initial(agent_id, now)  # version 0, as a missing state
+            if not conns and not self.version:
+                return initial
+            return AgentState.from_json(initial.to_json(), conns, self.version)
+        return AgentState.from_json(self.doc, conns, self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionOp:
+    """A connection added or removed in the same atomic commit."""
+
+    op: str  # "add" | "del" | "clear"
+    connection_id: ConnectionId
+    instance_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """Result of a commit: ``ok`` false means another writer got there first (or the
+    profile changed), and ``fresh`` is then the agent as it is now. ``event_id`` is the
+    committed state's new tag."""
+
+    ok: bool
+    version: int
+    event_id: str = ""
+    fresh: LoadedAgent | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommitRequest:
+    """One decided transition to commit (see :meth:`AgentStore.commit`)."""
+
+    agent_id: AgentId
+    expected_version: int
+    state: AgentState
+    event: dict[str, Any]
+    history: list[dict[str, Any]]
+    now: float
+    profile_raw: bytes
+    #: Tag of the state the decision was made from (``""`` for a state without one).
+    expected_tag: str
+    conn: ConnectionOp | None = None
+    due_at: float | None = None
+
+
+def loaded(reply: list[Any]) -> LoadedAgent:
+    """A :class:`LoadedAgent` from one agent's part of a script reply, shaped like
+    ``load_agent.lua``'s (``commit_agent.lua``'s miss and ``load_shard.lua`` too)."""
+    doc, version, flat, profile = reply[:4]
+    tag = reply[4] if len(reply) > 4 else b""
+    conns = {
+        ConnectionId(flat[i].decode()): flat[i + 1].decode() for i in range(0, len(flat), 2)
+    }
+    return LoadedAgent(
+        orjson.loads(doc) if doc else None,
+        int(version),
+        conns,
+        AgentProfile.from_json(orjson.loads(profile)) if profile else None,
+        profile or b"",
+        text(tag),
+    )
+
+
+def agent_keys(keys: Keys, agent_id: str) -> list[str]:
+    """The keys of one agent that ``load_agent.lua`` and ``load_shard.lua`` read, in their
+    order: state hash, connections hash, profile string."""
+    return [keys.state(agent_id), keys.conns(agent_id), keys.profile(agent_id)]
+
+
+#: Due-index members of grace deadlines are ``grace:<agent id>``.
+_GRACE = "grace:"
+
+
+def _grace_member(agent_id: str) -> str:
+    return f"{_GRACE}{agent_id}"
+
+
+class AgentStore:
+    """Loads, commits, profiles and grace deadlines of the agents of one key prefix."""
+
+    def __init__(self, client: RedisClient, keys: Keys, scripts: Scripts, *,
+                 events_maxlen: int, history_retention: float) -> None:
+        self.client = client
+        self.keys = keys
+        self.events_maxlen = events_maxlen
+        self.history_retention = history_retention
+        self._scripts = scripts
+        self._load = scripts.register("load_agent")
+        self._commit = scripts.register("commit_agent")
+
+    def load_call(self, agent_id: AgentId, *, with_offer: bool = False) -> Call:
+        """The ``load_agent.lua`` call of one agent; ``with_offer`` adds its pending
+        offer id to the reply (index 5)."""
+        keys = agent_keys(self.keys, agent_id)
+        if with_offer:
+            keys.append(self.keys.offer(agent_id))
+        return (self._load, keys, [])
+
+    async def load_agent(self, agent_id: AgentId) -> LoadedAgent:
+        """Read state, connections and profile of one agent in one round trip."""
+        return loaded(await self._scripts.one(self.load_call(agent_id)))
+
+    async def load_agents(self, agent_ids: list[AgentId]) -> list[LoadedAgent]:
+        """Reads of many agents (each one consistent), in one
+        :meth:`~presence.store.scripts.Scripts.pipelined` round trip."""
+        replies = await self._scripts.pipelined([self.load_call(a) for a in agent_ids])
+        return [loaded(reply) for reply in replies]
+
+    async def commit(self, request: CommitRequest) -> Committed:
+        """Write ``request.state`` (numbered ``state.version``) if the stored state still
+        has the expected version and tag and the stored profile is still
+        ``profile_raw`` (what the decision was made from); in the same script update the
+        connection hash, the grace deadline (``due_at``, ``None`` removes it), append
+        history and the event, and publish the event. The event's stream id becomes the
+        state's new tag. On a miss the reply carries the agent as it is now."""
+        return self._committed(await self._scripts.one(self._commit_call(request)))
+
+    async def commit_agents(self, requests: list[CommitRequest]) -> list[Committed]:
+        """Many independent commits (each one :meth:`commit`, each atomic on its own),
+        in one :meth:`~presence.store.scripts.Scripts.pipelined` round trip."""
+        replies = await self._scripts.pipelined([self._commit_call(r) for r in requests])
+        return [self._committed(reply) for reply in replies]
+
+    def _commit_call(self, r: CommitRequest) -> Call:
+        k = self.keys
+        agent_id = r.agent_id
+        shard = k.shard_of(agent_id)
+        now_ms = to_ms(r.now)
+        min_id = max(0, now_ms - round(self.history_retention * 1000))
+        conn = r.conn
+        args: list[Any] = [
+            r.expected_version,
+            orjson.dumps(r.state.to_json()),
+            conn.op if conn else "",
+            conn.connection_id if conn else "",
+            conn.instance_id if conn else "",
+            _grace_member(agent_id),
+            "" if r.due_at is None else to_ms(r.due_at),
+            k.channel(shard),
+            self.events_maxlen,
+            now_ms,
+            min_id,
+            orjson.dumps(r.event),
+            r.state.version,
+            r.profile_raw,
+            r.expected_tag,
+            *(orjson.dumps(h) for h in r.history),
+        ]
+        keys = [k.state(agent_id), k.conns(agent_id), k.due(shard), k.events(shard),
+                k.history(agent_id), k.profile(agent_id)]
+        return (self._commit, keys, args)
+
+    @staticmethod
+    def _committed(reply: list[Any]) -> Committed:
+        if int(reply[0]) == 1:
+            return Committed(True, int(reply[1]), reply[2].decode())
+        fresh = loaded(reply[1:])
+        return Committed(False, fresh.version, fresh=fresh)
+
+    async def mark_statuses_used(self, status_ids: set[str]) -> None:
+        """Remember custom statuses that some agent was in (they can then only be
+        disabled, not deleted). Called after a commit recorded them in history."""
+        if status_ids:
+            await self.client.sadd(self.keys.statuses_used, *sorted(status_ids))
+
+    # --- profiles ---
+
+    async def put_profile(self, profile: AgentProfile) -> None:
+        """Store an agent's configuration and index it by team."""
+        k = self.keys
+        old = await self.client.get(k.profile(profile.agent_id))
+        pipe = self.client.pipeline(transaction=False)
+        if old:
+            old_team = orjson.loads(old).get("team")
+            if old_team and old_team != profile.team:
+                pipe.srem(k.team_agents(old_team), profile.agent_id)
+        pipe.set(k.profile(profile.agent_id), orjson.dumps(profile.to_json()))
+        pipe.sadd(k.agents, profile.agent_id)
+        if profile.team:
+            pipe.sadd(k.team_agents(profile.team), profile.agent_id)
+        await pipe.execute()
+
+    async def delete_profile(self, agent_id: AgentId, team: str | None) -> None:
+        """Remove an agent's configuration and its indexes (``team``: its team, if any);
+        its state and history stay."""
+        k = self.keys
+        pipe = self.client.pipeline(transaction=False)
+        pipe.delete(k.profile(agent_id))
+        pipe.srem(k.agents, agent_id)
+        if team:
+            pipe.srem(k.team_agents(team), agent_id)
+        await pipe.execute()
+
+    async def agent_ids(self, team: str | None = None) -> list[AgentId]:
+        """Known agent ids, of one team or all, sorted."""
+        key = self.keys.team_agents(team) if team else self.keys.agents
+        return sorted(AgentId(text(m)) for m in await self.client.smembers(key))
+
+    async def team_size(self, team: str) -> int:
+        """How many configured agents belong to ``team``."""
+        return int(await self.client.scard(self.keys.team_agents(team)))
+
+    # --- grace deadlines (the shards' due indexes) ---
+
+    async def due_members(self, shard: int, now: float, limit: int = 500) -> list[str]:
+        """Members of a shard's due index whose deadline is at or before ``now``."""
+        raw = await self.client.zrangebyscore(
+            self.keys.due(shard), "-inf", to_ms(now), start=0, num=limit
+        )
+        return [text(m) for m in raw]
+
+    async def due_grace(self, shard: int, now: float, limit: int) -> list[AgentId]:
+        """Agents of a shard whose grace deadline is at or before ``now``."""
+        return [AgentId(m.removeprefix(_GRACE)) for m in await self.due_members(shard, now, limit)
+                if m.startswith(_GRACE)]
+
+    async def drop_grace_deadline(self, agent_id: AgentId) -> None:
+        """Remove an agent's entry from its shard's due index (its window had ended)."""
+        await self.client.zrem(self.keys.due(self.keys.shard_of(agent_id)),
+                               _grace_member(agent_id))

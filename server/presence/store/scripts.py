@@ -1,0 +1,136 @@
+"""Running Lua scripts and plain commands: one round trip for many calls, ``NOSCRIPT``
+handled.
+
+One :class:`Scripts` per store (and so per client). :meth:`Scripts.register` loads a
+script of ``store/lua/`` as a redis-py script object; :meth:`Scripts.pipelined` runs
+independent script calls and commands together — on a single server in pipelines shared
+with concurrent callers (:class:`~presence.store.batching.AutoPipeline`), each script call
+a plain ``EVALSHA`` sent again once its script is loaded when a restarted or flushed server
+answers ``NOSCRIPT``; on a cluster as concurrent calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from importlib import resources
+from typing import Any
+
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, ResponseError
+
+from presence.store.batching import AutoPipeline
+from presence.store.connection import RedisClient, is_cluster
+
+#: One command of :meth:`Scripts.pipelined`: ``(script, keys, args)`` or the words of a
+#: plain command.
+Call = tuple[AsyncScript, list[str], list[Any]] | tuple[str, ...]
+
+#: Calls a cluster runs at once (its pipelines refuse scripts).
+_CLUSTER_BATCH = 256
+
+
+def script_source(name: str) -> str:
+    """The source of ``store/lua/<name>.lua``."""
+    return resources.files("presence.store").joinpath(f"lua/{name}.lua").read_text()
+
+
+def _words(call: Call) -> tuple[Any, ...]:
+    """A call as the words of one command (a script call is a plain EVALSHA)."""
+    if isinstance(call[0], AsyncScript):
+        script, keys, args = call
+        return ("EVALSHA", script.sha, len(keys), *keys, *args)
+    return call
+
+
+class Scripts:
+    """Script registration and execution on one client (see the module)."""
+
+    def __init__(self, client: RedisClient) -> None:
+        self.client = client
+        #: Calls of concurrent callers share round trips (single server only).
+        self._auto: AutoPipeline[Call] | None = (
+            None if is_cluster(client) else AutoPipeline(self._execute))
+
+    def register(self, name: str) -> AsyncScript:
+        """The script ``store/lua/<name>.lua`` on this client; call once per store."""
+        return self.client.register_script(script_source(name))
+
+    async def one(self, call: Call) -> Any:
+        """One call of :meth:`pipelined` on its own."""
+        return (await self.pipelined([call]))[0]
+
+    async def pipelined(self, calls: list[Call]) -> list[Any]:
+        """Run independent commands and script calls together, raising the first error
+        a call was answered with: on a single server in one pipelined round trip, shared
+        with the calls other callers made meanwhile
+        (:class:`~presence.store.batching.AutoPipeline`); on a cluster, whose pipelines
+        refuse scripts (and whose keys live on several nodes), concurrent calls, 256 at a
+        time."""
+        if self._auto is None:
+            out: list[Any] = []
+            for i in range(0, len(calls), _CLUSTER_BATCH):
+                batch = calls[i : i + _CLUSTER_BATCH]
+                out.extend(await asyncio.gather(*map(self._call, batch)))
+            return out
+        replies = await self._auto.submit(calls)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    async def _execute(self, calls: list[Call]) -> list[Any]:
+        """One pipelined round trip for ``calls`` on a single server; a call answered
+        with an error gets the error as its reply.
+
+        redis-py's own pipelines ask ``SCRIPT EXISTS`` before every execute that holds
+        a script call, which is a second round trip each time; here a script call is a
+        plain EVALSHA and only the calls answered ``NOSCRIPT`` (a restarted or flushed
+        server) are sent again once their scripts are loaded — never a call that ran."""
+        if len(calls) == 1:  # a plain command costs less than a pipeline of one
+            return [await self._single(calls[0])]
+        replies: list[Any] = [None] * len(calls)
+        pending = list(range(len(calls)))
+        for _ in range(2):
+            pipe = self.client.pipeline(transaction=False)
+            for i in pending:
+                pipe.execute_command(*_words(calls[i]))
+            results = await pipe.execute(raise_on_error=False)
+            missing: list[int] = []
+            for i, result in zip(pending, results, strict=True):
+                if isinstance(result, NoScriptError):
+                    missing.append(i)
+                replies[i] = result
+            if not missing:
+                return replies
+            await self._reload([calls[i] for i in missing])
+            pending = missing
+        return replies  # still NOSCRIPT after a reload: those calls fail with it
+
+    async def _single(self, call: Call) -> Any:
+        """One call of :meth:`_execute` as a plain command; an error reply is returned."""
+        try:
+            return await self.client.execute_command(*_words(call))
+        except NoScriptError:
+            await self._reload([call])
+        except ResponseError as exc:
+            return exc
+        try:
+            return await self.client.execute_command(*_words(call))
+        except ResponseError as exc:  # NOSCRIPT again included
+            return exc
+
+    async def _reload(self, calls: list[Call]) -> None:
+        """Load the scripts of calls answered ``NOSCRIPT`` (a restarted or flushed
+        server)."""
+        scripts = {id(c[0]): c[0] for c in calls if isinstance(c[0], AsyncScript)}
+        for script in scripts.values():
+            script.sha = await self.client.script_load(script.script)
+
+    def _call(self, call: Call) -> Awaitable[Any]:
+        """One call of :meth:`pipelined` on its own (the script object reloads itself
+        after ``NOSCRIPT``)."""
+        if isinstance(call[0], AsyncScript):
+            script, keys, args = call
+            return script(keys=keys, args=args)
+        return self.client.execute_command(*call)
