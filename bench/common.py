@@ -13,10 +13,12 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tests.support.secret import SECRET as TEST_SECRET
+
 T = TypeVar("T")
 
-#: Secret of every token the harness issues (servers under test get it too).
-SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789"
+#: Secret of every token the harness issues (servers under test get it too): the tests'.
+SECRET = TEST_SECRET
 #: Listen backlog of every server under test: a storm must not overflow the SYN queue.
 BACKLOG = 4096
 

@@ -17,15 +17,14 @@ import base64
 import os
 import re
 import select
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-PRESENCE = str(Path(sys.executable).parent / "presence")
+from tests.support.launcher import ServeProcess, serve_argv
+
 PING = bytes((0x89, 0x80 | 125)) + b"\x00\x00\x00\x00" + b"p" * 125  # masked, zero mask
 
 
@@ -43,20 +42,15 @@ def server_sockets(port: int) -> tuple[int, int]:
     return len(rows), sum(int(r[1]) for r in rows)
 
 
-def start_server(data_dir: str) -> tuple[subprocess.Popen[str], int]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRESENCE_")}
-    proc = subprocess.Popen([PRESENCE, "serve", "--port", "0", "--data-dir", data_dir,
-                             "--log-level", "warning"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env=env)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("presence: listening on http://"):
-            return proc, int(line.rsplit(":", 1)[1])
-    proc.kill()
-    raise SystemExit("server did not start")
+def start_server(data_dir: str) -> ServeProcess:
+    """``presence serve`` on ``data_dir`` (the tests' launcher), once it listens."""
+    server = ServeProcess(serve_argv("--data-dir", data_dir, "--log-level", "warning"),
+                          Path(data_dir) / "server.log")
+    try:
+        server.start_blocking(timeout=60)
+    except RuntimeError as exc:
+        raise SystemExit(f"server did not start: {exc}") from exc
+    return server
 
 
 def open_socket(port: int) -> socket.socket:
@@ -111,20 +105,18 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=40.0)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as data_dir:
-        proc, port = start_server(data_dir)
+        server = start_server(data_dir)
+        port = server.port
+        assert port is not None
         try:
             time.sleep(1)
-            print(f"idle server: rss={rss_mib(proc.pid):.1f} MiB", flush=True)
+            print(f"idle server: rss={rss_mib(server.pid):.1f} MiB", flush=True)
             socks = [open_socket(port) for _ in range(args.sockets)]
-            flood(socks, args.seconds, proc.pid, port)
+            flood(socks, args.seconds, server.pid, port)
             for sock in socks:
                 sock.close()
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            server.terminate_blocking(timeout=30)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -18,9 +17,11 @@ from redis.asyncio import Redis
 
 from bench.common import cpu_seconds, rss_kib
 from bench.load import PROMPT
-from presence.core.model import AgentId, AgentProfile, TeamId
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
+from tests.support.launcher import PORT_LINE, ServeProcess
+from tests.support.seeding import numbered
+from tests.support.seeding import seed_agents as seed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,20 +46,29 @@ def _env() -> dict[str, str]:
 
 @dataclass
 class Server:
-    """One server under test (``presence``, ``bare`` or ``peer``)."""
+    """One server under test (``presence``, ``bare`` or ``peer``): a ``python -m
+    bench.serve`` process run by the tests' launcher
+    (:class:`tests.support.launcher.ServeProcess`)."""
 
     kind: str
-    proc: asyncio.subprocess.Process
-    port: int
-    log: Path
+    process: ServeProcess
+
+    @property
+    def port(self) -> int:
+        assert self.process.port is not None
+        return self.process.port
+
+    @property
+    def log(self) -> Path:
+        return self.process.log
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        return self.process.ws
 
     @property
     def pid(self) -> int:
-        return self.proc.pid
+        return self.process.pid
 
     def rss_kib(self) -> int:
         return rss_kib(self.pid)
@@ -67,43 +77,29 @@ class Server:
         return cpu_seconds(self.pid)
 
     def pause(self) -> None:
-        os.kill(self.pid, signal.SIGSTOP)
+        self.process.pause()
 
     def resume(self) -> None:
-        os.kill(self.pid, signal.SIGCONT)
+        self.process.resume()
 
     async def stop(self, timeout: float = 5.0) -> None:
         """SIGKILL: the harness never needs a graceful shutdown, which would record
         thousands of disconnects it is not measuring."""
-        if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGCONT)
-                self.proc.kill()
+        self.process.resume()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.proc.wait(), timeout)
+            await self.process.kill(timeout)
 
 
 async def start_server(kind: str, logs: Path, redis_url: str | None = None,
                        *args: str, timeout: float = 30.0) -> Server:
     log, err_file = _new_log(logs, f"{kind}-")
+    err_file.close()
     argv = [sys.executable, "-m", "bench.serve", kind, *args]
     if redis_url:
         argv += ["--redis-url", redis_url]
-    with err_file as err:
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.PIPE, stderr=err, env=_env(), cwd=ROOT)
-    assert proc.stdout is not None
-    try:
-        async with asyncio.timeout(timeout):
-            while line := await proc.stdout.readline():
-                if line.startswith(b"port "):
-                    return Server(kind, proc, int(line.split()[1]), log)
-    except TimeoutError:
-        pass
-    with contextlib.suppress(ProcessLookupError):
-        proc.kill()
-    await proc.wait()
-    raise RuntimeError(f"{kind} server did not start: {tail(log)}")
+    process = ServeProcess(argv, log, env=_env(), ready=PORT_LINE, cwd=ROOT, name=f"{kind} server")
+    await process.start(timeout)
+    return Server(kind, process)
 
 
 @dataclass
@@ -156,10 +152,5 @@ async def start_worker(logs: Path, **spec: Any) -> Worker:
 
 async def seed_agents(client: Redis, count: int, prefix: str = "presence:") -> None:
     """Configure agents ``A0`` … ``A{count-1}`` (team ``t1``) for the presence server."""
-    store = RedisStore(client, Keys(prefix, 16))
-    for start in range(0, count, 50):  # redis-py refuses a 101st connection
-        await asyncio.gather(*(
-            store.put_profile(AgentProfile(AgentId(f"A{i}"), name=f"Agent {i}",
-                                           team=TeamId("t1")))
-            for i in range(start, min(count, start + 50))
-        ))
+    await seed(RedisStore(client, Keys(prefix, 16)), numbered(count), ("t1",),
+               name=lambda n, _: f"Agent {n}")

@@ -35,10 +35,9 @@ import orjson
 import uvicorn
 from redis.asyncio import Redis
 
-from bench.common import machine, versions
+from bench.common import SECRET, machine, versions
 from presence.auth import Role
 from presence.clock import FakeClock
-from presence.core.model import AgentId, AgentProfile, TeamId
 from presence.core.statuses import Base, Status, StatusId
 from presence.settings import Settings
 from presence.store.config_store import ConfigStore
@@ -46,9 +45,9 @@ from presence.store.embedded import EmbeddedRedis
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
 from presence.web.app import create_app
+from tests.support.seeding import numbered, seed_agents
 
 ROOT = Path(__file__).resolve().parents[1]
-SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789"
 START_AT = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 DAY = 86_400
 PREFIX = "bench:"
@@ -101,11 +100,10 @@ async def generate(client: Redis, keys: Keys, agents: int, days: int) -> int:
     rng = random.Random(20260101)
     total = 0
     pipe = client.pipeline(transaction=False)
-    for n in range(agents):
-        agent_id = f"agent-{n:04d}"
-        await store.put_profile(AgentProfile(
-            AgentId(agent_id), f"Agent {n}", TeamId(f"team-{n % 10}"),
-            custom_statuses=tuple(s.id for s in CUSTOM)))
+    ids = await seed_agents(store, numbered(agents, "agent-{:04d}"),
+                            [f"team-{t}" for t in range(10)], name=lambda n, _: f"Agent {n}",
+                            custom_statuses=tuple(s.id for s in CUSTOM))
+    for agent_id in ids:
         version, last_ms = 0, 0
         for day in range(days):
             for at, (sid, text, base, source, reason) in shift(rng, START_AT + day * DAY):

@@ -13,24 +13,23 @@ Run: ``.venv/bin/python -m bench.signin_parts`` (about half a minute).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bench.common import SECRET
 from presence.auth import Role, TokenService
 from presence.clock import SystemClock
-from presence.core.model import AgentId, AgentProfile, ConnectionId, TeamId
+from presence.core.model import AgentId, ConnectionId
 from presence.core.org import OrgConfig
 from presence.engine import Engine, EngineSettings
 from presence.store.connection import open_client
 from presence.store.embedded import EmbeddedRedis
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
-
-SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789"
+from tests.support.seeding import numbered, seed_agents
 
 
 class _Org:
@@ -55,9 +54,7 @@ async def measure(url: str, n: int, runs: int) -> dict[str, float]:
     token = tokens.issue(Role.AGENT, "A0", now=now, ttl=3600)
     await client.set("parts:k", "v")
     agents = n * runs * 2
-    for start in range(0, agents, 50):
-        await asyncio.gather(*(store.put_profile(AgentProfile(AgentId(f"A{i}"), team=TeamId("t")))
-                               for i in range(start, min(agents, start + 50))))
+    await seed_agents(store, numbered(agents), ("t",), name=lambda *_: "")
 
     async def get(_: int) -> object:
         return await client.get("parts:k")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from playwright.async_api import BrowserContext, Locator, Page, expect
-from servers import Instance
+
+from tests.support.instance import Instance
 
 
 async def open_agent(context: BrowserContext, inst: Instance, agent_id: str) -> Page:

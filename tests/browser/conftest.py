@@ -1,22 +1,15 @@
-"""Fixtures for browser tests: a real server instance in the test's event loop and
-headless Debian Chromium driven by Playwright's async API (the sync API cannot run
-inside the loop that serves the app)."""
+"""Fixtures for browser tests: headless Debian Chromium driven by Playwright's async API
+(the sync API cannot run inside the loop that serves the app). The server instance in
+the test's event loop is the ``server`` fixture of tests/conftest.py."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, async_playwright, expect
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-
-from servers import Instance, start_instance
-
-from presence.clock import FakeClock
 
 CHROMIUM = "/usr/bin/chromium"
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
@@ -27,16 +20,6 @@ CHROMIUM_ARGS = [
 
 #: Every Playwright wait in these tests is bounded by this (ms).
 expect.set_options(timeout=10_000)
-
-
-@pytest_asyncio.fixture
-async def server(redis_url: str, key_prefix: str, fake_clock: FakeClock) -> AsyncIterator[Instance]:
-    """One server instance on the session's Redis, with the test's fake clock."""
-    inst = await start_instance(redis_url, key_prefix, fake_clock)
-    try:
-        yield inst
-    finally:
-        await inst.stop()
 
 
 @pytest_asyncio.fixture

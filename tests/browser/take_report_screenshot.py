@@ -1,7 +1,7 @@
 """Play a working day into a fresh demo data directory, start the demo server on it and
 screenshot the supervisor's Reports view.
 
-    .venv/bin/python tests/browser/take_report_screenshot.py --data-dir /tmp/rep-demo \\
+    .venv/bin/python -m tests.browser.take_report_screenshot --data-dir /tmp/rep-demo \\
         --port 8788 --out docs/screenshots
 
 The day (07:30 to about 17:30 local time, today; run it later than that) is played
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import shutil
 import signal
@@ -28,10 +29,6 @@ from pathlib import Path
 import httpx
 from playwright.async_api import async_playwright, expect
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-
-from servers import start_instance
-
 from presence.auth import Role, TokenService
 from presence.client import AgentClient
 from presence.clock import FakeClock
@@ -41,6 +38,8 @@ from presence.store.connection import open_client
 from presence.store.embedded import EmbeddedRedis
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
+from tests.support.instance import start_instance
+from tests.support.launcher import ServeProcess
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -132,7 +131,7 @@ async def play_day(redis_url: str) -> None:
         await inst.stop()
 
 
-async def demo_ready(url: str, server: asyncio.subprocess.Process) -> None:
+async def demo_ready(url: str, server: ServeProcess) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=2) as http:
         for _ in range(100):
             if server.returncode is not None:
@@ -193,22 +192,22 @@ async def main() -> None:
     finally:
         redis.stop()
 
-    server = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("presence")), "serve", "--demo",
-        "--data-dir", str(args.data_dir), "--port", str(args.port), "--log-level", "warning",
-        stdout=asyncio.subprocess.DEVNULL)
+    # The demo writes its own token secret to the data dir: no PRESENCE_TOKEN_SECRET.
+    server = ServeProcess(
+        [sys.executable, "-m", "presence.cli", "serve", "--demo", "--data-dir",
+         str(args.data_dir), "--port", str(args.port), "--log-level", "warning"],
+        args.data_dir / "serve.log", env=os.environ, name="the demo server")
     url = f"http://127.0.0.1:{args.port}"
     try:
+        await server.start()
         await demo_ready(url, server)
         tokens = TokenService((args.data_dir / "token-secret").read_text().strip())
         await shoot(url, tokens, args.out)
     finally:
         # SIGINT, not SIGTERM: uvicorn re-raises the signal after its shutdown, and only
         # KeyboardInterrupt lets `presence serve` stop its embedded Redis on the way out.
-        server.send_signal(signal.SIGINT)
-        async with asyncio.timeout(20):
-            await server.wait()
-
+        server.signal(signal.SIGINT)
+        await server.wait(20)
 
 if __name__ == "__main__":
     asyncio.run(main())

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_helpers import open_agent, open_supervisor, row
 from playwright.async_api import BrowserContext, expect
-from servers import Instance, put_agent
+
+from tests.browser.browser_helpers import open_agent, open_supervisor, row
+from tests.support.instance import Instance
+from tests.support.rest import put_agent
 
 pytestmark = pytest.mark.browser
 

@@ -9,25 +9,19 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from aof_rig import private_valkey, restart_from, save_aof
-from browser_helpers import open_agent, open_supervisor, row
 from playwright.async_api import BrowserContext, expect
-from servers import Instance, agent_view, put_agent, start_instance
 
 from presence.clock import FakeClock
 from presence.store.embedded import EmbeddedRedis
+from tests.browser.browser_helpers import open_agent, open_supervisor, row
+from tests.support.aof import restart_from, save_aof
+from tests.support.instance import Instance, start_instance
+from tests.support.rest import agent_view, put_agent
 
 pytestmark = pytest.mark.browser
 
 #: The supervisor page reconnects with backoff after the feed gap: a longer bound.
 SLOW = 30_000
-
-
-@pytest_asyncio.fixture
-async def valkey(tmp_path: Path) -> AsyncIterator[EmbeddedRedis]:
-    """A Valkey of this test alone (its AOF is put back to make it lose writes)."""
-    async with private_valkey(tmp_path / "data") as server:
-        yield server
 
 
 @pytest_asyncio.fixture

@@ -11,12 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-from browser_helpers import open_agent, open_supervisor, row
 from playwright.async_api import BrowserContext, Locator, Page, expect
-from servers import Instance, create_status, put_agent
 
 from presence.client import AgentClient, SupervisorClient
 from presence.clock import FakeClock
+from tests.browser.browser_helpers import open_agent, open_supervisor, row
+from tests.support.instance import Instance
+from tests.support.rest import create_status, put_agent
 
 pytestmark = pytest.mark.browser
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from browser_helpers import open_supervisor, row
 from playwright.async_api import BrowserContext, expect
-from servers import Instance
 
 from presence.core.capacity import CapacityConfig
-from presence.core.model import AgentId, AgentProfile, ConnectionId, TeamId
+from presence.core.model import AgentId, ConnectionId
+from tests.browser.browser_helpers import open_supervisor, row
+from tests.support.instance import Instance
+from tests.support.seeding import numbered, seed_agents
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,11 +36,8 @@ async def test_thousand_agents_update_smoothly(server: Instance, context: Browse
     """1,000 rows load; 400 agents signing in at once land in every row and the counts,
     and no single main-thread task blocks the page for long."""
     store = server.runtime.store
-    for chunk in chunks(range(AGENTS)):
-        await asyncio.gather(*(store.put_profile(AgentProfile(
-            AgentId(f"A{i:04}"), name=f"Agent {i:04}", team=TeamId(f"team-{i % 8}"),
-            capacity=CapacityConfig(units=100),
-        )) for i in chunk))
+    await seed_agents(store, numbered(AGENTS, "A{:04}"), [f"team-{t}" for t in range(8)],
+                      name=lambda i, _: f"Agent {i:04}", capacity=CapacityConfig(units=100))
     sup = await open_supervisor(context, server)
     await expect(sup.locator("#rows [role=row]")).to_have_count(AGENTS)
     await sup.evaluate(LONG_TASKS)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_helpers import open_agent, open_supervisor, row
 from playwright.async_api import BrowserContext, expect
-from servers import Instance, put_agent, start_instance
 
 from presence.client import AgentClient
 from presence.clock import FakeClock
+from tests.browser.browser_helpers import open_agent, open_supervisor, row
+from tests.support.instance import Instance, start_instance
+from tests.support.rest import put_agent
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
-from fleet import Fleet, MakeFleet
+
+from tests.chaos.fleet import Fleet, MakeFleet
 
 
 @pytest_asyncio.fixture

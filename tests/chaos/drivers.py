@@ -25,10 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleet import Fleet, ServerProcess, until
-
 from presence.client import AgentClient, Closed, Connection, ServerError, SupervisorClient
 from presence.web.close_codes import RECONNECT_CODES, CloseCode
+from tests.chaos.fleet import Fleet, ServerProcess
+from tests.support.waiting import until
 
 #: Close codes a server may legitimately send during the harness's faults: the reconnect
 #: codes (presence.web.close_codes) — abnormal closure (instance killed), service restart

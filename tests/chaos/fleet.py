@@ -3,9 +3,9 @@
 Redis is the product's embedded ``valkey-server`` on a unix socket in the test's tmp dir,
 with AOF fsynced on every write (``--appendfsync always``) so a SIGKILL loses nothing that
 was acknowledged. Each server instance is ``presence serve --port 0`` in its own process
-on the real clock — the production entry point, graceful shutdown included — configured
-through ``PRESENCE_*`` variables; it binds a free loopback port itself (no free-port
-race) and says which once ready.
+(:class:`tests.support.launcher.ServeProcess`) on the real clock — the production entry
+point, graceful shutdown included — configured through ``PRESENCE_*`` variables; it binds
+a free loopback port itself (no free-port race) and says which once ready.
 
 Everything here is bounded: every start, stop and HTTP call has a timeout, and
 :meth:`Fleet.close` kills and reaps whatever still runs.
@@ -18,7 +18,6 @@ import contextlib
 import os
 import re
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,20 +26,19 @@ from typing import Any
 
 import httpx
 import orjson
-from invariants import Stored
 
 from presence.auth import Role, TokenService
-from presence.core.model import AgentId, AgentProfile, TeamId
+from presence.core.model import AgentId
 from presence.store.connection import RedisClient, open_client
 from presence.store.embedded import EmbeddedRedis
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
+from tests.chaos.invariants import Stored
+from tests.support.launcher import ServeProcess, faketime, serve_argv, serve_env
+from tests.support.secret import SECRET
+from tests.support.seeding import numbered, seed_agents
+from tests.support.waiting import until
 
-SECRET = "chaos-secret-that-is-long-enough-for-hs256-0123456789"
-#: The product's own entry point, as deployed: ``presence serve`` on a free loopback
-#: port (it prints ``presence: listening on http://127.0.0.1:<port>`` once ready).
-SERVE = [sys.executable, "-m", "presence.cli", "serve", "--host", "127.0.0.1", "--port", "0"]
-READY = "presence: listening on http://127.0.0.1:"
 TEAMS = ("T1", "T2", "T3")
 #: The line an instance logs when it declares another dead and ends its connections.
 REAPED = re.compile(r"instance (\S+) stopped beating")
@@ -64,122 +62,38 @@ class Timing:
     max_pending_connections: int = 2000
 
 
-async def until(check: Callable[[], bool | Awaitable[bool]], timeout: float,
-                what: str, step: float = 0.05) -> None:
-    """Poll ``check`` (a predicate or a coroutine function) until it holds; raise
-    ``TimeoutError`` naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout:g}s")
-        await asyncio.sleep(step)
-
-
-def faketime(skew: float) -> dict[str, str]:
-    """Environment running a process with its host clock ``skew`` seconds off
-    (libfaketime: wall and monotonic clocks both shifted). The library is preloaded
-    directly rather than through the ``faketime`` command, which would stand between
-    the test and the server and not pass signals on."""
-    libs = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
-    if not libs:
-        raise RuntimeError("libfaketime not found (apt-get install faketime)")
-    return {"LD_PRELOAD": str(libs[0]), "FAKETIME": f"{skew:+g}s"}
-
-
-class ServerProcess:
+class ServerProcess(ServeProcess):
     """One server instance process (one *slot*: it may be killed and started again)."""
 
     def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.env = env
-        self.log_dir = log_dir
-        self.proc: asyncio.subprocess.Process | None = None
-        self.port: int | None = None
-        self.paused = False
-        self.starts = 0
+        super().__init__(serve_argv(), log_dir / f"{name}.stderr", env=env, name=name)
         #: Instance id of each start, oldest first (for reports).
         self.instance_ids: list[str] = []
 
     @property
     def running(self) -> bool:
         """Started, not exited and not paused: worth connecting to."""
-        return (
-            self.proc is not None and self.proc.returncode is None and self.port is not None
-            and not self.paused
-        )
+        return self.alive and self.port is not None and not self.paused
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        return self.ws
 
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.http
 
-    async def start(self, timeout: float = 30.0) -> None:
+    async def start(self, timeout: float = 30.0) -> int:
         """Spawn the process and return once it printed its port (startup complete)."""
-        self.starts += 1
-        log = self.log_dir / f"{self.name}.{self.starts}.stderr"
-        with log.open("wb") as stderr:
-            proc = await asyncio.create_subprocess_exec(
-                *SERVE, env=self.env,
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=stderr,
-            )
-        self.proc, self.port, self.paused = proc, None, False
-        assert proc.stdout is not None
-        try:
-            async with asyncio.timeout(timeout):
-                line = (await proc.stdout.readline()).decode()
-        except TimeoutError:
-            line = ""
-        if not line.startswith(READY):
-            await self.kill()
-            raise RuntimeError(f"{self.name} did not start: {log.read_text()[-2000:]}")
-        self.port = int(line.strip().rpartition(":")[2])
+        port = await super().start(timeout)
         async with httpx.AsyncClient(timeout=5) as http:
             self.instance_ids.append(
                 (await http.get(f"{self.http_url}/healthz")).json()["instance"])
-
-    def signal(self, sig: signal.Signals) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(sig)
-
-    async def kill(self) -> None:
-        """SIGKILL (a crash: nothing is said to anybody) and reap."""
-        self.signal(signal.SIGKILL)
-        await self.wait(10.0)
+        return port
 
     async def terminate(self, timeout: float = 20.0) -> int | None:
         """SIGTERM (graceful shutdown) and wait for the exit; SIGKILL after ``timeout``."""
-        self.signal(signal.SIGTERM)
-        try:
-            return await self.wait(timeout)
-        except TimeoutError:
-            await self.kill()
-            return None
-
-    def pause(self) -> None:
-        self.signal(signal.SIGSTOP)
-        self.paused = True
-
-    def resume(self) -> None:
-        self.signal(signal.SIGCONT)
-        self.paused = False
-
-    async def wait(self, timeout: float) -> int | None:
-        if self.proc is None:
-            return None
-        async with asyncio.timeout(timeout):
-            code = await self.proc.wait()
-        self.port = None
-        self.paused = False
-        return code
+        return await super().terminate(timeout)
 
     async def readyz(self, timeout: float = 5.0) -> int | None:
         """``GET /readyz``: the status code, or ``None`` when nothing answered in time."""
@@ -226,11 +140,10 @@ class Fleet:
         t = self.timing
         for i in range(self.size):
             env = {
-                **os.environ,
+                **serve_env(),
                 **({} if self.embedded else {"PRESENCE_REDIS_URL": self.redis.url}),
                 "PRESENCE_KEY_PREFIX": self.key_prefix,
                 "PRESENCE_SHARDS": str(t.shards),
-                "PRESENCE_TOKEN_SECRET": SECRET,
                 "PRESENCE_GRACE_PERIOD": str(t.grace_period),
                 "PRESENCE_HEARTBEAT_INTERVAL": str(t.heartbeat_interval),
                 "PRESENCE_HEARTBEAT_TIMEOUT": str(t.heartbeat_timeout),
@@ -322,11 +235,9 @@ class Fleet:
 
     async def seed_agents(self, count: int) -> list[str]:
         """``count`` agents A0001… spread over three teams, no capacity, no defaults."""
-        ids = [f"A{i:04d}" for i in range(1, count + 1)]
+        ids = numbered(count, "A{:04d}", start=1)
         async with self.store() as store:
-            for i, agent_id in enumerate(ids):
-                await store.put_profile(AgentProfile(
-                    AgentId(agent_id), name=agent_id, team=TeamId(TEAMS[i % len(TEAMS)])))
+            await seed_agents(store, ids, TEAMS)
         return ids
 
     async def read(self, ids: list[str]) -> dict[str, Stored]:

@@ -30,8 +30,8 @@ import struct
 import time
 from dataclasses import dataclass, field
 
-from drivers import Journal
-from fleet import ServerProcess
+from tests.chaos.drivers import Journal
+from tests.chaos.fleet import ServerProcess
 
 #: ``tcpi_state`` of a socket the server has not ended.
 TCP_ESTABLISHED = 1

@@ -53,12 +53,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from drivers import AgentModel, Journal, SupervisorDriver
-from fleet import Fleet, ServerProcess, Timing, read_history, until
-from hostile import Hostiles
-from invariants import Stored, check_connected, check_disconnected, check_history, check_view
 
 from presence.auth import Role
+from tests.chaos.drivers import AgentModel, Journal, SupervisorDriver
+from tests.chaos.fleet import Fleet, ServerProcess, Timing, read_history
+from tests.chaos.hostile import Hostiles
+from tests.chaos.invariants import (
+    Stored,
+    check_connected,
+    check_disconnected,
+    check_history,
+    check_view,
+)
+from tests.support.waiting import until
 
 
 def _env(name: str, default: float) -> float:

@@ -20,10 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fleet import Fleet, MakeFleet, ServerProcess, Timing, until
 
 from presence.auth import Role
 from presence.client import AgentClient, Closed, SupervisorClient
+from tests.chaos.fleet import Fleet, MakeFleet, ServerProcess, Timing
+from tests.support.waiting import until
 
 SKEW = 60.0
 GRACE = 3.0

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 
-from fleet import MakeFleet, Timing, until
-
 from presence.auth import Role
 from presence.client import AgentClient
+from tests.chaos.fleet import MakeFleet, Timing
+from tests.support.waiting import until
 
 #: Heartbeats far longer than the pause: the sockets stay open throughout; a beat
 #: period long enough that requests queued during the pause arrive before the beat

@@ -7,11 +7,10 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from fleet import MakeFleet
-from invariants import check_history
-
 from presence.auth import Role
 from presence.client import AgentClient, SupervisorClient
+from tests.chaos.fleet import MakeFleet
+from tests.chaos.invariants import check_history
 
 PICKS = ("busy", "dnd", "away", "offline", "available")
 

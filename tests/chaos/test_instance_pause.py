@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from fleet import MakeFleet, Timing, until
-from invariants import check_history
-
 from presence.auth import Role
 from presence.client import AgentClient
+from tests.chaos.fleet import MakeFleet, Timing
+from tests.chaos.invariants import check_history
+from tests.support.waiting import until
 
 #: Heartbeats far longer than the pause: sockets must survive on re-announcement alone.
 TIMING = Timing(heartbeat_interval=2.0, heartbeat_timeout=60.0)

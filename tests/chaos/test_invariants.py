@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from invariants import Stored, check_history, check_view
+from tests.chaos.invariants import Stored, check_history, check_view
 
 
 def entry(reason: str, version: int, base: str = "available", source: str = "auto",

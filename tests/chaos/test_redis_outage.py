@@ -9,15 +9,16 @@ import asyncio
 import random
 
 import pytest
-from drivers import Journal, SupervisorDriver
-from fleet import MakeFleet, until
-from invariants import check_view
 from redis.asyncio import Redis
 
 from presence.auth import Role
 from presence.client import AgentClient, ServerError
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
+from tests.chaos.drivers import Journal, SupervisorDriver
+from tests.chaos.fleet import MakeFleet
+from tests.chaos.invariants import check_view
+from tests.support.waiting import until
 
 
 @pytest.mark.parametrize("how", ["pause", "stop", "crash"])

@@ -6,15 +6,14 @@ Valkey and against a 3-master Redis Cluster (``backend`` = ``single`` / ``cluste
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 import pytest_asyncio
-from cluster import start_cluster
-from servers import CLUSTER_URLS, Instance, start_instance
 
-from presence.clock import FakeClock
 from presence.store.embedded import EmbeddedRedis
+from tests.e2e.cluster import start_cluster
+from tests.support.instance import CLUSTER_URLS, Instance, Launch
 
 #: Scenario modules that also run against a Redis Cluster.
 ON_CLUSTER = frozenset({
@@ -54,12 +53,6 @@ def redis_url(request: pytest.FixtureRequest, redis_server: EmbeddedRedis) -> st
 
 
 @pytest_asyncio.fixture
-async def server(
-    backend: str, redis_url: str, key_prefix: str, fake_clock: FakeClock
-) -> AsyncIterator[Instance]:
+async def server(backend: str, launch: Launch) -> Instance:
     """One server instance on this run's Redis, with the test's fake clock."""
-    inst = await start_instance(redis_url, key_prefix, fake_clock)
-    try:
-        yield inst
-    finally:
-        await inst.stop()
+    return await launch()

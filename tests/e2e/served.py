@@ -8,12 +8,8 @@ bounded.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,47 +19,46 @@ from websockets.exceptions import WebSocketException
 
 from presence.auth import Role, TokenService
 from presence.client import AgentClient, ServerError
-
-PRESENCE = str(Path(sys.executable).parent / "presence")
-SECRET = "served-secret-that-is-long-enough-for-hs256-0123456789"
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRESENCE_")}
-    return {**env, "PRESENCE_TOKEN_SECRET": SECRET, **extra}
+from tests.support.launcher import ServeProcess, serve_argv
+from tests.support.secret import SECRET
+from tests.support.waiting import until
 
 
 @dataclass
 class Served:
-    """One ``presence serve --data-dir data_dir`` process."""
+    """One ``presence serve --data-dir data_dir`` process (its embedded Valkey included),
+    driven by :class:`tests.support.launcher.ServeProcess`."""
 
     data_dir: Path
     log_path: Path
     args: tuple[str, ...] = ()
-    proc: subprocess.Popen[str] | None = None
-    port: int = 0
     tokens: TokenService = field(default_factory=lambda: TokenService(SECRET))
+    process: ServeProcess = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.process = ServeProcess(
+            serve_argv("--data-dir", str(self.data_dir), *self.args), self.log_path)
 
     async def start(self, timeout: float = 30.0) -> None:
         """Start it and return once it says where it listens."""
-        await asyncio.to_thread(self._start, timeout)
+        await self.process.start(timeout)
 
-    def _start(self, timeout: float) -> None:
-        with self.log_path.open("a") as log:
-            self.proc = subprocess.Popen(
-                [PRESENCE, "serve", "--port", "0", "--data-dir", str(self.data_dir),
-                 *self.args],
-                stdout=subprocess.PIPE, stderr=log, text=True, env=clean_env())
-        self.port = _listening_port(self.proc, timeout)
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return self.process.proc
+
+    @property
+    def port(self) -> int:
+        assert self.process.port is not None
+        return self.process.port
 
     @property
     def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.process.http
 
     @property
     def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
+        return self.process.pid
 
     def valkey_pid(self) -> int:
         """The pid in the embedded server's pidfile."""
@@ -74,7 +69,7 @@ class Served:
                                  teams=["*"] if role is Role.SUPERVISOR else [])
 
     def agent(self, agent_id: str) -> AgentClient:
-        return AgentClient(f"ws://127.0.0.1:{self.port}", self.token(Role.AGENT, agent_id))
+        return AgentClient(self.process.ws, self.token(Role.AGENT, agent_id))
 
     def admin(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -105,39 +100,16 @@ class Served:
             await asyncio.sleep(0.05)
 
     def log_lines(self, text: str) -> list[str]:
-        return [line for line in self.log_path.read_text().splitlines() if text in line]
+        return self.process.log_lines(text)
 
     def kill(self) -> None:
         """SIGKILL, as an OOM kill would, and reap it."""
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(10)
+        self.process.kill_blocking()
 
-    def stop(self) -> int:
-        """SIGTERM and wait (bounded); returns the exit code."""
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        return self.proc.returncode
-
-
-def _listening_port(proc: subprocess.Popen[str], timeout: float) -> int:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if line.startswith("presence: listening on http://"):
-            return int(line.rsplit(":", 1)[1])
-    raise AssertionError(f"server did not report its port (exit code {proc.poll()})")
+    def stop(self) -> int | None:
+        """SIGTERM and wait (bounded; SIGKILL after 30 s); returns the exit code."""
+        self.process.terminate_blocking(30)
+        return self.process.returncode
 
 
 def parent_of(pid: int) -> int | None:
@@ -158,17 +130,6 @@ def is_zombie(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] == "Z"
 
 
-async def until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``check`` until it holds; ``TimeoutError`` naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if check():
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout:g}s")
-        await asyncio.sleep(0.02)
-
-
 async def until_gone(pid: int, timeout: float) -> None:
     """Wait until ``pid`` no longer runs (gone, or a zombie of another parent)."""
-    await until(lambda: parent_of(pid) is None, timeout, f"process {pid} gone")
+    await until(lambda: parent_of(pid) is None, timeout, f"process {pid} gone", step=0.02)

@@ -10,13 +10,15 @@ from typing import Any
 import jwt
 import orjson
 import pytest
-from servers import SECRET, Instance, create_status, put_agent
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from presence.auth import Role, TokenService
 from presence.client import Connection
 from presence.clock import FakeClock
+from tests.support.instance import Instance
+from tests.support.rest import create_status, put_agent
+from tests.support.secret import SECRET
 
 
 async def send_raw(conn: Connection, raw: str) -> None:

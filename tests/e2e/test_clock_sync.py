@@ -10,10 +10,10 @@ import time
 import httpx
 import pytest
 from redis.asyncio import Redis
-from servers import running
 
 from presence.shared_clock import SharedClock
 from presence.store.keys import Keys
+from tests.support.instance import running
 
 HOST_AHEAD = 60.0
 

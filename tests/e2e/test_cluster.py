@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 
-from servers import Instance, put_agent, running
-
 from presence.client import AgentClient, SupervisorClient
 from presence.clock import FakeClock
 from presence.store.connection import open_client
 from presence.store.keys import Keys
 from presence.store.server_time import server_time
+from tests.support.instance import Instance, running
+from tests.support.rest import put_agent
 
 
 async def test_presence_flow_on_a_cluster(cluster_url: str, key_prefix: str) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from servers import Instance, create_status, put_agent
-
 from presence.client import AgentClient
+from tests.support.instance import Instance
+from tests.support.rest import create_status, put_agent
 
 
 async def statuses_frame(agent: AgentClient) -> list[str]:

@@ -16,12 +16,14 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from served import Served, is_zombie, parent_of, until, until_gone
-from servers import put_agent, start_instance
 
 from presence.clock import FakeClock
 from presence.store.embedded import EmbeddedRedis, server_binary
 from presence.store.embedded_supervisor import MAX_BACKOFF
+from tests.e2e.served import Served, is_zombie, parent_of, until_gone
+from tests.support.instance import start_instance
+from tests.support.rest import create_status, put_agent
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -45,15 +47,10 @@ async def make_served(tmp_path: Path) -> AsyncIterator[MakeServed]:
 
 
 async def seed(served: Served) -> str:
-    """An agent A1 and a custom status; returns the status id."""
-    assert (await served.request("PUT", "/api/agents/A1", {"team": "T1"})).status_code in (
-        200, 201)
-    assert (await served.request("PUT", "/api/agents/A2", {"team": "T1"})).status_code in (
-        200, 201)
-    r = await served.request("POST", "/api/statuses", {"text": "Coaching", "base": "busy"})
-    assert r.status_code == 201, r.text
-    status_id: str = r.json()["id"]
-    return status_id
+    """Agents A1 and A2 and a custom status; returns the status id."""
+    await put_agent(served, "A1", team="T1")
+    await put_agent(served, "A2", team="T1")
+    return await create_status(served, "Coaching", "busy")
 
 
 async def has_seed(served: Served, status_id: str) -> bool:

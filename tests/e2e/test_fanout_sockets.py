@@ -15,7 +15,6 @@ from typing import Any, cast
 
 import orjson
 import pytest
-from servers import Instance, put_agent, start_instance
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
@@ -24,6 +23,8 @@ from websockets.uri import parse_uri
 from presence.clock import FakeClock
 from presence.web.close_codes import CloseCode
 from presence.web.fastws import FastWebSocketProtocol, encode_text_frame
+from tests.support.instance import Instance, start_instance
+from tests.support.rest import put_agent
 
 QUEUE_SIZE = 8
 #: Bound on the changes made before the server must have given up on the reader.

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from servers import Instance, create_status, put_agent
-
 from presence.clock import FakeClock, to_ms
 from presence.core.capacity import WorkLoad
 from presence.core.model import AgentId
 from presence.core.rules import WorkChangeKind
+from tests.support.instance import Instance
+from tests.support.rest import create_status, put_agent
 
 GRACE = 150.0
 SHOWN = ("status_id", "text", "base", "source", "reason", "since")

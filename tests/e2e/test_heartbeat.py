@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from servers import put_agent, running
-
 from presence.clock import FakeClock
+from tests.support.instance import running
+from tests.support.rest import put_agent
 
 
 async def test_silent_client_is_closed_after_heartbeat_timeout(

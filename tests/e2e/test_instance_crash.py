@@ -8,20 +8,17 @@ clock step instead of a wait."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from servers import SECRET, TEST_SETTINGS, put_agent, running
-
 from presence.client import AgentClient
 from presence.clock import FakeClock, to_ms
+from tests.support.instance import TEST_SETTINGS, running
+from tests.support.launcher import ServeProcess, serve_argv, serve_env
+from tests.support.rest import put_agent
 
-LAUNCHER = Path(__file__).with_name("launch_instance.py")
 LIVENESS_PERIOD = 0.2
 LIVENESS_TIMEOUT = 1.0
 GRACE = 150.0
@@ -30,37 +27,24 @@ GRACE = 150.0
 @contextlib.asynccontextmanager
 async def instance_process(
     redis_url: str, key_prefix: str, log_dir: Path
-) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
-    """A server instance in its own process; yields it and its WebSocket base URL.
-    The process is killed and reaped on the way out, whatever happened."""
-    env = {
-        **os.environ,
-        "PRESENCE_REDIS_URL": redis_url,
-        "PRESENCE_KEY_PREFIX": key_prefix,
-        "PRESENCE_SHARDS": str(TEST_SETTINGS.shards),
-        "PRESENCE_TOKEN_SECRET": SECRET,
-        "PRESENCE_GRACE_PERIOD": str(GRACE),
-        "PRESENCE_LIVENESS_PERIOD": str(LIVENESS_PERIOD),
-        "PRESENCE_LIVENESS_TIMEOUT": str(LIVENESS_TIMEOUT),
-        "PRESENCE_LOG_LEVEL": "warning",
-    }
-    stderr_path = log_dir / "instance.stderr"
-    with stderr_path.open("wb") as stderr:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(LAUNCHER), env=env,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=stderr,
-        )
+) -> AsyncIterator[tuple[ServeProcess, str]]:
+    """A server instance in its own process (``presence serve``); yields it and its
+    WebSocket base URL. The process is killed and reaped on the way out, whatever
+    happened."""
+    proc = ServeProcess(serve_argv(), log_dir / "instance.stderr", env=serve_env(
+        PRESENCE_REDIS_URL=redis_url,
+        PRESENCE_KEY_PREFIX=key_prefix,
+        PRESENCE_SHARDS=str(TEST_SETTINGS.shards),
+        PRESENCE_GRACE_PERIOD=str(GRACE),
+        PRESENCE_LIVENESS_PERIOD=str(LIVENESS_PERIOD),
+        PRESENCE_LIVENESS_TIMEOUT=str(LIVENESS_TIMEOUT),
+        PRESENCE_LOG_LEVEL="warning",
+    ))
     try:
-        assert proc.stdout is not None
-        async with asyncio.timeout(20):
-            line = (await proc.stdout.readline()).decode()
-        assert line.startswith("port "), f"instance did not start: {stderr_path.read_text()}"
-        yield proc, f"ws://127.0.0.1:{int(line.split()[1])}"
+        await proc.start(timeout=20)
+        yield proc, proc.ws
     finally:
-        if proc.returncode is None:
-            proc.kill()
-        async with asyncio.timeout(10):
-            await proc.wait()
+        await proc.kill()
 
 
 async def test_killed_instance_agents_go_offline_and_restore_elsewhere(
@@ -81,9 +65,7 @@ async def test_killed_instance_agents_go_offline_and_restore_elsewhere(
                 assert (await sup.next_event())["presence"]["reason"] == "sign_in"
                 away = await agent.set_presence("away")
                 assert (await sup.next_event())["presence"] == away
-                proc.kill()
-                async with asyncio.timeout(10):
-                    await proc.wait()
+                await proc.kill()  # SIGKILL and reap (bounded)
                 assert await agent.wait_closed() == 1006
             finally:
                 await agent.close()

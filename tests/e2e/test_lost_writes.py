@@ -11,22 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
-from aof_rig import private_valkey, restart_from, save_aof
-from servers import Instance, agent_view, put_agent, start_instance
 
 from presence.client import AgentClient, SupervisorClient
 from presence.clock import FakeClock
 from presence.core.epochs import wire_stamp
 from presence.store.embedded import EmbeddedRedis
+from tests.support.aof import restart_from, save_aof
+from tests.support.instance import Instance, start_instance
+from tests.support.rest import agent_view, put_agent
 
 AGENT = "A1"
-
-
-@pytest_asyncio.fixture
-async def valkey(tmp_path: Path) -> AsyncIterator[EmbeddedRedis]:
-    """A Valkey of this test alone (its AOF is put back to make it lose writes)."""
-    async with private_valkey(tmp_path / "data") as server:
-        yield server
 
 
 @pytest_asyncio.fixture

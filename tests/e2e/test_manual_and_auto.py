@@ -3,11 +3,11 @@ a status the agent picked, seen end to end by the agent's tab and a supervisor."
 
 from __future__ import annotations
 
-from servers import Instance, agent_view, put_agent
-
 from presence.core.capacity import WorkLoad
 from presence.core.model import AgentId
 from presence.core.rules import WorkChangeKind
+from tests.support.instance import Instance
+from tests.support.rest import agent_view, put_agent
 
 A1 = AgentId("A1")
 ONE = WorkLoad(units=1)

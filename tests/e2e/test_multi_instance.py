@@ -3,9 +3,9 @@ instance sees every agent, restores any agent, and signs an agent out everywhere
 
 from __future__ import annotations
 
-from servers import Instance, agent_view, create_status, put_agent, running
-
 from presence.clock import FakeClock
+from tests.support.instance import Instance, running
+from tests.support.rest import agent_view, create_status, put_agent
 
 GRACE = 150.0
 

@@ -9,10 +9,11 @@ import io
 from typing import Any
 
 import orjson
-from servers import Instance, create_status, put_agent, running
 
 from presence.client import AgentClient, SupervisorClient
 from presence.clock import FakeClock, to_ms
+from tests.support.instance import Instance, running
+from tests.support.rest import create_status, put_agent
 
 T0 = 1_767_225_600.0  # the fake clock's start: 2026-01-01T00:00:00Z
 GRACE = 150.0

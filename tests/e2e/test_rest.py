@@ -4,7 +4,9 @@ who may read what."""
 from __future__ import annotations
 
 import httpx
-from servers import Instance, put_agent
+
+from tests.support.instance import Instance
+from tests.support.rest import put_agent
 
 
 def as_agent(server: Instance, agent_id: str) -> httpx.AsyncClient:

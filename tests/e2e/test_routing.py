@@ -8,52 +8,22 @@ tab's events one by one and a missing offer shows as a different event coming ne
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from servers import Instance, agent_view, create_status, put_agent
 
-from presence.client import AgentClient, Message, ServerError
+from presence.client import AgentClient, ServerError
 from presence.clock import FakeClock
+from tests.support.instance import Instance
+from tests.support.rest import (
+    agent_view,
+    create_status,
+    get_item,
+    post_item,
+    put_agent,
+    put_workstream,
+)
+from tests.support.tabs import expect, expect_presence
 
 BUSY_TOO = ["available", "busy"]
-
-
-async def put_workstream(inst: Instance, ws_id: str, **body: Any) -> dict[str, Any]:
-    async with inst.admin() as http:
-        r = await http.put(f"/api/workstreams/{ws_id}", json=body)
-        assert r.status_code in (200, 201), r.text
-        result: dict[str, Any] = r.json()
-        return result
-
-
-async def post_item(inst: Instance, ws_id: str, item_id: str) -> dict[str, Any]:
-    async with inst.admin() as http:
-        r = await http.post("/api/work-items", json={"workstream": ws_id, "id": item_id})
-        assert r.status_code == 201, r.text
-        result: dict[str, Any] = r.json()
-        return result
-
-
-async def get_item(inst: Instance, item_id: str) -> dict[str, Any]:
-    async with inst.admin() as http:
-        r = await http.get(f"/api/work-items/{item_id}")
-        assert r.status_code == 200, r.text
-        result: dict[str, Any] = r.json()
-        return result
-
-
-async def expect(agent: AgentClient, kind: str) -> Message:
-    """The tab's next event, which must be of type ``kind``."""
-    msg = await agent.next_event()
-    assert msg["type"] == kind, msg
-    return msg
-
-
-async def expect_presence(agent: AgentClient, status_id: str) -> dict[str, Any]:
-    presence: dict[str, Any] = (await expect(agent, "presence"))["presence"]
-    assert presence["status_id"] == status_id, presence
-    return presence
 
 
 async def take_offer(agent: AgentClient, item_id: str) -> str:

@@ -7,10 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from servers import Instance, put_agent, running
 
 from presence.client import AgentClient, Message, ServerError
 from presence.clock import FakeClock
+from tests.support.instance import Instance, running
+from tests.support.rest import put_agent
 
 
 async def post_item(http: httpx.AsyncClient, body: dict[str, Any], status: int) -> dict[str, Any]:

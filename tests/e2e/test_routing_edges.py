@@ -4,11 +4,12 @@ that finds its grace window already over, and deleting a busy workstream."""
 from __future__ import annotations
 
 import pytest
-from servers import Instance, agent_view, put_agent
-from test_routing import expect, expect_presence, get_item, post_item, put_workstream
 
 from presence.client import ServerError
 from presence.clock import FakeClock
+from tests.support.instance import Instance
+from tests.support.rest import agent_view, get_item, post_item, put_agent, put_workstream
+from tests.support.tabs import expect, expect_presence
 
 
 async def test_a_reject_after_the_deadline_counts_as_missed(

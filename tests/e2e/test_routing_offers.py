@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from servers import Instance, agent_view, put_agent
-from test_routing import expect, get_item, post_item, put_workstream
 
 from presence.client import AgentClient, ServerError
 from presence.clock import FakeClock
+from tests.support.instance import Instance
+from tests.support.rest import agent_view, get_item, post_item, put_agent, put_workstream
+from tests.support.tabs import expect
 
 TIMEOUT = 30
 GRACE = 150.0

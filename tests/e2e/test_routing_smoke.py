@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from servers import Instance, put_agent
-
 from presence.client import AgentClient
+from tests.support.instance import Instance
+from tests.support.rest import put_agent
 
 
 async def test_offer_accept_close_drives_presence(server: Instance) -> None:

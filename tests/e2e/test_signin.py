@@ -5,17 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from servers import (
-    Instance,
-    create_status,
-    put_agent,
-    put_team,
-    set_global_default,
-)
-
 from presence.core.capacity import WorkLoad
 from presence.core.model import AgentId
 from presence.core.rules import WorkChangeKind
+from tests.support.instance import Instance
+from tests.support.rest import create_status, put_agent, put_team, set_global_default
 
 
 async def sign_in(inst: Instance, agent_id: str) -> dict[str, Any]:

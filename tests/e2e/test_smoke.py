@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from servers import Instance, put_agent
-
 from presence.client import AgentClient, SupervisorClient
+from tests.support.instance import Instance
+from tests.support.rest import put_agent
 
 
 async def test_agent_signs_in_and_picks_away(server: Instance) -> None:

@@ -3,9 +3,9 @@ agents limited to the teams the supervisor may watch."""
 
 from __future__ import annotations
 
-from servers import Instance, agent_view, put_agent
-
 from presence.client import ServerError
+from tests.support.instance import Instance
+from tests.support.rest import agent_view, put_agent
 
 
 async def test_reconnecting_supervisor_gets_exactly_the_missed_events(server: Instance) -> None:

@@ -3,10 +3,10 @@ a silent supervisor socket closed after the heartbeat timeout."""
 
 from __future__ import annotations
 
-from servers import put_agent, running
-
 from presence.client import SupervisorClient
 from presence.clock import FakeClock
+from tests.support.instance import running
+from tests.support.rest import put_agent
 
 
 async def test_snapshot_carries_heartbeat_and_server_time(

@@ -4,20 +4,13 @@ tests run the real oidc-provider (tests/oidc/provider.mjs)."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 import pytest_asyncio
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from keyring import AUDIENCE, KeyServer, SigningKey, new_key
-from servers import Instance, start_instance
-
-from presence.clock import FakeClock
+from tests.oidc.keyring import AUDIENCE, KeyServer, SigningKey, new_key
+from tests.support.instance import Instance, Launch
 
 
 @pytest.fixture(scope="session")
@@ -38,12 +31,6 @@ def key_server(rsa_key: SigningKey) -> Iterator[KeyServer]:
 
 
 @pytest_asyncio.fixture
-async def sso_server(redis_url: str, key_prefix: str, fake_clock: FakeClock,
-                     key_server: KeyServer) -> AsyncIterator[Instance]:
+async def sso_server(key_server: KeyServer, launch: Launch) -> Instance:
     """A server instance trusting the key server as its identity provider."""
-    inst = await start_instance(redis_url, key_prefix, fake_clock,
-                                oidc_issuer=key_server.issuer, token_audience=AUDIENCE)
-    try:
-        yield inst
-    finally:
-        await inst.stop()
+    return await launch(oidc_issuer=key_server.issuer, token_audience=AUDIENCE)

@@ -12,13 +12,13 @@ from pathlib import Path
 import jwt
 import pytest
 from jwt.utils import base64url_encode
-from keyring import AUDIENCE, KeyServer, SigningKey, claims, new_key
 
 from presence.auth import Identity, Role, TokenService
 from presence.clock import FakeClock
 from presence.core.errors import ErrorCode, PresenceError
 from presence.oidc import ClaimMapping, OidcVerifier
 from presence.oidc_keys import MAX_AGE, REFETCH_PERIOD, ProviderKeys
+from tests.oidc.keyring import AUDIENCE, KeyServer, SigningKey, claims, new_key
 
 SECRET = "sso-test-secret-that-is-long-enough-0123456789"
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
-from servers import Instance, put_agent, start_instance
 
 from presence.clock import FakeClock
+from tests.support.instance import Instance, start_instance
+from tests.support.rest import put_agent
 
 CHROMIUM = "/usr/bin/chromium"  # as tests/browser/conftest.py: Debian's, never downloaded
 HAVE_CHROMIUM = Path(CHROMIUM).exists()

@@ -10,11 +10,12 @@ import json
 import httpx
 import pytest
 import websockets
-from keyring import KeyServer, SigningKey, claims
-from servers import Instance, put_agent
 
 from presence.client import AgentClient, ServerError, SupervisorClient
 from presence.clock import FakeClock
+from tests.oidc.keyring import KeyServer, SigningKey, claims
+from tests.support.instance import Instance
+from tests.support.rest import put_agent
 
 
 def provider_token(inst: Instance, ks: KeyServer, key: SigningKey, role: object = "agent",
@@ -84,7 +85,7 @@ async def test_provider_down_answers_try_again(
         redis_url: str, key_prefix: str, fake_clock: FakeClock, rsa_key: SigningKey) -> None:
     """With the provider down since start its tokens get 503 over REST and close 1013
     (try again later) on sockets, while embedded-secret tokens work."""
-    from servers import start_instance
+    from tests.support.instance import start_instance
     ks = KeyServer(published=[rsa_key])
     ks.start()
     ks.stop()
@@ -111,7 +112,7 @@ async def test_pages_learn_the_provider_and_may_reach_it(
         redis_url: str, key_prefix: str, fake_clock: FakeClock, key_server: KeyServer) -> None:
     """With an issuer and a client id, /auth/config names them and the pages' CSP lets
     them connect to the issuer's origin (and nowhere else); without, it holds nulls."""
-    from servers import start_instance
+    from tests.support.instance import start_instance
     inst = await start_instance(redis_url, key_prefix, fake_clock,
                                 oidc_issuer=key_server.issuer, oidc_client_id="pages")
     try:

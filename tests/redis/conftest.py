@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 from redis.asyncio import Redis
-from redis_rig import Rig, make_rig
 
 from presence.clock import FakeClock
+from tests.redis.redis_rig import Rig, make_rig
 
 
 @pytest_asyncio.fixture

@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import store_probe
 from redis.asyncio import Redis
 
 from presence.clock import FakeClock
-from presence.core.model import AgentId, AgentProfile, TeamId
+from presence.core.model import AgentId, TeamId
 from presence.core.org import OrgConfig, Team
 from presence.core.statuses import Base, Status, StatusId
 from presence.engine import Engine, EngineSettings
@@ -22,6 +21,8 @@ from presence.store.config_store import ConfigStore
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
 from presence.store.replies import text
+from tests.redis import store_probe
+from tests.support.seeding import numbered, seed_agents
 
 #: Grace window and instance liveness timeout every engine of this tier uses.
 GRACE = 150.0
@@ -71,10 +72,7 @@ class Rig:
 
     async def add_agents(self, count: int, stem: str = "agent") -> list[AgentId]:
         """Configure ``count`` agents of the team, named ``<stem>-<n>``."""
-        ids = [AgentId(f"{stem}-{n}") for n in range(count)]
-        for agent_id in ids:
-            await self.store.put_profile(AgentProfile(agent_id, name=agent_id, team=TEAM))
-        return ids
+        return await seed_agents(self.store, numbered(count, f"{stem}-{{}}"), (TEAM,))
 
     async def history(
         self, agent_id: AgentId, from_at: float | None = None, to_at: float | None = None

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
-from redis_rig import GRACE, Rig, make_rig
 
 from presence.clock import FakeClock, to_ms
 from presence.core.model import AgentId, ConnectionId, Source
 from presence.store.embedded import EmbeddedRedis
+from tests.redis.redis_rig import GRACE, Rig, make_rig
 
 TAB = ConnectionId("tab-1")
 PREFIX = "aof:"

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
-from redis_rig import Rig
 
 from presence.core.model import AgentId, ConnectionId
 from presence.store.redis_store import RedisStore
 from presence.store.scripts import Call, Scripts
+from tests.redis.redis_rig import Rig
 
 TAB = ConnectionId("tab-1")
 #: Safety net for every await on the server.

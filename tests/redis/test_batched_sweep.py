@@ -5,11 +5,10 @@ engine never saw."""
 
 from __future__ import annotations
 
-from redis_rig import GRACE, Rig
-
 from presence.clock import to_ms
 from presence.core.model import ConnectionId
 from presence.engine import SWEEP_BATCH
+from tests.redis.redis_rig import GRACE, Rig
 
 TAB = ConnectionId("tab-1")
 

@@ -7,11 +7,11 @@ from dataclasses import replace
 from typing import Any
 
 from redis.asyncio import Redis
-from redis_rig import GRACE, Rig
 
 from presence.core.model import AgentId, ConnectionId
 from presence.store.redis_store import CommitRequest, ConnectionOp
 from presence.store.replies import text
+from tests.redis.redis_rig import GRACE, Rig
 
 TAB = ConnectionId("tab-1")
 

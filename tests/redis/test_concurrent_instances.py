@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 from redis.asyncio import Redis
-from redis_rig import GRACE, Rig
 
 from presence.clock import FakeClock
 from presence.core.model import ConnectionId
 from presence.core.statuses import Base
+from tests.redis.redis_rig import GRACE, Rig
 
 AGENTS = 50
 TAB = ConnectionId("tab-1")

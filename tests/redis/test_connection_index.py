@@ -4,9 +4,8 @@ what a request refused ``not_connected`` relies on to re-announce its own connec
 
 from __future__ import annotations
 
-from redis_rig import Rig
-
 from presence.core.model import ConnectionId, Reason
+from tests.redis.redis_rig import Rig
 
 TAB = ConnectionId("tab-1")
 

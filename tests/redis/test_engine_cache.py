@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
-from redis_rig import Rig, make_rig
 
 from presence.clock import FakeClock
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.model import AgentId, ConnectionId
 from presence.core.statuses import StatusId
 from presence.store.embedded import EmbeddedRedis
+from tests.redis.redis_rig import Rig, make_rig
 
 TAB = ConnectionId("tab-1")
 OTHER_TAB = ConnectionId("tab-2")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from redis.asyncio import Redis
-from redis_rig import SHARDS, Rig, make_rig
 
 from presence.clock import FakeClock
 from presence.core.model import AgentId, ConnectionId
 from presence.engine import Engine
 from presence.store.replies import text
+from tests.redis.redis_rig import SHARDS, Rig, make_rig
 
 TAB = ConnectionId("tab-1")
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis_rig import GRACE, Rig
-
 from presence.clock import to_ms
 from presence.core.model import AgentId, ConnectionId
 from presence.core.statuses import Base
+from tests.redis.redis_rig import GRACE, Rig
 
 TAB = ConnectionId("tab-1")
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from redis.asyncio import Redis
-from redis_rig import SHARDS, Rig
 
 from presence.core.model import AgentId, ConnectionId
 from presence.store.replies import text
+from tests.redis.redis_rig import SHARDS, Rig
 
 
 async def slot(client: Redis, key: str) -> int:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 
 from redis.asyncio import Redis
-from redis_rig import GRACE, Rig, make_rig
 
 from presence.clock import FakeClock, to_ms
 from presence.core.model import AgentId, ConnectionId
 from presence.store.replies import text
+from tests.redis.redis_rig import GRACE, Rig, make_rig
 
 TAB = ConnectionId("tab-1")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from redis.asyncio import Redis
-from redis_rig import GRACE, LIVENESS, Rig
 
 from presence.core.model import AgentId, ConnectionId, Reason, Source
 from presence.core.statuses import Base
+from tests.redis.redis_rig import GRACE, LIVENESS, Rig
 
 TAB = ConnectionId("tab-1")
 

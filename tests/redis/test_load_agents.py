@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from redis_rig import GRACE, Rig
-
 from presence.core.model import AgentId, ConnectionId
 from presence.store.redis_store import LoadedAgent
+from tests.redis.redis_rig import GRACE, Rig
 
 
 async def test_load_agents_equals_load_agent_one_by_one(rig: Rig) -> None:

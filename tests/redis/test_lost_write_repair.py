@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 
 import orjson
-from redis_rig import Rig
 
 from presence.clock import to_ms
 from presence.core.model import AgentId, ConnectionId
 from presence.web.events import stream_position
+from tests.redis.redis_rig import Rig
 
 TAB = ConnectionId("tab-1")
 

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from presence.clock import FakeClock, to_ms
 from presence.core import work
 from presence.core.capacity import CapacityConfig, WorkLoad
-from presence.core.model import AgentId, AgentProfile, ConnectionId, TeamId
+from presence.core.model import AgentId, ConnectionId, TeamId
 from presence.core.org import OrgConfig
 from presence.core.statuses import Base, StatusId
 from presence.core.work import ItemState, WorkItem
@@ -27,6 +27,7 @@ from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
 from presence.store.replies import text
 from presence.store.work_store import DueOp, QueueOp, WorkStore
+from tests.support.seeding import seed_agents
 
 SHARDS = 4
 GRACE = 150.0
@@ -124,11 +125,10 @@ class Cluster:
 
     async def add_agents(self, *agent_ids: str, units: int = 10) -> None:
         """Configure the agents in team T1 and connect each (they sign in Available)."""
-        for a in agent_ids:
-            await self.one.engine.store.put_profile(
-                AgentProfile(AgentId(a), team=TEAM, capacity=CapacityConfig(units=units))
-            )
-            await self.one.engine.connect(AgentId(a), TAB)
+        ids = await seed_agents(self.one.engine.store, agent_ids, (TEAM,),
+                                name=lambda *_: "", capacity=CapacityConfig(units=units))
+        for a in ids:
+            await self.one.engine.connect(a, TAB)
         await self.settle()
 
     async def queue(self, ws: str, *item_ids: str) -> None:
@@ -168,15 +168,6 @@ async def cluster(
         await c.settle()
 
 
-@pytest_asyncio.fixture
-async def second_client(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=False)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
 async def check_one_offer_each(c: Cluster, ws: str, items: list[str],
                                agents: list[str]) -> list[WorkItem]:
     """Every item is offered at most once, to one agent; each agent's reservation, the
@@ -199,12 +190,12 @@ async def check_one_offer_each(c: Cluster, ws: str, items: list[str],
 
 
 async def test_two_routers_committing_the_same_item_make_one_offer(
-    cluster: Cluster, second_client: Redis
+    cluster: Cluster, other_client: Redis
 ) -> None:
     """Two routers committing offers of one item at once make one offer; the loser unreserves."""
     gate = asyncio.Barrier(2)
     r1 = cluster.add(cluster.client, "i1", gate, "commit").router
-    r2 = cluster.add(second_client, "i2", gate, "commit").router
+    r2 = cluster.add(other_client, "i2", gate, "commit").router
     await cluster.add_agents("a1", "a2", "a3")
     await cluster.queue("chat", "w1")
 
@@ -221,11 +212,11 @@ async def test_two_routers_committing_the_same_item_make_one_offer(
 
 
 async def test_racing_routers_offer_every_item_once(
-    cluster: Cluster, second_client: Redis
+    cluster: Cluster, other_client: Redis
 ) -> None:
     """Two routers racing over 12 items and 8 agents offer the 8 oldest once, one per agent."""
     cluster.add(cluster.client, "i1")
-    cluster.add(second_client, "i2")
+    cluster.add(other_client, "i2")
     agents = [f"a{n}" for n in range(8)]
     items = [f"w{n:02}" for n in range(12)]
     await cluster.add_agents(*agents)
@@ -244,11 +235,11 @@ async def test_racing_routers_offer_every_item_once(
 
 
 async def test_an_agent_reservation_admits_one_offer(
-    cluster: Cluster, second_client: Redis
+    cluster: Cluster, other_client: Redis
 ) -> None:
     """An agent can be reserved for one offer at a time, freed only by that offer's release."""
     s1 = cluster.add(cluster.client, "i1").work
-    s2 = cluster.add(second_client, "i2").work
+    s2 = cluster.add(other_client, "i2").work
     async with asyncio.timeout(10):
         won = await asyncio.gather(*(s.reserve("a1", f"chat~w{n}~1", TIMEOUT)
                                      for n in range(10) for s in (s1, s2)))
@@ -263,12 +254,12 @@ async def test_an_agent_reservation_admits_one_offer(
 
 
 async def test_two_workstreams_racing_for_one_agent_make_one_offer(
-    cluster: Cluster, second_client: Redis
+    cluster: Cluster, other_client: Redis
 ) -> None:
     """Two routers offering two workstreams' items to one agent at once make one offer."""
     gate = asyncio.Barrier(2)
     r1 = cluster.add(cluster.client, "i1", gate, "reserve").router
-    r2 = cluster.add(second_client, "i2", gate, "reserve").router
+    r2 = cluster.add(other_client, "i2", gate, "reserve").router
     await cluster.add_agents("a1")
     await cluster.queue("chat", "c1")
     await cluster.queue("email", "e1")

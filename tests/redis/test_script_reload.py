@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 from importlib import resources
 
-from redis_rig import GRACE, Rig
-
 from presence.core.model import ConnectionId, Source
+from tests.redis.redis_rig import GRACE, Rig
 
 TAB = ConnectionId("tab-1")
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from servers import SECRET, Instance, put_agent
 from starlette.routing import BaseRoute, WebSocketRoute
 
 from presence.auth import Role, TokenService
 from presence.settings import Settings
 from presence.web.app import create_app
+from tests.support.instance import Instance
+from tests.support.rest import put_agent
+from tests.support.secret import SECRET
 
 # --- the organisation every cell runs against ---
 

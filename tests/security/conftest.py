@@ -1,5 +1,5 @@
-"""Fixtures for the security tests: real server instances in the test's loop (the
-helpers of ``tests/e2e/servers.py``), and a count of the fuzz inputs sent.
+"""Fixtures for the security tests: real server instances in the test's loop (``launch``
+and ``server`` of tests/conftest.py), and a count of the fuzz inputs sent.
 
 Fuzz budget: ``PRESENCE_FUZZ_EXAMPLES`` (default 20) is the number of Hypothesis examples
 each socket and REST fuzz test runs (an example is a batch: a few generated frames each
@@ -14,45 +14,9 @@ The totals actually sent are printed at the end of the run ("fuzz inputs: ...").
 
 from __future__ import annotations
 
-import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest_asyncio
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-
-from security_rig import FUZZ_EXAMPLES, FUZZ_SENT, Launch
-from servers import Instance, start_instance
-
-from presence.clock import FakeClock
-
-
-@pytest_asyncio.fixture
-async def launch(
-    redis_url: str, key_prefix: str, fake_clock: FakeClock
-) -> AsyncIterator[Launch]:
-    """Start server instances with setting overrides (``await launch(max_frame_bytes=…)``);
-    all of them stop after the test."""
-    started: list[Instance] = []
-
-    async def start(**overrides: Any) -> Instance:
-        inst = await start_instance(redis_url, key_prefix, fake_clock, **overrides)
-        started.append(inst)
-        return inst
-
-    try:
-        yield start
-    finally:
-        for inst in reversed(started):
-            await inst.stop()
-
-
-@pytest_asyncio.fixture
-async def server(launch: Launch) -> Instance:
-    """One server instance with the test settings and the test's fake clock."""
-    return await launch()
+from tests.security.security_rig import FUZZ_EXAMPLES, FUZZ_SENT
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

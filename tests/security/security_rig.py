@@ -7,19 +7,20 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import httpx
 import hypothesis.strategies as st
 import orjson
 from redis.asyncio import Redis
-from servers import Instance, agent_view, put_agent
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from presence.core.errors import ErrorCode
 from presence.web.close_codes import CloseCode
+from tests.support.instance import Instance
+from tests.support.rest import agent_view, put_agent
 
 #: Hypothesis examples per socket / REST fuzz test; ``PRESENCE_FUZZ_EXAMPLES`` scales it.
 FUZZ_EXAMPLES = max(1, int(os.environ.get("PRESENCE_FUZZ_EXAMPLES", "20")))
@@ -32,8 +33,6 @@ CLOSE_CODES = frozenset(int(c) for c in CloseCode)
 
 Message = dict[str, Any]
 T = TypeVar("T")
-#: The ``launch`` fixture: start a server instance with setting overrides.
-Launch = Callable[..., Awaitable[Instance]]
 
 
 def bearer(token: str) -> dict[str, str]:

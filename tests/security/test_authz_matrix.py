@@ -29,7 +29,11 @@ from typing import Any
 
 import httpx
 import orjson
-from authz_org import (
+from redis.asyncio import Redis
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+
+from presence.auth import Role
+from tests.security.authz_org import (
     CALLERS,
     GHOST_AGENT,
     GHOST_TEAM,
@@ -43,12 +47,8 @@ from authz_org import (
     token_for,
     websocket_routes,
 )
-from redis.asyncio import Redis
-from security_rig import bearer, fingerprint
-from servers import Instance
-from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-
-from presence.auth import Role
+from tests.security.security_rig import bearer, fingerprint
+from tests.support.instance import Instance
 
 # --- outcomes and rules ---
 

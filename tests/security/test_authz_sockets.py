@@ -13,7 +13,13 @@ import httpx
 import jwt
 import orjson
 import pytest
-from authz_org import (
+from jwt.warnings import InsecureKeyLengthWarning
+from redis.asyncio import Redis
+from websockets.asyncio.client import ClientConnection, connect
+
+from presence.auth import Role
+from presence.client import AgentClient, ServerError
+from tests.security.authz_org import (
     CALLERS,
     GHOST_AGENT,
     ITEM_OF,
@@ -25,14 +31,10 @@ from authz_org import (
     token_for,
     websocket_routes,
 )
-from jwt.warnings import InsecureKeyLengthWarning
-from redis.asyncio import Redis
-from security_rig import bearer, closed_with, fingerprint, recv_json
-from servers import SECRET, Instance, put_agent
-from websockets.asyncio.client import ClientConnection, connect
-
-from presence.auth import Role
-from presence.client import AgentClient, ServerError
+from tests.security.security_rig import bearer, closed_with, fingerprint, recv_json
+from tests.support.instance import Instance
+from tests.support.rest import put_agent
+from tests.support.secret import SECRET
 
 
 async def open_socket(

@@ -13,8 +13,9 @@ import socket
 import httpx
 import orjson
 from redis.asyncio import Redis
-from security_rig import Launch, bearer, fingerprint, healthy_afterwards
-from servers import Instance
+
+from tests.security.security_rig import bearer, fingerprint, healthy_afterwards
+from tests.support.instance import Instance, Launch
 
 MIB = 1024 * 1024
 

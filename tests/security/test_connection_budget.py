@@ -24,12 +24,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx
 import pytest
 import pytest_asyncio
-from security_rig import Launch, closed_with
-from servers import Instance, put_agent
 from websockets.asyncio.client import connect
 
 from presence.clock import FakeClock
 from presence.web.close_codes import CloseCode
+from tests.security.security_rig import closed_with
+from tests.support.instance import Instance, Launch
+from tests.support.rest import put_agent
 
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 

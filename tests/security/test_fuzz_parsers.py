@@ -8,9 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import hypothesis.strategies as st
-from fuzz_frames import AGENT, SUPERVISOR, Frame, batch_of, raw_frames
 from hypothesis import HealthCheck, given, settings
-from security_rig import ERROR_CODES, FUZZ_EXAMPLES, FUZZ_SENT, encoded, json_values
 
 from presence.core.admin import CapacityProfile, fill_profiles, parse_capacity_profile
 from presence.core.messages import (
@@ -42,6 +40,8 @@ from presence.core.validation import (
     parse_workstream,
 )
 from presence.core.workstreams import Workstream
+from tests.security.fuzz_frames import AGENT, SUPERVISOR, Frame, batch_of, raw_frames
+from tests.security.security_rig import ERROR_CODES, FUZZ_EXAMPLES, FUZZ_SENT, encoded, json_values
 
 PURE = settings(max_examples=5 * FUZZ_EXAMPLES, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])

@@ -14,19 +14,20 @@ from typing import Any
 import httpx
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, given, settings
-from security_rig import (
+from starlette.routing import Route
+
+from tests.security.security_rig import (
     ERROR_CODES,
     FUZZ_EXAMPLES,
     FUZZ_SENT,
-    Launch,
     OnLoop,
     bearer,
     encoded,
     healthy_afterwards,
     json_values,
 )
-from servers import Instance, put_agent
-from starlette.routing import Route
+from tests.support.instance import Instance, Launch
+from tests.support.rest import put_agent
 
 FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

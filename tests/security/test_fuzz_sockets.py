@@ -21,22 +21,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fuzz_frames import AGENT, MAX_FRAME, SUPERVISOR, Frame, batch_of, mutants
 from hypothesis import HealthCheck, given, settings
-from security_rig import (
-    CLOSE_CODES,
-    ERROR_CODES,
-    FUZZ_EXAMPLES,
-    FUZZ_SENT,
-    Launch,
-    Message,
-    OnLoop,
-    closed_with,
-    encoded,
-    healthy_afterwards,
-    recv_json,
-)
-from servers import Instance, agent_view, put_agent
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -52,6 +37,21 @@ from presence.core.messages import (
     parse_supervisor_frame,
 )
 from presence.web.close_codes import CloseCode
+from tests.security.fuzz_frames import AGENT, MAX_FRAME, SUPERVISOR, Frame, batch_of, mutants
+from tests.security.security_rig import (
+    CLOSE_CODES,
+    ERROR_CODES,
+    FUZZ_EXAMPLES,
+    FUZZ_SENT,
+    Message,
+    OnLoop,
+    closed_with,
+    encoded,
+    healthy_afterwards,
+    recv_json,
+)
+from tests.support.instance import Instance, Launch
+from tests.support.rest import agent_view, put_agent
 
 FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -8,10 +8,7 @@ descriptors — arrive. Before the cap existed, every descriptor was taken and e
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +18,9 @@ import pytest
 
 from presence.auth import Role, TokenService
 from presence.client import AgentClient
+from tests.support.launcher import ServeProcess, serve_argv
+from tests.support.secret import SECRET
 
-PRESENCE = str(Path(sys.executable).parent / "presence")
-SECRET = "idle-flood-secret-that-is-long-enough-0123456789"
 FILE_LIMIT = 128
 
 
@@ -31,36 +28,14 @@ FILE_LIMIT = 128
 def serve(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """``presence serve`` with 128 descriptors and at most 20 pending connections;
     yields its port and its log file."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRESENCE_")}
-    env["PRESENCE_TOKEN_SECRET"] = SECRET
-    log = tmp_path / "server.log"
-    with log.open("w") as err:
-        proc = subprocess.Popen(
-            ["sh", "-c", f'ulimit -n {FILE_LIMIT} && exec "$0" "$@"', PRESENCE, "serve",
-             "--port", "0", "--data-dir", str(tmp_path / "data"),
-             "--max-pending-connections", "20"],
-            stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+    proc = ServeProcess(
+        serve_argv("--data-dir", str(tmp_path / "data"), "--max-pending-connections", "20"),
+        tmp_path / "server.log", file_limit=FILE_LIMIT)
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 60
-        port = 0
-        while not port and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            if line.startswith("presence: listening on http://"):
-                port = int(line.rsplit(":", 1)[1])
-        assert port, log.read_text()
-        yield port, log
+        port = proc.start_blocking(timeout=60)
+        yield port, proc.log
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        proc.terminate_blocking(timeout=30)
 
 
 async def test_healthz_and_sign_ins_work_under_an_idle_flood_beyond_the_file_limit(

@@ -10,12 +10,14 @@ from collections.abc import Iterator
 import httpx
 import orjson
 import pytest
-from security_rig import bearer, closed_with
-from servers import SECRET, Instance, put_agent
 from websockets.asyncio.client import connect
 
 from presence.auth import Role, TokenService
 from presence.logs import configure, redact
+from tests.security.security_rig import bearer, closed_with
+from tests.support.instance import Instance
+from tests.support.rest import put_agent
+from tests.support.secret import SECRET
 
 #: uvicorn's loggers: in production ``uvicorn.Config(log_level=…)`` sets their level and
 #: :func:`presence.logs.configure` makes them propagate to the root handler.

@@ -7,7 +7,8 @@ from html.parser import HTMLParser
 
 import httpx
 import pytest
-from servers import Instance
+
+from tests.support.instance import Instance
 
 PAGES = ("/agent", "/supervisor")
 

@@ -12,12 +12,13 @@ from typing import Any
 import httpx
 import pytest
 from redis.asyncio import Redis
-from security_rig import Launch, bearer, closed_with, fingerprint, recv_json
-from servers import Instance, put_agent
 from websockets.asyncio.client import connect
 
 from presence.client import AgentClient
 from presence.clock import FakeClock
+from tests.security.security_rig import bearer, closed_with, fingerprint, recv_json
+from tests.support.instance import Instance, Launch
+from tests.support.rest import put_agent
 
 #: How soon every instance must have closed a revoked principal's sockets.
 CLOSE_WITHIN = 1.0

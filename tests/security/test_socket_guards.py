@@ -15,14 +15,15 @@ from typing import Any
 
 import orjson
 import pytest
-from security_rig import Launch, Message, bearer, closed_with, recv_json
-from servers import Instance, agent_view, put_agent
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from presence.client import AgentClient, SupervisorClient
 from presence.clock import FakeClock
 from presence.web.close_codes import CloseCode, should_reconnect
+from tests.security.security_rig import Message, bearer, closed_with, recv_json
+from tests.support.instance import Instance, Launch
+from tests.support.rest import agent_view, put_agent
 
 SOCKETS = ("/ws/agent", "/ws/supervisor")
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pytest
 from redis.asyncio import Redis
-from security_rig import fingerprint
-from servers import Instance, put_agent
 
 from presence.client import ServerError
 from presence.clock import FakeClock
+from tests.security.security_rig import fingerprint
+from tests.support.instance import Instance
+from tests.support.rest import put_agent
 
 BAD_NOTES = ["instance_lost\u202e", "restored\n", "ok\x00", "\u2066hidden\u2069",
              "x" * 501, "line\u2028two"]

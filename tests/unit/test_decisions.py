@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from timeline import AGENT, AWAY, DND, GRACE, LUNCH, READY, applied, at
 
 from presence.core import decisions, rules
 from presence.core.decisions import Facts
@@ -16,6 +15,7 @@ from presence.core.errors import ErrorCode, PresenceError
 from presence.core.model import AgentProfile, AgentState, ConnectionId, Reason, Source, TeamId
 from presence.core.org import OrgConfig, Team
 from presence.core.statuses import Base, Status, StatusCatalog, StatusId
+from tests.unit.timeline import AGENT, AWAY, DND, GRACE, LUNCH, READY, applied, at
 
 #: A custom status assigned to nobody.
 TRAINING = Status(StatusId("training"), "Away – In Training", Base.AWAY)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 
-from timeline import AWAY, Agent, applied, at
-
 from presence.core.epochs import is_newer, lost, next_epoch, repair, wire_stamp
 from presence.core.model import AgentState, Presence
+from tests.unit.timeline import AWAY, Agent, applied, at
 
 
 def test_a_higher_epoch_wins_over_a_higher_version() -> None:

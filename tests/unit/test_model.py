@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
-from timeline import AGENT, LUNCH, TRAINING, Agent, agent_profile, applied, at
-
 from presence.core.capacity import CapacityConfig, ProfileConfig
 from presence.core.model import AgentProfile, AgentState, Presence, Source, TeamId
 from presence.core.statuses import StatusId
+from tests.unit.timeline import AGENT, LUNCH, TRAINING, Agent, agent_profile, applied, at
 
 
 def round_trip(state: AgentState) -> AgentState:

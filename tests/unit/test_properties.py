@@ -23,7 +23,19 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from timeline import (
+
+from presence.core import rules
+from presence.core.capacity import (
+    CapacityConfig,
+    ProfileConfig,
+    Usage,
+    WorkLoad,
+    computed_base,
+)
+from presence.core.model import AgentProfile, AgentState, ConnectionId, Reason, Source
+from presence.core.rules import Transition, WorkChangeKind
+from presence.core.statuses import Base, Status
+from tests.unit.timeline import (
     AGENT,
     AVAILABLE,
     AWAY,
@@ -37,18 +49,6 @@ from timeline import (
     T0,
     TRAINING,
 )
-
-from presence.core import rules
-from presence.core.capacity import (
-    CapacityConfig,
-    ProfileConfig,
-    Usage,
-    WorkLoad,
-    computed_base,
-)
-from presence.core.model import AgentProfile, AgentState, ConnectionId, Reason, Source
-from presence.core.rules import Transition, WorkChangeKind
-from presence.core.statuses import Base, Status
 
 CONNECTIONS = st.sampled_from([ConnectionId("tab1"), ConnectionId("tab2"), ConnectionId("tab3")])
 PICKABLE = st.sampled_from([AVAILABLE, BUSY, DND, AWAY, OFFLINE, READY, LUNCH, TRAINING])

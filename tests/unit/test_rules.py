@@ -9,7 +9,13 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from timeline import (
+
+from presence.core import rules
+from presence.core.capacity import ProfileConfig, Usage, WorkLoad
+from presence.core.model import AgentState, ConnectionId, Reason, Source
+from presence.core.rules import Transition
+from presence.core.statuses import Base, Status, StatusId
+from tests.unit.timeline import (
     AGENT,
     AVAILABLE,
     AWAY,
@@ -28,12 +34,6 @@ from timeline import (
     applied,
     at,
 )
-
-from presence.core import rules
-from presence.core.capacity import ProfileConfig, Usage, WorkLoad
-from presence.core.model import AgentState, ConnectionId, Reason, Source
-from presence.core.rules import Transition
-from presence.core.statuses import Base, Status, StatusId
 
 
 def signed_in(

@@ -1,4 +1,4 @@
-"""Start real server instances inside the test's event loop.
+"""A real server instance inside the test's event loop.
 
 uvicorn serves on a socket bound before it starts (port 0, so no free-port race); the
 app gets the test's clock, Redis URL and key prefix. Several instances may share one
@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,8 +26,7 @@ from presence.settings import Settings
 from presence.store.embedded import EmbeddedRedis
 from presence.web.app import create_app
 from presence.web.runtime import Runtime
-
-SECRET = "e2e-secret-that-is-long-enough-for-hs256-0123456789"
+from tests.support.secret import SECRET
 
 #: Test defaults: heartbeats and instance liveness never expire on their own while the
 #: fake clock jumps over grace windows; tests that need them set them explicitly.
@@ -158,7 +158,10 @@ async def start_instance(
 
 
 @contextlib.asynccontextmanager
-async def running(redis_url: str, key_prefix: str, clock: Clock, **overrides: Any):  # type: ignore[no-untyped-def]
+async def running(
+    redis_url: str, key_prefix: str, clock: Clock, **overrides: Any
+) -> AsyncIterator[Instance]:
+    """:func:`start_instance` as a context manager: stopped on the way out."""
     inst = await start_instance(redis_url, key_prefix, clock, **overrides)
     try:
         yield inst
@@ -166,39 +169,5 @@ async def running(redis_url: str, key_prefix: str, clock: Clock, **overrides: An
         await inst.stop()
 
 
-async def put_agent(inst: Instance, agent_id: str, **body: Any) -> dict[str, Any]:
-    async with inst.admin() as http:
-        r = await http.put(f"/api/agents/{agent_id}", json=body)
-        assert r.status_code in (200, 201), r.text
-        result: dict[str, Any] = r.json()
-        return result
-
-
-async def create_status(inst: Instance, text: str, base: str) -> str:
-    """Create a custom status; returns its id."""
-    async with inst.admin() as http:
-        r = await http.post("/api/statuses", json={"text": text, "base": base})
-        assert r.status_code == 201, r.text
-        status_id: str = r.json()["id"]
-        return status_id
-
-
-async def put_team(inst: Instance, team_id: str, **body: Any) -> None:
-    async with inst.admin() as http:
-        r = await http.put(f"/api/teams/{team_id}", json=body)
-        assert r.status_code == 200, r.text
-
-
-async def set_global_default(inst: Instance, status_id: str | None) -> None:
-    async with inst.admin() as http:
-        r = await http.put("/api/settings", json={"global_default": status_id})
-        assert r.status_code == 200, r.text
-
-
-async def agent_view(inst: Instance, agent_id: str) -> dict[str, Any]:
-    """``GET /api/agents/{id}/presence`` as admin: presence, connections, grace deadline."""
-    async with inst.admin() as http:
-        r = await http.get(f"/api/agents/{agent_id}/presence")
-        assert r.status_code == 200, r.text
-        view: dict[str, Any] = r.json()
-        return view
+#: The ``launch`` fixture (tests/conftest.py): start an instance with setting overrides.
+Launch = Callable[..., Awaitable[Instance]]
