@@ -80,15 +80,24 @@ class HistoryStore:
         """:meth:`read` for many agents, pipelined ``batch`` agents per round trip and
         yielded one at a time, so memory stays bounded by one batch."""
         for i in range(0, len(agent_ids), batch):
-            chunk = agent_ids[i:i + batch]
-            pipe: Any = self.client.pipeline(transaction=False)
-            for agent_id in chunk:
-                self._queue(pipe, agent_id, window, now_ms)
-            replies = await pipe.execute()
-            for j, agent_id in enumerate(chunk):
-                before = _changes(replies[2 * j])
-                yield AgentHistory(agent_id, before[0] if before else None,
-                                   _changes(replies[2 * j + 1]))
+            for h in await self.read_windows(
+                    [(agent_id, window) for agent_id in agent_ids[i:i + batch]], now_ms):
+                yield h
+
+    async def read_windows(
+        self, reads: Sequence[tuple[AgentId, Window]], now_ms: int
+    ) -> list[AgentHistory]:
+        """:meth:`read` of each (agent, window) pair, in one pipelined round trip."""
+        pipe: Any = self.client.pipeline(transaction=False)
+        for agent_id, window in reads:
+            self._queue(pipe, agent_id, window, now_ms)
+        replies = await pipe.execute()
+        out = []
+        for j, (agent_id, _) in enumerate(reads):
+            before = _changes(replies[2 * j])
+            out.append(AgentHistory(agent_id, before[0] if before else None,
+                                    _changes(replies[2 * j + 1])))
+        return out
 
     async def trim(self, agent_ids: Sequence[str], now_ms: int, *, batch: int = 500) -> int:
         """Drop every entry older than the retention horizon (exact ``MINID``) from the

@@ -47,6 +47,10 @@ class Keys:
     def history(self, agent_id: str) -> str:
         return f"{_agent_base(self.prefix, self.shards, agent_id)}:history"
 
+    def report_days(self, agent_id: str) -> str:
+        """The agent's cached daily report rollups (hash: UTC day number -> rollup JSON)."""
+        return f"{_agent_base(self.prefix, self.shards, agent_id)}:days"
+
     def offer(self, agent_id: str) -> str:
         """The agent's pending-offer reservation (one offer at a time per agent)."""
         return f"{_agent_base(self.prefix, self.shards, agent_id)}:offer"

@@ -13,6 +13,7 @@ from presence.clock import Clock, to_ms
 from presence.core.errors import PresenceError
 from presence.core.model import AgentId, ConnectionId, Reason
 from presence.core.org import OrgConfig
+from presence.core.rollups import DAY_MS
 from presence.engine import Engine
 from presence.metrics import Metrics
 from presence.revocation import Revocations
@@ -23,6 +24,7 @@ from presence.store.config_store import ConfigStore
 from presence.store.connection import RedisClient
 from presence.store.history_store import HistoryStore
 from presence.store.redis_store import RedisStore
+from presence.store.rollup_store import RollupStore
 from presence.store.server_time import server_time
 from presence.web.close_codes import CloseCode
 from presence.web.guard import ConnectionGuard
@@ -186,7 +188,11 @@ class Runtime:
         """Trim every agent's history to the retention exactly (commits trim only
         approximately, and agents that stopped working never commit)."""
         history = HistoryStore(self.client, self.store.keys, self.store.history_retention)
-        return await history.trim(await self.store.agent_ids(), to_ms(self.clock.now()))
+        agent_ids, now_ms = await self.store.agent_ids(), to_ms(self.clock.now())
+        # Cached report days wholly older than retention go with the history (decision 51).
+        await RollupStore(self.client, self.store.keys).prune(
+            agent_ids, history.horizon_ms(now_ms) // DAY_MS)
+        return await history.trim(agent_ids, now_ms)
 
     async def beat_once(self) -> None:
         """Mark this instance alive; if it had been declared dead (paused, partitioned),

@@ -29,7 +29,9 @@ from presence.core.reports import (
 )
 from presence.core.validation import Invalid, valid_id
 from presence.store.history_store import HistoryStore
+from presence.store.rollup_store import RollupStore
 from presence.web.http import JSON, endpoint, identify, require, runtime
+from presence.web.report_totals import ReportTotals
 from presence.web.runtime import Runtime
 
 DAY_MS = 86_400_000
@@ -158,10 +160,10 @@ async def presence(request: Request) -> Response:
     pairs, team, agent = await _scope(request, rt, identity)
     profiles = {p.agent_id: p for _, p in pairs}
     rows: list[AgentTotals] = []
-    async for h in _history(rt).read_many(list(profiles), window, now_ms):
-        p = profiles[h.agent_id]
-        rows.append(AgentTotals(p.agent_id, p.name or p.agent_id, p.team)
-                    .add(intervals(h.before, h.changes, window)))
+    totals = ReportTotals(_history(rt), RollupStore(rt.client, rt.store.keys))
+    async for agent_id, spans in totals.spans(list(profiles), window, now_ms):
+        p = profiles[agent_id]
+        rows.append(AgentTotals(p.agent_id, p.name or p.agent_id, p.team).add(spans))
     report = presence_report(window, rows, rt.config.org.catalog, team=team, agent=agent,
                              generated_ms=now_ms)
     if csv:

@@ -1,0 +1,90 @@
+"""Cached daily report rollups (decision 51): one hash per agent, UTC day → rollup JSON.
+
+Written by the report after it computed a closed day from history; read by every later
+report over that day. A value is :meth:`DayRollup.to_wire` as JSON; whether it still
+holds under the current retention horizon is the core's call (``rollups.valid_at``).
+The hash shares the agent's hash tag; it expires when no report wrote to it for
+``ttl_ms``, and :meth:`RollupStore.prune` drops days wholly older than retention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from presence.core.model import AgentId
+from presence.core.rollups import DayRollup
+from presence.store.connection import RedisClient
+from presence.store.keys import Keys
+from presence.store.replies import text
+
+#: How long an agent's cached days outlive the last report that wrote one.
+DEFAULT_TTL_MS = 60 * 86_400_000
+
+
+def _parse(values: Sequence[bytes | None]) -> list[Any]:
+    """The stored values of one agent's days, ``None`` where missing or unreadable."""
+    try:
+        parsed: list[Any] = orjson.loads(b"[" + b",".join(v or b"null" for v in values) + b"]")
+    except orjson.JSONDecodeError:  # one damaged value must not cost the others
+        parsed = []
+        for v in values:
+            try:
+                parsed.append(orjson.loads(v) if v else None)
+            except orjson.JSONDecodeError:
+                parsed.append(None)
+    return [w if isinstance(w, list) and len(w) >= 2 else None for w in parsed]
+
+
+class RollupStore:
+    """Daily rollups of one key prefix."""
+
+    def __init__(self, client: RedisClient, keys: Keys, ttl_ms: int = DEFAULT_TTL_MS) -> None:
+        self.client = client
+        self.keys = keys
+        self.ttl_ms = ttl_ms
+
+    async def read(self, agent_ids: Sequence[AgentId], days: Sequence[int]) -> list[list[Any]]:
+        """Per agent, the stored rollup of each of ``days`` (its wire list) or ``None``;
+        one pipelined round trip."""
+        if not days:
+            return [[] for _ in agent_ids]
+        fields = [str(d) for d in days]
+        pipe: Any = self.client.pipeline(transaction=False)
+        for agent_id in agent_ids:
+            pipe.hmget(self.keys.report_days(agent_id), fields)
+        return [_parse(values) for values in await pipe.execute()]
+
+    async def write(self, rollups: Sequence[tuple[AgentId, Sequence[DayRollup]]]) -> None:
+        """Store new rollups (several agents, one round trip) and renew their hashes'
+        expiry."""
+        pipe: Any = self.client.pipeline(transaction=False)
+        for agent_id, days in rollups:
+            if days:
+                key = self.keys.report_days(agent_id)
+                pipe.hset(key, mapping={str(r.day): orjson.dumps(r.to_wire()) for r in days})
+                pipe.pexpire(key, self.ttl_ms)
+        if len(pipe):
+            await pipe.execute()
+
+    async def prune(self, agent_ids: Sequence[str], before_day: int, *,
+                    batch: int = 500) -> int:
+        """Drop the cached days before ``before_day``; returns how many were dropped.
+        Run with the history trim: those days are wholly older than retention."""
+        removed = 0
+        for i in range(0, len(agent_ids), batch):
+            chunk = agent_ids[i:i + batch]
+            pipe: Any = self.client.pipeline(transaction=False)
+            for agent_id in chunk:
+                pipe.hkeys(self.keys.report_days(agent_id))
+            old = [[f for f in fields if not text(f).isdigit() or int(text(f)) < before_day]
+                   for fields in await pipe.execute()]
+            pipe = self.client.pipeline(transaction=False)
+            for agent_id, fields in zip(chunk, old, strict=True):
+                if fields:
+                    pipe.hdel(self.keys.report_days(agent_id), *fields)
+            if len(pipe):
+                removed += sum(int(n) for n in await pipe.execute())
+        return removed
