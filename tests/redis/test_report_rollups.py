@@ -1,0 +1,113 @@
+"""Report rollups on real Valkey (decision 51): the report's totals from cached days and
+history equal the raw computation, across trims of history and renamed statuses."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Sequence
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from redis.asyncio import Redis
+
+from presence.core.intervals import Change, Window, intervals
+from presence.core.model import AgentId
+from presence.core.reports import AgentTotals, presence_csv, presence_report
+from presence.core.rollups import DAY_MS
+from presence.core.statuses import Base
+from presence.store.history_store import HistoryStore
+from presence.store.keys import Keys
+from presence.store.rollup_store import RollupStore
+from presence.web.report_totals import ReportTotals
+from tests.support.histories import CATALOG, D0, T0, duration, histories, instant
+
+AGENTS = [AgentId(a) for a in ("A1", "A2", "A3")]
+_examples = itertools.count()
+
+
+async def write_history(client: Redis, keys: Keys, agent_id: str,
+                        history: Sequence[Change]) -> None:
+    """Entries as ``commit_agent.lua`` appends them: id ``<ms>-*``, the entry under ``e``."""
+    pipe = client.pipeline(transaction=False)
+    for c in history:
+        entry = {**c.to_wire(), "agent_id": agent_id, "since": c.at_ms}
+        pipe.xadd(keys.history(agent_id), {"e": orjson.dumps(entry)}, id=f"{c.at_ms}-*")
+    await pipe.execute()
+
+
+async def report_totals(history: HistoryStore, keys: Keys, window: Window, now: int
+                        ) -> tuple[list[AgentTotals], list[AgentTotals]]:
+    """Per agent, the report's totals (rollups, batches of two) and the raw ones."""
+    totals = ReportTotals(history, RollupStore(history.client, keys), batch=2)
+    fast = [AgentTotals(a, a, "T1").add(spans)
+            async for a, spans in totals.spans(AGENTS, window, now)]
+    raw = [AgentTotals(h.agent_id, h.agent_id, "T1").add(intervals(h.before, h.changes, window))
+           async for h in history.read_many(AGENTS, window, now)]
+    return fast, raw
+
+
+async def check(url: str, prefix: str, stories: list[list[Change]], window: Window,
+                now1: int, now2: int, retention_ms: int) -> None:
+    client = Redis.from_url(url, decode_responses=False)
+    try:
+        keys = Keys(prefix, 4)
+        for agent_id, story in zip(AGENTS, stories, strict=True):
+            await write_history(client, keys, agent_id, story)
+        history = HistoryStore(client, keys, retention_ms / 1000)
+        # An earlier report caches days under an earlier horizon …
+        await report_totals(history, keys, Window.of(T0 - DAY_MS, T0 + 7 * DAY_MS, now1), now1)
+        # … then retention trims history up to a later horizon, maybe inside a cached day.
+        await history.trim(AGENTS, now2)
+        for _ in range(2):  # from history and cached days, then from the cache
+            fast, raw = await report_totals(history, keys, window, now2)
+            for f, r in zip(fast, raw, strict=True):
+                assert (f.by_status, f.texts) == (r.by_status, r.texts)
+            reports = [presence_report(window, rows, CATALOG, generated_ms=now2)
+                       for rows in (fast, raw)]
+            assert reports[0] == reports[1]
+            assert presence_csv(reports[0]) == presence_csv(reports[1])
+    finally:
+        await client.aclose()
+
+
+# redis_url is the session server's address; each example takes its own key prefix.
+@settings(max_examples=60, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stories=st.lists(histories, min_size=3, max_size=3),
+       span=st.one_of(st.just((T0 - DAY_MS, 8 * DAY_MS)),
+                      st.tuples(instant, duration(7))),
+       horizon1=instant, retention=duration(3), later=duration(2))
+def test_report_from_cached_days_equals_raw_history_across_trims(
+    redis_url: str, stories: list[list[Change]], span: tuple[int, int], horizon1: int,
+    retention: int, later: int,
+) -> None:
+    """Over random histories, ranges and a retention trim between two reports (the
+    horizon moving into days the first one cached), the report's totals, JSON and CSV
+    equal those of the raw history reads."""
+    now1 = horizon1 + retention
+    now2 = now1 + later
+    window = Window.of(span[0], span[0] + span[1], now2)
+    asyncio.run(check(redis_url, f"roll{next(_examples)}:", stories, window, now1, now2,
+                      retention))
+
+
+async def test_closed_days_are_cached_and_days_older_than_retention_pruned(
+    redis_client: Redis, key_prefix: str
+) -> None:
+    """A report caches each closed day it covered; pruning drops the days before a day."""
+    keys = Keys(key_prefix, 4)
+    story = [Change(T0 + d * DAY_MS + 3_600_000, "busy", "Busy", Base.BUSY)
+             for d in range(4)]
+    await write_history(redis_client, keys, "A1", story)
+    history = HistoryStore(redis_client, keys, 30 * 86400)
+    now = T0 + 4 * DAY_MS + 3_600_000  # 01:00 on day 4: days 0-3 closed, day 4 is today
+    async for _ in ReportTotals(history, RollupStore(redis_client, keys)).spans(
+            [AgentId("A1")], Window.of(T0, now, now), now):
+        pass
+    days = sorted(int(f) for f in await redis_client.hkeys(keys.report_days("A1")))
+    assert days == [D0, D0 + 1, D0 + 2, D0 + 3]
+    assert await RollupStore(redis_client, keys).prune(["A1"], D0 + 2) == 2
+    days = sorted(int(f) for f in await redis_client.hkeys(keys.report_days("A1")))
+    assert days == [D0 + 2, D0 + 3]

@@ -1,0 +1,160 @@
+"""Daily rollups (decision 51): a report from cached closed days and raw parts gives
+exactly the figures of the raw computation over the whole range, whatever the history,
+the range, the retention horizon and the status texts history carried."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from presence.core.intervals import Change, Window, intervals
+from presence.core.reports import AgentTotals, presence_csv, presence_report
+from presence.core.rollups import (
+    DAY_MS,
+    SETTLE_MS,
+    DayRollup,
+    compute_group,
+    day_window,
+    group_window,
+    merge,
+    plan,
+    read_groups,
+    valid_at,
+    wire_items,
+)
+from presence.core.statuses import Base
+from tests.support.histories import CATALOG, D0, T0, duration, histories, instant
+
+
+def read(history: Sequence[Change], window: Window, horizon: int
+         ) -> tuple[Change | None, list[Change]]:
+    """What ``HistoryStore.read`` returns: the last change in ``[horizon, from)`` and the
+    changes in ``[max(from, horizon), until)``."""
+    older = [c for c in history if horizon <= c.at_ms < window.from_ms]
+    inside = [c for c in history
+              if max(window.from_ms, horizon) <= c.at_ms < window.until_ms]
+    return (older[-1] if older else None), inside
+
+
+def raw_totals(history: Sequence[Change], window: Window, horizon: int) -> AgentTotals:
+    before, changes = read(history, window, horizon)
+    return AgentTotals("A1", "Ann", "T1").add(intervals(before, changes, window))
+
+
+def fast_totals(history: Sequence[Change], window: Window, now: int, horizon: int,
+                cache: dict[int, list[Any]]) -> AgentTotals:
+    """The report path of ``ReportTotals``: valid cached days, the rest read and added
+    up per part (new rollups go into ``cache``)."""
+    parts = plan(window, now)
+    row: list[Sequence[Sequence[Any]] | None] = [
+        wire_items(w) if p.day is not None and (w := cache.get(p.day)) is not None
+        and valid_at(w, horizon) else None
+        for p in parts]
+    for group in read_groups(parts, [r is not None for r in row]):
+        before, changes = read(history, group_window(parts, group), horizon)
+        for i, (items, rollup) in zip(
+                group, compute_group(parts, group, before, changes, horizon), strict=True):
+            row[i] = items
+            if rollup is not None:
+                cache[rollup.day] = rollup.to_wire()
+    return AgentTotals("A1", "Ann", "T1").add(merge(p for p in row if p is not None))
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(frm=instant, length=duration(7), now=instant)
+def test_parts_cover_the_range_and_only_closed_days_are_day_parts(
+    frm: int, length: int, now: int
+) -> None:
+    """Parts are adjacent and cover [from, until) exactly; day parts are whole UTC days
+    that ended at least SETTLE_MS before now."""
+    window = Window.of(frm, frm + length, now)
+    parts = plan(window, now)
+    if window.covered_ms == 0:
+        assert parts == []
+        return
+    assert parts[0].window.from_ms == window.from_ms
+    assert parts[-1].window.until_ms == window.until_ms
+    for a, b in itertools.pairwise(parts):
+        assert a.window.until_ms == b.window.from_ms
+    for p in parts:
+        if p.day is not None:
+            assert p.window == day_window(p.day)
+            assert p.window.until_ms <= now - SETTLE_MS
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(history=histories, day=st.integers(D0 - 1, D0 + 5), h0=instant,
+       later=duration(3))
+def test_a_rollup_that_holds_at_a_later_horizon_equals_its_recomputation(
+    history: list[Change], day: int, h0: int, later: int
+) -> None:
+    """A rollup judged valid at a later retention horizon has the figures the raw
+    computation gives at that horizon (the horizon passing its first entry outdates it)."""
+    rollup = DayRollup.compute(day, *read(history, day_window(day), h0), h0)
+    h = h0 + later
+    again = DayRollup.compute(day, *read(history, day_window(day), h), h)
+    if valid_at(rollup.to_wire(), h):
+        assert again.items == rollup.items
+    assert valid_at(rollup.to_wire(), h0)
+    assert not valid_at(rollup.to_wire(), h0 - 1)
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(history=histories, frm=instant, length=duration(7), now=instant,
+       h0=instant, later=duration(3), warm=st.booleans())
+def test_report_from_rollups_equals_the_raw_computation(
+    history: list[Change], frm: int, length: int, now: int, h0: int, later: int,
+    warm: bool
+) -> None:
+    """Over random histories (renamed statuses, changes at midnight, the same ms), ranges
+    and horizons moving past cached days, totals, texts, JSON and CSV equal the raw ones."""
+    cache: dict[int, list[Any]] = {}
+    h = h0 + later
+    if warm:  # rollups cached by an earlier report, under an earlier horizon
+        fast_totals(history, Window.of(T0 - DAY_MS, T0 + 7 * DAY_MS, now), now, h0, cache)
+    window = Window.of(frm, frm + length, now)
+    fast = fast_totals(history, window, now, h, cache)
+    raw = raw_totals(history, window, h)
+    assert fast.by_status == raw.by_status
+    assert fast.texts == raw.texts
+    assert fast.total_ms == window.covered_ms
+    again = fast_totals(history, window, now, h, cache)  # now from the cache
+    assert again.by_status == raw.by_status and again.texts == raw.texts
+    reports = [presence_report(window, [t], CATALOG, generated_ms=now) for t in (fast, raw)]
+    assert reports[0] == reports[1]
+    assert presence_csv(reports[0]) == presence_csv(reports[1])
+
+
+def test_a_renamed_status_keeps_each_text_with_its_time_and_the_last_text() -> None:
+    """A day's rollup keeps the time of each text a status had, ordered by when each was
+    last in force, so the latest text wins where the catalog lacks the status."""
+    day = D0
+    history = [Change(T0 + 1000, "lunch", "Lunch", Base.AWAY),
+               Change(T0 + 5000, "lunch", "Lunch break", Base.AWAY),
+               Change(T0 + 9000, "offline", "Offline", Base.OFFLINE)]
+    rollup = DayRollup.compute(day, None, history, T0)
+    assert rollup.items == (("away", "lunch", "Lunch", 4000),
+                            ("away", "lunch", "Lunch break", 4000),
+                            ("offline", "offline", "Offline", 1000 + DAY_MS - 9000))
+    assert rollup.limit_ms == T0 + 1000
+    totals = AgentTotals("A1", "Ann", None).add(merge([rollup.items]))
+    assert totals.by_status[(Base.AWAY, "lunch")] == 8000
+    assert totals.texts["lunch"] == "Lunch break"
+
+
+def test_a_text_used_again_after_a_rename_is_the_last_text_across_days() -> None:
+    """A status renamed and renamed back over three cached days shows the text it had
+    last, as the raw computation does."""
+    history = [Change(T0 + d * DAY_MS + 1000, "training", text, Base.AWAY)
+               for d, text in enumerate(["Training", "Coaching", "Training"])]
+    window = Window.of(T0, T0 + 3 * DAY_MS, T0 + 4 * DAY_MS)
+    cache: dict[int, list[Any]] = {}
+    fast_totals(history, window, T0 + 4 * DAY_MS, T0, cache)
+    fast = fast_totals(history, window, T0 + 4 * DAY_MS, T0, cache)
+    assert sorted(cache) == [D0, D0 + 1, D0 + 2]
+    assert fast.texts == raw_totals(history, window, T0).texts == {
+        "offline": "Offline", "training": "Training"}
