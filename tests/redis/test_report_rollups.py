@@ -93,21 +93,26 @@ def test_report_from_cached_days_equals_raw_history_across_trims(
                       retention))
 
 
-async def test_closed_days_are_cached_and_days_older_than_retention_pruned(
+async def test_closed_days_and_whole_weeks_are_cached_and_old_ones_pruned(
     redis_client: Redis, key_prefix: str
 ) -> None:
-    """A report caches each closed day it covered; pruning drops the days before a day."""
+    """A report caches each closed day it covered and each whole week of them (read as
+    one record next time); pruning drops the records of days before a day."""
     keys = Keys(key_prefix, 4)
-    story = [Change(T0 + d * DAY_MS + 3_600_000, "busy", "Busy", Base.BUSY)
-             for d in range(4)]
+    story = [Change(T0 + d * DAY_MS + 3_600_000, sid, sid.title(), base)
+             for d in range(9) for sid, base in (("busy", Base.BUSY), ("away", Base.AWAY))]
     await write_history(redis_client, keys, "A1", story)
     history = HistoryStore(redis_client, keys, 30 * 86400)
-    now = T0 + 4 * DAY_MS + 3_600_000  # 01:00 on day 4: days 0-3 closed, day 4 is today
-    async for _ in ReportTotals(history, RollupStore(redis_client, keys)).spans(
-            [AgentId("A1")], Window.of(T0, now, now), now):
-        pass
-    days = sorted(int(f) for f in await redis_client.hkeys(keys.report_days("A1")))
-    assert days == [D0, D0 + 1, D0 + 2, D0 + 3]
-    assert await RollupStore(redis_client, keys).prune(["A1"], D0 + 2) == 2
-    days = sorted(int(f) for f in await redis_client.hkeys(keys.report_days("A1")))
-    assert days == [D0 + 2, D0 + 3]
+    rollups = RollupStore(redis_client, keys)
+    now = T0 + 9 * DAY_MS + 3_600_000  # 01:00 on day 9: days 0-8 closed, day 9 is today
+    assert D0 % 7 == 0  # day 0 starts a week: days 0-6 are week D0 / 7
+    for _ in range(2):
+        totals = [AgentTotals(a, a, None).add(s) async for a, s in ReportTotals(
+            history, rollups).spans([AgentId("A1")], Window.of(T0, now, now), now)]
+        assert totals[0].by_status == {(Base.OFFLINE, "offline"): 3_600_000,
+                                       (Base.AWAY, "away"): now - T0 - 3_600_000}
+    fields = {f.decode() for f in await redis_client.hkeys(keys.report_days("A1"))}
+    assert fields == {str(D0 + d) for d in range(9)} | {f"w{D0 // 7}"}
+    assert await rollups.prune(["A1"], D0 + 7) == 8
+    fields = {f.decode() for f in await redis_client.hkeys(keys.report_days("A1"))}
+    assert fields == {str(D0 + 7), str(D0 + 8)}

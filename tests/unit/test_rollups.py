@@ -5,7 +5,7 @@ the range, the retention horizon and the status texts history carried."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hypothesis import given, settings
@@ -13,12 +13,14 @@ from hypothesis import strategies as st
 
 from presence.core.intervals import Change, Window, intervals
 from presence.core.reports import AgentTotals, presence_csv, presence_report
+from presence.core.rollup_blocks import blocks, combine
 from presence.core.rollups import (
     DAY_MS,
     SETTLE_MS,
     DayRollup,
     compute_group,
     day_window,
+    flat,
     group_window,
     merge,
     plan,
@@ -50,7 +52,7 @@ def fast_totals(history: Sequence[Change], window: Window, now: int, horizon: in
     """The report path of ``ReportTotals``: valid cached days, the rest read and added
     up per part (new rollups go into ``cache``)."""
     parts = plan(window, now)
-    row: list[Sequence[Sequence[Any]] | None] = [
+    row: list[Iterable[Any] | None] = [
         wire_items(w) if p.day is not None and (w := cache.get(p.day)) is not None
         and valid_at(w, horizon) else None
         for p in parts]
@@ -141,7 +143,7 @@ def test_a_renamed_status_keeps_each_text_with_its_time_and_the_last_text() -> N
                             ("away", "lunch", "Lunch break", 4000),
                             ("offline", "offline", "Offline", 1000 + DAY_MS - 9000))
     assert rollup.limit_ms == T0 + 1000
-    totals = AgentTotals("A1", "Ann", None).add(merge([rollup.items]))
+    totals = AgentTotals("A1", "Ann", None).add(merge([flat(rollup.items)]))
     assert totals.by_status[(Base.AWAY, "lunch")] == 8000
     assert totals.texts["lunch"] == "Lunch break"
 
@@ -158,3 +160,30 @@ def test_a_text_used_again_after_a_rename_is_the_last_text_across_days() -> None
     assert sorted(cache) == [D0, D0 + 1, D0 + 2]
     assert fast.texts == raw_totals(history, window, T0).texts == {
         "offline": "Offline", "training": "Training"}
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(history=histories, start=st.integers(D0 - 1, D0 + 2),
+       horizons=st.lists(instant, min_size=7, max_size=7), h=instant)
+def test_a_week_record_holds_where_all_its_days_hold_and_adds_them_up(
+    history: list[Change], start: int, horizons: list[int], h: int
+) -> None:
+    """Seven days combined hold exactly where each day holds, with the days' figures
+    in the days' order."""
+    days = [DayRollup.compute(d, *read(history, day_window(d), h0), h0).to_wire()
+            for d, h0 in zip(range(start, start + 7), horizons, strict=True)]
+    week = combine(days)
+    assert valid_at(week, h) == all(valid_at(d, h) for d in days)
+    assert merge([wire_items(week)]) == merge(wire_items(d) for d in days)
+
+
+def test_whole_aligned_weeks_are_one_block_other_days_one_each() -> None:
+    """Blocks: a whole week aligned on day numbers is one record; days around it and the
+    raw head and tail are not merged into it."""
+    start = D0  # divisible by 7: a week starts on it
+    parts = plan(Window.of(start * DAY_MS - 5, (start + 10) * DAY_MS, (start + 11) * DAY_MS),
+                 (start + 11) * DAY_MS)
+    assert [(b.field, b.first, b.count) for b in blocks(parts)] == [
+        (f"w{start // 7}", 1, 7), (str(start + 7), 8, 1), (str(start + 8), 9, 1),
+        (str(start + 9), 10, 1)]
+    assert parts[0].day is None

@@ -27,7 +27,8 @@ lists the store serializes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,22 @@ SETTLE_MS = 300_000
 
 #: (base, status id, text, milliseconds): one line of a rollup.
 Item = tuple[str, str, str, int]
+#: A rollup's lines flat, as stored: label, ms, label, ms, … (see :func:`label`).
+Flat = Sequence[Any]
 _BASES: Mapping[str, Base] = {b.value: b for b in Base}
+_SEP = "\x1f"
+
+
+def label(base: str, status_id: str, text: str) -> str:
+    """One string for (base, status id, text): a stored rollup of a day is then one
+    string and one integer per line, which a report reads thousands of. Bases and ids
+    have no control characters; the text, last, may hold anything."""
+    return f"{base}{_SEP}{status_id}{_SEP}{text}"
+
+
+def flat(items: Iterable[Item]) -> list[Any]:
+    """Items as stored: label, ms, label, ms, …"""
+    return [x for b, sid, text, ms in items for x in (label(b, sid, text), ms)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,25 +164,25 @@ class DayRollup:
                    None if first is None else first.at_ms)
 
     def to_wire(self) -> list[Any]:
-        """Stored form: ``[horizon_ms, limit_ms, [base, status id, text, ms], …]``."""
-        return [self.horizon_ms, self.limit_ms, *map(list, self.items)]
+        """Stored form: ``[horizon_ms, limit_ms, label, ms, label, ms, …]``."""
+        return [self.horizon_ms, self.limit_ms, *flat(self.items)]
 
 
 def compute_group(
     parts: Sequence[Part], group: Sequence[int], before: Change | None,
     changes: Sequence[Change], horizon_ms: int,
-) -> list[tuple[Sequence[Item], DayRollup | None]]:
-    """The items of each part of ``group`` from one history read of
+) -> list[tuple[Flat, DayRollup | None]]:
+    """The items (flat) of each part of ``group`` from one history read of
     :func:`group_window`, with the new rollup of each day part (``None`` for raw parts)."""
-    out: list[tuple[Sequence[Item], DayRollup | None]] = []
+    out: list[tuple[Flat, DayRollup | None]] = []
     cut = slices(before, changes, [parts[i].window for i in group])
     for i, (b, cs) in zip(group, cut, strict=True):
         part = parts[i]
         if part.day is None:
-            out.append((items_of(intervals(b, cs, part.window)), None))
+            out.append((flat(items_of(intervals(b, cs, part.window))), None))
         else:
             rollup = DayRollup.compute(part.day, b, cs, horizon_ms)
-            out.append((rollup.items, rollup))
+            out.append((flat(rollup.items), rollup))
     return out
 
 
@@ -177,19 +193,29 @@ def valid_at(wire: Sequence[Any], horizon_ms: int) -> bool:
     return bool(wire[0] <= horizon_ms and (limit is None or horizon_ms <= limit))
 
 
-def wire_items(wire: Sequence[Any]) -> Sequence[Sequence[Any]]:
-    """The items of a stored rollup."""
-    return wire[2:]
+def wire_items(wire: Sequence[Any]) -> Iterator[Any]:
+    """The items (flat) of a stored rollup."""
+    return itertools.islice(wire, 2, None)
 
 
-def merge(pieces: Iterable[Iterable[Sequence[Any]]]) -> list[Interval]:
-    """The items of consecutive parts (oldest first) added up per (base, status id,
+def merge_flat(pieces: Iterable[Iterable[Any]]) -> list[Any]:
+    """Flat items of consecutive parts (oldest first) added up per label, ordered by when
+    each was last in force."""
+    acc: dict[str, int] = {}
+    for piece in pieces:
+        it = iter(piece)
+        for key, ms in zip(it, it, strict=True):
+            acc[key] = acc.pop(key, 0) + ms
+    return [x for pair in acc.items() for x in pair]
+
+
+def merge(pieces: Iterable[Iterable[Any]]) -> list[Interval]:
+    """The flat items of consecutive parts (oldest first) added up per (base, status id,
     text) and given back as one interval each, ordered by when each was last in force:
     what :class:`~presence.core.reports.AgentTotals` adds up from the raw intervals."""
-    acc: dict[tuple[str, str, str], int] = {}
-    for piece in pieces:
-        for base, sid, text, ms in piece:
-            key = (base, sid, text)
-            acc[key] = acc.pop(key, 0) + ms
-    return [Interval(0, ms, Change(0, sid, text, _BASES[base]))
-            for (base, sid, text), ms in acc.items()]
+    it = iter(merge_flat(pieces))
+    out = []
+    for key, ms in zip(it, it, strict=True):
+        base, sid, text = key.split(_SEP, 2)
+        out.append(Interval(0, ms, Change(0, sid, text, _BASES[base])))
+    return out

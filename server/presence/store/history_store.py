@@ -88,6 +88,8 @@ class HistoryStore:
         self, reads: Sequence[tuple[AgentId, Window]], now_ms: int
     ) -> list[AgentHistory]:
         """:meth:`read` of each (agent, window) pair, in one pipelined round trip."""
+        if not reads:
+            return []
         pipe: Any = self.client.pipeline(transaction=False)
         for agent_id, window in reads:
             self._queue(pipe, agent_id, window, now_ms)

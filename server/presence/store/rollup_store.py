@@ -1,21 +1,22 @@
-"""Cached daily report rollups (decision 51): one hash per agent, UTC day → rollup JSON.
+"""Cached report rollups (decision 51): one hash per agent, field → record JSON.
 
-Written by the report after it computed a closed day from history; read by every later
-report over that day. A value is :meth:`DayRollup.to_wire` as JSON; whether it still
-holds under the current retention horizon is the core's call (``rollups.valid_at``).
+Fields are UTC day numbers (a day's :meth:`DayRollup.to_wire`) and ``w<week>`` (seven
+days combined, ``rollup_blocks.combine``). Written by the report after it computed closed
+days from history; read by every later report over them. Whether a record still holds
+under the current retention horizon is the core's call (``rollups.valid_at``).
 The hash shares the agent's hash tag; it expires when no report wrote to it for
 ``ttl_ms``, and :meth:`RollupStore.prune` drops days wholly older than retention.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from presence.core.model import AgentId
-from presence.core.rollups import DayRollup
+from presence.core.rollup_blocks import field_last_day
 from presence.store.connection import RedisClient
 from presence.store.keys import Keys
 from presence.store.replies import text
@@ -46,40 +47,40 @@ class RollupStore:
         self.keys = keys
         self.ttl_ms = ttl_ms
 
-    async def read(self, agent_ids: Sequence[AgentId], days: Sequence[int]) -> list[list[Any]]:
-        """Per agent, the stored rollup of each of ``days`` (its wire list) or ``None``;
-        one pipelined round trip."""
-        if not days:
-            return [[] for _ in agent_ids]
-        fields = [str(d) for d in days]
+    async def read(self, requests: Sequence[tuple[AgentId, Sequence[str]]]) -> list[list[Any]]:
+        """For each (agent, fields) the stored record of each field (its wire list) or
+        ``None``; one pipelined round trip."""
         pipe: Any = self.client.pipeline(transaction=False)
-        for agent_id in agent_ids:
-            pipe.hmget(self.keys.report_days(agent_id), fields)
-        return [_parse(values) for values in await pipe.execute()]
+        for agent_id, fields in requests:
+            pipe.hmget(self.keys.report_days(agent_id), [f.encode() for f in fields])
+        return [_parse(values) for values in await pipe.execute()] if requests else []
 
-    async def write(self, rollups: Sequence[tuple[AgentId, Sequence[DayRollup]]]) -> None:
-        """Store new rollups (several agents, one round trip) and renew their hashes'
+    async def write(self, records: Sequence[tuple[AgentId, Mapping[str, list[Any]]]]
+                    ) -> None:
+        """Store new records (several agents, one round trip) and renew their hashes'
         expiry."""
         pipe: Any = self.client.pipeline(transaction=False)
-        for agent_id, days in rollups:
-            if days:
+        for agent_id, fields in records:
+            if fields:
                 key = self.keys.report_days(agent_id)
-                pipe.hset(key, mapping={str(r.day): orjson.dumps(r.to_wire()) for r in days})
+                pipe.hset(key, mapping={f: orjson.dumps(w) for f, w in fields.items()})
                 pipe.pexpire(key, self.ttl_ms)
         if len(pipe):
             await pipe.execute()
 
     async def prune(self, agent_ids: Sequence[str], before_day: int, *,
                     batch: int = 500) -> int:
-        """Drop the cached days before ``before_day``; returns how many were dropped.
-        Run with the history trim: those days are wholly older than retention."""
+        """Drop the cached records of days before ``before_day`` (and any field not of
+        this cache); returns how many were dropped. Run with the history trim: those days
+        are wholly older than retention."""
         removed = 0
         for i in range(0, len(agent_ids), batch):
             chunk = agent_ids[i:i + batch]
             pipe: Any = self.client.pipeline(transaction=False)
             for agent_id in chunk:
                 pipe.hkeys(self.keys.report_days(agent_id))
-            old = [[f for f in fields if not text(f).isdigit() or int(text(f)) < before_day]
+            old = [[f for f in fields
+                    if (last := field_last_day(text(f))) is None or last < before_day]
                    for fields in await pipe.execute()]
             pipe = self.client.pipeline(transaction=False)
             for agent_id, fields in zip(chunk, old, strict=True):

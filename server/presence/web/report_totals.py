@@ -1,23 +1,26 @@
-"""Per-agent totals of a report range: cached daily rollups plus history (decision 51).
+"""Per-agent totals of a report range: cached rollups plus history (decision 51).
 
-The range is cut into parts by :func:`presence.core.rollups.plan`. Closed days come from
-the rollup cache when their rollup still holds under the current retention horizon;
-every other part (a partial first day, today, a day not cached yet or whose rollup the
-horizon outdated) is computed from history, adjacent parts in one read, and the closed
-days among them are cached for the next report. The result adds up exactly as the raw
-intervals of the whole range: the property tests in ``tests/unit/test_rollups.py`` and
+The range is cut into parts by :func:`presence.core.rollups.plan`; its closed days are
+read as cached records (:func:`presence.core.rollup_blocks.blocks`: whole weeks, else
+days) where they still hold under the current retention horizon. A week that does not
+hold falls back to its days (a second round trip); every other part (a partial first
+day, today, a day not cached yet or whose rollup the horizon outdated) is computed from
+history, adjacent parts in one read, and the closed days and completed weeks among them
+are cached for the next report. The result adds up exactly as the raw intervals of the
+whole range: the property tests in ``tests/unit/test_rollups.py`` and
 ``tests/redis/test_report_rollups.py`` hold it to that.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from presence.core.intervals import Interval, Window, intervals
 from presence.core.model import AgentId
+from presence.core.rollup_blocks import Block, blocks, combine, day_field, lasting
 from presence.core.rollups import (
-    DayRollup,
     Part,
     compute_group,
     group_window,
@@ -29,6 +32,17 @@ from presence.core.rollups import (
 )
 from presence.store.history_store import HistoryStore
 from presence.store.rollup_store import RollupStore
+
+
+@dataclass(slots=True)
+class _Agent:
+    """One agent's report in progress: the items of each part (``None`` until known)
+    and the day records known, by part index (to combine weeks)."""
+
+    agent_id: AgentId
+    pieces: list[Iterable[Any] | None]
+    days: dict[int, list[Any]] = field(default_factory=dict)
+    writes: dict[str, list[Any]] = field(default_factory=dict)
 
 
 class ReportTotals:
@@ -53,36 +67,62 @@ class ReportTotals:
             return
         horizon = self.history.horizon_ms(now_ms)
         for i in range(0, len(agent_ids), self.batch):
-            for row in await self._chunk(agent_ids[i:i + self.batch], parts, horizon, now_ms):
-                yield row
+            agents = [_Agent(a, [None] * len(parts)) for a in agent_ids[i:i + self.batch]]
+            missed = await self._cached(agents, parts, horizon)
+            await self._computed(agents, parts, horizon, now_ms)
+            self._weeks(missed, horizon)
+            await self.rollups.write([(a.agent_id, a.writes) for a in agents])
+            for a in agents:
+                yield a.agent_id, merge(p for p in a.pieces if p is not None)
 
-    async def _chunk(
-        self, chunk: Sequence[AgentId], parts: Sequence[Part], horizon: int, now_ms: int
-    ) -> list[tuple[AgentId, list[Interval]]]:
-        days = [p.day for p in parts if p.day is not None]
-        stored = await self.rollups.read(chunk, days)
-        rows: list[list[Sequence[Sequence[Any]] | None]] = []
-        reads: list[tuple[AgentId, Window]] = []
-        owners: list[tuple[int, list[int]]] = []
-        for a, (agent_id, wires) in enumerate(zip(chunk, stored, strict=True)):
-            cached = iter(wires)
-            row: list[Sequence[Sequence[Any]] | None] = []
-            for part in parts:
-                wire = None if part.day is None else next(cached)
-                row.append(wire_items(wire) if wire is not None and valid_at(wire, horizon)
-                           else None)
-            for group in read_groups(parts, [r is not None for r in row]):
-                reads.append((agent_id, group_window(parts, group)))
-                owners.append((a, group))
-            rows.append(row)
-        fresh: dict[int, list[DayRollup]] = {}
-        histories = await self.history.read_windows(reads, now_ms) if reads else []
+    async def _cached(self, agents: list[_Agent], parts: Sequence[Part], horizon: int
+                      ) -> list[tuple[_Agent, Block]]:
+        """Fill the parts cached records cover; returns the weeks that missed, whose days
+        were then read one by one."""
+        cover = blocks(parts)
+        fields = [b.field for b in cover]
+        stored = await self.rollups.read([(a.agent_id, fields) for a in agents])
+        missed: list[tuple[_Agent, Block]] = []
+        for a, records in zip(agents, stored, strict=True):
+            for block, record in zip(cover, records, strict=True):
+                if record is not None and valid_at(record, horizon):
+                    a.pieces[block.first] = wire_items(record)
+                    for k in block.indexes[1:]:
+                        a.pieces[k] = ()
+                elif block.week is not None:
+                    missed.append((a, block))
+        if missed:
+            days = [[day_field(d) for k in b.indexes if (d := parts[k].day) is not None]
+                    for _, b in missed]
+            got = await self.rollups.read([(a.agent_id, f) for (a, _), f in zip(
+                missed, days, strict=True)])
+            for (a, block), records in zip(missed, got, strict=True):
+                for k, record in zip(block.indexes, records, strict=True):
+                    if record is not None and valid_at(record, horizon):
+                        a.pieces[k], a.days[k] = wire_items(record), record
+        return missed
+
+    async def _computed(self, agents: list[_Agent], parts: Sequence[Part], horizon: int,
+                        now_ms: int) -> None:
+        """Fill the remaining parts from history; new day rollups are to be written."""
+        owners: list[tuple[_Agent, list[int]]] = [
+            (a, group) for a in agents
+            for group in read_groups(parts, [p is not None for p in a.pieces])]
+        histories = await self.history.read_windows(
+            [(a.agent_id, group_window(parts, g)) for a, g in owners], now_ms)
         for (a, group), h in zip(owners, histories, strict=True):
             computed = compute_group(parts, group, h.before, h.changes, horizon)
-            for i, (items, rollup) in zip(group, computed, strict=True):
-                rows[a][i] = items
+            for k, (items, rollup) in zip(group, computed, strict=True):
+                a.pieces[k] = items
                 if rollup is not None:
-                    fresh.setdefault(a, []).append(rollup)
-        await self.rollups.write([(chunk[a], days_) for a, days_ in fresh.items()])
-        return [(agent_id, merge(p for p in row if p is not None))
-                for agent_id, row in zip(chunk, rows, strict=True)]
+                    a.days[k] = a.writes[day_field(rollup.day)] = rollup.to_wire()
+
+    @staticmethod
+    def _weeks(missed: list[tuple[_Agent, Block]], horizon: int) -> None:
+        """Combine the days of weeks that missed into week records to write."""
+        for a, block in missed:
+            days = [a.days.get(k) for k in block.indexes]
+            if all(d is not None for d in days):
+                record = combine([d for d in days if d is not None])
+                if lasting(record, horizon):
+                    a.writes[block.field] = record
