@@ -1,5 +1,5 @@
-"""Which text a report shows for a status (SPEC §8, §9; decision 45's sibling in
-docs/decisions.md, 46): the text it had at the time, or today's.
+"""Which text a report shows for a status (SPEC §8, §9; decision 46): the text it had
+at the time, or today's.
 
 Every history entry records the status's text (SPEC §1), so a report shows by default
 what people saw then: a custom status renamed on Tuesday appears under its old text for
