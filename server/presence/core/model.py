@@ -111,7 +111,9 @@ class Captured:
     """The status captured at disconnect, restored on a reconnect inside the grace window.
 
     ``behaves_as`` is the source whose rules governed it (SPEC §5: a restored status
-    behaves as the captured source did)."""
+    behaves as the captured source did). ``since_at`` is when the captured status began
+    (``None`` in a state stored before it was kept): a restore keeps it as the
+    presence's ``since`` (decision 45)."""
 
     status_id: StatusId
     text: str
@@ -121,6 +123,7 @@ class Captured:
     reason: str
     actor: str | None = None
     note: str | None = None
+    since_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,10 +231,15 @@ class AgentState:
         actor: str | None = None,
         note: str | None = None,
     ) -> AgentState:
-        """A copy showing ``status``; ``since`` moves only if status or source changed."""
+        """A copy showing ``status``; ``since`` moves only if status or source changed —
+        a restored status taken over by the rules it behaves as (``source`` equal to
+        ``behaves_as``) is no change of source: its time in status goes on (decision 45)."""
         old = self.presence
         status_id = status.id if isinstance(status, Status) else status.status_id
-        same = old.status_id == status_id and old.source == source
+        same = old.status_id == status_id and (
+            old.source == source
+            or (old.source is Source.RESTORED and self.behaves_as is source)
+        )
         presence = Presence(
             agent_id=old.agent_id,
             status_id=status_id,
@@ -267,6 +275,7 @@ class AgentState:
                 "reason": c.reason,
                 "actor": c.actor,
                 "note": c.note,
+                "since": None if c.since_at is None else to_ms(c.since_at),
             },
             "grace_until": self.grace_until,
             "usage": {
@@ -302,6 +311,7 @@ class AgentState:
                 c["reason"],
                 c.get("actor"),
                 c.get("note"),
+                None if c.get("since") is None else from_ms(c["since"]),
             ),
             grace_until=d.get("grace_until"),
             usage=Usage(

@@ -115,7 +115,9 @@ ERRORS = {"401": "not authenticated", "403": "not allowed", "404": "not found",
           "409": "conflict (read-only or in use)", "422": "invalid field (see error.fields)"}
 RANGE = [("from", "instant (epoch ms or ISO 8601); default: to minus 24 h"),
          ("to", "instant (epoch ms or ISO 8601); default: now")]
-FORMAT = [("format", "json (default) or csv; Accept: text/csv also selects CSV")]
+FORMAT = [("format", "json (default) or csv; Accept: text/csv also selects CSV"),
+          ("labels", "recorded (default: each status's text at the time) or current "
+                     "(today's text)")]
 
 
 def op(tag: str, summary: str, ok: Schema | None = None, *, status: int = 200,
