@@ -3,6 +3,7 @@ import {
   announcement, dismissNotice, expireOffers, initialAgentState, pendingStatus, reduce, request,
 } from '../js/agent-state.js';
 import { BASE_LABELS, isCustom, pickerGroups, sourceText } from '../js/statuses.js';
+import { activityDue, nextStatusText } from '../js/activity.js';
 import { formatDuration } from '../js/time.js';
 import { Channel } from './channel.js';
 import { $, announce, h, setData, setText } from './dom.js';
@@ -14,6 +15,8 @@ import { providerSignOut } from './sso.js';
 let state = initialAgentState();
 let signingOut = false;
 let pickerKey = '';
+let activityInterval = null;
+let activitySentAt = null;
 const shell = new Shell('agent', start);
 
 function start(token) {
@@ -46,6 +49,8 @@ function receive(msg) {
   if (msg.type === 'welcome') {
     $('#main').hidden = false;
     shell.channel.online(msg.heartbeat);
+    activityInterval = msg.activity_interval ?? null;
+    activitySentAt = null;
     setText($('#who'), `${state.name} · ${state.agentId}`);
     document.title = `${state.name} · Presence`;
   }
@@ -80,6 +85,12 @@ function renderPresence() {
   const showBase = isCustom(p.status_id) || p.text !== BASE_LABELS[p.base];
   setText($('#presence-base'), showBase ? `Counts as ${BASE_LABELS[p.base]}` : '');
   setText($('#presence-source'), sourceText(p));
+  setData(el, 'reason', p.reason);
+  setData(el, 'nextStatusId', p.next_status_id ?? null);
+  const next = nextStatusText(p, state.statuses);
+  $('#next-status').hidden = !next;
+  setText($('#next-status-text'), next);
+  $('#next-mode-label').hidden = state.sessions.length === 0;
 }
 
 function renderPicker() {
@@ -106,6 +117,7 @@ function renderPicker() {
     button.setAttribute('aria-pressed', String(item.current));
     button.disabled = !online || !item.selectable;
     setData(button, 'pending', pendingId === item.id ? 'true' : null);
+    setData(button, 'next', state.presence?.next_status_id === item.id ? 'true' : null);
     button.title = item.selectable ? '' : 'Set by the system; pick another status to leave it';
   }
 }
@@ -136,9 +148,11 @@ function renderNotice() {
 }
 
 function pick(statusId) {
-  if (statusId === state.presence?.status_id) return;
+  const asNext = $('#next-mode').checked && state.sessions.length > 0;
+  if (!asNext && statusId === state.presence?.status_id) return;
   const ref = shell.channel.nextRef();
-  if (shell.channel.send({ type: 'set_presence', status_id: statusId, ref })) {
+  const type = asNext ? 'set_next_presence' : 'set_presence';
+  if (shell.channel.send({ type, status_id: statusId, ref })) {
     state = request(state, ref, { kind: 'presence', statusId });
     render();
   }
@@ -157,6 +171,18 @@ function act(kind, id, reason = '') {
     state = request(state, ref, req);
     render();
   }
+}
+
+function clearNext() {
+  shell.channel.send({ type: 'clear_next_presence', ref: shell.channel.nextRef() });
+}
+
+/** User input: reported as activity at most once per `activity_interval` (decision 43). */
+function active() {
+  if (document.visibilityState !== 'visible' || shell.channel?.link.phase !== 'online') return;
+  const now = Date.now();
+  if (!activityDue(activitySentAt, now, activityInterval)) return;
+  if (shell.channel.send({ type: 'activity' })) activitySentAt = now;
 }
 
 function signOut() {
@@ -183,5 +209,8 @@ function tick() {
 }
 
 $('#sign-out').addEventListener('click', signOut);
+$('#clear-next').addEventListener('click', clearNext);
+for (const kind of ['keydown', 'pointerdown']) document.addEventListener(kind, active, { passive: true });
+document.addEventListener('visibilitychange', active);
 setInterval(tick, 1000);
 shell.boot();

@@ -11,7 +11,7 @@ import { Channel } from './channel.js';
 import { $, h, setData, setText } from './dom.js';
 import { Drilldown } from './drilldown.js';
 import { ReportsView } from './reports.js';
-import { AgentTable } from './table.js';
+import { AgentTable, useStatusTexts } from './table.js';
 import { Shell } from './shell.js';
 import { providerSignOut } from './sso.js';
 
@@ -69,6 +69,7 @@ async function loadStatuses() {
     const res = await fetch('/api/statuses', { headers: { Authorization: `Bearer ${shell.token}` } });
     if (!res.ok) return;
     statuses = await res.json();
+    useStatusTexts(statuses);
     renderStatusFilter();
   } catch {
     // The list is refreshed on the next sign-in; the table works without it.

@@ -32,6 +32,19 @@ function sourceParts(a) {
   return [SOURCE_LABELS[a.source] ?? a.source, [who, why].filter(Boolean).join(' · ')];
 }
 
+/** Status id → text, for the "next: X" of a row (set from the catalog once loaded). */
+let statusText = (id) => BASE_LABELS[id] ?? id;
+
+/**
+ * Name next statuses with the catalog's texts.
+ * @param {{id: string, text: string}[]} statuses
+ * @returns {void}
+ */
+export function useStatusTexts(statuses) {
+  const texts = new Map(statuses.map((s) => [s.id, s.text]));
+  statusText = (id) => texts.get(id) ?? BASE_LABELS[id] ?? id;
+}
+
 function setDisabled(button, disabled, title = '') {
   if (button.disabled !== disabled) button.disabled = disabled;
   if (button.title !== title) button.title = title;
@@ -52,7 +65,8 @@ class Row {
     this.statusText = h('span', { class: 'badge-text' });
     this.baseChip = h('span', { class: 'badge-base', hidden: true });
     this.badge.append(this.statusText, this.baseChip);
-    c.presence.append(this.badge);
+    this.next = h('span', { class: 'next-status' });
+    c.presence.append(this.badge, this.next);
     this.source = h('span', { class: 'source' });
     this.reason = h('span', { class: 'reason' });
     c.source.append(this.source, this.reason);
@@ -74,6 +88,8 @@ class Row {
     this.baseChip.hidden = !custom;
     setText(this.baseChip, custom ? BASE_SHORT[a.base] : '');
     c.presence.title = custom ? `${a.text} (counts as ${BASE_LABELS[a.base]})` : a.text;
+    setText(this.next, a.next_status_id ? `next: ${statusText(a.next_status_id)}` : '');
+    setData(this.tr, 'nextStatusId', a.next_status_id ?? null);
     const [label, detail] = sourceParts(a);
     setText(this.source, label);
     setText(this.reason, detail);

@@ -59,6 +59,8 @@ def _finish(before: AgentState, after: AgentState, *extra: AgentState) -> Transi
     Every recorded change gets its own version: ``extra`` intermediate states (already
     numbered by the caller) come first, and the final state's version is one above the
     last of them — so versions strictly increase across history and the stored state."""
+    if after.before_idle is not None and after.presence.reason != Reason.IDLE:
+        after = replace(after, before_idle=None)  # something else changed it (decision 43)
     if after == before:
         return None
     version = max([before.version, *(e.version for e in extra)]) + 1
@@ -69,9 +71,14 @@ def _finish(before: AgentState, after: AgentState, *extra: AgentState) -> Transi
         or after.presence.reason != before.presence.reason
         or after.presence.note != before.presence.note
         or after.presence.text != before.presence.text
+        or after.presence.next_status_id != before.presence.next_status_id
     )
     history = (*extra, after) if changed else extra
     return Transition(after, history)
+
+
+#: :func:`_finish` for the rules of other modules (idle, next status).
+finish = _finish
 
 
 def resolve_default(
@@ -202,7 +209,8 @@ def set_manual(state: AgentState, status: Status, now: float) -> Transition | No
     may pick it; a disconnected agent cannot set presence (``None``)."""
     if not state.connections:
         return None
-    return _finish(state, state.with_presence(status, Source.MANUAL, Reason.MANUAL, now))
+    return _finish(state, state.with_presence(status, Source.MANUAL, Reason.MANUAL, now,
+                                              keep_next=False))
 
 
 def _require_connected(state: AgentState) -> None:
@@ -263,7 +271,8 @@ def force(
     if not state.connections:
         return None
     after = state.with_presence(
-        status, Source.SUPERVISOR, Reason.SUPERVISOR, now, actor=actor, note=note
+        status, Source.SUPERVISOR, Reason.SUPERVISOR, now, actor=actor, note=note,
+        keep_next=False,
     )
     return _finish(state, after)
 
@@ -369,7 +378,8 @@ def sign_out(
                         p.actor, p.note, p.since_at)
     after = replace(
         state, connections=frozenset(), captured=captured, grace_until=now + grace_period
-    ).with_presence(oob_for(Base.OFFLINE), Source.SYSTEM, reason, now, actor=actor, note=note)
+    ).with_presence(oob_for(Base.OFFLINE), Source.SYSTEM, reason, now, actor=actor, note=note,
+                    keep_next=False)
     return _finish(state, after)
 
 

@@ -31,6 +31,10 @@ class Invalid(ValueError):
 ID_PROBLEM = "expected an id (letters, digits, _ . -; at most 64 characters)"
 
 
+#: The largest ``idle_away_after`` accepted: one day, in seconds (decision 43).
+MAX_IDLE_AWAY_AFTER = 86_400
+
+
 def requested_id(body: object, generated: str) -> str:
     """The ``id`` a create request names, or ``generated`` when it names none; raises
     :class:`Invalid` for an id that is not valid."""
@@ -105,7 +109,7 @@ def parse_agent(agent_id: str, body: object) -> AgentProfile:
         errors["id"] = ID_PROBLEM
     b = _object(body)
     _unknown(b, {"name", "team", "default_status", "capacity_units", "profiles",
-                 "custom_statuses", "session_limit", "id"}, errors)
+                 "custom_statuses", "session_limit", "id", "idle_away_after"}, errors)
     if "id" in b and b["id"] != agent_id:
         errors["id"] = "must equal the id in the path"
     name = _text(b, "name", errors, required=False)
@@ -113,6 +117,7 @@ def parse_agent(agent_id: str, body: object) -> AgentProfile:
     default = _opt_id(b, "default_status", errors)
     units = _int(b, "capacity_units", errors, lo=0, hi=100_000)
     limit = _int(b, "session_limit", errors, lo=1, hi=100)
+    idle = _int(b, "idle_away_after", errors, lo=0, hi=MAX_IDLE_AWAY_AFTER)
     profiles: list[ProfileConfig] = []
     raw_profiles = b.get("profiles", [])
     if not isinstance(raw_profiles, list):
@@ -146,6 +151,7 @@ def parse_agent(agent_id: str, body: object) -> AgentProfile:
         capacity=CapacityConfig(units, tuple(profiles)),
         custom_statuses=tuple(StatusId(s) for s in customs),
         session_limit=limit if limit is not None else 10,
+        idle_away_after=idle,
     )
 
 
@@ -182,16 +188,28 @@ def parse_team(team_id: str, body: object) -> Team:
     if not valid_id(team_id):
         errors["id"] = ID_PROBLEM
     b = _object(body)
-    _unknown(b, {"name", "default_status", "custom_statuses", "id"}, errors)
+    _unknown(b, {"name", "default_status", "custom_statuses", "id", "idle_away_after"},
+             errors)
     name = _text(b, "name", errors, required=False)
     default = _opt_id(b, "default_status", errors)
     customs = _id_list(b, "custom_statuses", errors)
+    idle = _int(b, "idle_away_after", errors, lo=0, hi=MAX_IDLE_AWAY_AFTER)
     if errors:
         raise Invalid(errors)
     return Team(
         TeamId(team_id), name, StatusId(default) if default else None,
-        tuple(StatusId(s) for s in customs),
+        tuple(StatusId(s) for s in customs), idle,
     )
+
+
+def parse_idle_away_after(value: object) -> int:
+    """The global ``idle_away_after`` of ``PUT /api/settings`` (decision 43)."""
+    errors: dict[str, str] = {}
+    idle = _int({"idle_away_after": value}, "idle_away_after", errors, lo=0,
+                hi=MAX_IDLE_AWAY_AFTER)
+    if idle is None:
+        raise Invalid(errors or {"idle_away_after": "expected an integer, got null"})
+    return idle
 
 
 def _condition(raw: object, where: str, errors: dict[str, str]) -> Condition | None:

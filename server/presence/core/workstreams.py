@@ -196,11 +196,13 @@ class Candidate:
 
 def presence_allows(candidate: Candidate, ws: Workstream) -> bool:
     """Connected, a member, status in the allowed presences and not on base offline (the
-    base decides routing, SPEC §1), no offer pending."""
+    base decides routing, SPEC §1), no offer pending, no next status pending (the agent
+    is winding down: decision 44)."""
     s = candidate.state
     return (
         s.connected
         and not candidate.has_pending_offer
+        and s.presence.next_status_id is None
         and ws.is_member(candidate.profile)
         and s.presence.status_id in ws.allowed_presences
         and s.presence.base is not Base.OFFLINE

@@ -32,7 +32,8 @@ class ConfigStore:
         pipe.hgetall(k.teams)
         pipe.hget(k.settings, "global_default")
         pipe.hgetall(k.workstreams)
-        statuses, teams, global_default, workstreams = await pipe.execute()
+        pipe.hget(k.settings, "idle_away_after")
+        statuses, teams, global_default, workstreams, idle = await pipe.execute()
         custom: dict[str, Status] = {
             s.id: s for s in (status_from_json(orjson.loads(v)) for v in statuses.values())
         }
@@ -42,6 +43,7 @@ class ConfigStore:
             StatusId(global_default.decode()) if global_default else None,
             {w.id: w for w in (Workstream.from_json(orjson.loads(v))
                                for v in workstreams.values())},
+            int(idle) if idle else 0,
         )
 
     async def _announce(self) -> None:
@@ -89,6 +91,11 @@ class ConfigStore:
             await self.client.hdel(self.keys.settings, "global_default")
         else:
             await self.client.hset(self.keys.settings, "global_default", status_id)
+        await self._announce()
+
+    async def set_idle_away_after(self, seconds: int) -> None:
+        """The global ``idle_away_after`` (decision 43); ``0`` turns it off."""
+        await self.client.hset(self.keys.settings, "idle_away_after", seconds)
         await self._announce()
 
     async def put_workstream(self, workstream: Workstream) -> None:
