@@ -16,7 +16,7 @@ import { isNewer } from './stamp.js';
 /**
  * An open work session.
  * @typedef {{workItemId: string, workstream: string, channel: string, payload: object,
- *   acceptedAt: number | null, closing: boolean}} Session
+ *   acceptedAt: number | null, closing: boolean, summary: object}} Session
  */
 /**
  * A request sent and not yet answered.
@@ -65,6 +65,7 @@ function session(s) {
     payload: s.payload ?? {},
     acceptedAt: s.accepted_at ?? null,
     closing: false,
+    summary: s,
   };
 }
 
