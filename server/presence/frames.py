@@ -24,7 +24,7 @@ from presence.core.messages import Ref
 from presence.core.model import Presence
 from presence.core.statuses import Status
 from presence.core.work import OfferOutcome, WorkItem
-from presence.core.workstreams import Workstream
+from presence.core.workstreams import DEFAULT_HEADLINE_FIELDS, Workstream
 
 Wire = dict[str, Any]
 
@@ -39,7 +39,9 @@ class WorkView:
 
     def summary(self) -> Wire:
         ws = self.workstream
-        return self.item.summary(ws.channel if ws else "", ws.name if ws else "")
+        if ws is None:
+            return self.item.summary("", "", DEFAULT_HEADLINE_FIELDS)
+        return self.item.summary(ws.channel, ws.name, ws.headline_fields)
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,7 +83,7 @@ function receive(msg) {
       counts = Counts.of(roster.agents.values());
       dirty.clear();
       setData(document.body, 'feed', msg.resync ? 'resync' : 'snapshot');
-      online();
+      online(msg.heartbeat);
       rebuild();
       loadStatuses(); // custom statuses may have changed while we were away
       break;
@@ -91,7 +91,7 @@ function receive(msg) {
     case 'resumed':
       setData(document.body, 'feed', 'resumed');
       setData(document.body, 'missed', msg.missed);
-      online();
+      online(msg.heartbeat);
       break;
     case 'presence':
     case 'agent': {
@@ -114,9 +114,10 @@ function receive(msg) {
   }
 }
 
-function online() {
+/** Signed in: heartbeats at the interval the server announced in the snapshot or resume. */
+function online(heartbeat) {
   $('#main').hidden = false;
-  shell.channel.online(null);
+  shell.channel.online(heartbeat ?? null);
 }
 
 function scheduleFlush() {

@@ -22,7 +22,8 @@ P_WIRE = (b'{"agent_id":"A1","status_id":"available","text":"Available","base":"
 CHAT = Workstream("chat", name="Chat", channel="chat")
 OFFERED = offer(new_item("w1", "chat", {"customer": "Bob"}, 10.0), "A1", 30.0, 11.0)
 SUMMARY = (b'{"id":"w1","work_item_id":"w1","workstream":"chat","workstream_name":"Chat",'
-           b'"channel":"chat","payload":{"customer":"Bob"},"accepted_at":null}')
+           b'"channel":"chat","payload":{"customer":"Bob"},'
+           b'"headline_fields":["customer","subject"],"accepted_at":null}')
 
 
 def test_answers_to_requests_keep_their_field_order() -> None:

@@ -13,10 +13,20 @@ from presence.core.capacity import CapacityConfig, ProfileConfig, WorkLoad
 from presence.core.model import AgentId, AgentProfile, TeamId
 from presence.core.org import Team
 from presence.core.statuses import CUSTOM_BASES, Base, Status, StatusId
-from presence.core.workstreams import CONDITION_FIELDS, Condition, Method, Op, Rule, Workstream
+from presence.core.workstreams import (
+    CONDITION_FIELDS,
+    DEFAULT_HEADLINE_FIELDS,
+    Condition,
+    Method,
+    Op,
+    Rule,
+    Workstream,
+)
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 MAX_TEXT = 80
+FIELD_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+MAX_HEADLINE_FIELDS = 4
 
 
 class Invalid(ValueError):
@@ -240,7 +250,7 @@ def parse_workstream(ws_id: str, body: object, known_statuses: set[str]) -> Work
     b = _object(body)
     _unknown(b, {"id", "name", "channel", "allowed_presences", "capacity", "method", "rules",
                  "notification_timeout", "agents", "teams", "missed_to_inactive",
-                 "rejected_to_dnd"}, errors)
+                 "rejected_to_dnd", "headline_fields"}, errors)
     name = _text(b, "name", errors, required=False)
     channel = b.get("channel", "chat")
     if not valid_id(channel):
@@ -262,6 +272,7 @@ def parse_workstream(ws_id: str, body: object, known_statuses: set[str]) -> Work
     agents = _id_list(b, "agents", errors)
     teams = _id_list(b, "teams", errors)
     switches = {sw: _switch(b, sw, errors) for sw in ("missed_to_inactive", "rejected_to_dnd")}
+    headline = _headline_fields(b, errors)
     if errors:
         raise Invalid(errors)
     return Workstream(
@@ -271,7 +282,21 @@ def parse_workstream(ws_id: str, body: object, known_statuses: set[str]) -> Work
         notification_timeout=float(timeout), agents=agents, teams=teams,
         missed_to_inactive=switches["missed_to_inactive"],
         rejected_to_dnd=switches["rejected_to_dnd"],
+        headline_fields=headline,
     )
+
+
+def _headline_fields(b: dict[str, Any], errors: dict[str, str]) -> tuple[str, ...]:
+    """``headline_fields``: up to 4 distinct payload field names (1–64 characters,
+    letters, digits, ``_ . -``) that head the cards of the workstream's items."""
+    value = b.get("headline_fields", list(DEFAULT_HEADLINE_FIELDS))
+    if (not isinstance(value, list) or len(value) > MAX_HEADLINE_FIELDS
+            or not all(isinstance(f, str) and FIELD_PATTERN.match(f) for f in value)
+            or len(set(value)) != len(value)):
+        errors["headline_fields"] = (
+            f"expected a list of at most {MAX_HEADLINE_FIELDS} distinct payload field names")
+        return DEFAULT_HEADLINE_FIELDS
+    return tuple(value)
 
 
 def _allowed_presences(

@@ -73,6 +73,10 @@ class Rule:
     method: Method = Method.HIGHEST_CAPACITY
 
 
+#: The payload fields that head an offer or session card when a workstream names none.
+DEFAULT_HEADLINE_FIELDS: tuple[str, ...] = ("customer", "subject")
+
+
 @dataclass(frozen=True, slots=True)
 class Workstream:
     id: str
@@ -87,6 +91,7 @@ class Workstream:
     teams: tuple[str, ...] = ()
     missed_to_inactive: bool = True
     rejected_to_dnd: bool = True
+    headline_fields: tuple[str, ...] = DEFAULT_HEADLINE_FIELDS
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,6 +117,7 @@ class Workstream:
             "teams": list(self.teams),
             "missed_to_inactive": self.missed_to_inactive,
             "rejected_to_dnd": self.rejected_to_dnd,
+            "headline_fields": list(self.headline_fields),
         }
 
     @classmethod
@@ -138,6 +144,7 @@ class Workstream:
             teams=tuple(d.get("teams", ())),
             missed_to_inactive=bool(d.get("missed_to_inactive", True)),
             rejected_to_dnd=bool(d.get("rejected_to_dnd", True)),
+            headline_fields=tuple(d.get("headline_fields", DEFAULT_HEADLINE_FIELDS)),
         )
 
     def is_member(self, profile: AgentProfile) -> bool:
