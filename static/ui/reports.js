@@ -45,13 +45,14 @@ function bar(segs, label, { level, expanded = false }) {
  */
 export class ReportsView {
   /**
-   * view: the #reports section; deps: now() server ms, token(), teams() known team ids.
+   * view: the #reports section; deps: now() server ms, token(), teams() known team ids,
+   * teamName(id) a team's name.
    * @param {HTMLElement} view
-   * @param {{now: () => number, token: () => string, teams: () => string[]}} deps
+   * @param {{now: () => number, token: () => string, teams: () => string[], teamName?: (id: string) => string}} deps
    */
-  constructor(view, { now, token, teams }) {
+  constructor(view, { now, token, teams, teamName = (id) => id }) {
     this.view = view;
-    this.deps = { now, token, teams };
+    this.deps = { now, token, teams, teamName };
     this.form = $('#rep-filters');
     this.chart = $('#rep-chart');
     this.tip = h('div', { class: 'rep-tip', id: 'rep-tip', 'aria-hidden': 'true', hidden: true });
@@ -117,7 +118,7 @@ export class ReportsView {
     if (have.join('|') === teams.join('|')) return;
     const value = select.value;
     select.replaceChildren(h('option', { value: '', text: 'All teams' }),
-      ...teams.map((t) => h('option', { value: t, text: t })));
+      ...teams.map((t) => h('option', { value: t, text: this.deps.teamName(t) })));
     select.value = teams.includes(value) ? value : '';
   }
 
@@ -194,7 +195,7 @@ export class ReportsView {
   }
 
   teamName(team) {
-    return team === null || team === '' ? 'No team' : `Team ${team}`;
+    return team === null || team === '' ? 'No team' : this.deps.teamName(team);
   }
 
   /** One row: label (a button opening the statuses), base bar, available time, and the

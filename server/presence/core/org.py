@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from presence.core.model import AgentProfile, TeamId
 from presence.core.rules import resolve_default
+from presence.core.thresholds import Threshold
 from presence.core.statuses import Base, Status, StatusCatalog, StatusId
 from presence.core.workstreams import Workstream
 
@@ -67,6 +68,8 @@ class OrgConfig:
     teams: Mapping[str, Team] = field(default_factory=dict)
     global_default: StatusId | None = None
     workstreams: Mapping[str, Workstream] = field(default_factory=dict)
+    #: Time-in-status thresholds by status id or base (core/thresholds.py).
+    thresholds: Mapping[str, Threshold] = field(default_factory=dict)
 
     def workstreams_of(self, profile: AgentProfile) -> list[Workstream]:
         """Workstreams the agent is a member of (directly or through its team)."""
