@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from presence.core.model import AgentProfile, TeamId
 from presence.core.rules import resolve_default
-from presence.core.thresholds import Threshold
 from presence.core.statuses import Base, Status, StatusCatalog, StatusId
 from presence.core.workstreams import Workstream
+
+if TYPE_CHECKING:  # core/thresholds imports core/validation, which imports this module
+    from presence.core.thresholds import Threshold
 
 
 @dataclass(frozen=True, slots=True)
