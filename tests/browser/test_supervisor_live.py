@@ -202,3 +202,26 @@ async def test_supervisor_and_reports_fit_a_phone(
     await sup.get_by_role("tab", name="Reports").click()
     await expect(sup.locator("#reports")).to_have_attribute("data-state", "ready")
     await no_sideways_scroll(sup)
+
+
+async def test_reports_count_signed_in_time_and_a_shift(
+    server: Instance, context: BrowserContext, fake_clock: FakeClock
+) -> None:
+    """By default shares are of signed-in time (Ada: 2 h 45 min Available of 4 h signed
+    in); unticked, of the whole morning; a 09:00–10:00 shift gives 15 min of 60."""
+    from tests.browser.test_reports_view import demo_day, open_reports
+
+    async with demo_day(server, fake_clock):
+        sup = await open_supervisor(context, server)
+        view = await open_reports(sup, signed_in=True)
+        share = view.locator('.rep-agent[data-agent-id="A1"] .rep-total .muted')
+        await expect(share).to_have_text("68.8%")
+        await view.get_by_label("Signed-in time only").uncheck()
+        await expect(share).to_have_text("22.9%")
+        await view.get_by_label("Signed-in time only").check()
+        await view.get_by_label("From").fill("09:00")
+        await view.get_by_label("to", exact=True).fill("10:00")
+        await expect(view.locator("#rep-range")).to_contain_text("09:00–10:00")
+        await expect(share).to_have_text("25%")
+        await view.get_by_label("Sort agents").select_option("dnd")
+        await expect(view.locator(".rep-agent").first).to_have_attribute("data-agent-id", "A2")
