@@ -36,4 +36,6 @@ const button = h('button', {
 });
 document.querySelector('.topbar')?.append(button);
 dark.addEventListener('change', () => apply(button));
+// Another tab of the site switched: follow it.
+addEventListener('storage', (event) => { if (event.key === KEY) apply(button); });
 apply(button);
