@@ -13,7 +13,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from presence.clock import FakeClock
 from tests.browser.browser_helpers import open_agent, open_supervisor, row
-from tests.support.instance import Instance, start_instance
+from tests.support.instance import start_instance
 from tests.support.rest import create_status, put_agent, put_team
 
 pytestmark = pytest.mark.browser
@@ -43,7 +43,8 @@ async def violations(page: Page, state: str) -> list[str]:
         const r = await axe.run(document, {resultTypes: ['violations']});
         return r.violations.filter((v) => ['serious', 'critical'].includes(v.impact))
           .map((v) => ({id: v.id, impact: v.impact,
-                        targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ') + ' ' + n.failureSummary)}));
+                        targets: v.nodes.slice(0, 3)
+                          .map((n) => n.target.join(' ') + ' ' + n.failureSummary)}));
     }""")
     return [f"{state}: {v['id']} ({v['impact']}) at {v['targets']}" for v in found]
 

@@ -141,7 +141,8 @@ async def test_live_region_speaks_only_for_what_the_user_changed(
     await sup.evaluate("""() => { window.liveChanges = 0;
         const live = document.querySelectorAll('[aria-live]:not(#toast)');
         const obs = new MutationObserver(() => { window.liveChanges += 1; });
-        for (const el of live) obs.observe(el, {childList: true, subtree: true, characterData: true}); }""")
+        const what = {childList: true, subtree: true, characterData: true};
+        for (const el of live) obs.observe(el, what); }""")
     for i in range(1, 7):
         async with server.agent(f"A{i}") as agent:
             await agent.set_presence("busy")
