@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from presence.core.model import AgentProfile, TeamId
 from presence.core.rules import resolve_default
 from presence.core.statuses import Base, Status, StatusCatalog, StatusId
 from presence.core.workstreams import Workstream
+
+if TYPE_CHECKING:  # core/thresholds imports core/validation, which imports this module
+    from presence.core.thresholds import Threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,8 @@ class OrgConfig:
     workstreams: Mapping[str, Workstream] = field(default_factory=dict)
     #: The global ``idle_away_after`` in seconds (decision 43); ``0`` is off.
     idle_away_after: int = 0
+    #: Time-in-status thresholds by status id or base (core/thresholds.py).
+    thresholds: Mapping[str, Threshold] = field(default_factory=dict)
 
     def workstreams_of(self, profile: AgentProfile) -> list[Workstream]:
         """Workstreams the agent is a member of (directly or through its team)."""

@@ -28,6 +28,7 @@ from presence.core.reports import (
     presence_report,
     realtime_report,
 )
+from presence.core.thresholds import with_thresholds
 from presence.core.validation import Invalid, valid_id
 from presence.store.history_store import HistoryStore
 from presence.web.http import JSON, endpoint, identify, require, runtime
@@ -138,13 +139,15 @@ def _history(rt: Runtime) -> HistoryStore:
 
 @endpoint
 async def realtime(request: Request) -> Response:
-    """Each agent's current status, time in it, connections, capacity, open sessions and
-    grace countdown; counts per base, per status and per team."""
+    """Each agent's current status, time in it (and its time-in-status ``threshold``
+    level), connections, capacity, open sessions and grace countdown; counts per base,
+    per status and per team (with each team's agents over a threshold)."""
     identity = require(request, Role.ADMIN, Role.SUPERVISOR)
     rt = runtime(request)
     pairs, team, _ = await _scope(request, rt, identity)
-    return JSON(realtime_report(pairs, rt.config.org.catalog, team=team,
-                                now_ms=to_ms(rt.clock.now())))
+    org = rt.config.org
+    report = realtime_report(pairs, org.catalog, team=team, now_ms=to_ms(rt.clock.now()))
+    return JSON(with_thresholds(report, org.thresholds))
 
 
 @endpoint
