@@ -304,6 +304,19 @@ class AgentClient(Connection):
         self._show(presence)
         return presence
 
+    async def set_next_presence(self, status_id: str | None) -> Message:
+        """Pick the status to take when the last session closes (``None`` clears it);
+        returns the agent's P."""
+        reply = await self.request({"type": "set_next_presence", "status_id": status_id}
+                                   if status_id else {"type": "clear_next_presence"})
+        presence: Message = reply["presence"]
+        self._show(presence)
+        return presence
+
+    async def activity(self) -> None:
+        """Report user input (never answered)."""
+        await self.send({"type": "activity"})
+
     async def sign_out(self) -> None:
         await self.send({"type": "sign_out"})
 
@@ -367,6 +380,13 @@ class SupervisorClient(Connection):
         is ``supervisor``)."""
         reply = await self.request({"type": "force_presence", "agent_id": agent_id,
                                     "status_id": status_id, "note": note})
+        presence: Message = reply["presence"]
+        return presence
+
+    async def force_next_presence(self, agent_id: str, status_id: str | None) -> Message:
+        """Set (or with ``None`` clear) an agent's next status; returns its P."""
+        reply = await self.request({"type": "force_next_presence", "agent_id": agent_id,
+                                    "status_id": status_id})
         presence: Message = reply["presence"]
         return presence
 

@@ -24,7 +24,7 @@ from presence.core.messages import Ref
 from presence.core.model import Presence
 from presence.core.statuses import Status
 from presence.core.work import OfferOutcome, WorkItem
-from presence.core.workstreams import Workstream
+from presence.core.workstreams import DEFAULT_HEADLINE_FIELDS, Workstream
 
 Wire = dict[str, Any]
 
@@ -39,7 +39,9 @@ class WorkView:
 
     def summary(self) -> Wire:
         ws = self.workstream
-        return self.item.summary(ws.channel if ws else "", ws.name if ws else "")
+        if ws is None:
+            return self.item.summary("", "", DEFAULT_HEADLINE_FIELDS)
+        return self.item.summary(ws.channel, ws.name, ws.headline_fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,8 @@ def reauthed(ref: Ref, expires_at: float | None) -> bytes:
 
 
 def presence_ack(ref: Ref, presence: Presence) -> bytes:
-    """The answer to ``set_presence``, ``force_presence`` and ``sign_out_agent``."""
+    """The answer to ``set_presence``, ``force_presence``, ``sign_out_agent``,
+    ``set_next_presence``, ``clear_next_presence`` and ``force_next_presence``."""
     return _dump({"type": "ack", "ref": ref, "presence": presence.to_wire()})
 
 
@@ -106,7 +109,8 @@ def picker_wire(picker: tuple[Status, ...]) -> list[Wire]:
 
 def welcome(*, at: float, agent_id: str, name: str, connection_id: str, presence: Presence,
             statuses: list[Wire], heartbeat: Heartbeat, grace_period: float,
-            sessions: Iterable[WorkView], offers: Iterable[WorkView]) -> bytes:
+            sessions: Iterable[WorkView], offers: Iterable[WorkView],
+            activity_interval: float) -> bytes:
     return _dump({
         "type": "welcome",
         "server_time": to_ms(at),
@@ -119,6 +123,7 @@ def welcome(*, at: float, agent_id: str, name: str, connection_id: str, presence
         "grace_period": grace_period,
         "sessions": [view.summary() for view in sessions],
         "offers": [_offer(view) for view in offers],
+        "activity_interval": activity_interval,
     })
 
 
@@ -169,6 +174,7 @@ def presence_of(view: Mapping[str, Any]) -> Wire:
     before epochs existed)."""
     p = {k: view[k] for k in PRESENCE_FIELDS}
     p["epoch"] = view.get("epoch", 0)
+    p["next_status_id"] = view.get("next_status_id")
     return p
 
 

@@ -31,6 +31,8 @@ class Settings:
     grace_period: float = 150.0
     heartbeat_interval: float = 10.0
     heartbeat_timeout: float = 30.0
+    #: Agent tabs send ``activity`` at most this often (seconds; announced in ``welcome``).
+    activity_interval: float = 10.0
     auth_timeout: float = 10.0
     handshake_timeout: float = 10.0
     close_timeout: float = 5.0
@@ -101,6 +103,8 @@ class Settings:
         if self.max_pending_connections < 1:
             problems.append("max pending connections must be >= 1, got "
                             f"{self.max_pending_connections}")
+        if self.activity_interval <= 0:
+            problems.append(f"activity interval must be > 0 s, got {self.activity_interval}")
         if self.sweep_period <= 0:
             problems.append("sweep period must be > 0 s")
         if self.agent_cache_size < 0:

@@ -5,7 +5,8 @@ import { isNewer } from './stamp.js';
 /**
  * A presence P as the server sends it (docs/protocol.md).
  * @typedef {{status_id: string, text: string, base: string, source: string, reason?: string,
- *   actor?: string | null, since: number, version: number, epoch?: number}} Presence
+ *   actor?: string | null, note?: string | null, since: number, version: number,
+ *   epoch?: number}} Presence
  */
 /**
  * An offer on the page; `pending` is the request in flight ('accept' | 'reject').
@@ -15,7 +16,7 @@ import { isNewer } from './stamp.js';
 /**
  * An open work session.
  * @typedef {{workItemId: string, workstream: string, channel: string, payload: object,
- *   acceptedAt: number | null, closing: boolean}} Session
+ *   acceptedAt: number | null, closing: boolean, summary: object}} Session
  */
 /**
  * A request sent and not yet answered.
@@ -64,6 +65,7 @@ function session(s) {
     payload: s.payload ?? {},
     acceptedAt: s.accepted_at ?? null,
     closing: false,
+    summary: s,
   };
 }
 
@@ -193,14 +195,14 @@ export function pendingStatus(state) {
 }
 
 /**
- * Drop offers whose deadline passed (the server will also send offer_closed).
- * @param {AgentState} state
+ * Whether an offer's deadline passed. The card stays (answers disabled) until the server
+ * closes the offer (`offer_closed`, outcome `missed`): the page never drops it itself.
+ * @param {Offer} offer
  * @param {number} now server-clock ms
- * @returns {AgentState} `state` itself when nothing expired
+ * @returns {boolean}
  */
-export function expireOffers(state, now) {
-  const offers = state.offers.filter((o) => live(o, now) || o.pending === 'accept');
-  return offers.length === state.offers.length ? state : { ...state, offers };
+export function offerExpired(offer, now) {
+  return !live(offer, now);
 }
 
 /**

@@ -2,20 +2,22 @@
 import { BASES } from './statuses.js';
 
 /**
- * What the table shows: `status` is '' | 'base:<base>' | 'status:<id>'; '' means any.
- * @typedef {{team: string, status: string, text: string}} Filter
+ * What the table shows: `status` is '' | 'base:<base>' | 'status:<id>'; '' means any;
+ * `threshold` 'over' keeps agents over a time-in-status threshold; `hideSignedOut`
+ * drops agents who are signed out and not in a grace window.
+ * @typedef {{team: string, status: string, text: string, threshold: string, hideSignedOut: boolean}} Filter
  */
 /** @typedef {{column: string, dir: 'asc' | 'desc'}} Sort */
 /** @typedef {(a: object, b: object) => number} Comparator */
 
 /** @type {Readonly<Filter>} */
-export const NO_FILTER = Object.freeze({ team: '', status: '', text: '' });
+export const NO_FILTER = Object.freeze({ team: '', status: '', text: '', threshold: '', hideSignedOut: false });
 
 /**
  * The filter with one field changed (a reducer: `filter` is not changed).
  * @param {Filter} filter
- * @param {'team' | 'status' | 'text'} name
- * @param {string} value
+ * @param {'team' | 'status' | 'text' | 'threshold' | 'hideSignedOut'} name
+ * @param {string | boolean} value
  * @returns {Filter}
  */
 export function withFilter(filter, name, value) {
@@ -23,12 +25,34 @@ export function withFilter(filter, name, value) {
 }
 
 /**
- * Whether an agent view passes the filter.
+ * Whether an agent is signed out and outside any grace window.
  * @param {object} agent an agent view
- * @param {Filter} filter
  * @returns {boolean}
  */
-export function matches(agent, filter) {
+export function isSignedOut(agent) {
+  return !agent.signed_in && !agent.connections && (agent.grace_until ?? null) === null;
+}
+
+/**
+ * Whether an agent never signed in (it sorts after everyone else).
+ * @param {object} agent an agent view
+ * @returns {boolean}
+ */
+export function neverSignedIn(agent) {
+  return agent.reason === 'never_signed_in';
+}
+
+/**
+ * Whether an agent view passes the filter; `level` is its threshold level now.
+ * @param {object} agent an agent view
+ * @param {Filter} filter
+ * @param {string | null} [level]
+ * @returns {boolean}
+ */
+export function matches(agent, filter, level = null) {
+  if (filter.hideSignedOut && isSignedOut(agent)) return false;
+  if (filter.threshold === 'over' && !level) return false;
+  if (filter.threshold && filter.threshold !== 'over' && level !== filter.threshold) return false;
   if (filter.team && agent.team !== filter.team) return false;
   if (filter.status) {
     const [kind, value] = splitOnce(filter.status, ':');
@@ -66,13 +90,14 @@ export function capacityUse(cap) {
   return cap.session_limit ? cap.sessions / cap.session_limit : 0;
 }
 
-/** Sort key of one column; keys compare with `<` (strings are lower-cased). */
+/** Sort key of one column; keys compare with `<` (strings are lower-cased). `names`
+ *  maps team ids to names. "In status" sorts by time in it: ascending = shortest first. */
 export const COLUMNS = Object.freeze({
   name: (a) => (a.name || a.agent_id).toLowerCase(),
-  team: (a) => (a.team ?? '').toLowerCase(),
+  team: (a, names) => (names?.get(a.team) ?? a.team ?? '').toLowerCase(),
   presence: (a) => `${baseRank.get(a.base) ?? 9}|${a.text.toLowerCase()}`,
   source: (a) => `${a.source}|${a.reason}`,
-  since: (a) => a.since,
+  since: (a) => -a.since,
   connections: (a) => a.connections,
   capacity: (a) => capacityUse(a.capacity),
   sessions: (a) => a.capacity?.sessions ?? 0,
@@ -81,16 +106,20 @@ export const COLUMNS = Object.freeze({
 
 /**
  * A comparator for column `column` in `dir` ('asc' | 'desc'); ties break on name, id.
+ * Agents who never signed in come after all others in either direction.
  * @param {string} column a key of COLUMNS
  * @param {'asc' | 'desc'} [dir]
+ * @param {Map<string, string>} [teamNames] team id → name
  * @returns {Comparator}
  */
-export function comparator(column, dir = 'asc') {
+export function comparator(column, dir = 'asc', teamNames = new Map()) {
   const key = COLUMNS[column] ?? COLUMNS.name;
   const sign = dir === 'desc' ? -1 : 1;
   return (a, b) => {
-    const ka = key(a);
-    const kb = key(b);
+    const never = Number(neverSignedIn(a)) - Number(neverSignedIn(b));
+    if (never) return never;
+    const ka = key(a, teamNames);
+    const kb = key(b, teamNames);
     if (ka < kb) return -sign;
     if (ka > kb) return sign;
     const na = COLUMNS.name(a);
@@ -105,10 +134,11 @@ export function comparator(column, dir = 'asc') {
  * @param {object[]} agents
  * @param {Filter} filter
  * @param {Comparator} cmp
+ * @param {(agent: object) => string | null} [level] an agent's threshold level
  * @returns {object[]}
  */
-export function visibleAgents(agents, filter, cmp) {
-  return [...agents].filter((a) => matches(a, filter)).sort(cmp);
+export function visibleAgents(agents, filter, cmp, level = () => null) {
+  return [...agents].filter((a) => matches(a, filter, level(a))).sort(cmp);
 }
 
 /**
@@ -148,6 +178,17 @@ export function toggleSort(sort, column) {
  */
 export function statusOptions(labels, customs) {
   const out = BASES.map((b) => [`base:${b}`, labels[b]]);
-  for (const c of customs) out.push([`status:${c.id}`, `${c.text} (${labels[c.base]})`]);
+  for (const c of customs) out.push([`status:${c.id}`, `${c.text} (counts as ${labels[c.base]})`]);
   return out;
+}
+
+/**
+ * The arrow shown on the sorted column: ▲ ascending, ▼ descending, '' elsewhere.
+ * @param {Sort} sort
+ * @param {string} column
+ * @returns {string}
+ */
+export function sortArrow(sort, column) {
+  if (sort.column !== column) return '';
+  return sort.dir === 'asc' ? '▲' : '▼';
 }

@@ -237,3 +237,66 @@ export function csvFileName(date, team) {
   const safe = (team || 'all').replace(/[^A-Za-z0-9._-]+/g, '_');
   return `presence-${date}-${safe}.csv`;
 }
+
+/**
+ * A shift of the local day `date` as epoch ms `{from, to}`: from `start` to `end`
+ * ("HH:MM"; empty: the day's start or end); an end at or before the start is on the
+ * next day (a night shift). Null when the day or a time is not valid.
+ * @param {string} date "YYYY-MM-DD"
+ * @param {string} [start]
+ * @param {string} [end]
+ * @returns {{from: number, to: number} | null}
+ */
+export function shiftRange(date, start = '', end = '') {
+  const day = dayRange(date);
+  if (!day) return null;
+  const at = (hhmm, days) => {
+    const m = /^(\d{2}):(\d{2})$/.exec(hhmm);
+    if (!m || Number(m[1]) > 23 || Number(m[2]) > 59) return null;
+    const d = new Date(day.from);
+    return new Date(d.getFullYear(), d.getMonth(), d.getDate() + days, Number(m[1]), Number(m[2])).getTime();
+  };
+  const from = start ? at(start, 0) : day.from;
+  let to = end ? at(end, 0) : day.to;
+  if (from === null || to === null) return null;
+  if (to <= from) to = end ? at(end, 1) : day.to;
+  return { from, to };
+}
+
+/**
+ * An agent or team counting signed-in time only: Offline time (before the first status
+ * of the range and while Offline) is left out of its total and so of every share.
+ * @param {object} item an agent or team of the presence report
+ * @returns {object}
+ */
+export function signedInOnly(item) {
+  const bases = (item.bases ?? []).filter((b) => b.base !== 'offline');
+  return { ...item, bases, seconds: bases.reduce((n, b) => n + b.seconds, 0) };
+}
+
+/**
+ * The report with every agent and team counting signed-in time only.
+ * @param {object} report the presence report
+ * @returns {object}
+ */
+export function signedInReport(report) {
+  return { ...report, agents: report.agents.map(signedInOnly), teams: report.teams.map(signedInOnly) };
+}
+
+/**
+ * The chart's groups with each team's agents sorted: by name when `base` is '', else
+ * by their share of `base`, largest first (`dir` 'asc' for smallest first); ties by name.
+ * @param {object[]} groups chartGroups' result
+ * @param {string} base
+ * @param {'asc' | 'desc'} [dir]
+ * @returns {object[]}
+ */
+export function sortGroups(groups, base, dir = 'desc') {
+  const sign = dir === 'asc' ? 1 : -1;
+  const share = (m) => percent(baseSeconds(m.item, base), m.seconds);
+  const byName = (a, b) => a.name.localeCompare(b.name) || (a.agent_id < b.agent_id ? -1 : 1);
+  return groups.map((g) => ({
+    ...g,
+    members: [...g.members].sort(base ? (a, b) => sign * (share(a) - share(b)) || byName(a, b) : byName),
+  }));
+}

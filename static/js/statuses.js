@@ -80,6 +80,9 @@ const REASONS = {
   restored: 'reconnected in time',
   grace_expired: 'did not reconnect in time',
   supervisor: 'by a supervisor',
+  idle: 'idle',
+  active: 'back from idle',
+  next_status: 'next status after sessions',
 };
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  announcement, dismissNotice, expireOffers, initialAgentState, pendingStatus, reduce, request,
+  announcement, dismissNotice, initialAgentState, offerExpired, pendingStatus, reduce, request,
 } from '../js/agent-state.js';
 
 const P = (status_id, version, extra = {}) => ({
@@ -81,13 +81,15 @@ test('an acked accept removes the card', () => {
   assert.equal(s.notice.text, 'Offer accepted.');
 });
 
-test('expired offers drop out unless an accept is in flight', () => {
+test('an expired offer stays until the server closes it as missed', () => {
   let s = reduce(initialAgentState(), welcome());
   s = reduce(s, { type: 'offer', offer_id: 'o1', work_item: {}, expires_at: 5000 });
-  s = reduce(s, { type: 'offer', offer_id: 'o2', work_item: {}, expires_at: 5000 });
-  s = request(s, 'r', { kind: 'accept', offerId: 'o2' });
-  assert.equal(expireOffers(s, 4999), s);
-  assert.deepEqual(expireOffers(s, 5000).offers.map((o) => o.offerId), ['o2']);
+  assert.equal(offerExpired(s.offers[0], 4999), false);
+  assert.equal(offerExpired(s.offers[0], 5000), true);
+  assert.equal(s.offers.length, 1);
+  s = reduce(s, { type: 'offer_closed', offer_id: 'o1', outcome: 'missed' }, 6000);
+  assert.deepEqual(s.offers, []);
+  assert.deepEqual(s.notice, { level: 'warn', text: 'Offer missed: it timed out.' });
 });
 
 test('sessions come from the welcome and from sessions pushes', () => {
@@ -121,7 +123,7 @@ test('announcements name who changed the status', () => {
 test('an offer without a deadline never expires on the client', () => {
   let s = reduce(initialAgentState(), welcome());
   s = reduce(s, { type: 'offer', offer_id: 'o1', work_item: {}, expires_at: null }, 0);
-  assert.equal(expireOffers(s, 10 ** 13), s);
+  assert.equal(offerExpired(s.offers[0], 10 ** 13), false);
   assert.equal(reduce(s, welcome(), 10 ** 13).offers.length, 1);
 });
 

@@ -3,8 +3,9 @@ import { test } from 'node:test';
 
 import { Counts } from '../js/counts.js';
 import {
-  capacityUse, comparator, insertionIndex, matches, NO_FILTER, toggleSort, visibleAgents, withFilter,
+  capacityUse, comparator, insertionIndex, matches, NO_FILTER, sortArrow, toggleSort, visibleAgents, withFilter,
 } from '../js/query.js';
+import { thresholdLevel } from '../js/thresholds.js';
 import { readHistory, timeline } from '../js/timeline.js';
 
 const a = (agent_id, name, extra = {}) => ({
@@ -35,7 +36,7 @@ test('sorting works on every column, with ties broken by name', () => {
   assert.deepEqual(ids('name', 'asc'), ['A1', 'A3', 'A2']);
   assert.deepEqual(ids('name', 'desc'), ['A2', 'A3', 'A1']);
   assert.deepEqual(ids('presence', 'asc'), ['A1', 'A3', 'A2']);
-  assert.deepEqual(ids('since', 'asc'), ['A1', 'A2', 'A3']);
+  assert.deepEqual(ids('since', 'asc'), ['A3', 'A2', 'A1'], 'ascending: shortest time in status first');
   assert.deepEqual(ids('team', 'asc'), ['A3', 'A1', 'A2']);
   assert.deepEqual(ids('grace', 'asc'), ['A2', 'A1', 'A3']);
   assert.deepEqual(ids('connections', 'asc'), ['A2', 'A1', 'A3']);
@@ -107,10 +108,62 @@ test('a history object with intervals reads as segments, unknown time marked', (
 
 test('withFilter changes one field and leaves the filter it was given', () => {
   const byTeam = withFilter(NO_FILTER, 'team', 'sales');
-  assert.deepEqual(byTeam, { team: 'sales', status: '', text: '' });
-  assert.deepEqual(NO_FILTER, { team: '', status: '', text: '' });
+  const rest = { threshold: '', hideSignedOut: false };
+  assert.deepEqual(byTeam, { team: 'sales', status: '', text: '', ...rest });
+  assert.deepEqual(NO_FILTER, { team: '', status: '', text: '', ...rest });
   const both = withFilter(byTeam, 'status', 'base:away');
-  assert.deepEqual(both, { team: 'sales', status: 'base:away', text: '' });
+  assert.deepEqual(both, { team: 'sales', status: 'base:away', text: '', ...rest });
   assert.equal(byTeam.status, '');
   assert.deepEqual(visibleAgents([ada, alan, grace], both, comparator('name')), [alan]);
+});
+
+test('the sort arrow points up for ascending, down for descending, only on the sorted column', () => {
+  assert.equal(sortArrow({ column: 'since', dir: 'asc' }, 'since'), '▲');
+  assert.equal(sortArrow({ column: 'since', dir: 'desc' }, 'since'), '▼');
+  assert.equal(sortArrow({ column: 'since', dir: 'asc' }, 'name'), '');
+});
+
+test('agents who never signed in sort after all others in both directions', () => {
+  const never = a('A0', 'Aaron', { base: 'offline', status_id: 'offline', reason: 'never_signed_in', connections: 0, since: 99 });
+  const all = [never, grace, alan, ada];
+  for (const dir of ['asc', 'desc']) {
+    for (const col of ['name', 'since', 'presence']) {
+      const ids = visibleAgents(all, NO_FILTER, comparator(col, dir)).map((x) => x.agent_id);
+      assert.equal(ids.at(-1), 'A0', `${col} ${dir}`);
+    }
+  }
+});
+
+test('hide signed-out drops agents signed out outside grace, keeps those in grace', () => {
+  const out = a('A5', 'Out', { base: 'offline', status_id: 'offline', connections: 0, signed_in: false });
+  const hide = { ...NO_FILTER, hideSignedOut: true };
+  assert.ok(!matches(out, hide));
+  assert.ok(matches(out, NO_FILTER));
+  assert.ok(matches({ ...grace, signed_in: false }, hide), 'in grace: shown');
+  assert.ok(matches({ ...ada, signed_in: true }, hide));
+});
+
+test('the over-threshold filter keeps agents with a level', () => {
+  const over = { ...NO_FILTER, threshold: 'over' };
+  assert.ok(matches(ada, over, 'warn'));
+  assert.ok(matches(ada, over, 'alert'));
+  assert.ok(!matches(ada, over, null));
+});
+
+test('team sort uses team names when known', () => {
+  const names = new Map([['support', 'Zulu support'], ['sales', 'Alpha sales']]);
+  const ids = visibleAgents([ada, alan], NO_FILTER, comparator('team', 'asc', names)).map((x) => x.agent_id);
+  assert.deepEqual(ids, ['A3', 'A1']);
+});
+
+test('threshold levels: own status first, then base; warn and alert at their seconds', () => {
+  const t = { busy: { warn: 60, alert: 120 }, 'busy-bo': { warn: 600, alert: 900 } };
+  const busy = { status_id: 'busy', base: 'busy', since: 0 };
+  assert.equal(thresholdLevel(t, busy, 59_999), null);
+  assert.equal(thresholdLevel(t, busy, 60_000), 'warn');
+  assert.equal(thresholdLevel(t, busy, 120_000), 'alert');
+  assert.equal(thresholdLevel(t, { ...busy, status_id: 'busy-bo' }, 120_000), null);
+  assert.equal(thresholdLevel(t, { ...busy, status_id: 'busy-lunch' }, 120_000), 'alert');
+  assert.equal(thresholdLevel(t, { ...busy, reason: 'never_signed_in' }, 10 ** 9), null);
+  assert.equal(thresholdLevel({}, busy, 10 ** 9), null);
 });

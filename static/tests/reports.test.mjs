@@ -164,3 +164,35 @@ test('the CSV file is named after the day and the team', () => {
   assert.equal(csvFileName('2026-01-01', ''), 'presence-2026-01-01-all.csv');
   assert.equal(csvFileName('2026-01-01', 'a/b c'), 'presence-2026-01-01-a_b_c.csv');
 });
+
+test('a shift range runs within the day, or into the next day when it ends earlier', async () => {
+  const { shiftRange, dayRange } = await import('../js/reports.js');
+  const day = dayRange('2026-03-02');
+  assert.deepEqual(shiftRange('2026-03-02'), day);
+  const hour = 3_600_000;
+  assert.deepEqual(shiftRange('2026-03-02', '09:00', '17:30'), { from: day.from + 9 * hour, to: day.from + 17.5 * hour });
+  assert.deepEqual(shiftRange('2026-03-02', '22:00', '06:00'), { from: day.from + 22 * hour, to: day.to + 6 * hour });
+  assert.deepEqual(shiftRange('2026-03-02', '08:00', ''), { from: day.from + 8 * hour, to: day.to });
+  assert.equal(shiftRange('2026-03-02', '25:00', ''), null);
+});
+
+test('signed-in time only leaves Offline out of the total and the shares', async () => {
+  const { signedInOnly, baseSegments } = await import('../js/reports.js');
+  const item = { seconds: 86400, bases: [
+    { base: 'available', seconds: 3600, statuses: [] }, { base: 'busy', seconds: 3600, statuses: [] },
+    { base: 'offline', seconds: 79200, statuses: [] }] };
+  const only = signedInOnly(item);
+  assert.equal(only.seconds, 7200);
+  assert.deepEqual(baseSegments(only).map((s) => [s.base, s.pct]), [['available', 50], ['busy', 50]]);
+  assert.equal(item.seconds, 86400, 'the report itself is not changed');
+});
+
+test('agents sort by their share of a base, largest first, or by name', async () => {
+  const { sortGroups } = await import('../js/reports.js');
+  const m = (agent_id, name, avail) => ({ agent_id, name, seconds: 100, item: { bases: [{ base: 'available', seconds: avail }] } });
+  const groups = [{ team: 't', members: [m('A1', 'Ada', 10), m('A2', 'Bo', 70), m('A3', 'Cy', 40)] }];
+  const ids = (g) => g[0].members.map((x) => x.agent_id);
+  assert.deepEqual(ids(sortGroups(groups, 'available')), ['A2', 'A3', 'A1']);
+  assert.deepEqual(ids(sortGroups(groups, 'available', 'asc')), ['A1', 'A3', 'A2']);
+  assert.deepEqual(ids(sortGroups(groups, '')), ['A1', 'A2', 'A3']);
+});

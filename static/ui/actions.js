@@ -44,20 +44,29 @@ export class Actions {
     $('#action-submit').className = kind === 'force' ? 'btn btn-primary' : 'btn btn-danger';
     $('#action-reason').value = '';
     this.error('');
-    if (kind === 'force') this.fillStatuses(agent);
+    if (kind === 'force') this.fillStatuses();
+    $('#action-status').required = kind === 'force';
     this.busy(false);
     this.dialog.showModal();
     (kind === 'force' ? $('#action-status') : $('#action-reason')).focus();
   }
 
-  fillStatuses(agent) {
+  /** Statuses grouped by what they count as; nothing is pre-selected, so Enter cannot
+   *  apply a status nobody chose. A custom status names its base in its own text, so an
+   *  Offline-based "Available" never reads as Available. */
+  fillStatuses() {
     const select = $('#action-status');
     const usable = this.deps.statuses().filter((s) => s.base !== 'inactive' && s.selectable !== false);
     const list = usable.length ? usable : BASES.filter((b) => b !== 'inactive')
       .map((b) => ({ id: b, text: BASE_LABELS[b], base: b, oob: true }));
-    select.replaceChildren(...BASES.filter((b) => b !== 'inactive').map((base) => h('optgroup', { label: BASE_LABELS[base] },
-      list.filter((s) => s.base === base).map((s) => h('option', { value: s.id, text: s.text })))));
-    select.value = agent.base === 'busy' || agent.status_id === 'busy' ? 'available' : 'busy';
+    const option = (s) => h('option', {
+      value: s.id, dataset: { base: s.base },
+      text: s.oob || s.id === s.base ? s.text : `${s.text} (counts as ${BASE_LABELS[s.base]})`,
+    });
+    select.replaceChildren(h('option', { value: '', text: 'Choose a status…', disabled: true, selected: true }),
+      ...BASES.filter((b) => b !== 'inactive').map((base) => h('optgroup', { label: `Counts as ${BASE_LABELS[base]}` },
+        list.filter((s) => s.base === base).map(option))));
+    select.value = '';
   }
 
   submit() {
@@ -67,6 +76,11 @@ export class Actions {
     const note = $('#action-reason').value.trim();
     const ref = this.deps.ref();
     const statusId = $('#action-status').value;
+    if (cur.kind === 'force' && !statusId) {
+      this.error('Choose a status first.');
+      $('#action-status').focus();
+      return;
+    }
     const msg = cur.kind === 'force'
       ? { type: 'force_presence', agent_id: cur.agentId, status_id: statusId, note, ref }
       : { type: 'sign_out_agent', agent_id: cur.agentId, note, ref };

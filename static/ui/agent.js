@@ -1,32 +1,52 @@
 // The agent page: current presence, the picker, offers, open sessions.
+// It runs on the embeddable client (js/presence-client.js): the socket, the state and the
+// requests are the client's; this module renders them and adds the page's alerts.
+import { announcement, dismissNotice, initialAgentState, pendingStatus } from '../js/agent-state.js';
 import {
-  announcement, dismissNotice, expireOffers, initialAgentState, pendingStatus, reduce, request,
-} from '../js/agent-state.js';
+  actionableOffer, headline, offerAnnouncement, pageTitle, shortcutAction, signedOutText, standing,
+} from '../js/offer-view.js';
+import { PresenceClient } from '../js/presence-client.js';
 import { BASE_LABELS, isCustom, pickerGroups, sourceText } from '../js/statuses.js';
+import { nextStatusText } from '../js/activity.js';
 import { formatDuration } from '../js/time.js';
-import { Channel } from './channel.js';
+import { Alerts } from './alerts.js';
 import { $, announce, h, setData, setText } from './dom.js';
 import { forgetToken } from './auth.js';
 import { renderOffers, renderSessions, tickOffers, tickSessions } from './work.js';
 import { Shell } from './shell.js';
 import { providerSignOut } from './sso.js';
+import { every } from './ticker.js';
 
 let state = initialAgentState();
 let signingOut = false;
 let pickerKey = '';
 const shell = new Shell('agent', start);
+const alerts = new Alerts((offerId) => focusOffer(offerId));
+// A renewed token (ui/sso.js) is presented to the open socket and used for reconnects.
+shell.renewed = (token) => {
+  shell.token = token;
+  shell.channel?.renew(token);
+};
 
 function start(token) {
-  if (!shell.channel) {
-    shell.channel = new Channel('/ws/agent', {
-      hello: () => ({ type: 'auth', token: shell.token }),
-      onMessage: receive,
-      onLink: linkChanged,
-    });
-  }
   shell.token = token;
-  shell.channel.restart();
+  if (!shell.channel) {
+    const client = new PresenceClient({ url: location.href, token, every });
+    client.addEventListener('change', (e) => receive(e.detail));
+    client.addEventListener('link', (e) => linkChanged(e.detail));
+    client.addEventListener('offer', (e) => offered(e.detail));
+    client.addEventListener('reauthed', () => {
+      const body = document.body.dataset; // counted for tests and support
+      body.tokenRenewals = String(Number(body.tokenRenewals ?? 0) + 1);
+    });
+    addEventListener('online', () => client.retryNow());
+    shell.channel = client;
+  }
+  shell.channel.token = token;
+  shell.channel.connect();
 }
+
+const online = () => shell.channel?.link.phase === 'online';
 
 function linkChanged(link) {
   if (link.phase === 'stopped' && signingOut) {
@@ -35,36 +55,77 @@ function linkChanged(link) {
     shell.askForToken('Signed out.', 'You signed out on every tab. Sign in again to go back online.');
     return;
   }
-  shell.render(link);
+  const stop = link.stop?.code === 4010 ? { ...link.stop, message: signedOutText(state.presence) } : link.stop;
+  shell.render({ ...link, stop });
   $('#sign-out').hidden = link.phase === 'stopped' || link.phase === 'idle';
-  renderPicker();
+  if (state.presence) render();
 }
 
-function receive(msg) {
+function receive({ state: next, message }) {
   const before = state.presence;
-  state = reduce(state, msg, shell.channel.now());
-  if (msg.type === 'welcome') {
+  const closed = state.offers.filter((o) => !next.offers.some((n) => n.offerId === o.offerId));
+  state = next;
+  for (const o of closed) alerts.closed(o.offerId);
+  if (message?.type === 'welcome') {
     $('#main').hidden = false;
-    shell.channel.online(msg.heartbeat);
     setText($('#who'), `${state.name} · ${state.agentId}`);
-    document.title = `${state.name} · Presence`;
   }
-  if (msg.type === 'offer') announce($('#live'), 'New offer. See the Offers section.');
-  if (msg.type !== 'pong') render();
-  if (msg.type !== 'welcome') announce($('#live'), announcement(before, state.presence));
+  if (message?.type !== 'pong') render();
+  if (message && message.type !== 'welcome') announce($('#live'), announcement(before, state.presence));
+}
+
+/** A new offer: ring, notify a hidden tab, say it assertively, and bring it to focus. */
+function offered(offer) {
+  const now = shell.channel.now();
+  const sentence = offerAnnouncement(offer, now);
+  const head = headline(offer.workItem);
+  alerts.offered(offer, `${head.title}${head.subtitle ? `: ${head.subtitle}` : ''}`, sentence);
+  announce($('#alert-live'), sentence);
+  const typing = document.activeElement?.matches('input, textarea, select, [contenteditable]');
+  if (document.hasFocus() && !typing) focusOffer(offer.offerId);
+}
+
+function focusOffer(offerId) {
+  $(`#offers [data-offer-id="${CSS.escape(offerId)}"]`)?.focus();
+}
+
+function act(kind, id, reason = '') {
+  const client = shell.channel;
+  const done = { accept: () => client.accept(id), reject: () => client.reject(id, reason),
+    close_work: () => client.closeWork(id) }[kind]();
+  done.catch(() => {}); // errors are shown from the state (notice, offer error)
 }
 
 function render() {
+  const now = shell.channel?.now() ?? Date.now();
   renderPresence();
   renderPicker();
   renderNotice();
-  renderOffers($('#offers'), state, act);
-  renderSessions($('#sessions'), state, act);
+  renderStanding(now);
+  renderOffers($('#offers'), state, act, { online: online(), now });
+  renderSessions($('#sessions'), state, act, online());
+  $('#offers-wait').hidden = online() || state.offers.length === 0;
+  $('#picker-wait').hidden = online();
+  $('#inactive-next').hidden = !(online() && state.presence?.base === 'inactive');
   setText($('#offers-count'), String(state.offers.length));
   setText($('#sessions-count'), String(state.sessions.length));
   $('#offers-empty').hidden = state.offers.length > 0;
   $('#sessions-empty').hidden = state.sessions.length > 0;
   tick();
+}
+
+/** While the socket is down: what the server holds (Offline, restored within the grace
+ *  period, signed out after it). */
+function renderStanding(now) {
+  const el = $('#standing');
+  const down = !online() && state.presence !== null && shell.channel?.link.phase !== 'stopped';
+  el.hidden = !down;
+  setData($('#presence'), 'connection', down ? 'lost' : null);
+  if (!down) return;
+  const s = standing(state, shell.channel.lostAt, now);
+  setData(el, 'kind', s.kind);
+  setData(el, 'until', s.until);
+  setText(el, s.text);
 }
 
 function renderPresence() {
@@ -80,6 +141,12 @@ function renderPresence() {
   const showBase = isCustom(p.status_id) || p.text !== BASE_LABELS[p.base];
   setText($('#presence-base'), showBase ? `Counts as ${BASE_LABELS[p.base]}` : '');
   setText($('#presence-source'), sourceText(p));
+  setData(el, 'reason', p.reason);
+  setData(el, 'nextStatusId', p.next_status_id ?? null);
+  const next = nextStatusText(p, state.statuses);
+  $('#next-status').hidden = !next;
+  setText($('#next-status-text'), next);
+  $('#next-mode-label').hidden = state.sessions.length === 0;
 }
 
 function renderPicker() {
@@ -98,14 +165,14 @@ function renderPicker() {
       }, h('span', { class: 'pick-text', text: item.text }),
       item.custom ? h('span', { class: 'pick-base', text: BASE_LABELS[item.base] }) : null)))));
   }
-  const online = shell.channel?.link.phase === 'online';
   const pendingId = pendingStatus(state);
   const items = new Map(groups.flatMap((g) => g.items).map((i) => [i.id, i]));
   for (const button of root.querySelectorAll('button.pick')) {
     const item = items.get(button.dataset.statusId);
     button.setAttribute('aria-pressed', String(item.current));
-    button.disabled = !online || !item.selectable;
+    button.disabled = !online() || !item.selectable;
     setData(button, 'pending', pendingId === item.id ? 'true' : null);
+    setData(button, 'next', state.presence?.next_status_id === item.id ? 'true' : null);
     button.title = item.selectable ? '' : 'Set by the system; pick another status to leave it';
   }
 }
@@ -129,34 +196,25 @@ function renderNotice() {
     noticeTimer = setTimeout(() => {
       const next = dismissNotice(state, notice);
       if (next === state) return;
-      state = next;
-      renderNotice();
+      shell.channel.update(() => next);
     }, 8000);
   }
 }
 
 function pick(statusId) {
-  if (statusId === state.presence?.status_id) return;
-  const ref = shell.channel.nextRef();
-  if (shell.channel.send({ type: 'set_presence', status_id: statusId, ref })) {
-    state = request(state, ref, { kind: 'presence', statusId });
-    render();
-  }
+  const asNext = $('#next-mode').checked && state.sessions.length > 0;
+  if ((!asNext && statusId === state.presence?.status_id) || !online()) return;
+  const done = asNext ? shell.channel.setNextPresence(statusId) : shell.channel.setPresence(statusId);
+  done.catch(() => {}); // an error shows as the notice
 }
 
-/** Offer and session actions from work.js: accept, reject (with reason), close_work. */
-function act(kind, id, reason = '') {
-  const ref = shell.channel.nextRef();
-  const frames = {
-    accept: [{ type: 'accept', offer_id: id, ref }, { kind, offerId: id }],
-    reject: [{ type: 'reject', offer_id: id, reason, ref }, { kind, offerId: id }],
-    close_work: [{ type: 'close_work', work_item_id: id, ref }, { kind, workItemId: id }],
-  };
-  const [frame, req] = frames[kind];
-  if (shell.channel.send(frame)) {
-    state = request(state, ref, req);
-    render();
-  }
+function clearNext() {
+  shell.channel.clearNextPresence();
+}
+
+/** User input: reported as activity, at most once per `activity_interval` (decision 43). */
+function active() {
+  if (document.visibilityState === 'visible') shell.channel?.activity();
 }
 
 function signOut() {
@@ -171,17 +229,29 @@ function signOut() {
 function tick() {
   const now = shell.channel?.now() ?? Date.now();
   if (state.presence) setText($('#presence-time'), formatDuration(now - state.presence.since));
-  const expired = expireOffers(state, now);
-  if (expired !== state) {
-    state = expired;
-    render();
-    return;
-  }
+  document.title = pageTitle(state, now);
+  renderOffers($('#offers'), state, act, { online: online(), now });
   tickOffers($('#offers'), state, now);
   tickSessions($('#sessions'), state, now);
+  if (state.presence) renderStanding(now);
   shell.tick();
 }
 
+function shortcut(event) {
+  const action = shortcutAction(event);
+  const offer = action && online() ? actionableOffer(state, shell.channel.now()) : null;
+  if (!offer) return;
+  event.preventDefault();
+  const card = $(`#offers [data-offer-id="${CSS.escape(offer.offerId)}"]`);
+  if (action === 'accept') act('accept', offer.offerId);
+  else card?.querySelector('[data-action="reject"]').click();
+}
+
 $('#sign-out').addEventListener('click', signOut);
+$('#clear-next').addEventListener('click', clearNext);
+for (const kind of ['keydown', 'pointerdown']) document.addEventListener(kind, active, { passive: true });
+document.addEventListener('visibilitychange', active);
+$('#back-available').addEventListener('click', () => pick('available'));
+addEventListener('keydown', shortcut);
 setInterval(tick, 1000);
 shell.boot();

@@ -7,6 +7,8 @@ import { clockOffset } from '../js/time.js';
 import { every } from './ticker.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** While waiting out a back-off, ask the server's readiness this often (ms). */
+const PROBE_MS = 1000;
 
 /**
  * One WebSocket to the server: sign-in, heartbeats, reconnects (decided by js/link.js).
@@ -27,6 +29,7 @@ export class Channel {
     this.link = initialLink();
     this.ws = null;
     this.retryTimer = null;
+    this.probeTimer = null;
     this.stopPings = () => {};
     this.offset = 0;
     this.lastError = '';
@@ -54,6 +57,7 @@ export class Channel {
 
   connect() {
     clearTimeout(this.retryTimer);
+    clearTimeout(this.probeTimer);
     this.detach();
     const url = new URL(this.path, location.href);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -131,7 +135,23 @@ export class Channel {
     this.setLink(next);
     if (next.phase === 'reconnecting') {
       this.retryTimer = setTimeout(() => this.connect(), Math.max(0, next.retryAt - Date.now()));
+      this.probeTimer = setTimeout(() => this.probe(), PROBE_MS);
     }
+  }
+
+  /** While the back-off runs, a cheap readiness probe: the moment the server answers
+   *  ready, reconnect at once instead of waiting out the delay. */
+  async probe() {
+    if (this.link.phase !== 'reconnecting' || this.ws) return;
+    let ready = false;
+    try {
+      ready = (await fetch('/readyz', { cache: 'no-store' })).ok;
+    } catch {
+      // Still down: keep waiting.
+    }
+    if (this.link.phase !== 'reconnecting' || this.ws) return;
+    if (ready) this.connect();
+    else this.probeTimer = setTimeout(() => this.probe(), PROBE_MS);
   }
 
   /** Retry at once (the banner's button). */
@@ -142,6 +162,7 @@ export class Channel {
   /** Close on purpose; nothing reconnects until connect() is called again. */
   stop(stop) {
     clearTimeout(this.retryTimer);
+    clearTimeout(this.probeTimer);
     this.stopPings();
     this.detach();
     this.setLink(linkStopped(this.link, stop));

@@ -16,11 +16,11 @@ export class Drilldown {
   /**
    * `deps`: server-clock ms, the bearer token, an agent's view.
    * @param {HTMLElement} panel
-   * @param {{now: () => number, token: () => string, agent: (id: string) => object | undefined}} deps
+   * @param {{now: () => number, token: () => string, agent: (id: string) => object | undefined, teamName?: (id: string) => string}} deps
    */
-  constructor(panel, { now, token, agent }) {
+  constructor(panel, { now, token, agent, teamName = (id) => id }) {
     this.panel = panel;
-    this.deps = { now, token, agent };
+    this.deps = { now, token, agent, teamName };
     this.agentId = null;
     this.opener = null;
     this.shownVersion = null;
@@ -91,7 +91,7 @@ export class Drilldown {
     const cap = a.capacity ?? {};
     const facts = [
       ['Agent id', a.agent_id],
-      ['Team', a.team ?? '—'],
+      ['Team', a.team ? this.deps.teamName(a.team) : '—'],
       ['Base', BASE_LABELS[a.base]],
       ['Since', clockTime(a.since)],
       ['Source', sourceText(a, 'supervisor')],

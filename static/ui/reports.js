@@ -2,9 +2,9 @@
 // GET /api/reports/presence, as horizontal stacked SVG bars grouped under team totals.
 // A row's bar (or one of its base segments) opens the statuses under each base; the CSV
 // comes from the same endpoint with the bearer token (never in the URL) as a Blob.
+import { BASE_LABELS } from '../js/statuses.js';
 import {
-  baseSeconds, chartGroups, csvFileName, dayRange, drillRows, legendBases, localDate,
-  percent, percentText, hms, reportQuery, segmentText, statusSegments, tipAnchor,
+  baseSeconds, chartGroups, csvFileName, dayRange, drillRows, hms, legendBases, localDate, percent, percentText, reportQuery, segmentText, shiftRange, signedInReport, sortGroups, statusSegments, tipAnchor,
 } from '../js/reports.js';
 import { clockTime } from '../js/time.js';
 import { $, h, setData, setText, svg } from './dom.js';
@@ -45,13 +45,14 @@ function bar(segs, label, { level, expanded = false }) {
  */
 export class ReportsView {
   /**
-   * view: the #reports section; deps: now() server ms, token(), teams() known team ids.
+   * view: the #reports section; deps: now() server ms, token(), teams() known team ids,
+   * teamName(id) a team's name.
    * @param {HTMLElement} view
-   * @param {{now: () => number, token: () => string, teams: () => string[]}} deps
+   * @param {{now: () => number, token: () => string, teams: () => string[], teamName?: (id: string) => string}} deps
    */
-  constructor(view, { now, token, teams }) {
+  constructor(view, { now, token, teams, teamName = (id) => id }) {
     this.view = view;
-    this.deps = { now, token, teams };
+    this.deps = { now, token, teams, teamName };
     this.form = $('#rep-filters');
     this.chart = $('#rep-chart');
     this.tip = h('div', { class: 'rep-tip', id: 'rep-tip', 'aria-hidden': 'true', hidden: true });
@@ -60,7 +61,11 @@ export class ReportsView {
     this.report = null;
     this.shown = null; // {date, team, from, to} of the report on screen
     this.expanded = new Set(); // row keys ("agent:A1", "team:support") with the statuses open
-    this.form.addEventListener('change', () => this.load());
+    this.form.addEventListener('change', (event) => {
+      // Signed-in time and the sort reshape the report on screen; the rest asks again.
+      if (this.report && ['signedIn', 'sort'].includes(event.target.name)) this.render();
+      else this.load();
+    });
     this.form.addEventListener('submit', (event) => { event.preventDefault(); this.load(); });
     $('#rep-refresh').addEventListener('click', () => this.load());
     $('#rep-download').addEventListener('click', () => this.download());
@@ -117,16 +122,17 @@ export class ReportsView {
     if (have.join('|') === teams.join('|')) return;
     const value = select.value;
     select.replaceChildren(h('option', { value: '', text: 'All teams' }),
-      ...teams.map((t) => h('option', { value: t, text: t })));
+      ...teams.map((t) => h('option', { value: t, text: this.deps.teamName(t) })));
     select.value = teams.includes(value) ? value : '';
   }
 
   /** What the form asks for, or null while the day is not a date. */
   params() {
     const date = this.form.elements.namedItem('date').value;
-    const range = dayRange(date);
+    const f = this.form.elements;
+    const range = shiftRange(date, f.namedItem('shiftFrom').value, f.namedItem('shiftTo').value);
     if (!range) return null;
-    return { date, team: this.form.elements.namedItem('team').value, ...range };
+    return { date, team: f.namedItem('team').value, ...range };
   }
 
   async load() {
@@ -165,24 +171,34 @@ export class ReportsView {
     setText(el, text);
   }
 
+  /** Signed-in time only (the default) and the sort apply to the report on screen. */
   render() {
-    const r = this.report;
+    const f = this.form.elements;
+    const signedIn = f.namedItem('signedIn').checked;
+    const sortBase = f.namedItem('sort').value;
+    this.column = sortBase || 'available';
+    const r = signedIn ? signedInReport(this.report) : this.report;
+    this.onScreen = r;
     const p = this.shown;
+    setData(this.view, 'signedIn', String(signedIn));
     this.notice('');
     for (const [k, v] of Object.entries({ date: p.date, team: p.team, from: r.from, to: r.to, until: r.until, agents: r.agents.length })) {
       setData(this.view, k, v);
     }
     this.renderTeams(r.teams.map((t) => t.team).filter(Boolean));
-    const span = r.until <= r.from ? 'not begun yet'
-      : `${clockTime(r.from)}–${r.until < r.to ? `${clockTime(r.until)} (now)` : '24:00'}`;
+    const fullDay = dayRange(p.date);
+    const end = r.until < r.to ? `${clockTime(r.until)} (now)`
+      : r.to === fullDay?.to ? '24:00' : clockTime(r.to);
+    const span = r.until <= r.from ? 'not begun yet' : `${clockTime(r.from)}–${end}`;
     setText($('#rep-range'), `${span} · ${r.agents.length} agent${r.agents.length === 1 ? '' : 's'}`);
     $('#rep-legend').replaceChildren(...legendBases(r).map((l) => h('span', { class: 'rep-key', dataset: { base: l.base } },
       mark(l.base), l.label)));
-    const groups = chartGroups(r);
+    const groups = sortGroups(chartGroups(r), sortBase);
+    const column = BASE_LABELS[this.column];
     this.hideTip();
     this.chart.replaceChildren(
       h('div', { class: 'rep-row rep-head', 'aria-hidden': 'true' },
-        h('span', { text: 'Agent' }), h('span', { text: `Time in status, ${p.date}` }), h('span', { class: 'num', text: 'Available' })),
+        h('span', { text: 'Agent' }), h('span', { text: `Time in status, ${p.date}` }), h('span', { class: 'num', text: column })),
       ...(groups.length ? groups.map((g) => h('section', { class: 'rep-group', dataset: { team: g.team ?? '' }, 'aria-label': this.teamName(g.team) },
         g.item ? this.row('team', g.team ?? '', g.item, g.segments,
           [h('strong', { text: this.teamName(g.team) }), h('span', { class: 'muted', text: ` · ${g.agents} agent${g.agents === 1 ? '' : 's'}` })]) : null,
@@ -194,7 +210,7 @@ export class ReportsView {
   }
 
   teamName(team) {
-    return team === null || team === '' ? 'No team' : `Team ${team}`;
+    return team === null || team === '' ? 'No team' : this.deps.teamName(team);
   }
 
   /** One row: label (a button opening the statuses), base bar, available time, and the
@@ -204,7 +220,8 @@ export class ReportsView {
     const open = this.expanded.has(key);
     const drillId = `rep-drill-${kind}-${id}`;
     const name = kind === 'team' ? this.teamName(id || null) : item.name || id;
-    const available = baseSeconds(item, 'available');
+    const column = this.column ?? 'available';
+    const available = baseSeconds(item, column);
     const row = h('div', {
       class: `rep-row rep-${kind}`, dataset: { key, expanded: String(open), ...(kind === 'agent' ? { agentId: id } : { team: id }) },
     },
@@ -213,7 +230,7 @@ export class ReportsView {
       title: open ? 'Hide the statuses' : 'Show the statuses under each base',
     }, h('span', { class: 'chevron', 'aria-hidden': 'true' }), ...label)),
     h('div', { class: 'rep-bar-wrap' }, bar(segs, `${name}: time in status`, { level: 'base', expanded: open })),
-    h('div', { class: 'rep-total num', title: 'Time Available' },
+    h('div', { class: 'rep-total num', title: `Time ${BASE_LABELS[column]}` },
       h('span', { class: 'clock', text: hms(available) }), h('span', { class: 'muted', text: percentText(percent(available, item.seconds)) })),
     h('div', { class: 'rep-drill', id: drillId, hidden: !open }, open ? this.drill(item, name) : null));
     return row;
@@ -240,8 +257,8 @@ export class ReportsView {
     else this.expanded.delete(key);
     const [kind, ...rest] = key.split(':');
     const id = rest.join(':');
-    const item = kind === 'agent' ? this.report.agents.find((a) => a.agent_id === id)
-      : this.report.teams.find((t) => (t.team ?? '') === id);
+    const item = kind === 'agent' ? this.onScreen.agents.find((a) => a.agent_id === id)
+      : this.onScreen.teams.find((t) => (t.team ?? '') === id);
     if (!item) return;
     const name = kind === 'team' ? this.teamName(id || null) : item.name || id;
     const drill = rowEl.querySelector('.rep-drill');

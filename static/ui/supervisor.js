@@ -2,29 +2,41 @@
 // drill-down; a Reports view beside it. Events are applied to the roster at once and
 // drawn once per frame.
 import { Counts } from '../js/counts.js';
-import { NO_FILTER, statusOptions, toggleSort, withFilter } from '../js/query.js';
+import { NO_FILTER, sortArrow, statusOptions, toggleSort, withFilter } from '../js/query.js';
 import { Roster } from '../js/roster.js';
 import { BASE_LABELS, BASES } from '../js/statuses.js';
+import { thresholdLevel } from '../js/thresholds.js';
 import { forgetToken } from './auth.js';
 import { Actions } from './actions.js';
 import { Channel } from './channel.js';
 import { $, h, setData, setText } from './dom.js';
 import { Drilldown } from './drilldown.js';
 import { ReportsView } from './reports.js';
-import { AgentTable } from './table.js';
+import { AgentTable, useStatusTexts } from './table.js';
 import { Shell } from './shell.js';
 import { providerSignOut } from './sso.js';
 
 const roster = new Roster();
 let counts = new Counts();
 let statuses = [];
+let teamNames = new Map(); // team id → name (GET /api/teams)
+let thresholds = {}; // GET /api/settings
+const HIDE_KEY = 'presence.supervisor.hideSignedOut';
 const dirty = new Map(); // agent id → the view last drawn (before this burst)
 let flushScheduled = false;
 
 const shell = new Shell('supervisor', start);
-const table = new AgentTable($('#rows'), { now: () => shell.channel?.now() ?? Date.now() });
+const teamName = (id) => teamNames.get(id) ?? id;
+const table = new AgentTable($('#rows'), {
+  now: () => shell.channel?.now() ?? Date.now(),
+  teamName,
+  level: (agent, now) => thresholdLevel(thresholds, agent, now),
+});
+table.setFilter(withFilter(NO_FILTER, 'hideSignedOut', localStorage.getItem(HIDE_KEY) === 'true'));
+$('#filters').elements.namedItem('hideSignedOut').checked = table.filter.hideSignedOut;
 const drill = new Drilldown($('#drill'), {
   now: () => table.now(),
+  teamName,
   token: () => shell.token,
   agent: (id) => roster.agents.get(id),
 });
@@ -32,6 +44,7 @@ const reports = new ReportsView($('#reports'), {
   now: () => table.now(),
   token: () => shell.token,
   teams: () => roster.teams(),
+  teamName,
 });
 const actions = new Actions($('#action-dialog'), {
   send: (msg) => shell.channel?.send(msg) ?? false,
@@ -64,15 +77,29 @@ function start(token) {
   if (document.body.dataset.view === 'reports') reports.show();
 }
 
-async function loadStatuses() {
+async function getJson(path) {
   try {
-    const res = await fetch('/api/statuses', { headers: { Authorization: `Bearer ${shell.token}` } });
-    if (!res.ok) return;
-    statuses = await res.json();
-    renderStatusFilter();
+    const res = await fetch(path, { headers: { Authorization: `Bearer ${shell.token}` } });
+    return res.ok ? await res.json() : null;
   } catch {
-    // The list is refreshed on the next sign-in; the table works without it.
+    return null; // refreshed on the next snapshot; the table works without it
   }
+}
+
+/** The status catalog, team names and thresholds (each snapshot: they may have changed). */
+async function loadConfig() {
+  const [list, teams, settings] = await Promise.all([
+    getJson('/api/statuses'), getJson('/api/teams'), getJson('/api/settings')]);
+  if (list) {
+    statuses = list;
+    useStatusTexts(statuses);
+  }
+  if (teams) teamNames = new Map(teams.map((t) => [t.id, t.name || t.id]));
+  if (settings) thresholds = settings.thresholds ?? {};
+  setData(document.body, 'config', 'loaded');
+  table.setSort(table.sort, teamNames);
+  renderTeams(true);
+  rebuild();
 }
 
 function receive(msg) {
@@ -82,15 +109,15 @@ function receive(msg) {
       counts = Counts.of(roster.agents.values());
       dirty.clear();
       setData(document.body, 'feed', msg.resync ? 'resync' : 'snapshot');
-      online();
+      online(msg.heartbeat);
       rebuild();
-      loadStatuses(); // custom statuses may have changed while we were away
+      loadConfig(); // statuses, teams or thresholds may have changed while we were away
       break;
     }
     case 'resumed':
       setData(document.body, 'feed', 'resumed');
       setData(document.body, 'missed', msg.missed);
-      online();
+      online(msg.heartbeat);
       break;
     case 'presence':
     case 'agent': {
@@ -113,9 +140,10 @@ function receive(msg) {
   }
 }
 
-function online() {
+/** Signed in: heartbeats at the interval the server announced in the snapshot or resume. */
+function online(heartbeat) {
   $('#main').hidden = false;
-  shell.channel.online(null);
+  shell.channel.online(heartbeat ?? null);
 }
 
 function scheduleFlush() {
@@ -138,6 +166,7 @@ function flush() {
   renderCounts();
   renderTeams();
   renderShown();
+  renderOver();
 }
 
 function rebuild() {
@@ -146,6 +175,7 @@ function rebuild() {
   renderTeams();
   renderStatusFilter();
   renderShown();
+  renderOver();
   renderSortHeaders();
   drill.agentChanged(drill.agentId);
 }
@@ -158,9 +188,19 @@ function chip([value, label, , base, custom]) {
   return h('button', {
     type: 'button', class: custom ? 'count-chip count-chip-custom' : 'count-chip',
     dataset: { filter: value, base },
+    title: custom ? `${label}: part of ${BASE_LABELS[base]}` : null,
     onclick: () => setFilter('status', table.filter.status === value ? '' : value),
-  }, h('span', { class: 'mark', 'aria-hidden': 'true' }), h('span', { class: 'chip-label', text: label }),
+  }, custom ? null : h('span', { class: 'mark', 'aria-hidden': 'true' }),
+  h('span', { class: 'chip-label', text: label }),
+  custom ? h('span', { class: 'visually-hidden', text: `, part of ${BASE_LABELS[base]}` }) : null,
   h('span', { class: 'chip-count' }));
+}
+
+/** A base's chip with its custom statuses nested under it (they are part of its count). */
+function chipGroup([base, [first, ...customs]]) {
+  return h('div', { class: 'count-group', dataset: { base } }, chip(first),
+    customs.length ? h('ul', { class: 'count-customs', 'aria-label': `Part of ${BASE_LABELS[base]}` },
+      customs.map((c) => h('li', {}, chip(c)))) : null);
 }
 
 /** Chips per base and custom status; rebuilt only when the set of chips changes. */
@@ -175,7 +215,7 @@ function renderCounts() {
     chipsKey = key;
     root.replaceChildren(
       h('div', { class: 'count-total' }, h('span', { class: 'chip-count', id: 'count-total' }), ' agents'),
-      ...groups.map(([base, chips]) => h('div', { class: 'count-group', dataset: { base } }, chips.map(chip))));
+      ...groups.map(chipGroup));
   }
   setText($('#count-total'), String(counts.total));
   const all = new Map(groups.flatMap(([, chips]) => chips.map((c) => [c[0], c[2]])));
@@ -187,14 +227,32 @@ function renderCounts() {
   }
 }
 
-function renderTeams() {
+function renderTeams(force = false) {
   const select = $('#filters').elements.namedItem('team');
   const teams = roster.teams();
   const have = [...select.options].slice(1).map((o) => o.value);
-  if (have.join('|') === teams.join('|')) return;
+  if (!force && have.join('|') === teams.join('|')) return;
   select.replaceChildren(h('option', { value: '', text: 'All teams' }),
-    ...teams.map((t) => h('option', { value: t, text: t })));
+    ...teams.map((t) => h('option', { value: t, text: teamName(t) })));
   select.value = table.filter.team;
+}
+
+/** Agents over a time-in-status threshold, per team ("counts them per team"). */
+function renderOver() {
+  const now = table.now();
+  const perTeam = new Map();
+  for (const a of roster.agents.values()) {
+    if (!thresholdLevel(thresholds, a, now)) continue;
+    const key = a.team ?? '';
+    perTeam.set(key, (perTeam.get(key) ?? 0) + 1);
+  }
+  const total = [...perTeam.values()].reduce((n, x) => n + x, 0);
+  const el = $('#over');
+  el.hidden = Object.keys(thresholds).length === 0;
+  setData(el, 'total', total);
+  const parts = [...perTeam].sort(([a], [b]) => teamName(a).localeCompare(teamName(b)))
+    .map(([t, n]) => `${t ? teamName(t) : 'No team'} ${n}`);
+  setText(el, `Over threshold: ${total}${parts.length ? ` (${parts.join(' · ')})` : ''}`);
 }
 
 function renderStatusFilter() {
@@ -208,8 +266,17 @@ function renderStatusFilter() {
   select.value = table.filter.status;
 }
 
+function shownText() {
+  return `${table.order.length} of ${roster.agents.size} agents`;
+}
+
+/** Say what the user's change did (filters, sort); events never announce. */
+function announce(text) {
+  setText($('#announce'), text);
+}
+
 function renderShown() {
-  setText($('#shown'), `${table.order.length} of ${roster.agents.size} agents`);
+  setText($('#shown'), shownText());
   $('#no-rows').hidden = table.order.length > 0 || roster.agents.size === 0;
   setData(document.body, 'agentCount', roster.agents.size);
 }
@@ -217,8 +284,11 @@ function renderShown() {
 function setFilter(name, value) {
   table.setFilter(withFilter(table.filter, name, value));
   const field = $('#filters').elements.namedItem(name);
-  if (field.value !== value) field.value = value;
+  if (field.type === 'checkbox') field.checked = Boolean(value);
+  else if (field.value !== value) field.value = value;
+  if (name === 'hideSignedOut') localStorage.setItem(HIDE_KEY, String(Boolean(value)));
   rebuild();
+  announce(shownText());
 }
 
 function renderSortHeaders() {
@@ -226,24 +296,36 @@ function renderSortHeaders() {
     const active = th.dataset.col === table.sort.column;
     if (active) th.setAttribute('aria-sort', table.sort.dir === 'asc' ? 'ascending' : 'descending');
     else th.removeAttribute('aria-sort');
+    const button = th.querySelector('button');
+    let arrow = button.querySelector('.arrow');
+    if (!arrow) {
+      arrow = h('span', { class: 'arrow', 'aria-hidden': 'true' });
+      button.append(arrow);
+    }
+    setText(arrow, sortArrow(table.sort, th.dataset.col));
   }
 }
 
 const filters = $('#filters');
 filters.addEventListener('input', (event) => {
-  const { name, value } = event.target;
-  if (name in table.filter) setFilter(name, value);
+  const { name, value, type, checked } = event.target;
+  if (name in table.filter) setFilter(name, type === 'checkbox' ? checked : value);
 });
 filters.addEventListener('reset', () => setTimeout(() => {
-  table.setFilter(NO_FILTER);
+  // Clear keeps "hide signed-out": it is a remembered preference, not a filter of the moment.
+  table.setFilter(withFilter(NO_FILTER, 'hideSignedOut', table.filter.hideSignedOut));
+  filters.elements.namedItem('hideSignedOut').checked = table.filter.hideSignedOut;
   rebuild();
+  announce(shownText());
 }));
 filters.addEventListener('submit', (event) => event.preventDefault());
 
 for (const th of document.querySelectorAll('#agents .th[data-col]')) {
   th.querySelector('button').addEventListener('click', () => {
-    table.setSort(toggleSort(table.sort, th.dataset.col));
+    table.setSort(toggleSort(table.sort, th.dataset.col), teamNames);
     rebuild();
+    const dir = table.sort.dir === 'asc' ? 'ascending' : 'descending';
+    announce(`Sorted by ${th.querySelector('button').firstChild.textContent}, ${dir}`);
   });
 }
 
@@ -308,7 +390,10 @@ for (const tab of tabs) {
 }
 
 setInterval(() => {
-  table.tick();
+  if (table.tick()) {
+    if (table.filter.threshold) rebuild();
+    else renderOver();
+  }
   drill.tick();
   shell.tick();
 }, 1000);

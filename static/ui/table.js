@@ -3,6 +3,7 @@
 // changed; one timer pass refreshes every visible "in status" and grace cell.
 import { comparator, insertionIndex, matches, NO_FILTER } from '../js/query.js';
 import { BASE_LABELS, BASE_SHORT, isCustom, reasonText } from '../js/statuses.js';
+import { LEVEL_TEXT } from '../js/thresholds.js';
 import { formatDuration, secondsLeft } from '../js/time.js';
 import { h, setData, setText } from './dom.js';
 
@@ -32,6 +33,19 @@ function sourceParts(a) {
   return [SOURCE_LABELS[a.source] ?? a.source, [who, why].filter(Boolean).join(' · ')];
 }
 
+/** Status id → text, for the "next: X" of a row (set from the catalog once loaded). */
+let statusText = (id) => BASE_LABELS[id] ?? id;
+
+/**
+ * Name next statuses with the catalog's texts.
+ * @param {{id: string, text: string}[]} statuses
+ * @returns {void}
+ */
+export function useStatusTexts(statuses) {
+  const texts = new Map(statuses.map((s) => [s.id, s.text]));
+  statusText = (id) => texts.get(id) ?? BASE_LABELS[id] ?? id;
+}
+
 function setDisabled(button, disabled, title = '') {
   if (button.disabled !== disabled) button.disabled = disabled;
   if (button.title !== title) button.title = title;
@@ -40,7 +54,8 @@ function setDisabled(button, disabled, title = '') {
 /** One agent's row: its elements are made once, then only changed text and attributes
  *  are written (no element is replaced, so focus and layout stay put). */
 class Row {
-  constructor(agent) {
+  constructor(agent, table) {
+    this.table = table;
     const c = {};
     this.tr = h('div', { class: 'tr', role: 'row', dataset: { agentId: agent.agent_id } },
       COLUMNS.map((col) => { c[col] = h('div', { class: `td col-${col}`, role: 'cell' }); return c[col]; }));
@@ -52,10 +67,14 @@ class Row {
     this.statusText = h('span', { class: 'badge-text' });
     this.baseChip = h('span', { class: 'badge-base', hidden: true });
     this.badge.append(this.statusText, this.baseChip);
-    c.presence.append(this.badge);
+    this.next = h('span', { class: 'next-status' });
+    c.presence.append(this.badge, this.next);
     this.source = h('span', { class: 'source' });
     this.reason = h('span', { class: 'reason' });
     c.source.append(this.source, this.reason);
+    this.level = h('span', { class: 'level', hidden: true });
+    this.duration = h('span', { class: 'duration' });
+    c.since.append(this.level, this.duration);
     this.force = h('button', { type: 'button', class: 'btn btn-small', dataset: { action: 'force' }, text: 'Set status' });
     this.signOut = h('button', { type: 'button', class: 'btn btn-small btn-quiet', dataset: { action: 'sign-out' }, text: 'Sign out' });
     c.actions.append(h('div', { class: 'row-actions' }, this.force, this.signOut));
@@ -67,13 +86,15 @@ class Row {
     const c = this.cells;
     const name = a.name || a.agent_id;
     setText(this.open, name);
-    setText(c.team, a.team ?? '—');
+    setText(c.team, a.team ? this.table.teamName(a.team) : '—');
     const custom = isCustom(a.status_id);
     setData(this.badge, 'base', a.base);
     setText(this.statusText, a.text);
     this.baseChip.hidden = !custom;
     setText(this.baseChip, custom ? BASE_SHORT[a.base] : '');
     c.presence.title = custom ? `${a.text} (counts as ${BASE_LABELS[a.base]})` : a.text;
+    setText(this.next, a.next_status_id ? `next: ${statusText(a.next_status_id)}` : '');
+    setData(this.tr, 'nextStatusId', a.next_status_id ?? null);
     const [label, detail] = sourceParts(a);
     setText(this.source, label);
     setText(this.reason, detail);
@@ -99,10 +120,18 @@ class Row {
     setData(tr, 'inGrace', inGrace(a) ? 'true' : null);
   }
 
-  /** Refresh the ticking cells at server time `now`. */
+  /** Refresh the ticking cells at server time `now`; → whether the threshold level changed. */
   tick(now) {
     const a = this.agent;
-    setText(this.cells.since, formatDuration(now - a.since));
+    setText(this.duration, formatDuration(now - a.since));
+    const level = this.table.level(a, now);
+    const changed = level !== (this.tr.dataset.threshold ?? null);
+    if (changed) {
+      setData(this.tr, 'threshold', level);
+      this.level.hidden = !level;
+      setText(this.level, level ? (level === 'alert' ? '‼ Alert' : '! Warn') : '');
+      this.level.title = level ? LEVEL_TEXT[level] : '';
+    }
     if (inGrace(a)) {
       const left = secondsLeft(a.grace_until, now);
       setText(this.cells.grace, left > 0 ? formatDuration(left * 1000) : 'ending…');
@@ -111,6 +140,7 @@ class Row {
       setText(this.cells.grace, '');
       setData(this.cells.grace, 'secondsLeft', null);
     }
+    return changed;
   }
 }
 
@@ -119,13 +149,16 @@ class Row {
  */
 export class AgentTable {
   /**
-   * Rows go into `tbody`.
+   * Rows go into `tbody`. `now`: server-clock ms; `teamName`: a team id's name;
+   * `level`: an agent's time-in-status threshold level at a time.
    * @param {HTMLElement} tbody
-   * @param {{now: () => number}} deps server-clock ms
+   * @param {{now: () => number, teamName: (id: string) => string, level: (agent: object, now: number) => string | null}} deps
    */
-  constructor(tbody, { now }) {
+  constructor(tbody, { now, teamName, level }) {
     this.tbody = tbody;
     this.now = now;
+    this.teamName = teamName;
+    this.level = level;
     this.rows = new Map(); // agent id → Row
     this.order = []; // visible agents, sorted
     this.filter = { ...NO_FILTER };
@@ -136,7 +169,7 @@ export class AgentTable {
   row(agent) {
     let row = this.rows.get(agent.agent_id);
     if (!row) {
-      row = new Row(agent);
+      row = new Row(agent, this);
       this.rows.set(agent.agent_id, row);
     } else {
       row.update(agent);
@@ -149,8 +182,8 @@ export class AgentTable {
     const live = new Set();
     for (const a of agents) live.add(a.agent_id);
     for (const id of [...this.rows.keys()]) if (!live.has(id)) this.rows.delete(id);
-    this.order = agents.filter((a) => matches(a, this.filter)).sort(this.cmp);
     const now = this.now();
+    this.order = agents.filter((a) => this.matches(a, now)).sort(this.cmp);
     this.tbody.replaceChildren(...this.order.map((a) => {
       const row = this.row(a);
       row.tick(now);
@@ -163,7 +196,7 @@ export class AgentTable {
     const row = this.row(after);
     const oldIndex = before ? this.indexOf(before) : -1;
     if (oldIndex >= 0) this.order.splice(oldIndex, 1);
-    if (!matches(after, this.filter)) {
+    if (!this.matches(after, this.now())) {
       row.tr.remove();
       return;
     }
@@ -184,10 +217,17 @@ export class AgentTable {
     return this.order.findIndex((a) => a.agent_id === agent.agent_id);
   }
 
-  /** @param {import('../js/query.js').Sort} sort the next sort (see toggleSort) */
-  setSort(sort) {
+  matches(agent, now) {
+    return matches(agent, this.filter, this.filter.threshold ? this.level(agent, now) : null);
+  }
+
+  /**
+   * @param {import('../js/query.js').Sort} sort the next sort (see toggleSort)
+   * @param {Map<string, string>} [teamNames] team id → name, for the team column
+   */
+  setSort(sort, teamNames = new Map()) {
     this.sort = sort;
-    this.cmp = comparator(sort.column, sort.dir);
+    this.cmp = comparator(sort.column, sort.dir, teamNames);
   }
 
   /** @param {import('../js/query.js').Filter} filter the next filter (see withFilter) */
@@ -195,9 +235,12 @@ export class AgentTable {
     this.filter = filter;
   }
 
-  /** The single timer pass over the visible rows. */
+  /** The single timer pass over the rows; → whether any threshold level changed
+   *  (hidden rows are checked too: an agent may cross into the "over" filter). */
   tick() {
     const now = this.now();
-    for (const a of this.order) this.rows.get(a.agent_id).tick(now);
+    let changed = false;
+    for (const row of this.rows.values()) changed = row.tick(now) || changed;
+    return changed;
   }
 }

@@ -50,3 +50,15 @@ async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
     finally:
         await ctx.close()
     assert not errors, f"page errors: {errors}"
+
+
+@pytest_asyncio.fixture
+async def browser_dark(browser: Browser) -> AsyncIterator[BrowserContext]:
+    """A browser profile whose system colour scheme is dark."""
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 800}, timezone_id="UTC",
+                                    color_scheme="dark")
+    ctx.set_default_timeout(10_000)
+    try:
+        yield ctx
+    finally:
+        await ctx.close()

@@ -93,6 +93,10 @@ async def main() -> None:
                          subject="Change delivery address", language="English")
             await expect(page.locator("#offers")).to_have_attribute("data-count", "1")
             clients = await stage(args.url, tokens)
+            # Thresholds: Away is flagged at once, Do not disturb turns alert after 1 s.
+            r = await http.put("/api/settings", json={"thresholds": {
+                "away": {"warn": 0, "alert": 600}, "dnd": {"warn": 0, "alert": 1}}})
+            r.raise_for_status()
             await shoot(page, args.out / "agent.png")
             await page.set_viewport_size({"width": 380, "height": 800})
             await shoot(page, args.out / "agent-narrow.png")
@@ -107,6 +111,11 @@ async def main() -> None:
             await sup.get_by_role("button", name="Last 15 min").click()
             await expect(sup.locator("#drill-timeline")).to_have_attribute("data-state", "ready")
             await shoot(sup, args.out / "supervisor-drilldown.png")
+            await sup.keyboard.press("Escape")
+            await sup.locator("#theme-switch").click()  # dark mode (remembered)
+            await shoot(sup, args.out / "supervisor-dark.png")
+            await sup.set_viewport_size({"width": 360, "height": 740})
+            await shoot(sup, args.out / "supervisor-narrow.png")
         finally:
             await browser.close()
             for c in clients:

@@ -103,12 +103,14 @@ def base_seconds(item: dict[str, Any]) -> dict[str, float]:
     return {b["base"]: b["seconds"] for b in item["bases"] if b["seconds"] > 0}
 
 
-async def open_reports(page: Page, team: str = "") -> Locator:
-    """Switch to Reports, pick the demo day and ``team``; the view once it is ready."""
+async def open_reports(page: Page, team: str = "", signed_in: bool = False) -> Locator:
+    """Switch to Reports, pick the demo day and ``team`` (whole-day shares unless
+    ``signed_in``); the view once it is ready."""
     await page.get_by_role("tab", name="Reports").click()
     view = page.locator("#reports")
     await expect(view).to_be_visible()
     await expect(page.locator("#live")).to_be_hidden()
+    await view.get_by_label("Signed-in time only").set_checked(signed_in)
     await view.get_by_label("Day").fill(DAY)
     await view.locator("select[name=team]").select_option(team)
     await expect(view).to_have_attribute("data-date", DAY)

@@ -81,6 +81,7 @@ async def test_force_on_a_disconnected_agent_is_refused_in_the_dialog(
         await button.click()
     dialog = sup.locator("#action-dialog")
     await expect(row(sup, "A1")).to_have_attribute("data-connections", "0")
+    await dialog.get_by_label("Status").select_option("busy")
     await dialog.get_by_role("button", name="Set status").click()
     await expect(dialog.locator("#action-error")).to_contain_text("no live connection")
 

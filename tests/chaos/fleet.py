@@ -86,9 +86,18 @@ class ServerProcess(ServeProcess):
     async def start(self, timeout: float = 30.0) -> int:
         """Spawn the process and return once it printed its port (startup complete)."""
         port = await super().start(timeout)
+        # Retried like any client: a flood of idle connections over the server's cap may
+        # shed this one before its request is read (the oldest unauthenticated goes first).
         async with httpx.AsyncClient(timeout=5) as http:
-            self.instance_ids.append(
-                (await http.get(f"{self.http_url}/healthz")).json()["instance"])
+            for attempt in range(5):
+                try:
+                    reply = await http.get(f"{self.http_url}/healthz")
+                    break
+                except httpx.TransportError:
+                    if attempt == 4:
+                        raise
+                    await asyncio.sleep(0.2)
+            self.instance_ids.append(reply.json()["instance"])
         return port
 
     async def terminate(self, timeout: float = 20.0) -> int | None:

@@ -94,7 +94,9 @@ def _check_outcome(where: str, entries: Sequence[Mapping[str, Any]], open_at: in
                    outcome: Mapping[str, Any], grace_period: float | None) -> list[str]:
     problems = []
     opened = entries[open_at]
-    if outcome["reason"] == "restored" and open_at > 0:
+    # A restore gives back what was shown (``source=restored``) or, for an automatic
+    # status, what capacity implies at the restore (``source=auto``, decision 45).
+    if outcome["reason"] == "restored" and outcome.get("source") != "auto" and open_at > 0:
         before = entries[open_at - 1]
         shown = (before["status_id"], before["text"], before["base"])
         if (outcome["status_id"], outcome["text"], outcome["base"]) != shown:

@@ -84,3 +84,9 @@ def test_view_differing_from_redis_fails() -> None:
     stored = {"A1": CONNECTED}
     assert check_view("S1", {"A1": (9, "available")}, stored) == []
     assert check_view("S1", {"A1": (8, "available")}, stored)
+
+
+def test_a_restore_recalculated_from_capacity_is_not_reported() -> None:
+    """An automatic Busy restored as Available (``source=auto``) is one proper outcome."""
+    assert problems([entry("sign_in", 1), entry("capacity", 2, "busy"),
+                     off("disconnected", 3), entry("restored", 4, "available", "auto")]) == []

@@ -147,7 +147,7 @@ async def test_teams_and_settings(server: Instance) -> None:
         assert (await http.put("/api/teams/T1", json={"name": "Sales"})).status_code == 200
         r = await http.patch("/api/teams/T1", json={"default_status": "away"})
         assert r.json() == {"id": "T1", "name": "Sales", "default_status": "away",
-                            "custom_statuses": []}
+                            "custom_statuses": [], "idle_away_after": None}
         assert (await http.get("/api/teams/T1")).json()["default_status"] == "away"
         await put_agent(server, "A1", team="T1")
         r = await http.delete("/api/teams/T1")

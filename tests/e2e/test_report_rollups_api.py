@@ -4,6 +4,7 @@ days are cached, across a renamed status and a retention trim inside the range."
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
@@ -11,6 +12,7 @@ import orjson
 
 from presence.clock import FakeClock, to_ms
 from presence.core.intervals import Window, intervals
+from presence.core.labels import Labels, labelled
 from presence.core.model import AgentId
 from presence.core.reports import AgentTotals, presence_csv, presence_report
 from presence.core.rollups import DAY_MS
@@ -49,9 +51,10 @@ async def seed_history(server: Instance, statuses: list[tuple[str, str, str]]) -
     await pipe.execute()
 
 
-async def raw_report(server: Instance, window: Window, now_ms: int) -> dict[str, Any]:
-    """The report as computed before decision 51: every agent's history read and added
-    up over the whole range."""
+async def raw_report(server: Instance, window: Window, now_ms: int, labels: Labels
+                     ) -> dict[str, Any]:
+    """The report as computed before decision 51: every agent's history read over the
+    whole range, labelled, and its intervals added up."""
     rt = server.runtime
     ids = [AgentId(a) for a, _ in AGENTS]
     profiles = [p for loaded in await rt.store.load_agents(ids) if (p := loaded.profile)]
@@ -61,8 +64,9 @@ async def raw_report(server: Instance, window: Window, now_ms: int) -> dict[str,
     rows = []
     for p in profiles:
         h = await history.read(p.agent_id, window, now_ms)
+        before, changes = labelled(h.before, h.changes, labels, rt.config.org.catalog)
         rows.append(AgentTotals(p.agent_id, p.name or p.agent_id, p.team).add(
-            intervals(h.before, h.changes, window)))
+            intervals(before, changes, window)))
     return presence_report(window, rows, rt.config.org.catalog, generated_ms=now_ms)
 
 
@@ -70,7 +74,8 @@ async def test_report_json_and_csv_equal_the_raw_computation(
     redis_url: str, key_prefix: str, fake_clock: FakeClock
 ) -> None:
     """Reports over aligned and unaligned ranges, asked twice (days computed, then
-    cached), answer exactly the raw computation's JSON and CSV."""
+    cached), with recorded and current labels, answer exactly the raw computation's JSON
+    and CSV."""
     async with running(redis_url, key_prefix, fake_clock,
                        history_retention_days=DAYS - 2.5) as server:
         custom = await create_status(server, "Coaching", "away")
@@ -87,10 +92,10 @@ async def test_report_json_and_csv_equal_the_raw_computation(
         ranges = [(T0, T0 + DAYS * DAY_MS), (T0 + 5_000_123, now_ms),
                   (T0 + 3 * DAY_MS, T0 + 10 * DAY_MS)]
         async with server.admin() as http:
-            for frm, to in ranges * 2:
+            for (frm, to), labels in itertools.product(ranges * 2, Labels):
                 window = Window.of(frm, to, now_ms)
-                raw = await raw_report(server, window, now_ms)
-                params = {"from": frm, "to": to}
+                raw = await raw_report(server, window, now_ms, labels)
+                params = {"from": frm, "to": to, "labels": labels.value}
                 r = await http.get("/api/reports/presence", params=params)
                 assert r.status_code == 200, r.text
                 assert r.json() == orjson.loads(orjson.dumps(raw))

@@ -44,6 +44,10 @@ BAD_WORKSTREAMS: list[tuple[Any, set[str]]] = [
     ({"teams": ["T1"], "missed_to_inactive": "yes"}, {"missed_to_inactive"}),
     ({"teams": ["T1"], "rejected_to_dnd": 1}, {"rejected_to_dnd"}),
     ({"teams": ["T1"], "priority": 3}, {"priority"}),
+    ({"teams": ["T1"], "headline_fields": "customer"}, {"headline_fields"}),
+    ({"teams": ["T1"], "headline_fields": ["customer", "customer"]}, {"headline_fields"}),
+    ({"teams": ["T1"], "headline_fields": ["a", "b", "c", "d", "e"]}, {"headline_fields"}),
+    ({"teams": ["T1"], "headline_fields": ["has space"]}, {"headline_fields"}),
     ({"teams": ["T1"], "method": "rules"}, {"rules"}),
     ({"teams": ["T1"], "method": "rules",
       "rules": [{"conditions": [{"field": "mood", "op": "eq", "value": 1}]}]},
@@ -203,3 +207,21 @@ async def test_an_item_posted_on_one_instance_reaches_an_agent_on_another(
         assert p["presence"]["status_id"] == "busy"
         item = (await http.get("/api/work-items/w1")).json()
         assert (item["state"], item["agent_id"]) == ("assigned", "A1")
+
+
+async def test_a_workstreams_headline_fields_are_stored_and_carried_in_its_offers(
+    server: Instance,
+) -> None:
+    """headline_fields is stored as given and every offer's work item summary carries it."""
+    await put_agent(server, "A1", team="T1", capacity_units=2)
+    async with server.admin() as http, server.agent("A1") as agent:
+        r = await http.put("/api/workstreams/cases", json={
+            "teams": ["T1"], "name": "Cases", "headline_fields": ["account", "case_no"]})
+        assert r.status_code == 201, r.text
+        assert (await http.get("/api/workstreams/cases")).json()["headline_fields"] == [
+            "account", "case_no"]
+        await post_item(http, {"workstream": "cases", "id": "c1",
+                               "payload": {"account": "Acme", "case_no": "42"}}, 201)
+        offer = await agent.wait_for(lambda m: m["type"] == "offer")
+        assert offer["work_item"]["headline_fields"] == ["account", "case_no"]
+        assert offer["work_item"]["workstream_name"] == "Cases"

@@ -18,11 +18,12 @@ P = Presence(AgentId("A1"), StatusId("available"), "Available", Base.AVAILABLE, 
              "manual", 1.5, version=3)
 P_WIRE = (b'{"agent_id":"A1","status_id":"available","text":"Available","base":"available",'
           b'"source":"manual","reason":"manual","since":1500,"version":3,"actor":null,'
-          b'"epoch":0,"note":null}')
+          b'"epoch":0,"note":null,"next_status_id":null}')
 CHAT = Workstream("chat", name="Chat", channel="chat")
 OFFERED = offer(new_item("w1", "chat", {"customer": "Bob"}, 10.0), "A1", 30.0, 11.0)
 SUMMARY = (b'{"id":"w1","work_item_id":"w1","workstream":"chat","workstream_name":"Chat",'
-           b'"channel":"chat","payload":{"customer":"Bob"},"accepted_at":null}')
+           b'"channel":"chat","payload":{"customer":"Bob"},'
+           b'"headline_fields":["customer","subject"],"accepted_at":null}')
 
 
 def test_answers_to_requests_keep_their_field_order() -> None:
@@ -68,13 +69,14 @@ def test_the_welcome_lists_its_fields_in_protocol_order() -> None:
     welcome = frames.welcome(
         at=5.0, agent_id="A1", name="Ann", connection_id="c1", presence=P,
         statuses=[{"id": "available"}], heartbeat=frames.Heartbeat(15.0, 45.0),
-        grace_period=150.0, sessions=[], offers=[frames.WorkView(OFFERED, CHAT)])
+        grace_period=150.0, sessions=[], offers=[frames.WorkView(OFFERED, CHAT)],
+        activity_interval=10.0)
     assert welcome == (
         b'{"type":"welcome","server_time":5000,"agent_id":"A1","name":"Ann",'
         b'"connection_id":"c1","presence":' + P_WIRE + b',"statuses":[{"id":"available"}],'
         b'"heartbeat":{"interval":15.0,"timeout":45.0},"grace_period":150.0,"sessions":[],'
         b'"offers":[{"type":"offer","offer_id":"chat~w1~1","work_item":' + SUMMARY
-        + b',"expires_at":41000}]}')
+        + b',"expires_at":41000}],"activity_interval":10.0}')
 
 
 def test_a_supervisor_event_is_presence_or_agent_by_what_changed() -> None:
@@ -82,7 +84,8 @@ def test_a_supervisor_event_is_presence_or_agent_by_what_changed() -> None:
     view = {**P.to_wire(), "team": "T1", "connections": 1}
     event = frames.agent_event(view, True, "0:1-0")
     # P as an agent view holds it: epoch last (an event written before epochs had none).
-    p_of_view = P_WIRE.replace(b'"epoch":0,"note":null', b'"note":null,"epoch":0')
+    p_of_view = P_WIRE.replace(b'"epoch":0,"note":null,"next_status_id":null',
+                               b'"note":null,"epoch":0,"next_status_id":null')
     assert event.startswith(b'{"type":"presence","presence":' + p_of_view + b',"agent":{')
     assert event.endswith(b'"team":"T1","connections":1},"cursor":"0:1-0"}')
     assert frames.agent_event(view, False, "0:1-0").startswith(b'{"type":"agent",')

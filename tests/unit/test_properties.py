@@ -32,6 +32,7 @@ from presence.core.capacity import (
     WorkLoad,
     computed_base,
 )
+from presence.core.following import follows_capacity
 from presence.core.model import AgentProfile, AgentState, ConnectionId, Reason, Source
 from presence.core.rules import Transition, WorkChangeKind
 from presence.core.statuses import Base, Status
@@ -114,23 +115,31 @@ class PresenceMachine(RuleBasedStateMachine):
         if transition.history:
             assert transition.history[-1] == after
 
-        same_shown = (before.presence.status_id, before.presence.source) == (
-            after.presence.status_id,
-            after.presence.source,
+        b, a = before.presence, after.presence
+        same_shown = b.status_id == a.status_id and (
+            b.source == a.source
+            or (b.source is Source.RESTORED and a.source is before.behaves_as)
         )
-        if same_shown:
-            assert after.presence.since_at == before.presence.since_at
+        given_back = before.captured is not None and a.source is Source.RESTORED
+        if given_back and before.captured is not None:  # decision 45: the original start
+            assert a.since_at == before.captured.since_at
+        elif same_shown:
+            assert a.since_at == b.since_at
         else:
-            assert after.presence.since_at == self.now
+            assert a.since_at == self.now
 
         reasons = [s.presence.reason for s in transition.history]
         if before.captured is None and after.captured is not None:
             self.windows_opened += 1
             assert reasons == [after.presence.reason]
         if before.captured is not None and after.captured is None:
-            restored = after.presence.source is Source.RESTORED and Reason.RESTORED in reasons
+            restored = Reason.RESTORED in reasons
             expired = Reason.GRACE_EXPIRED in reasons
             assert restored != expired, f"expected one outcome, got {reasons}"
+            c = before.captured
+            if restored and follows_capacity(c.behaves_as, c.base, work_changed=False):
+                # decision 45: an automatic status is never given back stale
+                assert after.presence.base is computed_base(self.profile.capacity, after.usage)
             self.restores += restored
             self.expiries += expired
         else:

@@ -29,7 +29,9 @@ CATALOG = StatusCatalog({"training": TRAINING, "lunch": LUNCH})
 
 
 def ch(t: int, status_id: str, base: Base, text: str = "") -> Change:
-    return Change(T0 + t * S, status_id, text or status_id.title(), base)
+    """A change at ``t`` s recording ``text``, by default the status's text in CATALOG."""
+    known = CATALOG.get(status_id)
+    return Change(T0 + t * S, status_id, text or (known.text if known else status_id), base)
 
 
 def agent(agent_id: str, team: str | None, changes: list[Change], window: Window,

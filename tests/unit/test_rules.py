@@ -275,7 +275,8 @@ def test_reconnect_one_second_before_the_deadline_restores_exactly() -> None:
     assert agent.shows(TRAINING)
     assert agent.presence.source is Source.RESTORED
     assert agent.presence.reason == Reason.RESTORED
-    assert agent.presence.since_at == at(159)
+    # time in status counts from the pick, not the reconnect (SPEC §5, decision 45)
+    assert agent.presence.since_at == at(5)
     assert state.behaves_as is Source.MANUAL
     assert state.captured is None and state.grace_until is None and state.signed_in
     assert [p.reason for p in agent.history] == ["sign_in", "manual", "disconnected", "restored"]

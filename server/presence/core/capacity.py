@@ -120,14 +120,24 @@ def fully_used(config: CapacityConfig, usage: Usage) -> bool:
     return False
 
 
+def negative(config: CapacityConfig, usage: Usage) -> bool:
+    """Available capacity is negative (SPEC §3, §9): more units in use than configured,
+    or more items of some assigned profile than its max — blocking or not, whatever room
+    the other profiles have (decision 46). A profile no longer assigned to the agent
+    does not count: it has no limit to fall below."""
+    free = units_available(config, usage)
+    if free is not None and free < 0:
+        return True
+    return any(usage.profiles_used.get(p.id, 0) > p.max for p in config.profiles)
+
+
 def computed_base(config: CapacityConfig, usage: Usage) -> Base:
     """The presence capacity implies (SPEC §3): negative or fully used → DND, partially
     used → Busy, unused → Available. With no capacity configured: Available with no open
     session, Busy with one or more."""
     if not config.configured:
         return Base.BUSY if usage.open_sessions > 0 else Base.AVAILABLE
-    free = units_available(config, usage)
-    if free is not None and free < 0:
+    if negative(config, usage):
         return Base.DND
     if fully_used(config, usage):
         return Base.DND

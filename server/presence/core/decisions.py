@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from presence.core import epochs, rules
+from presence.core import epochs, idle, next_status, rules
 from presence.core.capacity import WorkLoad
 from presence.core.epochs import Stamp
 from presence.core.model import AgentProfile, AgentState, ConnectionId, Reason
@@ -42,6 +42,11 @@ class Facts:
         """The agent's default presence (SPEC §4.1)."""
         return self.org.default_for(self.profile)
 
+    @property
+    def idle_after(self) -> int:
+        """The agent's ``idle_away_after`` in seconds, ``0`` off (decision 43)."""
+        return self.org.idle_after_for(self.profile)
+
 
 #: An operation's decision: the transition to commit, ``None`` for nothing to do, or a
 #: :class:`~presence.core.errors.PresenceError` when the operation is refused.
@@ -52,8 +57,11 @@ Decision = Callable[[Facts], Transition | None]
 
 
 def connect(connection_id: ConnectionId) -> Decision:
-    """A connection opened: :func:`rules.connect` (sign-in, restore, or one more tab)."""
-    return lambda f: rules.connect(f.state, connection_id, f.profile, f.default, f.now)
+    """A connection opened: :func:`rules.connect` (sign-in, restore, or one more tab),
+    which counts as activity: the idle deadline is re-armed (:func:`idle.rearmed`)."""
+    return lambda f: idle.rearmed(
+        rules.connect(f.state, connection_id, f.profile, f.default, f.now), f.idle_after,
+        f.now)
 
 
 def disconnect(connection_id: ConnectionId, reason: Reason, grace_period: float) -> Decision:
@@ -82,8 +90,9 @@ def expire_grace() -> Decision:
 
 def set_presence(status_id: str) -> Decision:
     """The agent picked a status: :func:`rules.choose_manual` (its guards, then
-    :func:`rules.set_manual`)."""
-    return lambda f: rules.choose_manual(f.state, f.profile, f.org, status_id, f.now)
+    :func:`rules.set_manual`), which counts as activity (:func:`idle.rearmed`)."""
+    return lambda f: idle.rearmed(
+        rules.choose_manual(f.state, f.profile, f.org, status_id, f.now), f.idle_after, f.now)
 
 
 def force_presence(status_id: str, actor: str, note: str | None) -> Decision:
@@ -92,13 +101,47 @@ def force_presence(status_id: str, actor: str, note: str | None) -> Decision:
     return lambda f: rules.choose_forced(f.state, f.org, status_id, actor, note, f.now)
 
 
+# --- idle → Away (decision 43) ---
+
+
+def activity() -> Decision:
+    """A tab reported user activity: :func:`idle.activity`."""
+    return lambda f: idle.activity(f.state, f.idle_after, f.now)
+
+
+def go_idle() -> Decision:
+    """The agent's idle deadline may have passed: :func:`idle.go_idle`."""
+    return lambda f: idle.go_idle(f.state, f.idle_after, f.now)
+
+
+# --- next status (decision 44) ---
+
+
+def set_next_presence(status_id: str) -> Decision:
+    """The agent picked its next status: :func:`next_status.choose_next`."""
+    return lambda f: next_status.choose_next(f.state, f.profile, f.org, status_id, f.now)
+
+
+def clear_next_presence() -> Decision:
+    """The agent dropped its next status: :func:`next_status.clear_next`."""
+    return lambda f: next_status.clear_next(f.state)
+
+
+def force_next_presence(status_id: str | None, actor: str) -> Decision:
+    """A supervisor set or cleared the agent's next status: :func:`next_status.force_next`."""
+    return lambda f: next_status.force_next(f.state, f.org, status_id, actor, f.now)
+
+
 # --- capacity and work (SPEC §3, §6, §7) ---
 
 
 def work_changed(kind: WorkChangeKind, load: WorkLoad, item_id: str | None) -> Decision:
-    """Work accepted, assigned or closed: :func:`rules.work_changed`."""
-    return lambda f: rules.work_changed(f.state, kind, load, f.profile, f.default, f.now,
-                                        item_id)
+    """Work accepted, assigned or closed: :func:`rules.work_changed`, then a pending next
+    status applied when the last session closed (:func:`next_status.applied_on_close`)."""
+    return lambda f: next_status.applied_on_close(
+        f.state,
+        rules.work_changed(f.state, kind, load, f.profile, f.default, f.now, item_id),
+        f.profile, f.org, f.now)
 
 
 def capacity_reconfigured() -> Decision:

@@ -63,6 +63,26 @@ class SetPresence:
 
 
 @dataclass(frozen=True, slots=True)
+class SetNextPresence:
+    """The status to take when the agent's last open session closes (decision 44)."""
+
+    status_id: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClearNextPresence:
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """User input in a tab (decision 43); never answered."""
+
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
 class SignOut:
     ref: Ref = None
 
@@ -96,14 +116,24 @@ class ForcePresence:
 
 
 @dataclass(frozen=True, slots=True)
+class ForceNextPresence:
+    """A supervisor sets (or, with ``None``, clears) an agent's next status."""
+
+    agent_id: str
+    status_id: str | None
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
 class SignOutAgent:
     agent_id: str
     note: str | None = None
     ref: Ref = None
 
 
-AgentCommand = Auth | Reauth | Ping | SetPresence | SignOut | Accept | Reject | CloseWork
-SupervisorCommand = Auth | Reauth | Ping | ForcePresence | SignOutAgent
+AgentCommand = (Auth | Reauth | Ping | SetPresence | SignOut | Accept | Reject | CloseWork
+                | SetNextPresence | ClearNextPresence | Activity)
+SupervisorCommand = Auth | Reauth | Ping | ForcePresence | SignOutAgent | ForceNextPresence
 
 
 def _ref(obj: dict[str, Any]) -> Ref:
@@ -185,6 +215,12 @@ def parse_agent_frame(raw: str | bytes) -> AgentCommand:
     match kind:
         case "set_presence":
             return SetPresence(_str(obj, "status_id", ref), ref)
+        case "set_next_presence":
+            return SetNextPresence(_str(obj, "status_id", ref), ref)
+        case "clear_next_presence":
+            return ClearNextPresence(ref)
+        case "activity":
+            return Activity(ref)
         case "sign_out":
             return SignOut(ref)
         case "accept":
@@ -211,4 +247,10 @@ def parse_supervisor_frame(raw: str | bytes) -> SupervisorCommand:
             )
         case "sign_out_agent":
             return SignOutAgent(_str(obj, "agent_id", ref), _note(obj, ref), ref)
+        case "force_next_presence":
+            if "status_id" not in obj:
+                raise FrameError(ErrorCode.INVALID_FIELD,
+                                 "expected 'status_id' (a status id or null)", ref)
+            status_id = None if obj["status_id"] is None else _str(obj, "status_id", ref)
+            return ForceNextPresence(_str(obj, "agent_id", ref), status_id, ref)
     raise FrameError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind[:40]!r}", ref)

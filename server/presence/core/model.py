@@ -48,6 +48,12 @@ class Reason(StrEnum):
     RESTORED = "restored"
     GRACE_EXPIRED = "grace_expired"
     SUPERVISOR = "supervisor"
+    #: No tab of the agent reported activity for ``idle_away_after`` (decision 43).
+    IDLE = "idle"
+    #: Activity returned an idle agent to what it had before (decision 43).
+    ACTIVE = "active"
+    #: The agent's last session closed and its pending next status was applied (decision 44).
+    NEXT_STATUS = "next_status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,8 @@ class Presence:
     #: The supervisor's free text on a forced change or sign-out (``reason`` stays
     #: ``supervisor``); ``None`` otherwise.
     note: str | None = None
+    #: The status the agent takes when its last open session closes (decision 44).
+    next_status_id: StatusId | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -85,6 +93,7 @@ class Presence:
             "epoch": self.epoch,
 
             "note": self.note,
+            "next_status_id": self.next_status_id,
         }
 
     @classmethod
@@ -103,6 +112,7 @@ class Presence:
             epoch=int(d.get("epoch", 0)),
 
             note=d.get("note"),
+            next_status_id=d.get("next_status_id"),
         )
 
 
@@ -111,7 +121,9 @@ class Captured:
     """The status captured at disconnect, restored on a reconnect inside the grace window.
 
     ``behaves_as`` is the source whose rules governed it (SPEC §5: a restored status
-    behaves as the captured source did)."""
+    behaves as the captured source did). ``since_at`` is when the captured status began
+    (``None`` in a state stored before it was kept): a restore keeps it as the
+    presence's ``since`` (decision 45)."""
 
     status_id: StatusId
     text: str
@@ -121,6 +133,7 @@ class Captured:
     reason: str
     actor: str | None = None
     note: str | None = None
+    since_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +147,8 @@ class AgentProfile:
     capacity: CapacityConfig = field(default_factory=CapacityConfig)
     custom_statuses: tuple[StatusId, ...] = ()
     session_limit: int = 10
+    #: Seconds without activity before Away (decision 43); ``None`` inherits, ``0`` is off.
+    idle_away_after: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -147,6 +162,7 @@ class AgentProfile:
             ],
             "custom_statuses": list(self.custom_statuses),
             "session_limit": self.session_limit,
+            "idle_away_after": self.idle_away_after,
         }
 
     @classmethod
@@ -165,6 +181,7 @@ class AgentProfile:
             ),
             custom_statuses=tuple(d.get("custom_statuses", ())),
             session_limit=int(d.get("session_limit", 10)),
+            idle_away_after=d.get("idle_away_after"),
         )
 
 
@@ -188,6 +205,10 @@ class AgentState:
     last_idle_at: float | None = None
     #: Work items the agent holds (accepted, not closed), oldest first.
     open_items: tuple[str, ...] = ()
+    #: When the agent goes idle unless a tab reports activity first (decision 43).
+    idle_at: float | None = None
+    #: What an idle agent had before it was set Away; activity puts it back (decision 43).
+    before_idle: Captured | None = None
 
     @property
     def agent_id(self) -> AgentId:
@@ -227,11 +248,18 @@ class AgentState:
         behaves_as: Source | None = None,
         actor: str | None = None,
         note: str | None = None,
+        keep_next: bool = True,
     ) -> AgentState:
-        """A copy showing ``status``; ``since`` moves only if status or source changed."""
+        """A copy showing ``status``; ``since`` moves only if status or source changed —
+        a restored status taken over by the rules it behaves as (``source`` equal to
+        ``behaves_as``) is no change of source: its time in status goes on (decision 45).
+        The pending next status is kept unless ``keep_next`` is false."""
         old = self.presence
         status_id = status.id if isinstance(status, Status) else status.status_id
-        same = old.status_id == status_id and old.source == source
+        same = old.status_id == status_id and (
+            old.source == source
+            or (old.source is Source.RESTORED and self.behaves_as is source)
+        )
         presence = Presence(
             agent_id=old.agent_id,
             status_id=status_id,
@@ -245,6 +273,7 @@ class AgentState:
             epoch=old.epoch,
 
             note=note,
+            next_status_id=old.next_status_id if keep_next else None,
         )
         return replace(self, presence=presence, behaves_as=behaves_as or source)
 
@@ -252,6 +281,14 @@ class AgentState:
 
     def to_json(self) -> dict[str, Any]:
         c = self.captured
+        doc = self._doc(c)
+        if self.idle_at is not None:
+            doc["idle_at"] = self.idle_at
+        if self.before_idle is not None:
+            doc["before_idle"] = _captured_json(self.before_idle)
+        return doc
+
+    def _doc(self, c: Captured | None) -> dict[str, Any]:
         return {
             "presence": self.presence.to_wire(),
             "behaves_as": self.behaves_as.value,
@@ -267,6 +304,7 @@ class AgentState:
                 "reason": c.reason,
                 "actor": c.actor,
                 "note": c.note,
+                "since": None if c.since_at is None else to_ms(c.since_at),
             },
             "grace_until": self.grace_until,
             "usage": {
@@ -302,6 +340,7 @@ class AgentState:
                 c["reason"],
                 c.get("actor"),
                 c.get("note"),
+                None if c.get("since") is None else from_ms(c["since"]),
             ),
             grace_until=d.get("grace_until"),
             usage=Usage(
@@ -311,4 +350,19 @@ class AgentState:
             last_assigned_at=d.get("last_assigned_at"),
             last_idle_at=d.get("last_idle_at"),
             open_items=tuple(d.get("open_items", ())),
+            idle_at=d.get("idle_at"),
+            before_idle=_captured_from(d.get("before_idle")),
         )
+
+
+def _captured_json(c: Captured) -> dict[str, Any]:
+    return {"status_id": c.status_id, "text": c.text, "base": c.base.value,
+            "source": c.source.value, "behaves_as": c.behaves_as.value, "reason": c.reason,
+            "actor": c.actor, "note": c.note}
+
+
+def _captured_from(c: Mapping[str, Any] | None) -> Captured | None:
+    if c is None:
+        return None
+    return Captured(StatusId(c["status_id"]), c["text"], Base(c["base"]), Source(c["source"]),
+                    Source(c["behaves_as"]), c["reason"], c.get("actor"), c.get("note"))

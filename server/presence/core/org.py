@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from presence.core.model import AgentProfile, TeamId
 from presence.core.rules import resolve_default
 from presence.core.statuses import Base, Status, StatusCatalog, StatusId
 from presence.core.workstreams import Workstream
+
+if TYPE_CHECKING:  # core/thresholds imports core/validation, which imports this module
+    from presence.core.thresholds import Threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +23,8 @@ class Team:
     name: str = ""
     default_status: StatusId | None = None
     custom_statuses: tuple[StatusId, ...] = ()
+    #: Seconds without activity before Away (decision 43); ``None`` inherits the global one.
+    idle_away_after: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -27,6 +32,7 @@ class Team:
             "name": self.name,
             "default_status": self.default_status,
             "custom_statuses": list(self.custom_statuses),
+            "idle_away_after": self.idle_away_after,
         }
 
     @classmethod
@@ -36,6 +42,7 @@ class Team:
             d.get("name", ""),
             d.get("default_status"),
             tuple(d.get("custom_statuses", ())),
+            d.get("idle_away_after"),
         )
 
 
@@ -67,6 +74,10 @@ class OrgConfig:
     teams: Mapping[str, Team] = field(default_factory=dict)
     global_default: StatusId | None = None
     workstreams: Mapping[str, Workstream] = field(default_factory=dict)
+    #: The global ``idle_away_after`` in seconds (decision 43); ``0`` is off.
+    idle_away_after: int = 0
+    #: Time-in-status thresholds by status id or base (core/thresholds.py).
+    thresholds: Mapping[str, Threshold] = field(default_factory=dict)
 
     def workstreams_of(self, profile: AgentProfile) -> list[Workstream]:
         """Workstreams the agent is a member of (directly or through its team)."""
@@ -88,6 +99,15 @@ class OrgConfig:
     def selectable(self, profile: AgentProfile, status_id: str) -> Status | None:
         """The status if this agent may pick it, else ``None``."""
         return self.catalog.selectable_by(status_id, self.assigned_statuses(profile))
+
+    def idle_after_for(self, profile: AgentProfile) -> int:
+        """The agent's ``idle_away_after`` (decision 43): the agent's, else its team's,
+        else the global one; ``0`` is off."""
+        team = self.team_of(profile)
+        for value in (profile.idle_away_after, team.idle_away_after if team else None):
+            if value is not None:
+                return value
+        return self.idle_away_after
 
     def default_for(self, profile: AgentProfile) -> Status:
         """The agent's default presence: agent, team, global, else Available (SPEC §4.1).

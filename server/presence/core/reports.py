@@ -5,9 +5,9 @@ figures are integer milliseconds until they are rendered, so an agent's statuses
 exactly to the covered range; JSON shows seconds (``ms / 1000``), CSV the same figures
 with three decimals. The CSV is rendered from the JSON report, so both always agree.
 
-Custom statuses are drilled down under the base they had at the time; their text is
-the current one from the catalog (a custom status in use or in history is disabled,
-never deleted), else the last text history recorded for it.
+Custom statuses are drilled down under the base they had at the time, one row per text
+the intervals carry: the text history recorded at the time, or today's when the caller
+relabelled the changes first (``labels=current``, :mod:`presence.core.labels`).
 """
 
 from __future__ import annotations
@@ -39,27 +39,23 @@ HISTORY_CSV_COLUMNS = (
 
 @dataclass(slots=True)
 class AgentTotals:
-    """Milliseconds per (base, status id) of one agent over a window."""
+    """Milliseconds per (base, status id, text) of one agent over a window."""
 
     agent_id: str
     name: str
     team: str | None
-    by_status: dict[tuple[Base, str], int] = field(default_factory=dict)
-    #: The last text history showed for each status id (used when the catalog lacks it).
-    texts: dict[str, str] = field(default_factory=dict)
+    by_status: dict[tuple[Base, str, str], int] = field(default_factory=dict)
 
     def add(self, spans: Iterable[Interval]) -> AgentTotals:
         for span in spans:
             s = span.status
-            key = (s.base, s.status_id)
+            key = (s.base, s.status_id, s.text)
             self.by_status[key] = self.by_status.get(key, 0) + span.duration_ms
-            self.texts[s.status_id] = s.text
         return self
 
     def merge(self, other: AgentTotals) -> None:
         for key, ms in other.by_status.items():
             self.by_status[key] = self.by_status.get(key, 0) + ms
-        self.texts.update(other.texts)
 
     @property
     def total_ms(self) -> int:
@@ -76,27 +72,23 @@ def _rank(status_id: str, catalog: StatusCatalog) -> tuple[int, int, str, str]:
     return (2, 0, "", status_id)
 
 
-def _text(status_id: str, catalog: StatusCatalog, texts: Mapping[str, str]) -> str:
-    status = catalog.get(status_id)
-    return status.text if status is not None else texts.get(status_id, status_id)
-
-
 def _bases(totals: AgentTotals, catalog: StatusCatalog) -> list[dict[str, Any]]:
-    """Every base in fixed order with its seconds; under it the statuses seen."""
+    """Every base in fixed order with its seconds; under it the statuses seen, one row
+    per (status, text)."""
     out = []
     for base in BASE_ORDER:
-        ids = [sid for (b, sid) in totals.by_status if b is base]
-        ids.sort(key=lambda sid: _rank(sid, catalog))
+        keys = [(sid, text) for (b, sid, text) in totals.by_status if b is base]
+        keys.sort(key=lambda k: (_rank(k[0], catalog), k[1]))
         statuses = [
             {
                 "status_id": sid,
-                "text": _text(sid, catalog, totals.texts),
+                "text": text,
                 "custom": not is_oob(sid),
-                "seconds": totals.by_status[(base, sid)] / 1000,
+                "seconds": totals.by_status[(base, sid, text)] / 1000,
             }
-            for sid in ids
+            for sid, text in keys
         ]
-        ms = sum(totals.by_status[(base, sid)] for sid in ids)
+        ms = sum(totals.by_status[(base, sid, text)] for sid, text in keys)
         out.append({"base": base.value, "seconds": ms / 1000, "statuses": statuses})
     return out
 

@@ -12,9 +12,10 @@ report range is cut into *parts* (decision 51):
   parts*, computed from history on every request.
 
 A rollup keeps milliseconds per (base, status id, text), the text being whatever the
-history entries carried, in the order each was last in force — everything the report
+history entries carried, in the order each was first in force — everything the report
 reads of an interval, so :func:`merge` gives back intervals that add up exactly as the
-raw ones. How the text is labelled in a report is decided later, by the report.
+raw ones, in the same order. How the text is labelled in a report is decided later, by
+the report (``labels.labelled_spans``): the cache does not depend on it.
 
 Retention: reads ignore entries older than the horizon, so a day's figures can change
 when the horizon passes the entries it was computed from. A rollup therefore records the
@@ -132,12 +133,12 @@ def slices(
 
 
 def items_of(spans: Iterable[Interval]) -> list[Item]:
-    """Milliseconds per (base, status id, text), ordered by when each was last in force."""
+    """Milliseconds per (base, status id, text), ordered by when each was first in force."""
     acc: dict[tuple[str, str, str], int] = {}
     for span in spans:
         s = span.status
         key = (s.base.value, s.status_id, s.text)
-        acc[key] = acc.pop(key, 0) + span.duration_ms
+        acc[key] = acc.get(key, 0) + span.duration_ms
     return [(b, sid, text, ms) for (b, sid, text), ms in acc.items()]
 
 
@@ -200,18 +201,18 @@ def wire_items(wire: Sequence[Any]) -> Iterator[Any]:
 
 def merge_flat(pieces: Iterable[Iterable[Any]]) -> list[Any]:
     """Flat items of consecutive parts (oldest first) added up per label, ordered by when
-    each was last in force."""
+    each was first in force."""
     acc: dict[str, int] = {}
     for piece in pieces:
         it = iter(piece)
         for key, ms in zip(it, it, strict=True):
-            acc[key] = acc.pop(key, 0) + ms
+            acc[key] = acc.get(key, 0) + ms
     return [x for pair in acc.items() for x in pair]
 
 
 def merge(pieces: Iterable[Iterable[Any]]) -> list[Interval]:
     """The flat items of consecutive parts (oldest first) added up per (base, status id,
-    text) and given back as one interval each, ordered by when each was last in force:
+    text) and given back as one interval each, ordered by when each was first in force:
     what :class:`~presence.core.reports.AgentTotals` adds up from the raw intervals."""
     it = iter(merge_flat(pieces))
     out = []

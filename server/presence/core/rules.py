@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from presence.core.capacity import Usage, WorkLoad, computed_base
+from presence.core.capacity import WorkLoad
 from presence.core.errors import ErrorCode, PresenceError
+from presence.core.following import auto_status, follows_capacity
 from presence.core.model import (
     AgentProfile,
     AgentState,
@@ -27,11 +28,6 @@ from presence.core.statuses import Base, Status, oob_for
 
 if TYPE_CHECKING:  # org.py imports this module (resolve_default)
     from presence.core.org import OrgConfig
-
-#: Bases that make a manual (or supervisor, or default) status sticky over capacity
-#: changes (SPEC §6).
-STICKY_BASES: frozenset[Base] = frozenset({Base.OFFLINE, Base.AWAY, Base.DND})
-
 
 class WorkChangeKind(StrEnum):
     """A change of the work an agent holds (SPEC §6 table)."""
@@ -63,6 +59,8 @@ def _finish(before: AgentState, after: AgentState, *extra: AgentState) -> Transi
     Every recorded change gets its own version: ``extra`` intermediate states (already
     numbered by the caller) come first, and the final state's version is one above the
     last of them — so versions strictly increase across history and the stored state."""
+    if after.before_idle is not None and after.presence.reason != Reason.IDLE:
+        after = replace(after, before_idle=None)  # something else changed it (decision 43)
     if after == before:
         return None
     version = max([before.version, *(e.version for e in extra)]) + 1
@@ -73,9 +71,14 @@ def _finish(before: AgentState, after: AgentState, *extra: AgentState) -> Transi
         or after.presence.reason != before.presence.reason
         or after.presence.note != before.presence.note
         or after.presence.text != before.presence.text
+        or after.presence.next_status_id != before.presence.next_status_id
     )
     history = (*extra, after) if changed else extra
     return Transition(after, history)
+
+
+#: :func:`_finish` for the rules of other modules (idle, next status).
+finish = _finish
 
 
 def resolve_default(
@@ -83,12 +86,6 @@ def resolve_default(
 ) -> Status:
     """The default presence: per agent, else per team, else global, else Available (SPEC §4.1)."""
     return agent_default or team_default or global_default or oob_for(Base.AVAILABLE)
-
-
-def _auto_status(profile: AgentProfile, usage: Usage, default: Status) -> Status:
-    """The status capacity implies; the default's custom text when the bases agree (SPEC §4.3)."""
-    base = computed_base(profile.capacity, usage)
-    return default if default.base is base else oob_for(base)
 
 
 def sign_in(
@@ -109,7 +106,7 @@ def sign_in(
     )
     if default.base in (Base.OFFLINE, Base.AWAY):
         return base_state.with_presence(default, Source.DEFAULT, Reason.SIGN_IN, now)
-    status = _auto_status(profile, state.usage, default)
+    status = auto_status(profile, state.usage, default)
     return base_state.with_presence(status, Source.AUTO, Reason.SIGN_IN, now)
 
 
@@ -123,7 +120,7 @@ def connect(
     """A new live connection (tab or client) of the agent (SPEC §4, §5).
 
     Already connected: the connection is added and presence is unchanged. Inside a grace
-    window: the captured status is restored exactly (``source=restored``). A grace window
+    window: :func:`restore`. A grace window
     whose deadline passed but was not yet swept is recalculated here, then the agent
     signs in afresh. Otherwise: sign-in."""
     if connection_id in state.connections:
@@ -132,13 +129,7 @@ def connect(
         return _finish(state, replace(state, connections=state.connections | {connection_id}))
     if state.captured is not None and state.grace_until is not None:
         if now < state.grace_until:
-            c = state.captured
-            restored = replace(
-                state, connections=frozenset({connection_id}), captured=None, grace_until=None
-            ).with_presence(
-                c, Source.RESTORED, Reason.RESTORED, now, behaves_as=c.behaves_as,
-                actor=c.actor, note=c.note,
-            )
+            restored = restore(state, state.captured, connection_id, profile, default, now)
             return _finish(state, restored)
         expired = _expired(state, now)
         v = state.version + 1
@@ -146,6 +137,37 @@ def connect(
         after = sign_in(expired, connection_id, profile, default, now)
         return _finish(state, after, expired)
     return _finish(state, sign_in(state, connection_id, profile, default, now))
+
+
+def restore(
+    state: AgentState,
+    c: Captured,
+    connection_id: ConnectionId,
+    profile: AgentProfile,
+    default: Status,
+    now: float,
+) -> AgentState:
+    """A reconnect inside the grace window (SPEC §5, decision 45): ``c`` is
+    the status ``state`` captured; the caller checked that its window is still open.
+
+    A captured status that follows capacity — automatic, or a default of base
+    Available, Busy or DND — is recalculated from the capacity in use now (its work may
+    have changed while the agent was away): when capacity implies another status, that
+    one is shown (``source=auto``, ``reason=restored``, since now). Otherwise — a
+    manual, supervisor, system or sticky default status, or an automatic one capacity
+    still implies — the captured status comes back (``source=restored``, behaving as
+    its captured source) with its original ``since``: a blip does not reset time in
+    status. History records the Offline stretch in between either way."""
+    back = replace(state, connections=frozenset({connection_id}), captured=None,
+                   grace_until=None)
+    if follows_capacity(c.behaves_as, c.base, work_changed=False):
+        status = auto_status(profile, state.usage, default)
+        if status.id != c.status_id:
+            return back.with_presence(status, Source.AUTO, Reason.RESTORED, now)
+    restored = back.with_presence(c, Source.RESTORED, Reason.RESTORED, now,
+                                  behaves_as=c.behaves_as, actor=c.actor, note=c.note)
+    since = now if c.since_at is None else min(c.since_at, now)
+    return replace(restored, presence=replace(restored.presence, since_at=since))
 
 
 def disconnect(
@@ -187,7 +209,8 @@ def set_manual(state: AgentState, status: Status, now: float) -> Transition | No
     may pick it; a disconnected agent cannot set presence (``None``)."""
     if not state.connections:
         return None
-    return _finish(state, state.with_presence(status, Source.MANUAL, Reason.MANUAL, now))
+    return _finish(state, state.with_presence(status, Source.MANUAL, Reason.MANUAL, now,
+                                              keep_next=False))
 
 
 def _require_connected(state: AgentState) -> None:
@@ -248,24 +271,15 @@ def force(
     if not state.connections:
         return None
     after = state.with_presence(
-        status, Source.SUPERVISOR, Reason.SUPERVISOR, now, actor=actor, note=note
+        status, Source.SUPERVISOR, Reason.SUPERVISOR, now, actor=actor, note=note,
+        keep_next=False,
     )
     return _finish(state, after)
 
 
 def _recomputes(state: AgentState, work_changed: bool) -> bool:
     """Whether a capacity change recomputes the current status (SPEC §6 table)."""
-    base = state.presence.base
-    match state.behaves_as:
-        case Source.AUTO:
-            return True
-        case Source.DEFAULT:
-            return base not in (Base.OFFLINE, Base.AWAY)
-        case Source.MANUAL | Source.SUPERVISOR:
-            return work_changed and base not in STICKY_BASES
-        case Source.SYSTEM | Source.RESTORED:
-            return False
-    return False  # pragma: no cover - exhaustive above
+    return follows_capacity(state.behaves_as, state.presence.base, work_changed)
 
 
 def _recompute(
@@ -273,7 +287,7 @@ def _recompute(
 ) -> AgentState:
     if not state.connections or not _recomputes(state, work_changed):
         return state
-    status = _auto_status(profile, state.usage, default)
+    status = auto_status(profile, state.usage, default)
     return state.with_presence(status, Source.AUTO, Reason.CAPACITY, now)
 
 
@@ -361,10 +375,11 @@ def sign_out(
         return None
     p = state.presence
     captured = Captured(p.status_id, p.text, p.base, p.source, state.behaves_as, p.reason,
-                        p.actor, p.note)
+                        p.actor, p.note, p.since_at)
     after = replace(
         state, connections=frozenset(), captured=captured, grace_until=now + grace_period
-    ).with_presence(oob_for(Base.OFFLINE), Source.SYSTEM, reason, now, actor=actor, note=note)
+    ).with_presence(oob_for(Base.OFFLINE), Source.SYSTEM, reason, now, actor=actor, note=note,
+                    keep_next=False)
     return _finish(state, after)
 
 

@@ -13,10 +13,20 @@ from presence.core.capacity import CapacityConfig, ProfileConfig, WorkLoad
 from presence.core.model import AgentId, AgentProfile, TeamId
 from presence.core.org import Team
 from presence.core.statuses import CUSTOM_BASES, Base, Status, StatusId
-from presence.core.workstreams import CONDITION_FIELDS, Condition, Method, Op, Rule, Workstream
+from presence.core.workstreams import (
+    CONDITION_FIELDS,
+    DEFAULT_HEADLINE_FIELDS,
+    Condition,
+    Method,
+    Op,
+    Rule,
+    Workstream,
+)
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 MAX_TEXT = 80
+FIELD_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+MAX_HEADLINE_FIELDS = 4
 
 
 class Invalid(ValueError):
@@ -29,6 +39,10 @@ class Invalid(ValueError):
 
 #: What an invalid id is told.
 ID_PROBLEM = "expected an id (letters, digits, _ . -; at most 64 characters)"
+
+
+#: The largest ``idle_away_after`` accepted: one day, in seconds (decision 43).
+MAX_IDLE_AWAY_AFTER = 86_400
 
 
 def requested_id(body: object, generated: str) -> str:
@@ -105,7 +119,7 @@ def parse_agent(agent_id: str, body: object) -> AgentProfile:
         errors["id"] = ID_PROBLEM
     b = _object(body)
     _unknown(b, {"name", "team", "default_status", "capacity_units", "profiles",
-                 "custom_statuses", "session_limit", "id"}, errors)
+                 "custom_statuses", "session_limit", "id", "idle_away_after"}, errors)
     if "id" in b and b["id"] != agent_id:
         errors["id"] = "must equal the id in the path"
     name = _text(b, "name", errors, required=False)
@@ -113,6 +127,7 @@ def parse_agent(agent_id: str, body: object) -> AgentProfile:
     default = _opt_id(b, "default_status", errors)
     units = _int(b, "capacity_units", errors, lo=0, hi=100_000)
     limit = _int(b, "session_limit", errors, lo=1, hi=100)
+    idle = _int(b, "idle_away_after", errors, lo=0, hi=MAX_IDLE_AWAY_AFTER)
     profiles: list[ProfileConfig] = []
     raw_profiles = b.get("profiles", [])
     if not isinstance(raw_profiles, list):
@@ -146,6 +161,7 @@ def parse_agent(agent_id: str, body: object) -> AgentProfile:
         capacity=CapacityConfig(units, tuple(profiles)),
         custom_statuses=tuple(StatusId(s) for s in customs),
         session_limit=limit if limit is not None else 10,
+        idle_away_after=idle,
     )
 
 
@@ -182,16 +198,28 @@ def parse_team(team_id: str, body: object) -> Team:
     if not valid_id(team_id):
         errors["id"] = ID_PROBLEM
     b = _object(body)
-    _unknown(b, {"name", "default_status", "custom_statuses", "id"}, errors)
+    _unknown(b, {"name", "default_status", "custom_statuses", "id", "idle_away_after"},
+             errors)
     name = _text(b, "name", errors, required=False)
     default = _opt_id(b, "default_status", errors)
     customs = _id_list(b, "custom_statuses", errors)
+    idle = _int(b, "idle_away_after", errors, lo=0, hi=MAX_IDLE_AWAY_AFTER)
     if errors:
         raise Invalid(errors)
     return Team(
         TeamId(team_id), name, StatusId(default) if default else None,
-        tuple(StatusId(s) for s in customs),
+        tuple(StatusId(s) for s in customs), idle,
     )
+
+
+def parse_idle_away_after(value: object) -> int:
+    """The global ``idle_away_after`` of ``PUT /api/settings`` (decision 43)."""
+    errors: dict[str, str] = {}
+    idle = _int({"idle_away_after": value}, "idle_away_after", errors, lo=0,
+                hi=MAX_IDLE_AWAY_AFTER)
+    if idle is None:
+        raise Invalid(errors or {"idle_away_after": "expected an integer, got null"})
+    return idle
 
 
 def _condition(raw: object, where: str, errors: dict[str, str]) -> Condition | None:
@@ -222,7 +250,7 @@ def parse_workstream(ws_id: str, body: object, known_statuses: set[str]) -> Work
     b = _object(body)
     _unknown(b, {"id", "name", "channel", "allowed_presences", "capacity", "method", "rules",
                  "notification_timeout", "agents", "teams", "missed_to_inactive",
-                 "rejected_to_dnd"}, errors)
+                 "rejected_to_dnd", "headline_fields"}, errors)
     name = _text(b, "name", errors, required=False)
     channel = b.get("channel", "chat")
     if not valid_id(channel):
@@ -244,6 +272,7 @@ def parse_workstream(ws_id: str, body: object, known_statuses: set[str]) -> Work
     agents = _id_list(b, "agents", errors)
     teams = _id_list(b, "teams", errors)
     switches = {sw: _switch(b, sw, errors) for sw in ("missed_to_inactive", "rejected_to_dnd")}
+    headline = _headline_fields(b, errors)
     if errors:
         raise Invalid(errors)
     return Workstream(
@@ -253,7 +282,21 @@ def parse_workstream(ws_id: str, body: object, known_statuses: set[str]) -> Work
         notification_timeout=float(timeout), agents=agents, teams=teams,
         missed_to_inactive=switches["missed_to_inactive"],
         rejected_to_dnd=switches["rejected_to_dnd"],
+        headline_fields=headline,
     )
+
+
+def _headline_fields(b: dict[str, Any], errors: dict[str, str]) -> tuple[str, ...]:
+    """``headline_fields``: up to 4 distinct payload field names (1–64 characters,
+    letters, digits, ``_ . -``) that head the cards of the workstream's items."""
+    value = b.get("headline_fields", list(DEFAULT_HEADLINE_FIELDS))
+    if (not isinstance(value, list) or len(value) > MAX_HEADLINE_FIELDS
+            or not all(isinstance(f, str) and FIELD_PATTERN.match(f) for f in value)
+            or len(set(value)) != len(value)):
+        errors["headline_fields"] = (
+            f"expected a list of at most {MAX_HEADLINE_FIELDS} distinct payload field names")
+        return DEFAULT_HEADLINE_FIELDS
+    return tuple(value)
 
 
 def _allowed_presences(

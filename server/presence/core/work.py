@@ -95,8 +95,11 @@ class WorkItem:
                           (d.get("load") or {}).get("profile")),
         )
 
-    def summary(self, channel: str, workstream_name: str = "") -> dict[str, Any]:
-        """What an agent sees of the item in an offer or its sessions list."""
+    def summary(
+        self, channel: str, workstream_name: str = "", headline_fields: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """What an agent sees of the item in an offer or its sessions list;
+        ``headline_fields``: the payload fields that head its card (the workstream's)."""
         return {
             "id": self.id,
             "work_item_id": self.id,
@@ -104,6 +107,7 @@ class WorkItem:
             "workstream_name": workstream_name or self.workstream,
             "channel": channel,
             "payload": dict(self.payload),
+            "headline_fields": list(headline_fields),
             "accepted_at": None if self.accepted_at is None else to_ms(self.accepted_at),
         }
 

@@ -73,6 +73,10 @@ class Rule:
     method: Method = Method.HIGHEST_CAPACITY
 
 
+#: The payload fields that head an offer or session card when a workstream names none.
+DEFAULT_HEADLINE_FIELDS: tuple[str, ...] = ("customer", "subject")
+
+
 @dataclass(frozen=True, slots=True)
 class Workstream:
     id: str
@@ -87,6 +91,7 @@ class Workstream:
     teams: tuple[str, ...] = ()
     missed_to_inactive: bool = True
     rejected_to_dnd: bool = True
+    headline_fields: tuple[str, ...] = DEFAULT_HEADLINE_FIELDS
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,6 +117,7 @@ class Workstream:
             "teams": list(self.teams),
             "missed_to_inactive": self.missed_to_inactive,
             "rejected_to_dnd": self.rejected_to_dnd,
+            "headline_fields": list(self.headline_fields),
         }
 
     @classmethod
@@ -138,6 +144,7 @@ class Workstream:
             teams=tuple(d.get("teams", ())),
             missed_to_inactive=bool(d.get("missed_to_inactive", True)),
             rejected_to_dnd=bool(d.get("rejected_to_dnd", True)),
+            headline_fields=tuple(d.get("headline_fields", DEFAULT_HEADLINE_FIELDS)),
         )
 
     def is_member(self, profile: AgentProfile) -> bool:
@@ -196,11 +203,13 @@ class Candidate:
 
 def presence_allows(candidate: Candidate, ws: Workstream) -> bool:
     """Connected, a member, status in the allowed presences and not on base offline (the
-    base decides routing, SPEC §1), no offer pending."""
+    base decides routing, SPEC §1), no offer pending, no next status pending (the agent
+    is winding down: decision 44)."""
     s = candidate.state
     return (
         s.connected
         and not candidate.has_pending_offer
+        and s.presence.next_status_id is None
         and ws.is_member(candidate.profile)
         and s.presence.status_id in ws.allowed_presences
         and s.presence.base is not Base.OFFLINE

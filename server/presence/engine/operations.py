@@ -86,6 +86,34 @@ class Engine(GraceSweep):
         ``supervisor``, the actor and the supervisor's ``note``)."""
         return await self._transact(agent_id, decisions.force_presence(status_id, actor, note))
 
+    # --- idle → Away (decision 43) ---
+
+    async def activity(self, agent_id: AgentId) -> Outcome | None:
+        """A tab of the agent reported user activity (also: an offer answered). Decided
+        from this process's copy when it has one: most activity moves nothing and is
+        answered without a round trip (``None``); an idle agent comes back, a deadline
+        that moved enough is written (compare-and-set, like every change)."""
+        decide = decisions.activity()
+        record = self._cached(agent_id)
+        if record is not None and decide(record.facts(self.config.org, self.clock.now())) is None:
+            return None
+        return await self._transact(agent_id, decide)
+
+    # --- next status (decision 44) ---
+
+    async def set_next_presence(self, agent_id: AgentId, status_id: str) -> Outcome:
+        """The agent picked the status to take when its last session closes."""
+        return await self._transact(agent_id, decisions.set_next_presence(status_id))
+
+    async def clear_next_presence(self, agent_id: AgentId) -> Outcome:
+        """The agent dropped its pending next status."""
+        return await self._transact(agent_id, decisions.clear_next_presence())
+
+    async def force_next_presence(self, agent_id: AgentId, status_id: str | None,
+                                  actor: str) -> Outcome:
+        """A supervisor set (or, with ``None``, cleared) the agent's next status."""
+        return await self._transact(agent_id, decisions.force_next_presence(status_id, actor))
+
     # --- capacity and work (SPEC §3, §6, §7): the API routing calls ---
 
     async def work_changed(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from presence.core.decisions import Facts
+from presence.core.idle import idle_due
 from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
 from presence.core.org import OrgConfig
 from presence.core.rules import Transition
@@ -97,4 +98,6 @@ def commit_request(
         expected_tag=record.tag,
         conn=op,
         due_at=after.grace_until,
+        idle_touch=idle_due(state) is not None or idle_due(after) is not None,
+        idle_due_at=idle_due(after),
     )

@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 
 from presence.core import decisions, epochs
-from presence.core.errors import PresenceError
+from presence.core.errors import ErrorCode, PresenceError
+from presence.core.idle import idle_due
 from presence.core.model import AgentId
 from presence.core.rules import Transition
 from presence.engine.records import AgentRecord, Outcome, commit_request
 from presence.engine.transactions import Transactions, log
+from presence.store.agents import due_agents
 from presence.store.redis_store import Committed
 
 #: Grace deadlines the one-agent path of a sweep recalculates at once.
@@ -50,8 +52,10 @@ class GraceSweep(Transactions):
         now = self.clock.now()
         shards = range(self.store.keys.shards)
         per_shard = await asyncio.gather(
-            *(self.store.due_grace(shard, now, SWEEP_LIMIT) for shard in shards))
-        due = [agent_id for agents in per_shard for agent_id in agents]
+            *(self.store.due_members(shard, now, SWEEP_LIMIT) for shard in shards))
+        members = [m for ms in per_shard for m in ms]
+        due = due_agents(members, "grace:")
+        await self._idle_each(due_agents(members, "idle:"))
         expired = 0
         for i in range(0, len(due), SWEEP_BATCH):
             expired += await self._expire_batch(due[i : i + SWEEP_BATCH], now)
@@ -104,6 +108,32 @@ class GraceSweep(Transactions):
         if fresh is not None and not epochs.lost(record.state.stamp, record.tag,
                                                  fresh.state.stamp, fresh.tag):
             self._remember(agent_id, fresh)
+
+    async def go_idle(self, agent_id: AgentId) -> Outcome:
+        """Set the agent Away if its idle deadline passed (decision 43; no-op otherwise)."""
+        return await self._transact(agent_id, decisions.go_idle())
+
+    async def _idle_each(self, agent_ids: list[AgentId]) -> int:
+        """The due idle deadlines, one agent at a time (compare-and-set, so an activity
+        committed meanwhile wins); an entry of an agent that cannot go idle is dropped.
+        Returns how many agents this call set Away."""
+        gate = asyncio.Semaphore(SWEEP_CONCURRENCY)
+
+        async def idle(agent_id: AgentId) -> bool:
+            async with gate:
+                try:
+                    out = await self.go_idle(agent_id)
+                except PresenceError as exc:
+                    if exc.code is ErrorCode.UNKNOWN_AGENT:
+                        await self.store.drop_idle_deadline(agent_id)
+                    log.warning("idle sweep of %s failed: %s", agent_id, exc.code)
+                    return False
+                if not out.changed and idle_due(out.state) is None:
+                    await self.store.drop_idle_deadline(agent_id)
+                return out.presence_changed
+
+        results = await asyncio.gather(*(idle(a) for a in agent_ids))
+        return sum(results)
 
     async def _expire_each(self, agent_ids: list[AgentId]) -> int:
         """The one-agent path of the sweep: retries from fresh state, and removes a due

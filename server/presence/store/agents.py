@@ -89,6 +89,9 @@ class CommitRequest:
     expected_tag: str
     conn: ConnectionOp | None = None
     due_at: float | None = None
+    #: Write the idle deadline (``idle_due_at``; ``None`` removes it) in the due index.
+    idle_touch: bool = False
+    idle_due_at: float | None = None
 
 
 def loaded(reply: list[Any]) -> LoadedAgent:
@@ -121,6 +124,19 @@ _GRACE = "grace:"
 
 def _grace_member(agent_id: str) -> str:
     return f"{_GRACE}{agent_id}"
+
+
+#: Due-index members of idle deadlines are ``idle:<agent id>`` (decision 43).
+_IDLE = "idle:"
+
+
+def _idle_member(agent_id: str) -> str:
+    return f"{_IDLE}{agent_id}"
+
+
+def due_agents(members: list[str], prefix: str) -> list[AgentId]:
+    """The agents of the due-index ``members`` of one kind (``grace:`` or ``idle:``)."""
+    return [AgentId(m.removeprefix(prefix)) for m in members if m.startswith(prefix)]
 
 
 class AgentStore:
@@ -192,6 +208,8 @@ class AgentStore:
             r.state.version,
             r.profile_raw,
             r.expected_tag,
+            _idle_member(agent_id) if r.idle_touch else "",
+            "" if r.idle_due_at is None else to_ms(r.idle_due_at),
             *(orjson.dumps(h) for h in r.history),
         ]
         keys = [k.state(agent_id), k.conns(agent_id), k.due(shard), k.events(shard),
@@ -261,6 +279,15 @@ class AgentStore:
         """Agents of a shard whose grace deadline is at or before ``now``."""
         return [AgentId(m.removeprefix(_GRACE)) for m in await self.due_members(shard, now, limit)
                 if m.startswith(_GRACE)]
+
+    async def due_idle(self, shard: int, now: float, limit: int) -> list[AgentId]:
+        """Agents of a shard whose idle deadline is at or before ``now`` (decision 43)."""
+        return due_agents(await self.due_members(shard, now, limit), _IDLE)
+
+    async def drop_idle_deadline(self, agent_id: AgentId) -> None:
+        """Remove an agent's idle entry from its shard's due index (it cannot go idle)."""
+        await self.client.zrem(self.keys.due(self.keys.shard_of(agent_id)),
+                               _idle_member(agent_id))
 
     async def drop_grace_deadline(self, agent_id: AgentId) -> None:
         """Remove an agent's entry from its shard's due index (its window had ended)."""

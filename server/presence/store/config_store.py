@@ -13,6 +13,7 @@ import orjson
 from presence.core.admin import CapacityProfile
 from presence.core.org import OrgConfig, Team, status_from_json, status_to_json
 from presence.core.statuses import Status, StatusCatalog, StatusId
+from presence.core.thresholds import Thresholds, thresholds_from_json, thresholds_to_json
 from presence.core.workstreams import Workstream
 from presence.store.connection import RedisClient
 from presence.store.keys import Keys
@@ -32,7 +33,9 @@ class ConfigStore:
         pipe.hgetall(k.teams)
         pipe.hget(k.settings, "global_default")
         pipe.hgetall(k.workstreams)
-        statuses, teams, global_default, workstreams = await pipe.execute()
+        pipe.hget(k.settings, "idle_away_after")
+        pipe.hget(k.settings, "thresholds")
+        statuses, teams, global_default, workstreams, idle, thresholds = await pipe.execute()
         custom: dict[str, Status] = {
             s.id: s for s in (status_from_json(orjson.loads(v)) for v in statuses.values())
         }
@@ -42,6 +45,8 @@ class ConfigStore:
             StatusId(global_default.decode()) if global_default else None,
             {w.id: w for w in (Workstream.from_json(orjson.loads(v))
                                for v in workstreams.values())},
+            int(idle) if idle else 0,
+            thresholds_from_json(orjson.loads(thresholds)) if thresholds else {},
         )
 
     async def _announce(self) -> None:
@@ -89,6 +94,16 @@ class ConfigStore:
             await self.client.hdel(self.keys.settings, "global_default")
         else:
             await self.client.hset(self.keys.settings, "global_default", status_id)
+        await self._announce()
+
+    async def set_idle_away_after(self, seconds: int) -> None:
+        """The global ``idle_away_after`` (decision 43); ``0`` turns it off."""
+        await self.client.hset(self.keys.settings, "idle_away_after", seconds)
+
+    async def set_thresholds(self, thresholds: Thresholds) -> None:
+        """Replace the time-in-status thresholds (validated by the caller)."""
+        await self.client.hset(self.keys.settings, "thresholds",
+                               orjson.dumps(thresholds_to_json(thresholds)))
         await self._announce()
 
     async def put_workstream(self, workstream: Workstream) -> None:

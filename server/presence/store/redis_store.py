@@ -106,6 +106,14 @@ class RedisStore:
         """See :meth:`AgentStore.due_grace`."""
         return await self.agents.due_grace(shard, now, limit)
 
+    async def due_idle(self, shard: int, now: float, limit: int) -> list[AgentId]:
+        """See :meth:`AgentStore.due_idle`."""
+        return await self.agents.due_idle(shard, now, limit)
+
+    async def drop_idle_deadline(self, agent_id: AgentId) -> None:
+        """See :meth:`AgentStore.drop_idle_deadline`."""
+        await self.agents.drop_idle_deadline(agent_id)
+
     async def drop_grace_deadline(self, agent_id: AgentId) -> None:
         """See :meth:`AgentStore.drop_grace_deadline`."""
         await self.agents.drop_grace_deadline(agent_id)

@@ -19,17 +19,22 @@ from presence.auth import Identity, Role
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.messages import (
     Accept,
+    Activity,
     AgentCommand,
     Auth,
+    ClearNextPresence,
     CloseWork,
     Ping,
     Reauth,
+    Ref,
     Reject,
+    SetNextPresence,
     SetPresence,
     SignOut,
     parse_agent_frame,
 )
 from presence.core.model import AgentId, ConnectionId, Reason
+from presence.engine.records import Outcome
 from presence.web.close_codes import CloseCode
 from presence.web.peer import Peer
 from presence.web.reauth import renewed_identity
@@ -92,6 +97,7 @@ class AgentEndpoint:
             connection_id=conn_id, presence=out.state.presence, statuses=link.statuses,
             heartbeat=frames.Heartbeat(s.heartbeat_interval, s.heartbeat_timeout),
             grace_period=s.grace_period, sessions=sessions, offers=[offer] if offer else [],
+            activity_interval=s.activity_interval,
         ))
         link.sent, link.sent_tag = out.state.stamp, out.tag
         link.welcomed()
@@ -140,19 +146,33 @@ async def _handle(rt: Runtime, link: AgentSession, cmd: AgentCommand) -> bytes |
             link.identity = await renewed_identity(rt, token, held, Role.AGENT)
             return frames.reauthed(ref, link.identity.expires_at)
         case SetPresence(status_id=status_id, ref=ref):
-            out = await rt.engine.set_presence(agent_id, status_id)
-            if out.state.stamp > link.acked:
-                link.acked, link.acked_tag = out.state.stamp, out.tag
-            return frames.presence_ack(ref, out.state.presence)
+            return _acked(link, await rt.engine.set_presence(agent_id, status_id), ref)
+        case SetNextPresence(status_id=status_id, ref=ref):
+            return _acked(link, await rt.engine.set_next_presence(agent_id, status_id), ref)
+        case ClearNextPresence(ref=ref):
+            return _acked(link, await rt.engine.clear_next_presence(agent_id), ref)
+        case Activity():
+            await rt.engine.activity(agent_id)
+            return None
         case SignOut(ref=ref):
             link.close_reason = "signed_out"
             await rt.engine.sign_out(agent_id)
             return None
         case Accept(offer_id=offer_id, ref=ref):
-            return frames.accepted(ref, await rt.router.accept(agent_id, offer_id))
+            view = await rt.router.accept(agent_id, offer_id)
+            await rt.engine.activity(agent_id)  # answering an offer is activity
+            return frames.accepted(ref, view)
         case Reject(offer_id=offer_id, reason=reason, ref=ref):
             await rt.router.reject(agent_id, offer_id, reason)
+            await rt.engine.activity(agent_id)
             return frames.ack(ref)
         case CloseWork(work_item_id=item_id, ref=ref):
             item = await rt.router.close(item_id, by=agent_id, agent_id=agent_id)
             return frames.work_closed(ref, item.id)
+
+
+def _acked(link: AgentSession, out: Outcome, ref: Ref) -> bytes:
+    """The ``ack`` carrying the agent's P; the tab remembers it was given that P."""
+    if out.state.stamp > link.acked:
+        link.acked, link.acked_tag = out.state.stamp, out.tag
+    return frames.presence_ack(ref, out.state.presence)

@@ -50,6 +50,9 @@ def nullable(schema: Schema) -> Schema:
 BASE_TOTALS = obj(("base", "seconds", "statuses"), base=BASE, seconds=SECONDS, statuses=array(
     obj(("status_id", "text", "custom", "seconds"), status_id=STR, text=STR, custom=BOOL,
         seconds=SECONDS)))
+THRESHOLDS = {"type": "object", "description": "status id or base → seconds in status "
+              "before the live view flags an agent (a status id wins over its base)",
+              "additionalProperties": obj(("warn", "alert"), warn=SECONDS, alert=SECONDS)}
 WINDOW = {"from": MS, "to": MS, "until": {**MS, "description": "to, clipped at now"},
           "seconds": SECONDS}
 
@@ -61,15 +64,17 @@ SCHEMAS: dict[str, Schema] = {
                   text=STR, base=BASE, disabled=BOOL, order=INT, oob=BOOL, selectable=BOOL),
     "StatusInput": obj((), id=ID, text=STR, base=BASE, disabled=BOOL, order=INT),
     "Team": obj(("id",), id=ID, name=STR, default_status=nullable(ID),
-                custom_statuses=array(ID)),
+                custom_statuses=array(ID), idle_away_after=nullable(INT)),
     "Agent": obj(("id",), id=ID, name=STR, team=nullable(ID), default_status=nullable(ID),
                  capacity_units=nullable(INT), session_limit=INT, custom_statuses=array(ID),
+                 idle_away_after=nullable(INT),
                  profiles=array({"anyOf": [ID, obj(("id",), id=ID, max=INT,
                                                    blocking=BOOL)]})),
     "CapacityProfile": obj(("id", "max", "blocking"), id=ID, name=STR, max=INT,
                            blocking=BOOL),
-    "Settings": obj(("global_default",), global_default=nullable(ID),
-                    history_retention_days=NUM, grace_period=NUM),
+    "Settings": obj(("global_default", "thresholds"), global_default=nullable(ID),
+                    idle_away_after=INT, thresholds=THRESHOLDS, history_retention_days=NUM,
+                    grace_period=NUM),
     "Assignments": obj(("agents", "teams"), status_id=ID, agents=array(ID),
                        teams=array(ID)),
     "AgentView": {"type": "object", "description": "presence P fields plus name, team, "
@@ -88,11 +93,13 @@ SCHEMAS: dict[str, Schema] = {
             agent_id=ID, name=STR, team=nullable(ID), status_id=ID, text=STR, base=BASE,
             custom=BOOL, source=STR, reason=STR, since=MS, seconds_in_status=SECONDS,
             signed_in=BOOL, connections=INT, capacity={"type": "object"}, sessions=INT,
-            grace_until=nullable(MS), grace_remaining=nullable(SECONDS))),
+            grace_until=nullable(MS), grace_remaining=nullable(SECONDS),
+            threshold=nullable({"type": "string", "enum": ["warn", "alert"]}))),
         by_status=array(obj(("status_id", "count"), status_id=ID, text=STR, base=BASE,
                             custom=BOOL, count=INT)),
         teams=array(obj(("team", "agents", "by_base"), team=nullable(ID), agents=INT,
-                        by_base={"type": "object", "additionalProperties": INT}))),
+                        by_base={"type": "object", "additionalProperties": INT},
+                        over_threshold=INT))),
     "PresenceReport": obj(
         ("from", "to", "until", "seconds", "agents", "teams"), **WINDOW, generated_at=MS,
         team=nullable(ID), agent=nullable(ID),
@@ -115,7 +122,9 @@ ERRORS = {"401": "not authenticated", "403": "not allowed", "404": "not found",
           "409": "conflict (read-only or in use)", "422": "invalid field (see error.fields)"}
 RANGE = [("from", "instant (epoch ms or ISO 8601); default: to minus 24 h"),
          ("to", "instant (epoch ms or ISO 8601); default: now")]
-FORMAT = [("format", "json (default) or csv; Accept: text/csv also selects CSV")]
+FORMAT = [("format", "json (default) or csv; Accept: text/csv also selects CSV"),
+          ("labels", "recorded (default: each status's text at the time) or current "
+                     "(today's text)")]
 
 
 def op(tag: str, summary: str, ok: Schema | None = None, *, status: int = 200,
@@ -207,8 +216,11 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("DELETE", "/api/teams/{team_id}"): op("teams", "Delete a team without agents",
                                            status=204, errors="401 403 404 409"),
     ("GET", "/api/settings"): op("settings", "Organisation settings", ref("Settings")),
-    ("PUT", "/api/settings"): op("settings", "Set the global default presence",
-                                 ref("Settings"), body=obj((), global_default=nullable(ID)),
+    ("PUT", "/api/settings"): op("settings", "Set the global default presence, "
+                                 "idle_away_after and/or the time-in-status thresholds "
+                                 "(fields not named are kept)", ref("Settings"),
+                                 body=obj((), global_default=nullable(ID), idle_away_after=INT,
+                                          thresholds=THRESHOLDS),
                                  errors="401 403 422"),
     ("GET", "/api/capacity-profiles"): op("capacity", "List capacity profiles",
                                           array(ref("CapacityProfile"))),

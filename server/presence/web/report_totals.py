@@ -58,8 +58,8 @@ class ReportTotals:
         self, agent_ids: Sequence[AgentId], window: Window, now_ms: int
     ) -> AsyncIterator[tuple[AgentId, list[Interval]]]:
         """Per agent, in the order given: intervals whose totals per (base, status id,
-        text), in the order each was last in force, are those of the raw intervals of
-        ``window`` — one interval per status when rollups were used."""
+        text), in the order each was first in force, are those of the raw intervals of
+        ``window`` (texts as recorded) — one interval per status when rollups were used."""
         parts = plan(window, now_ms)
         if not any(p.day is not None for p in parts):
             async for h in self.history.read_many(agent_ids, window, now_ms):

@@ -22,6 +22,7 @@ from presence.core.epochs import wire_stamp
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.messages import (
     Auth,
+    ForceNextPresence,
     ForcePresence,
     Ping,
     Reauth,
@@ -200,6 +201,10 @@ async def _handle(rt: Runtime, session: SupervisorSession,
         case ForcePresence(agent_id=agent_id, status_id=status_id, note=note, ref=ref):
             target = await _target(rt, session, agent_id)
             out = await rt.engine.force_presence(target, status_id, actor, note)
+            return frames.presence_ack(ref, out.state.presence)
+        case ForceNextPresence(agent_id=agent_id, status_id=status_id, ref=ref):
+            target = await _target(rt, session, agent_id)
+            out = await rt.engine.force_next_presence(target, status_id, actor)
             return frames.presence_ack(ref, out.state.presence)
         case SignOutAgent(agent_id=agent_id, note=note, ref=ref):
             target = await _target(rt, session, agent_id)

@@ -23,7 +23,9 @@
 -- ARGV[13] new version (greater than the expected one)
 -- ARGV[14] the profile JSON the decision was made with (byte-exact)
 -- ARGV[15] the tag of the state the decision was made from ("" if it had none)
--- ARGV[16..] history entries JSON, oldest first
+-- ARGV[16] idle due member (e.g. "idle:A1"), or "" to leave it alone (decision 43)
+-- ARGV[17] idle deadline ms, or "" to remove the idle member
+-- ARGV[18..] history entries JSON, oldest first
 --
 -- The decision may come from the caller's in-process copy of the agent, so the check
 -- covers both halves of what the rules read: the versioned state (and its connections,
@@ -61,11 +63,19 @@ if ARGV[6] ~= '' then
   end
 end
 
+if ARGV[16] ~= '' then
+  if ARGV[17] == '' then
+    redis.call('ZREM', KEYS[3], ARGV[16])
+  else
+    redis.call('ZADD', KEYS[3], ARGV[17], ARGV[16])
+  end
+end
+
 local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], '*', 'e', ARGV[12])
 local now = tonumber(ARGV[10])
-if #ARGV >= 16 then
+if #ARGV >= 18 then
   local ms = math.max(now, tonumber(redis.call('HGET', KEYS[1], 'hist_ms') or '0'))
-  for i = 16, #ARGV do
+  for i = 18, #ARGV do
     redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[11], ms .. '-*', 'e', ARGV[i])
   end
   redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'version', version, 'tag', id, 'hist_ms', ms)

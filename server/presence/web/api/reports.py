@@ -19,6 +19,7 @@ from presence.auth import Identity, Role
 from presence.clock import to_ms
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.intervals import Window, intervals
+from presence.core.labels import labelled, labelled_spans, parse_labels
 from presence.core.model import AgentId, AgentProfile, AgentState
 from presence.core.reports import (
     AgentTotals,
@@ -27,6 +28,7 @@ from presence.core.reports import (
     presence_report,
     realtime_report,
 )
+from presence.core.thresholds import with_thresholds
 from presence.core.validation import Invalid, valid_id
 from presence.store.history_store import HistoryStore
 from presence.store.rollup_store import RollupStore
@@ -139,32 +141,38 @@ def _history(rt: Runtime) -> HistoryStore:
 
 @endpoint
 async def realtime(request: Request) -> Response:
-    """Each agent's current status, time in it, connections, capacity, open sessions and
-    grace countdown; counts per base, per status and per team."""
+    """Each agent's current status, time in it (and its time-in-status ``threshold``
+    level), connections, capacity, open sessions and grace countdown; counts per base,
+    per status and per team (with each team's agents over a threshold)."""
     identity = require(request, Role.ADMIN, Role.SUPERVISOR)
     rt = runtime(request)
     pairs, team, _ = await _scope(request, rt, identity)
-    return JSON(realtime_report(pairs, rt.config.org.catalog, team=team,
-                                now_ms=to_ms(rt.clock.now())))
+    org = rt.config.org
+    report = realtime_report(pairs, org.catalog, team=team, now_ms=to_ms(rt.clock.now()))
+    return JSON(with_thresholds(report, org.thresholds))
 
 
 @endpoint
 async def presence(request: Request) -> Response:
     """Time in each status per agent and per team over ``[from, to)``, custom statuses
-    under their base; ``?format=csv`` (or ``Accept: text/csv``) for CSV."""
+    under their base; ``?format=csv`` (or ``Accept: text/csv``) for CSV; statuses under
+    the text they had at the time, or today's with ``?labels=current``."""
     identity = require(request, Role.ADMIN, Role.SUPERVISOR)
     rt = runtime(request)
     now_ms = to_ms(rt.clock.now())
     window = window_of(request, now_ms)
     csv = wants_csv(request)
+    labels = parse_labels(request.query_params.get("labels"))
+    catalog = rt.config.org.catalog
     pairs, team, agent = await _scope(request, rt, identity)
     profiles = {p.agent_id: p for _, p in pairs}
     rows: list[AgentTotals] = []
     totals = ReportTotals(_history(rt), RollupStore(rt.client, rt.store.keys))
     async for agent_id, spans in totals.spans(list(profiles), window, now_ms):
         p = profiles[agent_id]
-        rows.append(AgentTotals(p.agent_id, p.name or p.agent_id, p.team).add(spans))
-    report = presence_report(window, rows, rt.config.org.catalog, team=team, agent=agent,
+        rows.append(AgentTotals(p.agent_id, p.name or p.agent_id, p.team)
+                    .add(labelled_spans(spans, labels, catalog)))
+    report = presence_report(window, rows, catalog, team=team, agent=agent,
                              generated_ms=now_ms)
     if csv:
         return csv_response(presence_csv(report),
@@ -176,16 +184,19 @@ async def presence(request: Request) -> Response:
 async def agent_history(request: Request) -> Response:
     """The agent's intervals over ``[from, to)`` (default: the last 24 hours), one per
     stretch of time in one status, Offline where no history is known; plus the raw
-    changes inside the range. ``?format=csv`` gives the intervals as CSV."""
+    changes inside the range. ``?format=csv`` gives the intervals as CSV. Texts are those
+    recorded at the time, or today's with ``?labels=current``."""
     identity = identify(request)
     rt = runtime(request)
     agent_id = request.path_params["agent_id"]
     now_ms = to_ms(rt.clock.now())
     window = window_of(request, now_ms)
     csv = wants_csv(request)
+    labels = parse_labels(request.query_params.get("labels"))
     profile = await _agent(rt, identity, agent_id)
     h = await _history(rt).read(AgentId(agent_id), window, now_ms)
-    spans = [i.to_wire() for i in intervals(h.before, h.changes, window)]
+    before, changes = labelled(h.before, h.changes, labels, rt.config.org.catalog)
+    spans = [i.to_wire() for i in intervals(before, changes, window)]
     if csv:
         return csv_response(history_csv(agent_id, spans),
                             f"history-{agent_id}-{window.from_ms}-{window.until_ms}.csv")
@@ -195,7 +206,7 @@ async def agent_history(request: Request) -> Response:
         "team": profile.team,
         **window.to_wire(),
         "intervals": spans,
-        "changes": [c.to_wire() for c in h.changes],
+        "changes": [c.to_wire() for c in changes],
     })
 
 
