@@ -116,3 +116,22 @@ async def test_closed_days_and_whole_weeks_are_cached_and_old_ones_pruned(
     assert await rollups.prune(["A1"], D0 + 7) == 8
     fields = {f.decode() for f in await redis_client.hkeys(keys.report_days("A1"))}
     assert fields == {str(D0 + 7), str(D0 + 8)}
+
+
+async def test_a_damaged_record_is_recomputed_not_a_failure(
+    redis_client: Redis, key_prefix: str
+) -> None:
+    """A cached record that is not valid JSON or not shaped as one is computed again from
+    history, and the report's figures are the raw ones."""
+    keys = Keys(key_prefix, 4)
+    await write_history(redis_client, keys, "A1", [Change(T0 + 60_000, "busy", "Busy",
+                                                          Base.BUSY)])
+    history = HistoryStore(redis_client, keys, 30 * 86400)
+    now = T0 + 3 * DAY_MS
+    await redis_client.hset(keys.report_days("A1"), mapping={
+        str(D0): b"[1, null, \"x\"", str(D0 + 1): b"[0, null, \"busy\", \"ms\"]"})
+    window = Window.of(T0, T0 + 2 * DAY_MS, now)
+    totals = [AgentTotals(a, a, None).add(s) async for a, s in ReportTotals(
+        history, RollupStore(redis_client, keys)).spans([AgentId("A1")], window, now)]
+    assert totals[0].by_status == {(Base.OFFLINE, "offline", "Offline"): 60_000,
+                                   (Base.BUSY, "busy", "Busy"): 2 * DAY_MS - 60_000}

@@ -36,7 +36,15 @@ def _parse(values: Sequence[bytes | None]) -> list[Any]:
                 parsed.append(orjson.loads(v) if v else None)
             except orjson.JSONDecodeError:
                 parsed.append(None)
-    return [w if isinstance(w, list) and len(w) >= 2 else None for w in parsed]
+    return [w if _shaped(w) else None for w in parsed]
+
+
+def _shaped(record: Any) -> bool:
+    """Whether a decoded value has the shape of a record (anything else is recomputed)."""
+    return (isinstance(record, list) and len(record) >= 2 and len(record) % 2 == 0
+            and isinstance(record[0], int) and (record[1] is None or isinstance(record[1], int))
+            and all(isinstance(x, str) for x in record[2::2])
+            and all(isinstance(x, int) for x in record[3::2]))
 
 
 class RollupStore:
