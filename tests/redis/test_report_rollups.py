@@ -96,8 +96,9 @@ def test_report_from_cached_days_equals_raw_history_across_trims(
 async def test_closed_days_and_whole_weeks_are_cached_and_old_ones_pruned(
     redis_client: Redis, key_prefix: str
 ) -> None:
-    """A report caches each closed day it covered and each whole week of them (read as
-    one record next time); pruning drops the records of days before a day."""
+    """A report caches each closed day it covered, each whole week of them (read as one
+    record next time) and a closed partial day; pruning drops the records of days before
+    a day."""
     keys = Keys(key_prefix, 4)
     story = [Change(T0 + d * DAY_MS + 3_600_000, sid, sid.title(), base)
              for d in range(9) for sid, base in (("busy", Base.BUSY), ("away", Base.AWAY))]
@@ -108,12 +109,12 @@ async def test_closed_days_and_whole_weeks_are_cached_and_old_ones_pruned(
     assert D0 % 7 == 0  # day 0 starts a week: days 0-6 are week D0 / 7
     for _ in range(2):
         totals = [AgentTotals(a, a, None).add(s) async for a, s in ReportTotals(
-            history, rollups).spans([AgentId("A1")], Window.of(T0, now, now), now)]
-        assert totals[0].by_status == {(Base.OFFLINE, "offline", "Offline"): 3_600_000,
+            history, rollups).spans([AgentId("A1")], Window.of(T0 - 5, now, now), now)]
+        assert totals[0].by_status == {(Base.OFFLINE, "offline", "Offline"): 3_600_005,
                                        (Base.AWAY, "away", "Away"): now - T0 - 3_600_000}
     fields = {f.decode() for f in await redis_client.hkeys(keys.report_days("A1"))}
-    assert fields == {str(D0 + d) for d in range(9)} | {f"w{D0 // 7}"}
-    assert await rollups.prune(["A1"], D0 + 7) == 8
+    assert fields == {str(D0 + d) for d in range(9)} | {f"w{D0 // 7}", f"p{T0 - 5}-{T0}"}
+    assert await rollups.prune(["A1"], D0 + 7) == 9
     fields = {f.decode() for f in await redis_client.hkeys(keys.report_days("A1"))}
     assert fields == {str(D0 + 7), str(D0 + 8)}
 
@@ -121,8 +122,8 @@ async def test_closed_days_and_whole_weeks_are_cached_and_old_ones_pruned(
 async def test_a_damaged_record_is_recomputed_not_a_failure(
     redis_client: Redis, key_prefix: str
 ) -> None:
-    """A cached record that is not valid JSON or not shaped as one is computed again from
-    history, and the report's figures are the raw ones."""
+    """A cached record that is not valid JSON, not shaped as one or with damaged items
+    does not fail the report: its figures are the raw ones."""
     keys = Keys(key_prefix, 4)
     await write_history(redis_client, keys, "A1", [Change(T0 + 60_000, "busy", "Busy",
                                                           Base.BUSY)])
@@ -130,8 +131,12 @@ async def test_a_damaged_record_is_recomputed_not_a_failure(
     now = T0 + 3 * DAY_MS
     await redis_client.hset(keys.report_days("A1"), mapping={
         str(D0): b"[1, null, \"x\"", str(D0 + 1): b"[0, null, \"busy\", \"ms\"]"})
-    window = Window.of(T0, T0 + 2 * DAY_MS, now)
-    totals = [AgentTotals(a, a, None).add(s) async for a, s in ReportTotals(
-        history, RollupStore(redis_client, keys)).spans([AgentId("A1")], window, now)]
-    assert totals[0].by_status == {(Base.OFFLINE, "offline", "Offline"): 60_000,
-                                   (Base.BUSY, "busy", "Busy"): 2 * DAY_MS - 60_000}
+    for _ in range(2):  # the first report dropped the damaged records, the second cached
+        window = Window.of(T0, T0 + 2 * DAY_MS, now)
+        totals = [AgentTotals(a, a, None).add(s) async for a, s in ReportTotals(
+            history, RollupStore(redis_client, keys)).spans([AgentId("A1")], window, now)]
+        assert totals[0].by_status == {(Base.OFFLINE, "offline", "Offline"): 60_000,
+                                       (Base.BUSY, "busy", "Busy"): 2 * DAY_MS - 60_000}
+    records = await RollupStore(redis_client, keys).read([(AgentId("A1"), [str(D0 + 1)])])
+    assert records == [[[T0 - 30 * DAY_MS + 3 * DAY_MS, T0 + 60_000, "busy\x1fbusy\x1fBusy",
+                         DAY_MS]]]

@@ -18,7 +18,7 @@ from presence.core.rollup_blocks import blocks, combine
 from presence.core.rollups import (
     DAY_MS,
     SETTLE_MS,
-    DayRollup,
+    Rollup,
     compute_group,
     day_window,
     flat,
@@ -52,13 +52,13 @@ def raw_totals(history: Sequence[Change], window: Window, horizon: int,
 
 
 def fast_totals(history: Sequence[Change], window: Window, now: int, horizon: int,
-                cache: dict[int, list[Any]], labels: Labels = Labels.RECORDED
+                cache: dict[str, list[Any]], labels: Labels = Labels.RECORDED
                 ) -> AgentTotals:
-    """The report path of ``ReportTotals``: valid cached days, the rest read and added
-    up per part (new rollups go into ``cache``)."""
+    """The report path of ``ReportTotals`` (weeks aside): valid cached parts, the rest
+    read and added up per part (new rollups go into ``cache``)."""
     parts = plan(window, now)
     row: list[Iterable[Any] | None] = [
-        wire_items(w) if p.day is not None and (w := cache.get(p.day)) is not None
+        wire_items(w) if p.field is not None and (w := cache.get(p.field)) is not None
         and valid_at(w, horizon) else None
         for p in parts]
     for group in read_groups(parts, [r is not None for r in row]):
@@ -66,8 +66,8 @@ def fast_totals(history: Sequence[Change], window: Window, now: int, horizon: in
         for i, (items, rollup) in zip(
                 group, compute_group(parts, group, before, changes, horizon), strict=True):
             row[i] = items
-            if rollup is not None:
-                cache[rollup.day] = rollup.to_wire()
+            if rollup is not None and (field := parts[i].field) is not None:
+                cache[field] = rollup.to_wire()
     spans = merge(p for p in row if p is not None)
     return AgentTotals("A1", "Ann", "T1").add(labelled_spans(spans, labels, CATALOG))
 
@@ -77,8 +77,9 @@ def fast_totals(history: Sequence[Change], window: Window, now: int, horizon: in
 def test_parts_cover_the_range_and_only_closed_days_are_day_parts(
     frm: int, length: int, now: int
 ) -> None:
-    """Parts are adjacent and cover [from, until) exactly; day parts are whole UTC days
-    that ended at least SETTLE_MS before now."""
+    """Parts are adjacent and cover [from, until) exactly; day parts are whole UTC days,
+    other cached parts less than a day, and only parts that ended at least SETTLE_MS
+    before now are cached."""
     window = Window.of(frm, frm + length, now)
     parts = plan(window, now)
     if window.covered_ms == 0:
@@ -90,7 +91,10 @@ def test_parts_cover_the_range_and_only_closed_days_are_day_parts(
         assert a.window.until_ms == b.window.from_ms
     for p in parts:
         if p.day is not None:
-            assert p.window == day_window(p.day)
+            assert p.window == day_window(p.day) and p.field == str(p.day)
+        elif p.field is not None:
+            assert p.window.covered_ms < DAY_MS
+        if p.field is not None:
             assert p.window.until_ms <= now - SETTLE_MS
 
 
@@ -102,9 +106,9 @@ def test_a_rollup_that_holds_at_a_later_horizon_equals_its_recomputation(
 ) -> None:
     """A rollup judged valid at a later retention horizon has the figures the raw
     computation gives at that horizon (the horizon passing its first entry outdates it)."""
-    rollup = DayRollup.compute(day, *read(history, day_window(day), h0), h0)
+    rollup = Rollup.compute(day_window(day), *read(history, day_window(day), h0), h0)
     h = h0 + later
-    again = DayRollup.compute(day, *read(history, day_window(day), h), h)
+    again = Rollup.compute(day_window(day), *read(history, day_window(day), h), h)
     if valid_at(rollup.to_wire(), h):
         assert again.items == rollup.items
     assert valid_at(rollup.to_wire(), h0)
@@ -121,7 +125,7 @@ def test_report_from_rollups_equals_the_raw_computation(
     """Over random histories (renamed statuses, changes at midnight, the same ms), ranges
     and horizons moving past cached days, totals (in the same order), JSON and CSV equal
     the raw ones, with recorded and with current labels."""
-    cache: dict[int, list[Any]] = {}
+    cache: dict[str, list[Any]] = {}
     h = h0 + later
     if warm:  # rollups cached by an earlier report, under an earlier horizon
         fast_totals(history, Window.of(T0 - DAY_MS, T0 + 7 * DAY_MS, now), now, h0, cache)
@@ -147,7 +151,7 @@ def test_a_renamed_status_keeps_each_text_with_its_time() -> None:
     history = [Change(T0 + 1000, "lunch", "Lunch", Base.AWAY),
                Change(T0 + 5000, "lunch", "Lunch break", Base.AWAY),
                Change(T0 + 9000, "offline", "Offline", Base.OFFLINE)]
-    rollup = DayRollup.compute(day, None, history, T0)
+    rollup = Rollup.compute(day_window(day), None, history, T0)
     assert rollup.items == (("offline", "offline", "Offline", 1000 + DAY_MS - 9000),
                             ("away", "lunch", "Lunch", 4000),
                             ("away", "lunch", "Lunch break", 4000))
@@ -168,20 +172,20 @@ def test_a_week_record_holds_where_all_its_days_hold_and_adds_them_up(
 ) -> None:
     """Seven days combined hold exactly where each day holds, with the days' figures
     in the days' order."""
-    days = [DayRollup.compute(d, *read(history, day_window(d), h0), h0).to_wire()
+    days = [Rollup.compute(day_window(d), *read(history, day_window(d), h0), h0).to_wire()
             for d, h0 in zip(range(start, start + 7), horizons, strict=True)]
     week = combine(days)
     assert valid_at(week, h) == all(valid_at(d, h) for d in days)
     assert merge([wire_items(week)]) == merge(wire_items(d) for d in days)
 
 
-def test_whole_aligned_weeks_are_one_block_other_days_one_each() -> None:
-    """Blocks: a whole week aligned on day numbers is one record; days around it and the
-    raw head and tail are not merged into it."""
+def test_whole_aligned_weeks_are_one_block_other_closed_parts_one_each() -> None:
+    """Blocks: a whole week aligned on day numbers is one record; the closed days and
+    the closed partial day around it one each; today none."""
     start = D0  # divisible by 7: a week starts on it
-    parts = plan(Window.of(start * DAY_MS - 5, (start + 10) * DAY_MS, (start + 11) * DAY_MS),
-                 (start + 11) * DAY_MS)
+    now = (start + 10) * DAY_MS + 3_600_000
+    parts = plan(Window.of(start * DAY_MS - 5, now, now), now)
     assert [(b.field, b.first, b.count) for b in blocks(parts)] == [
-        (f"w{start // 7}", 1, 7), (str(start + 7), 8, 1), (str(start + 8), 9, 1),
-        (str(start + 9), 10, 1)]
-    assert parts[0].day is None
+        (f"p{start * DAY_MS - 5}-{start * DAY_MS}", 0, 1), (f"w{start // 7}", 1, 7),
+        (str(start + 7), 8, 1), (str(start + 8), 9, 1), (str(start + 9), 10, 1)]
+    assert len(parts) == 12 and parts[-1].field is None

@@ -43,20 +43,20 @@ def week_field(week: int) -> str:
 
 
 def blocks(parts: Sequence[Part]) -> list[Block]:
-    """The records covering the day parts of a plan: every whole aligned week as one,
-    the other days one each; oldest first."""
+    """The records covering the closed parts of a plan: every whole aligned week as one,
+    the other closed parts one each; oldest first."""
     out: list[Block] = []
     i = 0
     while i < len(parts):
-        day = parts[i].day
-        if day is None:
+        day, field = parts[i].day, parts[i].field
+        if field is None:
             i += 1
-        elif (day % WEEK_DAYS == 0 and i + WEEK_DAYS <= len(parts)
+        elif day is not None and (day % WEEK_DAYS == 0 and i + WEEK_DAYS <= len(parts)
               and parts[i + WEEK_DAYS - 1].day == day + WEEK_DAYS - 1):
             out.append(Block(week_field(day // WEEK_DAYS), i, WEEK_DAYS, day // WEEK_DAYS))
             i += WEEK_DAYS
         else:
-            out.append(Block(day_field(day), i, 1))
+            out.append(Block(field, i, 1))
             i += 1
     return out
 
@@ -80,4 +80,7 @@ def field_last_day(field: str) -> int | None:
     """The last day a record's field covers, ``None`` for a field not of this cache."""
     if field.startswith("w") and field[1:].isdigit():
         return (int(field[1:]) + 1) * WEEK_DAYS - 1
+    start, _, until = field[1:].partition("-")
+    if field.startswith("p") and start.isdigit() and until.isdigit():
+        return (int(until) - 1) // DAY_MS
     return int(field) if field.isdigit() else None

@@ -7,9 +7,10 @@ last change before it, which is what :func:`intervals` starts the next part from
 report range is cut into *parts* (decision 51):
 
 - every whole UTC day inside the range that closed at least :data:`SETTLE_MS` ago is a
-  *day part*: its :class:`DayRollup` is computed once and cached by the web layer;
-- the rest (a partial first day, today, the minutes just after midnight) are *raw
-  parts*, computed from history on every request.
+  *day part*, a partial first or last day that closed as long ago a *closed part*: its
+  :class:`Rollup` is computed once and cached by the web layer (under :attr:`Part.field`);
+- the rest (today, the minutes just after midnight) are *raw parts*, computed from
+  history on every request.
 
 A rollup keeps milliseconds per (base, status id, text), the text being whatever the
 history entries carried, in the order each was first in force — everything the report
@@ -19,7 +20,7 @@ the report (``labels.labelled_spans``): the cache does not depend on it.
 
 Retention: reads ignore entries older than the horizon, so a day's figures can change
 when the horizon passes the entries it was computed from. A rollup therefore records the
-horizon range it holds for (:meth:`DayRollup.valid_at`); no trim is tracked, only the
+horizon range it holds for (:func:`valid_at`); no trim is tracked, only the
 horizon, exactly as the raw reads do.
 
 Pure: no clock (``now_ms`` and the horizon are passed in), no I/O; wire forms are plain
@@ -64,10 +65,18 @@ def flat(items: Iterable[Item]) -> list[Any]:
 @dataclass(frozen=True, slots=True)
 class Part:
     """A piece ``[window.from_ms, window.until_ms)`` of a report range; ``day`` is the
-    UTC day number (``start // DAY_MS``) of a closed whole day, ``None`` for a raw part."""
+    UTC day number (``start // DAY_MS``) of a closed whole day; ``field`` names the
+    cached rollup of a closed part (``None`` for a raw part)."""
 
     window: Window
     day: int | None = None
+    field: str | None = None
+
+
+def _partial(start: int, until: int, closed_ms: int) -> Part:
+    """A part of less than a day: cached (as ``p<from>-<until>``) once it is closed."""
+    field = f"p{start}-{until}" if until <= closed_ms else None
+    return Part(Window(start, until, until), None, field)
 
 
 def day_window(day: int) -> Window:
@@ -76,22 +85,23 @@ def day_window(day: int) -> Window:
 
 
 def plan(window: Window, now_ms: int, settle_ms: int = SETTLE_MS) -> list[Part]:
-    """``window``'s covered range cut into parts, oldest first: a raw head up to the first
-    midnight, the closed whole days, a raw tail. Call once per report; the parts always
-    cover ``[from_ms, until_ms)`` exactly."""
-    start, until = window.from_ms, window.until_ms
+    """``window``'s covered range cut into parts, oldest first: a head up to the first
+    midnight, the closed whole days, a tail (each of head and tail less than a day). Call
+    once per report; the parts always cover ``[from_ms, until_ms)`` exactly."""
+    start, until, closed = window.from_ms, window.until_ms, now_ms - settle_ms
     first = -(-start // DAY_MS)
-    last = min(until, now_ms - settle_ms) // DAY_MS
+    last = min(until, closed) // DAY_MS
     if until <= start:
         return []
     if last <= first:
-        return [Part(Window(start, until, until))]
+        return [_partial(start, until, closed) if until - start < DAY_MS
+                else Part(Window(start, until, until))]
     parts: list[Part] = []
     if start < first * DAY_MS:
-        parts.append(Part(Window(start, first * DAY_MS, first * DAY_MS)))
-    parts.extend(Part(day_window(d), d) for d in range(first, last))
+        parts.append(_partial(start, first * DAY_MS, closed))
+    parts.extend(Part(day_window(d), d, str(d)) for d in range(first, last))
     if last * DAY_MS < until:
-        parts.append(Part(Window(last * DAY_MS, until, until)))
+        parts.append(_partial(last * DAY_MS, until, closed))
     return parts
 
 
@@ -143,25 +153,24 @@ def items_of(spans: Iterable[Interval]) -> list[Item]:
 
 
 @dataclass(frozen=True, slots=True)
-class DayRollup:
-    """One agent's day added up: its items, and the retention horizons it holds for —
-    from ``horizon_ms`` (the horizon it was computed under) to ``limit_ms`` (the first
-    history entry it read: once the horizon passes it, that entry is no longer read;
-    ``None`` when it read none, and then no horizon changes it)."""
+class Rollup:
+    """One agent's closed part (a day) added up: its items, and the retention horizons
+    it holds for — from ``horizon_ms`` (the horizon it was computed under) to
+    ``limit_ms`` (the first history entry it read: once the horizon passes it, that entry
+    is no longer read; ``None`` when it read none, and then no horizon changes it)."""
 
-    day: int
     items: tuple[Item, ...]
     horizon_ms: int
     limit_ms: int | None
 
     @classmethod
-    def compute(cls, day: int, before: Change | None, changes: Sequence[Change],
-                horizon_ms: int) -> DayRollup:
-        """The rollup of ``day`` from what a history read of that day returned at
-        ``horizon_ms``."""
+    def compute(cls, window: Window, before: Change | None, changes: Sequence[Change],
+                horizon_ms: int) -> Rollup:
+        """The rollup of ``window`` (a closed part) from what a history read of it
+        returned at ``horizon_ms``."""
         first = before if before is not None else (changes[0] if changes else None)
-        spans = intervals(before, changes, day_window(day))
-        return cls(day, tuple(items_of(spans)), horizon_ms,
+        spans = intervals(before, changes, window)
+        return cls(tuple(items_of(spans)), horizon_ms,
                    None if first is None else first.at_ms)
 
     def to_wire(self) -> list[Any]:
@@ -172,23 +181,24 @@ class DayRollup:
 def compute_group(
     parts: Sequence[Part], group: Sequence[int], before: Change | None,
     changes: Sequence[Change], horizon_ms: int,
-) -> list[tuple[Flat, DayRollup | None]]:
+) -> list[tuple[Flat, Rollup | None]]:
     """The items (flat) of each part of ``group`` from one history read of
-    :func:`group_window`, with the new rollup of each day part (``None`` for raw parts)."""
-    out: list[tuple[Flat, DayRollup | None]] = []
+    :func:`group_window`, with the new rollup of each closed part (``None`` for raw
+    parts)."""
+    out: list[tuple[Flat, Rollup | None]] = []
     cut = slices(before, changes, [parts[i].window for i in group])
     for i, (b, cs) in zip(group, cut, strict=True):
         part = parts[i]
-        if part.day is None:
+        if part.field is None:
             out.append((flat(items_of(intervals(b, cs, part.window))), None))
         else:
-            rollup = DayRollup.compute(part.day, b, cs, horizon_ms)
+            rollup = Rollup.compute(part.window, b, cs, horizon_ms)
             out.append((flat(rollup.items), rollup))
     return out
 
 
 def valid_at(wire: Sequence[Any], horizon_ms: int) -> bool:
-    """Whether a stored rollup (:meth:`DayRollup.to_wire`) still holds at ``horizon_ms``:
+    """Whether a stored rollup (:meth:`Rollup.to_wire`) still holds at ``horizon_ms``:
     the raw computation would give the same figures."""
     limit = wire[1]
     return bool(wire[0] <= horizon_ms and (limit is None or horizon_ms <= limit))

@@ -1,9 +1,10 @@
 """Cached report rollups (decision 51): one hash per agent, field → record JSON.
 
-Fields are UTC day numbers (a day's :meth:`DayRollup.to_wire`) and ``w<week>`` (seven
-days combined, ``rollup_blocks.combine``). Written by the report after it computed closed
-days from history; read by every later report over them. Whether a record still holds
-under the current retention horizon is the core's call (``rollups.valid_at``).
+Fields are UTC day numbers (a day's :meth:`Rollup.to_wire`), ``w<week>`` (seven days
+combined, ``rollup_blocks.combine``) and ``p<from>-<until>`` (a closed partial day).
+Written by the report after it computed closed parts from history; read by every later
+report over them. Whether a record still holds under the current retention horizon is
+the core's call (``rollups.valid_at``).
 The hash shares the agent's hash tag; it expires when no report wrote to it for
 ``ttl_ms``, and :meth:`RollupStore.prune` drops days wholly older than retention.
 """
@@ -40,11 +41,11 @@ def _parse(values: Sequence[bytes | None]) -> list[Any]:
 
 
 def _shaped(record: Any) -> bool:
-    """Whether a decoded value has the shape of a record (anything else is recomputed)."""
-    return (isinstance(record, list) and len(record) >= 2 and len(record) % 2 == 0
-            and isinstance(record[0], int) and (record[1] is None or isinstance(record[1], int))
-            and all(isinstance(x, str) for x in record[2::2])
-            and all(isinstance(x, int) for x in record[3::2]))
+    """Whether a decoded value has the shape of a record (anything else is recomputed).
+    Only the head is checked here, for speed; ``ReportTotals`` recomputes an agent whose
+    items turn out damaged."""
+    return (type(record) is list and len(record) >= 2 and len(record) % 2 == 0
+            and type(record[0]) is int and (record[1] is None or type(record[1]) is int))
 
 
 class RollupStore:
@@ -75,6 +76,10 @@ class RollupStore:
                 pipe.pexpire(key, self.ttl_ms)
         if len(pipe):
             await pipe.execute()
+
+    async def forget(self, agent_id: AgentId) -> None:
+        """Drop every record of an agent (one turned out damaged)."""
+        await self.client.delete(self.keys.report_days(agent_id))
 
     async def prune(self, agent_ids: Sequence[str], before_day: int, *,
                     batch: int = 500) -> int:

@@ -2,12 +2,12 @@
 
 The range is cut into parts by :func:`presence.core.rollups.plan`; its closed days are
 read as cached records (:func:`presence.core.rollup_blocks.blocks`: whole weeks, else
-days) where they still hold under the current retention horizon. A week that does not
-hold falls back to its days (a second round trip); every other part (a partial first
-day, today, a day not cached yet or whose rollup the horizon outdated) is computed from
-history, adjacent parts in one read, and the closed days and completed weeks among them
-are cached for the next report. The result adds up exactly as the raw intervals of the
-whole range: the property tests in ``tests/unit/test_rollups.py`` and
+days, and closed partial days) where they still hold under the current retention
+horizon. A week that does not hold falls back to its days (a second round trip); every
+other part (today, a part not cached yet or whose rollup the horizon outdated) is
+computed from history, adjacent parts in one read, and the closed parts and completed
+weeks among them are cached for the next report. The result adds up exactly as the raw
+intervals of the whole range: the property tests in ``tests/unit/test_rollups.py`` and
 ``tests/redis/test_report_rollups.py`` hold it to that.
 """
 
@@ -61,7 +61,7 @@ class ReportTotals:
         text), in the order each was first in force, are those of the raw intervals of
         ``window`` (texts as recorded) — one interval per status when rollups were used."""
         parts = plan(window, now_ms)
-        if not any(p.day is not None for p in parts):
+        if not any(p.field is not None for p in parts):
             async for h in self.history.read_many(agent_ids, window, now_ms):
                 yield h.agent_id, intervals(h.before, h.changes, window)
             return
@@ -73,7 +73,15 @@ class ReportTotals:
             self._weeks(missed, horizon)
             await self.rollups.write([(a.agent_id, a.writes) for a in agents])
             for a in agents:
-                yield a.agent_id, merge(p for p in a.pieces if p is not None)
+                try:
+                    spans = merge(p for p in a.pieces if p is not None)
+                except (TypeError, ValueError, KeyError, AttributeError):
+                    # A damaged cached record (its items are not label, ms, …): this
+                    # agent is added up from history, and its records are dropped.
+                    await self.rollups.forget(a.agent_id)
+                    h = await self.history.read(a.agent_id, window, now_ms)
+                    spans = intervals(h.before, h.changes, window)
+                yield a.agent_id, spans
 
     async def _cached(self, agents: list[_Agent], parts: Sequence[Part], horizon: int
                       ) -> list[tuple[_Agent, Block]]:
@@ -104,7 +112,8 @@ class ReportTotals:
 
     async def _computed(self, agents: list[_Agent], parts: Sequence[Part], horizon: int,
                         now_ms: int) -> None:
-        """Fill the remaining parts from history; new day rollups are to be written."""
+        """Fill the remaining parts from history; new rollups of closed parts are to be
+        written."""
         owners: list[tuple[_Agent, list[int]]] = [
             (a, group) for a in agents
             for group in read_groups(parts, [p is not None for p in a.pieces])]
@@ -114,8 +123,9 @@ class ReportTotals:
             computed = compute_group(parts, group, h.before, h.changes, horizon)
             for k, (items, rollup) in zip(group, computed, strict=True):
                 a.pieces[k] = items
-                if rollup is not None:
-                    a.days[k] = a.writes[day_field(rollup.day)] = rollup.to_wire()
+                field = parts[k].field
+                if rollup is not None and field is not None:
+                    a.days[k] = a.writes[field] = rollup.to_wire()
 
     @staticmethod
     def _weeks(missed: list[tuple[_Agent, Block]], horizon: int) -> None:
