@@ -93,12 +93,12 @@ def test_report_from_cached_days_equals_raw_history_across_trims(
                       retention))
 
 
-async def test_closed_days_and_whole_weeks_are_cached_and_old_ones_pruned(
+async def test_closed_days_and_blocks_of_them_are_cached_and_old_ones_pruned(
     redis_client: Redis, key_prefix: str
 ) -> None:
-    """A report caches each closed day it covered, each whole week of them (read as one
-    record next time) and a closed partial day; pruning drops the records of days before
-    a day."""
+    """A report caches each closed day it covered, the aligned blocks of them (read as
+    one record each next time) and a closed partial day; pruning drops the records of
+    days before a day."""
     keys = Keys(key_prefix, 4)
     story = [Change(T0 + d * DAY_MS + 3_600_000, sid, sid.title(), base)
              for d in range(9) for sid, base in (("busy", Base.BUSY), ("away", Base.AWAY))]
@@ -106,17 +106,18 @@ async def test_closed_days_and_whole_weeks_are_cached_and_old_ones_pruned(
     history = HistoryStore(redis_client, keys, 30 * 86400)
     rollups = RollupStore(redis_client, keys)
     now = T0 + 9 * DAY_MS + 3_600_000  # 01:00 on day 9: days 0-8 closed, day 9 is today
-    assert D0 % 7 == 0  # day 0 starts a week: days 0-6 are week D0 / 7
+    assert D0 % 4 == 2  # days 0-8 are blocks 0-1, 2-5, 6-7 and day 8
     for _ in range(2):
         totals = [AgentTotals(a, a, None).add(s) async for a, s in ReportTotals(
             history, rollups).spans([AgentId("A1")], Window.of(T0 - 5, now, now), now)]
         assert totals[0].by_status == {(Base.OFFLINE, "offline", "Offline"): 3_600_005,
                                        (Base.AWAY, "away", "Away"): now - T0 - 3_600_000}
     fields = {f.decode() for f in await redis_client.hkeys(keys.report_days("A1"))}
-    assert fields == {str(D0 + d) for d in range(9)} | {f"w{D0 // 7}", f"p{T0 - 5}-{T0}"}
-    assert await rollups.prune(["A1"], D0 + 7) == 9
+    blocks = {f"b2-{D0}", f"b4-{D0 + 2}", f"b2-{D0 + 6}"}
+    assert fields == {str(D0 + d) for d in range(9)} | blocks | {f"p{T0 - 5}-{T0}"}
+    assert await rollups.prune(["A1"], D0 + 7) == 10
     fields = {f.decode() for f in await redis_client.hkeys(keys.report_days("A1"))}
-    assert fields == {str(D0 + 7), str(D0 + 8)}
+    assert fields == {str(D0 + 7), str(D0 + 8), f"b2-{D0 + 6}"}
 
 
 async def test_a_damaged_record_is_recomputed_not_a_failure(
@@ -140,3 +141,26 @@ async def test_a_damaged_record_is_recomputed_not_a_failure(
     records = await RollupStore(redis_client, keys).read([(AgentId("A1"), [str(D0 + 1)])])
     assert records == [[[T0 - 30 * DAY_MS + 3 * DAY_MS, T0 + 60_000, "busy\x1fbusy\x1fBusy",
                          DAY_MS]]]
+
+
+async def test_a_block_the_horizon_passed_is_read_again_from_its_days(
+    redis_client: Redis, key_prefix: str
+) -> None:
+    """A cached block of days holds only until the horizon passes the first entry any of
+    its days read: then the report reads its days, recomputes the outdated one and
+    answers the raw figures."""
+    keys = Keys(key_prefix, 4)
+    story = [Change(T0 + d * DAY_MS + 3_600_000, sid, sid.title(), base) for d in range(12)
+             for sid, base in [(("busy", Base.BUSY), ("away", Base.AWAY))[d % 2]]]
+    await write_history(redis_client, keys, "A1", story)
+    window = Window.of(T0 + 10 * DAY_MS, T0 + 12 * DAY_MS, T0 + 20 * DAY_MS)
+    assert (D0 + 10) % 2 == 0  # days 10-11 are one block
+    now1 = T0 + 12 * DAY_MS + 3_600_000  # horizon: day 6 01:00
+    history = HistoryStore(redis_client, keys, 6 * 86400)
+    fast, raw = await report_totals(history, keys, window, now1)
+    assert fast[0].by_status == raw[0].by_status
+    assert await redis_client.hexists(keys.report_days("A1"), f"b2-{D0 + 10}")
+    now2 = now1 + 3 * DAY_MS + DAY_MS // 2  # horizon: day 9 13:00, past day 10's before
+    fast, raw = await report_totals(history, keys, window, now2)
+    assert list(fast[0].by_status.items()) == list(raw[0].by_status.items())
+    assert raw[0].by_status[(Base.OFFLINE, "offline", "Offline")] == 3_600_000

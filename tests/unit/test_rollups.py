@@ -54,7 +54,7 @@ def raw_totals(history: Sequence[Change], window: Window, horizon: int,
 def fast_totals(history: Sequence[Change], window: Window, now: int, horizon: int,
                 cache: dict[str, list[Any]], labels: Labels = Labels.RECORDED
                 ) -> AgentTotals:
-    """The report path of ``ReportTotals`` (weeks aside): valid cached parts, the rest
+    """The report path of ``ReportTotals`` (blocks aside): valid cached parts, the rest
     read and added up per part (new rollups go into ``cache``)."""
     parts = plan(window, now)
     row: list[Iterable[Any] | None] = [
@@ -167,25 +167,41 @@ def test_a_renamed_status_keeps_each_text_with_its_time() -> None:
 @settings(max_examples=300, deadline=None, database=None)
 @given(history=histories, start=st.integers(D0 - 1, D0 + 2),
        horizons=st.lists(instant, min_size=7, max_size=7), h=instant)
-def test_a_week_record_holds_where_all_its_days_hold_and_adds_them_up(
+def test_a_block_record_holds_where_all_its_days_hold_and_adds_them_up(
     history: list[Change], start: int, horizons: list[int], h: int
 ) -> None:
-    """Seven days combined hold exactly where each day holds, with the days' figures
-    in the days' order."""
+    """Days combined (here seven) hold exactly where each day holds, with the days'
+    figures in the days' order."""
     days = [Rollup.compute(day_window(d), *read(history, day_window(d), h0), h0).to_wire()
             for d, h0 in zip(range(start, start + 7), horizons, strict=True)]
-    week = combine(days)
-    assert valid_at(week, h) == all(valid_at(d, h) for d in days)
-    assert merge([wire_items(week)]) == merge(wire_items(d) for d in days)
+    block = combine(days)
+    assert valid_at(block, h) == all(valid_at(d, h) for d in days)
+    assert merge([wire_items(block)]) == merge(wire_items(d) for d in days)
 
 
-def test_whole_aligned_weeks_are_one_block_other_closed_parts_one_each() -> None:
-    """Blocks: a whole week aligned on day numbers is one record; the closed days and
-    the closed partial day around it one each; today none."""
-    start = D0  # divisible by 7: a week starts on it
-    now = (start + 10) * DAY_MS + 3_600_000
-    parts = plan(Window.of(start * DAY_MS - 5, now, now), now)
+def test_days_are_read_as_the_fewest_aligned_blocks() -> None:
+    """Blocks: a run of closed days is read as aligned blocks of 2^k days (a lone day as
+    itself); the closed partial day before them is one record; today none."""
+    now = (D0 + 10) * DAY_MS + 3_600_000
+    parts = plan(Window.of(T0 - 5, now, now), now)
+    assert D0 % 4 == 2 and (D0 + 2) % 8 == 0
     assert [(b.field, b.first, b.count) for b in blocks(parts)] == [
-        (f"p{start * DAY_MS - 5}-{start * DAY_MS}", 0, 1), (f"w{start // 7}", 1, 7),
-        (str(start + 7), 8, 1), (str(start + 8), 9, 1), (str(start + 9), 10, 1)]
+        (f"p{T0 - 5}-{T0}", 0, 1), (f"b2-{D0}", 1, 2), (f"b8-{D0 + 2}", 3, 8)]
     assert len(parts) == 12 and parts[-1].field is None
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(frm=instant, length=duration(40), now=instant.map(lambda t: t + 30 * DAY_MS))
+def test_blocks_cover_each_closed_part_once_aligned(frm: int, length: int, now: int) -> None:
+    """Every closed part is in exactly one block; a block of several days is 2^k whole
+    days (at most 32) starting on a day number divisible by its size."""
+    parts = plan(Window.of(frm, frm + length, now), now)
+    cover = blocks(parts)
+    covered = [k for b in cover for k in b.indexes]
+    assert covered == [k for k, p in enumerate(parts) if p.field is not None]
+    for b in cover:
+        days = [parts[k].day for k in b.indexes]
+        if b.count > 1:
+            assert b.count in (2, 4, 8, 16, 32) and days[0] is not None
+            assert days == list(range(days[0], days[0] + b.count))
+            assert days[0] % b.count == 0 and b.field == f"b{b.count}-{days[0]}"

@@ -1,7 +1,8 @@
 """Cached report rollups (decision 51): one hash per agent, field → record JSON.
 
-Fields are UTC day numbers (a day's :meth:`Rollup.to_wire`), ``w<week>`` (seven days
-combined, ``rollup_blocks.combine``) and ``p<from>-<until>`` (a closed partial day).
+Fields are UTC day numbers (a day's :meth:`Rollup.to_wire`), ``b<days>-<first day>`` (an
+aligned block of days combined, ``rollup_blocks.combine``) and ``p<from>-<until>`` (a
+closed partial day).
 Written by the report after it computed closed parts from history; read by every later
 report over them. Whether a record still holds under the current retention horizon is
 the core's call (``rollups.valid_at``).

@@ -1,12 +1,12 @@
 """Per-agent totals of a report range: cached rollups plus history (decision 51).
 
 The range is cut into parts by :func:`presence.core.rollups.plan`; its closed days are
-read as cached records (:func:`presence.core.rollup_blocks.blocks`: whole weeks, else
-days, and closed partial days) where they still hold under the current retention
-horizon. A week that does not hold falls back to its days (a second round trip); every
-other part (today, a part not cached yet or whose rollup the horizon outdated) is
-computed from history, adjacent parts in one read, and the closed parts and completed
-weeks among them are cached for the next report. The result adds up exactly as the raw
+read as cached records (:func:`presence.core.rollup_blocks.blocks`: aligned blocks of
+days, single days, closed partial days) where they still hold under the current
+retention horizon. A block that does not hold falls back to its days (a second round
+trip); every other part (today, a part not cached yet or whose rollup the horizon
+outdated) is computed from history, adjacent parts in one read, and the closed parts and
+completed blocks among them are cached for the next report. The result adds up exactly as the raw
 intervals of the whole range: the property tests in ``tests/unit/test_rollups.py`` and
 ``tests/redis/test_report_rollups.py`` hold it to that.
 """
@@ -33,11 +33,14 @@ from presence.core.rollups import (
 from presence.store.history_store import HistoryStore
 from presence.store.rollup_store import RollupStore
 
+#: What adding up a damaged cached record raises (items that are not label, ms, …).
+DAMAGED = (TypeError, ValueError, KeyError, AttributeError)
+
 
 @dataclass(slots=True)
 class _Agent:
     """One agent's report in progress: the items of each part (``None`` until known)
-    and the day records known, by part index (to combine weeks)."""
+    and the day records known, by part index (to combine blocks)."""
 
     agent_id: AgentId
     pieces: list[Iterable[Any] | None]
@@ -70,12 +73,12 @@ class ReportTotals:
             agents = [_Agent(a, [None] * len(parts)) for a in agent_ids[i:i + self.batch]]
             missed = await self._cached(agents, parts, horizon)
             await self._computed(agents, parts, horizon, now_ms)
-            self._weeks(missed, horizon)
+            self._blocks(missed, horizon)
             await self.rollups.write([(a.agent_id, a.writes) for a in agents])
             for a in agents:
                 try:
                     spans = merge(p for p in a.pieces if p is not None)
-                except (TypeError, ValueError, KeyError, AttributeError):
+                except DAMAGED:
                     # A damaged cached record (its items are not label, ms, …): this
                     # agent is added up from history, and its records are dropped.
                     await self.rollups.forget(a.agent_id)
@@ -85,8 +88,8 @@ class ReportTotals:
 
     async def _cached(self, agents: list[_Agent], parts: Sequence[Part], horizon: int
                       ) -> list[tuple[_Agent, Block]]:
-        """Fill the parts cached records cover; returns the weeks that missed, whose days
-        were then read one by one."""
+        """Fill the parts cached records cover; returns the blocks that missed, whose
+        days were then read one by one."""
         cover = blocks(parts)
         fields = [b.field for b in cover]
         stored = await self.rollups.read([(a.agent_id, fields) for a in agents])
@@ -97,7 +100,7 @@ class ReportTotals:
                     a.pieces[block.first] = wire_items(record)
                     for k in block.indexes[1:]:
                         a.pieces[k] = ()
-                elif block.week is not None:
+                elif block.count > 1:
                     missed.append((a, block))
         if missed:
             days = [[day_field(d) for k in b.indexes if (d := parts[k].day) is not None]
@@ -128,11 +131,14 @@ class ReportTotals:
                     a.days[k] = a.writes[field] = rollup.to_wire()
 
     @staticmethod
-    def _weeks(missed: list[tuple[_Agent, Block]], horizon: int) -> None:
-        """Combine the days of weeks that missed into week records to write."""
+    def _blocks(missed: list[tuple[_Agent, Block]], horizon: int) -> None:
+        """Combine the days of blocks that missed into block records to write."""
         for a, block in missed:
             days = [a.days.get(k) for k in block.indexes]
             if all(d is not None for d in days):
-                record = combine([d for d in days if d is not None])
+                try:
+                    record = combine([d for d in days if d is not None])
+                except DAMAGED:  # added up again below, from history
+                    continue
                 if lasting(record, horizon):
                     a.writes[block.field] = record
