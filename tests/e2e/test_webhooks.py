@@ -14,7 +14,7 @@ import pytest
 
 from presence.clock import FakeClock, SystemClock
 from tests.support.instance import Instance
-from tests.support.receiver import Receiver, Received
+from tests.support.receiver import Received, Receiver
 from tests.support.rest import put_agent
 from tests.support.waiting import until
 

@@ -27,6 +27,11 @@ class WebhookStore:
     async def put(self, sub: Subscription) -> None:
         await self.client.hset(self.keys.webhooks, sub.id, orjson.dumps(sub.stored()))
 
+    async def add(self, sub: Subscription) -> bool:
+        """Store a new subscription; ``False`` if its id is taken."""
+        return bool(await self.client.hsetnx(self.keys.webhooks, sub.id,
+                                             orjson.dumps(sub.stored())))
+
     async def get(self, sub_id: str) -> Subscription | None:
         raw = await self.client.hget(self.keys.webhooks, sub_id)
         return Subscription.from_stored(orjson.loads(raw)) if raw else None

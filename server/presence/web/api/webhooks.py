@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from presence.auth import Role
 from presence.core.errors import ErrorCode, PresenceError
-from presence.core.validation import Invalid
+from presence.core.validation import Invalid, requested_id
 from presence.core.webhooks import Subscription, parse_subscription
 from presence.core.webhooks import failing as is_failing
 from presence.web.http import JSON, body_json, endpoint, require, runtime
@@ -54,15 +54,19 @@ async def _view(hooks: Webhooks, sub: Subscription, **extra: Any) -> dict[str, A
 
 @endpoint
 async def create_webhook(request: Request) -> Response:
-    """Subscribe a URL; the answer carries the signing secret (shown only here and
-    by rotate-secret)."""
+    """Subscribe a URL (with the ``id`` the body names, or a generated one); the answer
+    carries the signing secret (shown only here and by rotate-secret)."""
     require(request, Role.ADMIN)
     rt = runtime(request)
     hooks = _webhooks(rt)
-    blank = Subscription(id=f"wh_{uuid.uuid4().hex[:16]}", url="", events=(),
-                         secret=new_secret(), created_at=rt.clock.now())
-    sub = parse_subscription(await body_json(request), blank)
-    await hooks.store.put(sub)
+    body = await body_json(request)
+    sub_id = requested_id(body, f"wh_{uuid.uuid4().hex[:16]}")
+    blank = Subscription(id=sub_id, url="", events=(), secret=new_secret(),
+                         created_at=rt.clock.now())
+    fields = {k: v for k, v in body.items() if k != "id"} if isinstance(body, dict) else body
+    sub = parse_subscription(fields, blank)
+    if not await hooks.store.add(sub):
+        raise PresenceError(ErrorCode.CONFLICT, f"webhook {sub_id!r} already exists")
     return JSON(await _view(hooks, sub, secret=sub.secret), status_code=201)
 
 
