@@ -62,8 +62,8 @@ def agent_of(r: Received) -> str:
 
 async def test_lifecycle_events_arrive_signed_and_in_order(
         server: Instance, fake_clock: FakeClock) -> None:
-    """An agent's creation, a tab's sign-in, change, close and grace expiry reach the receiver signed, as the
-    envelope of Standard Webhooks, in the order they happened."""
+    """An agent's creation, a tab's sign-in, change, close and grace expiry reach the
+    receiver signed, as the envelope of Standard Webhooks, in the order they happened."""
     recv = await Receiver().start()
     try:
         sub = await subscribe(server, recv.url, ["presence.*", "agent.*"])
@@ -78,8 +78,8 @@ async def test_lifecycle_events_arrive_signed_and_in_order(
     finally:
         await recv.stop()
     assert [b["type"] for b in bodies] == [
-        "presence.changed", "agent.connected", "presence.changed", "presence.changed", "agent.disconnected",
-        "presence.changed", "agent.grace_expired", "presence.changed"]
+        "presence.changed", "agent.connected", "presence.changed", "presence.changed",
+        "agent.disconnected", "presence.changed", "agent.grace_expired", "presence.changed"]
     assert [b["data"]["status_id"] for b in bodies if b["type"] == "presence.changed"] == [
         "offline", "available", "busy", "offline", "offline"]
     changed = bodies[2]["data"]
