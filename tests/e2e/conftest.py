@@ -19,7 +19,7 @@ from tests.support.instance import CLUSTER_URLS, Instance, Launch
 ON_CLUSTER = frozenset({
     "test_smoke", "test_signin", "test_manual_and_auto", "test_grace",
     "test_multi_instance", "test_supervisor", "test_routing_smoke", "test_routing",
-    "test_routing_offers", "test_routing_edges",
+    "test_routing_offers", "test_routing_edges", "test_webhooks",
 })
 
 

@@ -190,3 +190,45 @@ async def test_timeouts_and_redirects_are_failures(
         ("failed", None, "timeout"), ("failed", 307, None), ("delivered", 204, None)]
     assert [r.json()["data"]["status_id"] for r in recv.requests[2:]] == [
         "offline", "available", "busy", "available"]
+
+
+async def test_a_subscription_failing_a_whole_schedule_is_marked_failing(
+        launch: Callable[..., Any], fake_clock: FakeClock) -> None:
+    """A receiver refusing every attempt makes its events given up after the schedule
+    and the subscription failing (in its JSON and in metrics); one success clears it."""
+    healthy = {"on": False}
+    recv = await Receiver(lambda _: 204 if healthy["on"] else 500).start()
+    server: Instance = await launch(webhook_retry_schedule="1")
+    hooks = server.runtime.webhooks
+    assert hooks is not None
+    try:
+        sub = await subscribe(server, recv.url, ["presence.changed"])
+        await put_agent(server, "A1")
+        await put_agent(server, "A2")
+        for n in (2, 4):  # two agents' first events, then their single retries
+            await delivered(server, lambda n=n: len(recv.requests) == n,  # type: ignore[misc]
+                            f"{n} attempts")
+            await until(lambda n=n: attempts_recorded(server, n), 10,  # type: ignore[misc]
+                        f"{n} attempts recorded")
+            fake_clock.advance(2)
+        await hooks.dispatcher.tick()
+        async with server.admin() as http:
+            got = (await http.get(f"/api/webhooks/{sub['id']}")).json()
+            metrics = (await http.get("/metrics")).text
+            attempts = (await http.get(f"/api/webhooks/{sub['id']}/deliveries")).json()
+        assert (got["failing"], got["consecutive_failures"]) == (True, 4)
+        assert f'presence_webhook_failing{{subscription="{sub["id"]}"}} 1.0' in metrics
+        assert 'presence_webhook_attempts_total{outcome="given_up"} 2.0' in metrics
+        assert sorted(a["status"] for a in attempts) == ["failed", "failed",
+                                                         "given_up", "given_up"]
+        healthy["on"] = True
+        await put_agent(server, "A3")
+        await delivered(server, lambda: len(recv.requests) == 5, "A3's event")
+        await until(lambda: attempts_recorded(server, 5), 10, "the success recorded")
+        await hooks.dispatcher.tick()
+        async with server.admin() as http:
+            assert (await http.get(f"/api/webhooks/{sub['id']}")).json()["failing"] is False
+            metrics = (await http.get("/metrics")).text
+        assert f'presence_webhook_failing{{subscription="{sub["id"]}"}} 0.0' in metrics
+    finally:
+        await recv.stop()

@@ -91,7 +91,7 @@ class Outbox:
 
     async def enqueue(self, partition: str, sub_id: str, events: list[OutboundEvent]) -> None:
         """Append messages to one queue (a replay)."""
-        pipe = self.client.pipeline(transaction=True)
+        pipe = self.client.pipeline(transaction=False)
         for ev in events:
             pipe.xadd(self.keys.wh_queue(partition, sub_id), {
                 "k": ev.order_key, "m": ev.message_id, "b": orjson.dumps(ev.body)})
@@ -124,7 +124,7 @@ class Outbox:
 
     async def done(self, partition: str, sub_id: str, entry_id: str) -> None:
         """A message was delivered (or given up): drop it and its retry state."""
-        pipe = self.client.pipeline(transaction=True)
+        pipe = self.client.pipeline(transaction=False)
         pipe.xdel(self.keys.wh_queue(partition, sub_id), entry_id)
         pipe.hdel(self.keys.wh_retry(partition, sub_id), entry_id)
         await pipe.execute()

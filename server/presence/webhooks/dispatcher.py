@@ -81,6 +81,7 @@ class Dispatcher:
     async def tick(self) -> None:
         """One pass: leases, fan-out, health, and delivery tasks for what is queued."""
         parts = self.partitions()
+        self._tasks = {k: t for k, t in self._tasks.items() if not t.done()}
         held = await asyncio.gather(*(
             self.outbox.lease(p, self.instance_id, self.lease_time) for p in parts))
         self.owned = {p for p, ok in zip(parts, held, strict=True) if ok}
@@ -91,7 +92,9 @@ class Dispatcher:
         subs = await self.subs.all()
         for p, (cursor, rows) in zip(owned, unread, strict=True):
             await self._fan_out(p, cursor, rows, subs)
-        failures = await self.subs.consecutive_failures([s.id for s in subs])
+        ids = [s.id for s in subs]
+        self._limits = {s: lim for s, lim in self._limits.items() if s in ids}
+        failures = await self.subs.consecutive_failures(ids)
         self.failing = {s: is_failing(n, self.schedule) for s, n in failures.items()}
         for p in owned:
             for sub in subs:
@@ -118,6 +121,12 @@ class Dispatcher:
                                   self.clock.now())
                 if not heads:
                     return
+                # Read again each round: a rotated secret, a new URL or a deletion
+                # applies from the next attempt on, also in a task that never idles.
+                current = await self.subs.get(sub.id)
+                if current is None:
+                    return
+                sub = current
                 await asyncio.gather(*(self._attempt(partition, sub, q) for q in heads))
         except asyncio.CancelledError:
             raise
