@@ -232,3 +232,34 @@ async def test_a_subscription_failing_a_whole_schedule_is_marked_failing(
         assert f'presence_webhook_failing{{subscription="{sub["id"]}"}} 0.0' in metrics
     finally:
         await recv.stop()
+
+
+async def test_work_item_transitions_arrive_in_order(server: Instance) -> None:
+    """A work item queued, offered, accepted and closed sends those four events, in
+    that order, with the item as data; the team filter does not hold them back."""
+    recv = await Receiver().start()
+    try:
+        sub = await subscribe(server, recv.url, ["work_item.*"], teams=["T9"])
+        await put_agent(server, "A1", team="T1", capacity_units=10)
+        async with server.admin() as http:
+            r = await http.put("/api/workstreams/chat", json={"capacity": {"units": 1},
+                                                               "teams": ["T1"]})
+            assert r.status_code == 201, r.text
+            async with server.agent("A1") as tab:
+                r = await http.post("/api/work-items", json={"workstream": "chat",
+                                                             "id": "w1"})
+                assert r.status_code == 201, r.text
+                offer = await tab.wait_for(lambda m: m["type"] == "offer")
+                await tab.request({"type": "accept", "offer_id": offer["offer_id"]})
+                r = await http.post("/api/work-items/w1/close")
+                assert r.status_code == 200, r.text
+        await delivered(server, lambda: len(recv.requests) == 4, "four item events")
+        bodies = recv.verified(sub["secret"])
+    finally:
+        await recv.stop()
+    assert [b["type"] for b in bodies] == ["work_item.queued", "work_item.offered",
+                                           "work_item.accepted", "work_item.closed"]
+    assert [b["data"]["state"] for b in bodies] == ["queued", "offered", "assigned",
+                                                    "closed"]
+    assert {b["data"]["id"] for b in bodies} == {"w1"}
+    assert bodies[2]["data"]["agent_id"] == "A1" and "history" not in bodies[0]["data"]

@@ -65,14 +65,20 @@ class Outbox:
     async def unread(self, partition: str, limit: int
                      ) -> tuple[str, list[tuple[str, dict[str, Any]]]]:
         """The partition's cursor ("" when none yet) and up to ``limit`` source entries
-        after it. Without a cursor, fan-out starts at the stream's end."""
+        after it. Without a cursor, a shard's fan-out starts at its stream's end (the
+        events before are older than webhooks here); a workstream's at its stream's
+        start (the stream is as new as the workstream, which may have had items before
+        the first fan-out saw it)."""
         raw = await self.client.get(self.keys.wh_cursor(partition))
         cursor = text(raw) if raw is not None else ""
         src = self.source(partition)
+        if not cursor and partition.startswith("w:"):
+            rows: Any = await self.client.xrange(src, "-", "+", count=limit)
+            return "", [(text(i), orjson.loads(f[b"e"])) for i, f in rows]
         if not cursor:
             last = await self.client.xrevrange(src, "+", "-", count=1)
             return "", [(text(last[0][0]), {})] if last else [("0-0", {})]
-        rows: Any = await self.client.xrange(src, f"({cursor}", "+", count=limit)
+        rows = await self.client.xrange(src, f"({cursor}", "+", count=limit)
         return cursor, [(text(i), orjson.loads(f[b"e"])) for i, f in rows]
 
     async def fan_out(self, partition: str, instance_id: str, cursor: str, new_cursor: str,
