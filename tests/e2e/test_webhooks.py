@@ -106,11 +106,15 @@ async def test_failed_attempts_are_retried_with_the_same_id_on_schedule(
         async with server.agent("A1"):
             pass
         await delivered(server, lambda: len(recv.requests) == 1, "first attempt")
-        for _ in range(3):  # t=+0: the retry is not due before 30 s (minus jitter)
-            await server.runtime.webhooks.dispatcher.tick()  # type: ignore[union-attr]
+        await until(lambda: attempts_recorded(server, 1), 10, "first attempt recorded")
+        fake_clock.advance(26)  # t=+26: the retry is not due before 27 s (30 - 10 %)
+        dispatcher = server.runtime.webhooks.dispatcher  # type: ignore[union-attr]
+        await dispatcher.tick()
+        await dispatcher.settle()  # the round ran and found nothing due
         assert len(recv.requests) == 1
-        fake_clock.advance(34)
+        fake_clock.advance(8)  # t=+34: due (33 s at most)
         await delivered(server, lambda: len(recv.requests) == 2, "second attempt")
+        await until(lambda: attempts_recorded(server, 2), 10, "second attempt recorded")
         fake_clock.advance(67)
         await delivered(server, lambda: len(recv.requests) == 3, "third attempt")
         recv.verified(sub["secret"])

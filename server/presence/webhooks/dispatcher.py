@@ -151,6 +151,11 @@ class Dispatcher:
             self.metrics.webhook_attempts.labels(outcome).inc()
             self.metrics.webhook_latency.observe(result.latency)
 
+    async def settle(self) -> None:
+        """Wait for the delivery tasks running now (their rounds end when nothing is
+        due)."""
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
     async def stop(self) -> None:
         """Cancel deliveries in flight and give the leases up (another instance takes
         the partitions over at its next tick; an undelivered message stays queued)."""
