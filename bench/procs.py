@@ -16,7 +16,8 @@ from typing import Any, BinaryIO
 import orjson
 from redis.asyncio import Redis
 
-from bench.common import cpu_seconds, rss_kib
+from bench import peer_node
+from bench.common import SECRET, cpu_seconds, rss_kib
 from bench.load import PROMPT
 from presence.core.model import AgentId, AgentProfile, TeamId
 from presence.store.keys import Keys
@@ -45,7 +46,7 @@ def _env() -> dict[str, str]:
 
 @dataclass
 class Server:
-    """One server under test (``presence``, ``bare`` or ``peer``)."""
+    """One server under test (``presence``, ``bare``, ``peer`` or ``peer_node``)."""
 
     kind: str
     proc: asyncio.subprocess.Process
@@ -86,12 +87,20 @@ class Server:
 async def start_server(kind: str, logs: Path, redis_url: str | None = None,
                        *args: str, timeout: float = 30.0) -> Server:
     log, err_file = _new_log(logs, f"{kind}-")
-    argv = [sys.executable, "-m", "bench.serve", kind, *args]
-    if redis_url:
-        argv += ["--redis-url", redis_url]
+    env = _env()
+    if kind == "peer_node":  # Node.js, run directly: the harness measures node's own pid
+        if redis_url is None or args:
+            raise ValueError(f"expected a Redis URL and no options for peer_node, got "
+                             f"{redis_url!r} {args!r}")
+        argv = peer_node.argv(redis_url)
+        env["BENCH_TOKEN_SECRET"] = SECRET
+    else:
+        argv = [sys.executable, "-m", "bench.serve", kind, *args]
+        if redis_url:
+            argv += ["--redis-url", redis_url]
     with err_file as err:
         proc = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.PIPE, stderr=err, env=_env(), cwd=ROOT)
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=err, env=env, cwd=ROOT)
     assert proc.stdout is not None
     try:
         async with asyncio.timeout(timeout):
