@@ -140,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="markdown file a full run appends its table to")
     ap.add_argument("--no-docs", action="store_true", help="do not append to the docs")
     ap.add_argument("--profile", type=Path,
-                    help="directory for py-spy profiles of the servers (throughput, "
-                         "latency, grace)")
+                    help="directory for py-spy profiles of the servers (storm, "
+                         "throughput, latency, grace; V8's profiler for the node peer)")
     ap.add_argument("--timeout", type=float, help="give up after this many seconds")
     args = ap.parse_args(argv)
 
