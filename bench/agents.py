@@ -1,9 +1,10 @@
 """Agent-side clients of the three servers under test, behind one small interface.
 
 ``presence``: the product's own :class:`presence.client.AgentClient` (heartbeats on, as a
-real agent page runs). ``bare``: a plain ``websockets`` connection. ``peer``: Socket.IO
+real agent page runs). ``bare``: a plain ``websockets`` connection. ``peer`` and
+``peer_node`` (python-socketio and Node.js Socket.IO, the same wire protocol): Socket.IO
 (Engine.IO v4) spoken over a plain ``websockets`` connection, answering the server's
-pings, so the three use the same WebSocket client library underneath.
+pings, so every server is driven through the same WebSocket client library.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from websockets.exceptions import ConnectionClosed
 
 from bench.rawws import RawWebSocket, open_raw
 from presence.client import AgentClient
+
+#: The servers under test that speak Socket.IO (python-socketio, Node.js Socket.IO).
+SOCKETIO_KINDS = ("peer", "peer_node")
 
 
 class BenchAgent(Protocol):
@@ -275,6 +279,6 @@ def make_agent(kind: str, url: str, agent_id: str, token: str,
         return PresenceAgent(url, agent_id, token, heartbeat)
     if kind == "bare":
         return BareAgent(url, agent_id, token)
-    if kind == "peer":
+    if kind in SOCKETIO_KINDS:
         return PeerAgent(url, agent_id, token)
-    raise ValueError(f"expected presence, bare or peer, got {kind!r}")
+    raise ValueError(f"expected presence, bare, peer or peer_node, got {kind!r}")

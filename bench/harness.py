@@ -17,6 +17,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from bench import peer_node
 from bench.procs import Server, Worker, seed_agents, start_server, start_worker
 from presence.store.embedded import EmbeddedRedis
 
@@ -104,8 +105,17 @@ class Run:
     @contextlib.asynccontextmanager
     async def profiled(self, server: Server, name: str) -> AsyncIterator[None]:
         """Sample the server with py-spy while the block runs (``--profile`` only);
-        writes collapsed stacks (``name.txt``) for flame graphs or :mod:`bench.hot`."""
+        writes collapsed stacks (``name.txt``) for flame graphs or :mod:`bench.hot`. The
+        node peer is profiled by V8's own profiler instead (:func:`peer_node.profiled`)."""
         spy = shutil.which("py-spy") or shutil.which("py-spy", path=Path(sys.executable).parent)
+        if self.profile_dir is not None and server.kind == "peer_node":
+            self.profile_dir.mkdir(parents=True, exist_ok=True)
+            out = self.profile_dir / f"{name}.txt"
+            assert server.proc.stdout is not None
+            async with peer_node.profiled(server.pid, server.proc.stdout, out):
+                yield
+            self.say(f"profile of {server.kind} written to {out} (and .cpuprofile)")
+            return
         if self.profile_dir is None or spy is None:
             yield
             return

@@ -1,5 +1,6 @@
-"""Summarise a py-spy ``--format raw`` profile (collapsed stacks): the functions where
-the samples are, by own time and by inclusive time.
+"""Summarise a py-spy ``--format raw`` profile (collapsed stacks; the node peer's V8
+profiles are written in the same format): the functions where the samples are, by own
+time and by inclusive time.
 
     python -m bench.hot bench/results/profiles/throughput-presence.txt [--top 25]
 """
@@ -21,7 +22,7 @@ def summarise(path: Path, top: int, match: str = "") -> str:
             continue
         n = int(count)
         total += n
-        frames = [f.split(" (")[0] + " " + f.split("/")[-1].rstrip(")") for f in stack.split(";")]
+        frames = [_short(f) for f in stack.split(";")]
         own[frames[-1]] += n
         for frame in set(frames):
             inclusive[frame] += n
@@ -31,6 +32,13 @@ def summarise(path: Path, top: int, match: str = "") -> str:
     lines += [f"  {n / total:6.1%}  {f}" for f, n in inclusive.most_common(top * 2)
               if match in f][:top]
     return "\n".join(lines)
+
+
+def _short(frame: str) -> str:
+    """``function (path/file.py:12)`` as ``function file.py:12``; a frame without a
+    place (the node peer's ``(garbage collector)``, native ``writev``) as it is."""
+    name, sep, where = frame.partition(" (")
+    return f"{name} {where.rsplit('/', 1)[-1].rstrip(')')}" if sep else frame
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from bench.agents import BenchAgent, RawPresenceAgent, make_agent
+from bench.agents import SOCKETIO_KINDS, BenchAgent, RawPresenceAgent, make_agent
 from bench.common import SECRET, raise_nofile, run
 from bench.rawws import RawWebSocket, open_raw
 from presence.auth import Role, TokenService
@@ -160,7 +160,7 @@ class Supervisors:
     async def _open(self, index: int, token: str) -> RawWebSocket:
         url = urlsplit(self.urls[index % len(self.urls)])
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        peer = self.kind == "peer"
+        peer = self.kind in SOCKETIO_KINDS
         sampled = index < self.sample
         counts, samples = self.counts, self.samples
 

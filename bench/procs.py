@@ -15,7 +15,8 @@ from typing import Any, BinaryIO
 import orjson
 from redis.asyncio import Redis
 
-from bench.common import cpu_seconds, rss_kib
+from bench import peer_node
+from bench.common import SECRET, cpu_seconds, rss_kib
 from bench.load import PROMPT
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
@@ -46,9 +47,9 @@ def _env() -> dict[str, str]:
 
 @dataclass
 class Server:
-    """One server under test (``presence``, ``bare`` or ``peer``): a ``python -m
-    bench.serve`` process run by the tests' launcher
-    (:class:`tests.support.launcher.ServeProcess`)."""
+    """One server under test (``presence``, ``bare``, ``peer`` or ``peer_node``): a
+    ``python -m bench.serve`` process (``node server.js`` for ``peer_node``) run by the
+    tests' launcher (:class:`tests.support.launcher.ServeProcess`)."""
 
     kind: str
     process: ServeProcess
@@ -94,10 +95,18 @@ async def start_server(kind: str, logs: Path, redis_url: str | None = None,
                        *args: str, timeout: float = 30.0) -> Server:
     log, err_file = _new_log(logs, f"{kind}-")
     err_file.close()
-    argv = [sys.executable, "-m", "bench.serve", kind, *args]
-    if redis_url:
-        argv += ["--redis-url", redis_url]
-    process = ServeProcess(argv, log, env=_env(), ready=PORT_LINE, cwd=ROOT, name=f"{kind} server")
+    env = _env()
+    if kind == "peer_node":  # Node.js, run directly: the harness measures node's own pid
+        if redis_url is None or args:
+            raise ValueError(f"expected a Redis URL and no options for peer_node, got "
+                             f"{redis_url!r} {args!r}")
+        argv = peer_node.argv(redis_url)
+        env["BENCH_TOKEN_SECRET"] = SECRET
+    else:
+        argv = [sys.executable, "-m", "bench.serve", kind, *args]
+        if redis_url:
+            argv += ["--redis-url", redis_url]
+    process = ServeProcess(argv, log, env=env, ready=PORT_LINE, cwd=ROOT, name=f"{kind} server")
     await process.start(timeout)
     return Server(kind, process)
 

@@ -2,8 +2,11 @@
 ``python -m bench.run --smoke`` (seconds; CI checks the harness keeps working).
 
 Every scenario runs against our server and, beside it, the ``bare`` baseline (uvicorn +
-Starlette, no presence logic) and the ``peer`` (python-socketio + its Redis manager,
-skipped and recorded as such when the ``bench`` extra is not installed). Repeats are
+Starlette, no presence logic), the ``peer`` (python-socketio + its Redis manager,
+skipped and recorded as such when the ``bench`` extra is not installed) and the
+``peer_node`` (Node.js Socket.IO + its Redis adapter, :mod:`bench.peer_node`; its npm
+packages are installed with ``npm ci`` when absent, and it is skipped and recorded as
+such when node or npm is missing). Repeats are
 interleaved across the servers so that noise on a shared machine hits them alike;
 every figure is the median of the repeats. The result goes to
 ``bench/results/<date>-<mode>.json``; a full run also appends its table to
@@ -24,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from bench import scenarios
+from bench import peer_node, scenarios
 from bench.common import has_socketio, machine, raise_nofile, versions
 from bench.harness import SMOKE, Run, Sizes, open_run
 from bench.report import markdown, medians, summary
@@ -33,12 +36,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Scenario keys of the JSON result, in run order, with the servers each one covers.
 SCENARIOS: dict[str, tuple[str, ...]] = {
-    "idle_connections": ("presence", "bare", "peer"),
-    "signin_storm": ("presence", "bare", "bare_gc", "peer"),
-    "supervisor_latency": ("presence", "bare", "peer"),
-    "redis_cost": ("presence", "peer"),
+    "idle_connections": ("presence", "bare", "peer", "peer_node"),
+    "signin_storm": ("presence", "bare", "bare_gc", "peer", "peer_node"),
+    "supervisor_latency": ("presence", "bare", "peer", "peer_node"),
+    "redis_cost": ("presence", "peer", "peer_node"),
     "grace_storm": ("presence",),
-    "broadcast_throughput": ("presence", "bare", "peer"),
+    "broadcast_throughput": ("presence", "bare", "peer", "peer_node"),
     "two_processes": ("one", "two"),
 }
 
@@ -62,8 +65,10 @@ async def one(run: Run, scenario: str, kind: str) -> dict[str, Any]:
     raise ValueError(f"unknown scenario {scenario!r}")
 
 
-async def run_all(sizes: Sizes, only: list[str], peer: bool,
+async def run_all(sizes: Sizes, only: list[str], skipped: dict[str, str],
                   profile: Path | None) -> dict[str, Any]:
+    """Every selected scenario, repeats interleaved across its servers; ``skipped``
+    maps a server kind that cannot run here to the reason recorded for it."""
     results: dict[str, Any] = {}
     async with open_run(sizes, profile) as run:
         info = await run.client.info("server")
@@ -75,11 +80,7 @@ async def run_all(sizes: Sizes, only: list[str], peer: bool,
                 entry["skipped"] = "not selected"
                 continue
             for kind in kinds:
-                if kind == "peer" and not peer:
-                    entry[kind] = {"skipped": "python-socketio is not installed "
-                                              "(pip install -e '.[bench]')"}
-                else:
-                    entry[kind] = {"runs": []}
+                entry[kind] = {"skipped": skipped[kind]} if kind in skipped else {"runs": []}
             for repeat in range(sizes.repeats):
                 for kind in kinds:
                     if "runs" not in entry[kind]:
@@ -106,6 +107,21 @@ def _brief(figures: dict[str, Any]) -> str:
                      for k, v in figures.items() if not isinstance(v, list | dict))
 
 
+def _skipped(no_peer: bool, no_peer_node: bool) -> dict[str, str]:
+    """The peers that will not run, each with the reason (installs the node peer's
+    packages first when node and npm are there)."""
+    skipped = {}
+    if no_peer:
+        skipped["peer"] = "not selected (--no-peer)"
+    elif not has_socketio():
+        skipped["peer"] = "python-socketio is not installed (pip install -e '.[bench]')"
+    if no_peer_node:
+        skipped["peer_node"] = "not selected (--no-peer-node)"
+    elif (reason := peer_node.prepare()) is not None:
+        skipped["peer_node"] = reason
+    return skipped
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -117,13 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="SIZE=VALUE",
                     help="override one size of the mode, e.g. --set idle=2000 (repeatable)")
     ap.add_argument("--no-peer", action="store_true", help="skip the python-socketio peer")
+    ap.add_argument("--no-peer-node", action="store_true",
+                    help="skip the Node.js Socket.IO peer")
     ap.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md",
                     help="markdown file a full run appends its table to")
     ap.add_argument("--no-docs", action="store_true", help="do not append to the docs")
     ap.add_argument("--profile", type=Path,
-                    help="directory for py-spy profiles of the servers (throughput, "
-                         "latency, grace)")
+                    help="directory for py-spy profiles of the servers (storm, "
+                         "throughput, latency, grace; V8's profiler for the node peer)")
     ap.add_argument("--timeout", type=float, help="give up after this many seconds")
     args = ap.parse_args(argv)
 
@@ -140,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown scenario {unknown[0]!r}; expected one of {', '.join(SCENARIOS)}")
     label = "smoke" if args.smoke else "custom" if args.set else "full"
-    peer = has_socketio() and not args.no_peer
+    skipped = _skipped(args.no_peer, args.no_peer_node)
     raise_nofile()
     started = datetime.datetime.now().astimezone()
     t0 = time.monotonic()
@@ -148,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
 
     async def bounded() -> dict[str, Any]:
         async with asyncio.timeout(timeout):
-            return await run_all(sizes, only, peer, args.profile)
+            return await run_all(sizes, only, skipped, args.profile)
 
     scenario_results = asyncio.run(bounded())
     valkey = scenario_results.pop("_valkey")
@@ -157,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         "mode": label, "started": started.isoformat(timespec="seconds"),
         "duration_seconds": time.monotonic() - t0, "repeats": sizes.repeats,
         "sizes": sizes.__dict__, "machine": machine(), "versions": versions(),
-        "valkey_version": valkey, "peer_available": peer, "scenarios": scenario_results,
+        "valkey_version": valkey, "peer_available": "peer" not in skipped,
+        "peer_node_available": "peer_node" not in skipped, "skipped": skipped,
+        "node_versions": peer_node.versions(), "scenarios": scenario_results,
         "summary": [r.to_json() for r in rows],
     }
     args.results_dir.mkdir(parents=True, exist_ok=True)

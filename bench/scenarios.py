@@ -1,9 +1,10 @@
 """The scenarios of the issue, one repeat each. Every function returns the raw figures
 of one repeat; :mod:`bench.run` repeats them and takes medians.
 
-Servers: ``presence`` (ours), ``bare`` (uvicorn + Starlette, no presence logic) and
-``peer`` (python-socketio + AsyncRedisManager). Load always comes from separate
-processes (:mod:`bench.load`) over loopback.
+Servers: ``presence`` (ours), ``bare`` (uvicorn + Starlette, no presence logic),
+``peer`` (python-socketio + AsyncRedisManager) and ``peer_node`` (Node.js Socket.IO +
+its Redis adapter, :mod:`bench.peer_node`). Load always comes from separate processes
+(:mod:`bench.load`) over loopback.
 """
 
 from __future__ import annotations

@@ -44,6 +44,19 @@ class _ClockOffset(Collector):
             value=self._read())
 
 
+class _Failing(Collector):
+    def __init__(self, read: Callable[[], dict[str, bool]]) -> None:
+        self._read = read
+
+    def collect(self) -> Any:
+        g = GaugeMetricFamily("presence_webhook_failing",
+                              "1 for a webhook subscription marked failing, else 0",
+                              labels=["subscription"])
+        for sub_id, failing in sorted(self._read().items()):
+            g.add_metric([sub_id], 1 if failing else 0)
+        yield g
+
+
 class _Children:
     """A labelled metric's children, each looked up once: ``labels()`` takes a lock and
     builds its key on every call, a few microseconds on every transition."""
@@ -91,6 +104,14 @@ class Metrics:
             "Agents re-stamped with a new epoch after Redis lost writes clients had seen",
             registry=r)
 
+        self.webhook_attempts = Counter(
+            "presence_webhook_attempts", "Webhook delivery attempts by outcome "
+            "(delivered, failed: retried later, given_up: schedule used up)",
+            ["outcome"], registry=r)
+        self.webhook_latency = Histogram(
+            "presence_webhook_seconds", "Webhook delivery attempts, request to answer",
+            registry=r, buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
+
         self._changes = _Children(self.presence_changes)
         self._grace = _Children(self.grace)
         self._latency = _Children(self.redis_latency)
@@ -103,6 +124,10 @@ class Metrics:
     def watch_clock_offset(self, read: Callable[[], float]) -> None:
         """Expose ``read()`` as ``presence_clock_offset_seconds`` (read at scrape time)."""
         self.registry.register(_ClockOffset(read))
+
+    def watch_webhooks(self, read: Callable[[], dict[str, bool]]) -> None:
+        """Expose ``read()`` (subscription id -> failing) as ``presence_webhook_failing``."""
+        self.registry.register(_Failing(read))
 
     def presence_changed(self, base: str, source: str, reason: str, grace: bool) -> None:
         """Count one committed presence change and the grace outcome it represents."""

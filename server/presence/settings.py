@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from presence.core.webhooks import parse_schedule
+
 ENV_PREFIX = "PRESENCE_"
 
 
@@ -66,7 +68,17 @@ class Settings:
     teams_claim: str = "teams"
     oidc_client_id: str | None = None
     oidc_scope: str = "openid offline_access"
+    # Outbound webhooks (presence.webhooks, decisions 47 and 48).
+    webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+    webhook_timeout: float = 10.0
+    webhook_concurrency: int = 8
+    webhook_period: float = 0.5
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def retry_schedule(self) -> tuple[float, ...]:
+        """``webhook_retry_schedule`` in seconds (checked by :meth:`validate`)."""
+        return parse_schedule(self.webhook_retry_schedule)
 
     def validate(self) -> Settings:
         """Return ``self`` if every setting and relation is sane, else raise."""
@@ -118,6 +130,7 @@ class Settings:
             problems.append("redis URL must start with redis://, rediss://, unix:// or "
                             f"valkey://, got {self.redis_url!r}")
         problems.extend(self._oidc_problems())
+        problems.extend(self._webhook_problems())
         if problems:
             raise SettingsError("; ".join(problems))
         return self
@@ -138,6 +151,21 @@ class Settings:
             if not path or "" in path.split("."):
                 problems.append(f"{name.replace('_', ' ')} must be a claim name or dotted "
                                 f"path, got {path!r}")
+        return problems
+
+    def _webhook_problems(self) -> list[str]:
+        problems: list[str] = []
+        try:
+            parse_schedule(self.webhook_retry_schedule)
+        except ValueError as exc:
+            problems.append(f"webhook retry schedule: {exc}")
+        if not 0 < self.webhook_timeout <= 300:
+            problems.append(f"webhook timeout must be 0-300 s, got {self.webhook_timeout}")
+        if not 1 <= self.webhook_concurrency <= 256:
+            problems.append("webhook concurrency must be 1-256, got "
+                            f"{self.webhook_concurrency}")
+        if self.webhook_period <= 0:
+            problems.append(f"webhook period must be > 0 s, got {self.webhook_period}")
         return problems
 
     @classmethod

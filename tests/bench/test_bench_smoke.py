@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = {
-    "idle_connections": {"presence", "bare", "peer"},
-    "signin_storm": {"presence", "bare", "bare_gc", "peer"},
-    "supervisor_latency": {"presence", "bare", "peer"},
-    "redis_cost": {"presence", "peer"},
+    "idle_connections": {"presence", "bare", "peer", "peer_node"},
+    "signin_storm": {"presence", "bare", "bare_gc", "peer", "peer_node"},
+    "supervisor_latency": {"presence", "bare", "peer", "peer_node"},
+    "redis_cost": {"presence", "peer", "peer_node"},
     "grace_storm": {"presence"},
-    "broadcast_throughput": {"presence", "bare", "peer"},
+    "broadcast_throughput": {"presence", "bare", "peer", "peer_node"},
     "two_processes": {"one", "two"},
 }
+#: The node peer runs wherever node and npm are installed (scripts/test installs both).
+NODE = shutil.which("node") is not None and shutil.which("npm") is not None
 
 
 @pytest.mark.slow
@@ -44,6 +48,9 @@ def test_smoke_run_writes_a_complete_result(tmp_path: Path) -> None:
             if kind == "peer" and not result["peer_available"]:
                 assert "skipped" in figures
                 continue
+            if kind == "peer_node" and not NODE:
+                assert "node" in figures["skipped"] or "npm" in figures["skipped"]
+                continue
             assert len(figures["runs"]) == 1, (scenario, kind)
             assert isinstance(figures["median"], dict), (scenario, kind)
     scale = result["scenarios"]["two_processes"]["two"]["median"]
@@ -53,6 +60,33 @@ def test_smoke_run_writes_a_complete_result(tmp_path: Path) -> None:
     assert all({"figure", "ours", "target", "met"} <= set(row) for row in result["summary"])
     assert not docs.exists()  # only a full run appends to the docs
     assert "| scenario | figure |" in proc.stdout
+    if NODE:
+        _assert_node_peer_worked(result)
+
+
+def _assert_node_peer_worked(result: dict[str, Any]) -> None:
+    """The node peer ran every scenario without error and did the work: every agent
+    signed in, every change acked and delivered to the supervisors, two Redis round
+    trips per change (HSET, PUBLISH)."""
+    assert result["peer_node_available"], result["skipped"]
+    assert result["node_versions"]["socket.io"], result["node_versions"]
+    node = {scenario: entry["peer_node"] for scenario, entry in result["scenarios"].items()
+            if "peer_node" in entry}
+    for scenario, figures in node.items():
+        errors = [run["error"] for run in figures["runs"] if "error" in run]
+        assert not errors, (scenario, errors)
+    sizes = result["sizes"]
+    assert node["idle_connections"]["median"]["connections"] == sizes["idle"]
+    assert node["signin_storm"]["median"]["connected"] == sizes["storm"]
+    for scenario in ("supervisor_latency", "broadcast_throughput"):
+        figures = node[scenario]["median"]
+        assert figures["errors"] == 0, figures["error_sample"]
+        assert figures["acked_per_second"] > 0, scenario
+        assert figures["delivered_fraction"] == 1, scenario
+    trips = node["redis_cost"]["median"]["round_trips_per_transition"]
+    assert trips == pytest.approx(2, abs=0.1)
+    rows = [r for r in result["summary"] if r["ratio_of"] == "ours / node peer"]
+    assert rows and all(r["node"] is not None for r in rows)
 
 
 @pytest.mark.timeout(120)

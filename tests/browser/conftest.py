@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, async_playwright, expect
+
+from tests.support.need import missing
 
 CHROMIUM = "/usr/bin/chromium"
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
@@ -26,7 +27,7 @@ expect.set_options(timeout=10_000)
 async def browser() -> AsyncIterator[Browser]:
     """Headless Chromium (Debian's binary; nothing is downloaded)."""
     if not HAVE_CHROMIUM:
-        pytest.skip(f"{CHROMIUM} is not installed")
+        missing(f"{CHROMIUM} is not installed")
     async with async_playwright() as pw:
         b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
         try:

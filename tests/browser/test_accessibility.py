@@ -14,6 +14,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from presence.clock import FakeClock
 from tests.browser.browser_helpers import open_agent, open_supervisor, row
 from tests.support.instance import start_instance
+from tests.support.need import missing
 from tests.support.rest import create_status, put_agent, put_team
 
 pytestmark = pytest.mark.browser
@@ -25,7 +26,7 @@ AXE = Path(__file__).resolve().parents[1] / "axe" / "node_modules" / "axe-core" 
 async def axe_context(browser: Browser) -> AsyncIterator[BrowserContext]:
     """A profile that may inject axe-core into the pages despite their CSP."""
     if not AXE.exists():
-        pytest.skip("axe-core is not installed (npm ci --prefix tests/axe)")
+        missing("axe-core is not installed (npm ci --prefix tests/axe)")
     ctx = await browser.new_context(viewport={"width": 1280, "height": 800},
                                     timezone_id="UTC", bypass_csp=True)
     ctx.set_default_timeout(10_000)

@@ -130,6 +130,8 @@ class Fleet:
     #: One server with its own embedded Valkey (``presence serve`` with no Redis URL, as
     #: the README's first command runs it) instead of servers sharing the harness's.
     embedded: bool = False
+    #: More ``PRESENCE_*`` variables for every server (e.g. a short webhook schedule).
+    extra_env: dict[str, str] = field(default_factory=dict)
     redis: EmbeddedRedis = field(init=False)
     servers: list[ServerProcess] = field(init=False, default_factory=list)
     tokens: TokenService = field(init=False)
@@ -166,6 +168,7 @@ class Fleet:
                 "PRESENCE_LOG_LEVEL": "warning",
                 "PRESENCE_DATA_DIR": str(self.tmp / f"data{i}"),
             }
+            env.update(self.extra_env)
             if self.fixed_instance_ids:
                 env["PRESENCE_INSTANCE_ID"] = f"slot{i}"
             if self.embedded:

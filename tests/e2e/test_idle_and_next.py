@@ -16,7 +16,15 @@ from presence.core.model import AgentId
 from presence.core.rules import WorkChangeKind
 from presence.store.redis_store import CommitRequest, Committed
 from tests.support.instance import Instance, Launch
-from tests.support.rest import agent_view, create_status, put_agent, put_team
+from tests.support.rest import (
+    agent_view,
+    create_status,
+    get_item,
+    post_item,
+    put_agent,
+    put_team,
+    put_workstream,
+)
 
 IDLE = 60
 NO_SWEEP = {"sweep_period": 1_000_000.0}
@@ -86,7 +94,8 @@ async def test_idle_settings_layer_global_team_agent_and_put_keeps_other_fields(
     async with server.admin() as http:
         assert (await http.put("/api/settings", json={"global_default": "away"})).is_success
         r = await http.put("/api/settings", json={"idle_away_after": 120})
-        assert r.json() == {"global_default": "away", "idle_away_after": 120}
+        got = r.json()
+        assert (got["global_default"], got["idle_away_after"]) == ("away", 120)
         bad = await http.put("/api/settings", json={"idle_away_after": -1})
         assert bad.status_code == 422
         got = (await http.get("/api/settings")).json()
@@ -204,3 +213,28 @@ async def test_next_status_without_sessions_clear_and_supervisor_force(
         with pytest.raises(ServerError) as refused:
             await tab.request({"type": "set_next_presence", "status_id": "nope"})
         assert refused.value.message["code"] == "unknown_status"
+
+
+async def test_a_pending_next_status_holds_new_offers_through_the_router(
+    backend: str, launch: Launch
+) -> None:
+    """With room left but a next status pending, a new item stays queued for the agent;
+    clearing the next status lets the router offer it at once."""
+    server = await launch()
+    lunch = await create_status(server, "Lunch", "away")
+    await put_agent(server, "A1", team="T1", custom_statuses=[lunch], capacity_units=10)
+    await put_workstream(server, "chat", teams=["T1"], capacity={"units": 5},
+                         allowed_presences=["available", "busy"])
+    async with server.agent("A1") as tab:
+        await post_item(server, "chat", "w1")
+        offer = await tab.wait_for(lambda m: m["type"] == "offer")
+        await tab.request({"type": "accept", "offer_id": offer["offer_id"]})
+        p = await tab.set_next_presence(lunch)
+        assert (p["status_id"], p["next_status_id"]) == ("busy", lunch)
+        queued = await post_item(server, "chat", "w2")
+        assert (queued["state"], queued["agent_id"]) == ("queued", None)
+        p = await tab.set_next_presence(None)
+        assert p["next_status_id"] is None
+        second = await tab.wait_for(lambda m: m["type"] == "offer")
+        assert second["work_item"]["id"] == "w2"
+    assert (await get_item(server, "w2"))["agent_id"] == "A1"

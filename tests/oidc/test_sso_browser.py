@@ -17,6 +17,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from presence.clock import FakeClock
 from tests.support.instance import Instance, start_instance
+from tests.support.need import missing
 from tests.support.rest import put_agent
 
 CHROMIUM = "/usr/bin/chromium"  # as tests/browser/conftest.py: Debian's, never downloaded
@@ -38,7 +39,7 @@ async def provider_issuer() -> AsyncIterator[str]:
     """oidc-provider running on a loopback port; its issuer URL."""
     node = shutil.which("node")
     if node is None or not (HERE / "node_modules" / "oidc-provider").is_dir():
-        pytest.skip("node or tests/oidc/node_modules missing (scripts/test runs npm ci)")
+        missing("node or tests/oidc/node_modules missing (scripts/test runs npm ci)")
     proc = await asyncio.create_subprocess_exec(
         node, str(HERE / "provider.mjs"), cwd=HERE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin",
@@ -73,7 +74,7 @@ async def sso_pages(redis_url: str, key_prefix: str, fake_clock: FakeClock,
 async def browser() -> AsyncIterator[Browser]:
     """Headless Chromium (Debian's binary; nothing is downloaded)."""
     if not HAVE_CHROMIUM:
-        pytest.skip(f"{CHROMIUM} is not installed")
+        missing(f"{CHROMIUM} is not installed")
     async with async_playwright() as pw:
         b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
                                      timeout=30_000)

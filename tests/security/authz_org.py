@@ -118,8 +118,8 @@ def app_routes() -> list[BaseRoute]:
 
 
 async def build_org(inst: Instance) -> None:
-    """Teams T1 (A1, A3) and T2 (A2), a custom status, a capacity profile, a workstream,
-    and one assigned work item each for A1 and A2."""
+    """Teams T1 (A1, A3) and T2 (A2), a custom status, a capacity profile, a webhook
+    subscription, a workstream, and one assigned work item each for A1 and A2."""
     async with inst.admin() as http:
         for team in TEAMS:
             assert (await http.put(f"/api/teams/{team}", json={"name": team})).status_code == 200
@@ -133,6 +133,9 @@ async def build_org(inst: Instance) -> None:
         r = await http.put("/api/statuses/c-vip/assignments",
                            json={"agents": list(TEAM_OF), "teams": list(TEAMS)})
         assert r.status_code == 200, r.text
+        r = await http.post("/api/webhooks", json={"id": "wh1", "events": ["*"],
+                                                   "url": "http://127.0.0.1:9/hook"})
+        assert r.status_code == 201, r.text
         r = await http.put("/api/workstreams/chat", json={"capacity": {"units": 1},
                                                            "teams": list(TEAMS)})
         assert r.status_code == 201, r.text

@@ -202,6 +202,15 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("GET", "/api/revocations"): Policy(admin_only),
     ("POST", "/api/revocations"): Policy(admin_only, {"role": "agent", "id": "mallory"}),
     ("DELETE", "/api/revocations/{role}/{subject:path}"): Policy(admin_only),
+    ("GET", "/api/webhooks"): Policy(admin_only),
+    ("POST", "/api/webhooks"): Policy(admin_only, {"url": "http://127.0.0.1:9/m",
+                                                   "events": ["*"]}),
+    ("GET", "/api/webhooks/{webhook_id}"): Policy(admin_only),
+    ("PATCH", "/api/webhooks/{webhook_id}"): Policy(admin_only, {"description": "Hacked"}),
+    ("DELETE", "/api/webhooks/{webhook_id}"): Policy(admin_only),
+    ("POST", "/api/webhooks/{webhook_id}/rotate-secret"): Policy(admin_only),
+    ("GET", "/api/webhooks/{webhook_id}/deliveries"): Policy(admin_only),
+    ("POST", "/api/webhooks/{webhook_id}/replay"): Policy(admin_only, {"since": 0}),
     ("GET", "/api/reports/realtime"): Policy(report, queries=REPORT_QUERIES, scoped=True),
     ("GET", "/api/reports/presence"): Policy(report, queries=REPORT_QUERIES, scoped=True),
 }
@@ -217,6 +226,7 @@ PARAM_VALUES: dict[str, tuple[str, ...]] = {
     "path": ("favicon.svg",),
     "role": ("agent",),
     "subject": ("mallory",),
+    "webhook_id": ("wh1",),
 }
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

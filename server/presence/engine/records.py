@@ -10,7 +10,9 @@ from presence.core.decisions import Facts
 from presence.core.idle import idle_due
 from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
 from presence.core.org import OrgConfig
+from presence.core.outbound import agent_event_types
 from presence.core.rules import Transition
+from presence.core.time import to_ms
 from presence.core.views import agent_view, history_entry
 from presence.store.redis_store import CommitRequest, ConnectionOp, LoadedAgent
 
@@ -86,6 +88,10 @@ def commit_request(
         "ended": sorted(state.connections - after.connections)
         if ends_connections
         else [],
+        # Outbound webhook events of this commit (decision 47) and when it was made.
+        "hooks": agent_event_types(state, after, transition.presence_changed,
+                                   ends_connections),
+        "at": to_ms(now),
     }
     return CommitRequest(
         agent_id=state.agent_id,

@@ -68,6 +68,11 @@ class Keys:
     def offers_due(self, workstream: str) -> str:
         return f"{self._ws(workstream)}:due"
 
+    def item_events(self, workstream: str) -> str:
+        """The workstream's stream of work-item events (``commit_item.lua`` appends one
+        per transition; the webhook fan-out reads it)."""
+        return f"{self._ws(workstream)}:events"
+
     def applying(self, workstream: str) -> str:
         """Items accepted or closed whose agent's capacity change may not be committed
         yet (item id -> ms after which the sweep re-applies it)."""
@@ -83,7 +88,40 @@ class Keys:
     def channel(self, shard: int) -> str:
         return f"{self._tag(shard)}:ch"
 
+    # --- webhook delivery, per partition (a shard ``sN`` or a workstream ``w:ID``) ---
+    def partition_tag(self, partition: str) -> str:
+        return f"{self.prefix}{{{partition}}}"
+
+    def wh_cursor(self, partition: str) -> str:
+        """The last source-stream id fanned out to the subscriptions' queues."""
+        return f"{self.partition_tag(partition)}:wh:cursor"
+
+    def wh_lease(self, partition: str) -> str:
+        """The instance delivering this partition's webhooks (expires unless renewed)."""
+        return f"{self.partition_tag(partition)}:wh:lease"
+
+    def wh_queue(self, partition: str, subscription: str) -> str:
+        """Stream of one subscription's undelivered events of this partition."""
+        return f"{self.partition_tag(partition)}:wh:q:{subscription}"
+
+    def wh_retry(self, partition: str, subscription: str) -> str:
+        """Hash: queue entry id -> ``failures:next attempt ms`` of failed events."""
+        return f"{self.partition_tag(partition)}:wh:r:{subscription}"
+
     # --- global ---
+    @property
+    def webhooks(self) -> str:
+        """Hash: subscription id -> subscription JSON."""
+        return f"{self.prefix}webhooks"
+
+    def wh_attempts(self, subscription: str) -> str:
+        """List of a subscription's recent delivery attempts, newest first."""
+        return f"{self.prefix}webhook:{subscription}:attempts"
+
+    def wh_health(self, subscription: str) -> str:
+        """Hash of a subscription's delivery health (consecutive failures, last ...)."""
+        return f"{self.prefix}webhook:{subscription}:health"
+
     @property
     def agents(self) -> str:
         return f"{self.prefix}agents"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import orjson
 
 from presence.clock import to_ms
+from presence.core.outbound import work_item_event_type
 from presence.core.work import WorkItem
 from presence.store.connection import RedisClient
 from presence.store.keys import Keys
@@ -27,10 +28,21 @@ class DueOp:
     due_at: float = 0.0
 
 
+def _item_event(item: WorkItem) -> bytes:
+    """The events-stream entry of the transition that wrote ``item`` (empty: none)."""
+    kind = work_item_event_type(item)
+    if kind is None:
+        return b""
+    at = item.history[-1].get("at", 0)
+    data = {k: v for k, v in item.to_json().items() if k != "history"}
+    return orjson.dumps({"hooks": [kind], "at": at, "item": data})
+
+
 class WorkStore:
-    def __init__(self, client: RedisClient, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys, events_maxlen: int = 100_000) -> None:
         self.client = client
         self.keys = keys
+        self.events_maxlen = events_maxlen
         self._commit = client.register_script(script_source("commit_item"))
         self._release = client.register_script(script_source("release_reservation"))
 
@@ -53,18 +65,21 @@ class WorkStore:
         """Write ``item`` if its stored version is still ``expected_version``. With
         ``applying_until``, the same script records that the item's agent has a capacity
         change to commit next: the sweep re-applies it after that instant unless
-        :meth:`applied` removed the record first."""
+        :meth:`applied` removed the record first. The same script appends the
+        transition's webhook event to the workstream's events stream (decision 47)."""
         k = self.keys
         ws = item.workstream
         if expected_version == 0:
             await self.client.hsetnx(k.item_index, item.id, ws)
         reply = await self._commit(
-            keys=[k.item(ws, item.id), k.queue(ws), k.offers_due(ws), k.applying(ws)],
+            keys=[k.item(ws, item.id), k.queue(ws), k.offers_due(ws), k.applying(ws),
+                  k.item_events(ws)],
             args=[
                 expected_version, orjson.dumps(item.to_json()), item.version, item.id,
                 queue.op, to_ms(queue.score_at), due.op, due.offer_id, to_ms(due.due_at),
                 "" if applying_until is None else "1",
                 0 if applying_until is None else to_ms(applying_until),
+                _item_event(item), self.events_maxlen,
             ],
         )
         return int(reply[0]) == 1

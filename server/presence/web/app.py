@@ -53,6 +53,7 @@ from presence.web.revoking import refresh_revocations
 from presence.web.runtime import ConfigCache, Runtime
 from presence.web.sso import auth_config_route, page_headers
 from presence.web.supervisor_ws import supervisor_endpoint
+from presence.webhooks.service import build_webhooks
 
 log = logging.getLogger("presence.app")
 
@@ -119,7 +120,7 @@ async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> 
 
     hub = Hub(client, keys, clock, config.reload, on_resubscribed)
     config.listeners.append(lambda: refresh_pickers(hub, store, config))
-    router = Router(engine, WorkStore(client, keys), config, clock)
+    router = Router(engine, WorkStore(client, keys, settings.events_maxlen), config, clock)
     metrics = Metrics()
     engine.metrics = router.metrics = metrics
     metrics.watch_connections(lambda: {
@@ -131,6 +132,8 @@ async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> 
     rt = Runtime(settings, clock, client, store, config, engine, hub,
                  TokenService(token_secret, build_verifier(settings, clock)), instance_id,
                  router, metrics)
+    rt.webhooks = build_webhooks(client, keys, store.scripts, clock, settings, instance_id,
+                                 metrics, lambda: sorted(config.org.workstreams))
     # Revocations travel on the config channel: every reload re-reads them.
     config.listeners.append(lambda: refresh_revocations(rt))
     await refresh_revocations(rt)

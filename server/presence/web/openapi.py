@@ -276,6 +276,17 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+def _merge_webhooks() -> None:
+    """Add the entries of /api/webhooks (kept in their own module)."""
+    from presence.web import openapi_webhooks
+
+    SCHEMAS.update(openapi_webhooks.SCHEMAS)
+    OPERATIONS.update(openapi_webhooks.OPERATIONS)
+
+
+_merge_webhooks()
+
+
 def _doc_summary(route: Route) -> str:
     doc = (route.endpoint.__doc__ or "").strip()
     return doc.split("\n\n")[0].replace("\n", " ").strip().rstrip(".")

@@ -29,6 +29,7 @@ from presence.store.server_time import server_time
 from presence.web.close_codes import CloseCode
 from presence.web.guard import ConnectionGuard
 from presence.web.hub import Hub
+from presence.webhooks.service import Webhooks
 
 log = logging.getLogger("presence.runtime")
 
@@ -98,6 +99,8 @@ class Runtime:
     revocations: Revocations = field(default_factory=Revocations)
     #: The process's connection guard (set in the app's lifespan).
     guard: ConnectionGuard | None = None
+    #: Outbound webhooks: subscriptions and this instance's delivery loop.
+    webhooks: Webhooks | None = None
 
     def start_loops(self) -> None:
         """Start the hub and the background loops (docs/architecture.md, "Background
@@ -117,6 +120,8 @@ class Runtime:
              random.uniform(0.05, 1.0) * RETENTION_PERIOD),
             ("reconcile", s.liveness_timeout / 2, self.reconcile_once, 0.0),
         ]
+        if self.webhooks is not None:
+            loops.append(("webhooks", s.webhook_period, self.webhooks.dispatcher.tick, 0.0))
         if isinstance(self.clock, SharedClock):
             loops.append(("clock", SYNC_PERIOD, self.sync_clock_once, SYNC_PERIOD))
         for name, period, step, first_delay in loops:
@@ -132,6 +137,8 @@ class Runtime:
             for task in stuck:
                 log.warning("background loop %s did not stop", task.get_name())
         self.tasks.clear()
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         await self.hub.stop()
 
     async def _every(self, name: str, period: float, step: Step, first_delay: float) -> None:

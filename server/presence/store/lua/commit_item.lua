@@ -7,6 +7,7 @@
 -- KEYS[3] workstream due zset   (offer id -> offer deadline ms)
 -- KEYS[4] workstream applying zset (item id -> ms after which the agent's capacity
 --         change is re-applied, unless removed once it was committed)
+-- KEYS[5] workstream events stream (outbound webhook events of its items, decision 47)
 --
 -- ARGV[1] expected version ("0": the item must not exist yet)
 -- ARGV[2] new document (JSON)
@@ -19,6 +20,8 @@
 -- ARGV[9] due score (deadline ms) for "add"
 -- ARGV[10] "1": record the item in the applying zset at score ARGV[11]
 -- ARGV[11] applying score (ms)
+-- ARGV[12] event JSON appended to the events stream, or "" for none
+-- ARGV[13] events stream max length (approximate trim)
 --
 -- Returns {1, new version} or {0, current version} on conflict.
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
@@ -38,5 +41,8 @@ elseif ARGV[7] == 'del' then
 end
 if ARGV[10] == '1' then
   redis.call('ZADD', KEYS[4], ARGV[11], ARGV[4])
+end
+if ARGV[12] ~= '' then
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[13], '*', 'e', ARGV[12])
 end
 return {1, tonumber(ARGV[3])}

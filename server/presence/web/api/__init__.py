@@ -6,6 +6,7 @@
 - :mod:`.workstreams`, :mod:`.work_items` — routing configuration and work (SPEC §7)
 - :mod:`.reports` — realtime and presence reports, an agent's history (SPEC §8)
 - :mod:`.revocations` — cutting a principal off before its tokens expire
+- :mod:`.webhooks` — outbound webhook subscriptions, deliveries, replays
 
 Shared helpers of the configuration resources are in :mod:`.common`; JSON answers,
 typed errors and bearer authentication in :mod:`presence.web.http`; the OpenAPI document
@@ -24,6 +25,7 @@ from presence.web.api import (
     settings,
     statuses,
     teams,
+    webhooks,
     work_items,
     workstreams,
 )
@@ -40,4 +42,5 @@ routes: list[BaseRoute] = [
     *work_items.routes,
     *reports.routes,
     *revocations.routes,
+    *webhooks.routes,
 ]

@@ -1,0 +1,82 @@
+"""Webhook subscriptions, their recent delivery attempts and their health, in Redis
+(global keys: written by the REST API, read by every instance's dispatcher)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from presence.core.webhooks import Subscription
+from presence.store.connection import RedisClient
+from presence.store.keys import Keys
+from presence.store.replies import text
+
+#: Attempts kept per subscription for ``GET /api/webhooks/{id}/deliveries``.
+ATTEMPTS_KEPT = 100
+
+
+class WebhookStore:
+    """Subscriptions of one key prefix (see :mod:`presence.core.webhooks`)."""
+
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+
+    async def put(self, sub: Subscription) -> None:
+        await self.client.hset(self.keys.webhooks, sub.id, orjson.dumps(sub.stored()))
+
+    async def add(self, sub: Subscription) -> bool:
+        """Store a new subscription; ``False`` if its id is taken."""
+        return bool(await self.client.hsetnx(self.keys.webhooks, sub.id,
+                                             orjson.dumps(sub.stored())))
+
+    async def get(self, sub_id: str) -> Subscription | None:
+        raw = await self.client.hget(self.keys.webhooks, sub_id)
+        return Subscription.from_stored(orjson.loads(raw)) if raw else None
+
+    async def all(self) -> list[Subscription]:
+        raw = await self.client.hgetall(self.keys.webhooks)
+        subs = (Subscription.from_stored(orjson.loads(v)) for v in raw.values())
+        return sorted(subs, key=lambda s: (s.created_at, s.id))
+
+    async def delete(self, sub_id: str, partitions: list[str]) -> bool:
+        """Forget a subscription with its queues, retries, attempts and health."""
+        k = self.keys
+        removed = int(await self.client.hdel(k.webhooks, sub_id))
+        doomed = [k.wh_attempts(sub_id), k.wh_health(sub_id)]
+        for p in partitions:
+            doomed += [k.wh_queue(p, sub_id), k.wh_retry(p, sub_id)]
+        pipe = self.client.pipeline(transaction=False)
+        for key in doomed:  # one key per command: fine on a cluster
+            pipe.delete(key)
+        await pipe.execute()
+        return removed == 1
+
+    async def record_attempt(self, sub_id: str, attempt: Mapping[str, Any],
+                             succeeded: bool) -> int:
+        """Log one attempt and update the health; returns the consecutive failures."""
+        k = self.keys
+        pipe = self.client.pipeline(transaction=False)
+        pipe.lpush(k.wh_attempts(sub_id), orjson.dumps(attempt))
+        pipe.ltrim(k.wh_attempts(sub_id), 0, ATTEMPTS_KEPT - 1)
+        if succeeded:
+            pipe.hset(k.wh_health(sub_id), "failures", 0)
+        else:
+            pipe.hincrby(k.wh_health(sub_id), "failures", 1)
+        replies = await pipe.execute()
+        return 0 if succeeded else int(replies[2])
+
+    async def attempts(self, sub_id: str, limit: int) -> list[dict[str, Any]]:
+        raw = await self.client.lrange(self.keys.wh_attempts(sub_id), 0, limit - 1)
+        return [orjson.loads(r) for r in raw]
+
+    async def consecutive_failures(self, sub_ids: list[str]) -> dict[str, int]:
+        if not sub_ids:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for s in sub_ids:
+            pipe.hget(self.keys.wh_health(s), "failures")
+        return {s: int(text(v)) if v is not None else 0
+                for s, v in zip(sub_ids, await pipe.execute(), strict=True)}

@@ -1,0 +1,165 @@
+"""``/api/webhooks``: outbound webhook subscriptions, managed by admins (decision 48)."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from presence.auth import Role
+from presence.core.errors import ErrorCode, PresenceError
+from presence.core.validation import Invalid, requested_id
+from presence.core.webhooks import Subscription, parse_subscription
+from presence.core.webhooks import failing as is_failing
+from presence.web.http import JSON, body_json, endpoint, require, runtime
+from presence.web.runtime import Runtime
+from presence.webhooks.service import Webhooks
+
+#: Attempts ``GET /api/webhooks/{id}/deliveries`` lists at most.
+MAX_DELIVERIES = 100
+
+
+def new_secret() -> str:
+    """A Standard Webhooks signing secret: ``whsec_`` and 24 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def _webhooks(rt: Runtime) -> Webhooks:
+    if rt.webhooks is None:  # built with every runtime; absent only in bare test rigs
+        raise PresenceError(ErrorCode.UNAVAILABLE, "webhooks are not running")
+    return rt.webhooks
+
+
+async def _found(request: Request) -> tuple[Webhooks, Subscription]:
+    require(request, Role.ADMIN)
+    hooks = _webhooks(runtime(request))
+    sub_id = request.path_params["webhook_id"]
+    sub = await hooks.store.get(sub_id)
+    if sub is None:
+        raise PresenceError(ErrorCode.NOT_FOUND, f"no webhook {sub_id!r}")
+    return hooks, sub
+
+
+async def _view(hooks: Webhooks, sub: Subscription, **extra: Any) -> dict[str, Any]:
+    failures = (await hooks.store.consecutive_failures([sub.id]))[sub.id]
+    return sub.to_json() | {"failing": is_failing(failures, hooks.dispatcher.schedule),
+                            "consecutive_failures": failures} | extra
+
+
+@endpoint
+async def create_webhook(request: Request) -> Response:
+    """Subscribe a URL (with the ``id`` the body names, or a generated one); the answer
+    carries the signing secret (shown only here and by rotate-secret)."""
+    require(request, Role.ADMIN)
+    rt = runtime(request)
+    hooks = _webhooks(rt)
+    body = await body_json(request)
+    sub_id = requested_id(body, f"wh_{uuid.uuid4().hex[:16]}")
+    blank = Subscription(id=sub_id, url="", events=(), secret=new_secret(),
+                         created_at=rt.clock.now())
+    fields = {k: v for k, v in body.items() if k != "id"} if isinstance(body, dict) else body
+    sub = parse_subscription(fields, blank)
+    if not await hooks.store.add(sub):
+        raise PresenceError(ErrorCode.CONFLICT, f"webhook {sub_id!r} already exists")
+    return JSON(await _view(hooks, sub, secret=sub.secret), status_code=201)
+
+
+@endpoint
+async def list_webhooks(request: Request) -> Response:
+    require(request, Role.ADMIN)
+    hooks = _webhooks(runtime(request))
+    return JSON([await _view(hooks, s) for s in await hooks.store.all()])
+
+
+@endpoint
+async def get_webhook(request: Request) -> Response:
+    hooks, sub = await _found(request)
+    return JSON(await _view(hooks, sub))
+
+
+@endpoint
+async def patch_webhook(request: Request) -> Response:
+    """Change the url, events, teams or description of a subscription."""
+    hooks, sub = await _found(request)
+    sub = parse_subscription(await body_json(request), sub)
+    await hooks.store.put(sub)
+    return JSON(await _view(hooks, sub))
+
+
+@endpoint
+async def delete_webhook(request: Request) -> Response:
+    """Unsubscribe: undelivered messages are dropped with the subscription."""
+    hooks, sub = await _found(request)
+    await hooks.store.delete(sub.id, hooks.dispatcher.partitions())
+    return Response(status_code=204)
+
+
+@endpoint
+async def rotate_secret(request: Request) -> Response:
+    """A new signing secret, in force from the next attempt on."""
+    hooks, sub = await _found(request)
+    sub = Subscription(sub.id, sub.url, sub.events, new_secret(), sub.created_at,
+                       sub.teams, sub.description)
+    await hooks.store.put(sub)
+    return JSON({"id": sub.id, "secret": sub.secret})
+
+
+@endpoint
+async def list_deliveries(request: Request) -> Response:
+    """Recent attempts, newest first (``?limit=``, 1-100, default 100)."""
+    hooks, sub = await _found(request)
+    raw = request.query_params.get("limit", str(MAX_DELIVERIES))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DELIVERIES:
+        raise Invalid({"limit": f"expected an integer 1-{MAX_DELIVERIES}, got {raw!r}"})
+    return JSON(await hooks.store.attempts(sub.id, int(raw)))
+
+
+@endpoint
+async def replay(request: Request) -> Response:
+    """Send again every wanted event committed from ``since`` on (epoch ms or ISO 8601),
+    with their original ``webhook-id``s; 202 with how many were queued."""
+    hooks, sub = await _found(request)
+    since_at = parse_since(await body_json(request))
+    queued = await hooks.dispatcher.replay(sub, since_at)
+    return JSON({"id": sub.id, "queued": queued}, status_code=202)
+
+
+def parse_since(body: object) -> float:
+    """``{"since": epoch ms | ISO 8601 with a zone}`` → epoch seconds."""
+    if not isinstance(body, dict):
+        raise Invalid({"body": f"expected a JSON object, got {type(body).__name__}"})
+    unknown = {k: "unknown field" for k in body if k != "since"}
+    since = body.get("since")
+    if isinstance(since, int) and not isinstance(since, bool) and 0 <= since < 10**14:
+        at = since / 1000
+    elif isinstance(since, str):
+        try:
+            parsed = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise Invalid(unknown | {"since": "expected ISO 8601 with a zone or epoch ms"})
+        at = parsed.timestamp()
+    else:
+        raise Invalid(unknown | {"since": "expected ISO 8601 with a zone or epoch ms"})
+    if unknown:
+        raise Invalid(unknown)
+    return at
+
+
+routes = [
+    Route("/api/webhooks", list_webhooks, methods=["GET"]),
+    Route("/api/webhooks", create_webhook, methods=["POST"]),
+    Route("/api/webhooks/{webhook_id}", get_webhook, methods=["GET"]),
+    Route("/api/webhooks/{webhook_id}", patch_webhook, methods=["PATCH"]),
+    Route("/api/webhooks/{webhook_id}", delete_webhook, methods=["DELETE"]),
+    Route("/api/webhooks/{webhook_id}/rotate-secret", rotate_secret, methods=["POST"]),
+    Route("/api/webhooks/{webhook_id}/deliveries", list_deliveries, methods=["GET"]),
+    Route("/api/webhooks/{webhook_id}/replay", replay, methods=["POST"]),
+]
