@@ -6,7 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from presence.core.webhooks import EVENT_TYPES, MAX_DESCRIPTION, MAX_URL
-from presence.web.openapi import BOOL, ID, INT, MS, STR, Schema, array, nullable, obj, op, ref
+from presence.web.openapi import op
+from presence.web.openapi_schemas import (
+    BOOL,
+    ID,
+    INT,
+    MS,
+    STR,
+    Schema,
+    array,
+    nullable,
+    obj,
+    ref,
+)
 
 URL = {"type": "string", "format": "uri", "maxLength": MAX_URL,
        "description": "an absolute http:// or https:// URL"}
