@@ -28,6 +28,18 @@ from presence.web.openapi_schemas import (
     ref,
 )
 
+OPTIONAL_ID = {"type": "string", "pattern": r"^([A-Za-z0-9][A-Za-z0-9_.\-]{0,63})?$",
+               "description": "an id; empty means none"}
+INSTANT = {"anyOf": [{"type": "string", "pattern": "^[0-9]{0,18}$"},
+                     {"type": "string", "format": "date-time"}],
+           "description": "epoch milliseconds or an ISO 8601 date-time; empty means the default"}
+#: The schemas of query parameters (others are free text).
+QUERY: dict[str, Schema] = {
+    "format": {"type": "string", "enum": ["json", "csv"]},
+    "labels": {"type": "string", "enum": ["recorded", "current"]},
+    "team": OPTIONAL_ID, "agent": OPTIONAL_ID, "from": INSTANT, "to": INSTANT,
+    "limit": {"type": "string", "pattern": "^0*([1-9][0-9]?|100)$"},
+}
 SUCCESS = {200: "success", 201: "created", 202: "accepted", 204: "done",
            307: "redirect"}
 ERRORS = {"401": "not authenticated", "403": "not allowed", "404": "not found",
@@ -57,7 +69,7 @@ def op(tag: str, summary: str, ok: Schema | None = None, *,
                            "content": {"application/json": {"schema": ref("Error")}}}
     out: dict[str, Any] = {"tags": [tag], "summary": summary, "responses": responses,
                            "parameters": [{"name": n, "in": "query", "required": False,
-                                           "description": d, "schema": STR}
+                                           "description": d, "schema": QUERY.get(n, STR)}
                                           for n, d in query or []]}
     if body is not None:
         out["requestBody"] = {"required": True,
@@ -84,6 +96,9 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                            "down)", {"type": "object"}, errors="503", auth=False),
     ("GET", "/metrics"): op("operations", "Prometheus metrics", STR, media="text/plain",
                             errors="", auth=False),
+    ("GET", "/auth/config"): op("operations", "How the pages sign in through the identity "
+                                "provider (nulls: they do not)", {"type": "object"},
+                                errors="", auth=False),
     ("GET", "/openapi.json"): op("operations", "This document", {"type": "object"},
                                  errors="", auth=False),
     ("GET", "/api/statuses"): op("statuses", "List statuses (OOB first)", array(ref("Status")),
@@ -108,7 +123,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "statuses", "Assign a custom status to exactly these agents and/or teams",
         ref("Assignments"), body=ref("AssignmentsInput"), errors=W),
     ("GET", "/api/agents"): op("agents", "List agents", array(ref("Agent")),
-                               query=[("team", "only this team")]),
+                               query=[("team", "only this team")],
+                               errors="401 403 422"),
     ("GET", "/api/agents/{agent_id}"): op("agents", "Get an agent's configuration",
                                           ref("Agent"), errors="401 403 404"),
     ("PUT", "/api/agents/{agent_id}"): op("agents", "Create (201) or replace (200) an agent",
@@ -142,7 +158,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                           array(ref("CapacityProfile"))),
     ("POST", "/api/capacity-profiles"): op("capacity", "Create a capacity profile",
                                            ref("CapacityProfile"), status=201,
-                                           body=ref("CapacityProfileInput"),
+                                           body=ref("CapacityProfileCreate"),
                                            errors="401 403 409 422"),
     ("GET", "/api/capacity-profiles/{profile_id}"): op(
         "capacity", "Get a capacity profile", ref("CapacityProfile"), errors="401 403 404"),

@@ -167,7 +167,7 @@ CONDITION = closed(obj(("field", "op"), field={"type": "string", "enum": list(CO
 
 #: Request bodies: their own schemas, with the server's limits.
 INPUTS: dict[str, Schema] = {
-    "StatusCreate": closed(obj(("text", "base"), id=ID, text=TEXT,
+    "StatusCreate": closed(obj(("text", "base"), id=nullable(ID), text=TEXT,
                                base={"type": "string", "enum": [b.value for b in CUSTOM_BASES]},
                                disabled=BOOL, order=between(0, 10_000))),
     "StatusInput": closed(obj((), id=ID, text=TEXT,
@@ -182,7 +182,7 @@ INPUTS: dict[str, Schema] = {
     "TeamInput": closed(obj((), id=ID, name=nullable(TEXT), default_status=nullable(ID),
                             custom_statuses=array(ID), idle_away_after=nullable(IDLE))),
     "CapacityProfileInput": closed(obj(
-        (), id={**ID, "description": "must equal the id in the path"},
+        (), id=nullable({**ID, "description": "must equal the id in the path"}),
         name={"type": "string", "maxLength": MAX_TEXT}, max=between(0, 1000),
         blocking=BOOL)),
     "WorkstreamInput": closed(obj(
@@ -205,4 +205,7 @@ INPUTS: dict[str, Schema] = {
         "type": "string", "minLength": 1, "maxLength": MAX_SUBJECT_LENGTH,
         "pattern": r"^\S(.*\S)?$", "description": "a token subject, no surrounding space"})),
 }
+INPUTS["CapacityProfileCreate"] = {**INPUTS["CapacityProfileInput"], "required": ["max"]}
+INPUTS["CapacityProfileCreate"]["properties"] = {
+    **INPUTS["CapacityProfileInput"]["properties"], "id": nullable(ID)}
 SCHEMAS.update(INPUTS)
