@@ -54,7 +54,7 @@ def parse_capacity_profile(
     for key in body:
         if key not in {"id", "name", "max", "blocking"}:
             errors[key] = "unknown field"
-    if "id" in body and body["id"] != profile_id:
+    if body.get("id") is not None and body["id"] != profile_id:
         errors["id"] = "must equal the id in the path"
     base = partial_of or CapacityProfile(profile_id, max=-1)
     name = body.get("name", base.name)

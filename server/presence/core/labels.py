@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from presence.core.intervals import Change, Interval
 from presence.core.statuses import StatusCatalog
-from presence.core.validation import Invalid
+from presence.core.validation import InvalidQuery
 
 
 class Labels(StrEnum):
@@ -35,7 +35,7 @@ def parse_labels(raw: str | None) -> Labels:
     try:
         return Labels(raw)
     except ValueError:
-        raise Invalid({"labels": f"expected recorded or current, got {raw[:20]!r}"}) from None
+        raise InvalidQuery({"labels": f"expected recorded or current, got {raw[:20]!r}"}) from None
 
 
 def relabel(change: Change, catalog: StatusCatalog) -> Change:

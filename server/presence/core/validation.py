@@ -37,6 +37,10 @@ class Invalid(ValueError):
         self.fields = fields
 
 
+class InvalidQuery(Invalid):
+    """A query parameter that cannot be accepted (answered "invalid query parameter")."""
+
+
 #: What an invalid id is told.
 ID_PROBLEM = "expected an id (letters, digits, _ . -; at most 64 characters)"
 

@@ -42,6 +42,7 @@ from presence.store.server_time import server_time
 from presence.store.work_store import WorkStore
 from presence.web import api, openapi
 from presence.web.agent_ws import agent_endpoint
+from presence.web.allow import with_method_fallbacks
 from presence.web.body_limit import BodyLimit
 from presence.web.close_codes import CloseCode
 from presence.web.corrective import refresh_agent_tabs
@@ -221,14 +222,15 @@ def app_routes(settings: Settings) -> list[BaseRoute]:
         WebSocketRoute("/ws/agent", agent_endpoint),
         WebSocketRoute("/ws/supervisor", supervisor_endpoint),
         *api.routes, openapi.route,
-        Route("/", lambda r: RedirectResponse("/agent")),
-        Route("/agent", page("agent.html", page_headers(settings))),
-        Route("/supervisor", page("supervisor.html", page_headers(settings))),
+        Route("/", lambda r: RedirectResponse("/agent"), name="redirect_to_agent_page"),
+        Route("/agent", page("agent.html", page_headers(settings)), name="agent_page"),
+        Route("/supervisor", page("supervisor.html", page_headers(settings)),
+              name="supervisor_page"),
         auth_config_route(settings),
     ]
     if STATIC_DIR.is_dir():
         routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
-    return routes
+    return with_method_fallbacks(routes)
 
 
 class PresenceApp(Starlette):

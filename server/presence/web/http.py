@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from presence.auth import Identity, Role
 from presence.core.errors import ErrorCode, PresenceError
-from presence.core.validation import Invalid
+from presence.core.validation import Invalid, InvalidQuery
 from presence.store.connection import UNAVAILABLE
 from presence.web.runtime import Runtime
 
@@ -29,6 +29,7 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.INVALID_FIELD: 422,
     ErrorCode.BAD_FRAME: 400,
     ErrorCode.BODY_TOO_LARGE: 413,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.BUSY: 503,
     ErrorCode.UNAVAILABLE: 503,
@@ -103,6 +104,8 @@ def endpoint(handler: Handler) -> Handler:
             return await handler(request)
         except PresenceError as exc:
             return error(exc.code, exc.message)
+        except InvalidQuery as exc:
+            return error(ErrorCode.VALIDATION, "invalid query parameter", exc.fields)
         except Invalid as exc:
             return error(ErrorCode.VALIDATION, "invalid request body", exc.fields)
         except UNAVAILABLE:

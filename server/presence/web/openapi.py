@@ -17,109 +17,34 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from presence.web.allow import MethodFallback
 from presence.web.http import JSON
+from presence.web.openapi_schemas import (
+    ID,
+    SCHEMAS,
+    STR,
+    Schema,
+    array,
+    ref,
+)
 
-Schema = dict[str, Any]
-
-
-def ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def array(item: Schema) -> Schema:
-    return {"type": "array", "items": item}
-
-
-def obj(required: Iterable[str] = (), **props: Schema) -> Schema:
-    return {"type": "object", "properties": props, "required": list(required)}
-
-
-STR, INT, NUM, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {
-    "type": "boolean"}
-ID = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"}
-MS = {"type": "integer", "description": "epoch milliseconds"}
-SECONDS = {"type": "number", "description": "seconds, millisecond precision"}
-BASE = {"type": "string", "enum": ["available", "busy", "dnd", "away", "offline", "inactive"]}
-ROLE = {"type": "string", "enum": ["agent", "supervisor", "admin"]}
-
-
-def nullable(schema: Schema) -> Schema:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-BASE_TOTALS = obj(("base", "seconds", "statuses"), base=BASE, seconds=SECONDS, statuses=array(
-    obj(("status_id", "text", "custom", "seconds"), status_id=STR, text=STR, custom=BOOL,
-        seconds=SECONDS)))
-THRESHOLDS = {"type": "object", "description": "status id or base → seconds in status "
-              "before the live view flags an agent (a status id wins over its base)",
-              "additionalProperties": obj(("warn", "alert"), warn=SECONDS, alert=SECONDS)}
-WINDOW = {"from": MS, "to": MS, "until": {**MS, "description": "to, clipped at now"},
-          "seconds": SECONDS}
-
-SCHEMAS: dict[str, Schema] = {
-    "Error": obj(("error",), error=obj(("code", "message"), code=STR, message=STR,
-                                       fields={"type": "object",
-                                               "additionalProperties": STR})),
-    "Status": obj(("id", "text", "base", "disabled", "order", "oob", "selectable"), id=ID,
-                  text=STR, base=BASE, disabled=BOOL, order=INT, oob=BOOL, selectable=BOOL),
-    "StatusInput": obj((), id=ID, text=STR, base=BASE, disabled=BOOL, order=INT),
-    "Team": obj(("id",), id=ID, name=STR, default_status=nullable(ID),
-                custom_statuses=array(ID), idle_away_after=nullable(INT)),
-    "Agent": obj(("id",), id=ID, name=STR, team=nullable(ID), default_status=nullable(ID),
-                 capacity_units=nullable(INT), session_limit=INT, custom_statuses=array(ID),
-                 idle_away_after=nullable(INT),
-                 profiles=array({"anyOf": [ID, obj(("id",), id=ID, max=INT,
-                                                   blocking=BOOL)]})),
-    "CapacityProfile": obj(("id", "max", "blocking"), id=ID, name=STR, max=INT,
-                           blocking=BOOL),
-    "Settings": obj(("global_default", "thresholds"), global_default=nullable(ID),
-                    idle_away_after=INT, thresholds=THRESHOLDS, history_retention_days=NUM,
-                    grace_period=NUM),
-    "Assignments": obj(("agents", "teams"), status_id=ID, agents=array(ID),
-                       teams=array(ID)),
-    "AgentView": {"type": "object", "description": "presence P fields plus name, team, "
-                  "connections, signed_in, grace_until and capacity"},
-    "Revocation": obj(("role", "id", "revoked_at"), role=ROLE, id=STR,
-                      revoked_at={**MS, "description": "epoch ms, a whole second: tokens "
-                                  "with iat at or before it are refused"},
-                      by=nullable(STR)),
-    "Workstream": {"type": "object"},
-    "WorkItem": {"type": "object"},
-    "RealtimeReport": obj(
-        ("generated_at", "agents", "by_base", "by_status", "teams"), generated_at=MS,
-        team=nullable(ID), by_base={"type": "object", "additionalProperties": INT},
-        agents=array(obj(
-            ("agent_id", "status_id", "base", "since", "seconds_in_status", "connections"),
-            agent_id=ID, name=STR, team=nullable(ID), status_id=ID, text=STR, base=BASE,
-            custom=BOOL, source=STR, reason=STR, since=MS, seconds_in_status=SECONDS,
-            signed_in=BOOL, connections=INT, capacity={"type": "object"}, sessions=INT,
-            grace_until=nullable(MS), grace_remaining=nullable(SECONDS),
-            threshold=nullable({"type": "string", "enum": ["warn", "alert"]}))),
-        by_status=array(obj(("status_id", "count"), status_id=ID, text=STR, base=BASE,
-                            custom=BOOL, count=INT)),
-        teams=array(obj(("team", "agents", "by_base"), team=nullable(ID), agents=INT,
-                        by_base={"type": "object", "additionalProperties": INT},
-                        over_threshold=INT))),
-    "PresenceReport": obj(
-        ("from", "to", "until", "seconds", "agents", "teams"), **WINDOW, generated_at=MS,
-        team=nullable(ID), agent=nullable(ID),
-        agents=array(obj(("agent_id", "seconds", "bases"), agent_id=ID, name=STR,
-                         team=nullable(ID), seconds=SECONDS, bases=array(BASE_TOTALS))),
-        teams=array(obj(("team", "agents", "seconds", "bases"), team=nullable(ID), agents=INT,
-                        seconds=SECONDS, bases=array(BASE_TOTALS)))),
-    "History": obj(
-        ("agent_id", "from", "to", "until", "seconds", "intervals", "changes"), agent_id=ID,
-        name=STR, team=nullable(ID), **WINDOW,
-        intervals=array(obj(("start", "end", "duration", "status_id", "base"), start=MS,
-                            end=MS, duration=SECONDS, status_id=ID, text=STR, base=BASE,
-                            custom=BOOL, source=STR, reason=STR, actor=nullable(STR))),
-        changes=array(obj(("at", "status_id", "base"), at=MS, status_id=ID, text=STR,
-                          base=BASE, source=STR, reason=STR, actor=nullable(STR),
-                          version=INT, note=nullable(STR)))),
+OPTIONAL_ID = {"type": "string", "pattern": r"^([A-Za-z0-9][A-Za-z0-9_.\-]{0,63})?$",
+               "description": "an id; empty means none"}
+INSTANT = {"anyOf": [{"type": "string", "pattern": "^[0-9]{0,18}$"},
+                     {"type": "string", "format": "date-time"}],
+           "description": "epoch milliseconds or an ISO 8601 date-time; empty means the default"}
+#: The schemas of query parameters (others are free text).
+QUERY: dict[str, Schema] = {
+    "format": {"type": "string", "enum": ["json", "csv"]},
+    "labels": {"type": "string", "enum": ["recorded", "current"]},
+    "team": OPTIONAL_ID, "agent": OPTIONAL_ID, "from": INSTANT, "to": INSTANT,
+    "limit": {"type": "string", "pattern": "^0*([1-9][0-9]?|100)$"},
 }
-
+SUCCESS = {200: "success", 201: "created", 202: "accepted", 204: "done",
+           307: "redirect"}
 ERRORS = {"401": "not authenticated", "403": "not allowed", "404": "not found",
-          "409": "conflict (read-only or in use)", "422": "invalid field (see error.fields)"}
+          "409": "conflict (read-only or in use)", "422": "invalid field (see error.fields)",
+          "503": "unavailable"}
 RANGE = [("from", "instant (epoch ms or ISO 8601); default: to minus 24 h"),
          ("to", "instant (epoch ms or ISO 8601); default: now")]
 FORMAT = [("format", "json (default) or csv; Accept: text/csv also selects CSV"),
@@ -127,21 +52,24 @@ FORMAT = [("format", "json (default) or csv; Accept: text/csv also selects CSV")
                      "(today's text)")]
 
 
-def op(tag: str, summary: str, ok: Schema | None = None, *, status: int = 200,
+def op(tag: str, summary: str, ok: Schema | None = None, *,
+       status: int | tuple[int, ...] = 200,
        body: Schema | None = None, query: list[tuple[str, str]] | None = None,
        errors: str = "401 403", csv: bool = False, media: str = "application/json",
        auth: bool = True) -> dict[str, Any]:
     content: dict[str, Any] = {media: {"schema": ok}} if ok is not None else {}
     if csv:
         content["text/csv"] = {"schema": STR}
-    responses: dict[str, Any] = {str(status): {"description": "success",
-                                               **({"content": content} if content else {})}}
+    responses: dict[str, Any] = {
+        str(code): {"description": SUCCESS.get(code, "success"),
+                    **({"content": content} if content else {})}
+        for code in (status if isinstance(status, tuple) else (status,))}
     for code in errors.split():
         responses[code] = {"description": ERRORS[code],
                            "content": {"application/json": {"schema": ref("Error")}}}
     out: dict[str, Any] = {"tags": [tag], "summary": summary, "responses": responses,
                            "parameters": [{"name": n, "in": "query", "required": False,
-                                           "description": d, "schema": STR}
+                                           "description": d, "schema": QUERY.get(n, STR)}
                                           for n, d in query or []]}
     if body is not None:
         out["requestBody"] = {"required": True,
@@ -157,23 +85,26 @@ FREE_TEXT_PARAMS = frozenset({"subject"})
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/"): op("pages", "Redirect to the agent page", status=307, errors="",
                      auth=False),
-    ("GET", "/agent"): op("pages", "The agent page", STR, media="text/html", errors="",
-                          auth=False),
-    ("GET", "/supervisor"): op("pages", "The supervisor page", STR, media="text/html",
-                               errors="", auth=False),
+    ("GET", "/agent"): op("pages", "The agent page (404 when the pages are not built)", STR,
+                          media="text/html", errors="404", auth=False),
+    ("GET", "/supervisor"): op("pages", "The supervisor page (404 when the pages are not "
+                               "built)", STR, media="text/html", errors="404", auth=False),
     ("GET", "/healthz"): op("operations", "Liveness (503 when the embedded Redis stays "
-                            "down past its restart timeout)", {"type": "object"}, errors="",
+                            "down past its restart timeout)", {"type": "object"}, errors="503",
                             auth=False),
     ("GET", "/readyz"): op("operations", "Readiness (503 when Redis or the subscription is "
-                           "down)", {"type": "object"}, errors="", auth=False),
+                           "down)", {"type": "object"}, errors="503", auth=False),
     ("GET", "/metrics"): op("operations", "Prometheus metrics", STR, media="text/plain",
                             errors="", auth=False),
+    ("GET", "/auth/config"): op("operations", "How the pages sign in through the identity "
+                                "provider (nulls: they do not)", {"type": "object"},
+                                errors="", auth=False),
     ("GET", "/openapi.json"): op("operations", "This document", {"type": "object"},
                                  errors="", auth=False),
     ("GET", "/api/statuses"): op("statuses", "List statuses (OOB first)", array(ref("Status")),
                                  errors="401"),
     ("POST", "/api/statuses"): op("statuses", "Create a custom status", ref("Status"),
-                                  status=201, body=ref("StatusInput"), errors="401 403 409 422"),
+                                  status=201, body=ref("StatusCreate"), errors="401 403 409 422"),
     ("GET", "/api/statuses/{status_id}"): op("statuses", "Get a status", ref("Status"),
                                              errors="401 404"),
     ("PUT", "/api/statuses/{status_id}"): op("statuses", "Update a custom status (rename, "
@@ -190,15 +121,17 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         errors="401 403 404 409"),
     ("PUT", "/api/statuses/{status_id}/assignments"): op(
         "statuses", "Assign a custom status to exactly these agents and/or teams",
-        ref("Assignments"), body=obj((), agents=array(ID), teams=array(ID)), errors=W),
+        ref("Assignments"), body=ref("AssignmentsInput"), errors=W),
     ("GET", "/api/agents"): op("agents", "List agents", array(ref("Agent")),
-                               query=[("team", "only this team")]),
+                               query=[("team", "only this team")],
+                               errors="401 403 422"),
     ("GET", "/api/agents/{agent_id}"): op("agents", "Get an agent's configuration",
                                           ref("Agent"), errors="401 403 404"),
-    ("PUT", "/api/agents/{agent_id}"): op("agents", "Create (201) or replace an agent",
-                                          ref("Agent"), body=ref("Agent"), errors="401 403 422"),
+    ("PUT", "/api/agents/{agent_id}"): op("agents", "Create (201) or replace (200) an agent",
+                                          ref("Agent"), status=(200, 201),
+                                          body=ref("AgentInput"), errors="401 403 422"),
     ("PATCH", "/api/agents/{agent_id}"): op("agents", "Change some fields of an agent",
-                                            ref("Agent"), body=ref("Agent"), errors=W),
+                                            ref("Agent"), body=ref("AgentInput"), errors=W),
     ("DELETE", "/api/agents/{agent_id}"): op("agents", "Remove a signed-out agent",
                                              status=204, errors="401 403 404 409"),
     ("GET", "/api/agents/{agent_id}/presence"): op("agents", "An agent's presence now",
@@ -210,48 +143,47 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/teams/{team_id}"): op("teams", "Get a team", ref("Team"),
                                         errors="401 403 404"),
     ("PUT", "/api/teams/{team_id}"): op("teams", "Create or replace a team", ref("Team"),
-                                        body=ref("Team"), errors="401 403 422"),
+                                        body=ref("TeamInput"), errors="401 403 422"),
     ("PATCH", "/api/teams/{team_id}"): op("teams", "Change some fields of a team",
-                                          ref("Team"), body=ref("Team"), errors=W),
+                                          ref("Team"), body=ref("TeamInput"), errors=W),
     ("DELETE", "/api/teams/{team_id}"): op("teams", "Delete a team without agents",
                                            status=204, errors="401 403 404 409"),
     ("GET", "/api/settings"): op("settings", "Organisation settings", ref("Settings")),
     ("PUT", "/api/settings"): op("settings", "Set the global default presence, "
                                  "idle_away_after and/or the time-in-status thresholds "
                                  "(fields not named are kept)", ref("Settings"),
-                                 body=obj((), global_default=nullable(ID), idle_away_after=INT,
-                                          thresholds=THRESHOLDS),
+                                 body=ref("SettingsInput"),
                                  errors="401 403 422"),
     ("GET", "/api/capacity-profiles"): op("capacity", "List capacity profiles",
                                           array(ref("CapacityProfile"))),
     ("POST", "/api/capacity-profiles"): op("capacity", "Create a capacity profile",
                                            ref("CapacityProfile"), status=201,
-                                           body=ref("CapacityProfile"),
+                                           body=ref("CapacityProfileCreate"),
                                            errors="401 403 409 422"),
     ("GET", "/api/capacity-profiles/{profile_id}"): op(
         "capacity", "Get a capacity profile", ref("CapacityProfile"), errors="401 403 404"),
     ("PUT", "/api/capacity-profiles/{profile_id}"): op(
-        "capacity", "Create or replace a capacity profile; agents on it follow",
-        ref("CapacityProfile"), body=ref("CapacityProfile"), errors="401 403 422"),
+        "capacity", "Create (201) or replace (200) a capacity profile; agents on it follow",
+        ref("CapacityProfile"), status=(200, 201), body=ref("CapacityProfileInput"),
+        errors="401 403 422"),
     ("PATCH", "/api/capacity-profiles/{profile_id}"): op(
         "capacity", "Change some fields of a capacity profile; agents on it follow",
-        ref("CapacityProfile"), body=ref("CapacityProfile"), errors=W),
+        ref("CapacityProfile"), body=ref("CapacityProfileInput"), errors=W),
     ("DELETE", "/api/capacity-profiles/{profile_id}"): op(
         "capacity", "Delete an unused capacity profile", status=204,
         errors="401 403 404 409"),
     ("GET", "/api/workstreams"): op("routing", "List workstreams", array(ref("Workstream"))),
     ("GET", "/api/workstreams/{ws_id}"): op("routing", "Get a workstream with its queue "
                                             "length", ref("Workstream"), errors="401 403 404"),
-    ("PUT", "/api/workstreams/{ws_id}"): op("routing", "Create (201) or replace a "
-                                            "workstream", ref("Workstream"),
-                                            body=ref("Workstream"), errors="401 403 422"),
+    ("PUT", "/api/workstreams/{ws_id}"): op("routing", "Create (201) or replace (200) a "
+                                            "workstream", ref("Workstream"), status=(200, 201),
+                                            body=ref("WorkstreamInput"), errors="401 403 422"),
     ("DELETE", "/api/workstreams/{ws_id}"): op("routing", "Delete a workstream without "
                                                "queued items", status=204,
                                                errors="401 403 404 409"),
-    ("POST", "/api/work-items"): op("routing", "Queue a work item (idempotent on id)",
-                                    ref("WorkItem"), status=201,
-                                    body=obj(("workstream",), workstream=ID, id=ID,
-                                             payload={"type": "object"}),
+    ("POST", "/api/work-items"): op("routing", "Queue a work item (201); idempotent on "
+                                    "id (200 with the existing item)", ref("WorkItem"),
+                                    status=(201, 200), body=ref("WorkItemInput"),
                                     errors="401 403 404 422"),
     ("GET", "/api/work-items/{item_id}"): op("routing", "Get a work item", ref("WorkItem"),
                                              errors="401 403 404"),
@@ -262,7 +194,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/revocations"): op(
         "revocations", "Revoke a principal's tokens issued up to now; its sockets close "
         "with 4012 on every instance", ref("Revocation"), status=201,
-        body=obj(("role", "id"), role=ROLE, id=STR), errors="401 403 422"),
+        body=ref("RevocationInput"), errors="401 403 422"),
     ("DELETE", "/api/revocations/{role}/{subject}"): op(
         "revocations", "Lift a revocation", status=204, errors="401 403 404"),
     ("GET", "/api/reports/realtime"): op(
@@ -297,9 +229,17 @@ def operations(routes: Iterable[BaseRoute]) -> list[tuple[str, str, Route]]:
     as OpenAPI writes them (``{subject:path}`` → ``{subject}``)."""
     return [
         (method, re.sub(r"{(\w+):\w+}", r"{\1}", route.path), route)
-        for route in routes if isinstance(route, Route)
+        for route in routes
+        if isinstance(route, Route) and not isinstance(route, MethodFallback)
         for method in sorted((route.methods or {"GET"}) - {"HEAD"})
     ]
+
+
+def operation_id(method: str, route: Route) -> str:
+    """The route's name (its handler's, or the one it was given), prefixed with the
+    method when the route serves several."""
+    methods = (route.methods or {"GET"}) - {"HEAD"}
+    return route.name if len(methods) == 1 else f"{method.lower()}_{route.name}"
 
 
 def document(routes: Iterable[BaseRoute]) -> dict[str, Any]:
@@ -311,7 +251,7 @@ def document(routes: Iterable[BaseRoute]) -> dict[str, Any]:
                    "schema": STR if name in FREE_TEXT_PARAMS else ID}
                   for name in re.findall(r"{(\w+)}", path)]
         paths.setdefault(path, {})[method.lower()] = {
-            **entry, "operationId": f"{method.lower()}_{route.name}",
+            **entry, "operationId": operation_id(method, route),
             "parameters": params + entry["parameters"]}
     return {
         "openapi": "3.1.0",

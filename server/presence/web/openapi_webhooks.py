@@ -6,11 +6,26 @@ from __future__ import annotations
 from typing import Any
 
 from presence.core.webhooks import EVENT_TYPES, MAX_DESCRIPTION, MAX_URL
-from presence.web.openapi import BOOL, ID, INT, MS, STR, Schema, array, nullable, obj, op, ref
+from presence.web.openapi import op
+from presence.web.openapi_schemas import (
+    BOOL,
+    ID,
+    INT,
+    MS,
+    STR,
+    Schema,
+    array,
+    closed,
+    nullable,
+    obj,
+    ref,
+)
 
 URL = {"type": "string", "format": "uri", "maxLength": MAX_URL,
        "description": "an absolute http:// or https:// URL"}
-PATTERN = {"type": "string", "description": "an event type (" + ", ".join(EVENT_TYPES)
+PATTERN = {"type": "string",
+           "enum": sorted({*EVENT_TYPES, *(t.split(".")[0] + ".*" for t in EVENT_TYPES), "*"}),
+           "description": "an event type (" + ", ".join(EVENT_TYPES)
            + "), a family pattern such as presence.* or agent.*, or *"}
 TEXT = {"type": "string", "maxLength": MAX_DESCRIPTION}
 
@@ -21,9 +36,12 @@ SCHEMAS: dict[str, Schema] = {
                    consecutive_failures=INT,
                    secret={**STR, "description": "whsec_…; only in the answers of create "
                            "and rotate-secret"}),
-    "WebhookInput": {**obj((), id=ID, url=URL, events={**array(PATTERN), "minItems": 1},
+    "WebhookInput": {**obj((), url=URL, events={**array(PATTERN), "minItems": 1},
                            teams=array(ID), description=TEXT),
                      "additionalProperties": False},
+    "WebhookCreate": {**obj(("url", "events"), id=nullable(ID), url=URL,
+                            events={**array(PATTERN), "minItems": 1}, teams=array(ID),
+                            description=TEXT), "additionalProperties": False},
     "WebhookAttempt": obj(("at", "message_id", "type", "attempt", "status"), at=MS,
                           message_id=STR, type=STR, attempt=INT,
                           status={"type": "string",
@@ -38,7 +56,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                  array(ref("Webhook"))),
     ("POST", "/api/webhooks"): op(
         "webhooks", "Subscribe a URL to event types (the answer carries the secret)",
-        ref("Webhook"), status=201, body=ref("WebhookInput"), errors="401 403 409 422"),
+        ref("Webhook"), status=201, body=ref("WebhookCreate"), errors="401 403 409 422"),
     ("GET", WH): op("webhooks", "Get a subscription with its health", ref("Webhook"),
                     errors="401 403 404"),
     ("PATCH", WH): op("webhooks", "Change url, events, teams or description",
@@ -54,7 +72,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", WH + "/replay"): op(
         "webhooks", "Send again the events committed since an instant, with their ids",
         obj(("id", "queued"), id=ID, queued=INT), status=202,
-        body=obj(("since",), since={"anyOf": [MS, {"type": "string",
-                                                    "format": "date-time"}]}),
+        body=closed(obj(("since",), since={"anyOf": [
+            {**MS, "minimum": 0, "maximum": 10**14 - 1},
+            {"type": "string", "format": "date-time"}]})),
         errors="401 403 404 422"),
 }

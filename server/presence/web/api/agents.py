@@ -12,7 +12,7 @@ from presence.auth import Identity, Role
 from presence.core.admin import fill_profiles
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.model import AgentId, AgentProfile, AgentState
-from presence.core.validation import Invalid, parse_agent
+from presence.core.validation import Invalid, InvalidQuery, parse_agent, valid_id
 from presence.core.views import agent_view
 from presence.web.api.common import check_customs, check_default, patch_base
 from presence.web.http import JSON, body_json, endpoint, identify, require, runtime
@@ -129,7 +129,9 @@ async def get_agent(request: Request) -> Response:
 async def list_agents(request: Request) -> Response:
     identity = require(request, Role.ADMIN, Role.SUPERVISOR)
     rt = runtime(request)
-    team = request.query_params.get("team")
+    team = request.query_params.get("team") or None
+    if team is not None and not valid_id(team):
+        raise InvalidQuery({"team": "expected a team id"})
     ids = await rt.store.agent_ids(team)
     out = []
     for loaded in await rt.store.load_agents(ids):

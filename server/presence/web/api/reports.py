@@ -29,7 +29,7 @@ from presence.core.reports import (
     realtime_report,
 )
 from presence.core.thresholds import with_thresholds
-from presence.core.validation import Invalid, valid_id
+from presence.core.validation import InvalidQuery, valid_id
 from presence.store.history_store import HistoryStore
 from presence.store.rollup_store import RollupStore
 from presence.web.http import JSON, endpoint, identify, require, runtime
@@ -54,14 +54,14 @@ def parse_instant(raw: str, name: str) -> int:
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
-            raise Invalid({name: "expected epoch milliseconds or an ISO 8601 date-time, got "
+            raise InvalidQuery({name: "expected epoch milliseconds or an ISO 8601 date-time, got "
                                  f"{raw[:40]!r}"}) from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
         at_ms = to_ms(parsed.timestamp())
     if at_ms < 0:
         # History is keyed by stream ids, which cannot be negative (Redis refused: 500).
-        raise Invalid({name: "expected an instant at or after 1970-01-01T00:00:00Z"})
+        raise InvalidQuery({name: "expected an instant at or after 1970-01-01T00:00:00Z"})
     return at_ms
 
 
@@ -71,9 +71,9 @@ def window_of(request: Request, now_ms: int) -> Window:
     to = parse_instant(q["to"], "to") if q.get("to") else now_ms
     frm = parse_instant(q["from"], "from") if q.get("from") else max(0, to - DAY_MS)
     if frm > to:
-        raise Invalid({"from": "expected an instant at or before 'to'"})
+        raise InvalidQuery({"from": "expected an instant at or before 'to'"})
     if to - frm > MAX_RANGE_MS:
-        raise Invalid({"to": "expected a range of at most 400 days"})
+        raise InvalidQuery({"to": "expected a range of at most 400 days"})
     return Window.of(frm, to, now_ms)
 
 
@@ -82,7 +82,7 @@ def wants_csv(request: Request) -> bool:
     if fmt is None:
         return "text/csv" in request.headers.get("accept", "")
     if fmt not in ("json", "csv"):
-        raise Invalid({"format": f"expected json or csv, got {fmt[:20]!r}"})
+        raise InvalidQuery({"format": f"expected json or csv, got {fmt[:20]!r}"})
     return fmt == "csv"
 
 
@@ -115,7 +115,7 @@ async def _scope(
     team, agent = q.get("team") or None, q.get("agent") or None
     if team is not None:
         if not valid_id(team):
-            raise Invalid({"team": "expected a team id"})
+            raise InvalidQuery({"team": "expected a team id"})
         if not identity.may_watch(team):
             raise PresenceError(ErrorCode.FORBIDDEN, f"not allowed to see team {team!r}")
     if agent is not None:
@@ -189,11 +189,11 @@ async def agent_history(request: Request) -> Response:
     identity = identify(request)
     rt = runtime(request)
     agent_id = request.path_params["agent_id"]
+    profile = await _agent(rt, identity, agent_id)  # 403/404 before any query error
     now_ms = to_ms(rt.clock.now())
     window = window_of(request, now_ms)
     csv = wants_csv(request)
     labels = parse_labels(request.query_params.get("labels"))
-    profile = await _agent(rt, identity, agent_id)
     h = await _history(rt).read(AgentId(agent_id), window, now_ms)
     before, changes = labelled(h.before, h.changes, labels, rt.config.org.catalog)
     spans = [i.to_wire() for i in intervals(before, changes, window)]

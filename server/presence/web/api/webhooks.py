@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from presence.auth import Role
 from presence.core.errors import ErrorCode, PresenceError
-from presence.core.validation import Invalid, requested_id
+from presence.core.validation import Invalid, InvalidQuery, requested_id
 from presence.core.webhooks import Subscription, parse_subscription
 from presence.core.webhooks import failing as is_failing
 from presence.web.http import JSON, body_json, endpoint, require, runtime
@@ -115,8 +115,10 @@ async def list_deliveries(request: Request) -> Response:
     """Recent attempts, newest first (``?limit=``, 1-100, default 100)."""
     hooks, sub = await _found(request)
     raw = request.query_params.get("limit", str(MAX_DELIVERIES))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DELIVERIES:
-        raise Invalid({"limit": f"expected an integer 1-{MAX_DELIVERIES}, got {raw!r}"})
+    # ASCII digits only: "²".isdigit() is true but int() refuses it.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4) or not (
+            1 <= int(raw) <= MAX_DELIVERIES):
+        raise InvalidQuery({"limit": f"expected an integer 1-{MAX_DELIVERIES}, got {raw!r}"})
     return JSON(await hooks.store.attempts(sub.id, int(raw)))
 
 
