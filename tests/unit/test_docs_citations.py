@@ -13,7 +13,8 @@ DECISIONS = ROOT / "docs" / "decisions.md"
 BASES = (ROOT, ROOT / "server" / "presence", ROOT / "static", ROOT / "static" / "js",
          ROOT / "static" / "ui", ROOT / "server" / "presence" / "store" / "lua")
 #: A backticked citation: a file, optionally followed by ": Name" or ": Class.name".
-CITATION = re.compile(r"`([\w./-]+\.(?:py|lua|js|mjs|d\.ts))(?::\s*([A-Za-z_][\w.]*))?[^`]*`")
+CITATION = re.compile(
+    r"`([\w./-]+\.(?:py|lua|js|mjs|d\.ts))(?=[`:\s,;(])(?::\s*([A-Za-z_][\w.]*))?[^`]*`")
 
 
 def citations(text: str) -> list[tuple[str, str | None]]:
