@@ -54,7 +54,7 @@ def test_a_body_without_a_whole_header_reads_as_none(body: bytes) -> None:
 
 
 def test_watchers_join_every_sessions_scope() -> None:
-    """The watchers of several sessions watch the union of their teams, or every team if one does."""
+    """Several sessions watch the union of their teams, or every team if one does."""
     some = watchers_of([(False, frozenset({"T1"})), (False, frozenset({"T2", "T3"}))])
     assert some == Watchers(False, frozenset({"T1", "T2", "T3"}))
     assert some.watch("T2") and not some.watch("T4") and not some.watch(None)
