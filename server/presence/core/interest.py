@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 #: The event's key holding the header; it must be the first key of the JSON body.
 HEADER_KEY = "h"
-_PREFIX = b'{"h":"'
-_START = len(_PREFIX)
 #: Characters JSON writes as they are (no escape), without the separator (space).
 _PLAIN = re.compile(r"[!#-\[\]-~]+")
+#: A published event, ``<stream id> {"h":"<agent> <team>",…``: one C-level match.
+_MESSAGE = re.compile(rb'([0-9]+-[0-9]+) \{"h":"([!#-\[\]-~]+) ([!#-\[\]-~]*)"')
 
 
 def _plain(value: str) -> bool:
@@ -38,40 +38,41 @@ def encode_header(agent_id: str, team: str | None) -> str | None:
     return f"{agent_id} {team or ''}"
 
 
-def read_header(body: bytes) -> tuple[str, str | None] | None:
-    """``(agent id, team or None)`` from the header at the start of an event body, or
-    ``None`` when the body has none (it is then parsed to find out)."""
-    if not body.startswith(_PREFIX):
+def read_header(message: bytes) -> tuple[str, str, bytes] | None:
+    """``(stream id, agent id, team)`` of a published event message ``<stream id>
+    <event JSON>`` whose JSON starts with the header, or ``None`` when it has none (it is
+    then parsed to find out). The team stays bytes, ``b""`` for none: a process without
+    a supervisor never needs it decoded."""
+    match = _MESSAGE.match(message)
+    if match is None:
         return None
-    end = body.find(b'"', _START)
-    agent, sep, team = body[_START:end].partition(b" ")
-    if end < 0 or not sep or not agent:
-        return None
-    return agent.decode(), team.decode() or None
+    stream_id, agent, team = match.groups()
+    return stream_id.decode(), agent.decode(), team
 
 
 @dataclass(frozen=True, slots=True)
 class Watchers:
-    """The teams this process's supervisor sessions may watch, together."""
+    """The teams this process's supervisor sessions may watch, together (as UTF-8, the
+    form the header carries them in)."""
 
     every_team: bool = False
-    teams: frozenset[str] = frozenset()
+    teams: frozenset[bytes] = frozenset()
 
-    def watch(self, team: str | None) -> bool:
-        """Whether some session may watch an agent of ``team`` (``None``: no team)."""
-        return self.every_team or (team is not None and team in self.teams)
+    def watch(self, team: bytes) -> bool:
+        """Whether some session may watch an agent of ``team`` (``b""``: no team)."""
+        return self.every_team or (team != b"" and team in self.teams)
 
 
 def watchers_of(scopes: Iterable[tuple[bool, frozenset[str]]]) -> Watchers:
     """The union of sessions' watch scopes, each ``(every team, teams)``."""
-    every, teams = False, set[str]()
+    every, teams = False, set[bytes]()
     for all_teams, named in scopes:
         every = every or all_teams
-        teams.update(named)
+        teams.update(t.encode() for t in named)
     return Watchers(every, frozenset(teams))
 
 
-def wanted(agent_id: str, team: str | None, local_agents: Container[str],
+def wanted(agent_id: str, team: bytes, local_agents: Container[str],
            watchers: Watchers) -> bool:
     """Whether a process needs an event about ``agent_id`` of ``team``: it holds a tab of
     the agent (its presence, and on sign-out the ``ended`` tabs to close — they are

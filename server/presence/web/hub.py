@@ -108,8 +108,9 @@ class Hub:
                 s.identity.watch_scope() for s in self.supervisors)
         return watchers
 
-    def wants(self, agent_id: str, team: str | None) -> bool:
-        """Whether some socket here needs an event about ``agent_id`` of ``team``."""
+    def wants(self, agent_id: str, team: bytes) -> bool:
+        """Whether some socket here needs an event about ``agent_id`` of ``team`` (as the
+        header carries it)."""
         return wanted(agent_id, team, self.agents, self.watchers())
 
     def interrupt_supervisors(self) -> None:
@@ -181,10 +182,10 @@ class Hub:
                     self.connected.set()
                     await self.on_resubscribed()
                 continue
-            if self._dispatch(msg):
+            if self.dispatch(msg):
                 await self.on_config_changed()
 
-    def _dispatch(self, msg: dict[str, Any]) -> bool:
+    def dispatch(self, msg: dict[str, Any]) -> bool:
         """Forward one pub/sub message; ``True`` when it says the config changed."""
         if msg.get("type") != "smessage":
             return False
@@ -192,17 +193,22 @@ class Hub:
         if shard is None:  # the config channel
             return True
         data: bytes = msg["data"]
-        if data.startswith(b"! "):
-            _, agent_id, frame = data.split(b" ", 2)
-            if (target := agent_id.decode()) in self.agents:
-                self.direct_local(target, TextFrame(frame))
+        header = read_header(data)
+        if header is not None:
+            last, agent_id, team = header
+            self.last_ids[shard] = last
+            if not wanted(agent_id, team, self.agents, self.watchers()):
+                self.skipped += 1  # no local socket needs it: not parsed (decision 53)
+                return False
+            payload = data[len(last) + 1:]
+        elif data.startswith(b"! "):
+            _, target, frame = data.split(b" ", 2)
+            if (agent := target.decode()) in self.agents:
+                self.direct_local(agent, TextFrame(frame))
             return False
-        stream_id, _, payload = data.partition(b" ")
-        last = self.last_ids[shard] = stream_id.decode()
-        header = read_header(payload)
-        if header is not None and not self.wants(*header):
-            self.skipped += 1
-            return False
+        else:  # a body without the header: parsed to find out
+            stream_id, _, payload = data.partition(b" ")
+            last = self.last_ids[shard] = stream_id.decode()
         self.parsed += 1
         self.publish_local(event_of(shard, last, orjson.loads(payload)))
         return False
