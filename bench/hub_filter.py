@@ -7,6 +7,8 @@ wire bytes, so what is timed is the hub's own work (reading, parsing, deciding, 
 the frame). Cases, each the median of ``--runs`` runs of ``--n`` events:
 
 - ``tab``: the event's agent has one local tab (parsed, its presence frame made);
+  ``tab_no_header`` the same without the header (before decision 53: what reading the
+  header adds to a needed event);
 - ``supervisor``: one local supervisor may watch the agent's team;
 - ``none``: this process holds another agent's tab and another team's supervisor, and
   the event carries the interest header (decision 53): skipped unparsed;
@@ -81,7 +83,7 @@ async def _noop() -> None:
 def _hub(case: str) -> Hub:
     keys = Keys("bench:", SHARDS)
     hub = Hub(cast(Any, None), keys, SystemClock(), _noop, _noop)
-    agent = "A1" if case == "tab" else "A9"
+    agent = "A1" if case.startswith("tab") else "A9"
     team = "T1" if case == "supervisor" else "T2"
     peer = cast(Peer, _Sink())
     link = AgentSession(peer=peer, identity=Identity(agent, Role.AGENT), last_seen_at=0.0,
@@ -106,8 +108,8 @@ def _cpu_per_event(case: str, messages: list[dict[str, Any]]) -> float:
 def measure(n: int, runs: int) -> dict[str, float]:
     keys = Keys("bench:", SHARDS)
     with_header, without = _messages(keys, n, True), _messages(keys, n, False)
-    cases = {"tab": with_header, "supervisor": with_header, "none": with_header,
-             "none_no_header": without}
+    cases = {"tab": with_header, "tab_no_header": without, "supervisor": with_header,
+             "none": with_header, "none_no_header": without}
     samples: dict[str, list[float]] = {c: [] for c in cases}
     for _ in range(runs):  # interleaved, so a busy moment hits every case alike
         for case, messages in cases.items():
