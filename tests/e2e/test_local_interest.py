@@ -6,8 +6,10 @@ everything."""
 from __future__ import annotations
 
 import httpx
+import orjson
 
 from presence.clock import FakeClock
+from presence.store.keys import Keys
 from presence.web.hub import Hub
 from tests.support.instance import Instance, running
 from tests.support.rest import put_agent
@@ -81,3 +83,21 @@ async def test_a_supervisor_gets_its_team_from_a_process_holding_only_other_team
         await _skipped_more(server, skipped)
         await until(lambda: _hub(second).parsed >= parsed + 2, 5, "A1's and B1's parsed")
         assert b1.presence is not None and b1.presence["status_id"] == "away"
+
+
+async def test_an_event_without_the_header_is_parsed_as_before(
+    server: Instance, redis_url: str, key_prefix: str, fake_clock: FakeClock
+) -> None:
+    """An event published without the header (by an older process) is parsed, not skipped."""
+    await put_agent(server, "A1", team="T1")
+    async with running(redis_url, key_prefix, fake_clock) as idle, server.agent("A1") as tab:
+        await tab.set_presence("dnd")
+        keys = Keys(key_prefix, 4)
+        shard = keys.shard_of("A1")
+        client = server.runtime.client
+        [(stream_id, fields)] = await client.xrevrange(keys.events(shard), count=1)
+        body = orjson.loads(fields[b"e"])
+        assert body.pop("h") == "A1 T1"  # the commit wrote the header first
+        parsed = _hub(idle).parsed
+        await client.spublish(keys.channel(shard), stream_id + b" " + orjson.dumps(body))
+        await until(lambda: _hub(idle).parsed == parsed + 1, 5, "the old-format event parsed")
