@@ -64,6 +64,14 @@ class Identity:
             return "*" in self.teams or (team is not None and team in self.teams)
         return False
 
+    def watch_scope(self) -> tuple[bool, frozenset[str]]:
+        """What :meth:`may_watch` allows as ``(every team, these teams)``."""
+        if self.role is Role.ADMIN:
+            return True, frozenset()
+        if self.role is Role.SUPERVISOR:
+            return "*" in self.teams, self.teams
+        return False, frozenset()
+
 
 class TokenService:
     """Issues and verifies tokens with one shared secret; verifies the identity

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from presence.core.model import Reason
@@ -55,6 +55,20 @@ class _Failing(Collector):
         for sub_id, failing in sorted(self._read().items()):
             g.add_metric([sub_id], 1 if failing else 0)
         yield g
+
+
+class _HubEvents(Collector):
+    def __init__(self, read: Callable[[], dict[str, int]]) -> None:
+        self._read = read
+
+    def collect(self) -> Any:
+        c = CounterMetricFamily(
+            "presence_hub_events", "Agent events read from the shard channels: parsed "
+            "(some local socket needed them) or skipped unparsed (decision 53)",
+            labels=["outcome"])
+        for outcome, n in self._read().items():
+            c.add_metric([outcome], n)
+        yield c
 
 
 class _Children:
@@ -124,6 +138,10 @@ class Metrics:
     def watch_clock_offset(self, read: Callable[[], float]) -> None:
         """Expose ``read()`` as ``presence_clock_offset_seconds`` (read at scrape time)."""
         self.registry.register(_ClockOffset(read))
+
+    def watch_hub_events(self, read: Callable[[], dict[str, int]]) -> None:
+        """Expose ``read()`` (outcome -> count) as ``presence_hub_events_total``."""
+        self.registry.register(_HubEvents(read))
 
     def watch_webhooks(self, read: Callable[[], dict[str, bool]]) -> None:
         """Expose ``read()`` (subscription id -> failing) as ``presence_webhook_failing``."""

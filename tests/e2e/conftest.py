@@ -20,7 +20,7 @@ ON_CLUSTER = frozenset({
     "test_smoke", "test_signin", "test_manual_and_auto", "test_grace",
     "test_multi_instance", "test_supervisor", "test_routing_smoke", "test_routing",
     "test_routing_offers", "test_routing_edges", "test_idle_and_next",
-    "test_restore_capacity", "test_webhooks",
+    "test_restore_capacity", "test_webhooks", "test_local_interest",
 })
 
 

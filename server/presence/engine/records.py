@@ -8,6 +8,7 @@ from typing import Any
 
 from presence.core.decisions import Facts
 from presence.core.idle import idle_due
+from presence.core.interest import HEADER_KEY, encode_header
 from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
 from presence.core.org import OrgConfig
 from presence.core.outbound import agent_event_types
@@ -82,8 +83,12 @@ def commit_request(
         op = None
     if op is None and not after.connections and state.connections:
         op = ConnectionOp("clear", ConnectionId(""))
-    event: dict[str, Any] = {
-        "agent": agent_view(after, record.profile),
+    view = agent_view(after, record.profile)
+    # First: the interest header a process reads without parsing (decision 53).
+    header = encode_header(state.agent_id, view["team"])
+    event: dict[str, Any] = {} if header is None else {HEADER_KEY: header}
+    event |= {
+        "agent": view,
         "presence_changed": transition.presence_changed,
         "ended": sorted(state.connections - after.connections)
         if ends_connections

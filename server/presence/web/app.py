@@ -128,6 +128,7 @@ async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> 
         "agent": sum(len(c) for c in hub.agents.values()),
         "supervisor": len(hub.supervisors),
     })
+    metrics.watch_hub_events(lambda: {"parsed": hub.parsed, "skipped": hub.skipped})
     if isinstance(clock, SharedClock):
         metrics.watch_clock_offset(clock.offset)
     rt = Runtime(settings, clock, client, store, config, engine, hub,

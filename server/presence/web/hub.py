@@ -2,7 +2,8 @@
 
 The hub holds one sharded-pub/sub subscription to every shard channel (plus the config
 channel) and forwards each agent event, parsed once and encoded once, to the local tabs
-of that agent and to the local supervisors allowed to watch its team.
+of that agent and to the local supervisors allowed to watch its team. An event none of
+them needs is skipped from its header, unparsed (decision 53).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import orjson
 
 from presence.clock import Clock
+from presence.core.interest import Watchers, read_header, wanted, watchers_of
 from presence.store.connection import RedisClient
 from presence.store.keys import Keys
 from presence.store.subscription import Reader, Subscription
@@ -43,6 +45,17 @@ class Hub:
     _confirmed: set[Any] = field(default_factory=set)
     #: The id of the last event seen on each shard's channel (replay starts after it).
     last_ids: dict[int, str] = field(default_factory=dict)
+    #: Agent events from the channels parsed and delivered, and skipped unparsed.
+    parsed: int = 0
+    skipped: int = 0
+    #: What the local supervisors may watch together (``None``: to compute again).
+    _watchers: Watchers | None = None
+    _shards: dict[Any, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for shard in range(self.keys.shards):  # each shard's channel, as str and as bytes
+            name = self.keys.channel(shard)
+            self._shards[name] = self._shards[name.encode()] = shard
 
     # --- local registry ---
 
@@ -77,6 +90,28 @@ class Hub:
         """Sockets of the agent this process holds: its tabs, and retired ones not gone
         yet (what the per-agent connection limit counts)."""
         return len(self.agents.get(agent_id, ())) + self.closing.get(agent_id, 0)
+
+    def add_supervisor(self, session: SupervisorSession) -> None:
+        self.supervisors.add(session)
+        self._watchers = None
+
+    def remove_supervisor(self, session: SupervisorSession) -> None:
+        self.supervisors.discard(session)
+        self._watchers = None
+
+    def watchers(self) -> Watchers:
+        """The teams the local supervisors may watch (a session's teams never change:
+        a renewed token must carry the same)."""
+        watchers = self._watchers
+        if watchers is None:
+            watchers = self._watchers = watchers_of(
+                s.identity.watch_scope() for s in self.supervisors)
+        return watchers
+
+    def wants(self, agent_id: str, team: bytes) -> bool:
+        """Whether some socket here needs an event about ``agent_id`` of ``team`` (as the
+        header carries it)."""
+        return wanted(agent_id, team, self.agents, self.watchers())
 
     def interrupt_supervisors(self) -> None:
         """After the subscription was (re)established: events published while it was
@@ -147,25 +182,34 @@ class Hub:
                     self.connected.set()
                     await self.on_resubscribed()
                 continue
-            if self._dispatch(msg):
+            if self.dispatch(msg):
                 await self.on_config_changed()
 
-    def _dispatch(self, msg: dict[str, Any]) -> bool:
+    def dispatch(self, msg: dict[str, Any]) -> bool:
         """Forward one pub/sub message; ``True`` when it says the config changed."""
-        kind = msg.get("type")
-        channel = msg["channel"].decode() if isinstance(msg["channel"], bytes) else msg["channel"]
-        if kind != "smessage":
+        if msg.get("type") != "smessage":
             return False
-        if channel == self.keys.config_channel:
+        shard = self._shards.get(msg["channel"])
+        if shard is None:  # the config channel
             return True
         data: bytes = msg["data"]
-        if data.startswith(b"! "):
-            _, agent_id, frame = data.split(b" ", 2)
-            self.direct_local(agent_id.decode(), TextFrame(frame))
+        header = read_header(data)
+        if header is not None:
+            last, agent_id, team = header
+            self.last_ids[shard] = last
+            if not wanted(agent_id, team, self.agents, self.watchers()):
+                self.skipped += 1  # no local socket needs it: not parsed (decision 53)
+                return False
+            payload = data[len(last) + 1:]
+        elif data.startswith(b"! "):
+            _, target, frame = data.split(b" ", 2)
+            if (agent := target.decode()) in self.agents:
+                self.direct_local(agent, TextFrame(frame))
             return False
-        stream_id, _, payload = data.partition(b" ")
-        shard = int(channel.rsplit("{s", 1)[1].split("}", 1)[0])
-        last = self.last_ids[shard] = stream_id.decode()
+        else:  # a body without the header: parsed to find out
+            stream_id, _, payload = data.partition(b" ")
+            last = self.last_ids[shard] = stream_id.decode()
+        self.parsed += 1
         self.publish_local(event_of(shard, last, orjson.loads(payload)))
         return False
 

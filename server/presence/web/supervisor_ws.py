@@ -92,7 +92,7 @@ class SupervisorEndpoint:
 
     async def open(self, rt: Runtime, session: SupervisorSession, cursor: str | None) -> None:
         """Register the session (events now buffer), then send what it is missing."""
-        rt.hub.supervisors.add(session)
+        rt.hub.add_supervisor(session)
         await start_feed(rt, session, cursor)
 
     async def answer(self, rt: Runtime, session: SupervisorSession,
@@ -100,7 +100,7 @@ class SupervisorEndpoint:
         return await _handle(rt, session, cmd)
 
     async def close(self, rt: Runtime, session: SupervisorSession) -> None:
-        rt.hub.supervisors.discard(session)
+        rt.hub.remove_supervisor(session)
 
 
 SUPERVISOR = SupervisorEndpoint()
