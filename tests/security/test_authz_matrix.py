@@ -160,6 +160,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("GET", "/readyz"): Policy(public),
     ("GET", "/metrics"): Policy(public),
     ("GET", "/openapi.json"): Policy(public),
+    ("GET", "/asyncapi.json"): Policy(public),
     ("GET", "/auth/config"): Policy(public),
     ("GET", "/api/statuses"): Policy(signed_in),
     ("POST", "/api/statuses"): Policy(

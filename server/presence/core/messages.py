@@ -14,11 +14,21 @@ from typing import Any
 import orjson
 
 from presence.core.errors import ErrorCode
+from presence.core.frame_specs import (
+    CURSOR,
+    MAX_ID_LENGTH,
+    MAX_REF_LENGTH,
+    MAX_TEXT_LENGTH,
+    NOTE,
+    TOKEN,
+    FieldSpec,
+    FrameSpec,
+    Kind,
+    ident,
+)
 from presence.core.notes import clean_note, note_problem
 
-MAX_REF_LENGTH = 64
-MAX_ID_LENGTH = 128
-MAX_TEXT_LENGTH = 500
+__all__ = ["MAX_ID_LENGTH", "MAX_REF_LENGTH", "MAX_TEXT_LENGTH"]
 
 Ref = str | int | None
 
@@ -192,65 +202,82 @@ def _note(obj: dict[str, Any], ref: Ref) -> str | None:
     return clean_note(text)
 
 
-def _common(obj: dict[str, Any], kind: str, ref: Ref) -> AgentCommand | SupervisorCommand | None:
-    match kind:
-        case "auth":
-            cursor = obj.get("cursor")
+def _field(obj: dict[str, Any], spec: FieldSpec, ref: Ref) -> Any:
+    """The value of one field as ``spec`` reads it (or a :class:`FrameError`)."""
+    match spec.kind:
+        case Kind.ID:
+            return _str(obj, spec.name, ref, limit=spec.max_length)
+        case Kind.TEXT:
+            return _str(obj, spec.name, ref, limit=spec.max_length, required=False)
+        case Kind.NOTE:
+            return _note(obj, ref)
+        case Kind.CURSOR:
+            cursor = obj.get(spec.name)
             if cursor is not None and not isinstance(cursor, str):
-                raise FrameError(ErrorCode.INVALID_FIELD, "expected a string 'cursor'", ref)
-            return Auth(_str(obj, "token", ref, limit=8192), cursor, ref)
-        case "ping":
-            return Ping(ref)
-        case "reauth":
-            return Reauth(_str(obj, "token", ref, limit=8192), ref)
-    return None
+                raise FrameError(ErrorCode.INVALID_FIELD, f"expected a string '{spec.name}'",
+                                 ref)
+            return cursor
+        case Kind.NULLABLE_ID:
+            if spec.name not in obj:
+                raise FrameError(ErrorCode.INVALID_FIELD,
+                                 f"expected '{spec.name}' (a status id or null)", ref)
+            if obj[spec.name] is None:
+                return None
+            return _str(obj, spec.name, ref, limit=spec.max_length)
+
+
+#: Both endpoints: frame type → fields (in the order they are checked) and command.
+COMMON_FRAMES: dict[str, FrameSpec] = {
+    "auth": FrameSpec((CURSOR, TOKEN), Auth, "Sign in (the first frame)"),
+    "ping": FrameSpec((), Ping, "Keep the socket alive; answered pong"),
+    "reauth": FrameSpec((TOKEN,), Reauth, "Renew the token of an open socket (same caller)"),
+}
+
+#: Every frame an agent socket accepts (decision 55: the AsyncAPI document reads it too).
+AGENT_FRAMES: dict[str, FrameSpec] = {
+    **COMMON_FRAMES,
+    "set_presence": FrameSpec((ident("status_id"),), SetPresence, "Choose a status"),
+    "set_next_presence": FrameSpec((ident("status_id"),), SetNextPresence,
+                                   "The status to take when the last session closes"),
+    "clear_next_presence": FrameSpec((), ClearNextPresence, "Forget the next status"),
+    "activity": FrameSpec((), Activity, "User input in a tab; never answered"),
+    "sign_out": FrameSpec((), SignOut, "Sign out"),
+    "accept": FrameSpec((ident("offer_id"),), Accept, "Accept an offer"),
+    "reject": FrameSpec((FieldSpec("reason", Kind.TEXT, MAX_TEXT_LENGTH, "Why (free text)"),
+                         ident("offer_id")), Reject, "Reject an offer"),
+    "close_work": FrameSpec((ident("work_item_id"),), CloseWork,
+                            "Close an assigned work item"),
+}
+
+#: Every frame a supervisor socket accepts.
+SUPERVISOR_FRAMES: dict[str, FrameSpec] = {
+    **COMMON_FRAMES,
+    "force_presence": FrameSpec((NOTE, ident("agent_id"), ident("status_id")), ForcePresence,
+                                "Set an agent's status"),
+    "sign_out_agent": FrameSpec((ident("agent_id"), NOTE), SignOutAgent, "Sign an agent out"),
+    "force_next_presence": FrameSpec(
+        (FieldSpec("status_id", Kind.NULLABLE_ID, MAX_ID_LENGTH,
+                   "The next status, or null to clear it"), ident("agent_id")),
+        ForceNextPresence, "Set or clear an agent's next status"),
+}
+
+
+def _parse(raw: str | bytes, table: dict[str, FrameSpec]) -> Any:
+    obj, kind, ref = _decode(raw)
+    spec = table.get(kind)
+    if spec is None:
+        raise FrameError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind[:40]!r}", ref)
+    values = {f.name: _field(obj, f, ref) for f in spec.fields}
+    return spec.command(**values, ref=ref)
 
 
 def parse_agent_frame(raw: str | bytes) -> AgentCommand:
     """Parse one frame from an agent socket."""
-    obj, kind, ref = _decode(raw)
-    common = _common(obj, kind, ref)
-    if common is not None:
-        return common  # type: ignore[return-value]
-    match kind:
-        case "set_presence":
-            return SetPresence(_str(obj, "status_id", ref), ref)
-        case "set_next_presence":
-            return SetNextPresence(_str(obj, "status_id", ref), ref)
-        case "clear_next_presence":
-            return ClearNextPresence(ref)
-        case "activity":
-            return Activity(ref)
-        case "sign_out":
-            return SignOut(ref)
-        case "accept":
-            return Accept(_str(obj, "offer_id", ref), ref)
-        case "reject":
-            reason = _str(obj, "reason", ref, limit=MAX_TEXT_LENGTH, required=False)
-            return Reject(_str(obj, "offer_id", ref), reason, ref)
-        case "close_work":
-            return CloseWork(_str(obj, "work_item_id", ref), ref)
-    raise FrameError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind[:40]!r}", ref)
+    command: AgentCommand = _parse(raw, AGENT_FRAMES)
+    return command
 
 
 def parse_supervisor_frame(raw: str | bytes) -> SupervisorCommand:
     """Parse one frame from a supervisor socket."""
-    obj, kind, ref = _decode(raw)
-    common = _common(obj, kind, ref)
-    if common is not None:
-        return common  # type: ignore[return-value]
-    match kind:
-        case "force_presence":
-            note = _note(obj, ref)
-            return ForcePresence(
-                _str(obj, "agent_id", ref), _str(obj, "status_id", ref), note, ref
-            )
-        case "sign_out_agent":
-            return SignOutAgent(_str(obj, "agent_id", ref), _note(obj, ref), ref)
-        case "force_next_presence":
-            if "status_id" not in obj:
-                raise FrameError(ErrorCode.INVALID_FIELD,
-                                 "expected 'status_id' (a status id or null)", ref)
-            status_id = None if obj["status_id"] is None else _str(obj, "status_id", ref)
-            return ForceNextPresence(_str(obj, "agent_id", ref), status_id, ref)
-    raise FrameError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind[:40]!r}", ref)
+    command: SupervisorCommand = _parse(raw, SUPERVISOR_FRAMES)
+    return command

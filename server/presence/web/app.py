@@ -40,7 +40,7 @@ from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
 from presence.store.server_time import server_time
 from presence.store.work_store import WorkStore
-from presence.web import api, openapi
+from presence.web import api, asyncapi, openapi
 from presence.web.agent_ws import agent_endpoint
 from presence.web.allow import with_method_fallbacks
 from presence.web.body_limit import BodyLimit
@@ -222,7 +222,7 @@ def app_routes(settings: Settings) -> list[BaseRoute]:
         Route("/metrics", metrics_endpoint),
         WebSocketRoute("/ws/agent", agent_endpoint),
         WebSocketRoute("/ws/supervisor", supervisor_endpoint),
-        *api.routes, openapi.route,
+        *api.routes, openapi.route, asyncapi.route,
         Route("/", lambda r: RedirectResponse("/agent"), name="redirect_to_agent_page"),
         Route("/agent", page("agent.html", page_headers(settings)), name="agent_page"),
         Route("/supervisor", page("supervisor.html", page_headers(settings)),

@@ -101,6 +101,9 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                 errors="", auth=False),
     ("GET", "/openapi.json"): op("operations", "This document", {"type": "object"},
                                  errors="", auth=False),
+    ("GET", "/asyncapi.json"): op("operations", "The AsyncAPI 3 document of the WebSocket "
+                                  "protocol (/ws/agent, /ws/supervisor)", {"type": "object"},
+                                  errors="", auth=False),
     ("GET", "/api/statuses"): op("statuses", "List statuses (OOB first)", array(ref("Status")),
                                  errors="401"),
     ("POST", "/api/statuses"): op("statuses", "Create a custom status", ref("Status"),
@@ -259,7 +262,8 @@ def document(routes: Iterable[BaseRoute]) -> dict[str, Any]:
                  "description": "Real-time presence for contact centers. REST answers "
                  "errors as {error: {code, message, fields?}}; a body over the server's "
                  "max_body_bytes is answered 413 body_too_large; the WebSocket protocol "
-                 "(/ws/agent, /ws/supervisor) is described in docs/protocol.md."},
+                 "(/ws/agent, /ws/supervisor) is described in docs/protocol.md and, "
+                 "generated, in /asyncapi.json."},
         "security": [{"bearer": []}],
         "components": {"schemas": SCHEMAS, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
