@@ -8,6 +8,8 @@ readable). Nothing here changes state: a refused frame changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,28 +204,55 @@ def _note(obj: dict[str, Any], ref: Ref) -> str | None:
     return clean_note(text)
 
 
-def _field(obj: dict[str, Any], spec: FieldSpec, ref: Ref) -> Any:
-    """The value of one field as ``spec`` reads it (or a :class:`FrameError`)."""
+def _cursor(obj: dict[str, Any], name: str, ref: Ref) -> str | None:
+    cursor = obj.get(name)
+    if cursor is not None and not isinstance(cursor, str):
+        raise FrameError(ErrorCode.INVALID_FIELD, f"expected a string '{name}'", ref)
+    return cursor
+
+
+def _nullable_id(obj: dict[str, Any], name: str, ref: Ref, limit: int) -> str | None:
+    if name not in obj:
+        raise FrameError(ErrorCode.INVALID_FIELD, f"expected '{name}' (a status id or null)",
+                         ref)
+    return None if obj[name] is None else _str(obj, name, ref, limit=limit)
+
+
+Reader = Callable[[dict[str, Any], Ref], Any]
+
+
+def _reader(spec: FieldSpec) -> Reader:
+    """The function that reads one field as ``spec`` says (or raises a :class:`FrameError`);
+    made once per field, so parsing a frame does not dispatch on the kind."""
+    name, limit = spec.name, spec.max_length
     match spec.kind:
         case Kind.ID:
-            return _str(obj, spec.name, ref, limit=spec.max_length)
+            return lambda obj, ref: _str(obj, name, ref, limit=limit)
         case Kind.TEXT:
-            return _str(obj, spec.name, ref, limit=spec.max_length, required=False)
+            return lambda obj, ref: _str(obj, name, ref, limit=limit, required=False)
         case Kind.NOTE:
-            return _note(obj, ref)
+            return _note
         case Kind.CURSOR:
-            cursor = obj.get(spec.name)
-            if cursor is not None and not isinstance(cursor, str):
-                raise FrameError(ErrorCode.INVALID_FIELD, f"expected a string '{spec.name}'",
-                                 ref)
-            return cursor
+            return lambda obj, ref: _cursor(obj, name, ref)
         case Kind.NULLABLE_ID:
-            if spec.name not in obj:
-                raise FrameError(ErrorCode.INVALID_FIELD,
-                                 f"expected '{spec.name}' (a status id or null)", ref)
-            if obj[spec.name] is None:
-                return None
-            return _str(obj, spec.name, ref, limit=spec.max_length)
+            return lambda obj, ref: _nullable_id(obj, name, ref, limit)
+
+
+#: Frame type → (command, field readers in check order, where each reading goes among
+#: the command's positional arguments).
+Compiled = dict[str, tuple[type[Any], tuple[Reader, ...], tuple[int, ...]]]
+
+
+def _compile(table: dict[str, FrameSpec]) -> Compiled:
+    compiled: Compiled = {}
+    for kind, spec in table.items():
+        names = [f.name for f in dataclasses.fields(spec.command) if f.name != "ref"]
+        checked = [f.name for f in spec.fields]
+        if sorted(names) != sorted(checked):
+            raise ValueError(f"{kind}: fields {checked} do not match {names}")
+        compiled[kind] = (spec.command, tuple(_reader(f) for f in spec.fields),
+                          tuple(checked.index(n) for n in names))
+    return compiled
 
 
 #: Both endpoints: frame type → fields (in the order they are checked) and command.
@@ -262,22 +291,35 @@ SUPERVISOR_FRAMES: dict[str, FrameSpec] = {
 }
 
 
-def _parse(raw: str | bytes, table: dict[str, FrameSpec]) -> Any:
+_AGENT = _compile(AGENT_FRAMES)
+_SUPERVISOR = _compile(SUPERVISOR_FRAMES)
+
+
+def _parse(raw: str | bytes, table: Compiled) -> Any:
     obj, kind, ref = _decode(raw)
-    spec = table.get(kind)
-    if spec is None:
-        raise FrameError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind[:40]!r}", ref)
-    values = {f.name: _field(obj, f, ref) for f in spec.fields}
-    return spec.command(**values, ref=ref)
+    try:
+        command, readers, order = table[kind]
+    except KeyError:
+        raise FrameError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind[:40]!r}",
+                         ref) from None
+    if not readers:
+        return command(ref)
+    if len(readers) == 1:
+        return command(readers[0](obj, ref), ref)
+    if len(readers) == 2:  # unrolled: reject and auth are on every agent's path
+        first, second = readers[0](obj, ref), readers[1](obj, ref)
+        return command(first, second, ref) if order[0] == 0 else command(second, first, ref)
+    values = [read(obj, ref) for read in readers]
+    return command(*[values[i] for i in order], ref)
 
 
 def parse_agent_frame(raw: str | bytes) -> AgentCommand:
     """Parse one frame from an agent socket."""
-    command: AgentCommand = _parse(raw, AGENT_FRAMES)
+    command: AgentCommand = _parse(raw, _AGENT)
     return command
 
 
 def parse_supervisor_frame(raw: str | bytes) -> SupervisorCommand:
     """Parse one frame from a supervisor socket."""
-    command: SupervisorCommand = _parse(raw, SUPERVISOR_FRAMES)
+    command: SupervisorCommand = _parse(raw, _SUPERVISOR)
     return command
