@@ -7,17 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 
 from presence import frames
 from presence.core.errors import ErrorCode
-from presence.core.frame_specs import Kind
+from presence.core.frame_specs import FrameSpec, Kind, ident
 from presence.core.messages import (
     AGENT_FRAMES,
     SUPERVISOR_FRAMES,
     FrameError,
+    SetPresence,
+    _compile,
     parse_agent_frame,
     parse_supervisor_frame,
 )
@@ -117,3 +120,10 @@ def test_the_parser_accepts_what_the_schema_allows(frame: dict[str, Any]) -> Non
             assert fits, frame
         elif not any(f.kind is Kind.NOTE for f in spec.fields):
             assert not fits, frame
+
+
+def test_a_table_entry_that_does_not_match_its_command_is_refused() -> None:
+    """A frame spec whose fields are not its command's fields fails at import, not later."""
+    bad = FrameSpec((ident("agent_id"),), SetPresence, "wrong field")
+    with pytest.raises(ValueError, match="do not match"):
+        _compile({"set_presence": bad})
