@@ -75,10 +75,11 @@ class Agents:
                 "elapsed": elapsed, "errors": errors[:5], "cpu": time.process_time() - cpu0}
 
     async def publish(self, mode: str, duration: float, rate: float = 0.0,
-                      agents: int | None = None) -> dict[str, Any]:
+                      agents: int | None = None, offset: int = 0) -> dict[str, Any]:
         """Change presence for ``duration`` seconds with the first ``agents`` agents:
-        ``rate`` changes a second spread over them (open loop), or each one as fast as
-        its acks come back (``closed``)."""
+        ``rate`` changes a second spread over them from the ``offset``-th on (open loop;
+        a later call given the earlier calls' count changes agents those did not), or
+        each one as fast as its acks come back (``closed``)."""
         publishers = self.agents[:agents]
         toggles = {a.agent_id: False for a in publishers}
         samples: list[tuple[str, int, float]] = []
@@ -108,7 +109,7 @@ class Agents:
             await asyncio.gather(*(loop(a) for a in publishers))
         else:
             pending: set[asyncio.Task[None]] = set()
-            sent, i = 0, 0
+            sent, i = 0, offset
             while (now := time.monotonic()) < end:
                 due = int((now - start) * rate)
                 while sent < due:
@@ -229,7 +230,7 @@ async def serve(spec: dict[str, Any]) -> None:
                 reply = await role.connect()
             elif name == "publish" and isinstance(role, Agents):
                 reply = await role.publish(cmd["mode"], cmd["duration"], cmd.get("rate", 0),
-                                           cmd.get("agents"))
+                                           cmd.get("agents"), cmd.get("offset", 0))
             elif name == "close" and isinstance(role, Agents):
                 reply = await role.close()
             elif name == "mark" and isinstance(role, Supervisors):
