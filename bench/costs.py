@@ -9,7 +9,9 @@ Starts the embedded Valkey (``--masters 0``) or an embedded Redis Cluster of
 sign-ins of every agent (two raw-client load processes, agents spread over the
 servers), an idle window (heartbeats only), presence changes at ``--rate`` with no
 supervisor, the same with ``--supervisors`` connected (the difference is the fan-out),
-and the bytes on the wire of one agent and one supervisor. Every figure is a
+and the bytes on the wire of one agent and one supervisor. Agents are spread over
+``--teams`` teams, each watched by ``--supervisors-per-team`` supervisors (a supervisor's
+token names its team, so it gets that team's snapshot and changes only). Every figure is a
 difference of process CPU time (``/proc``, servers summed; ``INFO cpu``, Redis nodes
 summed) or memory over the phase's operations, so other load on the machine slows the
 run but hardly moves the figures; the 1-minute load average is recorded with each.
@@ -131,7 +133,7 @@ async def measure(args: argparse.Namespace, seed_url: str, node_urls: list[str],
     client = open_client(seed_url, cluster=cluster)
     try:
         before = await nodes.read(Reading())
-        await seed_agents(RedisStore(client, KEYS), numbered(n + 1), ("t1",))
+        await seed_agents(RedisStore(client, KEYS), numbered(n + 1), teams(args))
         seeded = await nodes.read(Reading())
         result: dict[str, Any] = {"profile": delta(before, seeded, n + 1, 1.0)}
         extra = ("--cluster",) if cluster else ()
@@ -177,12 +179,13 @@ async def phases(args: argparse.Namespace, dep: Deployment, logs: Path) -> dict[
         out["idle"] = delta(a, b, round(connected * (time.monotonic() - t0)),
                             time.monotonic() - t0)
         out["changes"] = await changes(dep, loads, args.rate, args.seconds)
-        sup = supervisors_spec("presence", urls, args.supervisors, 0)
+        sups = args.teams * args.supervisors_per_team
+        sup = supervisors_spec("presence", urls, sups, 0) | {"teams": list(teams(args))}
         async with workers(logs, sup) as (sw,):
             a = await dep.read()
             await sw.call(300, cmd="connect")
             b = await dep.read()
-            out["supervisor_signin"] = delta(a, b, args.supervisors, 1.0)
+            out["supervisor_signin"] = delta(a, b, sups, 1.0)
             await sw.call(30, cmd="mark")
             out["changes_supervised"] = await changes(
                 dep, loads, args.rate, args.seconds, offset=int(args.rate * args.seconds) + 1)
@@ -191,7 +194,7 @@ async def phases(args: argparse.Namespace, dep: Deployment, logs: Path) -> dict[
         out["fanout"] = fanout(out["changes"], out["changes_supervised"], sum(rep["counts"]))
         for name in ("changes", "changes_supervised"):
             net(out[name], out["idle"])
-    out["wire"] = await probe(urls[0], f"A{n}")
+    out["wire"] = await probe(urls[0], f"A{n}", teams(args)[n % args.teams])
     return out
 
 
@@ -214,12 +217,20 @@ def fanout(plain: dict[str, Any], supervised: dict[str, Any], frames: int) -> di
             "frames_per_change": round(frames / max(supervised["ops"], 1), 2)}
 
 
+def teams(args: argparse.Namespace) -> tuple[str, ...]:
+    """The agents' teams: agent n is in ``t{n % teams}``; each has its supervisors."""
+    return tuple(f"t{i}" for i in range(args.teams))
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="bench.costs", description=__doc__.split("\n\n")[0])
     ap.add_argument("--servers", type=int, default=3)
     ap.add_argument("--masters", type=int, default=3, help="0: one Valkey, not a cluster")
     ap.add_argument("--agents", type=int, default=20_000)
-    ap.add_argument("--supervisors", type=int, default=30)
+    ap.add_argument("--teams", type=int, default=40,
+                    help="agents are spread over this many teams")
+    ap.add_argument("--supervisors-per-team", type=int, default=2,
+                    help="supervisors watching each team (each sees only its team)")
     ap.add_argument("--rate", type=float, default=400.0, help="changes a second")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--idle-seconds", type=float, default=10.0)
@@ -228,7 +239,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--out", type=Path, help="result file (default: bench/results/…)")
     args = ap.parse_args(argv)
     if args.smoke:
-        args.agents, args.supervisors, args.rate = 30, 2, 20.0
+        args.agents, args.teams, args.supervisors_per_team, args.rate = 30, 2, 1, 20.0
         args.seconds, args.idle_seconds, args.concurrency = 0.5, 0.3, 16
     return args
 

@@ -30,10 +30,13 @@ from presence.auth import Role, TokenService
 PROMPT = "@@ "
 
 
-def tokens(role: Role, ids: list[str]) -> list[str]:
+def tokens(role: Role, ids: list[str], teams: list[str] | None = None) -> list[str]:
+    """Tokens of ``ids``: the i-th watches team ``teams[i % len(teams)]``, or every team."""
     service = TokenService(SECRET)
     now = time.time()
-    return [service.issue(role, i, now=now, ttl=6 * 3600, teams=["*"]) for i in ids]
+    return [service.issue(role, i, now=now, ttl=6 * 3600,
+                          teams=[teams[n % len(teams)]] if teams else ["*"])
+            for n, i in enumerate(ids)]
 
 
 @dataclass
@@ -146,13 +149,14 @@ class Supervisors:
     urls: list[str]
     count: int
     sample: int
+    teams: list[str] | None = None
     conns: list[RawWebSocket] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
     samples: list[tuple[str, int, float]] = field(default_factory=list)
     marked_at: float = 0.0
 
     async def connect(self) -> dict[str, Any]:
-        toks = tokens(Role.SUPERVISOR, [f"S{i}" for i in range(self.count)])
+        toks = tokens(Role.SUPERVISOR, [f"S{i}" for i in range(self.count)], self.teams)
         self.counts = [0] * self.count
         t0 = time.monotonic()
         self.conns = list(await asyncio.gather(*(self._open(i, t) for i, t in enumerate(toks))))
@@ -218,7 +222,8 @@ async def serve(spec: dict[str, Any]) -> None:
         role = Agents(spec["kind"], spec["urls"], ids, spec.get("concurrency", 256),
                       spec.get("heartbeat", True), spec.get("client", "product"))
     else:
-        role = Supervisors(spec["kind"], spec["urls"], spec["count"], spec.get("sample", 0))
+        role = Supervisors(spec["kind"], spec["urls"], spec["count"], spec.get("sample", 0),
+                           spec.get("teams"))
     reply: dict[str, Any]
     while line := await reader.readline():
         cmd = orjson.loads(line)

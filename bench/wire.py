@@ -72,10 +72,12 @@ def _mean(values: list[int]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-async def probe(url: str, agent_id: str, changes: int = 20) -> dict[str, Any]:
-    """One supervisor and one agent (``agent_id``, configured and not otherwise used)
-    on the server at ``url``; the agent changes presence ``changes`` times."""
-    sup, sc, sup_auth = await _open(url, "/ws/supervisor", tokens(Role.SUPERVISOR, ["SW"])[0])
+async def probe(url: str, agent_id: str, team: str, changes: int = 20) -> dict[str, Any]:
+    """One supervisor of ``team`` and one agent of it (``agent_id``, configured and not
+    otherwise used) on the server at ``url``; the agent changes presence ``changes``
+    times."""
+    sup, sc, sup_auth = await _open(url, "/ws/supervisor",
+                                    tokens(Role.SUPERVISOR, ["SW"], [team])[0])
     agent, ac, agent_auth = await _open(url, "/ws/agent", tokens(Role.AGENT, [agent_id])[0])
     request, response = await handshake_sizes(url, "/ws/agent")
     sent = []
