@@ -122,6 +122,7 @@ async def changes(dep: Deployment, pubs: list[Worker], rate: float, seconds: flo
     acked = sum(r["acked"] for r in replies)
     out = delta(a, b, acked, time.monotonic() - t0)
     out["errors"] = sum(r["errors"] for r in replies)
+    out["error_sample"] = [e for r in replies for e in r["error_sample"]][:3]
     out["acked_per_second"] = round(acked / max(r["elapsed"] for r in replies), 1)
     return out
 
@@ -169,6 +170,7 @@ async def phases(args: argparse.Namespace, dep: Deployment, logs: Path) -> dict[
         connected = sum(r["connected"] for r in replies)
         out["signin"] = delta(a, b, connected, time.monotonic() - t0)
         out["signin"]["failed"] = sum(r["failed"] for r in replies)
+        out["signin"]["error_sample"] = [e for r in replies for e in r["errors"]][:3]
         out["signin"]["load_cpu_ms_per_op"] = round(
             sum(r["cpu"] for r in replies) * 1000 / max(connected, 1), 4)
         await asyncio.sleep(1.0)

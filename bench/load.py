@@ -67,13 +67,16 @@ class Agents:
                     errors.append(f"{type(exc).__name__}: {exc}"[:200])
                     return False
 
+        # Heartbeats from the start: a sign-in wave longer than the server's heartbeat
+        # timeout would otherwise lose its first agents before the last are in.
+        self.agents = candidates
+        if self.heartbeat and self.pinger is None and candidates and isinstance(
+                candidates[0], RawPresenceAgent):
+            self.pinger = asyncio.create_task(self._ping())
         t0, cpu0 = time.monotonic(), time.process_time()
         ok = await asyncio.gather(*(one(a) for a in candidates))
         elapsed = time.monotonic() - t0
         self.agents = [a for a, good in zip(candidates, ok, strict=True) if good]
-        if self.heartbeat and self.pinger is None and self.agents and isinstance(
-                self.agents[0], RawPresenceAgent):
-            self.pinger = asyncio.create_task(self._ping())
         return {"connected": len(self.agents), "failed": len(candidates) - len(self.agents),
                 "elapsed": elapsed, "errors": errors[:5], "cpu": time.process_time() - cpu0}
 
