@@ -248,9 +248,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     started = time.time()
-    with tempfile.TemporaryDirectory(prefix="presence-costs-") as tmp:
-        with redis_deployment(Path(tmp), args.masters) as (seed_url, node_urls, cluster):
-            result = await measure(args, seed_url, node_urls, cluster, Path(tmp) / "logs")
+    with (tempfile.TemporaryDirectory(prefix="presence-costs-") as tmp,
+          redis_deployment(Path(tmp), args.masters) as (seed_url, node_urls, cluster)):
+        result = await measure(args, seed_url, node_urls, cluster, Path(tmp) / "logs")
     return {"kind": "costs", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z",
                                                       time.localtime(started)),
             "took_seconds": round(time.time() - started, 1),

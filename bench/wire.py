@@ -6,7 +6,6 @@ sends and receives and what each supervisor receives. WebSocket framing is count
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import defaultdict
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,12 +24,14 @@ class Counter:
         self.frames: dict[str, list[int]] = defaultdict(list)
         self.first: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.acks = 0
+        self.acked = asyncio.Event()
 
     def __call__(self, conn: RawWebSocket, payload: bytes, now: float) -> None:
         kind = str(orjson.loads(payload).get("type"))
         self.frames[kind].append(len(payload))
         if kind == "ack":
             self.acks += 1
+            self.acked.set()
         if not self.first.done():
             self.first.set_result(kind)
 
@@ -89,10 +90,9 @@ async def probe(url: str, agent_id: str, team: str, changes: int = 20) -> dict[s
             body = orjson.dumps({"type": "set_presence", "ref": i + 1,
                                  "status_id": "busy" if i % 2 == 0 else "available"})
             sent.append(len(body))
+            ac.acked.clear()
             agent.send_text(body)
-            deadline = time.monotonic() + 10
-            while ac.acks < i + 1 and time.monotonic() < deadline:
-                await asyncio.sleep(0.005)
+            await asyncio.wait_for(ac.acked.wait(), 10)
         await asyncio.sleep(0.3)
     finally:
         agent.close()
