@@ -156,6 +156,10 @@ async def measure(args: argparse.Namespace, seed_url: str, node_urls: list[str],
         await nodes.close()
 
 
+def say(text: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
+
+
 async def phases(args: argparse.Namespace, dep: Deployment, logs: Path) -> dict[str, Any]:
     n, urls = args.agents, [s.url for s in dep.servers]
     half = n // 2
@@ -164,6 +168,7 @@ async def phases(args: argparse.Namespace, dep: Deployment, logs: Path) -> dict[
     out: dict[str, Any] = {}
     await asyncio.sleep(1.0)
     async with workers(logs, *specs) as loads:
+        say("sign-ins")
         a, t0 = await dep.read(), time.monotonic()
         replies = await asyncio.gather(*(w.call(1800, cmd="connect") for w in loads))
         b = await dep.read()
@@ -180,7 +185,9 @@ async def phases(args: argparse.Namespace, dep: Deployment, logs: Path) -> dict[
         # ops = connection-seconds: CPU per connection per second of holding it.
         out["idle"] = delta(a, b, round(connected * (time.monotonic() - t0)),
                             time.monotonic() - t0)
+        say("changes")
         out["changes"] = await changes(dep, loads, args.rate, args.seconds)
+        say("supervisors")
         sups = args.teams * args.supervisors_per_team
         sup = supervisors_spec("presence", urls, sups, 0) | {"teams": list(teams(args))}
         async with workers(logs, sup) as (sw,):
@@ -196,6 +203,7 @@ async def phases(args: argparse.Namespace, dep: Deployment, logs: Path) -> dict[
         out["fanout"] = fanout(out["changes"], out["changes_supervised"], sum(rep["counts"]))
         for name in ("changes", "changes_supervised"):
             net(out[name], out["idle"])
+    say("wire probe")
     out["wire"] = await probe(urls[0], f"A{n}", teams(args)[n % args.teams])
     return out
 
