@@ -203,8 +203,8 @@ async def phases(args: argparse.Namespace, dep: Deployment, logs: Path) -> dict[
         out["fanout"] = fanout(out["changes"], out["changes_supervised"], sum(rep["counts"]))
         for name in ("changes", "changes_supervised"):
             net(out[name], out["idle"])
-    say("wire probe")
-    out["wire"] = await probe(urls[0], f"A{n}", teams(args)[n % args.teams])
+        say("wire probe")  # before the agents leave: 20,000 disconnects keep servers busy
+        out["wire"] = await probe(urls[0], f"A{n}", teams(args)[n % args.teams])
     return out
 
 

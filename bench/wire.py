@@ -62,7 +62,7 @@ async def handshake_sizes(url: str, path: str) -> tuple[int, int]:
 async def _open(url: str, path: str, token: str) -> tuple[RawWebSocket, Counter, int]:
     parts = urlsplit(url)
     counter = Counter()
-    conn = await open_raw(parts.hostname or "127.0.0.1", parts.port or 80, path, counter)
+    conn = await open_raw(parts.hostname or "127.0.0.1", parts.port or 80, path, counter, 60)
     auth = orjson.dumps({"type": "auth", "token": token})
     conn.send_text(auth)
     await asyncio.wait_for(counter.first, 60)
