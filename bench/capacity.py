@@ -21,21 +21,24 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Costs:
-    """Per-operation costs (CPU in ms of one core, memory in bytes)."""
+    """Per-operation costs, CPU in ms of one core, memory in bytes; cluster mode, as
+    measured by ``python -m bench.costs`` on 2026-12-05 (docs/scaling.md, "Measured")."""
 
-    c_signin: float = 1.4      # server CPU per agent sign-in (cluster mode)
-    c_change: float = 0.30     # server CPU per change, in the process holding the agent
-    c_remote: float = 0.044    # server CPU per change in every other process (reads it)
-    c_frame: float = 0.012     # server CPU per supervisor frame of a change
-    c_idle: float = 0.0017     # server CPU per connection per second (heartbeats)
-    rss_conn: float = 25_000   # server RSS per held connection
-    rss_base: float = 120e6    # server RSS with no connection (agent-state copies incl.)
-    r_signin: float = 0.10     # Redis CPU per sign-in (all masters)
-    r_change: float = 0.06     # Redis CPU per change
-    r_idle: float = 0.0004     # Redis CPU per connection per second
-    m_agent: float = 1_500     # Redis memory per configured, signed-in agent
-    m_entry: float = 160       # Redis memory per history entry
-    m_event: float = 250       # Redis memory per entry of the capped event streams
+    c_signin: float = 1.82         # server CPU per agent sign-in, the process taking it
+    c_remote_signin: float = 0.44  # … in every other process (reads the sign-in's event)
+    c_change: float = 0.76         # server CPU per change, the process holding the agent
+    c_remote: float = 0.23         # … in every other process (reads the change's event)
+    c_frame: float = 0.011         # server CPU per supervisor frame of a change
+    c_idle: float = 0.012          # server CPU per held connection per second
+    rss_conn: float = 28_700       # server RSS per held connection
+    rss_base: float = 100e6        # server RSS with no connection
+    r_signin: float = 0.38         # Redis CPU per sign-in (all masters)
+    r_change: float = 0.25         # Redis CPU per change
+    r_sub: float = 0.003           # Redis CPU per event per subscribed server process
+    r_idle: float = 0.0013         # Redis CPU per held connection per second
+    m_agent: float = 6_260         # Redis memory per configured, signed-in agent
+    m_entry: float = 244           # Redis memory per history entry
+    m_event: float = 520           # Redis memory per entry of the capped event streams
 
 
 MEASURED = Costs()
@@ -67,26 +70,41 @@ def size(r: Rates, k: Costs = MEASURED) -> dict[str, Any]:
     frames = r.supervisors_per_team + r.wallboards
     supervisors = math.ceil(r.tabs / r.team_size) * r.supervisors_per_team + r.wallboards
     by_tabs = math.ceil(r.tabs / r.tabs_per_process)
+    # Every process reads every event: that part of a process's core does not shrink
+    # when processes are added. At or above the target no number of processes fits.
+    fan_in = (signins * k.c_remote_signin + changes * k.c_remote) / 1000
+    if fan_in >= r.core_target:
+        return {"signins_per_second": round(signins, 1),
+                "changes_per_second": round(changes, 1),
+                "feasible": False,
+                "why": f"each process would spend {fan_in:.2f} cores reading the other "
+                       f"processes' events (every process reads every event), more than "
+                       f"the {r.core_target} a process is sized for"}
     procs = max(2, by_tabs)
     for _ in range(50):  # the remote-event term grows with the processes
-        cpu = (signins * k.c_signin + changes * (k.c_change + frames * k.c_frame
-               + (procs - 1) * k.c_remote) + r.tabs * k.c_idle) / 1000
+        cpu = (signins * (k.c_signin + (procs - 1) * k.c_remote_signin)
+               + changes * (k.c_change + frames * k.c_frame + (procs - 1) * k.c_remote)
+               + r.tabs * k.c_idle) / 1000
         need = max(2, by_tabs, math.ceil(cpu / r.core_target))
         if need == procs:
             break
         procs = need
-    remote = changes * (procs - 1) * k.c_remote / 1000
-    redis_cpu = (signins * k.r_signin + changes * k.r_change + r.tabs * k.r_idle) / 1000
+    remote = (signins * k.c_remote_signin + changes * k.c_remote) * (procs - 1) / 1000
+    redis_cpu = (signins * k.r_signin + changes * k.r_change
+                 + (signins + changes) * procs * k.r_sub + r.tabs * k.r_idle) / 1000
     entries = (r.changes_per_hour * r.shift_hours + 2) * r.retention_days
     memory = (r.tabs * (k.m_agent + entries * k.m_entry)
               + r.shards * r.events_maxlen * k.m_event)
     by_cpu = math.ceil(redis_cpu / r.master_core_target)
     by_memory = math.ceil(memory / r.master_memory)
-    storm = r.tabs / procs * k.c_signin / 1000 / max(procs - 1, 1)
+    storm = r.tabs / procs * (k.c_signin + (procs - 2) * k.c_remote_signin) / 1000 \
+        / max(procs - 1, 1)
     return {
         "signins_per_second": round(signins, 1), "changes_per_second": round(changes, 1),
         "supervisor_sockets": supervisors, "frames_per_second": round(changes * frames),
+        "feasible": True,
         "server_cores": round(cpu, 2), "of_which_remote_events": round(remote, 2),
+        "fan_in_cores_per_process": round(fan_in, 3),
         "processes": procs,
         "processes_decided_by": "tabs per process" if procs == by_tabs else
         "CPU" if procs > 2 else "two for availability",
@@ -94,7 +112,9 @@ def size(r: Rates, k: Costs = MEASURED) -> dict[str, Any]:
         "reconnect_storm_seconds": round(storm, 1),
         "redis_cores": round(redis_cpu, 2), "redis_memory_gb": round(memory / 1e9, 1),
         "history_entries_per_agent": round(entries),
+        "redis_memory_history_gb": round(r.tabs * entries * k.m_entry / 1e9, 1),
         "masters": max(1, by_cpu, by_memory),
+        "wire_mbit_out": round((changes * (480 + frames * 652) + signins * 1149) * 8 / 1e6, 1),
         "masters_decided_by": "memory" if by_memory >= by_cpu else "CPU",
     }
 
