@@ -198,8 +198,11 @@ async def phases(args: argparse.Namespace, dep: Deployment, logs: Path) -> dict[
             await sw.call(30, cmd="mark")
             out["changes_supervised"] = await changes(
                 dep, loads, args.rate, args.seconds, offset=int(args.rate * args.seconds) + 1)
+            await asyncio.sleep(2.0)  # frames still queued reach their supervisors
             rep = await sw.call(60, cmd="report")
         out["changes_supervised"]["frames_delivered"] = sum(rep["counts"])
+        out["changes_supervised"]["supervisors_closed"] = rep["closed"]
+        out["changes_supervised"]["supervisors_silent"] = sum(1 for c in rep["counts"] if not c)
         out["fanout"] = fanout(out["changes"], out["changes_supervised"], sum(rep["counts"]))
         for name in ("changes", "changes_supervised"):
             net(out[name], out["idle"])
