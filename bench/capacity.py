@@ -25,9 +25,9 @@ class Costs:
     measured by ``python -m bench.costs`` on 2026-12-05 (docs/scaling.md, "Measured")."""
 
     c_signin: float = 1.82         # server CPU per agent sign-in, the process taking it
-    c_remote_signin: float = 0.44  # … in every other process (reads the sign-in's event)
+    c_remote_signin: float = 0.33  # … in every other process (reads the sign-in's event)
     c_change: float = 0.76         # server CPU per change, the process holding the agent
-    c_remote: float = 0.23         # … in every other process (reads the change's event)
+    c_remote: float = 0.30         # … in every other process (reads the change's event)
     c_frame: float = 0.011         # server CPU per supervisor frame of a change
     c_idle: float = 0.012          # server CPU per held connection per second
     rss_conn: float = 28_700       # server RSS per held connection
