@@ -196,13 +196,14 @@ async def phases(args: argparse.Namespace, dep: Deployment, logs: Path) -> dict[
             b = await dep.read()
             out["supervisor_signin"] = delta(a, b, sups, 1.0)
             await sw.call(30, cmd="mark")
-            out["changes_supervised"] = await changes(
-                dep, loads, args.rate, args.seconds, offset=int(args.rate * args.seconds) + 1)
+            out["changes_supervised"] = await changes(dep, loads, args.rate, args.seconds,
+                                                      offset=n // 4)
             await asyncio.sleep(2.0)  # frames still queued reach their supervisors
             rep = await sw.call(60, cmd="report")
         out["changes_supervised"]["frames_delivered"] = sum(rep["counts"])
         out["changes_supervised"]["supervisors_closed"] = rep["closed"]
         out["changes_supervised"]["supervisors_silent"] = sum(1 for c in rep["counts"] if not c)
+        out["changes_supervised"]["supervisor_close_codes"] = rep.get("close_codes", {})
         out["fanout"] = fanout(out["changes"], out["changes_supervised"], sum(rep["counts"]))
         for name in ("changes", "changes_supervised"):
             net(out[name], out["idle"])
@@ -254,6 +255,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     if args.smoke:
         args.agents, args.teams, args.supervisors_per_team, args.rate = 30, 2, 1, 20.0
         args.seconds, args.idle_seconds, args.concurrency = 0.5, 0.3, 16
+    if args.rate * args.seconds > args.agents / 2:
+        # Each load process's second phase starts half-way through its agents: more
+        # changes than that would reach agents the first phase already made Busy.
+        ap.error(f"--rate × --seconds ({args.rate * args.seconds:.0f}) must be at most half "
+                 f"of --agents ({args.agents}): every change must be a transition")
     return args
 
 

@@ -211,8 +211,14 @@ class Supervisors:
     def report(self) -> dict[str, Any]:
         now = time.monotonic()
         closed = sum(1 for c in self.conns if c.closed.done())
+        codes: dict[str, int] = {}
+        for c in self.conns:
+            if c.closed.done():
+                key = str(c.close_code)
+                codes[key] = codes.get(key, 0) + 1
         return {"counts": list(self.counts), "window": now - self.marked_at,
-                "marked_at": self.marked_at, "closed": closed, "samples": list(self.samples)}
+                "marked_at": self.marked_at, "closed": closed, "close_codes": codes,
+                "samples": list(self.samples)}
 
 
 async def serve(spec: dict[str, Any]) -> None:
