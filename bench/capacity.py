@@ -25,7 +25,7 @@ class Costs:
     measured by ``python -m bench.costs`` on 2026-12-05 (docs/scaling.md, "Measured")."""
 
     c_signin: float = 1.82         # server CPU per agent sign-in, the process taking it
-    c_remote_signin: float = 0.33  # … in every other process (reads the sign-in's event)
+    c_remote_signin: float = 0.24  # … in every other process (reads the sign-in's event)
     c_change: float = 0.76         # server CPU per change, the process holding the agent
     c_remote: float = 0.30         # … in every other process (reads the change's event)
     c_frame: float = 0.011         # server CPU per supervisor frame of a change
