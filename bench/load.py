@@ -30,10 +30,13 @@ from presence.auth import Role, TokenService
 PROMPT = "@@ "
 
 
-def tokens(role: Role, ids: list[str]) -> list[str]:
+def tokens(role: Role, ids: list[str], teams: list[str] | None = None) -> list[str]:
+    """Tokens of ``ids``: the i-th watches team ``teams[i % len(teams)]``, or every team."""
     service = TokenService(SECRET)
     now = time.time()
-    return [service.issue(role, i, now=now, ttl=6 * 3600, teams=["*"]) for i in ids]
+    return [service.issue(role, i, now=now, ttl=6 * 3600,
+                          teams=[teams[n % len(teams)]] if teams else ["*"])
+            for n, i in enumerate(ids)]
 
 
 @dataclass
@@ -64,21 +67,25 @@ class Agents:
                     errors.append(f"{type(exc).__name__}: {exc}"[:200])
                     return False
 
+        # Heartbeats from the start: a sign-in wave longer than the server's heartbeat
+        # timeout would otherwise lose its first agents before the last are in.
+        self.agents = candidates
+        if self.heartbeat and self.pinger is None and candidates and isinstance(
+                candidates[0], RawPresenceAgent):
+            self.pinger = asyncio.create_task(self._ping())
         t0, cpu0 = time.monotonic(), time.process_time()
         ok = await asyncio.gather(*(one(a) for a in candidates))
         elapsed = time.monotonic() - t0
         self.agents = [a for a, good in zip(candidates, ok, strict=True) if good]
-        if self.heartbeat and self.pinger is None and self.agents and isinstance(
-                self.agents[0], RawPresenceAgent):
-            self.pinger = asyncio.create_task(self._ping())
         return {"connected": len(self.agents), "failed": len(candidates) - len(self.agents),
                 "elapsed": elapsed, "errors": errors[:5], "cpu": time.process_time() - cpu0}
 
     async def publish(self, mode: str, duration: float, rate: float = 0.0,
-                      agents: int | None = None) -> dict[str, Any]:
+                      agents: int | None = None, offset: int = 0) -> dict[str, Any]:
         """Change presence for ``duration`` seconds with the first ``agents`` agents:
-        ``rate`` changes a second spread over them (open loop), or each one as fast as
-        its acks come back (``closed``)."""
+        ``rate`` changes a second spread over them from the ``offset``-th on (open loop;
+        a later call given the earlier calls' count changes agents those did not), or
+        each one as fast as its acks come back (``closed``)."""
         publishers = self.agents[:agents]
         toggles = {a.agent_id: False for a in publishers}
         samples: list[tuple[str, int, float]] = []
@@ -108,7 +115,7 @@ class Agents:
             await asyncio.gather(*(loop(a) for a in publishers))
         else:
             pending: set[asyncio.Task[None]] = set()
-            sent, i = 0, 0
+            sent, i = 0, offset
             while (now := time.monotonic()) < end:
                 due = int((now - start) * rate)
                 while sent < due:
@@ -145,13 +152,14 @@ class Supervisors:
     urls: list[str]
     count: int
     sample: int
+    teams: list[str] | None = None
     conns: list[RawWebSocket] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
     samples: list[tuple[str, int, float]] = field(default_factory=list)
     marked_at: float = 0.0
 
     async def connect(self) -> dict[str, Any]:
-        toks = tokens(Role.SUPERVISOR, [f"S{i}" for i in range(self.count)])
+        toks = tokens(Role.SUPERVISOR, [f"S{i}" for i in range(self.count)], self.teams)
         self.counts = [0] * self.count
         t0 = time.monotonic()
         self.conns = list(await asyncio.gather(*(self._open(i, t) for i, t in enumerate(toks))))
@@ -203,8 +211,14 @@ class Supervisors:
     def report(self) -> dict[str, Any]:
         now = time.monotonic()
         closed = sum(1 for c in self.conns if c.closed.done())
+        codes: dict[str, int] = {}
+        for c in self.conns:
+            if c.closed.done():
+                key = str(c.close_code)
+                codes[key] = codes.get(key, 0) + 1
         return {"counts": list(self.counts), "window": now - self.marked_at,
-                "marked_at": self.marked_at, "closed": closed, "samples": list(self.samples)}
+                "marked_at": self.marked_at, "closed": closed, "close_codes": codes,
+                "samples": list(self.samples)}
 
 
 async def serve(spec: dict[str, Any]) -> None:
@@ -217,7 +231,8 @@ async def serve(spec: dict[str, Any]) -> None:
         role = Agents(spec["kind"], spec["urls"], ids, spec.get("concurrency", 256),
                       spec.get("heartbeat", True), spec.get("client", "product"))
     else:
-        role = Supervisors(spec["kind"], spec["urls"], spec["count"], spec.get("sample", 0))
+        role = Supervisors(spec["kind"], spec["urls"], spec["count"], spec.get("sample", 0),
+                           spec.get("teams"))
     reply: dict[str, Any]
     while line := await reader.readline():
         cmd = orjson.loads(line)
@@ -229,7 +244,7 @@ async def serve(spec: dict[str, Any]) -> None:
                 reply = await role.connect()
             elif name == "publish" and isinstance(role, Agents):
                 reply = await role.publish(cmd["mode"], cmd["duration"], cmd.get("rate", 0),
-                                           cmd.get("agents"))
+                                           cmd.get("agents"), cmd.get("offset", 0))
             elif name == "close" and isinstance(role, Agents):
                 reply = await role.close()
             elif name == "mark" and isinstance(role, Supervisors):

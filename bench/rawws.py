@@ -32,6 +32,8 @@ class RawWebSocket(asyncio.Protocol):
         self._buf = bytearray()
         self._upgraded = False
         self._fragments: list[bytes] = []
+        #: The code of the server's close frame, once one arrived.
+        self.close_code: int | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # cast, not isinstance: uvloop's transports are not asyncio.Transport subclasses.
@@ -91,6 +93,8 @@ class RawWebSocket(asyncio.Protocol):
         elif opcode == 9:
             self._send(0xA, payload)
         elif opcode == 8:
+            if len(payload) >= 2:
+                self.close_code = struct.unpack_from("!H", payload)[0]
             self._send(0x8, payload[:2])
             assert self.transport is not None
             self.transport.close()

@@ -1,6 +1,7 @@
 """Run one server under test as its own process.
 
     python -m bench.serve presence --redis-url unix:///… [--grace 150] [--key-prefix b1:]
+    python -m bench.serve presence --redis-url redis://127.0.0.1:7000 --cluster
     python -m bench.serve bare
     python -m bench.serve peer --redis-url unix:///…
 
@@ -54,6 +55,7 @@ def build(args: argparse.Namespace) -> Any:
     settings = Settings.from_env(
         redis_url=args.redis_url, token_secret=SECRET, key_prefix=args.key_prefix,
         grace_period=args.grace, instance_id=args.instance_id,
+        cluster=True if args.cluster else None,
         # A publisher in the throughput runs sends far more than a person clicks.
         rate_limit_per_second=100_000.0, rate_limit_burst=100_000,
         **({"sweep_period": args.sweep_period} if args.sweep_period else {}),
@@ -69,6 +71,8 @@ def main() -> None:
     ap.add_argument("--grace", type=float, default=150.0)
     ap.add_argument("--sweep-period", type=float)
     ap.add_argument("--instance-id")
+    ap.add_argument("--cluster", action="store_true",
+                    help="the Redis URL is a node of a Redis Cluster (presence only)")
     ap.add_argument("--gc", choices=["default", "tuned"],
                     help="garbage-collector settings: CPython's defaults or presence "
                          "serve's (default: tuned for presence, default for the others)")

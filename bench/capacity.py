@@ -1,0 +1,141 @@
+"""The capacity model of docs/scaling.md as code: from a deployment's rates, the server
+processes, cores, Redis memory and Redis Cluster masters it needs, and which limit
+decides each.
+
+    python -m bench.capacity --tabs 100000
+    python -m bench.capacity --tabs 1000000 --changes-per-hour 20 --retention-days 7
+    python -m bench.capacity --tabs 100000 --set c_remote=0      # with the interest filter
+
+The constants (``MEASURED``) are the per-operation costs measured by
+``python -m bench.costs`` and ``python -m bench.run --full`` (docs/scaling.md says which
+run gave which); ``--set NAME=VALUE`` replaces one, for your own measurements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Per-operation costs, CPU in ms of one core, memory in bytes; cluster mode, as
+    measured by ``python -m bench.costs`` on 2026-12-05 (docs/scaling.md, "Measured")."""
+
+    c_signin: float = 1.82         # server CPU per agent sign-in, the process taking it
+    c_remote_signin: float = 0.24  # … in every other process (reads the sign-in's event)
+    c_change: float = 0.76         # server CPU per change, the process holding the agent
+    c_remote: float = 0.30         # … in every other process (reads the change's event)
+    c_frame: float = 0.011         # server CPU per supervisor frame of a change
+    c_idle: float = 0.012          # server CPU per held connection per second
+    rss_conn: float = 28_700       # server RSS per held connection
+    rss_base: float = 100e6        # server RSS with no connection
+    r_signin: float = 0.38         # Redis CPU per sign-in (all masters)
+    r_change: float = 0.25         # Redis CPU per change
+    r_sub: float = 0.003           # Redis CPU per event per subscribed server process
+    r_idle: float = 0.0013         # Redis CPU per held connection per second
+    m_agent: float = 6_260         # Redis memory per configured, signed-in agent
+    m_entry: float = 244           # Redis memory per history entry
+    m_event: float = 520           # Redis memory per entry of the capped event streams
+
+
+MEASURED = Costs()
+
+
+@dataclass(frozen=True)
+class Rates:
+    tabs: int
+    wave_fraction: float = 0.5    # of the tabs sign in during the shift-start wave …
+    wave_seconds: float = 300.0   # … over this many seconds
+    changes_per_hour: float = 12.0  # per tab
+    team_size: int = 15
+    supervisors_per_team: int = 1
+    wallboards: int = 10          # supervisor sockets that watch every team
+    shift_hours: float = 8.0
+    retention_days: float = 35.0
+    shards: int = 16
+    events_maxlen: int = 100_000
+    tabs_per_process: int = 25_000  # most a process should hold (see "reconnect storm")
+    core_target: float = 0.5        # busy fraction of a core a process is sized for
+    master_core_target: float = 0.5
+    master_memory: float = 24e9     # usable memory of one master (a 32 GB node)
+
+
+def size(r: Rates, k: Costs = MEASURED) -> dict[str, Any]:
+    """Processes, cores, Redis masters and what decides each, for rates ``r``."""
+    signins = r.wave_fraction * r.tabs / r.wave_seconds
+    changes = r.changes_per_hour * r.tabs / 3600
+    frames = r.supervisors_per_team + r.wallboards
+    supervisors = math.ceil(r.tabs / r.team_size) * r.supervisors_per_team + r.wallboards
+    by_tabs = math.ceil(r.tabs / r.tabs_per_process)
+    # Every process reads every event: that part of a process's core does not shrink
+    # when processes are added. At or above the target no number of processes fits.
+    fan_in = (signins * k.c_remote_signin + changes * k.c_remote) / 1000
+    if fan_in >= r.core_target:
+        return {"signins_per_second": round(signins, 1),
+                "changes_per_second": round(changes, 1),
+                "feasible": False,
+                "why": f"each process would spend {fan_in:.2f} cores reading the other "
+                       f"processes' events (every process reads every event), more than "
+                       f"the {r.core_target} a process is sized for"}
+    procs = max(2, by_tabs)
+    for _ in range(50):  # the remote-event term grows with the processes
+        cpu = (signins * (k.c_signin + (procs - 1) * k.c_remote_signin)
+               + changes * (k.c_change + frames * k.c_frame + (procs - 1) * k.c_remote)
+               + r.tabs * k.c_idle) / 1000
+        need = max(2, by_tabs, math.ceil(cpu / r.core_target))
+        if need == procs:
+            break
+        procs = need
+    remote = (signins * k.c_remote_signin + changes * k.c_remote) * (procs - 1) / 1000
+    redis_cpu = (signins * k.r_signin + changes * k.r_change
+                 + (signins + changes) * procs * k.r_sub + r.tabs * k.r_idle) / 1000
+    entries = (r.changes_per_hour * r.shift_hours + 2) * r.retention_days
+    memory = (r.tabs * (k.m_agent + entries * k.m_entry)
+              + r.shards * r.events_maxlen * k.m_event)
+    by_cpu = math.ceil(redis_cpu / r.master_core_target)
+    by_memory = math.ceil(memory / r.master_memory)
+    storm = r.tabs / procs * (k.c_signin + (procs - 2) * k.c_remote_signin) / 1000 \
+        / max(procs - 1, 1)
+    return {
+        "signins_per_second": round(signins, 1), "changes_per_second": round(changes, 1),
+        "supervisor_sockets": supervisors, "frames_per_second": round(changes * frames),
+        "feasible": True,
+        "server_cores": round(cpu, 2), "of_which_remote_events": round(remote, 2),
+        "fan_in_cores_per_process": round(fan_in, 3),
+        "processes": procs,
+        "processes_decided_by": "tabs per process" if procs == by_tabs else
+        "CPU" if procs > 2 else "two for availability",
+        "process_rss_gb": round((k.rss_base + r.tabs / procs * k.rss_conn) / 1e9, 2),
+        "reconnect_storm_seconds": round(storm, 1),
+        "redis_cores": round(redis_cpu, 2), "redis_memory_gb": round(memory / 1e9, 1),
+        "history_entries_per_agent": round(entries),
+        "redis_memory_history_gb": round(r.tabs * entries * k.m_entry / 1e9, 1),
+        "masters": max(1, by_cpu, by_memory),
+        "wire_mbit_out": round((changes * (480 + frames * 652) + signins * 1149) * 8 / 1e6, 1),
+        "masters_decided_by": "memory" if by_memory >= by_cpu else "CPU",
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="bench.capacity", description=__doc__.split("\n\n")[0])
+    for f in fields(Rates):
+        ap.add_argument("--" + f.name.replace("_", "-"), type=type(f.default)
+                        if f.name != "tabs" else int, required=f.name == "tabs",
+                        default=None if f.name == "tabs" else f.default)
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="replace a measured constant (see Costs)")
+    args = ap.parse_args(argv)
+    rates = Rates(**{f.name: getattr(args, f.name) for f in fields(Rates)})
+    costs = MEASURED
+    for item in args.set:
+        name, _, value = item.partition("=")
+        costs = replace(costs, **{name: float(value)})
+    for key, value in size(rates, costs).items():
+        print(f"{key:28} {value}")
+
+
+if __name__ == "__main__":
+    main()
