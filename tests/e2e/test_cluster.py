@@ -81,3 +81,19 @@ async def test_server_time_on_a_cluster_is_one_node_reading(
     finally:
         await client.aclose()
     assert before - 0.01 <= at <= after + 0.01
+
+
+async def test_a_burst_of_commands_to_one_node_waits_for_none_and_fails_none(
+    cluster_url: str,
+) -> None:
+    """Three hundred concurrent commands to one cluster node all succeed: the product's
+    cluster client allows more connections per node than redis-py's default 100, which
+    refused the 101st (found at 20,000 agents on a 3-master cluster)."""
+    client = open_client(cluster_url, cluster=True)
+    try:
+        async with asyncio.timeout(30):
+            await client.set("{burst}k", b"v")
+            replies = await asyncio.gather(*(client.get("{burst}k") for _ in range(300)))
+        assert replies == [b"v"] * 300
+    finally:
+        await client.aclose()

@@ -28,6 +28,8 @@ RedisClient: TypeAlias = "Redis | RedisCluster"
 #: Connections of one process's pool, and how long a command waits for a free one.
 POOL_SIZE = 64
 POOL_TIMEOUT = 10.0
+#: Connections of one process to each node of a Redis Cluster (see :func:`open_client`).
+CLUSTER_MAX_CONNECTIONS = 1024
 
 #: Errors meaning Redis cannot serve right now (down, restarting, loading its AOF, a
 #: cluster failing over): callers answer "unavailable, try again" and carry on; nothing
@@ -81,7 +83,11 @@ _PACKED: dict[type[AbstractConnection], type[AbstractConnection]] = {
 def open_client(url: str, *, cluster: bool = False) -> Any:
     """A client for ``url``; with ``cluster`` a cluster client seeded from that node."""
     if cluster:
-        return RedisCluster.from_url(url, decode_responses=False, socket_connect_timeout=5)
+        # redis-py's cluster client refuses a command beyond ``max_connections`` per node
+        # (MaxConnectionsError; its default is 100) instead of waiting: pipelined script
+        # calls alone run 256 at a time (store/scripts.py), beside sweeps and beats.
+        return RedisCluster.from_url(url, decode_responses=False, socket_connect_timeout=5,
+                                     max_connections=CLUSTER_MAX_CONNECTIONS)
     # A blocking pool: redis-py's default pool refuses a 101st concurrent command
     # (MaxConnectionsError), which a sign-in storm reaches at once; here the extra
     # commands wait for a free connection instead. 64 connections already keep one
