@@ -13,7 +13,7 @@ from playwright.async_api import BrowserContext, Page, WebSocket, expect
 
 from tests.browser.browser_helpers import open_agent, open_supervisor
 from tests.support.instance import Instance, Launch
-from tests.support.rest import put_agent
+from tests.support.rest import post_item, put_agent
 
 pytestmark = pytest.mark.browser
 
@@ -44,12 +44,6 @@ async def web_chat(server: Instance, timeout: int = 30, **agent: object) -> None
         assert r.status_code == 201, r.text
 
 
-async def submit(server: Instance, item_id: str, **payload: str) -> None:
-    async with server.admin() as http:
-        r = await http.post("/api/work-items", json={
-            "workstream": "chat", "id": item_id, "payload": payload})
-        assert r.status_code == 201, r.text
-
 
 async def test_an_offer_in_a_hidden_tab_sets_the_title_and_notifies(
     server: Instance, context: BrowserContext
@@ -61,7 +55,7 @@ async def test_an_offer_in_a_hidden_tab_sets_the_title_and_notifies(
     await context.add_init_script(HIDDEN_TAB)
     tab = await open_agent(context, server, "A1")
     await expect(tab).to_have_title("Ada Lovelace · Presence")
-    await submit(server, "w1", customer="Bob Smith", subject="Refund")
+    await post_item(server, "chat", "w1", customer="Bob Smith", subject="Refund")
     await expect(tab).to_have_title(re.compile(r"^\(\d+ s\) Offer: Web chat · Ada Lovelace"))
     notes = await tab.wait_for_function("window.__notes.length > 0 && window.__notes")
     [note] = await notes.json_value()
@@ -80,7 +74,7 @@ async def test_shortcuts_answer_the_offer_and_the_card_shows_them(
     focus; Alt+R opens the reject form and Alt+A accepts."""
     await web_chat(server)
     tab = await open_agent(context, server, "A1")
-    await submit(server, "w1", customer="Bob Smith", subject="Refund")
+    await post_item(server, "chat", "w1", customer="Bob Smith", subject="Refund")
     card = tab.locator("#offers .offer")
     await expect(card.locator(".offer-title")).to_have_text("Web chatBob Smith · Refund")
     await expect(card.locator(".item-id")).to_contain_text("Item w1")
@@ -104,7 +98,7 @@ async def test_while_disconnected_answers_are_disabled_and_the_page_says_why(
     grace period ends."""
     await web_chat(server)
     tab = await open_agent(context, server, "A1")
-    await submit(server, "w1", customer="Bob Smith")
+    await post_item(server, "chat", "w1", customer="Bob Smith")
     card = tab.locator("#offers .offer")
     await expect(card.get_by_role("button", name="Accept")).to_be_enabled()
     await server.stop()
@@ -139,7 +133,7 @@ async def test_a_missed_offer_stays_until_the_server_closes_it_then_one_click_to
     missed; then Inactive offers a button that sets Available."""
     await web_chat(server, timeout=1)
     tab = await open_agent(context, server, "A1")
-    await submit(server, "w1", customer="Mallory")
+    await post_item(server, "chat", "w1", customer="Mallory")
     card = tab.locator("#offers .offer")
     await expect(card).to_have_attribute("data-state", "expired")
     await expect(card.get_by_role("button", name="Accept")).to_be_disabled()
@@ -166,7 +160,8 @@ async def test_at_360_px_an_open_offer_does_not_widen_the_page(
     tab = await open_agent(context, server, "A1")
     await tab.set_viewport_size({"width": 360, "height": 740})
     long_id = "d9984bddd112428686bd7bc7beecd4ee" * 2
-    await submit(server, long_id, customer="Bartholomew Featherstonehaugh", subject="Refund")
+    await post_item(server, "chat", long_id, customer="Bartholomew Featherstonehaugh",
+                    subject="Refund")
     await expect(tab.locator("#offers .offer .countdown")).to_be_in_viewport()
     await no_sideways_scroll(tab)
     await tab.locator("#offers .offer").get_by_role("button", name="Accept").click()

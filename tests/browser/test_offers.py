@@ -9,7 +9,7 @@ from playwright.async_api import BrowserContext, expect
 
 from tests.browser.browser_helpers import open_agent, open_supervisor, row
 from tests.support.instance import Instance
-from tests.support.rest import put_agent
+from tests.support.rest import post_item, put_agent
 
 pytestmark = pytest.mark.browser
 
@@ -23,12 +23,6 @@ async def chat_center(server: Instance) -> None:
         assert r.status_code == 201, r.text
 
 
-async def submit(server: Instance, item_id: str, **payload: str) -> None:
-    async with server.admin() as http:
-        r = await http.post("/api/work-items", json={
-            "workstream": "chat", "id": item_id, "payload": payload})
-        assert r.status_code == 201, r.text
-
 
 async def test_offer_reaches_every_tab_and_accept_opens_a_session(
     server: Instance, context: BrowserContext
@@ -39,7 +33,7 @@ async def test_offer_reaches_every_tab_and_accept_opens_a_session(
     sup = await open_supervisor(context, server)
     tab1 = await open_agent(context, server, "A1")
     tab2 = await open_agent(context, server, "A1")
-    await submit(server, "w1", customer="Bob Smith", subject="Refund")
+    await post_item(server, "chat", "w1", customer="Bob Smith", subject="Refund")
 
     for tab in (tab1, tab2):
         card = tab.locator("#offers .offer")
@@ -68,7 +62,7 @@ async def test_reject_with_a_reason_sets_do_not_disturb(
     """Reject asks for a reason; the offer goes and the system sets Do not disturb."""
     await chat_center(server)
     tab = await open_agent(context, server, "A1")
-    await submit(server, "w2", customer="Eve")
+    await post_item(server, "chat", "w2", customer="Eve")
     card = tab.locator("#offers .offer")
     await card.get_by_role("button", name="Reject").click()
     await expect(card).to_have_attribute("data-state", "reject-form")
@@ -86,7 +80,7 @@ async def test_a_missed_offer_leaves_and_shows_inactive(
     """When the notification times out the card goes and Inactive shows, not pickable."""
     await chat_center(server)
     tab = await open_agent(context, server, "A1")
-    await submit(server, "w3", customer="Mallory")
+    await post_item(server, "chat", "w3", customer="Mallory")
     await expect(tab.locator("#offers .offer")).to_have_count(1)
     server.clock.advance(31)  # t=31: past the 30 s notification timeout
     await expect(tab.locator("#offers")).to_have_attribute("data-count", "0")

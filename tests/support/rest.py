@@ -63,9 +63,13 @@ async def put_workstream(inst: Admin, ws_id: str, **body: Any) -> dict[str, Any]
         return result
 
 
-async def post_item(inst: Admin, ws_id: str, item_id: str) -> dict[str, Any]:
+async def post_item(inst: Admin, ws_id: str, item_id: str, **payload: Any) -> dict[str, Any]:
+    """Queue work item ``item_id`` on ``ws_id`` (with ``payload`` when given); 201."""
+    body: dict[str, Any] = {"workstream": ws_id, "id": item_id}
+    if payload:
+        body["payload"] = payload
     async with inst.admin() as http:
-        r = await http.post("/api/work-items", json={"workstream": ws_id, "id": item_id})
+        r = await http.post("/api/work-items", json=body)
         assert r.status_code == 201, r.text
         result: dict[str, Any] = r.json()
         return result
