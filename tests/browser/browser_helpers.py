@@ -5,6 +5,7 @@ from __future__ import annotations
 from playwright.async_api import BrowserContext, Locator, Page, expect
 
 from tests.support.instance import Instance
+from tests.support.rest import put_agent
 
 
 async def open_agent(context: BrowserContext, inst: Instance, agent_id: str) -> Page:
@@ -28,3 +29,12 @@ async def open_supervisor(
 def row(page: Page, agent_id: str) -> Locator:
     """The supervisor table row of one agent."""
     return page.locator(f'#rows [data-agent-id="{agent_id}"]')
+
+async def web_chat(server: Instance, timeout: int = 30, **agent: object) -> None:
+    """Agent A1 of team T1; workstream chat named "Web chat" headed by customer, subject."""
+    await put_agent(server, "A1", name="Ada Lovelace", team="T1", capacity_units=10, **agent)
+    async with server.admin() as http:
+        r = await http.put("/api/workstreams/chat", json={
+            "name": "Web chat", "teams": ["T1"], "capacity": {"units": 5},
+            "notification_timeout": timeout, "headline_fields": ["customer", "subject"]})
+        assert r.status_code == 201, r.text

@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.async_api import BrowserContext, Page, WebSocket, expect
 
-from tests.browser.browser_helpers import open_agent, open_supervisor
+from tests.browser.browser_helpers import open_agent, open_supervisor, web_chat
 from tests.support.instance import Instance, Launch
 from tests.support.rest import post_item, put_agent
 
@@ -32,17 +32,6 @@ window.Notification = class extends Real {
   }
 };
 """
-
-
-async def web_chat(server: Instance, timeout: int = 30, **agent: object) -> None:
-    """Agent A1 of team T1; workstream chat named "Web chat" headed by customer, subject."""
-    await put_agent(server, "A1", name="Ada Lovelace", team="T1", capacity_units=10, **agent)
-    async with server.admin() as http:
-        r = await http.put("/api/workstreams/chat", json={
-            "name": "Web chat", "teams": ["T1"], "capacity": {"units": 5},
-            "notification_timeout": timeout, "headline_fields": ["customer", "subject"]})
-        assert r.status_code == 201, r.text
-
 
 
 async def test_an_offer_in_a_hidden_tab_sets_the_title_and_notifies(

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, expect
 
-from tests.browser.test_agent_alerts import submit, web_chat
+from tests.browser.browser_helpers import web_chat
 from tests.support.instance import Instance
+from tests.support.rest import post_item
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +34,7 @@ async def test_the_embed_example_signs_in_changes_presence_and_accepts_an_offer(
     await expect(page.locator("#presence")).to_have_attribute("data-status-id", "away")
     await page.locator("#status").select_option("available")
     await expect(page.locator("#presence")).to_have_attribute("data-status-id", "available")
-    await submit(server, "w1", customer="Bob Smith")
+    await post_item(server, "chat", "w1", customer="Bob Smith")
     offer = page.locator('#offers [data-offer-id^="chat~w1~"]')
     await expect(offer).to_contain_text("Web chat: Bob Smith")
     await offer.get_by_role("button", name="Accept").click()
@@ -53,7 +54,7 @@ async def test_the_python_example_accepts_an_offer(server: Instance) -> None:
         async with asyncio.timeout(20):
             assert (await proc.stdout.readline()).decode().startswith("signed in as Ada Lovelace")
             assert (await proc.stdout.readline()).decode() == "status: Available\n"
-            await submit(server, "w1", customer="Bob Smith", subject="Refund")
+            await post_item(server, "chat", "w1", customer="Bob Smith", subject="Refund")
             out, err = await proc.communicate()
     finally:
         if proc.returncode is None:
