@@ -1,5 +1,5 @@
 """Every frame the server sends, built from typed values (incoming frames are parsed in
-:mod:`presence.core.messages`).
+:mod:`presence.defs.decoding`).
 
 Each function returns one message's UTF-8 JSON, ready for a socket
 (:meth:`presence.web.peer.Peer.offer`, or wrapped once in a
@@ -20,11 +20,11 @@ import orjson
 
 from presence.clock import to_ms
 from presence.core.errors import ErrorCode
-from presence.core.messages import Ref
 from presence.core.model import Presence
 from presence.core.statuses import Status
 from presence.core.work import OfferOutcome, WorkItem
 from presence.core.workstreams import DEFAULT_HEADLINE_FIELDS, Workstream
+from presence.defs.frames import Ref
 
 Wire = dict[str, Any]
 

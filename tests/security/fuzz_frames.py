@@ -16,7 +16,7 @@ from typing import Any
 
 import hypothesis.strategies as st
 
-from presence.core.messages import MAX_ID_LENGTH, MAX_REF_LENGTH, MAX_TEXT_LENGTH
+from presence.defs.frames import MAX_ID_LENGTH, MAX_REF_LENGTH, MAX_TEXT_LENGTH
 from tests.security.security_rig import encoded, json_scalars, json_values
 
 #: The frame size limit of the fuzz servers (pings around it are generated).

@@ -11,7 +11,20 @@ import hypothesis.strategies as st
 from hypothesis import HealthCheck, given, settings
 
 from presence.core.admin import CapacityProfile, fill_profiles, parse_capacity_profile
-from presence.core.messages import (
+from presence.core.model import AgentProfile
+from presence.core.org import Team
+from presence.core.statuses import Base, Status, StatusId
+from presence.core.validation import (
+    Invalid,
+    parse_agent,
+    parse_status,
+    parse_team,
+    parse_work_item,
+    parse_workstream,
+)
+from presence.core.workstreams import Workstream
+from presence.defs.decoding import parse_agent_frame, parse_supervisor_frame
+from presence.defs.frames import (
     MAX_ID_LENGTH,
     MAX_REF_LENGTH,
     MAX_TEXT_LENGTH,
@@ -25,21 +38,7 @@ from presence.core.messages import (
     SetPresence,
     SignOut,
     SignOutAgent,
-    parse_agent_frame,
-    parse_supervisor_frame,
 )
-from presence.core.model import AgentProfile
-from presence.core.org import Team
-from presence.core.statuses import Base, Status, StatusId
-from presence.core.validation import (
-    Invalid,
-    parse_agent,
-    parse_status,
-    parse_team,
-    parse_work_item,
-    parse_workstream,
-)
-from presence.core.workstreams import Workstream
 from tests.security.fuzz_frames import AGENT, SUPERVISOR, Frame, batch_of, raw_frames
 from tests.security.security_rig import ERROR_CODES, FUZZ_EXAMPLES, FUZZ_SENT, encoded, json_values
 

@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from presence.core.messages import (
+from presence.defs.decoding import parse_agent_frame, parse_supervisor_frame
+from presence.defs.frames import (
     Auth,
     ForcePresence,
     FrameError,
@@ -33,8 +34,6 @@ from presence.core.messages import (
     SetPresence,
     SignOut,
     SignOutAgent,
-    parse_agent_frame,
-    parse_supervisor_frame,
 )
 from presence.web.close_codes import CloseCode
 from tests.security.fuzz_frames import AGENT, MAX_FRAME, SUPERVISOR, Frame, batch_of, mutants

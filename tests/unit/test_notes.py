@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 
 from presence.core.errors import ErrorCode
-from presence.core.messages import ForcePresence, FrameError, SignOutAgent, parse_supervisor_frame
 from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId, Reason, Source
 from presence.core.notes import MAX_NOTE_LENGTH, note_problem
 from presence.core.rules import connect, force, sign_out
 from presence.core.statuses import Base, oob_for
+from presence.defs.decoding import parse_supervisor_frame
+from presence.defs.frames import ForcePresence, FrameError, SignOutAgent
 
 REFUSED = [
     "end of\nshift", "tab\there", "bell\x07", "c1\x85", "esc\x1b[31m",

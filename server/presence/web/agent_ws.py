@@ -17,7 +17,9 @@ from starlette.websockets import WebSocket
 from presence import frames
 from presence.auth import Identity, Role
 from presence.core.errors import ErrorCode, PresenceError
-from presence.core.messages import (
+from presence.core.model import AgentId, ConnectionId, Reason
+from presence.defs.decoding import parse_agent_frame
+from presence.defs.frames import (
     Accept,
     Activity,
     AgentCommand,
@@ -31,9 +33,7 @@ from presence.core.messages import (
     SetNextPresence,
     SetPresence,
     SignOut,
-    parse_agent_frame,
 )
-from presence.core.model import AgentId, ConnectionId, Reason
 from presence.engine.records import Outcome
 from presence.web.close_codes import CloseCode
 from presence.web.peer import Peer
@@ -163,7 +163,7 @@ async def _handle(rt: Runtime, link: AgentSession, cmd: AgentCommand) -> bytes |
             await rt.engine.activity(agent_id)  # answering an offer is activity
             return frames.accepted(ref, view)
         case Reject(offer_id=offer_id, reason=reason, ref=ref):
-            await rt.router.reject(agent_id, offer_id, reason)
+            await rt.router.reject(agent_id, offer_id, reason or "")  # never None once decoded
             await rt.engine.activity(agent_id)
             return frames.ack(ref)
         case CloseWork(work_item_id=item_id, ref=ref):

@@ -1,10 +1,11 @@
-"""``GET /asyncapi.json``: the AsyncAPI 3 document of the WebSocket protocol (decision 55).
+"""``GET /asyncapi.json``: the AsyncAPI 3 document of the WebSocket protocol (decisions 55, 56).
 
-Generated, never written by hand: the frames a client sends come from the parser's own
-tables (:data:`presence.core.messages.AGENT_FRAMES` / ``SUPERVISOR_FRAMES``), the frames
-the server sends from :data:`presence.frame_schemas.OUTBOUND` (which a unit test holds
-:mod:`presence.frames` to). Operations are from the server's side: it *receives* the
-client's frames and *sends* its own.
+Generated, never written by hand: every message's payload is the JSON Schema msgspec
+writes for its struct — the frames a client sends from :mod:`presence.defs.frames` (the
+very structs the sockets decode with), the frames the server sends from
+:mod:`presence.defs.outbound` (which a unit test holds :mod:`presence.frames` to).
+Operations are from the server's side: it *receives* the client's frames and *sends* its
+own.
 """
 
 from __future__ import annotations
@@ -12,68 +13,46 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from presence.core.frame_specs import MAX_REF_LENGTH, FieldSpec, FrameSpec, Kind
-from presence.core.messages import AGENT_FRAMES, SUPERVISOR_FRAMES
-from presence.frame_schemas import AGENT, OUTBOUND, SUPERVISOR, Schema
+from presence.defs.frames import AGENT_FRAMES, SUPERVISOR_FRAMES, Frame, tag_of
+from presence.defs.outbound import AGENT, OUTBOUND, SUPERVISOR, summary
 from presence.web.http import JSON
 
-CHANNELS = {AGENT: ("/ws/agent", AGENT_FRAMES), SUPERVISOR: ("/ws/supervisor", SUPERVISOR_FRAMES)}
-#: Any ``ref`` is accepted: one the parser does not echo (a string over the limit, or
-#: neither a string nor an integer) is dropped, never refused, so the schema allows all.
-REF: Schema = {"description": f"Echoed in the answer when a string of at most "
-               f"{MAX_REF_LENGTH} characters or an integer; any other value is ignored "
-               "(answered null)"}
+Schema = dict[str, Any]
+CHANNELS: dict[str, tuple[str, tuple[type[Frame], ...]]] = {
+    AGENT: ("/ws/agent", AGENT_FRAMES), SUPERVISOR: ("/ws/supervisor", SUPERVISOR_FRAMES)}
+REF_TEMPLATE = "#/components/schemas/{name}"
 
 
-def field_schemas(spec: FieldSpec) -> dict[str, Schema]:
-    """The JSON Schema of one field as the parser reads it (a note is two fields)."""
-    described = {"description": spec.description} if spec.description else {}
-    match spec.kind:
-        case Kind.ID:
-            schema: Schema = {"type": "string", "minLength": 1, "maxLength": spec.max_length}
-        case Kind.NULLABLE_ID:
-            schema = {"type": ["string", "null"], "minLength": 1,
-                      "maxLength": spec.max_length}
-        case Kind.CURSOR:
-            schema = {"type": ["string", "null"]}
-        case Kind.TEXT | Kind.NOTE:
-            schema = {"type": ["string", "null"], "maxLength": spec.max_length}
-    if spec.kind is Kind.NOTE:
-        return {spec.name: {**schema, **described},
-                "reason": {**schema, "description": f"Older clients' name for '{spec.name}'"}}
-    return {spec.name: {**schema, **described}}
-
-
-def inbound_payload(kind: str, spec: FrameSpec) -> Schema:
-    """The payload schema of one client frame; unknown fields are ignored by the parser,
-    so the object stays open."""
-    props: dict[str, Schema] = {"type": {"const": kind}, "ref": REF}
-    for field in spec.fields:
-        props.update(field_schemas(field))
-    return {"type": "object", "properties": props,
-            "required": ["type", *(f.name for f in spec.fields if f.required)]}
-
-
-def _message(name: str, summary: str, payload: Schema) -> Schema:
-    return {"name": name, "title": name, "summary": summary,
-            "contentType": "application/json", "payload": payload}
+def _message(name: str, struct: type[Any]) -> Schema:
+    return {"name": name, "title": name, "summary": summary(struct),
+            "contentType": "application/json",
+            "payload": {"$ref": REF_TEMPLATE.format(name=struct.__name__)}}
 
 
 def messages() -> dict[str, Schema]:
     """Every message, client frames and server frames, by name."""
     out: dict[str, Schema] = {}
-    for _, table in CHANNELS.values():
-        for kind, spec in table.items():
-            out[kind] = _message(kind, spec.summary, inbound_payload(kind, spec))
-    for name, o in OUTBOUND.items():
+    for _, frames in CHANNELS.values():
+        for frame in frames:
+            out[tag_of(frame)] = _message(tag_of(frame), frame)
+    for name, (struct, _) in OUTBOUND.items():
         if name in out:
             raise ValueError(f"message name {name!r} is both sent and received")
-        out[name] = _message(name, o.summary, o.payload())
+        out[name] = _message(name, struct)
     return out
+
+
+def schemas() -> dict[str, Schema]:
+    """The JSON Schema of every struct a message uses, by struct name."""
+    structs = {*AGENT_FRAMES, *SUPERVISOR_FRAMES, *(s for s, _ in OUTBOUND.values())}
+    ordered = sorted(structs, key=lambda s: s.__name__)
+    _, components = msgspec.json.schema_components(ordered, ref_template=REF_TEMPLATE)
+    return components
 
 
 def _refs(channel: str, names: list[str]) -> list[Schema]:
@@ -85,9 +64,9 @@ def document() -> dict[str, Any]:
     """The AsyncAPI 3.0.0 document of both WebSocket endpoints."""
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
-    for channel, (address, table) in CHANNELS.items():
-        inbound = list(table)
-        outbound = [n for n, o in OUTBOUND.items() if channel in o.endpoints]
+    for channel, (address, frames) in CHANNELS.items():
+        inbound = [tag_of(f) for f in frames]
+        outbound = [n for n, (_, endpoints) in OUTBOUND.items() if channel in endpoints]
         channels[channel] = {
             "address": address,
             "title": f"The {channel} socket",
@@ -105,12 +84,13 @@ def document() -> dict[str, Any]:
     return {
         "asyncapi": "3.0.0",
         "info": {"title": "Presence server WebSocket protocol", "version": "1",
-                 "description": "Generated from the server's frame definitions (decision "
-                 "55); prose in docs/protocol.md. Every frame is one JSON text message."},
+                 "description": "Generated from the server's typed frame definitions "
+                 "(decision 56); prose in docs/protocol.md. Every frame is one JSON text "
+                 "message."},
         "defaultContentType": "application/json",
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages()},
+        "components": {"messages": messages(), "schemas": schemas()},
     }
 
 

@@ -22,8 +22,8 @@ from presence import frames
 from presence.auth import Identity
 from presence.clock import Clock
 from presence.core.errors import ErrorCode, PresenceError
-from presence.core.messages import Auth, FrameError, Ref
 from presence.core.ratelimit import TokenBucket
+from presence.defs.frames import Auth, FrameError, Ref
 from presence.store.connection import UNAVAILABLE
 from presence.web.close_codes import CloseCode
 from presence.web.peer import Peer
@@ -36,7 +36,7 @@ UNAVAILABLE_MESSAGE = "storage unavailable; try again"
 
 
 class Command(Protocol):
-    """An inbound frame parsed into a command (:mod:`presence.core.messages`)."""
+    """An inbound frame parsed into a command (:mod:`presence.defs.frames`)."""
 
     @property
     def ref(self) -> Ref: ...

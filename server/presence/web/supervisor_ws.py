@@ -20,7 +20,10 @@ from presence import frames
 from presence.auth import Identity, Role
 from presence.core.epochs import wire_stamp
 from presence.core.errors import ErrorCode, PresenceError
-from presence.core.messages import (
+from presence.core.model import AgentId, Reason
+from presence.core.views import agent_view
+from presence.defs.decoding import parse_supervisor_frame
+from presence.defs.frames import (
     Auth,
     ForceNextPresence,
     ForcePresence,
@@ -28,10 +31,7 @@ from presence.core.messages import (
     Reauth,
     SignOutAgent,
     SupervisorCommand,
-    parse_supervisor_frame,
 )
-from presence.core.model import AgentId, Reason
-from presence.core.views import agent_view
 from presence.web.close_codes import CloseCode
 from presence.web.events import event_of, stream_position
 from presence.web.peer import Peer
