@@ -5,8 +5,9 @@ of one sign-in in isolation, on the embedded Valkey and the uvloop event loop th
 uses: the client CPU of one redis-py command (a GET), the token check (of a new token,
 and of one this process verified before, as in a reconnect storm), the engine's
 ``open_connection`` for an agent this process has never seen (a pipelined index + offer +
-load, then the commit) and for one it has a copy of. Each
-figure is process CPU per operation, the median of ``--runs`` runs of ``--n`` operations.
+load, then the commit) and for one it has a copy of, and the parse of each kind of
+inbound frame (:mod:`bench.frame_parse`). Each figure is process CPU per operation, the
+median of ``--runs`` runs of ``--n`` operations (frames: of 20 × ``--n`` parses).
 Run: ``.venv/bin/python -m bench.signin_parts`` (about half a minute).
 """
 
@@ -19,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bench import frame_parse
 from bench.common import SECRET
 from presence.auth import Role, TokenService
 from presence.clock import SystemClock
@@ -105,6 +107,8 @@ def main() -> None:
             server.stop()
     for name, us in figures.items():
         print(f"{us:8.1f} µs  {name}")
+    for name, ns in frame_parse.measure(20 * args.n, args.runs).items():
+        print(f"{ns / 1000:8.3f} µs  parse {name} frame")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ to tell a bad frame from an unknown type from a bad field. Nothing here changes 
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Union
 
@@ -21,6 +22,7 @@ from presence.core.errors import ErrorCode
 from presence.defs.frames import (
     AGENT_FRAMES,
     MAX_REF_LENGTH,
+    REF_INT_RANGE,
     SUPERVISOR_FRAMES,
     AgentCommand,
     Frame,
@@ -47,6 +49,7 @@ _SUPERVISOR = _decoder(SUPERVISOR_FRAMES)
 _AGENT_TYPES = frozenset(tag_of(f) for f in AGENT_FRAMES)
 _SUPERVISOR_TYPES = frozenset(tag_of(f) for f in SUPERVISOR_FRAMES)
 _HEAD = msgspec.json.Decoder(_Head)
+_LOWEST, _HIGHEST = REF_INT_RANGE
 
 INVALID_JSON = "expected a JSON object, got invalid JSON"
 #: msgspec's validation message: what is wrong, and where (``$.field``) when in a field.
@@ -58,8 +61,10 @@ _TOO_LONG = re.compile(r"Expected `str` of length <= (?P<limit>\d+)")
 _KINDS = {"str": "a string", "null": "null", "int": "an integer", "object": "an object"}
 
 
+@functools.lru_cache(maxsize=512)
 def field_problem(message: str) -> str:
-    """A msgspec validation message about one field, said the protocol's way."""
+    """A msgspec validation message about one field, said the protocol's way (the
+    messages are few: the structs' fields, kinds and limits)."""
     found = _PROBLEM.fullmatch(message)
     what, name = (found["what"], found["path"] or "") if found else (message, "")
     if (missing := _MISSING.fullmatch(what)) is not None:
@@ -104,8 +109,10 @@ def parse_agent_frame(raw: str | bytes) -> AgentCommand:
     except (RecursionError, UnicodeEncodeError):  # too deep; text with lone surrogates
         raise FrameError(ErrorCode.BAD_FRAME, INVALID_JSON) from None
     ref = command.ref
-    if ref is not None and not (ref.__class__ is str and len(ref) <= MAX_REF_LENGTH):
-        _drop_unechoable(command, ref)
+    if ref is None or (ref.__class__ is str and len(ref) <= MAX_REF_LENGTH) or (
+            ref.__class__ is int and _LOWEST <= ref <= _HIGHEST):
+        return command
+    force_setattr(command, "ref", None)
     return command
 
 
@@ -118,11 +125,8 @@ def parse_supervisor_frame(raw: str | bytes) -> SupervisorCommand:
     except (RecursionError, UnicodeEncodeError):  # too deep; text with lone surrogates
         raise FrameError(ErrorCode.BAD_FRAME, INVALID_JSON) from None
     ref = command.ref
-    if ref is not None and not (ref.__class__ is str and len(ref) <= MAX_REF_LENGTH):
-        _drop_unechoable(command, ref)
+    if ref is None or (ref.__class__ is str and len(ref) <= MAX_REF_LENGTH) or (
+            ref.__class__ is int and _LOWEST <= ref <= _HIGHEST):
+        return command
+    force_setattr(command, "ref", None)
     return command
-
-
-def _drop_unechoable(command: Frame, ref: Any) -> None:
-    if echoable(ref) is None:
-        force_setattr(command, "ref", None)
