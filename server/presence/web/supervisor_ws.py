@@ -189,15 +189,10 @@ async def _target(rt: Runtime, session: SupervisorSession, agent_id: str) -> Age
 async def _handle(rt: Runtime, session: SupervisorSession,
                   cmd: SupervisorCommand) -> bytes | None:
     actor = session.identity.subject
+    # Most frequent first: each class pattern that misses is an isinstance check.
     match cmd:
         case Ping(ref=ref):
             return frames.pong(ref, rt.clock.now())
-        case Auth():
-            raise PresenceError(ErrorCode.INVALID_FIELD, "already authenticated")
-        case Reauth(token=token, ref=ref):
-            session.identity = await renewed_identity(rt, token, session.identity,
-                                                      *WATCHING_ROLES)
-            return frames.reauthed(ref, session.identity.expires_at)
         case ForcePresence(agent_id=agent_id, status_id=status_id, note=note, ref=ref):
             target = await _target(rt, session, agent_id)
             out = await rt.engine.force_presence(target, status_id, actor, note)
@@ -210,4 +205,10 @@ async def _handle(rt: Runtime, session: SupervisorSession,
             target = await _target(rt, session, agent_id)
             out = await rt.engine.sign_out(target, Reason.SUPERVISOR, actor, note)
             return frames.presence_ack(ref, out.state.presence)
+        case Auth():
+            raise PresenceError(ErrorCode.INVALID_FIELD, "already authenticated")
+        case Reauth(token=token, ref=ref):
+            session.identity = await renewed_identity(rt, token, session.identity,
+                                                      *WATCHING_ROLES)
+            return frames.reauthed(ref, session.identity.expires_at)
     return None
