@@ -3,6 +3,8 @@ and every way a frame is refused, with its typed code, message and echoed ref.""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import orjson
@@ -188,3 +190,14 @@ def test_a_validation_message_of_unknown_wording_keeps_msgspecs_text() -> None:
     """A msgspec message this module does not know still names the field it is about."""
     assert field_problem("Expected something new - at `$.status_id`") == \
         "invalid 'status_id': Expected something new"
+
+
+def test_the_definitions_load_without_the_web_stack_or_redis() -> None:
+    """presence.defs imports no web framework, Redis client or event loop, so the REST
+    documents and any tool can use its shapes."""
+    code = ("import sys, presence.defs.shared, presence.defs.outbound, presence.defs.frames, "
+            "presence.defs.decoding; print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'starlette', 'redis', 'uvicorn', 'websockets', 'asyncio'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
