@@ -79,13 +79,18 @@ def test_bad_patterns_are_refused(pattern: object) -> None:
     assert not valid_pattern(pattern)
 
 
-def test_team_filter_selects_agent_events_only() -> None:
-    """A team filter drops other teams' and teamless agents' events, never work items."""
+def test_team_filter_selects_by_the_agent_or_the_queued_items_workstream() -> None:
+    """A team filter drops other teams' and teamless agents' events, work items'
+    included; a queued item passes when its workstream serves a filtered team."""
     sub = Subscription("w", "http://h/", ("*",), "whsec_x", 0.0, teams=("T1",))
     assert sub.wants("presence.changed", "T1")
     assert not sub.wants("presence.changed", "T2")
     assert not sub.wants("agent.connected", None)
-    assert sub.wants("work_item.queued", None)
+    assert sub.wants("work_item.accepted", "T1")
+    assert not sub.wants("work_item.accepted", "T2")
+    assert sub.wants("work_item.queued", None, ("T2", "T1"))
+    assert not sub.wants("work_item.queued", None, ("T2",))
+    assert not sub.wants("work_item.queued", None)
 
 
 def test_a_commit_entry_becomes_messages_with_stable_ids_and_the_envelope() -> None:
