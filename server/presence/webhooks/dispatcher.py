@@ -110,7 +110,8 @@ class Dispatcher:
             return
         queued = [(sub.id, ev) for stream_id, entry in rows
                   for ev in events_of_entry(partition, stream_id, entry)
-                  for sub in subs if sub.wants(ev.event_type, ev.team)]
+                  for sub in subs if ev.at >= to_ms(sub.created_at)
+                  and sub.wants(ev.event_type, ev.team, ev.teams)]
         await self.outbox.fan_out(partition, self.instance_id, cursor, rows[-1][0], queued)
 
     async def _deliver(self, partition: str, sub: Subscription) -> None:
@@ -178,7 +179,7 @@ class Dispatcher:
             rows = await self.outbox.since(p, since_at, REPLAY_LIMIT)
             events = [ev for stream_id, entry in rows if entry
                       for ev in events_of_entry(p, stream_id, entry)
-                      if sub.wants(ev.event_type, ev.team)]
+                      if sub.wants(ev.event_type, ev.team, ev.teams)]
             if events:
                 await self.outbox.enqueue(p, sub.id, events)
             total += len(events)
