@@ -79,7 +79,11 @@ class Dispatcher:
         self._limits: dict[str, asyncio.Semaphore] = {}
 
     async def tick(self) -> None:
-        """One pass: leases, fan-out, health, and delivery tasks for what is queued."""
+        """One pass: leases, fan-out, health, and delivery tasks for what is queued.
+        With no subscription at all, one Redis command and nothing else (decision 58)."""
+        if not await self.subs.any():
+            await self._idle()
+            return
         parts = self.partitions()
         self._tasks = {k: t for k, t in self._tasks.items() if not t.done()}
         held = await asyncio.gather(*(
@@ -102,6 +106,14 @@ class Dispatcher:
                 if task is None or task.done():
                     self._tasks[(p, sub.id)] = asyncio.create_task(
                         self._deliver(p, sub), name=f"webhook {p} {sub.id}")
+
+    async def _idle(self) -> None:
+        """No subscription: give the leases up (nothing renews them while idle)."""
+        self.failing = {}
+        if self.owned:
+            owned, self.owned = self.owned, set()
+            for p in owned:
+                await self.outbox.release(p, self.instance_id)
 
     async def _fan_out(self, partition: str, cursor: str,
                        rows: list[tuple[str, dict[str, Any]]],

@@ -65,6 +65,10 @@ async def create_webhook(request: Request) -> Response:
                          created_at=rt.clock.now())
     fields = {k: v for k, v in body.items() if k != "id"} if isinstance(body, dict) else body
     sub = parse_subscription(fields, blank)
+    if not await hooks.store.any():
+        # The first subscription reads from the streams' ends as of now (stale
+        # cursors of an earlier one skipped; decision 58).
+        await hooks.outbox.start_at_heads(hooks.dispatcher.partitions())
     if not await hooks.store.add(sub):
         raise PresenceError(ErrorCode.CONFLICT, f"webhook {sub_id!r} already exists")
     return JSON(await _view(hooks, sub, secret=sub.secret), status_code=201)
