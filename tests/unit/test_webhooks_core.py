@@ -113,6 +113,23 @@ def test_a_commit_entry_becomes_messages_with_stable_ids_and_the_envelope() -> N
     assert [(e.message_id, e.order_key) for e in item] == [("msg_w-chat_5-1_0", "item:i1")]
 
 
+def test_an_item_event_about_an_agent_is_delivered_from_the_agents_shard() -> None:
+    """An item event naming an agent is skipped in its workstream's stream and, relayed
+    into the agent's shard, keeps the workstream entry's webhook-id, the agent's order
+    key and team; a queued one carries its workstream's teams."""
+    item = {"id": "i1", "state": "offered", "agent_id": "A1"}
+    recorded = {"hooks": ["work_item.offered"], "at": 7, "item": item, "to": "A1"}
+    assert events_of_entry("w:chat", "7-0", recorded) == []
+    relayed = {"mid": "msg_w-chat_7-0", "team": "T1"} | recorded
+    (ev,) = events_of_entry("s2", "9-0", relayed)
+    assert (ev.message_id, ev.order_key, ev.team, ev.at) == (
+        "msg_w-chat_7-0_0", "agent:A1", "T1", 7)
+    assert ev.body["data"] == item
+    (queued,) = events_of_entry("w:chat", "5-0", {
+        "hooks": ["work_item.queued"], "at": 5, "item": {"id": "i1"}, "teams": ["T1"]})
+    assert (queued.team, queued.teams, queued.order_key) == (None, ("T1",), "item:i1")
+
+
 @pytest.mark.parametrize(("ms", "text"), [
     (0, "1970-01-01T00:00:00.000Z"),
     (951_782_400_000, "2000-02-29T00:00:00.000Z"),

@@ -4,7 +4,7 @@
 -- after a crash (the sweep's repair) appends nothing.
 --
 -- KEYS[1] shard events stream
--- KEYS[2] agent relayed zset (webhook-id -> relay ms; the last 64 kept)
+-- KEYS[2] agent relayed zset (webhook-id -> relay ms; the last 64 kept, for a day)
 -- KEYS[3] agent profile string (JSON; its team is the event's)
 --
 -- ARGV[1] webhook-id of the event (msg_w-<workstream>_<item events stream id>)
@@ -21,6 +21,7 @@ if redis.call('ZADD', KEYS[2], 'NX', ARGV[4], ARGV[1]) == 0 then
   return 0
 end
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -65)
+redis.call('PEXPIRE', KEYS[2], 86400000)  -- a repair comes within minutes, not a day
 local team = 'null'
 local profile = redis.call('GET', KEYS[3])
 if profile then
