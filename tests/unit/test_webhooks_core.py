@@ -9,11 +9,13 @@ from presence.core import rules
 from presence.core.model import AgentState, Reason
 from presence.core.outbound import agent_event_types, events_of_entry, iso8601
 from presence.core.rules import Transition
+from presence.core.validation import Invalid
 from presence.core.webhooks import (
     DEFAULT_RETRY_SCHEDULE,
     Subscription,
     failing,
     matches,
+    parse_rotation,
     parse_schedule,
     retry_at,
     valid_pattern,
@@ -179,3 +181,20 @@ def test_only_each_keys_oldest_due_message_goes() -> None:
     assert [q.message_id for q in due_heads(queued, 20.0)] == ["m2", "m5"]
     # t=50: A's retry is due too
     assert [q.message_id for q in due_heads(queued, 50.0)] == ["m1", "m2", "m5"]
+
+
+def test_a_rotation_signs_with_both_secrets_until_its_overlap_ends() -> None:
+    """After a rotation the new and the previous secret sign until the overlap ends,
+    then the new one alone; a second rotation drops the oldest; 0 overlaps nothing."""
+    sub = Subscription("w", "http://h/", ("*",), "whsec_a", 0.0)
+    once = sub.rotated("whsec_b", 100.0, 60.0)
+    assert once.signing_secrets(159.9) == ("whsec_b", "whsec_a")
+    assert once.signing_secrets(160.0) == ("whsec_b",)
+    twice = once.rotated("whsec_c", 120.0, 60.0)
+    assert twice.signing_secrets(121.0) == ("whsec_c", "whsec_b")
+    assert Subscription.from_stored(twice.stored()) == twice
+    assert sub.rotated("whsec_b", 100.0, 0).signing_secrets(100.0) == ("whsec_b",)
+    assert parse_rotation(None, 86400) == 86400
+    assert parse_rotation({"expire_previous_in": 5}, 86400) == 5
+    with pytest.raises(Invalid):
+        parse_rotation({"expire_previous_in": True}, 86400)
