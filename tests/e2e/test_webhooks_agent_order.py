@@ -155,3 +155,39 @@ async def test_an_event_not_relayed_before_a_crash_is_relayed_by_the_sweep(
     finally:
         await recv.stop()
     assert [r.message_id for r in recv.requests] == lost
+
+
+async def test_an_agents_next_item_event_relays_an_earlier_one_left_behind_first(
+        backend: str, launch: Callable[..., Any], fake_clock: FakeClock) -> None:
+    """When an offer's event was recorded but not yet relayed (its instance is slow or
+    dead), the accept commits relay it first: the receiver gets offered then accepted,
+    each once, and the sweep's repair later adds nothing."""
+    recv = await Receiver().start()
+    inst: Instance = await launch()
+    store = inst.runtime.router.store
+    relay = store._relay_event
+
+    async def not_yet(*_: Any) -> None:
+        return None
+
+    try:
+        await subscribe(inst, recv.url, ["work_item.*"])
+        await put_agent(inst, "A1", team="T1", capacity_units=1)
+        await put_workstream(inst, "chat", "T1", notification_timeout=300)
+        async with inst.agent("A1") as tab:
+            store._relay_event = not_yet  # type: ignore[method-assign]
+            await post_item(inst, "chat", "w1")
+            offer = await tab.wait_for(lambda m: m["type"] == "offer")
+            store._relay_event = relay  # type: ignore[method-assign]
+            await tab.request({"type": "accept", "offer_id": offer["offer_id"]})
+            await delivered_by([inst], lambda: len(recv.requests) == 3, "three events")
+            fake_clock.advance(31)
+            await inst.runtime.sweep_once()
+            await inst.runtime.webhooks.dispatcher.tick()  # type: ignore[union-attr]
+            await inst.runtime.webhooks.dispatcher.settle()  # type: ignore[union-attr]
+    finally:
+        await recv.stop()
+    by_agent = [r.json()["type"] for r in recv.requests
+                if r.json()["type"] != "work_item.queued"]
+    assert by_agent == ["work_item.offered", "work_item.accepted"]
+    assert len(recv.requests) == len({r.message_id for r in recv.requests}) == 3

@@ -48,6 +48,11 @@ def _item_event(item: WorkItem, teams: tuple[str, ...]) -> bytes:
     return orjson.dumps({"hooks": [kind], "at": at, "item": data} | about)
 
 
+def _stream_pos(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 class WorkStore:
     def __init__(self, client: RedisClient, keys: Keys, events_maxlen: int = 100_000) -> None:
         self.client = client
@@ -103,6 +108,10 @@ class WorkStore:
         if int(reply[0]) != 1:
             return False
         if agent:
+            earlier = sorted(((text(i), bytes(e)) for i, e in zip(
+                reply[3::2], reply[4::2], strict=True)), key=lambda r: _stream_pos(r[0]))
+            for stream_id, entry in earlier:  # another instance's, not relayed yet
+                await self._relay_event(ws, stream_id, agent, entry, at)
             await self._relay_event(ws, text(reply[2]), agent, event, at)
         return True
 

@@ -28,7 +28,11 @@
 --          (relay_item_event.lua) even if the caller dies before relaying it
 -- ARGV[15] relay repair score (ms after which the sweep relays it)
 --
--- Returns {1, new version, events stream id or ""} or {0, current version} on conflict.
+-- Returns {1, new version, events stream id or "", then for each earlier event of the
+-- same agent still waiting in the relay zset (at most 200 looked at): its stream id and
+-- entry} or {0, current version} on conflict. The caller relays those first, so an
+-- event never overtakes an earlier one of its agent that another instance has not
+-- relayed yet.
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if current ~= tonumber(ARGV[1]) then
   return {0, current}
@@ -47,11 +51,23 @@ end
 if ARGV[10] == '1' then
   redis.call('ZADD', KEYS[4], ARGV[11], ARGV[4])
 end
-local id = ''
+local reply = {1, tonumber(ARGV[3]), ''}
 if ARGV[12] ~= '' then
-  id = redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[13], '*', 'e', ARGV[12])
+  local id = redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[13], '*', 'e', ARGV[12])
+  reply[3] = id
   if ARGV[14] ~= '' then
-    redis.call('ZADD', KEYS[6], ARGV[15], id .. ' ' .. ARGV[14])
+    local suffix = ' ' .. ARGV[14]
+    for _, m in ipairs(redis.call('ZRANGE', KEYS[6], 0, 199)) do
+      if string.sub(m, -#suffix) == suffix then
+        local sid = string.sub(m, 1, #m - #suffix)
+        local rows = redis.call('XRANGE', KEYS[5], sid, sid)
+        if #rows > 0 then
+          table.insert(reply, sid)
+          table.insert(reply, rows[1][2][2])
+        end
+      end
+    end
+    redis.call('ZADD', KEYS[6], ARGV[15], id .. suffix)
   end
 end
-return {1, tonumber(ARGV[3]), id}
+return reply
