@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ import orjson
 from presence.clock import to_ms
 from presence.core.outbound import relay_message_id, work_item_agent, work_item_event_type
 from presence.core.work import WorkItem
-from presence.store.connection import RedisClient
+from presence.store.connection import UNAVAILABLE, RedisClient
 from presence.store.keys import Keys
 from presence.store.replies import text
 from presence.store.scripts import script_source
@@ -28,6 +29,8 @@ class DueOp:
     offer_id: str = ""
     due_at: float = 0.0
 
+
+log = logging.getLogger("presence.routing")
 
 #: Milliseconds after an item's commit before the sweep relays its agent event, in case
 #: the committing instance died before relaying it (decision 58).
@@ -110,9 +113,13 @@ class WorkStore:
         if agent:
             earlier = sorted(((text(i), bytes(e)) for i, e in zip(
                 reply[3::2], reply[4::2], strict=True)), key=lambda r: _stream_pos(r[0]))
-            for stream_id, entry in earlier:  # another instance's, not relayed yet
-                await self._relay_event(ws, stream_id, agent, entry, at)
-            await self._relay_event(ws, text(reply[2]), agent, event, at)
+            try:
+                for stream_id, entry in earlier:  # another instance's, not relayed yet
+                    await self._relay_event(ws, stream_id, agent, entry, at)
+                await self._relay_event(ws, text(reply[2]), agent, event, at)
+            except UNAVAILABLE:
+                # The item is committed: routing goes on; the sweep relays it later.
+                log.warning("work item %s: its event waits for the sweep's relay", item.id)
         return True
 
     async def _relay_event(self, workstream: str, stream_id: str, agent: str,
