@@ -164,9 +164,7 @@ async def _handle(rt: Runtime, link: AgentSession, cmd: AgentCommand) -> bytes |
             await rt.engine.sign_out(agent_id)
             return None
         case Reauth(token=token, ref=ref):
-            # Compared with a plain agent identity, as before sessions held one.
-            held = Identity(link.agent_id, Role.AGENT)
-            link.identity = await renewed_identity(rt, token, held, Role.AGENT)
+            link.identity = await renewed_identity(rt, token, link.identity, Role.AGENT)
             return frames.reauthed(ref, link.identity.expires_at)
         case Auth():
             raise PresenceError(ErrorCode.INVALID_FIELD, "already authenticated")

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from presence.auth import Role
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.validation import Invalid, InvalidQuery, requested_id
-from presence.core.webhooks import Subscription, parse_subscription
+from presence.core.webhooks import Subscription, parse_rotation, parse_subscription
 from presence.core.webhooks import failing as is_failing
 from presence.web.http import JSON, body_json, endpoint, require, runtime
 from presence.web.runtime import Runtime
@@ -65,6 +65,10 @@ async def create_webhook(request: Request) -> Response:
                          created_at=rt.clock.now())
     fields = {k: v for k, v in body.items() if k != "id"} if isinstance(body, dict) else body
     sub = parse_subscription(fields, blank)
+    if not await hooks.store.any():
+        # The first subscription reads from the streams' ends as of now (stale
+        # cursors of an earlier one skipped; decision 58).
+        await hooks.outbox.start_at_heads(hooks.dispatcher.partitions())
     if not await hooks.store.add(sub):
         raise PresenceError(ErrorCode.CONFLICT, f"webhook {sub_id!r} already exists")
     return JSON(await _view(hooks, sub, secret=sub.secret), status_code=201)
@@ -85,9 +89,16 @@ async def get_webhook(request: Request) -> Response:
 
 @endpoint
 async def patch_webhook(request: Request) -> Response:
-    """Change the url, events, teams or description of a subscription."""
+    """Change the url, events, teams or description of a subscription. An ``id`` in
+    the body is ignored when it is the subscription's own and refused (422) otherwise:
+    a subscription's id never changes."""
     hooks, sub = await _found(request)
-    sub = parse_subscription(await body_json(request), sub)
+    body = await body_json(request)
+    if isinstance(body, dict) and "id" in body:
+        if body["id"] != sub.id:
+            raise Invalid({"id": f"cannot be changed (this webhook is {sub.id!r})"})
+        body = {k: v for k, v in body.items() if k != "id"}
+    sub = parse_subscription(body, sub)
     await hooks.store.put(sub)
     return JSON(await _view(hooks, sub))
 
@@ -102,12 +113,16 @@ async def delete_webhook(request: Request) -> Response:
 
 @endpoint
 async def rotate_secret(request: Request) -> Response:
-    """A new signing secret, in force from the next attempt on."""
+    """A new signing secret, in force from the next attempt on; the previous one keeps
+    signing beside it for ``expire_previous_in`` seconds (default
+    ``webhook_secret_overlap``; decision 58)."""
     hooks, sub = await _found(request)
-    sub = Subscription(sub.id, sub.url, sub.events, new_secret(), sub.created_at,
-                       sub.teams, sub.description)
+    rt = runtime(request)
+    overlap = parse_rotation(await body_json(request), rt.settings.webhook_secret_overlap)
+    sub = sub.rotated(new_secret(), rt.clock.now(), overlap)
     await hooks.store.put(sub)
-    return JSON({"id": sub.id, "secret": sub.secret})
+    return JSON({"id": sub.id, "secret": sub.secret,
+                 "previous_secret_expires_at": sub.to_json()["previous_secret_expires_at"]})
 
 
 @endpoint
