@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
-from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -14,10 +13,17 @@ from starlette.routing import Route
 
 from presence.auth import Role
 from presence.core.errors import ErrorCode, PresenceError
-from presence.core.validation import Invalid, InvalidQuery, requested_id
-from presence.core.webhooks import Subscription, parse_subscription
+from presence.core.validation import InvalidQuery
+from presence.core.webhooks import Subscription
 from presence.core.webhooks import failing as is_failing
-from presence.web.http import JSON, body_json, endpoint, require, runtime
+from presence.defs.rest_webhooks import (
+    ReplayInput,
+    WebhookCreate,
+    WebhookInput,
+    since_of,
+    subscription_of,
+)
+from presence.web.http import JSON, body_as, endpoint, require, runtime
 from presence.web.runtime import Runtime
 from presence.webhooks.service import Webhooks
 
@@ -59,12 +65,11 @@ async def create_webhook(request: Request) -> Response:
     require(request, Role.ADMIN)
     rt = runtime(request)
     hooks = _webhooks(rt)
-    body = await body_json(request)
-    sub_id = requested_id(body, f"wh_{uuid.uuid4().hex[:16]}")
+    body = await body_as(request, WebhookCreate)
+    sub_id = body.id or f"wh_{uuid.uuid4().hex[:16]}"
     blank = Subscription(id=sub_id, url="", events=(), secret=new_secret(),
                          created_at=rt.clock.now())
-    fields = {k: v for k, v in body.items() if k != "id"} if isinstance(body, dict) else body
-    sub = parse_subscription(fields, blank)
+    sub = subscription_of(body, blank)
     if not await hooks.store.add(sub):
         raise PresenceError(ErrorCode.CONFLICT, f"webhook {sub_id!r} already exists")
     return JSON(await _view(hooks, sub, secret=sub.secret), status_code=201)
@@ -87,7 +92,7 @@ async def get_webhook(request: Request) -> Response:
 async def patch_webhook(request: Request) -> Response:
     """Change the url, events, teams or description of a subscription."""
     hooks, sub = await _found(request)
-    sub = parse_subscription(await body_json(request), sub)
+    sub = subscription_of(await body_as(request, WebhookInput), sub)
     await hooks.store.put(sub)
     return JSON(await _view(hooks, sub))
 
@@ -127,32 +132,9 @@ async def replay(request: Request) -> Response:
     """Send again every wanted event committed from ``since`` on (epoch ms or ISO 8601),
     with their original ``webhook-id``s; 202 with how many were queued."""
     hooks, sub = await _found(request)
-    since_at = parse_since(await body_json(request))
+    since_at = since_of(await body_as(request, ReplayInput))
     queued = await hooks.dispatcher.replay(sub, since_at)
     return JSON({"id": sub.id, "queued": queued}, status_code=202)
-
-
-def parse_since(body: object) -> float:
-    """``{"since": epoch ms | ISO 8601 with a zone}`` → epoch seconds."""
-    if not isinstance(body, dict):
-        raise Invalid({"body": f"expected a JSON object, got {type(body).__name__}"})
-    unknown = {k: "unknown field" for k in body if k != "since"}
-    since = body.get("since")
-    if isinstance(since, int) and not isinstance(since, bool) and 0 <= since < 10**14:
-        at = since / 1000
-    elif isinstance(since, str):
-        try:
-            parsed = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.tzinfo is None:
-            raise Invalid(unknown | {"since": "expected ISO 8601 with a zone or epoch ms"})
-        at = parsed.timestamp()
-    else:
-        raise Invalid(unknown | {"since": "expected ISO 8601 with a zone or epoch ms"})
-    if unknown:
-        raise Invalid(unknown)
-    return at
 
 
 routes = [
