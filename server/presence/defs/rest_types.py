@@ -47,9 +47,11 @@ PATTERN_PROBLEMS = {ID_PATTERN.pattern: ID_PROBLEM,
 
 def problem(exc: msgspec.MsgspecError) -> dict[str, str]:
     """msgspec's error as ``{field: problem}``: the field from its ``$.a.b[0]`` path
-    (``body`` for the whole body), the problem in lowercase."""
+    (``body`` for the whole body), the problem in lowercase. msgspec stops at the first
+    problem, so one field is named."""
     text, _, path = str(exc).partition(" - at `$")
-    where = path.rstrip("`").lstrip(".")
+    # A dict's key is not in the path (``thresholds[...].warn``): name the dict.
+    where = path.rstrip("`").lstrip(".").split("[...]")[0]
     if (m := _UNKNOWN.match(text)) or (m := _MISSING.match(text)):
         where = f"{where}.{m['name']}" if where else m["name"]
         text = "unknown field" if m.re is _UNKNOWN else "required"
