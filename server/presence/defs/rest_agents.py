@@ -15,7 +15,7 @@ from presence.core.model import AgentId, AgentProfile, TeamId
 from presence.core.org import Team
 from presence.core.statuses import StatusId
 from presence.core.validation import ID_PROBLEM, Invalid, valid_id
-from presence.defs.rest_types import Id, Idle, Text, between
+from presence.defs.rest_types import Id, Idle, Text, maybe_int, whole
 
 PathId = Annotated[Id, Meta(description="must equal the id in the path")]
 
@@ -25,7 +25,7 @@ class ProfileInput(Struct, forbid_unknown_fields=True):
     ``max``, the catalog's values."""
 
     id: Id
-    max: Annotated[int, between(0, 1000)] | None = None
+    max: Annotated[float, whole(0, 1000)] | None = None
     blocking: bool | None = None
 
 
@@ -36,8 +36,8 @@ class AgentInput(Struct, forbid_unknown_fields=True):
     name: Text | None = None
     team: Id | None = None
     default_status: Id | None = None
-    capacity_units: Annotated[int, between(0, 100_000)] | None = None
-    session_limit: Annotated[int, between(1, 100)] | None = None
+    capacity_units: Annotated[float, whole(0, 100_000)] | None = None
+    session_limit: Annotated[float, whole(1, 100)] | None = None
     idle_away_after: Idle | None = None
     profiles: list[Id | ProfileInput] = []
     custom_statuses: list[Id] = []
@@ -77,7 +77,7 @@ def _profiles(
             max_ = p.max if p.max is not None else known.max if known is not None else 0
             blocking = p.blocking if p.blocking is not None else (
                 known is not None and known.blocking)
-            out[p.id] = ProfileConfig(p.id, max_, blocking)
+            out[p.id] = ProfileConfig(p.id, int(max_), blocking)
     return tuple(out.values())
 
 
@@ -95,10 +95,10 @@ def agent_profile(
         name=(body.name or "").strip(),
         team=TeamId(body.team) if body.team else None,
         default_status=StatusId(body.default_status) if body.default_status else None,
-        capacity=CapacityConfig(body.capacity_units, profiles),
+        capacity=CapacityConfig(maybe_int(body.capacity_units), profiles),
         custom_statuses=tuple(StatusId(s) for s in dict.fromkeys(body.custom_statuses)),
-        session_limit=body.session_limit if body.session_limit is not None else 10,
-        idle_away_after=body.idle_away_after,
+        session_limit=int(body.session_limit) if body.session_limit is not None else 10,
+        idle_away_after=maybe_int(body.idle_away_after),
     )
 
 
@@ -109,4 +109,4 @@ def team_of(team_id: str, body: TeamInput) -> Team:
     return Team(TeamId(team_id), (body.name or "").strip(),
                 StatusId(body.default_status) if body.default_status else None,
                 tuple(StatusId(s) for s in dict.fromkeys(body.custom_statuses)),
-                body.idle_away_after)
+                maybe_int(body.idle_away_after))

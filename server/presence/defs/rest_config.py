@@ -14,13 +14,13 @@ from presence.core.statuses import Base, Status, StatusId
 from presence.core.thresholds import MAX_THRESHOLD_SECONDS
 from presence.core.validation import ID_PROBLEM, MAX_TEXT, Invalid, valid_id
 from presence.defs.rest_agents import PathId
-from presence.defs.rest_types import Id, Idle, Text, between
+from presence.defs.rest_types import Id, Idle, Text, whole
 
 #: The bases a custom status may have (``core.statuses.CUSTOM_BASES``; a test holds them
 #: equal).
 CustomBase = Literal["available", "busy", "dnd", "away", "offline"]
-Order = Annotated[int, between(0, 10_000)]
-Max = Annotated[int, between(0, 1000)]
+Order = Annotated[float, whole(0, 10_000)]
+Max = Annotated[float, whole(0, 1000)]
 Name = Annotated[str, Meta(max_length=MAX_TEXT)]
 ThresholdSeconds = Annotated[float, Meta(ge=0, le=MAX_THRESHOLD_SECONDS)]
 
@@ -47,14 +47,14 @@ class StatusInput(Struct, forbid_unknown_fields=True):
 
 def new_status(status_id: str, body: StatusCreate) -> Status:
     return Status(StatusId(status_id), body.text.strip(), Base(body.base),
-                  disabled=body.disabled, order=body.order)
+                  disabled=body.disabled, order=int(body.order))
 
 
 def changed_status(current: Status, body: StatusInput) -> Status:
     return Status(current.id, body.text.strip() if body.text else current.text,
                   Base(body.base) if body.base else current.base,
                   disabled=current.disabled if body.disabled is None else body.disabled,
-                  order=current.order if body.order is None else body.order)
+                  order=current.order if body.order is None else int(body.order))
 
 
 class AssignmentsInput(Struct, forbid_unknown_fields=True):
@@ -122,5 +122,5 @@ def capacity_profile(
     base = current or CapacityProfile(profile_id)
     return CapacityProfile(
         profile_id, (body.name if body.name is not None else base.name).strip(),
-        body.max if body.max is not None else base.max,
+        int(body.max) if body.max is not None else base.max,
         body.blocking if body.blocking is not None else base.blocking)

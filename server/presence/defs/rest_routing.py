@@ -26,7 +26,7 @@ from presence.core.workstreams import (
     Rule,
     Workstream,
 )
-from presence.defs.rest_types import Id, Text, between
+from presence.defs.rest_types import Id, Text, whole
 
 #: ``core.workstreams.CONDITION_FIELDS`` (a test holds them equal).
 ConditionField = Literal["status_id", "base", "team", "free_units", "open_sessions",
@@ -54,7 +54,7 @@ class RuleInput(Struct, forbid_unknown_fields=True):
 class LoadInput(Struct, forbid_unknown_fields=True, frozen=True):
     """What an item of the workstream takes of an agent's capacity."""
 
-    units: Annotated[int, between(0, 100_000)] = 0
+    units: Annotated[float, whole(0, 100_000)] = 0
     profile: Id | None = None
 
 
@@ -124,7 +124,7 @@ def workstream_of(ws_id: str, body: WorkstreamInput, known_statuses: set[str]) -
     return Workstream(
         id=ws_id, name=(body.name or "").strip(), channel=body.channel,
         allowed_presences=tuple(StatusId(s) for s in dict.fromkeys(body.allowed_presences)),
-        load=WorkLoad(body.capacity.units, body.capacity.profile), method=body.method,
+        load=WorkLoad(int(body.capacity.units), body.capacity.profile), method=body.method,
         rules=rules, notification_timeout=float(body.notification_timeout),
         agents=tuple(dict.fromkeys(body.agents)), teams=tuple(dict.fromkeys(body.teams)),
         missed_to_inactive=body.missed_to_inactive, rejected_to_dnd=body.rejected_to_dnd,

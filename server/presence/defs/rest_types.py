@@ -27,22 +27,34 @@ Id = Annotated[str, Meta(pattern=ID_PATTERN.pattern)]
 #: A text with at least one non-space character (stripped when stored).
 Text = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT, pattern=r"\S",
                            description="a text with at least one non-space character")]
-Idle = Annotated[int, Meta(ge=0, le=MAX_IDLE_AWAY_AFTER,
-                           description="seconds idle before away; 0 off")]
+
+
+def whole(lo: int, hi: int, description: str | None = None) -> Meta:
+    """A whole number from ``lo`` to ``hi``: decoded as a float that is a multiple of 1,
+    so ``5.0`` is accepted as JSON Schema's ``integer`` accepts it (msgspec's ``int``
+    refuses it); written ``integer`` in the document (:mod:`presence.web.openapi_schemas`)."""
+    return Meta(ge=lo, le=hi, multiple_of=1, description=description)
+
+
+Idle = Annotated[float, whole(0, MAX_IDLE_AWAY_AFTER, "seconds idle before away; 0 off")]
 Ms = Annotated[int, Meta(description="epoch milliseconds")]
 Seconds = Annotated[float, Meta(description="seconds, millisecond precision")]
 
 
-def between(lo: int, hi: int) -> Meta:
-    return Meta(ge=lo, le=hi)
-
-
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>.*)`$")
 _MISSING = re.compile(r"^Object missing required field `(?P<name>.*)`$")
+_MULTIPLE = "`float` that's a multiple of 1.0"
+_FLOAT = re.compile(r"\bfloat\b")
+_POINT_ZERO = re.compile(r"(\d)\.0\b")
 _REGEX = re.compile(r"^Expected `str` matching regex '(?P<pattern>.*)'$")
 #: What a string failing one of these patterns is told (instead of the regex).
 PATTERN_PROBLEMS = {ID_PATTERN.pattern: ID_PROBLEM,
                     r"\S": "expected a text with at least one non-space character"}
+
+
+def maybe_int(value: float | None) -> int | None:
+    """A decoded whole number (:func:`whole`) as an int; ``None`` stays."""
+    return None if value is None else int(value)
 
 
 def problem(exc: msgspec.MsgspecError) -> dict[str, str]:
@@ -59,6 +71,8 @@ def problem(exc: msgspec.MsgspecError) -> dict[str, str]:
         text = "expected JSON"
     elif m := _REGEX.match(text):
         text = PATTERN_PROBLEMS.get(m["pattern"].replace("\\\\", "\\"), text)
+    text = _FLOAT.sub("number", text.replace(_MULTIPLE, "a whole number"))
+    text = _POINT_ZERO.sub(r"\1", text)
     return {where or "body": text[:1].lower() + text[1:]}
 
 

@@ -21,7 +21,7 @@ from presence.core.webhooks import (
     valid_pattern,
     valid_url,
 )
-from presence.defs.rest_types import Id
+from presence.defs.rest_types import Id, whole
 from presence.revocation import MAX_SUBJECT_LENGTH, subject_problem
 
 PATTERNS = sorted({*EVENT_TYPES, *(t.split(".")[0] + ".*" for t in EVENT_TYPES), "*"})
@@ -71,7 +71,7 @@ def subscription_of(body: WebhookCreate | WebhookInput, base: Subscription) -> S
         description=body.description if body.description is not None else base.description)
 
 
-Since = Annotated[int, Meta(ge=0, le=10**14 - 1, description="epoch milliseconds")] | \
+Since = Annotated[float, whole(0, 10**14 - 1, "epoch milliseconds")] | \
     Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 
 
@@ -83,7 +83,7 @@ class ReplayInput(Struct, forbid_unknown_fields=True):
 
 def since_of(body: ReplayInput) -> float:
     """``since`` (epoch ms or ISO 8601 with a zone) → epoch seconds."""
-    if isinstance(body.since, int):
+    if isinstance(body.since, float):
         return body.since / 1000
     try:
         parsed = datetime.fromisoformat(body.since.replace("Z", "+00:00"))

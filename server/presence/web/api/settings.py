@@ -38,7 +38,7 @@ async def put_settings(request: Request) -> Response:
     if not isinstance(sid, UnsetType):
         await rt.config.store.set_global_default(StatusId(sid) if sid else None)
     if not isinstance(body.idle_away_after, UnsetType):
-        await rt.config.store.set_idle_away_after(body.idle_away_after)
+        await rt.config.store.set_idle_away_after(int(body.idle_away_after))
     if thresholds is not None:
         await rt.config.store.set_thresholds(thresholds)
     await rt.config.reload()
