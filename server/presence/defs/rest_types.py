@@ -63,10 +63,14 @@ def problem(exc: msgspec.MsgspecError) -> dict[str, str]:
     problem, so one field is named."""
     text, _, path = str(exc).partition(" - at `$")
     # A dict's key is not in the path (``thresholds[...].warn``): name the dict.
-    where = path.rstrip("`").lstrip(".").split("[...]")[0]
+    full = path.rstrip("`").lstrip(".")
+    where = full.split("[...]")[0]
     if (m := _UNKNOWN.match(text)) or (m := _MISSING.match(text)):
-        where = f"{where}.{m['name']}" if where else m["name"]
         text = "unknown field" if m.re is _UNKNOWN else "required"
+        if where != full:
+            text = f"{text}: {m['name']}"
+        else:
+            where = f"{where}.{m['name']}" if where else m["name"]
     elif not isinstance(exc, msgspec.ValidationError):
         text = "expected JSON"
     elif m := _REGEX.match(text):

@@ -126,4 +126,5 @@ def endpoint(handler: Handler) -> Handler:
 
     wrapped.__name__ = handler.__name__
     wrapped.__doc__ = handler.__doc__
+    wrapped.__wrapped__ = handler  # type: ignore[attr-defined]  # inspect.unwrap finds it
     return wrapped
