@@ -47,8 +47,11 @@ _MULTIPLE = "`float` that's a multiple of 1.0"
 _FLOAT = re.compile(r"\bfloat\b")
 _POINT_ZERO = re.compile(r"(\d)\.0\b")
 _REGEX = re.compile(r"^Expected `str` matching regex '(?P<pattern>.*)'$")
+#: An id or nothing (a query parameter left empty).
+OPTIONAL_ID_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9_.\-]{0,63})?$"
 #: What a string failing one of these patterns is told (instead of the regex).
 PATTERN_PROBLEMS = {ID_PATTERN.pattern: ID_PROBLEM,
+                    OPTIONAL_ID_PATTERN: "expected an id or nothing",
                     r"\S": "expected a text with at least one non-space character"}
 
 

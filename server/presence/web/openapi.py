@@ -33,20 +33,8 @@ from presence.defs.rest_routing import WorkItemInput, WorkstreamInput
 from presence.defs.rest_webhooks import RevocationInput
 from presence.web.allow import MethodFallback
 from presence.web.http import JSON
-from presence.web.openapi_schemas import ID, SCHEMAS, STR, Schema, array, ref
+from presence.web.openapi_schemas import ID, QUERY, SCHEMAS, STR, Schema, array, ref
 
-OPTIONAL_ID = {"type": "string", "pattern": r"^([A-Za-z0-9][A-Za-z0-9_.\-]{0,63})?$",
-               "description": "an id; empty means none"}
-INSTANT = {"anyOf": [{"type": "string", "pattern": "^[0-9]{0,18}$"},
-                     {"type": "string", "format": "date-time"}],
-           "description": "epoch milliseconds or an ISO 8601 date-time; empty means the default"}
-#: The schemas of query parameters (others are free text).
-QUERY: dict[str, Schema] = {
-    "format": {"type": "string", "enum": ["json", "csv"]},
-    "labels": {"type": "string", "enum": ["recorded", "current"]},
-    "team": OPTIONAL_ID, "agent": OPTIONAL_ID, "from": INSTANT, "to": INSTANT,
-    "limit": {"type": "string", "pattern": "^0*([1-9][0-9]?|100)$"},
-}
 SUCCESS = {200: "success", 201: "created", 202: "accepted", 204: "done",
            307: "redirect"}
 ERRORS = {"401": "not authenticated", "403": "not allowed", "404": "not found",

@@ -21,6 +21,7 @@ from presence.defs.rest_config import (
     StatusCreate,
     StatusInput,
 )
+from presence.defs.rest_queries import DeliveriesQuery, ReportQuery, TeamQuery
 from presence.defs.rest_routing import WorkItemInput, WorkstreamInput
 from presence.defs.rest_webhooks import (
     ReplayInput,
@@ -68,6 +69,16 @@ _refs, _components = msgspec.json.schema_components(
 SCHEMAS: dict[str, Schema] = _whole_as_integer(_components)
 #: The ``$ref`` of each struct, as msgspec named its component.
 REFS: dict[type, Schema] = dict(zip((*REQUEST_BODIES, *ANSWERS), _refs, strict=True))
+
+
+#: Every query the REST API decodes: their fields are the documented query parameters.
+QUERIES: tuple[type, ...] = (ReportQuery, TeamQuery, DeliveriesQuery)
+_, _query_components = msgspec.json.schema_components(QUERIES, ref_template=REF_TEMPLATE)
+#: Query parameter → its schema (a parameter not here is free text).
+QUERY: dict[str, Schema] = {
+    name: schema for kind in QUERIES
+    for name, schema in _query_components.pop(kind.__name__)["properties"].items()}
+SCHEMAS.update(_query_components)  # the enums they name (Labels)
 
 
 def ref(kind: type) -> Schema:

@@ -11,10 +11,11 @@ from starlette.routing import Route
 from presence.auth import Identity, Role
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.model import AgentId, AgentProfile, AgentState
-from presence.core.validation import Invalid, InvalidQuery, valid_id
+from presence.core.validation import Invalid
 from presence.core.views import agent_view
 from presence.defs.rest_agents import AgentInput, agent_profile
-from presence.defs.rest_types import convert_body
+from presence.defs.rest_queries import TeamQuery
+from presence.defs.rest_types import convert_body, decode_query
 from presence.web.api.common import check_customs, check_default, patch_base
 from presence.web.http import JSON, body_as, body_object, endpoint, identify, require, runtime
 from presence.web.runtime import Runtime
@@ -126,9 +127,7 @@ async def get_agent(request: Request) -> Response:
 async def list_agents(request: Request) -> Response:
     identity = require(request, Role.ADMIN, Role.SUPERVISOR)
     rt = runtime(request)
-    team = request.query_params.get("team") or None
-    if team is not None and not valid_id(team):
-        raise InvalidQuery({"team": "expected a team id"})
+    team = decode_query(request.query_params, TeamQuery).team or None
     ids = await rt.store.agent_ids(team)
     out = []
     for loaded in await rt.store.load_agents(ids):

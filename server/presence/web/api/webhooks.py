@@ -13,9 +13,10 @@ from starlette.routing import Route
 
 from presence.auth import Role
 from presence.core.errors import ErrorCode, PresenceError
-from presence.core.validation import InvalidQuery
 from presence.core.webhooks import Subscription
 from presence.core.webhooks import failing as is_failing
+from presence.defs.rest_queries import DeliveriesQuery
+from presence.defs.rest_types import decode_query
 from presence.defs.rest_webhooks import (
     ReplayInput,
     WebhookCreate,
@@ -119,12 +120,8 @@ async def rotate_secret(request: Request) -> Response:
 async def list_deliveries(request: Request) -> Response:
     """Recent attempts, newest first (``?limit=``, 1-100, default 100)."""
     hooks, sub = await _found(request)
-    raw = request.query_params.get("limit", str(MAX_DELIVERIES))
-    # ASCII digits only: "²".isdigit() is true but int() refuses it.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4) or not (
-            1 <= int(raw) <= MAX_DELIVERIES):
-        raise InvalidQuery({"limit": f"expected an integer 1-{MAX_DELIVERIES}, got {raw!r}"})
-    return JSON(await hooks.store.attempts(sub.id, int(raw)))
+    limit = decode_query(request.query_params, DeliveriesQuery).limit
+    return JSON(await hooks.store.attempts(sub.id, limit))
 
 
 @endpoint
