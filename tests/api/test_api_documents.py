@@ -93,4 +93,4 @@ async def test_query_errors_come_after_the_permission_check(server: Instance) ->
     assert own.status_code == 422
     assert own.json()["error"] == {"code": "validation_error",
                                    "message": "invalid query parameter",
-                                   "fields": {"format": "expected json or csv, got 'xml'"}}
+                                   "fields": {"format": "invalid enum value 'xml'"}}

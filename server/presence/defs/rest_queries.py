@@ -26,6 +26,13 @@ class TeamQuery(Struct):
     team: OptionalId = ""
 
 
+class ScopeQuery(Struct):
+    """The real-time report's ``?team=`` and ``?agent=`` (an agent wins)."""
+
+    team: OptionalId = ""
+    agent: OptionalId = ""
+
+
 class RangeQuery(Struct, kw_only=True):
     """``?from=&to=`` (default: the 24 hours before now), ``?format=json|csv`` (absent:
     ``Accept: text/csv`` selects CSV) and ``?labels=recorded|current``."""

@@ -197,7 +197,9 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "revocations", "Lift a revocation", status=204, errors="401 403 404"),
     ("GET", "/api/reports/realtime"): op(
         "reports", "Every agent's presence now, with counts per base, status and team",
-        ref(reports.RealtimeReport), query=[("team", "only this team")], errors="401 403 422"),
+        ref(reports.RealtimeReport),
+        query=[("team", "only this team"), ("agent", "only this agent")],
+        errors="401 403 404 422"),
     ("GET", "/api/reports/presence"): op(
         "reports", "Time in each status per agent and team over a range",
         ref(reports.PresenceReport),

@@ -21,7 +21,7 @@ from presence.defs.rest_config import (
     StatusCreate,
     StatusInput,
 )
-from presence.defs.rest_queries import DeliveriesQuery, ReportQuery, TeamQuery
+from presence.defs.rest_queries import DeliveriesQuery, ReportQuery, ScopeQuery, TeamQuery
 from presence.defs.rest_routing import WorkItemInput, WorkstreamInput
 from presence.defs.rest_webhooks import (
     ReplayInput,
@@ -72,7 +72,7 @@ REFS: dict[type, Schema] = dict(zip((*REQUEST_BODIES, *ANSWERS), _refs, strict=T
 
 
 #: Every query the REST API decodes: their fields are the documented query parameters.
-QUERIES: tuple[type, ...] = (ReportQuery, TeamQuery, DeliveriesQuery)
+QUERIES: tuple[type, ...] = (ReportQuery, ScopeQuery, TeamQuery, DeliveriesQuery)
 _, _query_components = msgspec.json.schema_components(QUERIES, ref_template=REF_TEMPLATE)
 #: Query parameter → its schema (a parameter not here is free text).
 QUERY: dict[str, Schema] = {

@@ -30,7 +30,7 @@ from presence.core.reports import (
 )
 from presence.core.thresholds import with_thresholds
 from presence.core.validation import InvalidQuery, valid_id
-from presence.defs.rest_queries import RangeQuery, ReportQuery, TeamQuery
+from presence.defs.rest_queries import RangeQuery, ReportQuery, ScopeQuery
 from presence.defs.rest_types import decode_query
 from presence.store.history_store import HistoryStore
 from presence.store.rollup_store import RollupStore
@@ -139,8 +139,8 @@ async def realtime(request: Request) -> Response:
     per status and per team (with each team's agents over a threshold)."""
     identity = require(request, Role.ADMIN, Role.SUPERVISOR)
     rt = runtime(request)
-    query = decode_query(request.query_params, TeamQuery)
-    pairs, team, _ = await _scope(rt, identity, query.team or None, None)
+    query = decode_query(request.query_params, ScopeQuery)
+    pairs, team, _ = await _scope(rt, identity, query.team or None, query.agent or None)
     org = rt.config.org
     report = realtime_report(pairs, org.catalog, team=team, now_ms=to_ms(rt.clock.now()))
     return JSON(with_thresholds(report, org.thresholds))
