@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from presence.core.labels import Labels
 from presence.core.statuses import CUSTOM_BASES
 from presence.core.validation import Invalid, InvalidQuery
 from presence.core.workstreams import CONDITION_FIELDS
@@ -25,8 +26,9 @@ from presence.defs.rest_config import (
     StatusCreate,
     StatusInput,
 )
+from presence.defs.rest_queries import DeliveriesQuery, RangeQuery, ReportQuery, ScopeQuery
 from presence.defs.rest_routing import ConditionField, WorkItemInput, WorkstreamInput
-from presence.defs.rest_types import decode_body
+from presence.defs.rest_types import decode_body, decode_query
 from presence.defs.rest_webhooks import ReplayInput, RevocationInput, WebhookCreate, WebhookInput
 from presence.web import api
 from presence.web.openapi import OPERATIONS, operations
@@ -147,3 +149,30 @@ def test_bad_bodies_are_invalid_naming_the_field(kind: type, raw: bytes, field: 
     assert not isinstance(err.value, InvalidQuery)
     assert list(err.value.fields) == [field]
     assert problem in err.value.fields[field], err.value.fields
+
+
+BAD_QUERIES: list[tuple[type, dict[str, str], str, str]] = [
+    (RangeQuery, {"format": "xml"}, "format", "invalid enum value 'xml'"),
+    (RangeQuery, {"labels": "today"}, "labels", "invalid enum value 'today'"),
+    (ReportQuery, {"team": "not an id"}, "team", "expected an id or nothing"),
+    (ScopeQuery, {"agent": "a b"}, "agent", "expected an id or nothing"),
+    (DeliveriesQuery, {"limit": "101"}, "limit", "expected `int` <= 100"),
+    (DeliveriesQuery, {"limit": "ten"}, "limit", "expected `int`, got `str`"),
+]
+
+
+@pytest.mark.parametrize(("kind", "params", "field", "problem"), BAD_QUERIES)
+def test_bad_queries_are_invalid_query_naming_the_parameter(
+        kind: type, params: dict[str, str], field: str, problem: str) -> None:
+    """A query parameter outside its definition raises InvalidQuery (answered "invalid
+    query parameter") naming it; unknown parameters are ignored."""
+    with pytest.raises(InvalidQuery) as err:
+        decode_query({**params, "unrelated": "x"}, kind)
+    assert err.value.fields == {field: problem}
+
+
+def test_queries_decode_strings_and_default_what_is_absent() -> None:
+    """``limit=5`` is the number 5; absent parameters take their defaults."""
+    assert decode_query({"limit": "5"}, DeliveriesQuery).limit == 5
+    q = decode_query({"from": "0", "labels": "current"}, ReportQuery)
+    assert (q.from_, q.to, q.format, q.labels, q.team) == ("0", "", "", Labels.CURRENT, "")
