@@ -107,7 +107,8 @@ class Router:
                     return existing, False
         item = work.new_item(item_id or uuid.uuid4().hex, ws.id, payload, self.clock.now(),
                              ws.load)
-        if not await self.store.commit(item, 0, QueueOp("add", item.created_at)):
+        if not await self.store.commit(item, 0, QueueOp("add", item.created_at),
+                                       teams=ws.teams):
             existing = await self.store.load(ws.id, item.id)
             if existing is None:
                 raise PresenceError(ErrorCode.BUSY, "item could not be stored; try again")

@@ -73,6 +73,8 @@ class Settings:
     webhook_timeout: float = 10.0
     webhook_concurrency: int = 8
     webhook_period: float = 0.5
+    #: Seconds a rotated webhook secret keeps signing beside the new one (decision 58).
+    webhook_secret_overlap: float = 86400.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -166,6 +168,9 @@ class Settings:
                             f"{self.webhook_concurrency}")
         if self.webhook_period <= 0:
             problems.append(f"webhook period must be > 0 s, got {self.webhook_period}")
+        if not 0 <= self.webhook_secret_overlap <= 7 * 86400:
+            problems.append("webhook secret overlap must be 0-604800 s, got "
+                            f"{self.webhook_secret_overlap}")
         return problems
 
     @classmethod

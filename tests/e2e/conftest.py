@@ -21,6 +21,7 @@ ON_CLUSTER = frozenset({
     "test_multi_instance", "test_supervisor", "test_routing_smoke", "test_routing",
     "test_routing_offers", "test_routing_edges", "test_idle_and_next",
     "test_restore_capacity", "test_webhooks", "test_local_interest",
+    "test_webhooks_agent_order",
 })
 
 

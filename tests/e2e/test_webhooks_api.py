@@ -74,13 +74,14 @@ async def test_create_read_patch_delete(server: Instance) -> None:
 
 
 async def test_rotated_secret_signs_and_team_filter_selects(server: Instance) -> None:
-    """After rotate-secret, messages verify with the new secret only; a team filter
-    lets through only that team's agents."""
+    """After rotate-secret without overlap, messages verify with the new secret only;
+    a team filter lets through only that team's agents."""
     recv = await Receiver().start()
     try:
         sub = await subscribe(server, recv.url, ["presence.changed"], teams=["T1"])
         async with server.admin() as http:
-            r = await http.post(f"/api/webhooks/{sub['id']}/rotate-secret")
+            r = await http.post(f"/api/webhooks/{sub['id']}/rotate-secret",
+                                json={"expire_previous_in": 0})
             secret = r.json()["secret"]
         assert secret != sub["secret"]
         await put_agent(server, "A2", team="T2")

@@ -81,6 +81,25 @@ async def test_reauth_keeps_the_socket_open_past_the_old_expiry(
         assert await agent.wait_closed() == 4003
 
 
+async def test_reauth_renews_an_agent_token_that_carries_teams(
+        sso_server: Instance, key_server: KeyServer, rsa_key: SigningKey,
+        fake_clock: FakeClock) -> None:
+    """An agent signed in with a provider token carrying teams renews it with another
+    such token; a renewal naming other teams is refused."""
+    await put_agent(sso_server, "A1", team="T1")
+    first = provider_token(sso_server, key_server, rsa_key, ttl=60, teams=["T1"])
+    async with AgentClient(sso_server.ws, first) as agent:
+        fake_clock.advance(50)
+        renewed = provider_token(sso_server, key_server, rsa_key, ttl=600, teams=["T1"])
+        reply = await agent.request({"type": "reauth", "token": renewed})
+        assert reply["type"] == "reauthed"
+        assert reply["expires_at"] == round(fake_clock.now() + 600) * 1000
+        moved = provider_token(sso_server, key_server, rsa_key, ttl=600, teams=["T2"])
+        with pytest.raises(ServerError) as exc:
+            await agent.request({"type": "reauth", "token": moved})
+        assert exc.value.code == "forbidden"
+
+
 async def test_provider_down_answers_try_again(
         redis_url: str, key_prefix: str, fake_clock: FakeClock, rsa_key: SigningKey) -> None:
     """With the provider down since start its tokens get 503 over REST and close 1013

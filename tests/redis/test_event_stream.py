@@ -5,9 +5,12 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from presence.clock import FakeClock
+from presence.core import work
+from presence.core.capacity import WorkLoad
 from presence.core.model import AgentId, ConnectionId
 from presence.engine import Engine
 from presence.store.replies import text
+from presence.store.work_store import QueueOp, WorkStore
 from tests.redis.redis_rig import SHARDS, Rig, make_rig
 
 TAB = ConnectionId("tab-1")
@@ -83,3 +86,23 @@ async def test_events_after_on_a_missing_stream(rig: Rig) -> None:
     for shard in range(SHARDS):
         assert await rig.store.events_after(shard, "0-0", 10) == []
         assert await rig.store.events_after(shard, "1700000000000-0", 10) is None
+
+
+async def test_work_item_events_relayed_into_a_shard_are_not_resumed(rig: Rig) -> None:
+    """A work-item event relayed into the agent's shard stream for webhooks is skipped
+    by events_after: a resuming supervisor or tab gets the agent events only."""
+    engine = rig.engine()
+    (agent_id,) = await rig.add_agents(1)
+    shard = rig.keys.shard_of(agent_id)
+    cursor = (await rig.stream_heads())[shard]
+    items = WorkStore(rig.client, rig.keys)
+    item = work.new_item("w1", "chat", {}, rig.clock.now(), WorkLoad(units=1))
+    assert await items.commit(item, 0, QueueOp("add", item.created_at))
+    offered = work.offer(item, agent_id, 30, rig.clock.now())
+    await engine.connect(agent_id, TAB)
+    assert await items.commit(offered, item.version, QueueOp("del"))
+    await flip(engine, agent_id, 1)
+    assert await rig.client.xlen(rig.keys.events(shard)) == 3
+    events = await rig.store.events_after(shard, cursor, 100)
+    assert events is not None
+    assert [e["agent"]["status_id"] for _, e in events] == ["available", "away"]

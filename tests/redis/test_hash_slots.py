@@ -65,3 +65,18 @@ async def test_keys_written_by_transitions_are_in_the_agents_slot(rig: Rig) -> N
         for key in per_agent:
             if f":a:{agent_id}:" in key:
                 assert await slot(rig.client, key) == want, key
+
+
+async def test_work_item_relay_keys_share_their_scripts_slots(rig: Rig) -> None:
+    """commit_item.lua's keys, the relay record included, share the workstream's slot;
+    relay_item_event.lua's (shard stream, relayed ids, profile) the agent's."""
+    k = rig.keys
+    for ws in ("chat", "email", "voice"):
+        item_keys = [k.item(ws, "w1"), k.queue(ws), k.offers_due(ws), k.applying(ws),
+                     k.item_events(ws), k.item_relay(ws)]
+        assert len({await slot(rig.client, key) for key in item_keys}) == 1, ws
+    for n in range(16):
+        agent_id = AgentId(f"agent-{n}")
+        relay_keys = [k.events(k.shard_of(agent_id)), k.relayed(agent_id),
+                      k.profile(agent_id)]
+        assert len({await slot(rig.client, key) for key in relay_keys}) == 1, agent_id

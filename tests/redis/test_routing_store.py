@@ -77,10 +77,12 @@ class GatedWorkStore(WorkStore):
 
     async def commit(self, item: WorkItem, expected_version: int,
                      queue: QueueOp = NO_QUEUE_OP, due: DueOp = NO_DUE_OP,
-                     applying_until: float | None = None) -> bool:
+                     applying_until: float | None = None,
+                     teams: tuple[str, ...] = ()) -> bool:
         if item.state is ItemState.OFFERED:
             await self._wait("commit")
-        ok = await super().commit(item, expected_version, queue, due, applying_until)
+        ok = await super().commit(item, expected_version, queue, due, applying_until,
+                                  teams)
         if item.state is ItemState.OFFERED:
             self.commits.append(ok)
         return ok

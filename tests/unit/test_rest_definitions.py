@@ -29,7 +29,13 @@ from presence.defs.rest_config import (
 from presence.defs.rest_queries import DeliveriesQuery, RangeQuery, ReportQuery, ScopeQuery
 from presence.defs.rest_routing import ConditionField, WorkItemInput, WorkstreamInput
 from presence.defs.rest_types import decode_body, decode_query
-from presence.defs.rest_webhooks import ReplayInput, RevocationInput, WebhookCreate, WebhookInput
+from presence.defs.rest_webhooks import (
+    ReplayInput,
+    RevocationInput,
+    RotationInput,
+    WebhookCreate,
+    WebhookInput,
+)
 from presence.web import api
 from presence.web.openapi import OPERATIONS, operations
 from presence.web.openapi_schemas import REQUEST_BODIES, SCHEMAS, _whole_as_integer
@@ -134,6 +140,8 @@ BAD_BODIES: list[tuple[type, bytes, str, str]] = [
     (WebhookCreate, b'{"url": "http://h", "events": []}', "events", "length >= 1"),
     (WebhookInput, b'{"id": "w2"}', "id", "unknown field"),
     (ReplayInput, b'{"since": -1}', "since", ">= 0"),
+    (RotationInput, b'{"expire_previous_in": true}', "expire_previous_in", "got `bool`"),
+    (RotationInput, b'{"expire_previous_in": 604801}', "expire_previous_in", "<= 604800"),
     (AgentInput, b'[]', "body", "expected `object`, got `array`"),
     (AgentInput, b'{"name": ', "body", "expected JSON"),
 ]

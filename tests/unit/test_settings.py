@@ -67,3 +67,15 @@ def test_bad_connection_limits_are_refused(field: str, value: float, message: st
     """A non-positive connection timeout or cap is refused with a line naming it."""
     with pytest.raises(SettingsError, match=message):
         Settings(**{field: value}).validate()  # type: ignore[arg-type]
+
+
+def test_the_webhook_secret_overlap_comes_from_the_environment_and_is_bounded() -> None:
+    """PRESENCE_WEBHOOK_SECRET_OVERLAP sets the overlap (default a day); outside 0-7
+    days it is refused naming the setting."""
+    assert Settings.from_env({}).webhook_secret_overlap == 86400
+    env = {"PRESENCE_WEBHOOK_SECRET_OVERLAP": "3600"}
+    assert Settings.from_env(env).webhook_secret_overlap == 3600
+    assert Settings(webhook_secret_overlap=0).validate().webhook_secret_overlap == 0
+    for bad in (-1, 7 * 86400 + 1):
+        with pytest.raises(SettingsError, match="webhook secret overlap must be 0-604800"):
+            Settings(webhook_secret_overlap=bad).validate()

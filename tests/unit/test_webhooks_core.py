@@ -79,13 +79,18 @@ def test_bad_patterns_are_refused(pattern: object) -> None:
     assert not valid_pattern(pattern)
 
 
-def test_team_filter_selects_agent_events_only() -> None:
-    """A team filter drops other teams' and teamless agents' events, never work items."""
+def test_team_filter_selects_by_the_agent_or_the_queued_items_workstream() -> None:
+    """A team filter drops other teams' and teamless agents' events, work items'
+    included; a queued item passes when its workstream serves a filtered team."""
     sub = Subscription("w", "http://h/", ("*",), "whsec_x", 0.0, teams=("T1",))
     assert sub.wants("presence.changed", "T1")
     assert not sub.wants("presence.changed", "T2")
     assert not sub.wants("agent.connected", None)
-    assert sub.wants("work_item.queued", None)
+    assert sub.wants("work_item.accepted", "T1")
+    assert not sub.wants("work_item.accepted", "T2")
+    assert sub.wants("work_item.queued", None, ("T2", "T1"))
+    assert not sub.wants("work_item.queued", None, ("T2",))
+    assert not sub.wants("work_item.queued", None)
 
 
 def test_a_commit_entry_becomes_messages_with_stable_ids_and_the_envelope() -> None:
@@ -106,6 +111,23 @@ def test_a_commit_entry_becomes_messages_with_stable_ids_and_the_envelope() -> N
     item = events_of_entry("w:chat", "5-1", {"hooks": ["work_item.queued"], "at": 5,
                                               "item": {"id": "i1", "state": "queued"}})
     assert [(e.message_id, e.order_key) for e in item] == [("msg_w-chat_5-1_0", "item:i1")]
+
+
+def test_an_item_event_about_an_agent_is_delivered_from_the_agents_shard() -> None:
+    """An item event naming an agent is skipped in its workstream's stream and, relayed
+    into the agent's shard, keeps the workstream entry's webhook-id, the agent's order
+    key and team; a queued one carries its workstream's teams."""
+    item = {"id": "i1", "state": "offered", "agent_id": "A1"}
+    recorded = {"hooks": ["work_item.offered"], "at": 7, "item": item, "to": "A1"}
+    assert events_of_entry("w:chat", "7-0", recorded) == []
+    relayed = {"mid": "msg_w-chat_7-0", "team": "T1"} | recorded
+    (ev,) = events_of_entry("s2", "9-0", relayed)
+    assert (ev.message_id, ev.order_key, ev.team, ev.at) == (
+        "msg_w-chat_7-0_0", "agent:A1", "T1", 7)
+    assert ev.body["data"] == item
+    (queued,) = events_of_entry("w:chat", "5-0", {
+        "hooks": ["work_item.queued"], "at": 5, "item": {"id": "i1"}, "teams": ["T1"]})
+    assert (queued.team, queued.teams, queued.order_key) == (None, ("T1",), "item:i1")
 
 
 @pytest.mark.parametrize(("ms", "text"), [
@@ -157,3 +179,16 @@ def test_only_each_keys_oldest_due_message_goes() -> None:
     assert [q.message_id for q in due_heads(queued, 20.0)] == ["m2", "m5"]
     # t=50: A's retry is due too
     assert [q.message_id for q in due_heads(queued, 50.0)] == ["m1", "m2", "m5"]
+
+
+def test_a_rotation_signs_with_both_secrets_until_its_overlap_ends() -> None:
+    """After a rotation the new and the previous secret sign until the overlap ends,
+    then the new one alone; a second rotation drops the oldest; 0 overlaps nothing."""
+    sub = Subscription("w", "http://h/", ("*",), "whsec_a", 0.0)
+    once = sub.rotated("whsec_b", 100.0, 60.0)
+    assert once.signing_secrets(159.9) == ("whsec_b", "whsec_a")
+    assert once.signing_secrets(160.0) == ("whsec_b",)
+    twice = once.rotated("whsec_c", 120.0, 60.0)
+    assert twice.signing_secrets(121.0) == ("whsec_c", "whsec_b")
+    assert Subscription.from_stored(twice.stored()) == twice
+    assert sub.rotated("whsec_b", 100.0, 0).signing_secrets(100.0) == ("whsec_b",)

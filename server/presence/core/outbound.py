@@ -27,25 +27,61 @@ class OutboundEvent:
     order_key: str
     team: str | None
     body: dict[str, Any]
+    #: The committing clock's ms (a subscription gets events from its creation on).
+    at: int = 0
+    #: A queued work item's workstream teams (it concerns no agent yet).
+    teams: tuple[str, ...] = ()
+
+
+def partition_message_base(partition: str, stream_id: str) -> str:
+    """The webhook-id stem of a partition's stream entry (``_<n>`` per hook type)."""
+    return f"msg_{partition.replace(':', '-')}_{stream_id}"
+
+
+def relay_message_id(workstream: str, stream_id: str) -> str:
+    """The webhook-id stem of a work-item event relayed into its agent's shard stream:
+    that of its entry in the workstream's stream, so a repeated relay or a replay
+    keeps it (decision 58)."""
+    return partition_message_base(f"w:{workstream}", stream_id)
 
 
 def events_of_entry(partition: str, stream_id: str,
                     entry: Mapping[str, Any]) -> list[OutboundEvent]:
-    """The webhook messages of one entry of a partition's source stream (a shard's
-    events stream or a workstream's item events), in order."""
+    """The webhook messages of one entry of a partition's source stream, in order. A
+    shard's stream holds agent commits and the work-item events relayed to their agent
+    (``mid``: the webhook-id of the item's stream entry; order key and team: the
+    agent's). A workstream's stream holds every item event; those naming an agent
+    (``to``) are skipped there, their agent's shard delivers them (decision 58)."""
+    if "to" in entry and "mid" not in entry:
+        return []
     at = int(entry.get("at") or stream_id.partition("-")[0])
-    base = f"msg_{partition.replace(':', '-')}_{stream_id}"
+    base = entry.get("mid") or partition_message_base(partition, stream_id)
+    teams: tuple[str, ...] = ()
     out: list[OutboundEvent] = []
     for i, kind in enumerate(entry.get("hooks") or ()):
         if "agent" in entry:
             agent = entry["agent"]
             data = agent_event_data(kind, agent)
             key, team = f"agent:{agent.get('agent_id')}", agent.get("team")
+        elif "to" in entry:
+            data = dict(entry["item"])
+            key, team = f"agent:{entry['to']}", entry.get("team")
         else:
             data = dict(entry["item"])
             key, team = f"item:{data.get('id')}", None
-        out.append(OutboundEvent(f"{base}_{i}", kind, key, team, envelope(kind, at, data)))
+            teams = tuple(entry.get("teams") or ())
+        out.append(OutboundEvent(f"{base}_{i}", kind, key, team, envelope(kind, at, data),
+                                 at, teams))
     return out
+
+
+def work_item_agent(item: WorkItem) -> str | None:
+    """The agent the transition that wrote ``item`` concerns (offered to, accepted,
+    rejected or missed by, closed while held by), from its last log entry."""
+    if not item.history:
+        return None
+    agent = item.history[-1].get("agent_id")
+    return agent if isinstance(agent, str) and agent else None
 
 
 def agent_event_types(before: AgentState, after: AgentState, presence_changed: bool,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,37 +59,66 @@ class Subscription:
     created_at: float
     teams: tuple[str, ...] = ()
     description: str = ""
+    #: The secret before the last rotation, still signing until ``previous_until``
+    #: (epoch s): a receiver mid-rotation verifies with either (decision 58).
+    previous_secret: str = ""
+    previous_until: float = 0.0
 
-    def wants(self, event_type: str, team: str | None) -> bool:
-        """Whether this subscription receives an event of ``event_type`` about ``team``.
-        The team filter selects agent and presence events (an agent of no team is
-        filtered out); work items belong to workstreams, so it does not apply to them."""
-        if self.teams and not event_type.startswith("work_item.") and team not in self.teams:
+    def wants(self, event_type: str, team: str | None,
+              teams: tuple[str, ...] = ()) -> bool:
+        """Whether this subscription receives an event of ``event_type`` about ``team``
+        (the agent the event concerns: presence, agent and work-item events alike; an
+        agent of no team is filtered out) or, for an event that concerns no agent yet
+        (``work_item.queued``), about one of ``teams`` (its workstream's) (decision 58)."""
+        if self.teams and team not in self.teams and not set(teams) & set(self.teams):
             return False
         return any(matches(p, event_type) for p in self.events)
+
+    def signing_secrets(self, now: float) -> tuple[str, ...]:
+        """The secrets a message sent at ``now`` is signed with: the current one, and
+        the previous one while its overlap lasts."""
+        if self.previous_secret and now < self.previous_until:
+            return (self.secret, self.previous_secret)
+        return (self.secret,)
+
+    def rotated(self, secret: str, now: float, overlap: float) -> Subscription:
+        """``secret`` in force from ``now``; the current one keeps signing beside it for
+        ``overlap`` seconds (0: replaced at once). A rotation during an overlap ends the
+        older secret's."""
+        if overlap <= 0:
+            return replace(self, secret=secret, previous_secret="", previous_until=0.0)
+        return replace(self, secret=secret, previous_secret=self.secret,
+                       previous_until=now + overlap)
 
     def to_json(self, *, with_secret: bool = False) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "id": self.id, "url": self.url, "events": list(self.events),
             "teams": list(self.teams), "description": self.description,
             "created_at": to_ms(self.created_at),
+            "previous_secret_expires_at": (to_ms(self.previous_until)
+                                           if self.previous_secret else None),
         }
         if with_secret:
             doc["secret"] = self.secret
         return doc
 
     def stored(self) -> dict[str, Any]:
-        """The document kept in Redis (with its secret)."""
-        return self.to_json(with_secret=True)
+        """The document kept in Redis (with its secrets)."""
+        return self.to_json(with_secret=True) | {"previous_secret": self.previous_secret}
 
     @classmethod
     def from_stored(cls, d: Mapping[str, Any]) -> Subscription:
         return cls(id=d["id"], url=d["url"], events=tuple(d["events"]), secret=d["secret"],
                    created_at=d["created_at"] / 1000, teams=tuple(d.get("teams", ())),
-                   description=d.get("description", ""))
+                   description=d.get("description", ""),
+                   previous_secret=d.get("previous_secret") or "",
+                   previous_until=(d.get("previous_secret_expires_at") or 0) / 1000)
 
 
-_FIELDS = {"url", "events", "teams", "description"}
+#: The longest overlap a rotation may keep the previous secret for (seconds).
+MAX_OVERLAP = 7 * 86400
+
+
 
 
 def valid_url(url: object) -> bool:

@@ -199,6 +199,8 @@ class Webhook(Struct):
     consecutive_failures: int
     secret: Annotated[str, Meta(description="whsec_…; only in the answers of create and "
                                             "rotate-secret")] = ""
+    previous_secret_expires_at: Annotated[int | None, Meta(
+        description="epoch ms: the previous secret signs until then (decision 58)")] = None
 
 
 class WebhookAttempt(Struct):
@@ -216,6 +218,7 @@ class WebhookAttempt(Struct):
 class RotatedSecret(Struct):
     id: Id
     secret: str
+    previous_secret_expires_at: Ms | None = None
 
 
 class Replayed(Struct):

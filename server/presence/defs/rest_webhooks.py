@@ -16,6 +16,7 @@ from presence.core.validation import Invalid
 from presence.core.webhooks import (
     EVENT_TYPES,
     MAX_DESCRIPTION,
+    MAX_OVERLAP,
     MAX_URL,
     Subscription,
     valid_pattern,
@@ -69,6 +70,14 @@ def subscription_of(body: WebhookCreate | WebhookInput, base: Subscription) -> S
         events=tuple(dict.fromkeys(body.events)) if body.events is not None else base.events,
         teams=tuple(dict.fromkeys(body.teams)) if body.teams is not None else base.teams,
         description=body.description if body.description is not None else base.description)
+
+
+class RotationInput(Struct, forbid_unknown_fields=True):
+    """``POST /api/webhooks/{webhook_id}/rotate-secret`` (optional body; decision 58):
+    how long the previous secret keeps signing (default ``webhook_secret_overlap``)."""
+
+    expire_previous_in: Annotated[float, Meta(ge=0, le=MAX_OVERLAP,
+                                              description="seconds")] | None = None
 
 
 Since = Annotated[float, whole(0, 10**14 - 1, "epoch milliseconds")] | \

@@ -86,7 +86,9 @@ class EventLog:
             return None
         if len(rows) > limit:
             return None
-        return [(text(i), orjson.loads(f[b"e"])) for i, f in rows]
+        # Work-item events relayed for webhooks (decision 58) are no agent events.
+        events = ((text(i), orjson.loads(f[b"e"])) for i, f in rows)
+        return [(i, e) for i, e in events if "mid" not in e]
 
     async def _gone_before(self, key: str, after_id: str) -> bool:
         """Whether the stream no longer holds every event after ``after_id``: the cursor

@@ -55,6 +55,12 @@ class Keys:
         """The agent's pending-offer reservation (one offer at a time per agent)."""
         return f"{_agent_base(self.prefix, self.shards, agent_id)}:offer"
 
+    def relayed(self, agent_id: str) -> str:
+        """The webhook-ids of the agent's last work-item events relayed into its
+        shard's events stream (zset, relay ms; decision 58): a repeated relay is a
+        no-op."""
+        return f"{_agent_base(self.prefix, self.shards, agent_id)}:relayed"
+
     # --- per workstream (hash tag of the workstream) ---
     def _ws(self, workstream: str) -> str:
         return f"{self.prefix}{{w:{workstream}}}"
@@ -72,6 +78,12 @@ class Keys:
         """The workstream's stream of work-item events (``commit_item.lua`` appends one
         per transition; the webhook fan-out reads it)."""
         return f"{self._ws(workstream)}:events"
+
+    def item_relay(self, workstream: str) -> str:
+        """Work-item events that concern an agent, recorded with the item's change and
+        waiting to be relayed into the agent's shard stream (zset: ``<events stream
+        id> <agent id>`` -> ms after which the sweep relays it; decision 58)."""
+        return f"{self._ws(workstream)}:relay"
 
     def applying(self, workstream: str) -> str:
         """Items accepted or closed whose agent's capacity change may not be committed

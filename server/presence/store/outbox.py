@@ -81,6 +81,19 @@ class Outbox:
         rows = await self.client.xrange(src, f"({cursor}", "+", count=limit)
         return cursor, [(text(i), orjson.loads(f[b"e"])) for i, f in rows]
 
+    async def start_at_heads(self, partitions: list[str]) -> None:
+        """Move every partition's cursor to its source stream's last entry ("0-0" when
+        empty): what the first subscription reads from (decision 58). Called before
+        that subscription is stored, while no dispatcher fans out."""
+        pipe = self.client.pipeline(transaction=False)
+        for p in partitions:
+            pipe.xrevrange(self.source(p), "+", "-", count=1)
+        heads = await pipe.execute()
+        pipe = self.client.pipeline(transaction=False)
+        for p, last in zip(partitions, heads, strict=True):
+            pipe.set(self.keys.wh_cursor(p), text(last[0][0]) if last else "0-0")
+        await pipe.execute()
+
     async def fan_out(self, partition: str, instance_id: str, cursor: str, new_cursor: str,
                       queued: list[tuple[str, OutboundEvent]]) -> bool:
         """Append ``queued`` (subscription id, message) to the queues and move the

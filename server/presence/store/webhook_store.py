@@ -32,6 +32,11 @@ class WebhookStore:
         return bool(await self.client.hsetnx(self.keys.webhooks, sub.id,
                                              orjson.dumps(sub.stored())))
 
+    async def any(self) -> bool:
+        """Whether some subscription exists (one command: what an idle dispatcher
+        checks each tick)."""
+        return bool(await self.client.exists(self.keys.webhooks))
+
     async def get(self, sub_id: str) -> Subscription | None:
         raw = await self.client.hget(self.keys.webhooks, sub_id)
         return Subscription.from_stored(orjson.loads(raw)) if raw else None

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
 from presence.clock import to_ms
-from presence.core.outbound import work_item_event_type
+from presence.core.outbound import relay_message_id, work_item_agent, work_item_event_type
 from presence.core.work import WorkItem
-from presence.store.connection import RedisClient
+from presence.store.connection import UNAVAILABLE, RedisClient
 from presence.store.keys import Keys
 from presence.store.replies import text
 from presence.store.scripts import script_source
@@ -28,14 +30,30 @@ class DueOp:
     due_at: float = 0.0
 
 
-def _item_event(item: WorkItem) -> bytes:
-    """The events-stream entry of the transition that wrote ``item`` (empty: none)."""
+log = logging.getLogger("presence.routing")
+
+#: Milliseconds after an item's commit before the sweep relays its agent event, in case
+#: the committing instance died before relaying it (decision 58).
+RELAY_REPAIR_MS = 30_000
+
+
+def _item_event(item: WorkItem, teams: tuple[str, ...]) -> bytes:
+    """The events-stream entry of the transition that wrote ``item`` (empty: none):
+    ``to`` names the agent it concerns (delivered from that agent's shard stream);
+    an event of no agent (``queued``) carries its workstream's ``teams`` instead."""
     kind = work_item_event_type(item)
     if kind is None:
         return b""
     at = item.history[-1].get("at", 0)
     data = {k: v for k, v in item.to_json().items() if k != "history"}
-    return orjson.dumps({"hooks": [kind], "at": at, "item": data})
+    agent = work_item_agent(item)
+    about: dict[str, object] = {"to": agent} if agent else {"teams": list(teams)}
+    return orjson.dumps({"hooks": [kind], "at": at, "item": data} | about)
+
+
+def _stream_pos(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 class WorkStore:
@@ -44,6 +62,7 @@ class WorkStore:
         self.keys = keys
         self.events_maxlen = events_maxlen
         self._commit = client.register_script(script_source("commit_item"))
+        self._relay = client.register_script(script_source("relay_item_event"))
         self._release = client.register_script(script_source("release_reservation"))
 
     async def workstream_of(self, item_id: str) -> str | None:
@@ -61,28 +80,78 @@ class WorkStore:
         queue: QueueOp = QueueOp(""),
         due: DueOp = DueOp(""),
         applying_until: float | None = None,
+        teams: tuple[str, ...] = (),
     ) -> bool:
         """Write ``item`` if its stored version is still ``expected_version``. With
         ``applying_until``, the same script records that the item's agent has a capacity
         change to commit next: the sweep re-applies it after that instant unless
         :meth:`applied` removed the record first. The same script appends the
-        transition's webhook event to the workstream's events stream (decision 47)."""
+        transition's webhook event to the workstream's events stream (decision 47); one
+        that concerns an agent is then relayed into the agent's shard stream, after
+        its presence events so far and before those the change leads to (decision 58).
+        ``teams``: the workstream's, carried by an event of no agent."""
         k = self.keys
         ws = item.workstream
         if expected_version == 0:
             await self.client.hsetnx(k.item_index, item.id, ws)
+        event = _item_event(item, teams)
+        agent = work_item_agent(item) if event else None
+        at = int(item.history[-1].get("at", 0)) if item.history else 0
         reply = await self._commit(
             keys=[k.item(ws, item.id), k.queue(ws), k.offers_due(ws), k.applying(ws),
-                  k.item_events(ws)],
+                  k.item_events(ws), k.item_relay(ws)],
             args=[
                 expected_version, orjson.dumps(item.to_json()), item.version, item.id,
                 queue.op, to_ms(queue.score_at), due.op, due.offer_id, to_ms(due.due_at),
                 "" if applying_until is None else "1",
                 0 if applying_until is None else to_ms(applying_until),
-                _item_event(item), self.events_maxlen,
+                event, self.events_maxlen, agent or "", at + RELAY_REPAIR_MS,
             ],
         )
-        return int(reply[0]) == 1
+        if int(reply[0]) != 1:
+            return False
+        if agent:
+            earlier = sorted(((text(i), bytes(e)) for i, e in zip(
+                reply[3::2], reply[4::2], strict=True)), key=lambda r: _stream_pos(r[0]))
+            try:
+                for stream_id, entry in earlier:  # another instance's, not relayed yet
+                    await self._relay_event(ws, stream_id, agent, entry, at)
+                await self._relay_event(ws, text(reply[2]), agent, event, at)
+            except UNAVAILABLE:
+                # The item is committed: routing goes on; the sweep relays it later.
+                log.warning("work item %s: its event waits for the sweep's relay", item.id)
+        return True
+
+    async def _relay_event(self, workstream: str, stream_id: str, agent: str,
+                           event: bytes, now_ms: int) -> None:
+        """Append one recorded item event to its agent's shard stream (a no-op if it
+        was before) and drop its relay record."""
+        k = self.keys
+        await self._relay(
+            keys=[k.events(k.shard_of(agent)), k.relayed(agent), k.profile(agent)],
+            args=[relay_message_id(workstream, stream_id), event, self.events_maxlen,
+                  now_ms])
+        await self.client.zrem(k.item_relay(workstream), f"{stream_id} {agent}")
+
+    async def relay_overdue(self, workstreams: list[str], now: float,
+                            limit: int = 500) -> int:
+        """Relay the agent events whose committing instance died before relaying them
+        (the sweep's repair); returns how many were relayed."""
+        relayed = 0
+        for ws in workstreams:
+            due = await self.client.zrangebyscore(self.keys.item_relay(ws), "-inf",
+                                                  to_ms(now), start=0, num=limit)
+            for member in map(text, due):
+                stream_id, _, agent = member.partition(" ")
+                rows: Any = await self.client.xrange(self.keys.item_events(ws), stream_id,
+                                                     stream_id, count=1)
+                if rows:  # else trimmed away: nothing left to relay
+                    await self._relay_event(ws, stream_id, agent, bytes(rows[0][1][b"e"]),
+                                            to_ms(now))
+                    relayed += 1
+                else:
+                    await self.client.zrem(self.keys.item_relay(ws), member)
+        return relayed
 
     async def applied(self, workstream: str, item_id: str) -> None:
         """The agent's capacity change for the item was committed."""

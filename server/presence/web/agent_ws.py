@@ -141,9 +141,7 @@ async def _handle(rt: Runtime, link: AgentSession, cmd: AgentCommand) -> bytes |
         case Auth():
             raise PresenceError(ErrorCode.INVALID_FIELD, "already authenticated")
         case Reauth(token=token, ref=ref):
-            # Compared with a plain agent identity, as before sessions held one.
-            held = Identity(link.agent_id, Role.AGENT)
-            link.identity = await renewed_identity(rt, token, held, Role.AGENT)
+            link.identity = await renewed_identity(rt, token, link.identity, Role.AGENT)
             return frames.reauthed(ref, link.identity.expires_at)
         case SetPresence(status_id=status_id, ref=ref):
             return _acked(link, await rt.engine.set_presence(agent_id, status_id), ref)

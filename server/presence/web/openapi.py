@@ -51,7 +51,7 @@ def op(tag: str, summary: str, ok: Schema | None = None, *,
        status: int | tuple[int, ...] = 200,
        body: Schema | None = None, query: list[tuple[str, str]] | None = None,
        errors: str = "401 403", csv: bool = False, media: str = "application/json",
-       auth: bool = True) -> dict[str, Any]:
+       auth: bool = True, optional_body: bool = False) -> dict[str, Any]:
     content: dict[str, Any] = {media: {"schema": ok}} if ok is not None else {}
     if csv:
         content["text/csv"] = {"schema": STR}
@@ -67,7 +67,7 @@ def op(tag: str, summary: str, ok: Schema | None = None, *,
                                            "description": d, "schema": QUERY.get(n, STR)}
                                           for n, d in query or []]}
     if body is not None:
-        out["requestBody"] = {"required": True,
+        out["requestBody"] = {"required": not optional_body,
                               "content": {"application/json": {"schema": body}}}
     if not auth:
         out["security"] = []

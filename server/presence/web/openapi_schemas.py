@@ -26,6 +26,7 @@ from presence.defs.rest_routing import WorkItemInput, WorkstreamInput
 from presence.defs.rest_webhooks import (
     ReplayInput,
     RevocationInput,
+    RotationInput,
     WebhookCreate,
     WebhookInput,
 )
@@ -37,7 +38,7 @@ REF_TEMPLATE = "#/components/schemas/{name}"
 REQUEST_BODIES: tuple[type, ...] = (
     AgentInput, TeamInput, StatusCreate, StatusInput, AssignmentsInput, SettingsInput,
     CapacityProfileCreate, CapacityProfileReplace, CapacityProfileInput, WorkstreamInput,
-    WorkItemInput, RevocationInput, WebhookCreate, WebhookInput, ReplayInput,
+    WorkItemInput, RevocationInput, WebhookCreate, WebhookInput, ReplayInput, RotationInput,
 )
 #: Every answer the document names.
 ANSWERS: tuple[type, ...] = (

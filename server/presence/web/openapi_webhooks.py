@@ -7,7 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from presence.defs import rest_views as views
-from presence.defs.rest_webhooks import ReplayInput, WebhookCreate, WebhookInput
+from presence.defs.rest_webhooks import (
+    ReplayInput,
+    RotationInput,
+    WebhookCreate,
+    WebhookInput,
+)
 from presence.web.openapi import op
 from presence.web.openapi_schemas import array, ref
 
@@ -25,8 +30,9 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("DELETE", WH): op("webhooks", "Unsubscribe (undelivered messages are dropped)",
                        status=204, errors="401 403 404"),
     ("POST", WH + "/rotate-secret"): op(
-        "webhooks", "Replace the signing secret", ref(views.RotatedSecret),
-        errors="401 403 404"),
+        "webhooks", "Replace the signing secret (the previous one keeps signing for "
+        "expire_previous_in seconds)", ref(views.RotatedSecret), body=ref(RotationInput),
+        optional_body=True, errors="401 403 404 422"),
     ("GET", WH + "/deliveries"): op(
         "webhooks", "Recent delivery attempts, newest first", array(ref(views.WebhookAttempt)),
         query=[("limit", "1-100 (default 100)")], errors="401 403 404 422"),

@@ -14,6 +14,8 @@ async def renewed_identity(rt: Runtime, token: str, held: Identity,
     """The identity in ``token``, checked like a sign-in's and acting in the first of
     ``allowed`` it carries; it must be the ``held`` caller in the same role with the
     same teams (changing them takes a new connection, whose snapshot would differ).
+    ``held`` is the socket's identity as it authenticated (with the teams its token
+    carried: an identity provider's agent tokens may carry some too).
     Raises :class:`PresenceError`; the socket keeps its current token then."""
     await rt.tokens.prepare(token)
     identity = rt.revocations.check(rt.tokens.verify(token, rt.clock.now())).acting_as(*allowed)

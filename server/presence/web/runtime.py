@@ -257,6 +257,8 @@ class Runtime:
             await self.engine.reap_dead_instances()
         await self.router.expire_offers()
         await self.router.repair_applying()
+        await self.router.store.relay_overdue(list(self.config.org.workstreams),
+                                              self.clock.now())
 
     async def check_liveness_once(self) -> None:
         """Close connections that stopped sending heartbeats or whose token expired (the

@@ -79,7 +79,11 @@ class Dispatcher:
         self._limits: dict[str, asyncio.Semaphore] = {}
 
     async def tick(self) -> None:
-        """One pass: leases, fan-out, health, and delivery tasks for what is queued."""
+        """One pass: leases, fan-out, health, and delivery tasks for what is queued.
+        With no subscription at all, one Redis command and nothing else (decision 58)."""
+        if not await self.subs.any():
+            await self._idle()
+            return
         parts = self.partitions()
         self._tasks = {k: t for k, t in self._tasks.items() if not t.done()}
         held = await asyncio.gather(*(
@@ -103,6 +107,14 @@ class Dispatcher:
                     self._tasks[(p, sub.id)] = asyncio.create_task(
                         self._deliver(p, sub), name=f"webhook {p} {sub.id}")
 
+    async def _idle(self) -> None:
+        """No subscription: give the leases up (nothing renews them while idle)."""
+        self.failing = {}
+        if self.owned:
+            owned, self.owned = self.owned, set()
+            for p in owned:
+                await self.outbox.release(p, self.instance_id)
+
     async def _fan_out(self, partition: str, cursor: str,
                        rows: list[tuple[str, dict[str, Any]]],
                        subs: list[Subscription]) -> None:
@@ -110,7 +122,8 @@ class Dispatcher:
             return
         queued = [(sub.id, ev) for stream_id, entry in rows
                   for ev in events_of_entry(partition, stream_id, entry)
-                  for sub in subs if sub.wants(ev.event_type, ev.team)]
+                  for sub in subs if ev.at >= to_ms(sub.created_at)
+                  and sub.wants(ev.event_type, ev.team, ev.teams)]
         await self.outbox.fan_out(partition, self.instance_id, cursor, rows[-1][0], queued)
 
     async def _deliver(self, partition: str, sub: Subscription) -> None:
@@ -178,7 +191,7 @@ class Dispatcher:
             rows = await self.outbox.since(p, since_at, REPLAY_LIMIT)
             events = [ev for stream_id, entry in rows if entry
                       for ev in events_of_entry(p, stream_id, entry)
-                      if sub.wants(ev.event_type, ev.team)]
+                      if sub.wants(ev.event_type, ev.team, ev.teams)]
             if events:
                 await self.outbox.enqueue(p, sub.id, events)
             total += len(events)

@@ -41,9 +41,13 @@ class Sender:
         await self._http.aclose()
 
     def headers(self, sub: Subscription, message_id: str, body: bytes) -> dict[str, str]:
-        """The three Standard Webhooks headers of one attempt (signed now)."""
-        sent_at = datetime.fromtimestamp(int(self.clock.now()), tz=UTC)
-        signature = Webhook(sub.secret).sign(message_id, sent_at, body)
+        """The three Standard Webhooks headers of one attempt (signed now): one
+        ``v1,`` signature per secret in force, space-separated (during a rotation's
+        overlap, the new secret's and the previous one's)."""
+        now = self.clock.now()
+        sent_at = datetime.fromtimestamp(int(now), tz=UTC)
+        signature = " ".join(Webhook(secret).sign(message_id, sent_at, body)
+                             for secret in sub.signing_secrets(now))
         return {"webhook-id": message_id, "webhook-timestamp": str(int(sent_at.timestamp())),
                 "webhook-signature": signature, "content-type": "application/json",
                 "user-agent": "presence-webhooks"}

@@ -8,6 +8,7 @@
 -- KEYS[4] workstream applying zset (item id -> ms after which the agent's capacity
 --         change is re-applied, unless removed once it was committed)
 -- KEYS[5] workstream events stream (outbound webhook events of its items, decision 47)
+-- KEYS[6] workstream relay zset (events to relay into an agent's shard stream, dec. 58)
 --
 -- ARGV[1] expected version ("0": the item must not exist yet)
 -- ARGV[2] new document (JSON)
@@ -22,8 +23,16 @@
 -- ARGV[11] applying score (ms)
 -- ARGV[12] event JSON appended to the events stream, or "" for none
 -- ARGV[13] events stream max length (approximate trim)
+-- ARGV[14] the agent the event concerns ("" none): the event is also recorded in the
+--          relay zset as "<stream id> <agent>", so it reaches the agent's shard stream
+--          (relay_item_event.lua) even if the caller dies before relaying it
+-- ARGV[15] relay repair score (ms after which the sweep relays it)
 --
--- Returns {1, new version} or {0, current version} on conflict.
+-- Returns {1, new version, events stream id or "", then for each earlier event of the
+-- same agent still waiting in the relay zset (at most 200 looked at): its stream id and
+-- entry} or {0, current version} on conflict. The caller relays those first, so an
+-- event never overtakes an earlier one of its agent that another instance has not
+-- relayed yet.
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if current ~= tonumber(ARGV[1]) then
   return {0, current}
@@ -42,7 +51,23 @@ end
 if ARGV[10] == '1' then
   redis.call('ZADD', KEYS[4], ARGV[11], ARGV[4])
 end
+local reply = {1, tonumber(ARGV[3]), ''}
 if ARGV[12] ~= '' then
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[13], '*', 'e', ARGV[12])
+  local id = redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[13], '*', 'e', ARGV[12])
+  reply[3] = id
+  if ARGV[14] ~= '' then
+    local suffix = ' ' .. ARGV[14]
+    for _, m in ipairs(redis.call('ZRANGE', KEYS[6], 0, 199)) do
+      if string.sub(m, -#suffix) == suffix then
+        local sid = string.sub(m, 1, #m - #suffix)
+        local rows = redis.call('XRANGE', KEYS[5], sid, sid)
+        if #rows > 0 then
+          table.insert(reply, sid)
+          table.insert(reply, rows[1][2][2])
+        end
+      end
+    end
+    redis.call('ZADD', KEYS[6], ARGV[15], id .. suffix)
+  end
 end
-return {1, tonumber(ARGV[3])}
+return reply

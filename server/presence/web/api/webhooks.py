@@ -13,18 +13,20 @@ from starlette.routing import Route
 
 from presence.auth import Role
 from presence.core.errors import ErrorCode, PresenceError
+from presence.core.validation import Invalid
 from presence.core.webhooks import Subscription
 from presence.core.webhooks import failing as is_failing
 from presence.defs.rest_queries import DeliveriesQuery
-from presence.defs.rest_types import decode_query
+from presence.defs.rest_types import convert_body, decode_body, decode_query
 from presence.defs.rest_webhooks import (
     ReplayInput,
+    RotationInput,
     WebhookCreate,
     WebhookInput,
     since_of,
     subscription_of,
 )
-from presence.web.http import JSON, body_as, endpoint, require, runtime
+from presence.web.http import JSON, body_as, body_object, endpoint, require, runtime
 from presence.web.runtime import Runtime
 from presence.webhooks.service import Webhooks
 
@@ -71,6 +73,10 @@ async def create_webhook(request: Request) -> Response:
     blank = Subscription(id=sub_id, url="", events=(), secret=new_secret(),
                          created_at=rt.clock.now())
     sub = subscription_of(body, blank)
+    if not await hooks.store.any():
+        # The first subscription reads from the streams' ends as of now (stale
+        # cursors of an earlier one skipped; decision 58).
+        await hooks.outbox.start_at_heads(hooks.dispatcher.partitions())
     if not await hooks.store.add(sub):
         raise PresenceError(ErrorCode.CONFLICT, f"webhook {sub_id!r} already exists")
     return JSON(await _view(hooks, sub, secret=sub.secret), status_code=201)
@@ -91,9 +97,17 @@ async def get_webhook(request: Request) -> Response:
 
 @endpoint
 async def patch_webhook(request: Request) -> Response:
-    """Change the url, events, teams or description of a subscription."""
+    """Change the url, events, teams or description of a subscription. An ``id`` in
+    the body is ignored when it is the subscription's own and refused (422) otherwise:
+    a subscription's id never changes."""
     hooks, sub = await _found(request)
-    sub = subscription_of(await body_as(request, WebhookInput), sub)
+    body = await body_object(request)
+    # Not in WebhookInput (the document does not list it): its own id is tolerated.
+    if "id" in body:
+        if body["id"] != sub.id:
+            raise Invalid({"id": f"cannot be changed (this webhook is {sub.id!r})"})
+        del body["id"]
+    sub = subscription_of(convert_body(body, WebhookInput), sub)
     await hooks.store.put(sub)
     return JSON(await _view(hooks, sub))
 
@@ -108,12 +122,19 @@ async def delete_webhook(request: Request) -> Response:
 
 @endpoint
 async def rotate_secret(request: Request) -> Response:
-    """A new signing secret, in force from the next attempt on."""
+    """A new signing secret, in force from the next attempt on; the previous one keeps
+    signing beside it for ``expire_previous_in`` seconds (default
+    ``webhook_secret_overlap``; decision 58)."""
     hooks, sub = await _found(request)
-    sub = Subscription(sub.id, sub.url, sub.events, new_secret(), sub.created_at,
-                       sub.teams, sub.description)
+    rt = runtime(request)
+    raw = await request.body()
+    given = decode_body(raw, RotationInput).expire_previous_in if raw.strip() not in (
+        b"", b"null") else None
+    overlap = rt.settings.webhook_secret_overlap if given is None else given
+    sub = sub.rotated(new_secret(), rt.clock.now(), overlap)
     await hooks.store.put(sub)
-    return JSON({"id": sub.id, "secret": sub.secret})
+    return JSON({"id": sub.id, "secret": sub.secret,
+                 "previous_secret_expires_at": sub.to_json()["previous_secret_expires_at"]})
 
 
 @endpoint
