@@ -40,12 +40,12 @@ from presence.web import api
 from presence.web.openapi import OPERATIONS, operations
 from presence.web.openapi_schemas import REQUEST_BODIES, SCHEMAS, _whole_as_integer
 
-DECODERS = frozenset({"body_as", "convert_body"})
+DECODERS = frozenset({"body_as", "convert_body", "decode_body"})
 
 
 def decoded_kinds(handler: Any) -> dict[str, type]:
-    """The structs ``handler`` decodes its body into (``body_as(request, X)`` or
-    ``convert_body(value, X)`` in its source), by name."""
+    """The structs ``handler`` decodes its body into (``body_as(request, X)``,
+    ``convert_body(value, X)`` or ``decode_body(raw, X)`` in its source), by name."""
     source = inspect.getsource(inspect.unwrap(handler))
     module = inspect.getmodule(inspect.unwrap(handler))
     names = {call.args[1].id for call in ast.walk(ast.parse(source))
