@@ -127,9 +127,8 @@ async def rotate_secret(request: Request) -> Response:
     ``webhook_secret_overlap``; decision 58)."""
     hooks, sub = await _found(request)
     rt = runtime(request)
-    raw = await request.body()
-    given = decode_body(raw, RotationInput).expire_previous_in if raw.strip() not in (
-        b"", b"null") else None
+    raw = await request.body()  # optional: no body takes the default
+    given = decode_body(raw, RotationInput).expire_previous_in if raw.strip() else None
     overlap = rt.settings.webhook_secret_overlap if given is None else given
     sub = sub.rotated(new_secret(), rt.clock.now(), overlap)
     await hooks.store.put(sub)
