@@ -18,7 +18,6 @@ from typing import Any
 from presence.auth import Identity, Role
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.notes import note_problem
-from presence.core.validation import Invalid
 
 #: Characters a revoked subject may have at most (a token's ``sub``).
 MAX_SUBJECT_LENGTH = 128
@@ -85,24 +84,6 @@ class Revocations:
             if self.refuses(role, identity.subject, identity.issued_at):
                 raise PresenceError(ErrorCode.AUTH_FAILED, "token revoked")
         return identity
-
-
-def parse_principal(body: Any) -> tuple[Role, str]:
-    """``{"role": …, "id": …}`` → the principal; :class:`Invalid` naming every problem."""
-    if not isinstance(body, dict):
-        raise Invalid({"body": f"expected a JSON object, got {type(body).__name__}"})
-    errors = {k: "unknown field" for k in body if k not in ("role", "id")}
-    raw_role = body.get("role")
-    role = Role(raw_role) if raw_role in tuple(Role) else None
-    if role is None:
-        errors["role"] = f"expected one of {', '.join(r.value for r in Role)}"
-    subject = body.get("id")
-    problem = subject_problem(subject)
-    if problem is not None:
-        errors["id"] = problem
-    if errors or role is None or not isinstance(subject, str):
-        raise Invalid(errors)
-    return role, subject
 
 
 def subject_problem(subject: object) -> str | None:

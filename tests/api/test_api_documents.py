@@ -57,7 +57,7 @@ async def test_request_bodies_have_their_own_closed_schemas(server: Instance) ->
     assert agent_in["additionalProperties"] is False and agent_in["required"] == []
     limit = agent_in["properties"]["session_limit"]["anyOf"][0]
     assert (limit["minimum"], limit["maximum"]) == (1, 100)
-    profile = schemas["CapacityProfileInput"]["properties"]["max"]
+    profile = schemas["CapacityProfileReplace"]["properties"]["max"]
     assert (profile["minimum"], profile["maximum"]) == (0, 1000)
     assert schemas["StatusCreate"]["properties"]["text"]["minLength"] == 1
     for name in ("AgentView", "Workstream", "WorkItem"):
@@ -65,7 +65,7 @@ async def test_request_bodies_have_their_own_closed_schemas(server: Instance) ->
     async with server.admin() as http:
         r = await http.put("/api/agents/a1", json={"session_limit": 101, "colour": "red"})
     assert r.status_code == 422
-    assert set(r.json()["error"]["fields"]) == {"session_limit", "colour"}
+    assert set(r.json()["error"]["fields"]) == {"session_limit"}
 
 
 async def test_405_names_every_method_of_the_path(server: Instance) -> None:
@@ -93,4 +93,4 @@ async def test_query_errors_come_after_the_permission_check(server: Instance) ->
     assert own.status_code == 422
     assert own.json()["error"] == {"code": "validation_error",
                                    "message": "invalid query parameter",
-                                   "fields": {"format": "expected json or csv, got 'xml'"}}
+                                   "fields": {"format": "invalid enum value 'xml'"}}

@@ -69,7 +69,7 @@ async def test_bad_thresholds_are_422_and_change_nothing(server: Instance) -> No
         assert (await http.put("/api/settings", json=good)).status_code == 200
         for bad, field in [
             ({"busy": {"warn": 200, "alert": 100}}, "thresholds.busy"),
-            ({"busy": {"warn": -1, "alert": 100}}, "thresholds.busy.warn"),
+            ({"busy": {"warn": -1, "alert": 100}}, '"thresholds":"expected `number` >= 0"'),
             ({"no-such-status": {"warn": 1, "alert": 2}}, "thresholds.no-such-status"),
         ]:
             r = await http.put("/api/settings",

@@ -24,7 +24,7 @@ BAD_BODIES: list[tuple[dict[str, Any], str]] = [
     ({"url": "http://127.0.0.1/h", "events": ["nothing.*"]}, "events"),
     ({"url": "http://127.0.0.1/h", "events": ["work_item.lost"]}, "events"),
     ({"url": "http://127.0.0.1/h", "events": "presence.changed"}, "events"),
-    ({"url": "http://127.0.0.1/h", "events": ["*"], "teams": ["bad team"]}, "teams"),
+    ({"url": "http://127.0.0.1/h", "events": ["*"], "teams": ["bad team"]}, "teams[0]"),
     ({"url": "http://127.0.0.1/h", "events": ["*"], "description": 5}, "description"),
     ({"url": "http://127.0.0.1/h", "events": ["*"], "secret": "whsec_x"}, "secret"),
     ({"url": "http://127.0.0.1/h", "events": ["*"], "id": "no spaces"}, "id"),

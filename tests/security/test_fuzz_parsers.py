@@ -8,20 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 import hypothesis.strategies as st
+import orjson
 from hypothesis import HealthCheck, given, settings
 
-from presence.core.admin import CapacityProfile, fill_profiles, parse_capacity_profile
+from presence.core.admin import CapacityProfile
 from presence.core.model import AgentProfile
 from presence.core.org import Team
 from presence.core.statuses import Base, Status, StatusId
-from presence.core.validation import (
-    Invalid,
-    parse_agent,
-    parse_status,
-    parse_team,
-    parse_work_item,
-    parse_workstream,
-)
+from presence.core.validation import Invalid
 from presence.core.workstreams import Workstream
 from presence.defs.decoding import parse_agent_frame, parse_supervisor_frame
 from presence.defs.frames import (
@@ -39,6 +33,21 @@ from presence.defs.frames import (
     SignOut,
     SignOutAgent,
 )
+from presence.defs.rest_agents import AgentInput, TeamInput, agent_profile, team_of
+from presence.defs.rest_config import (
+    CapacityProfileInput,
+    CapacityProfileReplace,
+    StatusInput,
+    capacity_profile,
+    changed_status,
+)
+from presence.defs.rest_routing import (
+    WorkItemInput,
+    WorkstreamInput,
+    checked_payload,
+    workstream_of,
+)
+from presence.defs.rest_types import decode_body
 from tests.security.fuzz_frames import AGENT, SUPERVISOR, Frame, batch_of, raw_frames
 from tests.security.security_rig import ERROR_CODES, FUZZ_EXAMPLES, FUZZ_SENT, encoded, json_values
 
@@ -132,67 +141,70 @@ def bodies(fields: tuple[str, ...]) -> st.SearchStrategy[Any]:
 ids = st.sampled_from(["A1", "a.b-c_d", "", "bad id", "x" * 65]) | st.text(max_size=70)
 
 
-def only_invalid(call: Any, *args: Any, **kwargs: Any) -> Any:
+def only_invalid(call: Any) -> Any:
     FUZZ_SENT["validator inputs"] += 1
     try:
-        return call(*args, **kwargs)
+        return call()
     except Invalid as exc:
         assert exc.fields and all(isinstance(k, str) and isinstance(v, str) and v
                                   for k, v in exc.fields.items()), exc.fields
         return None
 
 
+def decoded(kind: type[Any], body: Any) -> Any:
+    """``body`` sent as JSON and decoded into ``kind`` as a handler does."""
+    return decode_body(orjson.dumps(body), kind)
+
+
 @PURE
 @given(agent_id=ids, body=bodies(AGENT_FIELDS))
 def test_agent_bodies_validate_or_raise_invalid(agent_id: str, body: Any) -> None:
-    """parse_agent returns a profile or raises Invalid naming fields, for any JSON."""
-    out = only_invalid(parse_agent, agent_id, body)
-    assert out is None or isinstance(out, AgentProfile)
-    filled, problems = fill_profiles(body, {"chat": CapacityProfile("chat", max=2)})
-    assert all(isinstance(v, str) for v in problems.values())
-    out = only_invalid(parse_agent, agent_id, filled)
+    """An agent body decodes to a profile or raises Invalid naming fields, for any JSON."""
+    catalog = {"chat": CapacityProfile("chat", max=2)}
+    out = only_invalid(lambda: agent_profile(agent_id, decoded(AgentInput, body), catalog))
     assert out is None or isinstance(out, AgentProfile)
 
 
 @PURE
-@given(status_id=ids, body=bodies(STATUS_FIELDS), partial=st.booleans())
-def test_status_bodies_validate_or_raise_invalid(status_id: str, body: Any,
-                                                 partial: bool) -> None:
-    """parse_status returns a status or raises Invalid naming fields, for any JSON."""
-    current = Status(StatusId("c-1"), "Lunch", Base.AWAY) if partial else None
-    out = only_invalid(parse_status, status_id, body, partial_of=current)
+@given(body=bodies(STATUS_FIELDS))
+def test_status_bodies_validate_or_raise_invalid(body: Any) -> None:
+    """A status body decodes to a status or raises Invalid naming fields, for any JSON."""
+    current = Status(StatusId("c-1"), "Lunch", Base.AWAY)
+    out = only_invalid(lambda: changed_status(current, decoded(StatusInput, body)))
     assert out is None or (isinstance(out, Status) and out.base is not Base.INACTIVE)
 
 
 @PURE
 @given(team_id=ids, body=bodies(TEAM_FIELDS))
 def test_team_bodies_validate_or_raise_invalid(team_id: str, body: Any) -> None:
-    """parse_team returns a team or raises Invalid naming fields, for any JSON."""
-    out = only_invalid(parse_team, team_id, body)
+    """A team body decodes to a team or raises Invalid naming fields, for any JSON."""
+    out = only_invalid(lambda: team_of(team_id, decoded(TeamInput, body)))
     assert out is None or isinstance(out, Team)
 
 
 @PURE
 @given(ws_id=ids, body=bodies(WORKSTREAM_FIELDS))
 def test_workstream_bodies_validate_or_raise_invalid(ws_id: str, body: Any) -> None:
-    """parse_workstream returns a workstream or raises Invalid naming fields, for any JSON."""
-    out = only_invalid(parse_workstream, ws_id, body, {"available", "busy", "c-1"})
+    """A workstream body decodes to a workstream or raises Invalid naming fields."""
+    known = {"available", "busy", "c-1"}
+    out = only_invalid(lambda: workstream_of(ws_id, decoded(WorkstreamInput, body), known))
     assert out is None or isinstance(out, Workstream)
 
 
 @PURE
 @given(body=bodies(ITEM_FIELDS))
 def test_work_item_bodies_validate_or_raise_invalid(body: Any) -> None:
-    """parse_work_item returns an item or raises Invalid naming fields, for any JSON."""
-    out = only_invalid(parse_work_item, body)
-    assert out is None or (isinstance(out[0], str) and isinstance(out[2], dict))
+    """A work item body decodes to a payload or raises Invalid naming fields."""
+    out = only_invalid(lambda: checked_payload(decoded(WorkItemInput, body)))
+    assert out is None or isinstance(out, dict)
 
 
 @PURE
 @given(profile_id=ids, body=bodies(PROFILE_FIELDS), partial=st.booleans())
 def test_capacity_profile_bodies_validate_or_raise_invalid(profile_id: str, body: Any,
                                                            partial: bool) -> None:
-    """parse_capacity_profile returns a profile or raises Invalid naming fields, for any JSON."""
+    """A capacity profile body decodes to a profile or raises Invalid naming fields."""
     current = CapacityProfile("chat", "Chat", 2) if partial else None
-    out = only_invalid(parse_capacity_profile, profile_id, body, partial_of=current)
+    kind = CapacityProfileInput if partial else CapacityProfileReplace
+    out = only_invalid(lambda: capacity_profile(profile_id, decoded(kind, body), current))
     assert out is None or isinstance(out, CapacityProfile)

@@ -3,13 +3,9 @@ profile change, and what keeps a status or profile from being deleted."""
 
 from __future__ import annotations
 
-import pytest
-
 from presence.core.admin import (
     CapacityProfile,
-    fill_profiles,
     follow_profile,
-    parse_capacity_profile,
     profile_uses,
     status_uses,
 )
@@ -17,7 +13,6 @@ from presence.core.capacity import CapacityConfig, ProfileConfig, WorkLoad
 from presence.core.model import AgentId, AgentProfile, TeamId
 from presence.core.org import OrgConfig, Team
 from presence.core.statuses import StatusId
-from presence.core.validation import Invalid
 from presence.core.workstreams import Workstream
 
 CHAT = CapacityProfile("chat", "Chat", 2, True)
@@ -29,35 +24,6 @@ def agent(agent_id: str, *profiles: ProfileConfig, customs: tuple[str, ...] = ()
                         capacity=CapacityConfig(None, profiles),
                         custom_statuses=tuple(StatusId(c) for c in customs),
                         default_status=StatusId(default) if default else None)
-
-
-def test_parse_capacity_profile_names_every_wrong_field() -> None:
-    """A create needs max; wrong types, ranges and unknown fields are each named."""
-    assert parse_capacity_profile("chat", {"max": 2, "blocking": True, "name": "Chat"}) == CHAT
-    with pytest.raises(Invalid) as err:
-        parse_capacity_profile("bad id!", {"blocking": 1, "colour": "red", "id": "x"})
-    assert set(err.value.fields) == {"id", "max", "blocking", "colour"}
-    assert "required" in err.value.fields["max"]
-    with pytest.raises(Invalid) as err:
-        parse_capacity_profile("chat", [])
-    assert set(err.value.fields) == {"body"}
-    assert parse_capacity_profile("chat", {"max": 4}, partial_of=CHAT) == CapacityProfile(
-        "chat", "Chat", 4, True)
-    assert CapacityProfile.from_json(CHAT.to_json()) == CHAT
-
-
-def test_fill_profiles_from_the_catalog() -> None:
-    """Profiles named by id take max and blocking from the catalog; an own max wins; an
-    unknown id without max is a problem at its index; other bodies pass through."""
-    body, problems = fill_profiles(
-        {"profiles": ["chat", {"id": "chat", "max": 5}, {"id": "email"},
-                      {"id": "voice", "max": 1}]}, {"chat": CHAT})
-    assert body == {"profiles": [{"id": "chat", "max": 2, "blocking": True},
-                                 {"id": "chat", "max": 5, "blocking": True},
-                                 {"id": "email"}, {"id": "voice", "max": 1}]}
-    assert set(problems) == {"profiles[2]"}
-    assert fill_profiles([1], {}) == ([1], {})
-    assert fill_profiles({"profiles": "x"}, {}) == ({"profiles": "x"}, {})
 
 
 def test_agents_without_their_own_max_follow_a_profile_change() -> None:

@@ -13,7 +13,9 @@ from jsonschema import Draft7Validator
 
 from presence import frames
 from presence.core.errors import ErrorCode
+from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId, Source, TeamId
 from presence.core.statuses import OOB_STATUSES
+from presence.core.views import agent_view
 from presence.core.work import OfferOutcome, accept
 from presence.defs.decoding import parse_agent_frame, parse_supervisor_frame
 from presence.defs.frames import (
@@ -32,7 +34,10 @@ from tests.unit.test_frames import CHAT, OFFERED, P
 HB = frames.Heartbeat(20.0, 45.0)
 VIEW = frames.WorkView(OFFERED, CHAT)
 ASSIGNED = accept(OFFERED, OFFERED.offer_id or "", "A1", 12.0)
-AGENT_VIEW: dict[str, Any] = {**P.to_wire(), "name": "Ann", "teams": ["T1"]}
+#: A real supervisor view (core/views.py), in a grace window, holding a chat.
+AGENT_VIEW: dict[str, Any] = agent_view(
+    AgentState(P, Source.MANUAL, connections=frozenset({ConnectionId("c1")}), grace_until=9.0),
+    AgentProfile(AgentId("A1"), name="Ann", team=TeamId("T1")))
 
 #: Message name → one frame built by presence.frames.
 BUILT: dict[str, bytes] = {

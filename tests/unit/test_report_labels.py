@@ -3,13 +3,10 @@ by default, today's with ``labels=current``."""
 
 from __future__ import annotations
 
-import pytest
-
 from presence.core.intervals import Change, Window, intervals
-from presence.core.labels import Labels, labelled, parse_labels, relabel
+from presence.core.labels import Labels, labelled, relabel
 from presence.core.reports import AgentTotals, presence_report
 from presence.core.statuses import Base, Status, StatusCatalog, StatusId
-from presence.core.validation import Invalid
 
 T0 = 1_767_225_600_000
 S = 1000
@@ -56,17 +53,3 @@ def test_labels_current_relabels_the_change_before_the_range_too() -> None:
     before, _ = labelled(HISTORY[0], [], Labels.CURRENT, CATALOG)
     assert before is not None and (before.text, before.base) == ("Away – In Training",
                                                                  Base.AWAY)
-
-
-def test_labels_parse_with_recorded_as_the_default() -> None:
-    """No ``labels`` means recorded; ``current`` and ``recorded`` are the two values."""
-    assert parse_labels(None) is Labels.RECORDED
-    assert parse_labels("recorded") is Labels.RECORDED
-    assert parse_labels("current") is Labels.CURRENT
-
-
-def test_an_unknown_labels_value_is_a_typed_error() -> None:
-    """Any other value is refused with a message naming the field."""
-    with pytest.raises(Invalid) as err:
-        parse_labels("today")
-    assert err.value.fields == {"labels": "expected recorded or current, got 'today'"}

@@ -9,13 +9,11 @@ from presence.core import rules
 from presence.core.model import AgentState, Reason
 from presence.core.outbound import agent_event_types, events_of_entry, iso8601
 from presence.core.rules import Transition
-from presence.core.validation import Invalid
 from presence.core.webhooks import (
     DEFAULT_RETRY_SCHEDULE,
     Subscription,
     failing,
     matches,
-    parse_rotation,
     parse_schedule,
     retry_at,
     valid_pattern,
@@ -194,7 +192,3 @@ def test_a_rotation_signs_with_both_secrets_until_its_overlap_ends() -> None:
     assert twice.signing_secrets(121.0) == ("whsec_c", "whsec_b")
     assert Subscription.from_stored(twice.stored()) == twice
     assert sub.rotated("whsec_b", 100.0, 0).signing_secrets(100.0) == ("whsec_b",)
-    assert parse_rotation(None, 86400) == 86400
-    assert parse_rotation({"expire_previous_in": 5}, 86400) == 5
-    with pytest.raises(Invalid):
-        parse_rotation({"expire_previous_in": True}, 86400)

@@ -18,7 +18,6 @@ from typing import Any
 from presence.core.capacity import ProfileConfig
 from presence.core.model import AgentProfile
 from presence.core.org import OrgConfig
-from presence.core.validation import ID_PROBLEM, MAX_TEXT, Invalid, valid_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,61 +39,6 @@ class CapacityProfile:
 
     def assignment(self) -> ProfileConfig:
         return ProfileConfig(self.id, self.max, self.blocking)
-
-
-def parse_capacity_profile(
-    profile_id: str, body: object, *, partial_of: CapacityProfile | None = None
-) -> CapacityProfile:
-    """A create (``partial_of`` ``None``: ``max`` required) or update body → profile."""
-    errors: dict[str, str] = {}
-    if not valid_id(profile_id):
-        errors["id"] = ID_PROBLEM
-    if not isinstance(body, dict):
-        raise Invalid({"body": f"expected a JSON object, got {type(body).__name__}"})
-    for key in body:
-        if key not in {"id", "name", "max", "blocking"}:
-            errors[key] = "unknown field"
-    if body.get("id") is not None and body["id"] != profile_id:
-        errors["id"] = "must equal the id in the path"
-    base = partial_of or CapacityProfile(profile_id, max=-1)
-    name = body.get("name", base.name)
-    if not isinstance(name, str) or len(name) > MAX_TEXT:
-        errors["name"] = f"expected a text of at most {MAX_TEXT} characters"
-    max_ = body.get("max", base.max)
-    if not isinstance(max_, int) or isinstance(max_, bool) or not 0 <= max_ <= 1000:
-        errors["max"] = "expected an integer from 0 to 1000" + (
-            "" if "max" in body or partial_of else " (required)")
-    blocking = body.get("blocking", base.blocking)
-    if not isinstance(blocking, bool):
-        errors["blocking"] = "expected true or false"
-    if errors:
-        raise Invalid(errors)
-    return CapacityProfile(profile_id, str(name).strip(), int(max_), bool(blocking))
-
-
-def fill_profiles(
-    body: object, catalog: Mapping[str, CapacityProfile]
-) -> tuple[object, dict[str, str]]:
-    """An agent body whose ``profiles`` may name catalog profiles by id alone
-    (``"chat"`` or ``{"id": "chat"}``, optionally with ``max``): missing ``max`` and
-    ``blocking`` are filled from the catalog. Returns the body and the problems found
-    (an unknown profile without ``max``); everything else is left, in place, for
-    :func:`presence.core.validation.parse_agent` to judge."""
-    if not isinstance(body, dict) or not isinstance(body.get("profiles"), list):
-        return body, {}
-    filled: list[object] = []
-    errors: dict[str, str] = {}
-    for i, item in enumerate(body["profiles"]):
-        entry = {"id": item} if isinstance(item, str) else item
-        if isinstance(entry, dict) and isinstance(entry.get("id"), str):
-            known = catalog.get(entry["id"])
-            if known is None and "max" not in entry:
-                errors[f"profiles[{i}]"] = (
-                    f"no capacity profile {entry['id']!r}; create it or give max")
-            elif known is not None:
-                entry = {"max": known.max, "blocking": known.blocking, **entry}
-        filled.append(entry)
-    return {**body, "profiles": filled}, errors
 
 
 def follow_profile(

@@ -17,7 +17,6 @@ from enum import StrEnum
 
 from presence.core.intervals import Change, Interval
 from presence.core.statuses import StatusCatalog
-from presence.core.validation import InvalidQuery
 
 
 class Labels(StrEnum):
@@ -25,17 +24,6 @@ class Labels(StrEnum):
 
     RECORDED = "recorded"
     CURRENT = "current"
-
-
-def parse_labels(raw: str | None) -> Labels:
-    """``labels`` from a query string: absent → recorded; else ``recorded`` or
-    ``current``, anything else :class:`Invalid`."""
-    if raw is None:
-        return Labels.RECORDED
-    try:
-        return Labels(raw)
-    except ValueError:
-        raise InvalidQuery({"labels": f"expected recorded or current, got {raw[:20]!r}"}) from None
 
 
 def relabel(change: Change, catalog: StatusCatalog) -> Change:

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from presence.core.time import to_ms
-from presence.core.validation import Invalid, valid_id
 
 AGENT_TYPES = ("agent.connected", "agent.disconnected", "agent.grace_expired",
                "agent.signed_out")
@@ -120,54 +119,10 @@ class Subscription:
 MAX_OVERLAP = 7 * 86400
 
 
-def parse_rotation(body: object, default_overlap: float) -> float:
-    """The overlap of a ``rotate-secret`` body: none (or ``{}``) takes
-    ``default_overlap``; ``{"expire_previous_in": seconds}`` (0 to 7 days) names it.
-    Raises :class:`Invalid`."""
-    if body is None:
-        return default_overlap
-    if not isinstance(body, dict):
-        raise Invalid({"body": f"expected a JSON object, got {type(body).__name__}"})
-    errors = {k: "unknown field" for k in body if k != "expire_previous_in"}
-    value = body.get("expire_previous_in", default_overlap)
-    if isinstance(value, bool) or not isinstance(value, int | float) \
-            or not 0 <= value <= MAX_OVERLAP:
-        errors["expire_previous_in"] = f"expected seconds, 0-{MAX_OVERLAP}"
-    if errors:
-        raise Invalid(errors)
-    return float(value)
 
 
-_FIELDS = {"url", "events", "teams", "description"}
-
-
-def parse_subscription(body: object, base: Subscription) -> Subscription:
-    """``base`` with the fields of an admin body applied (a create passes a base with
-    an empty url and no events, so both are then required); raises :class:`Invalid`
-    naming every wrong field."""
-    if not isinstance(body, dict):
-        raise Invalid({"body": f"expected a JSON object, got {type(body).__name__}"})
-    errors = {k: "unknown field" for k in body if k not in _FIELDS}
-    url = body.get("url", base.url)
-    if not _valid_url(url):
-        errors["url"] = "expected an absolute http:// or https:// URL"
-    events = body.get("events", list(base.events))
-    if not isinstance(events, list) or not events or not all(map(valid_pattern, events)):
-        errors["events"] = ("expected a non-empty list of event types or patterns ("
-                            + ", ".join(EVENT_TYPES) + ", family.* or *)")
-    teams = body.get("teams", list(base.teams))
-    if not isinstance(teams, list) or not all(valid_id(t) for t in teams):
-        errors["teams"] = "expected a list of team ids"
-    description = body.get("description", base.description)
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
-        errors["description"] = f"expected text of at most {MAX_DESCRIPTION} characters"
-    if errors:
-        raise Invalid(errors)
-    return replace(base, url=url, events=tuple(dict.fromkeys(events)),
-                   teams=tuple(dict.fromkeys(teams)), description=description)
-
-
-def _valid_url(url: object) -> bool:
+def valid_url(url: object) -> bool:
+    """An absolute http:// or https:// URL with a host and a valid port."""
     if not isinstance(url, str) or len(url) > MAX_URL or any(c.isspace() for c in url):
         return False
     try:

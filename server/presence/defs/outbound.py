@@ -17,6 +17,7 @@ from msgspec import Meta, Struct
 
 from presence.core.errors import ErrorCode
 from presence.core.work import OfferOutcome
+from presence.defs.rest_views import AgentView
 from presence.defs.shared import Heartbeat, Millis, Presence, Seconds, Status, WorkItem
 
 AGENT = "agent"
@@ -30,13 +31,6 @@ Cursor = Annotated[str, Meta(description="The event's position, to resume from")
 
 class Sent(Struct, frozen=True, tag_field="type", forbid_unknown_fields=True):
     """A frame the server sends: its ``type`` is the struct's tag."""
-
-
-class AgentView(Struct, frozen=True):
-    """An agent as supervisors see it (the REST agent view; its full shape is in
-    /openapi.json)"""
-
-    agent_id: str
 
 
 # --- answers to requests (both endpoints) ---

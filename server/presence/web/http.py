@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
@@ -12,8 +12,11 @@ from starlette.responses import Response
 from presence.auth import Identity, Role
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.validation import Invalid, InvalidQuery
+from presence.defs.rest_types import decode_body, decode_object
 from presence.store.connection import UNAVAILABLE
 from presence.web.runtime import Runtime
+
+T = TypeVar("T")
 
 STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.AUTH_FAILED: 401,
@@ -92,6 +95,16 @@ async def body_json(request: Request) -> Any:
         raise Invalid({"body": "expected JSON"}) from None
 
 
+async def body_as(request: Request, kind: type[T]) -> T:
+    """The request's body decoded into ``kind`` (:mod:`presence.defs`), else 422."""
+    return decode_body(await request.body(), kind)
+
+
+async def body_object(request: Request) -> dict[str, Any]:
+    """The request's body as a JSON object, decoded no further (a PATCH)."""
+    return decode_object(await request.body())
+
+
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -113,4 +126,5 @@ def endpoint(handler: Handler) -> Handler:
 
     wrapped.__name__ = handler.__name__
     wrapped.__doc__ = handler.__doc__
+    wrapped.__wrapped__ = handler  # type: ignore[attr-defined]  # inspect.unwrap finds it
     return wrapped

@@ -17,29 +17,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from presence.defs import rest_reports as reports
+from presence.defs import rest_views as views
+from presence.defs.rest_agents import AgentInput, TeamInput
+from presence.defs.rest_config import (
+    AssignmentsInput,
+    CapacityProfileCreate,
+    CapacityProfileInput,
+    CapacityProfileReplace,
+    SettingsInput,
+    StatusCreate,
+    StatusInput,
+)
+from presence.defs.rest_routing import WorkItemInput, WorkstreamInput
+from presence.defs.rest_webhooks import RevocationInput
 from presence.web.allow import MethodFallback
 from presence.web.http import JSON
-from presence.web.openapi_schemas import (
-    ID,
-    SCHEMAS,
-    STR,
-    Schema,
-    array,
-    ref,
-)
+from presence.web.openapi_schemas import ID, QUERY, SCHEMAS, STR, Schema, array, ref
 
-OPTIONAL_ID = {"type": "string", "pattern": r"^([A-Za-z0-9][A-Za-z0-9_.\-]{0,63})?$",
-               "description": "an id; empty means none"}
-INSTANT = {"anyOf": [{"type": "string", "pattern": "^[0-9]{0,18}$"},
-                     {"type": "string", "format": "date-time"}],
-           "description": "epoch milliseconds or an ISO 8601 date-time; empty means the default"}
-#: The schemas of query parameters (others are free text).
-QUERY: dict[str, Schema] = {
-    "format": {"type": "string", "enum": ["json", "csv"]},
-    "labels": {"type": "string", "enum": ["recorded", "current"]},
-    "team": OPTIONAL_ID, "agent": OPTIONAL_ID, "from": INSTANT, "to": INSTANT,
-    "limit": {"type": "string", "pattern": "^0*([1-9][0-9]?|100)$"},
-}
 SUCCESS = {200: "success", 201: "created", 202: "accepted", 204: "done",
            307: "redirect"}
 ERRORS = {"401": "not authenticated", "403": "not allowed", "404": "not found",
@@ -56,7 +51,7 @@ def op(tag: str, summary: str, ok: Schema | None = None, *,
        status: int | tuple[int, ...] = 200,
        body: Schema | None = None, query: list[tuple[str, str]] | None = None,
        errors: str = "401 403", csv: bool = False, media: str = "application/json",
-       auth: bool = True) -> dict[str, Any]:
+       auth: bool = True, optional_body: bool = False) -> dict[str, Any]:
     content: dict[str, Any] = {media: {"schema": ok}} if ok is not None else {}
     if csv:
         content["text/csv"] = {"schema": STR}
@@ -66,13 +61,13 @@ def op(tag: str, summary: str, ok: Schema | None = None, *,
         for code in (status if isinstance(status, tuple) else (status,))}
     for code in errors.split():
         responses[code] = {"description": ERRORS[code],
-                           "content": {"application/json": {"schema": ref("Error")}}}
+                           "content": {"application/json": {"schema": ref(views.Error)}}}
     out: dict[str, Any] = {"tags": [tag], "summary": summary, "responses": responses,
                            "parameters": [{"name": n, "in": "query", "required": False,
                                            "description": d, "schema": QUERY.get(n, STR)}
                                           for n, d in query or []]}
     if body is not None:
-        out["requestBody"] = {"required": True,
+        out["requestBody"] = {"required": not optional_body,
                               "content": {"application/json": {"schema": body}}}
     if not auth:
         out["security"] = []
@@ -104,108 +99,110 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/asyncapi.json"): op("operations", "The AsyncAPI 3 document of the WebSocket "
                                   "protocol (/ws/agent, /ws/supervisor)", {"type": "object"},
                                   errors="", auth=False),
-    ("GET", "/api/statuses"): op("statuses", "List statuses (OOB first)", array(ref("Status")),
+    ("GET", "/api/statuses"): op("statuses", "List statuses (OOB first)", array(ref(views.Status)),
                                  errors="401"),
-    ("POST", "/api/statuses"): op("statuses", "Create a custom status", ref("Status"),
-                                  status=201, body=ref("StatusCreate"), errors="401 403 409 422"),
-    ("GET", "/api/statuses/{status_id}"): op("statuses", "Get a status", ref("Status"),
+    ("POST", "/api/statuses"): op("statuses", "Create a custom status", ref(views.Status),
+                                  status=201, body=ref(StatusCreate), errors="401 403 409 422"),
+    ("GET", "/api/statuses/{status_id}"): op("statuses", "Get a status", ref(views.Status),
                                              errors="401 404"),
     ("PUT", "/api/statuses/{status_id}"): op("statuses", "Update a custom status (rename, "
-                                             "rebase, reorder, disable)", ref("Status"),
-                                             body=ref("StatusInput"), errors=W),
+                                             "rebase, reorder, disable)", ref(views.Status),
+                                             body=ref(StatusInput), errors=W),
     ("PATCH", "/api/statuses/{status_id}"): op("statuses", "Update some fields of a custom "
-                                               "status", ref("Status"),
-                                               body=ref("StatusInput"), errors=W),
+                                               "status", ref(views.Status),
+                                               body=ref(StatusInput), errors=W),
     ("DELETE", "/api/statuses/{status_id}"): op("statuses", "Delete a custom status never "
                                                 "used (else 409: disable it)", status=204,
                                                 errors="401 403 404 409"),
     ("GET", "/api/statuses/{status_id}/assignments"): op(
-        "statuses", "Agents and teams a custom status is assigned to", ref("Assignments"),
+        "statuses", "Agents and teams a custom status is assigned to", ref(views.Assignments),
         errors="401 403 404 409"),
     ("PUT", "/api/statuses/{status_id}/assignments"): op(
         "statuses", "Assign a custom status to exactly these agents and/or teams",
-        ref("Assignments"), body=ref("AssignmentsInput"), errors=W),
-    ("GET", "/api/agents"): op("agents", "List agents", array(ref("Agent")),
+        ref(views.Assignments), body=ref(AssignmentsInput), errors=W),
+    ("GET", "/api/agents"): op("agents", "List agents", array(ref(views.Agent)),
                                query=[("team", "only this team")],
                                errors="401 403 422"),
     ("GET", "/api/agents/{agent_id}"): op("agents", "Get an agent's configuration",
-                                          ref("Agent"), errors="401 403 404"),
+                                          ref(views.Agent), errors="401 403 404"),
     ("PUT", "/api/agents/{agent_id}"): op("agents", "Create (201) or replace (200) an agent",
-                                          ref("Agent"), status=(200, 201),
-                                          body=ref("AgentInput"), errors="401 403 422"),
+                                          ref(views.Agent), status=(200, 201),
+                                          body=ref(AgentInput), errors="401 403 422"),
     ("PATCH", "/api/agents/{agent_id}"): op("agents", "Change some fields of an agent",
-                                            ref("Agent"), body=ref("AgentInput"), errors=W),
+                                            ref(views.Agent), body=ref(AgentInput), errors=W),
     ("DELETE", "/api/agents/{agent_id}"): op("agents", "Remove a signed-out agent",
                                              status=204, errors="401 403 404 409"),
     ("GET", "/api/agents/{agent_id}/presence"): op("agents", "An agent's presence now",
-                                                   ref("AgentView"), errors="401 403 404"),
+                                                   ref(views.AgentView), errors="401 403 404"),
     ("GET", "/api/agents/{agent_id}/history"): op(
-        "reports", "An agent's presence intervals over a range", ref("History"),
+        "reports", "An agent's presence intervals over a range", ref(reports.History),
         query=[*RANGE, *FORMAT], errors="401 403 404 422", csv=True),
-    ("GET", "/api/teams"): op("teams", "List teams", array(ref("Team"))),
-    ("GET", "/api/teams/{team_id}"): op("teams", "Get a team", ref("Team"),
+    ("GET", "/api/teams"): op("teams", "List teams", array(ref(views.Team))),
+    ("GET", "/api/teams/{team_id}"): op("teams", "Get a team", ref(views.Team),
                                         errors="401 403 404"),
-    ("PUT", "/api/teams/{team_id}"): op("teams", "Create or replace a team", ref("Team"),
-                                        body=ref("TeamInput"), errors="401 403 422"),
+    ("PUT", "/api/teams/{team_id}"): op("teams", "Create or replace a team", ref(views.Team),
+                                        body=ref(TeamInput), errors="401 403 422"),
     ("PATCH", "/api/teams/{team_id}"): op("teams", "Change some fields of a team",
-                                          ref("Team"), body=ref("TeamInput"), errors=W),
+                                          ref(views.Team), body=ref(TeamInput), errors=W),
     ("DELETE", "/api/teams/{team_id}"): op("teams", "Delete a team without agents",
                                            status=204, errors="401 403 404 409"),
-    ("GET", "/api/settings"): op("settings", "Organisation settings", ref("Settings")),
+    ("GET", "/api/settings"): op("settings", "Organisation settings", ref(views.Settings)),
     ("PUT", "/api/settings"): op("settings", "Set the global default presence, "
                                  "idle_away_after and/or the time-in-status thresholds "
-                                 "(fields not named are kept)", ref("Settings"),
-                                 body=ref("SettingsInput"),
+                                 "(fields not named are kept)", ref(views.Settings),
+                                 body=ref(SettingsInput),
                                  errors="401 403 422"),
     ("GET", "/api/capacity-profiles"): op("capacity", "List capacity profiles",
-                                          array(ref("CapacityProfile"))),
+                                          array(ref(views.CapacityProfile))),
     ("POST", "/api/capacity-profiles"): op("capacity", "Create a capacity profile",
-                                           ref("CapacityProfile"), status=201,
-                                           body=ref("CapacityProfileCreate"),
+                                           ref(views.CapacityProfile), status=201,
+                                           body=ref(CapacityProfileCreate),
                                            errors="401 403 409 422"),
     ("GET", "/api/capacity-profiles/{profile_id}"): op(
-        "capacity", "Get a capacity profile", ref("CapacityProfile"), errors="401 403 404"),
+        "capacity", "Get a capacity profile", ref(views.CapacityProfile), errors="401 403 404"),
     ("PUT", "/api/capacity-profiles/{profile_id}"): op(
         "capacity", "Create (201) or replace (200) a capacity profile; agents on it follow",
-        ref("CapacityProfile"), status=(200, 201), body=ref("CapacityProfileInput"),
+        ref(views.CapacityProfile), status=(200, 201), body=ref(CapacityProfileReplace),
         errors="401 403 422"),
     ("PATCH", "/api/capacity-profiles/{profile_id}"): op(
         "capacity", "Change some fields of a capacity profile; agents on it follow",
-        ref("CapacityProfile"), body=ref("CapacityProfileInput"), errors=W),
+        ref(views.CapacityProfile), body=ref(CapacityProfileInput), errors=W),
     ("DELETE", "/api/capacity-profiles/{profile_id}"): op(
         "capacity", "Delete an unused capacity profile", status=204,
         errors="401 403 404 409"),
-    ("GET", "/api/workstreams"): op("routing", "List workstreams", array(ref("Workstream"))),
+    ("GET", "/api/workstreams"): op("routing", "List workstreams", array(ref(views.Workstream))),
     ("GET", "/api/workstreams/{ws_id}"): op("routing", "Get a workstream with its queue "
-                                            "length", ref("Workstream"), errors="401 403 404"),
+                                            "length", ref(views.Workstream), errors="401 403 404"),
     ("PUT", "/api/workstreams/{ws_id}"): op("routing", "Create (201) or replace (200) a "
-                                            "workstream", ref("Workstream"), status=(200, 201),
-                                            body=ref("WorkstreamInput"), errors="401 403 422"),
+                                            "workstream", ref(views.Workstream), status=(200, 201),
+                                            body=ref(WorkstreamInput), errors="401 403 422"),
     ("DELETE", "/api/workstreams/{ws_id}"): op("routing", "Delete a workstream without "
                                                "queued items", status=204,
                                                errors="401 403 404 409"),
     ("POST", "/api/work-items"): op("routing", "Queue a work item (201); idempotent on "
-                                    "id (200 with the existing item)", ref("WorkItem"),
-                                    status=(201, 200), body=ref("WorkItemInput"),
+                                    "id (200 with the existing item)", ref(views.WorkItem),
+                                    status=(201, 200), body=ref(WorkItemInput),
                                     errors="401 403 404 422"),
-    ("GET", "/api/work-items/{item_id}"): op("routing", "Get a work item", ref("WorkItem"),
+    ("GET", "/api/work-items/{item_id}"): op("routing", "Get a work item", ref(views.WorkItem),
                                              errors="401 403 404"),
     ("POST", "/api/work-items/{item_id}/close"): op("routing", "Close a work item",
-                                                    ref("WorkItem"), errors="401 403 404 409"),
+                                                    ref(views.WorkItem), errors="401 403 404 409"),
     ("GET", "/api/revocations"): op("revocations", "Revocations in force, oldest first",
-                                    array(ref("Revocation")), errors="401 403"),
+                                    array(ref(views.Revocation)), errors="401 403"),
     ("POST", "/api/revocations"): op(
         "revocations", "Revoke a principal's tokens issued up to now; its sockets close "
-        "with 4012 on every instance", ref("Revocation"), status=201,
-        body=ref("RevocationInput"), errors="401 403 422"),
+        "with 4012 on every instance", ref(views.Revocation), status=201,
+        body=ref(RevocationInput), errors="401 403 422"),
     ("DELETE", "/api/revocations/{role}/{subject}"): op(
         "revocations", "Lift a revocation", status=204, errors="401 403 404"),
     ("GET", "/api/reports/realtime"): op(
         "reports", "Every agent's presence now, with counts per base, status and team",
-        ref("RealtimeReport"), query=[("team", "only this team")], errors="401 403 422"),
+        ref(reports.RealtimeReport),
+        query=[("team", "only this team"), ("agent", "only this agent")],
+        errors="401 403 404 422"),
     ("GET", "/api/reports/presence"): op(
         "reports", "Time in each status per agent and team over a range",
-        ref("PresenceReport"),
+        ref(reports.PresenceReport),
         query=[*RANGE, ("team", "only this team"), ("agent", "only this agent"), *FORMAT],
         errors="401 403 404 422", csv=True),
 }
@@ -215,7 +212,6 @@ def _merge_webhooks() -> None:
     """Add the entries of /api/webhooks (kept in their own module)."""
     from presence.web import openapi_webhooks
 
-    SCHEMAS.update(openapi_webhooks.SCHEMAS)
     OPERATIONS.update(openapi_webhooks.OPERATIONS)
 
 

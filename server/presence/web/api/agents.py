@@ -9,27 +9,28 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from presence.auth import Identity, Role
-from presence.core.admin import fill_profiles
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.model import AgentId, AgentProfile, AgentState
-from presence.core.validation import Invalid, InvalidQuery, parse_agent, valid_id
+from presence.core.validation import Invalid
 from presence.core.views import agent_view
+from presence.defs.rest_agents import AgentInput, agent_profile
+from presence.defs.rest_queries import TeamQuery
+from presence.defs.rest_types import convert_body, decode_query
 from presence.web.api.common import check_customs, check_default, patch_base
-from presence.web.http import JSON, body_json, endpoint, identify, require, runtime
+from presence.web.http import JSON, body_as, body_object, endpoint, identify, require, runtime
 from presence.web.runtime import Runtime
 
 # --- writing ---
 
 
-async def save_agent(rt: Runtime, agent_id: str, body: object) -> tuple[AgentProfile, bool]:
-    """Validate and store an agent's configuration (capacity profiles may be named by
+async def save_agent(
+    rt: Runtime, agent_id: str, body: AgentInput
+) -> tuple[AgentProfile, bool]:
+    """Check and store an agent's configuration (capacity profiles may be named by
     id alone); automatic presence follows a capacity change at once and the agent's
     tabs get their new picker. Returns the profile and whether the agent existed."""
-    filled, errors = fill_profiles(body, await rt.config.store.capacity_profiles())
-    try:
-        profile = parse_agent(agent_id, filled)
-    except Invalid as exc:
-        raise Invalid({**exc.fields, **errors}) from None
+    profile = agent_profile(agent_id, body, await rt.config.store.capacity_profiles())
+    errors: dict[str, str] = {}
     check_default(rt, profile.default_status, errors)
     check_customs(rt, profile.custom_statuses, errors)
     if errors:
@@ -52,7 +53,7 @@ async def put_agent(request: Request) -> Response:
     require(request, Role.ADMIN)
     rt = runtime(request)
     profile, existed = await save_agent(
-        rt, request.path_params["agent_id"], await body_json(request))
+        rt, request.path_params["agent_id"], await body_as(request, AgentInput))
     return JSON(profile.to_json(), status_code=200 if existed else 201)
 
 
@@ -65,11 +66,8 @@ async def patch_agent(request: Request) -> Response:
     current = (await rt.store.load_agent(AgentId(agent_id))).profile
     if current is None:
         raise PresenceError(ErrorCode.NOT_FOUND, f"no agent {agent_id!r}")
-    body = await body_json(request)
-    if not isinstance(body, dict):
-        raise Invalid({"body": f"expected a JSON object, got {type(body).__name__}"})
-    merged = patch_base(current.to_json()) | body
-    profile, _ = await save_agent(rt, agent_id, merged)
+    merged = patch_base(current.to_json()) | await body_object(request)
+    profile, _ = await save_agent(rt, agent_id, convert_body(merged, AgentInput))
     return JSON(profile.to_json())
 
 
@@ -129,9 +127,7 @@ async def get_agent(request: Request) -> Response:
 async def list_agents(request: Request) -> Response:
     identity = require(request, Role.ADMIN, Role.SUPERVISOR)
     rt = runtime(request)
-    team = request.query_params.get("team") or None
-    if team is not None and not valid_id(team):
-        raise InvalidQuery({"team": "expected a team id"})
+    team = decode_query(request.query_params, TeamQuery).team or None
     ids = await rt.store.agent_ids(team)
     out = []
     for loaded in await rt.store.load_agents(ids):

@@ -10,16 +10,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from presence.auth import Role
-from presence.core.admin import (
-    CapacityProfile,
-    follow_profile,
-    parse_capacity_profile,
-    profile_uses,
-)
+from presence.core.admin import CapacityProfile, follow_profile, profile_uses
 from presence.core.errors import ErrorCode, PresenceError
-from presence.core.validation import requested_id
+from presence.defs.rest_config import (
+    CapacityProfileCreate,
+    CapacityProfileInput,
+    CapacityProfileReplace,
+    capacity_profile,
+)
 from presence.web.api.common import all_profiles
-from presence.web.http import JSON, body_json, endpoint, require, runtime
+from presence.web.http import JSON, body_as, endpoint, require, runtime
 from presence.web.runtime import Runtime
 
 
@@ -63,11 +63,11 @@ async def create_capacity_profile(request: Request) -> Response:
     """Create a capacity profile (``max`` required; ``id`` generated when omitted)."""
     require(request, Role.ADMIN)
     rt = runtime(request)
-    body = await body_json(request)
-    profile_id = requested_id(body, f"cp-{uuid.uuid4().hex[:10]}")
+    body = await body_as(request, CapacityProfileCreate)
+    profile_id = body.id or f"cp-{uuid.uuid4().hex[:10]}"
     if profile_id in await rt.config.store.capacity_profiles():
         raise PresenceError(ErrorCode.CONFLICT, f"capacity profile {profile_id!r} exists")
-    profile = parse_capacity_profile(profile_id, body)
+    profile = capacity_profile(profile_id, body)
     await _store_profile(rt, None, profile)
     return JSON(profile.to_json(), status_code=201)
 
@@ -81,11 +81,13 @@ async def put_capacity_profile(request: Request) -> Response:
     rt = runtime(request)
     profile_id = request.path_params["profile_id"]
     old = (await rt.config.store.capacity_profiles()).get(profile_id)
-    body = await body_json(request)
-    if request.method == "PATCH" and old is None:
-        raise PresenceError(ErrorCode.NOT_FOUND, f"no capacity profile {profile_id!r}")
-    partial = old if request.method == "PATCH" else None
-    profile = parse_capacity_profile(profile_id, body, partial_of=partial)
+    if request.method == "PATCH":
+        if old is None:
+            raise PresenceError(ErrorCode.NOT_FOUND, f"no capacity profile {profile_id!r}")
+        profile = capacity_profile(
+            profile_id, await body_as(request, CapacityProfileInput), old)
+    else:
+        profile = capacity_profile(profile_id, await body_as(request, CapacityProfileReplace))
     followed = await _store_profile(rt, old, profile)
     return JSON({**profile.to_json(), "agents_updated": followed},
                 status_code=201 if old is None else 200)

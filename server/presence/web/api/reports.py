@@ -19,7 +19,7 @@ from presence.auth import Identity, Role
 from presence.clock import to_ms
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.intervals import Window, intervals
-from presence.core.labels import labelled, labelled_spans, parse_labels
+from presence.core.labels import labelled, labelled_spans
 from presence.core.model import AgentId, AgentProfile, AgentState
 from presence.core.reports import (
     AgentTotals,
@@ -30,6 +30,8 @@ from presence.core.reports import (
 )
 from presence.core.thresholds import with_thresholds
 from presence.core.validation import InvalidQuery, valid_id
+from presence.defs.rest_queries import RangeQuery, ReportQuery, ScopeQuery
+from presence.defs.rest_types import decode_query
 from presence.store.history_store import HistoryStore
 from presence.store.rollup_store import RollupStore
 from presence.web.http import JSON, endpoint, identify, require, runtime
@@ -65,11 +67,10 @@ def parse_instant(raw: str, name: str) -> int:
     return at_ms
 
 
-def window_of(request: Request, now_ms: int) -> Window:
+def window_of(q: RangeQuery, now_ms: int) -> Window:
     """The ``from``/``to`` query range (default: the 24 hours before now)."""
-    q = request.query_params
-    to = parse_instant(q["to"], "to") if q.get("to") else now_ms
-    frm = parse_instant(q["from"], "from") if q.get("from") else max(0, to - DAY_MS)
+    to = parse_instant(q.to, "to") if q.to else now_ms
+    frm = parse_instant(q.from_, "from") if q.from_ else max(0, to - DAY_MS)
     if frm > to:
         raise InvalidQuery({"from": "expected an instant at or before 'to'"})
     if to - frm > MAX_RANGE_MS:
@@ -77,13 +78,10 @@ def window_of(request: Request, now_ms: int) -> Window:
     return Window.of(frm, to, now_ms)
 
 
-def wants_csv(request: Request) -> bool:
-    fmt = request.query_params.get("format")
-    if fmt is None:
+def wants_csv(request: Request, q: RangeQuery) -> bool:
+    if not q.format:
         return "text/csv" in request.headers.get("accept", "")
-    if fmt not in ("json", "csv"):
-        raise InvalidQuery({"format": f"expected json or csv, got {fmt[:20]!r}"})
-    return fmt == "csv"
+    return q.format == "csv"
 
 
 def csv_response(body: str, filename: str) -> Response:
@@ -107,17 +105,12 @@ async def _agent(rt: Runtime, identity: Identity, agent_id: str) -> AgentProfile
 
 
 async def _scope(
-    request: Request, rt: Runtime, identity: Identity
+    rt: Runtime, identity: Identity, team: str | None, agent: str | None
 ) -> tuple[list[tuple[AgentState, AgentProfile]], str | None, str | None]:
     """The agents a report covers: ``?agent=``, else ``?team=``, else every agent the
     caller may see; sorted by team, name and id."""
-    q = request.query_params
-    team, agent = q.get("team") or None, q.get("agent") or None
-    if team is not None:
-        if not valid_id(team):
-            raise InvalidQuery({"team": "expected a team id"})
-        if not identity.may_watch(team):
-            raise PresenceError(ErrorCode.FORBIDDEN, f"not allowed to see team {team!r}")
+    if team is not None and not identity.may_watch(team):
+        raise PresenceError(ErrorCode.FORBIDDEN, f"not allowed to see team {team!r}")
     if agent is not None:
         await _agent(rt, identity, agent)
         ids = [AgentId(agent)]
@@ -146,7 +139,8 @@ async def realtime(request: Request) -> Response:
     per status and per team (with each team's agents over a threshold)."""
     identity = require(request, Role.ADMIN, Role.SUPERVISOR)
     rt = runtime(request)
-    pairs, team, _ = await _scope(request, rt, identity)
+    query = decode_query(request.query_params, ScopeQuery)
+    pairs, team, _ = await _scope(rt, identity, query.team or None, query.agent or None)
     org = rt.config.org
     report = realtime_report(pairs, org.catalog, team=team, now_ms=to_ms(rt.clock.now()))
     return JSON(with_thresholds(report, org.thresholds))
@@ -160,11 +154,11 @@ async def presence(request: Request) -> Response:
     identity = require(request, Role.ADMIN, Role.SUPERVISOR)
     rt = runtime(request)
     now_ms = to_ms(rt.clock.now())
-    window = window_of(request, now_ms)
-    csv = wants_csv(request)
-    labels = parse_labels(request.query_params.get("labels"))
+    q = decode_query(request.query_params, ReportQuery)
+    window = window_of(q, now_ms)
+    csv, labels = wants_csv(request, q), q.labels
     catalog = rt.config.org.catalog
-    pairs, team, agent = await _scope(request, rt, identity)
+    pairs, team, agent = await _scope(rt, identity, q.team or None, q.agent or None)
     profiles = {p.agent_id: p for _, p in pairs}
     rows: list[AgentTotals] = []
     totals = ReportTotals(_history(rt), RollupStore(rt.client, rt.store.keys))
@@ -191,9 +185,9 @@ async def agent_history(request: Request) -> Response:
     agent_id = request.path_params["agent_id"]
     profile = await _agent(rt, identity, agent_id)  # 403/404 before any query error
     now_ms = to_ms(rt.clock.now())
-    window = window_of(request, now_ms)
-    csv = wants_csv(request)
-    labels = parse_labels(request.query_params.get("labels"))
+    q = decode_query(request.query_params, RangeQuery)
+    window = window_of(q, now_ms)
+    csv, labels = wants_csv(request, q), q.labels
     h = await _history(rt).read(AgentId(agent_id), window, now_ms)
     before, changes = labelled(h.before, h.changes, labels, rt.config.org.catalog)
     spans = [i.to_wire() for i in intervals(before, changes, window)]

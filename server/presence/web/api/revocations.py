@@ -13,8 +13,9 @@ from starlette.routing import Route
 
 from presence.auth import Role
 from presence.core.errors import ErrorCode, PresenceError
-from presence.revocation import parse_principal, revocation_at
-from presence.web.http import JSON, body_json, endpoint, require, runtime
+from presence.defs.rest_webhooks import RevocationInput, principal_of
+from presence.revocation import revocation_at
+from presence.web.http import JSON, body_as, endpoint, require, runtime
 from presence.web.revoking import refresh_revocations, revocation_store
 
 
@@ -31,7 +32,7 @@ async def create_revocation(request: Request) -> Response:
     """Revoke a principal's tokens issued up to now and close its sockets everywhere."""
     admin = require(request, Role.ADMIN)
     rt = runtime(request)
-    role, subject = parse_principal(await body_json(request))
+    role, subject = principal_of(await body_as(request, RevocationInput))
     revocation = revocation_at(role, subject, rt.clock.now(), admin.subject)
     await revocation_store(rt).put(revocation)
     await refresh_revocations(rt)  # this instance at once; the others on the announce

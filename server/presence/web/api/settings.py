@@ -4,6 +4,7 @@ period, set at start, are read-only here)."""
 
 from __future__ import annotations
 
+from msgspec import UnsetType
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -11,10 +12,9 @@ from starlette.routing import Route
 from presence.auth import Role
 from presence.core.statuses import StatusId
 from presence.core.thresholds import parse_thresholds, thresholds_to_json
-from presence.core.validation import Invalid, parse_idle_away_after
-from presence.web.http import JSON, body_json, endpoint, require, runtime
-
-FIELDS = frozenset({"global_default", "idle_away_after", "thresholds"})
+from presence.core.validation import Invalid
+from presence.defs.rest_config import SettingsInput
+from presence.web.http import JSON, body_as, endpoint, require, runtime
 
 
 @endpoint
@@ -25,24 +25,20 @@ async def put_settings(request: Request) -> Response:
     values; everything is validated before anything is written."""
     require(request, Role.ADMIN)
     rt = runtime(request)
-    body = await body_json(request)
-    if not isinstance(body, dict) or set(body) - FIELDS:
-        raise Invalid({"body": "expected {\"global_default\": status id or null, "
-                               "\"idle_away_after\": seconds, "
-                               "\"thresholds\": {status id or base: {\"warn\", \"alert\"}}}"})
+    body = await body_as(request, SettingsInput)
     org = rt.config.org
-    sid = body.get("global_default")
-    if sid is not None:
-        status = org.catalog.get(str(sid)) if isinstance(sid, str) else None
+    sid = body.global_default
+    if isinstance(sid, str):
+        status = org.catalog.get(sid)
         if status is None or not status.selectable:
             raise Invalid({"global_default": f"no selectable status {sid!r}"})
-    idle = parse_idle_away_after(body["idle_away_after"]) if "idle_away_after" in body else None
-    thresholds = parse_thresholds(body["thresholds"], org.catalog) if "thresholds" in body \
-        else None
-    if "global_default" in body:
+    thresholds = None if isinstance(body.thresholds, UnsetType) else parse_thresholds(
+        {k: {"warn": t.warn, "alert": t.alert} for k, t in body.thresholds.items()},
+        org.catalog)
+    if not isinstance(sid, UnsetType):
         await rt.config.store.set_global_default(StatusId(sid) if sid else None)
-    if idle is not None:
-        await rt.config.store.set_idle_away_after(idle)
+    if not isinstance(body.idle_away_after, UnsetType):
+        await rt.config.store.set_idle_away_after(int(body.idle_away_after))
     if thresholds is not None:
         await rt.config.store.set_thresholds(thresholds)
     await rt.config.reload()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,10 +17,17 @@ from presence.core.admin import status_uses
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.org import status_to_json
 from presence.core.statuses import OOB_STATUSES, StatusId, is_oob
-from presence.core.validation import Invalid, parse_status, requested_id, valid_id
+from presence.core.validation import Invalid
+from presence.defs.rest_config import (
+    AssignmentsInput,
+    StatusCreate,
+    StatusInput,
+    changed_status,
+    new_status,
+)
 from presence.store.history_store import HistoryStore
 from presence.web.api.common import all_profiles
-from presence.web.http import JSON, body_json, endpoint, identify, require, runtime
+from presence.web.http import JSON, body_as, endpoint, identify, require, runtime
 from presence.web.runtime import Runtime
 
 # --- the catalog ---
@@ -50,11 +56,11 @@ async def create_status(request: Request) -> Response:
     """Create a custom status (``text``, ``base``); 201 with its id."""
     require(request, Role.ADMIN)
     rt = runtime(request)
-    body = await body_json(request)
-    status_id = requested_id(body, f"c-{uuid.uuid4().hex[:10]}")
+    body = await body_as(request, StatusCreate)
+    status_id = body.id or f"c-{uuid.uuid4().hex[:10]}"
     if is_oob(status_id) or rt.config.org.catalog.get(status_id) is not None:
         raise PresenceError(ErrorCode.CONFLICT, f"status {status_id!r} already exists")
-    status = parse_status(status_id, body)
+    status = new_status(status_id, body)
     await rt.config.store.put_status(status)
     await rt.config.reload()
     return JSON(_status_json(status_id, request), status_code=201)
@@ -77,7 +83,7 @@ async def update_status(request: Request) -> Response:
     current = rt.config.org.catalog.custom.get(status_id)
     if current is None:
         raise PresenceError(ErrorCode.NOT_FOUND, f"no status {status_id!r}")
-    status = parse_status(status_id, await body_json(request), partial_of=current)
+    status = changed_status(current, await body_as(request, StatusInput))
     await rt.config.store.put_status(status)
     await rt.config.reload()
     return JSON(_status_json(status_id, request))
@@ -154,15 +160,14 @@ async def get_assignments(request: Request) -> Response:
     return JSON({"status_id": status_id, "agents": agents, "teams": teams})
 
 
-def _ids(body: dict[str, Any], name: str, known: set[str], errors: dict[str, str]) -> set[str]:
-    value = body.get(name)
-    if not isinstance(value, list) or not all(valid_id(v) for v in value):
-        errors[name] = "expected a list of ids"
-        return set()
-    unknown = sorted(set(value) - known)
+def _ids(given: list[str] | None, name: str, known: set[str],
+         errors: dict[str, str]) -> set[str] | None:
+    if given is None:
+        return None
+    unknown = sorted(set(given) - known)
     if unknown:
         errors[name] = f"unknown {name}: {', '.join(unknown[:5])}"
-    return set(value)
+    return set(given)
 
 
 @endpoint
@@ -173,13 +178,11 @@ async def put_assignments(request: Request) -> Response:
     rt = runtime(request)
     status_id = StatusId(request.path_params["status_id"])
     _custom(rt, status_id)
-    body = await body_json(request)
-    if not isinstance(body, dict):
-        raise Invalid({"body": f"expected a JSON object, got {type(body).__name__}"})
-    errors = {k: "unknown field" for k in body if k not in ("agents", "teams")}
+    body = await body_as(request, AssignmentsInput)
+    errors: dict[str, str] = {}
     profiles = {p.agent_id: p for p in await all_profiles(rt)}
-    agents = _ids(body, "agents", set(profiles), errors) if "agents" in body else None
-    teams = _ids(body, "teams", set(rt.config.org.teams), errors) if "teams" in body else None
+    agents = _ids(body.agents, "agents", set(profiles), errors)
+    teams = _ids(body.teams, "teams", set(rt.config.org.teams), errors)
     if errors:
         raise Invalid(errors)
     for p in profiles.values():

@@ -9,16 +9,18 @@ from starlette.routing import Route
 
 from presence.auth import Role
 from presence.core.errors import ErrorCode, PresenceError
-from presence.core.validation import Invalid, parse_team
+from presence.core.validation import Invalid
+from presence.defs.rest_agents import TeamInput, team_of
+from presence.defs.rest_types import convert_body
 from presence.web.api.common import check_customs, check_default, patch_base
-from presence.web.http import JSON, body_json, endpoint, require, runtime
+from presence.web.http import JSON, body_as, body_object, endpoint, require, runtime
 
 
 @endpoint
 async def put_team(request: Request) -> Response:
     require(request, Role.ADMIN)
     rt = runtime(request)
-    team = parse_team(request.path_params["team_id"], await body_json(request))
+    team = team_of(request.path_params["team_id"], await body_as(request, TeamInput))
     org = rt.config.org
     if team.default_status and org.catalog.get(team.default_status) is None:
         raise Invalid({"default_status": f"no status {team.default_status!r}"})
@@ -63,10 +65,8 @@ async def patch_team(request: Request) -> Response:
     current = rt.config.org.teams.get(team_id)
     if current is None:
         raise PresenceError(ErrorCode.NOT_FOUND, f"no team {team_id!r}")
-    body = await body_json(request)
-    if not isinstance(body, dict):
-        raise Invalid({"body": f"expected a JSON object, got {type(body).__name__}"})
-    team = parse_team(team_id, patch_base(current.to_json()) | body)
+    merged = patch_base(current.to_json()) | await body_object(request)
+    team = team_of(team_id, convert_body(merged, TeamInput))
     errors: dict[str, str] = {}
     check_default(rt, team.default_status, errors)
     check_customs(rt, team.custom_statuses, errors)

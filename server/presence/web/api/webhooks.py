@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
-from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -14,10 +13,20 @@ from starlette.routing import Route
 
 from presence.auth import Role
 from presence.core.errors import ErrorCode, PresenceError
-from presence.core.validation import Invalid, InvalidQuery, requested_id
-from presence.core.webhooks import Subscription, parse_rotation, parse_subscription
+from presence.core.validation import Invalid
+from presence.core.webhooks import Subscription
 from presence.core.webhooks import failing as is_failing
-from presence.web.http import JSON, body_json, endpoint, require, runtime
+from presence.defs.rest_queries import DeliveriesQuery
+from presence.defs.rest_types import convert_body, decode_body, decode_query
+from presence.defs.rest_webhooks import (
+    ReplayInput,
+    RotationInput,
+    WebhookCreate,
+    WebhookInput,
+    since_of,
+    subscription_of,
+)
+from presence.web.http import JSON, body_as, body_object, endpoint, require, runtime
 from presence.web.runtime import Runtime
 from presence.webhooks.service import Webhooks
 
@@ -59,12 +68,11 @@ async def create_webhook(request: Request) -> Response:
     require(request, Role.ADMIN)
     rt = runtime(request)
     hooks = _webhooks(rt)
-    body = await body_json(request)
-    sub_id = requested_id(body, f"wh_{uuid.uuid4().hex[:16]}")
+    body = await body_as(request, WebhookCreate)
+    sub_id = body.id or f"wh_{uuid.uuid4().hex[:16]}"
     blank = Subscription(id=sub_id, url="", events=(), secret=new_secret(),
                          created_at=rt.clock.now())
-    fields = {k: v for k, v in body.items() if k != "id"} if isinstance(body, dict) else body
-    sub = parse_subscription(fields, blank)
+    sub = subscription_of(body, blank)
     if not await hooks.store.any():
         # The first subscription reads from the streams' ends as of now (stale
         # cursors of an earlier one skipped; decision 58).
@@ -93,12 +101,13 @@ async def patch_webhook(request: Request) -> Response:
     the body is ignored when it is the subscription's own and refused (422) otherwise:
     a subscription's id never changes."""
     hooks, sub = await _found(request)
-    body = await body_json(request)
-    if isinstance(body, dict) and "id" in body:
+    body = await body_object(request)
+    # Not in WebhookInput (the document does not list it): its own id is tolerated.
+    if "id" in body:
         if body["id"] != sub.id:
             raise Invalid({"id": f"cannot be changed (this webhook is {sub.id!r})"})
-        body = {k: v for k, v in body.items() if k != "id"}
-    sub = parse_subscription(body, sub)
+        del body["id"]
+    sub = subscription_of(convert_body(body, WebhookInput), sub)
     await hooks.store.put(sub)
     return JSON(await _view(hooks, sub))
 
@@ -118,7 +127,9 @@ async def rotate_secret(request: Request) -> Response:
     ``webhook_secret_overlap``; decision 58)."""
     hooks, sub = await _found(request)
     rt = runtime(request)
-    overlap = parse_rotation(await body_json(request), rt.settings.webhook_secret_overlap)
+    raw = await request.body()  # optional: no body takes the default
+    given = decode_body(raw, RotationInput).expire_previous_in if raw.strip() else None
+    overlap = rt.settings.webhook_secret_overlap if given is None else given
     sub = sub.rotated(new_secret(), rt.clock.now(), overlap)
     await hooks.store.put(sub)
     return JSON({"id": sub.id, "secret": sub.secret,
@@ -129,12 +140,8 @@ async def rotate_secret(request: Request) -> Response:
 async def list_deliveries(request: Request) -> Response:
     """Recent attempts, newest first (``?limit=``, 1-100, default 100)."""
     hooks, sub = await _found(request)
-    raw = request.query_params.get("limit", str(MAX_DELIVERIES))
-    # ASCII digits only: "²".isdigit() is true but int() refuses it.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4) or not (
-            1 <= int(raw) <= MAX_DELIVERIES):
-        raise InvalidQuery({"limit": f"expected an integer 1-{MAX_DELIVERIES}, got {raw!r}"})
-    return JSON(await hooks.store.attempts(sub.id, int(raw)))
+    limit = decode_query(request.query_params, DeliveriesQuery).limit
+    return JSON(await hooks.store.attempts(sub.id, limit))
 
 
 @endpoint
@@ -142,32 +149,9 @@ async def replay(request: Request) -> Response:
     """Send again every wanted event committed from ``since`` on (epoch ms or ISO 8601),
     with their original ``webhook-id``s; 202 with how many were queued."""
     hooks, sub = await _found(request)
-    since_at = parse_since(await body_json(request))
+    since_at = since_of(await body_as(request, ReplayInput))
     queued = await hooks.dispatcher.replay(sub, since_at)
     return JSON({"id": sub.id, "queued": queued}, status_code=202)
-
-
-def parse_since(body: object) -> float:
-    """``{"since": epoch ms | ISO 8601 with a zone}`` → epoch seconds."""
-    if not isinstance(body, dict):
-        raise Invalid({"body": f"expected a JSON object, got {type(body).__name__}"})
-    unknown = {k: "unknown field" for k in body if k != "since"}
-    since = body.get("since")
-    if isinstance(since, int) and not isinstance(since, bool) and 0 <= since < 10**14:
-        at = since / 1000
-    elif isinstance(since, str):
-        try:
-            parsed = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.tzinfo is None:
-            raise Invalid(unknown | {"since": "expected ISO 8601 with a zone or epoch ms"})
-        at = parsed.timestamp()
-    else:
-        raise Invalid(unknown | {"since": "expected ISO 8601 with a zone or epoch ms"})
-    if unknown:
-        raise Invalid(unknown)
-    return at
 
 
 routes = [

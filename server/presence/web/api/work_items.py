@@ -10,8 +10,8 @@ from starlette.routing import Route
 from presence.auth import Role
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.model import AgentId
-from presence.core.validation import parse_work_item
-from presence.web.http import JSON, body_json, endpoint, identify, require, runtime
+from presence.defs.rest_routing import WorkItemInput, checked_payload
+from presence.web.http import JSON, body_as, endpoint, identify, require, runtime
 
 
 @endpoint
@@ -20,8 +20,8 @@ async def create_work_item(request: Request) -> Response:
     Idempotent on a client-given ``id`` (200 with the existing item)."""
     require(request, Role.ADMIN)
     rt = runtime(request)
-    ws_id, item_id, payload = parse_work_item(await body_json(request))
-    item, created = await rt.router.submit(ws_id, payload, item_id)
+    body = await body_as(request, WorkItemInput)
+    item, created = await rt.router.submit(body.workstream, checked_payload(body), body.id)
     return JSON(item.to_json(), status_code=201 if created else 200)
 
 

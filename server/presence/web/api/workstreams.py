@@ -11,8 +11,8 @@ from starlette.routing import Route
 from presence.auth import Role
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.statuses import OOB_STATUSES, Base
-from presence.core.validation import parse_workstream
-from presence.web.http import JSON, body_json, endpoint, require, runtime
+from presence.defs.rest_routing import WorkstreamInput, workstream_of
+from presence.web.http import JSON, body_as, endpoint, require, runtime
 from presence.web.runtime import Runtime
 
 
@@ -29,7 +29,8 @@ async def put_workstream(request: Request) -> Response:
     require(request, Role.ADMIN)
     rt = runtime(request)
     known = {s.id for s in OOB_STATUSES} | set(rt.config.org.catalog.custom)
-    ws = parse_workstream(request.path_params["ws_id"], await body_json(request), known)
+    body = await body_as(request, WorkstreamInput)
+    ws = workstream_of(request.path_params["ws_id"], body, known)
     existed = ws.id in rt.config.org.workstreams
     await rt.config.store.put_workstream(ws)
     await rt.config.reload()
