@@ -15,6 +15,9 @@ against one process's, is the cost of the second process. ``/proc`` CPU time doe
 need free cores: on a busy machine the run is slower but the figures hardly move. The
 1-minute load average is printed with each figure.
 
+``--bystander``: every agent signs in to the first server, so the second holds no socket
+and its CPU per change is what a process spends on an event none of its sockets needs.
+
 ``--code DIR``: run the servers from another checkout's ``server/`` (a throwaway
 worktree of the old code), the load and the harness from this one.
 """
@@ -83,30 +86,42 @@ async def one_run(args: argparse.Namespace, url: str, count: int, logs: Path,
                   profile: Path | None) -> dict[str, Any]:
     async with servers(count, logs, url, args.code) as procs_:
         urls = [s.url for s in procs_]
+        if args.bystander:  # the other processes hold no socket: every event is unwanted
+            urls = urls[:1]
         spec = agents_spec("presence", urls, 0, args.agents, 64, client="raw")
         async with workers(logs, spec) as (w,):
             await w.call(600, cmd="connect")
             await asyncio.sleep(1.0)
+            # The background (beats, sweeps, heartbeats) of a quiet window, per second.
+            idle0, t0 = [s.cpu() for s in procs_], time.monotonic()
+            await asyncio.sleep(args.idle_seconds)
+            idle = [(s.cpu() - a) / (time.monotonic() - t0) for s, a in zip(procs_, idle0,
+                                                                             strict=True)]
             spy = None
             if profile is not None:
                 spy = await asyncio.create_subprocess_exec(
                     str(Path(sys.executable).parent / "py-spy"), "record", "-p",
-                    str(procs_[0].pid), "-r", "250", "-f", "raw", "-o", str(profile),
+                    str(procs_[args.profile_server].pid), "-r", "250", "-f", "raw",
+                    "-o", str(profile),
                     "-d", str(int(args.seconds) + 1),
                     stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
             cpu0, sw0 = [s.cpu() for s in procs_], [_switches(s.pid) for s in procs_]
+            t1 = time.monotonic()
             reply = await w.call(args.seconds + 120, cmd="publish", mode="rate",
                                  duration=args.seconds, rate=args.rate)
             await asyncio.sleep(0.3)  # events still on their way to the tabs
             cpu1, sw1 = [s.cpu() for s in procs_], [_switches(s.pid) for s in procs_]
+            phase = time.monotonic() - t1
             if spy is not None:
                 await asyncio.wait_for(spy.wait(), 60)
     acked = max(reply["acked"], 1)
     per = [(b - a) * 1000 / acked for a, b in zip(cpu0, cpu1, strict=True)]
+    net = [p - i * phase * 1000 / acked for p, i in zip(per, idle, strict=True)]
     switches = sum(b - a for a, b in zip(sw0, sw1, strict=True)) / acked
     return {"servers": count, "acked": reply["acked"], "errors": reply["errors"],
             "switches_per_change": switches,
             "ms_per_change": sum(per), "ms_per_change_each": per,
+            "net_ms_per_change_each": net,
             "load": os.getloadavg()[0]}
 
 
@@ -122,12 +137,14 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
             await client.aclose()
         for i in range(args.repeats):
             for count in args.servers:
-                profile = args.profile if (args.profile and i == 0 and count == 1) else None
+                first = count == max(args.servers)
+                profile = args.profile if (args.profile and i == 0 and first) else None
                 r = await one_run(args, url, count, Path(tmp) / "logs", profile)
                 print(f"{time.strftime('%H:%M:%S')} servers={count} acked={r['acked']} "
                       f"errors={r['errors']} cpu/change={r['ms_per_change']:.4f} ms "
                       f"wakeups/change={r['switches_per_change']:.2f} "
                       f"each={[round(x, 4) for x in r['ms_per_change_each']]} "
+                      f"net of idle={[round(x, 4) for x in r['net_ms_per_change_each']]} "
                       f"load={r['load']:.2f}", flush=True)
                 out.append(r)
     for count in args.servers:
@@ -144,8 +161,15 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=600.0, help="changes a second")
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--bystander", action="store_true",
+                    help="every agent on the first server: the others only receive events "
+                    "none of their sockets needs")
     ap.add_argument("--code", type=Path, help="run the servers from this checkout")
-    ap.add_argument("--profile", type=Path, help="py-spy raw profile of the first run")
+    ap.add_argument("--profile", type=Path,
+                    help="py-spy raw profile of the first run with the most servers")
+    ap.add_argument("--profile-server", type=int, default=0, help="which server to profile")
+    ap.add_argument("--idle-seconds", type=float, default=3.0,
+                    help="quiet window whose CPU is the background taken off (net)")
     args = ap.parse_args()
     raise_nofile()
     run(main_async(args))

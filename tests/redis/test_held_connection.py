@@ -1,12 +1,14 @@
 """The auto-pipeline's held connection on a real server: a killed connection is replaced
-without failing the trip, and a trip cancelled while its reply was outstanding never
-hands that reply to the next trip."""
+without failing the trip, a trip cancelled while its reply was outstanding never hands
+that reply to the next trip, and a trip past the socket timeout fails as before."""
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
 from redis.asyncio import Redis
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from presence.core.model import ConnectionId
 from presence.store.held_connection import HeldConnection
@@ -67,3 +69,24 @@ async def test_a_trip_cancelled_before_its_reply_leaves_no_reply_for_the_next(
     assert trip.cancelled()
     assert reply == b"mine"
     assert await _held_id(held) != blocked_id
+
+
+async def test_a_trip_longer_than_the_socket_timeout_fails_and_gives_the_connection_back(
+    redis_url: str, key_prefix: str,
+) -> None:
+    """A trip still unanswered after the client's socket timeout fails with redis-py's
+    TimeoutError, and its connection goes back to the pool with that timeout."""
+    client = Redis.from_url(redis_url, decode_responses=False, socket_timeout=0.2)
+    try:
+        held = HeldConnection(client)
+        async with asyncio.timeout(BOUND):
+            with pytest.raises(RedisTimeoutError):
+                await held.run([("BLPOP", f"{key_prefix}never", 5)])
+            conn = await client.connection_pool.get_connection()
+            try:
+                assert conn.socket_timeout == 0.2
+            finally:
+                await client.connection_pool.release(conn)
+            assert await held.run([("PING",)]) == [b"PONG"]
+    finally:
+        await client.aclose()

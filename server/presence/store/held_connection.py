@@ -18,11 +18,14 @@ before.
 
 from __future__ import annotations
 
+import asyncio
+import math
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from presence.store.connection import pack_command
 
@@ -32,11 +35,14 @@ class HeldConnection:
     trip and kept (see the module). One trip at a time: the caller must not overlap
     :meth:`run` calls."""
 
-    __slots__ = ("_client", "_conn")
+    __slots__ = ("_client", "_conn", "_timeout")
 
     def __init__(self, client: Redis) -> None:
         self._client = client
         self._conn: AbstractConnection | None = None
+        #: The connection's socket timeout, applied to each whole trip instead of to
+        #: its write and to each of its reads (a task and a timer each).
+        self._timeout: float | None = None
 
     async def run(self, words: list[tuple[Any, ...]]) -> list[Any]:
         """Send the commands ``words`` in one write and read their replies in order; a
@@ -46,16 +52,22 @@ class HeldConnection:
         conn = self._conn
         if conn is None:
             pool = self._client.connection_pool
-            conn = self._conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+            conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+            self._timeout, conn.socket_timeout = conn.socket_timeout, None
+            self._conn = conn
         try:
-            await conn.send_packed_command(b"".join([pack_command(*w) for w in words]),
-                                           check_health=False)
-            replies: list[Any] = []
-            for _ in words:
-                try:
-                    replies.append(await conn.read_response())
-                except ResponseError as exc:
-                    replies.append(exc)
+            async with asyncio.timeout(self._timeout):
+                await conn.send_packed_command(
+                    b"".join([pack_command(*w) for w in words]), check_health=False)
+                replies: list[Any] = []
+                for _ in words:
+                    try:
+                        replies.append(await conn.read_response(timeout=math.inf))
+                    except ResponseError as exc:
+                        replies.append(exc)
+        except TimeoutError:
+            await self.drop()
+            raise RedisTimeoutError("Timeout reading from Redis") from None
         except BaseException:
             # Replies may still be on the way (a lost connection, a cancelled trip): the
             # connection cannot serve the next trip; the pool gets it back closed.
@@ -68,6 +80,7 @@ class HeldConnection:
         one again)."""
         conn, self._conn = self._conn, None
         if conn is not None:
+            conn.socket_timeout = self._timeout
             try:
                 await conn.disconnect()
             finally:
