@@ -62,6 +62,15 @@ class _HiredisPacking:
             raise DataError(str(exc)) from None
 
 
+_PACKER = _HiredisPacking()
+
+
+def pack_command(*args: Any) -> bytes:
+    """One command as the bytes sent for it, packed as the client's connections pack it
+    (for :class:`~presence.store.held_connection.HeldConnection`)."""
+    return _PACKER.pack_command(*args)[0]
+
+
 class _TcpConnection(_HiredisPacking, Connection):
     pass
 

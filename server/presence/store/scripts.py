@@ -14,16 +14,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
+from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from presence.store.batching import AutoPipeline
 from presence.store.connection import RedisClient, is_cluster
+from presence.store.held_connection import HeldConnection
 
 #: One command of :meth:`Scripts.pipelined`: ``(script, keys, args)`` or the words of a
-#: plain command.
+#: plain command (whose reply comes as Redis sent it: redis-py's response callbacks are
+#: not applied).
 Call = tuple[AsyncScript, list[str], list[Any]] | tuple[str, ...]
 
 #: Calls a cluster runs at once (its pipelines refuse scripts).
@@ -51,6 +56,8 @@ class Scripts:
         #: Calls of concurrent callers share round trips (single server only).
         self._auto: AutoPipeline[Call] | None = (
             None if is_cluster(client) else AutoPipeline(self._execute))
+        #: The connection the auto-pipeline's round trips use (one at a time).
+        self._held = None if self._auto is None else HeldConnection(cast(Redis, client))
 
     def register(self, name: str) -> AsyncScript:
         """The script ``store/lua/<name>.lua`` on this client; call once per store."""
@@ -80,13 +87,45 @@ class Scripts:
         return replies
 
     async def _execute(self, calls: list[Call]) -> list[Any]:
-        """One pipelined round trip for ``calls`` on a single server; a call answered
-        with an error gets the error as its reply.
+        """One pipelined round trip for ``calls`` on a single server, on the connection
+        the auto-pipeline holds (:class:`~presence.store.held_connection.HeldConnection`);
+        a call answered with an error gets the error as its reply. When that connection
+        fails, it is dropped and the calls run through the client (:meth:`_pooled`),
+        whose retries reconnect — as every call did before the held connection.
 
         redis-py's own pipelines ask ``SCRIPT EXISTS`` before every execute that holds
         a script call, which is a second round trip each time; here a script call is a
         plain EVALSHA and only the calls answered ``NOSCRIPT`` (a restarted or flushed
         server) are sent again once their scripts are loaded — never a call that ran."""
+        replies: list[Any] = [None] * len(calls)
+        pending = list(range(len(calls)))
+        for _ in range(2):
+            if self._held is None:
+                return await self._pooled(calls)
+            try:
+                results = await self._held.run([_words(calls[i]) for i in pending])
+            except (RedisConnectionError, RedisTimeoutError):
+                return await self._pooled(calls)
+            missing = self._take(pending, results, replies)
+            if not missing:
+                return replies
+            await self._reload([calls[i] for i in missing])
+            pending = missing
+        return replies  # still NOSCRIPT after a reload: those calls fail with it
+
+    @staticmethod
+    def _take(pending: list[int], results: list[Any], replies: list[Any]) -> list[int]:
+        """Put the ``results`` of the calls ``pending`` into ``replies``; the calls
+        answered ``NOSCRIPT``."""
+        missing: list[int] = []
+        for i, result in zip(pending, results, strict=True):
+            if isinstance(result, NoScriptError):
+                missing.append(i)
+            replies[i] = result
+        return missing
+
+    async def _pooled(self, calls: list[Call]) -> list[Any]:
+        """:meth:`_execute` through the client's pool (its connections, its retries)."""
         if len(calls) == 1:  # a plain command costs less than a pipeline of one
             return [await self._single(calls[0])]
         replies: list[Any] = [None] * len(calls)
@@ -96,16 +135,12 @@ class Scripts:
             for i in pending:
                 pipe.execute_command(*_words(calls[i]))
             results = await pipe.execute(raise_on_error=False)
-            missing: list[int] = []
-            for i, result in zip(pending, results, strict=True):
-                if isinstance(result, NoScriptError):
-                    missing.append(i)
-                replies[i] = result
+            missing = self._take(pending, results, replies)
             if not missing:
                 return replies
             await self._reload([calls[i] for i in missing])
             pending = missing
-        return replies  # still NOSCRIPT after a reload: those calls fail with it
+        return replies
 
     async def _single(self, call: Call) -> Any:
         """One call of :meth:`_execute` as a plain command; an error reply is returned."""
