@@ -115,6 +115,11 @@ OUTBOUND: dict[str, Outbound] = {
         "presence": PRESENCE, "agent": AGENT_VIEW, "cursor": STR}),
     "agent": Outbound("agent", (SUPERVISOR,), "An agent changed (not its presence)", {
         "presence": PRESENCE, "agent": AGENT_VIEW, "cursor": STR}),
+    "events": Outbound("events", (SUPERVISOR,), "Several changes at once, each element a "
+                       "presence or agent event (opted into with ?batch=1)", {
+        "events": {"type": "array", "minItems": 1, "items": {"oneOf": [
+            obj({"type": {"const": kind}, "presence": PRESENCE, "agent": AGENT_VIEW,
+                 "cursor": STR}) for kind in ("presence", "agent")]}}}),
     "snapshot": Outbound("snapshot", (SUPERVISOR,), "Every agent, and the cursor to follow", {
         "agents": {"type": "array", "items": AGENT_VIEW}, "cursor": STR,
         "resync": {"type": "boolean"}, "heartbeat": HEARTBEAT, "server_time": MS}),

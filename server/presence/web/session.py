@@ -17,7 +17,7 @@ from presence.auth import Identity
 from presence.core.epochs import NO_STAMP, Stamp
 from presence.revocation import Revocations
 from presence.web.close_codes import CloseCode
-from presence.web.events import AgentEvent
+from presence.web.events import MAX_BATCH_EVENTS, AgentEvent, batch_frame
 from presence.web.peer import Peer, TextFrame
 
 _NO_POSITION = (-1, -1)
@@ -112,6 +112,9 @@ class AgentSession(SocketSession):
 class SupervisorSession(SocketSession):
     """One supervisor socket: the live view of the agents it may watch."""
 
+    #: It asked for batches (``?batch=1``): the events of one delivery go in one
+    #: ``events`` frame instead of one frame each (decision 59).
+    batched: bool = False
     buffer: list[AgentEvent] | None = field(default_factory=list)
     #: Newest ``(epoch, version)`` sent per agent (snapshot, replay or live). The hub may
     #: deliver an event after the replay or snapshot already covered it (its pub/sub
@@ -126,30 +129,60 @@ class SupervisorSession(SocketSession):
     def wants(self, team: str | None) -> bool:
         return self.identity.may_watch(team)
 
-    def deliver(self, event: AgentEvent) -> None:
+    def take(self, events: list[AgentEvent]) -> list[AgentEvent]:
+        """Of the hub's ``events`` (in arrival order), those to send now: of a team it
+        may watch and not held yet. Before it is live they are buffered instead."""
+        may_watch = self.identity.may_watch
         if self.buffer is not None:
-            self.buffer.append(event)
-        else:
-            self.send(event)
+            self.buffer.extend(e for e in events if may_watch(e.team))
+            return []
+        fresh = self.fresh
+        return [e for e in events if may_watch(e.team) and fresh(e)]
 
-    def send(self, event: AgentEvent) -> None:
-        """Send ``event`` unless the supervisor already has it (its stream position or
-        its version)."""
+    def fresh(self, event: AgentEvent) -> bool:
+        """Whether the supervisor lacks ``event`` (by its stream position, then its
+        version); if so it now counts as sent."""
         position = event.position
         if position <= self.floor.get(event.shard, _NO_POSITION):
-            return
+            return False
         self.floor[event.shard] = position
         agent_id, stamp = event.agent_id, event.stamp
         if stamp > self.sent.get(agent_id, NO_STAMP):
             self.sent[agent_id] = stamp
-            self.peer.offer(event.supervisor_frame())
+            return True
+        return False
+
+    def offer_events(self, events: list[AgentEvent],
+                     shared: dict[tuple[int, ...], TextFrame] | None = None) -> None:
+        """Send ``events`` (already taken): one frame each, or for a batched session
+        ``events`` frames of at most :data:`MAX_BATCH_EVENTS`, made once per distinct
+        run of events in ``shared`` (the same bytes for every session that gets it)."""
+        offer = self.peer.offer
+        if not self.batched:
+            for event in events:
+                offer(event.supervisor_frame())
+            return
+        for start in range(0, len(events), MAX_BATCH_EVENTS):
+            part = events[start:start + MAX_BATCH_EVENTS]
+            if shared is None:
+                offer(batch_frame(part))
+                continue
+            key = tuple(map(id, part))  # the events outlive this delivery
+            frame = shared.get(key)
+            if frame is None:
+                frame = shared[key] = batch_frame(part)
+            offer(frame)
+
+    def send_all(self, events: list[AgentEvent]) -> None:
+        """Send those of ``events`` the supervisor lacks (a replay, or what was
+        buffered before it went live)."""
+        self.offer_events([e for e in events if self.fresh(e)])
 
     def live(self) -> None:
         """The snapshot or replay was sent: send the events buffered meanwhile (those
         already covered are skipped) and every later one as it comes."""
         buffered, self.buffer = self.buffer or [], None
-        for event in buffered:
-            self.send(event)
+        self.send_all(buffered)
 
     def interrupt(self) -> None:
         """Events may have been missed: the client reconnects and resumes by cursor."""
