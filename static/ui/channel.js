@@ -15,10 +15,10 @@ const PROBE_MS = 1000;
  */
 export class Channel {
   /**
-   * path: '/ws/agent' | '/ws/supervisor'
+   * path: '/ws/agent' or '/ws/supervisor', with its query if any ('?batch=1')
    * hello(): the auth frame to send when the socket opens
    * onMessage(msg), onLink(link): callbacks
-   * @param {'/ws/agent' | '/ws/supervisor'} path
+   * @param {string} path
    * @param {{hello: () => object, onMessage: (msg: object) => void, onLink: (link: import('../js/link.js').Link) => void}} handlers
    */
   constructor(path, { hello, onMessage, onLink }) {
