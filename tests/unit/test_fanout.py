@@ -15,7 +15,7 @@ from presence.auth import Identity, Role
 from presence.core.model import AgentId, AgentProfile, AgentState, TeamId
 from presence.core.views import agent_view
 from presence.web.events import MAX_BATCH_EVENTS, AgentEvent, event_of
-from presence.web.fanout import SupervisorFanout, deliver
+from presence.web.fanout import SupervisorFanout, deliver, groups_of
 from presence.web.peer import Outgoing, Peer, TextFrame
 from presence.web.session import SupervisorSession
 
@@ -42,7 +42,7 @@ def event(seq: int, agent: str = "A1", team: str = "T1", version: int | None = N
 def session(teams: tuple[str, ...] = ("*",), *, batched: bool = True) -> SupervisorSession:
     return SupervisorSession(
         peer=cast(Peer, Recorder()), identity=Identity("S1", Role.SUPERVISOR, frozenset(teams)),
-        last_seen_at=0.0, batched=batched, buffer=None)
+        last_seen_at=0.0, batched=batched, buffer=None, floor={0: (0, 0)})
 
 
 def sent(s: SupervisorSession) -> list[Outgoing]:
@@ -62,7 +62,7 @@ def test_sessions_that_get_the_same_events_share_one_frame() -> None:
     holds each event's own supervisor frame, in order."""
     events = [event(1), event(2, "A2"), event(3)]
     a, b = session(), session()
-    deliver(events, [a, b])
+    deliver(events, groups_of([a, b]))
     assert len(sent(a)) == 1 and sent(a)[0] is sent(b)[0]
     frame = sent(a)[0]
     assert isinstance(frame, TextFrame)
@@ -76,11 +76,11 @@ def test_a_team_filtered_session_gets_only_its_teams_events() -> None:
     gets them all."""
     events = [event(1, "A1", "T1"), event(2, "A2", "T2"), event(3, "A3", "T2")]
     every, t2 = session(), session(("T2",))
-    deliver(events, [every, t2])
+    deliver(events, groups_of([every, t2]))
     assert [e["agent"]["agent_id"] for e in elements(sent(t2)[0])] == ["A2", "A3"]
     assert [e["agent"]["agent_id"] for e in elements(sent(every)[0])] == ["A1", "A2", "A3"]
     nobody = session(("T9",))
-    deliver(events, [nobody])
+    deliver(events, groups_of([nobody]))
     assert sent(nobody) == []
 
 
@@ -88,30 +88,46 @@ def test_a_session_without_batches_gets_one_frame_per_event() -> None:
     """A session that did not ask for batches is offered each event's own frame, as before."""
     events = [event(1), event(2)]
     plain = session(batched=False)
-    deliver(events, [plain])
+    deliver(events, groups_of([plain]))
     assert sent(plain) == [e.supervisor_frame() for e in events]
 
 
 def test_what_a_session_holds_already_is_left_out() -> None:
     """Events at or below a session's cursor, or not newer than the version it holds, are
     not sent; the rest go in a frame of its own."""
-    events = [event(1), event(2), event(3, "A2", version=1)]
+    events = [event(1), event(2), event(3, "A2", version=1, shard=1)]
     behind = session()
     ahead = session()
-    ahead.floor = {0: (1700000000000, 1)}  # holds the first event already
+    ahead.floor = {0: (1700000000000, 1), 1: (0, 0)}  # holds the first event already
     ahead.sent = {"A2": (0, 5)}  # and a newer A2 than the third
-    deliver(events, [behind, ahead])
+    deliver(events, groups_of([behind, ahead]))
     assert [e["cursor"] for e in elements(sent(ahead)[0])] == ["0:1700000000000-2"]
     assert len(elements(sent(behind)[0])) == 3
-    deliver(events, [behind])  # delivered again: all held now
-    assert len(sent(behind)) == 1
+
+
+def test_a_session_in_step_with_the_hub_skips_the_checks() -> None:
+    """Until an event of a shard passes a session's cursor, covered events there are
+    dropped; after that every event of that shard is sent as it comes, unchecked."""
+    s = session()
+    s.floor = {0: (1700000000000, 2)}  # a snapshot at event 2 of shard 0
+    first = [event(1)]
+    deliver(first, groups_of([s]))
+    assert sent(s) == [] and s.synced == set()  # event 1 was still on its way
+    catching_up = [event(2), event(3)]
+    deliver(catching_up, groups_of([s]))
+    assert [e["cursor"] for e in elements(sent(s)[0])] == ["0:1700000000000-3"]
+    assert s.synced == {0}
+    later = [event(4)]
+    deliver(later, groups_of([s]))
+    assert len(sent(s)) == 2
+    assert s.floor == {0: (1700000000000, 3)}, "no check ran: the floor stayed"
 
 
 def test_a_large_delivery_is_split_into_bounded_frames() -> None:
     """More events than one frame may carry go in several frames, in order."""
     events = [event(i) for i in range(1, MAX_BATCH_EVENTS + 3)]
     s = session()
-    deliver(events, [s])
+    deliver(events, groups_of([s]))
     assert [len(elements(f)) for f in sent(s)] == [MAX_BATCH_EVENTS, 2]
     assert elements(sent(s)[1])[-1]["cursor"] == f"0:1700000000000-{MAX_BATCH_EVENTS + 2}"
 
@@ -121,7 +137,8 @@ def test_a_session_not_live_yet_gets_its_buffer_as_one_batch() -> None:
     those the snapshot does not cover in one frame."""
     s = session(("T1",))
     s.buffer = []
-    deliver([event(1), event(2, "A2", "T2"), event(3)], [s])
+    buffered = [event(1), event(2, "A2", "T2"), event(3)]
+    deliver(buffered, groups_of([s]))
     assert sent(s) == []
     s.floor = {0: (1700000000000, 1)}  # the snapshot covered the first
     s.live()

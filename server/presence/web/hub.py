@@ -99,10 +99,12 @@ class Hub:
     def add_supervisor(self, session: SupervisorSession) -> None:
         self.supervisors.add(session)
         self._watchers = None
+        self.fanout.regroup()
 
     def remove_supervisor(self, session: SupervisorSession) -> None:
         self.supervisors.discard(session)
         self._watchers = None
+        self.fanout.regroup()
 
     def watchers(self) -> Watchers:
         """The teams the local supervisors may watch (a session's teams never change:

@@ -125,27 +125,36 @@ class SupervisorSession(SocketSession):
     #: snapshot's, then each event sent. An event at or below it is covered already —
     #: this process's subscription may lag behind the instance the client came from.
     floor: dict[int, tuple[int, int]] = field(default_factory=dict)
+    #: Shards on which it is in step with the hub: an event there passed ``floor``, so
+    #: every later one the hub hands over is newer — positions grow along a shard's
+    #: stream, and with them each agent's ``(epoch, version)`` — and is sent without the
+    #: two checks (decision 59).
+    synced: set[int] = field(default_factory=set)
 
     def wants(self, team: str | None) -> bool:
         return self.identity.may_watch(team)
 
-    def take(self, events: list[AgentEvent]) -> list[AgentEvent]:
-        """Of the hub's ``events`` (in arrival order), those to send now: of a team it
-        may watch and not held yet. Before it is live they are buffered instead."""
-        may_watch = self.identity.may_watch
+    def take(self, visible: list[AgentEvent], shards: frozenset[int]) -> list[AgentEvent]:
+        """Of ``visible`` — the hub's events (in arrival order) of the teams it may
+        watch, on ``shards`` — those to send now: the ones it does not hold yet. Before
+        it is live they are buffered instead."""
         if self.buffer is not None:
-            self.buffer.extend(e for e in events if may_watch(e.team))
+            self.buffer.extend(visible)
             return []
+        synced = self.synced
+        if shards <= synced:
+            return visible  # in step on each of their shards: nothing to check
         fresh = self.fresh
-        return [e for e in events if may_watch(e.team) and fresh(e)]
+        return [e for e in visible if e.shard in synced or fresh(e)]
 
     def fresh(self, event: AgentEvent) -> bool:
         """Whether the supervisor lacks ``event`` (by its stream position, then its
         version); if so it now counts as sent."""
-        position = event.position
-        if position <= self.floor.get(event.shard, _NO_POSITION):
+        position, shard = event.position, event.shard
+        if position <= self.floor.get(shard, _NO_POSITION):
             return False
-        self.floor[event.shard] = position
+        self.floor[shard] = position
+        self.synced.add(shard)
         agent_id, stamp = event.agent_id, event.stamp
         if stamp > self.sent.get(agent_id, NO_STAMP):
             self.sent[agent_id] = stamp
@@ -153,14 +162,23 @@ class SupervisorSession(SocketSession):
         return False
 
     def offer_events(self, events: list[AgentEvent],
-                     shared: dict[tuple[int, ...], TextFrame] | None = None) -> None:
-        """Send ``events`` (already taken): one frame each, or for a batched session
-        ``events`` frames of at most :data:`MAX_BATCH_EVENTS`, made once per distinct
-        run of events in ``shared`` (the same bytes for every session that gets it)."""
+                     shared: dict[tuple[int, ...], TextFrame] | None = None,
+                     of: int = 0) -> None:
+        """Send ``events`` (already taken, in order, from a delivery of ``of`` events):
+        one frame each, or for a batched session ``events`` frames of at most
+        :data:`MAX_BATCH_EVENTS`, made once per distinct run of events in ``shared``
+        (the same bytes for every session that gets it)."""
         offer = self.peer.offer
         if not self.batched:
             for event in events:
                 offer(event.supervisor_frame())
+            return
+        if shared is not None and len(events) == of <= MAX_BATCH_EVENTS:
+            # The whole delivery (the common case): one key, no run to hash.
+            frame = shared.get(())
+            if frame is None:
+                frame = shared[()] = batch_frame(events)
+            offer(frame)
             return
         for start in range(0, len(events), MAX_BATCH_EVENTS):
             part = events[start:start + MAX_BATCH_EVENTS]
