@@ -42,6 +42,9 @@ class Sizes:
     scale_publishers: int = 100
     scale_seconds: float = 8.0
     connect_concurrency: int = 128
+    #: 1: our supervisors ask for batched ``events`` frames (``?batch=1``, decision 59);
+    #: 0: one frame per event, as before. The other servers ignore it.
+    supervisor_batch: int = 1
     #: Seconds to let a server settle after connections (RSS) or deliveries (latency).
     settle: float = 2.0
     repeats: int = 3
@@ -158,6 +161,7 @@ def agents_spec(kind: str, urls: list[str], first: int, count: int, concurrency:
             "concurrency": concurrency, "heartbeat": heartbeat, "client": client}
 
 
-def supervisors_spec(kind: str, urls: list[str], count: int, sample: int) -> dict[str, Any]:
+def supervisors_spec(kind: str, urls: list[str], count: int, sample: int,
+                     batch: bool = False) -> dict[str, Any]:
     return {"role": "supervisors", "kind": kind, "urls": urls, "count": count,
-            "sample": sample}
+            "sample": sample, "batch": batch and kind == "presence"}

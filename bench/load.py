@@ -153,6 +153,8 @@ class Supervisors:
     count: int
     sample: int
     teams: list[str] | None = None
+    #: Ask our server for batched ``events`` frames (``?batch=1``, decision 59).
+    batch: bool = False
     conns: list[RawWebSocket] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
     samples: list[tuple[str, int, float]] = field(default_factory=list)
@@ -192,10 +194,19 @@ class Supervisors:
                 if sampled:
                     p = orjson.loads(payload)["presence"]
                     samples.append((p["agent_id"], p["version"], now))
+            elif payload.startswith(b'{"type":"events"'):
+                # Each element is a whole event frame: counted without parsing.
+                counts[index] += payload.count(b'{"type":"presence"')
+                if sampled:
+                    for event in orjson.loads(payload)["events"]:
+                        if event["type"] == "presence":
+                            p = event["presence"]
+                            samples.append((p["agent_id"], p["version"], now))
             elif not ready.done():
                 ready.set_result(None)  # snapshot (or an error: the count shows it)
 
-        path = "/socket.io/?EIO=4&transport=websocket" if peer else "/ws/supervisor"
+        path = ("/socket.io/?EIO=4&transport=websocket" if peer
+                else "/ws/supervisor?batch=1" if self.batch else "/ws/supervisor")
         conn = await open_raw(url.hostname or "127.0.0.1", url.port or 80, path, on_text)
         if not peer:
             conn.send_text(orjson.dumps({"type": "auth", "token": token}))
@@ -232,7 +243,7 @@ async def serve(spec: dict[str, Any]) -> None:
                       spec.get("heartbeat", True), spec.get("client", "product"))
     else:
         role = Supervisors(spec["kind"], spec["urls"], spec["count"], spec.get("sample", 0),
-                           spec.get("teams"))
+                           spec.get("teams"), spec.get("batch", False))
     reply: dict[str, Any]
     while line := await reader.readline():
         cmd = orjson.loads(line)

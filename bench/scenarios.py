@@ -93,7 +93,8 @@ async def fanout(run: Run, kind: str, mode: str) -> dict[str, Any]:
     sample = min(sups, 10)
     await run.fresh(agents if kind == "presence" else 0)
     async with run.servers(kind) as (server,):
-        specs = [supervisors_spec(kind, [server.url], sups, sample),
+        specs = [supervisors_spec(kind, [server.url], sups, sample,
+                                  bool(run.sizes.supervisor_batch)),
                  agents_spec(kind, [server.url], 0, agents, run.sizes.connect_concurrency)]
         async with run.workers(*specs) as (sw, aw):
             await sw.call(120, cmd="connect")
@@ -116,6 +117,7 @@ async def fanout(run: Run, kind: str, mode: str) -> dict[str, Any]:
     window = rep["window"]
     return {
         "agents": agents, "supervisors": sups, "seconds": seconds,
+        "supervisors_batched": bool(s.supervisor_batch) and kind == "presence",
         "acked_per_second": pub["acked"] / pub["elapsed"],
         "errors": pub["errors"], "error_sample": pub["error_sample"],
         "delivered_per_second": counts[len(counts) // 2] / window if window else None,

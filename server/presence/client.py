@@ -27,31 +27,14 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from presence.core.epochs import wire_stamp
+from presence.client_messages import Closed as Closed
+from presence.client_messages import Message as Message
+from presence.client_messages import ServerError as ServerError
+from presence.client_messages import newer as newer
 
 # Close codes after which reconnecting makes sense (not after 4001/4003/4012 — bad, expired
 # or revoked token: get a new one — nor 4010); re-exported as presence.client.RECONNECT_CODES.
 from presence.web.close_codes import RECONNECT_CODES as RECONNECT_CODES
-
-Message = dict[str, Any]
-
-
-class ServerError(Exception):
-    """The server answered a request with ``{"type": "error"}``."""
-
-    def __init__(self, message: Message) -> None:
-        super().__init__(f"{message.get('code')}: {message.get('message')}")
-        self.code: str = str(message.get("code"))
-        self.message = message
-
-
-class Closed(Exception):
-    """The connection closed; ``code`` is the WebSocket close code."""
-
-    def __init__(self, code: int | None, reason: str = "") -> None:
-        super().__init__(f"closed with {code} {reason}".strip())
-        self.code = code
-        self.reason = reason
 
 
 def backoff_delays(
@@ -142,8 +125,9 @@ class Connection:
                     continue
                 if msg.get("type") == "pong":
                     continue  # answer to a heartbeat
-                self._observe(msg)
-                self._events.put_nowait(msg)
+                for item in self._unpack(msg):
+                    self._observe(item)
+                    self._events.put_nowait(item)
         except ConnectionClosed:
             pass
         finally:
@@ -158,6 +142,10 @@ class Connection:
 
     def _observe(self, msg: Message) -> None:
         """Hook for subclasses (the supervisor client tracks its cursor)."""
+
+    def _unpack(self, msg: Message) -> list[Message]:
+        """The messages one pushed frame holds (hook: a supervisor's ``events``)."""
+        return [msg]
 
     async def _pinger(self, interval: float) -> None:
         with contextlib.suppress(ConnectionClosed, Closed, ServerError):
@@ -264,13 +252,6 @@ class Connection:
             await asyncio.sleep(next(delays))
 
 
-def newer(incoming: Message, held: Message | None) -> bool:
-    """Whether a P (or agent view) replaces the one held: the newest by ``(epoch,
-    version)`` wins (``epoch`` absent: 0). Redis may lose acknowledged writes; the server
-    then sends the corrective P with a higher epoch and a version that may be lower."""
-    return held is None or wire_stamp(incoming) > wire_stamp(held)
-
-
 class AgentClient(Connection):
     """An agent tab: ``welcome`` first, then presence changes and offers. ``presence``
     is what a page would show: the newest P by ``(epoch, version)`` among the welcome,
@@ -327,14 +308,20 @@ class AgentClient(Connection):
 class SupervisorClient(Connection):
     """A supervisor view: ``snapshot`` (or ``resumed``) first, then agent events; keeps
     the cursor so :meth:`open` after a drop resumes where it left off, and ``agents``:
-    each watched agent's view, the newest by ``(epoch, version)``."""
+    each watched agent's view, the newest by ``(epoch, version)``.
+
+    With ``batch`` (the default) it asks the server for ``events`` frames, several
+    events each (decision 59), and hands them out one by one as if each had come alone;
+    a server that does not know batches sends one frame per event, handled the same."""
 
     path = "/ws/supervisor"
     heads: dict[str, str]
     agents: dict[str, Message]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, batch: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if batch:
+            self.url += "?batch=1"
         self.heads = {}
         self.agents = {}
         if self.cursor is not None:
@@ -365,6 +352,12 @@ class SupervisorClient(Connection):
             self.cursor = ",".join(
                 f"{s}:{self.heads[s]}" for s in sorted(self.heads, key=int)
             )
+
+    def _unpack(self, msg: Message) -> list[Message]:
+        if msg.get("type") == "events":
+            events: list[Message] = msg["events"]
+            return events
+        return [msg]
 
     def _track(self, msg: Message) -> None:
         kind = msg.get("type")

@@ -188,6 +188,13 @@ def agent_event(agent: Wire, presence_changed: bool, cursor: str) -> bytes:
     })
 
 
+def agent_events(events: Sequence[bytes]) -> bytes:
+    """Several committed changes in one frame, for a supervisor that asked for batches
+    (decision 59): each element is exactly the :func:`agent_event` frame of one change,
+    already encoded (joined, not encoded again)."""
+    return b'{"type":"events","events":[' + b",".join(events) + b"]}"
+
+
 def snapshot(agents: Sequence[Wire], cursor: str, resync: bool, heartbeat: Heartbeat,
              at: float) -> bytes:
     return _dump({

@@ -38,6 +38,8 @@ export interface ClientOptions {
   WebSocket?: typeof WebSocket;
   every?: (ms: number, fn: () => void) => () => void;
   random?: () => number;
+  /** For the readiness probe (GET /readyz) while a reconnect waits; null: none. */
+  fetch?: ((url: string, init?: object) => Promise<{ ok: boolean }>) | null;
 }
 export interface ChangeDetail { state: AgentState; message: object | null }
 export interface ServerError extends Error { code: string }

@@ -1,20 +1,20 @@
 // The embeddable agent client: one framework-free ES module that signs an agent in on
 // /ws/agent, keeps its presence, offers and sessions (js/agent-state.js), sends pings at
 // the interval the server announces, reconnects by the close-code rules (js/link.js), and
-// lets the host page change presence and answer offers. The agent page runs on it; a CRM's
+// lets the host page change presence and answer offers. The socket's life cycle (pings,
+// reconnects, the readiness probe while a back-off runs) is js/socket-link.js, shared with
+// the supervisor page. The agent page runs on it; a CRM's
 // agent desktop imports it the same way (docs/client.md). No DOM: it needs only WebSocket,
 // timers and EventTarget, so it also runs under node (static/tests/presence-client.test.mjs).
 import { activityDue } from './activity.js';
 import { initialAgentState, reduce, request } from './agent-state.js';
-import { initialLink, linkClosed, linkConnecting, linkOnline, linkStopped } from './link.js';
-import { clockOffset } from './time.js';
-
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import { SocketLink } from './socket-link.js';
 
 /**
  * Options of a PresenceClient.
  * @typedef {{url: string, token: string, WebSocket?: typeof WebSocket,
- *   every?: (ms: number, fn: () => void) => () => void, random?: () => number}} ClientOptions
+ *   every?: (ms: number, fn: () => void) => () => void, random?: () => number,
+ *   fetch?: ((url: string, init?: object) => Promise<{ok: boolean}>) | null}} ClientOptions
  */
 /**
  * What `change` events carry: the state after `message` (null for a local request).
@@ -55,33 +55,37 @@ export class PresenceClient extends EventTarget {
    *   bearer token; WebSocket, every, random: for tests and background-tab timers
    */
   constructor({ url, token, WebSocket: Socket = globalThis.WebSocket, every = intervalTimer,
-    random = Math.random }) {
+    random = Math.random, fetch = globalThis.fetch ?? null }) {
     super();
     this.url = agentSocketUrl(url);
     this.token = token;
-    this.Socket = Socket;
-    this.every = every;
-    this.random = random;
     /** @type {import('./agent-state.js').AgentState} */
     this.state = initialAgentState();
-    /** @type {import('./link.js').Link} */
-    this.link = initialLink();
     /** Server-clock ms when the socket was lost (null while connected). */
     this.lostAt = null;
-    this.offset = 0;
-    this.ws = null;
-    this.refs = 0;
     this.waiting = new Map();
-    this.pings = new Map();
-    this.heartbeat = { interval: 10, timeout: 30 };
-    this.lastHeardAt = 0;
     /** @type {number | null} seconds, from `welcome` */
     this.activityInterval = null;
     /** @type {number | null} ms of the last activity frame on this link */
     this.activitySentAt = null;
-    this.lastError = '';
-    this.retryTimer = null;
-    this.stopPings = () => {};
+    this.conn = new SocketLink({
+      url: this.url, WebSocket: Socket, every, random, fetch,
+      hello: () => ({ type: 'auth', token: this.token }),
+      onMessage: (msg) => this.receive(msg),
+      onLink: (link, previous) => this.linked(link, previous),
+      onClosed: () => {
+        for (const waiter of this.waiting.values()) waiter.reject(new Error('Connection lost'));
+        this.waiting.clear();
+      },
+    });
+  }
+
+  /**
+   * The connection's phase and history.
+   * @returns {import('./link.js').Link}
+   */
+  get link() {
+    return this.conn.link;
   }
 
   /**
@@ -89,7 +93,7 @@ export class PresenceClient extends EventTarget {
    * @returns {number}
    */
   now() {
-    return Date.now() + this.offset;
+    return this.conn.now();
   }
 
   /**
@@ -97,8 +101,7 @@ export class PresenceClient extends EventTarget {
    * @returns {void}
    */
   connect() {
-    this.link = initialLink();
-    this.open();
+    this.conn.restart();
   }
 
   /** Kept for the page shell: the same as connect(). @returns {void} */
@@ -111,7 +114,7 @@ export class PresenceClient extends EventTarget {
    * @returns {void}
    */
   retryNow() {
-    if (this.link.phase === 'reconnecting') this.open();
+    this.conn.retryNow();
   }
 
   /**
@@ -120,9 +123,7 @@ export class PresenceClient extends EventTarget {
    * @returns {void}
    */
   stop(stop = null) {
-    clearTimeout(this.retryTimer);
-    this.detach();
-    this.setLink(linkStopped(this.link, stop));
+    this.conn.stop(stop);
   }
 
   /**
@@ -131,8 +132,7 @@ export class PresenceClient extends EventTarget {
    * @returns {string}
    */
   nextRef(prefix = 'r') {
-    this.refs += 1;
-    return `${prefix}${this.refs}`;
+    return this.conn.nextRef(prefix);
   }
 
   /**
@@ -141,9 +141,7 @@ export class PresenceClient extends EventTarget {
    * @returns {boolean}
    */
   send(msg) {
-    if (this.ws?.readyState !== 1) return false;
-    this.ws.send(JSON.stringify(msg));
-    return true;
+    return this.conn.send(msg);
   }
 
   /**
@@ -182,7 +180,7 @@ export class PresenceClient extends EventTarget {
    * @returns {boolean} whether a frame was sent
    */
   activity(now = Date.now()) {
-    if (this.link.phase !== 'online') return false;
+    if (this.conn.link.phase !== 'online') return false;
     if (!activityDue(this.activitySentAt, now, this.activityInterval)) return false;
     if (!this.send({ type: 'activity' })) return false;
     this.activitySentAt = now;
@@ -265,42 +263,19 @@ export class PresenceClient extends EventTarget {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 
-  setLink(link) {
-    const lost = link.phase !== 'online' && this.link.phase === 'online';
-    if (lost) this.lostAt = this.now();
+  linked(link, previous) {
+    if (link.phase !== 'online' && previous.phase === 'online') this.lostAt = this.now();
     if (link.phase === 'online') this.lostAt = null;
-    this.link = link;
     this.emit('link', link);
   }
 
-  open() {
-    clearTimeout(this.retryTimer);
-    this.detach();
-    this.lastError = '';
-    const ws = new this.Socket(this.url);
-    this.ws = ws;
-    this.setLink(linkConnecting(this.link));
-    ws.onopen = () => this.send({ type: 'auth', token: this.token });
-    ws.onmessage = (event) => this.receive(event.data);
-    ws.onclose = (event) => this.closed(event.code);
-  }
-
-  receive(data) {
-    let msg;
-    try {
-      msg = JSON.parse(data);
-    } catch {
-      return;
-    }
-    this.lastHeardAt = Date.now();
-    if (msg.type === 'pong') this.measure(msg);
+  receive(msg) {
     if (msg.type === 'reauthed') {
       this.emit('reauthed', msg);
       return;
     }
-    if (msg.type === 'error' && msg.ref === null) this.lastError = msg.message ?? '';
     if (msg.type === 'welcome' && typeof msg.server_time === 'number') {
-      this.offset = msg.server_time - Date.now();
+      this.conn.offset = msg.server_time - Date.now();
     }
     if (msg.type === 'welcome') {
       this.activityInterval = msg.activity_interval ?? null;
@@ -308,7 +283,7 @@ export class PresenceClient extends EventTarget {
     }
     const known = new Set(this.state.offers.map((o) => o.offerId));
     this.changed(reduce(this.state, msg, this.now()), msg);
-    if (msg.type === 'welcome') this.online(msg.heartbeat);
+    if (msg.type === 'welcome') this.conn.online(msg.heartbeat);
     for (const o of this.state.offers) if (!known.has(o.offerId)) this.emit('offer', o);
     this.settle(msg);
   }
@@ -319,61 +294,5 @@ export class PresenceClient extends EventTarget {
     this.waiting.delete(msg.ref);
     if (msg.type === 'ack') waiter.resolve(msg);
     else waiter.reject(Object.assign(new Error(msg.message || msg.code), { code: msg.code }));
-  }
-
-  measure(msg) {
-    const sentAt = this.pings.get(msg.ref);
-    this.pings.delete(msg.ref);
-    if (sentAt !== undefined && typeof msg.t === 'number') {
-      this.offset = clockOffset(sentAt, Date.now(), msg.t);
-    }
-  }
-
-  online(heartbeat) {
-    if (heartbeat) this.heartbeat = heartbeat;
-    this.setLink(linkOnline(this.link));
-    this.ping();
-    this.stopPings();
-    this.stopPings = this.every(Math.min(this.heartbeat.interval * 1000, MAX_TIMER_MS),
-      () => this.beat());
-  }
-
-  beat() {
-    if (Date.now() - this.lastHeardAt > this.heartbeat.timeout * 1000) {
-      this.detach(); // the server went silent: an abnormal close, retried
-      this.closed(1006);
-      return;
-    }
-    this.ping();
-  }
-
-  ping() {
-    const ref = this.nextRef('p');
-    this.pings.clear();
-    this.pings.set(ref, Date.now());
-    this.send({ type: 'ping', ref });
-  }
-
-  closed(code) {
-    this.stopPings();
-    this.stopPings = () => {};
-    this.ws = null;
-    for (const waiter of this.waiting.values()) waiter.reject(new Error('Connection lost'));
-    this.waiting.clear();
-    const next = linkClosed(this.link, code, this.lastError, Date.now(), this.random);
-    this.setLink(next);
-    if (next.phase === 'reconnecting') {
-      this.retryTimer = setTimeout(() => this.open(), Math.max(0, next.retryAt - Date.now()));
-    }
-  }
-
-  detach() {
-    this.stopPings();
-    this.stopPings = () => {};
-    const ws = this.ws;
-    if (!ws) return;
-    ws.onopen = ws.onmessage = ws.onclose = null;
-    if (ws.readyState <= 1) ws.close(1000);
-    this.ws = null;
   }
 }

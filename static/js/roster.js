@@ -54,6 +54,21 @@ export class Roster {
     return { id: after.agent_id, before, after };
   }
 
+  /**
+   * Apply an `events` frame (several events, each applied as `applyEvent` would;
+   * decision 59) or a single `presence`/`agent` event; → the changes applied, in order.
+   * @param {{type: string, events?: object[]}} msg
+   * @returns {{id: string, before: object | null, after: object}[]}
+   */
+  applyEvents(msg) {
+    const changes = [];
+    for (const event of msg.type === 'events' ? msg.events ?? [] : [msg]) {
+      const change = this.applyEvent(event);
+      if (change) changes.push(change);
+    }
+    return changes;
+  }
+
   /** The cursor to send when reconnecting, or null before the first snapshot. */
   cursor() {
     return this.hasSnapshot ? formatCursor(this.heads) : null;

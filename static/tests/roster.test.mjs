@@ -107,3 +107,30 @@ test('a snapshot reports an agent whose epoch changed as updated', () => {
   const diff = r.applySnapshot({ agents: [view('A1', 5, { epoch: 1700000000000 })], cursor: '0:0-0,1:0-0' });
   assert.deepEqual(diff.updated, ['A1']);
 });
+
+test('an events frame applies each of its events in order and moves the cursor past all', () => {
+  const r = new Roster();
+  r.applySnapshot({ agents: [view('A1', 4)], cursor: '0:0-0,1:0-0' });
+  const changes = r.applyEvents({
+    type: 'events',
+    events: [
+      { type: 'presence', agent: view('A1', 5, { base: 'away' }), cursor: '0:6-0' },
+      { type: 'agent', agent: view('A1', 4), cursor: '0:7-0' }, // stale: only the cursor
+      { type: 'presence', agent: view('A2', 1), cursor: '1:3-0' },
+      { type: 'presence', agent: view('A1', 6, { base: 'busy' }), cursor: '0:8-0' },
+    ],
+  });
+  assert.deepEqual(changes.map((c) => [c.id, c.after.version]), [['A1', 5], ['A2', 1], ['A1', 6]]);
+  assert.equal(changes[2].before.version, 5, 'the second change of A1 starts from the first');
+  assert.equal(r.agents.get('A1').base, 'busy');
+  assert.equal(r.cursor(), '0:8-0,1:3-0');
+});
+
+test('a single event goes through applyEvents as through applyEvent', () => {
+  const r = new Roster();
+  r.applySnapshot({ agents: [view('A1', 1)], cursor: '0:0-0' });
+  const changes = r.applyEvents({ type: 'presence', agent: view('A1', 2), cursor: '0:1-0' });
+  assert.deepEqual(changes.map((c) => c.id), ['A1']);
+  assert.deepEqual(r.applyEvents({ type: 'events', events: [] }), []);
+  assert.equal(r.cursor(), '0:1-0');
+});

@@ -56,7 +56,7 @@ const actions = new Actions($('#action-dialog'), {
 function start(token) {
   shell.token = token;
   if (!shell.channel) {
-    shell.channel = new Channel('/ws/supervisor', {
+    shell.channel = new Channel('/ws/supervisor?batch=1', {
       hello: () => {
         const cursor = roster.cursor();
         return cursor ? { type: 'auth', token: shell.token, cursor } : { type: 'auth', token: shell.token };
@@ -120,12 +120,15 @@ function receive(msg) {
       online(msg.heartbeat);
       break;
     case 'presence':
-    case 'agent': {
-      const change = roster.applyEvent(msg);
-      if (!change) break;
-      counts.change(change.before, change.after);
-      if (!dirty.has(change.id)) dirty.set(change.id, change.before);
-      scheduleFlush();
+    case 'agent':
+    case 'events': {
+      // `events` (asked for with ?batch=1): several changes, rendered in one flush.
+      const changes = roster.applyEvents(msg);
+      for (const change of changes) {
+        counts.change(change.before, change.after);
+        if (!dirty.has(change.id)) dirty.set(change.id, change.before);
+      }
+      if (changes.length) scheduleFlush();
       break;
     }
     case 'pong':

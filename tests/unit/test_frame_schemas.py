@@ -59,6 +59,8 @@ BUILT: dict[str, bytes] = {
     "sessions": frames.sessions([VIEW]),
     "presence_event": frames.agent_event(AGENT_VIEW, True, "1-0"),
     "agent": frames.agent_event(AGENT_VIEW, False, "1-0"),
+    "events": frames.agent_events([frames.agent_event(AGENT_VIEW, True, "1-0"),
+                                   frames.agent_event(AGENT_VIEW, False, "0:2-0")]),
     "snapshot": frames.snapshot([AGENT_VIEW], "1-0", False, HB, 2.0),
     "resumed": frames.resumed(3, HB, 2.0),
 }

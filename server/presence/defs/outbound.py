@@ -156,6 +156,15 @@ class AgentChanged(Sent, tag="agent", frozen=True):
     cursor: Cursor
 
 
+class Events(Sent, tag="events", frozen=True):
+    """Several changes at once, for a supervisor that asked with ?batch=1 (decision 59)
+
+    Each element is exactly the ``presence`` or ``agent`` frame of one change, with its
+    own cursor, in the order the changes were committed."""
+
+    events: Annotated[list[PresenceEvent | AgentChanged], Meta(min_length=1, max_length=256)]
+
+
 class Snapshot(Sent, tag="snapshot", frozen=True):
     """Every agent, and the cursor to follow"""
 
@@ -192,6 +201,7 @@ OUTBOUND: dict[str, tuple[type[Sent], tuple[str, ...]]] = {
     "sessions": (Sessions, (AGENT,)),
     "presence_event": (PresenceEvent, (SUPERVISOR,)),
     "agent": (AgentChanged, (SUPERVISOR,)),
+    "events": (Events, (SUPERVISOR,)),
     "snapshot": (Snapshot, (SUPERVISOR,)),
     "resumed": (Resumed, (SUPERVISOR,)),
 }

@@ -52,7 +52,21 @@ def schemas() -> dict[str, Schema]:
     structs = {*AGENT_FRAMES, *SUPERVISOR_FRAMES, *(s for s, _ in OUTBOUND.values())}
     ordered = sorted(structs, key=lambda s: s.__name__)
     _, components = msgspec.json.schema_components(ordered, ref_template=REF_TEMPLATE)
-    return components
+    return {name: _asyncapi_discriminators(schema) for name, schema in components.items()}
+
+
+def _asyncapi_discriminators(node: Any) -> Any:
+    """msgspec writes a tagged union's discriminator the OpenAPI way (an object with
+    ``propertyName`` and ``mapping``); an AsyncAPI Schema Object wants the property name
+    alone."""
+    if isinstance(node, dict):
+        return {key: (value["propertyName"] if key == "discriminator"
+                      and isinstance(value, dict) and "propertyName" in value
+                      else _asyncapi_discriminators(value))
+                for key, value in node.items()}
+    if isinstance(node, list):
+        return [_asyncapi_discriminators(item) for item in node]
+    return node
 
 
 def _refs(channel: str, names: list[str]) -> list[Schema]:

@@ -66,6 +66,16 @@ class AgentEvent:
         return frame
 
 
+#: Events in one ``events`` frame at most (a bigger delivery goes in several).
+MAX_BATCH_EVENTS = 256
+
+
+def batch_frame(events: list[AgentEvent]) -> TextFrame:
+    """The ``events`` frame of ``events``: their supervisor frames, each encoded once,
+    joined (decision 59)."""
+    return TextFrame(frames.agent_events([e.supervisor_frame().payload for e in events]))
+
+
 def event_of(shard: int, stream_id: str, body: dict[str, Any]) -> AgentEvent:
     """The event of one stream entry or pub/sub message body."""
     return AgentEvent(shard, stream_id, body["agent"], bool(body["presence_changed"]),

@@ -2,8 +2,9 @@
 
 The hub holds one sharded-pub/sub subscription to every shard channel (plus the config
 channel) and forwards each agent event, parsed once and encoded once, to the local tabs
-of that agent and to the local supervisors allowed to watch its team. An event none of
-them needs is skipped from its header, unparsed (decision 53).
+of that agent and to the local supervisors allowed to watch its team — those at the end of
+the event-loop step, with every other event the step read (decision 59). An event none
+of them needs is skipped from its header, unparsed (decision 53).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from presence.store.keys import Keys
 from presence.store.subscription import Reader, Subscription
 from presence.web.close_codes import CloseCode
 from presence.web.events import AgentEvent, event_of
+from presence.web.fanout import SupervisorFanout
 from presence.web.peer import TextFrame
 from presence.web.session import AgentSession, SocketSession, SupervisorSession
 
@@ -51,8 +53,11 @@ class Hub:
     #: What the local supervisors may watch together (``None``: to compute again).
     _watchers: Watchers | None = None
     _shards: dict[Any, int] = field(default_factory=dict)
+    #: The supervisors' events of this event-loop step, delivered at its end.
+    fanout: SupervisorFanout = field(init=False)
 
     def __post_init__(self) -> None:
+        self.fanout = SupervisorFanout(self.supervisors)
         for shard in range(self.keys.shards):  # each shard's channel, as str and as bytes
             name = self.keys.channel(shard)
             self._shards[name] = self._shards[name.encode()] = shard
@@ -94,10 +99,12 @@ class Hub:
     def add_supervisor(self, session: SupervisorSession) -> None:
         self.supervisors.add(session)
         self._watchers = None
+        self.fanout.regroup()
 
     def remove_supervisor(self, session: SupervisorSession) -> None:
         self.supervisors.discard(session)
         self._watchers = None
+        self.fanout.regroup()
 
     def watchers(self) -> Watchers:
         """The teams the local supervisors may watch (a session's teams never change:
@@ -248,12 +255,8 @@ class Hub:
                 ended = links.get(conn_id)
                 if ended is not None:
                     ended.peer.close(CloseCode.SIGNED_OUT, "signed out")
-        if not supervisors:
-            return
-        team = event.team
-        for sup in list(self.supervisors):
-            if sup.wants(team):
-                sup.deliver(event)
+        if supervisors and self.supervisors:
+            self.fanout.add(event)  # with the rest of this step's events (decision 59)
 
 
 #: ``RedisStore.events_after``: a shard's events after an id, ``None`` if some are gone.

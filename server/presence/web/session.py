@@ -17,7 +17,7 @@ from presence.auth import Identity
 from presence.core.epochs import NO_STAMP, Stamp
 from presence.revocation import Revocations
 from presence.web.close_codes import CloseCode
-from presence.web.events import AgentEvent
+from presence.web.events import MAX_BATCH_EVENTS, AgentEvent, batch_frame
 from presence.web.peer import Peer, TextFrame
 
 _NO_POSITION = (-1, -1)
@@ -112,6 +112,9 @@ class AgentSession(SocketSession):
 class SupervisorSession(SocketSession):
     """One supervisor socket: the live view of the agents it may watch."""
 
+    #: It asked for batches (``?batch=1``): the events of one delivery go in one
+    #: ``events`` frame instead of one frame each (decision 59).
+    batched: bool = False
     buffer: list[AgentEvent] | None = field(default_factory=list)
     #: Newest ``(epoch, version)`` sent per agent (snapshot, replay or live). The hub may
     #: deliver an event after the replay or snapshot already covered it (its pub/sub
@@ -122,34 +125,82 @@ class SupervisorSession(SocketSession):
     #: snapshot's, then each event sent. An event at or below it is covered already —
     #: this process's subscription may lag behind the instance the client came from.
     floor: dict[int, tuple[int, int]] = field(default_factory=dict)
+    #: Shards on which it is in step with the hub: an event there passed ``floor``, so
+    #: every later one the hub hands over is newer — positions grow along a shard's
+    #: stream, and with them each agent's ``(epoch, version)`` — and is sent without the
+    #: two checks (decision 59).
+    synced: set[int] = field(default_factory=set)
 
     def wants(self, team: str | None) -> bool:
         return self.identity.may_watch(team)
 
-    def deliver(self, event: AgentEvent) -> None:
+    def take(self, visible: list[AgentEvent], shards: frozenset[int]) -> list[AgentEvent]:
+        """Of ``visible`` — the hub's events (in arrival order) of the teams it may
+        watch, on ``shards`` — those to send now: the ones it does not hold yet. Before
+        it is live they are buffered instead."""
         if self.buffer is not None:
-            self.buffer.append(event)
-        else:
-            self.send(event)
+            self.buffer.extend(visible)
+            return []
+        synced = self.synced
+        if shards <= synced:
+            return visible  # in step on each of their shards: nothing to check
+        fresh = self.fresh
+        return [e for e in visible if e.shard in synced or fresh(e)]
 
-    def send(self, event: AgentEvent) -> None:
-        """Send ``event`` unless the supervisor already has it (its stream position or
-        its version)."""
-        position = event.position
-        if position <= self.floor.get(event.shard, _NO_POSITION):
-            return
-        self.floor[event.shard] = position
+    def fresh(self, event: AgentEvent) -> bool:
+        """Whether the supervisor lacks ``event`` (by its stream position, then its
+        version); if so it now counts as sent."""
+        position, shard = event.position, event.shard
+        if position <= self.floor.get(shard, _NO_POSITION):
+            return False
+        self.floor[shard] = position
+        self.synced.add(shard)
         agent_id, stamp = event.agent_id, event.stamp
         if stamp > self.sent.get(agent_id, NO_STAMP):
             self.sent[agent_id] = stamp
-            self.peer.offer(event.supervisor_frame())
+            return True
+        return False
+
+    def offer_events(self, events: list[AgentEvent],
+                     shared: dict[tuple[int, ...], TextFrame] | None = None,
+                     of: int = 0) -> None:
+        """Send ``events`` (already taken, in order, from a delivery of ``of`` events):
+        one frame each, or for a batched session ``events`` frames of at most
+        :data:`MAX_BATCH_EVENTS`, made once per distinct run of events in ``shared``
+        (the same bytes for every session that gets it)."""
+        offer = self.peer.offer
+        if not self.batched:
+            for event in events:
+                offer(event.supervisor_frame())
+            return
+        if shared is not None and len(events) == of <= MAX_BATCH_EVENTS:
+            # The whole delivery (the common case): one key, no run to hash.
+            frame = shared.get(())
+            if frame is None:
+                frame = shared[()] = batch_frame(events)
+            offer(frame)
+            return
+        for start in range(0, len(events), MAX_BATCH_EVENTS):
+            part = events[start:start + MAX_BATCH_EVENTS]
+            if shared is None:
+                offer(batch_frame(part))
+                continue
+            key = tuple(map(id, part))  # the events outlive this delivery
+            frame = shared.get(key)
+            if frame is None:
+                frame = shared[key] = batch_frame(part)
+            offer(frame)
+
+    def send_all(self, events: list[AgentEvent]) -> None:
+        """Send those of ``events`` the supervisor lacks (a replay, or what was
+        buffered before it went live)."""
+        self.offer_events([e for e in events if self.fresh(e)])
 
     def live(self) -> None:
         """The snapshot or replay was sent: send the events buffered meanwhile (those
         already covered are skipped) and every later one as it comes."""
         buffered, self.buffer = self.buffer or [], None
-        for event in buffered:
-            self.send(event)
+        self.send_all(buffered)
 
     def interrupt(self) -> None:
         """Events may have been missed: the client reconnects and resumes by cursor."""

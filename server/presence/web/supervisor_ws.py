@@ -2,8 +2,9 @@
 
 Protocol: authenticate, then ``snapshot`` (every watched agent plus a cursor), then one
 ``presence`` (presence changed) or ``agent`` (connections or capacity changed) message
-per change, each with its cursor. A supervisor that reconnects sends its last cursor in
-``auth`` and receives what it missed in order, or a fresh ``snapshot`` with
+per change, each with its cursor (or, for a client that opened ``/ws/supervisor?batch=1``,
+``events`` frames carrying several: decision 59). A supervisor that reconnects sends
+its last cursor in ``auth`` and receives what it missed in order, or a fresh ``snapshot`` with
 ``"resync": true`` when the gap is no longer kept. The client ignores an event whose
 ``(epoch, version)`` is not newer than the one it holds, so the overlap between a
 snapshot and the events after its cursor is harmless.
@@ -88,7 +89,13 @@ class SupervisorEndpoint:
             peer.offer(frames.error(ErrorCode.FORBIDDEN, "a supervisor token is required here"))
             peer.close(CloseCode.FORBIDDEN, "supervisor token required")
             return None
-        return SupervisorSession(peer=peer, identity=watcher, last_seen_at=rt.clock.now())
+        batched = batching(peer.websocket.query_params.get("batch"))
+        if batched is None:
+            peer.offer(frames.error(ErrorCode.INVALID_FIELD, "expected batch=1 or batch=0"))
+            peer.close(CloseCode.POLICY, "bad batch parameter")
+            return None
+        return SupervisorSession(peer=peer, identity=watcher, last_seen_at=rt.clock.now(),
+                                 batched=batched)
 
     async def open(self, rt: Runtime, session: SupervisorSession, cursor: str | None) -> None:
         """Register the session (events now buffer), then send what it is missing."""
@@ -104,6 +111,12 @@ class SupervisorEndpoint:
 
 
 SUPERVISOR = SupervisorEndpoint()
+
+
+def batching(value: str | None) -> bool | None:
+    """The ``batch`` query parameter: ``1`` asks for ``events`` frames (decision 59),
+    ``0`` or none for one frame per event; ``None`` for anything else."""
+    return {None: False, "0": False, "1": True}.get(value)
 
 
 async def watched_agents(rt: Runtime, identity: Identity) -> list[AgentId]:
@@ -166,10 +179,8 @@ async def resume(rt: Runtime, session: SupervisorSession, cursor: str) -> bool:
         missed.extend((shard, sid, body) for sid, body in rows)
     session.floor = {shard: stream_position(sid) for shard, sid in heads.items()}
     session.peer.offer(frames.resumed(len(missed), heartbeat(rt), rt.clock.now()))
-    for shard, sid, body in missed:
-        event = event_of(shard, sid, body)
-        if session.wants(event.team):
-            session.send(event)
+    events = (event_of(shard, sid, body) for shard, sid, body in missed)
+    session.send_all([e for e in events if session.wants(e.team)])
     return True
 
 
