@@ -247,6 +247,9 @@ async def authenticate(ws: WebSocket, rt: Runtime, peer: Peer,
             peer.close(CloseCode.AUTH_FAILED, "authentication failed")
         return None
     peer.authenticated()
+    # Nothing reads the handshake's headers once the socket is authenticated (Origin,
+    # bearer token): an idle socket should not keep them (~1 KiB, decision 61).
+    ws.scope["headers"].clear()
     return Authenticated(identity, cursor)
 
 
