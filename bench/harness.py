@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 import shutil
 import signal
 import sys
@@ -21,12 +22,29 @@ from bench import peer_node
 from bench.procs import Server, Worker, seed_agents, start_server, start_worker
 from presence.store.embedded import EmbeddedRedis
 
+#: Idle connections one process is to hold (issue 17).
+IDLE_TARGET = 50_000
+#: Descriptors a server keeps for other things than agent sockets (Redis, listener, files).
+FD_HEADROOM = 1_000
+#: Idle agents per load process: the load spreads over several, each far below the limit.
+IDLE_PER_LOAD_PROCESS = 5_000
+
+
+def idle_count() -> int:
+    """The full run's idle connections: :data:`IDLE_TARGET`, or as many as this machine's
+    hard open-files limit lets one server process hold (a server raises its soft limit
+    to the hard one; 19,000 on a machine limited to 20,000 descriptors)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        return IDLE_TARGET
+    return max(1, min(IDLE_TARGET, hard - FD_HEADROOM))
+
 
 @dataclass(frozen=True)
 class Sizes:
     """Counts and durations of one mode (``full`` meets the issue's figures)."""
 
-    idle: int = 10_000
+    idle: int = field(default_factory=idle_count)
     storm: int = 5_000
     latency_rate: float = 1_000.0
     latency_supervisors: int = 50

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.common import ratio
+from bench.harness import IDLE_TARGET
 
 
 def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -63,9 +64,7 @@ def summary(s: dict[str, Any]) -> list[Row]:
 
     o, b, p = three("idle_connections", "kib_per_connection")
     n = pick(s, "idle_connections", "presence", "connections")
-    rows.append(Row("idle connections", f"RSS per idle connection, KiB ({n or 0:.0f} held)",
-                    o, b, p, ratio(o, b), "ours / bare", "≤ 30 KiB", _check(o, lambda v: v <= 30),
-                    node("idle_connections", "kib_per_connection")))
+    rows.append(_idle_row(o, b, p, n, node("idle_connections", "kib_per_connection")))
     o, b, p = three("signin_storm", "seconds")
     n = pick(s, "signin_storm", "presence", "agents")
     r = ratio(o, b)
@@ -114,6 +113,20 @@ def summary(s: dict[str, Any]) -> list[Row]:
                         f"(one: {_num(one)})", two, None, None, r, "two / one", "≥ 1.6×",
                         _check(r, lambda v: v >= 1.6)))
     return rows
+
+
+def _idle_row(o: float | None, b: float | None, p: float | None, n: float | None,
+              nd: float | None) -> Row:
+    """Issue 17: :data:`IDLE_TARGET` connections held at ≤ 20 KiB each. With fewer held
+    (a machine whose open-files limit allows fewer) "met" stays open and the target
+    column says whether the figure holds at the count held."""
+    target = f"≤ 20 KiB at {IDLE_TARGET:,}"
+    held_all = n is not None and n >= IDLE_TARGET
+    if not held_all and n and o is not None:
+        target += f" (at {n:,.0f}: {'≤' if o <= 20 else '>'} 20)"
+    return Row("idle connections", f"RSS per idle connection, KiB ({n or 0:,.0f} held)",
+               o, b, p, ratio(o, b), "ours / bare", target,
+               _check(o, lambda v: v <= 20) if held_all else None, nd)
 
 
 def _broadcast_rows(s: dict[str, Any]) -> list[Row]:

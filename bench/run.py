@@ -66,7 +66,7 @@ async def one(run: Run, scenario: str, kind: str) -> dict[str, Any]:
 
 
 async def run_all(sizes: Sizes, only: list[str], skipped: dict[str, str],
-                  profile: Path | None) -> dict[str, Any]:
+                  profile: Path | None, kinds_only: list[str] | None = None) -> dict[str, Any]:
     """Every selected scenario, repeats interleaved across its servers; ``skipped``
     maps a server kind that cannot run here to the reason recorded for it."""
     results: dict[str, Any] = {}
@@ -80,7 +80,10 @@ async def run_all(sizes: Sizes, only: list[str], skipped: dict[str, str],
                 entry["skipped"] = "not selected"
                 continue
             for kind in kinds:
-                entry[kind] = {"skipped": skipped[kind]} if kind in skipped else {"runs": []}
+                entry[kind] = ({"skipped": skipped[kind]} if kind in skipped
+                               else {"skipped": "not selected (--kinds)"}
+                               if kinds_only is not None and kind not in kinds_only
+                               else {"runs": []})
             for repeat in range(sizes.repeats):
                 for kind in kinds:
                     if "runs" not in entry[kind]:
@@ -132,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, help="override the number of repeats")
     ap.add_argument("--set", action="append", default=[], metavar="SIZE=VALUE",
                     help="override one size of the mode, e.g. --set idle=2000 (repeatable)")
+    ap.add_argument("--kinds", help="comma-separated servers to run (default: all of each "
+                                   "scenario's, e.g. presence,bare)")
     ap.add_argument("--no-peer", action="store_true", help="skip the python-socketio peer")
     ap.add_argument("--no-peer-node", action="store_true",
                     help="skip the Node.js Socket.IO peer")
@@ -166,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
 
     async def bounded() -> dict[str, Any]:
         async with asyncio.timeout(timeout):
-            return await run_all(sizes, only, skipped, args.profile)
+            return await run_all(sizes, only, skipped, args.profile,
+                                 args.kinds.split(",") if args.kinds else None)
 
     scenario_results = asyncio.run(bounded())
     valkey = scenario_results.pop("_valkey")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bench.common import percentile
-from bench.harness import Run, agents_spec, supervisors_spec
+from bench.harness import IDLE_PER_LOAD_PROCESS, Run, agents_spec, supervisors_spec
 from presence.core.model import AgentId
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
@@ -29,19 +30,26 @@ KEYS = Keys("presence:", 16)
 
 async def idle(run: Run, kind: str) -> dict[str, Any]:
     """RSS of one server process before and after holding N idle agent connections
-    (heartbeats on for ours, as a real agent page sends them)."""
+    (heartbeats on for ours, as a real agent page sends them), opened from load
+    processes of at most :data:`IDLE_PER_LOAD_PROCESS` agents each."""
     n = run.sizes.idle
     await run.fresh(n if kind == "presence" else 0)
+    parts = -(-n // IDLE_PER_LOAD_PROCESS)
+    firsts = [n * i // parts for i in range(parts + 1)]
     async with run.servers(kind) as (server,):
         await asyncio.sleep(0.5)
         before = server.rss_kib()
-        spec = agents_spec(kind, [server.url], 0, n, run.sizes.connect_concurrency)
-        async with run.workers(spec) as (worker,):
-            reply = await worker.call(600, cmd="connect")
+        specs = [agents_spec(kind, [server.url], first, end - first,
+                             max(1, run.sizes.connect_concurrency // parts))
+                 for first, end in itertools.pairwise(firsts)]
+        async with run.workers(*specs) as workers:
+            replies = await asyncio.gather(*(w.call(900, cmd="connect") for w in workers))
             await asyncio.sleep(run.sizes.settle)
             after = server.rss_kib()
-    held = reply["connected"]
-    return {"connections": held, "failed": reply["failed"], "errors": reply["errors"],
+    held = sum(r["connected"] for r in replies)
+    return {"connections": held, "failed": sum(r["failed"] for r in replies),
+            "errors": [e for r in replies for e in r["errors"]][:5],
+            "load_processes": parts,
             "rss_before_mib": before / 1024, "rss_after_mib": after / 1024,
             "kib_per_connection": (after - before) / held if held else None}
 

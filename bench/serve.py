@@ -27,6 +27,37 @@ import uvicorn
 from bench.common import BACKLOG, SECRET, raise_nofile
 from presence.cli import tune_gc, uvicorn_io
 
+#: ``BENCH_TRACE=<dir>``: trace allocations; each SIGUSR1 writes a snapshot there
+#: (:mod:`bench.idle_breakdown`).
+TRACE_ENV = "BENCH_TRACE"
+
+
+def trace_on_signal(out: str) -> None:
+    """Start :mod:`tracemalloc`; on each SIGUSR1 write ``<out>/<n>.snapshot`` (the
+    allocations, by line) and ``<n>.types.json`` (live objects by type, after a full
+    collection), so two of them can be subtracted."""
+    import asyncio
+    import collections
+    import gc
+    import json
+    import signal
+    import tracemalloc
+    from pathlib import Path
+
+    tracemalloc.start(1)
+    taken = 0
+
+    def dump() -> None:
+        nonlocal taken
+        gc.collect()
+        types = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+        Path(out, f"{taken}.types.json").write_text(json.dumps(types))
+        tracemalloc.take_snapshot().dump(str(Path(out, f"{taken}.snapshot")))
+        Path(out, f"{taken}.done").touch()
+        taken += 1
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
+
 
 class AnnouncingServer(uvicorn.Server):
     port = 0
@@ -37,6 +68,8 @@ class AnnouncingServer(uvicorn.Server):
         if self.started:
             if self.tune:
                 tune_gc()
+            if os.environ.get(TRACE_ENV):
+                trace_on_signal(os.environ[TRACE_ENV])
             print(f"port {self.port}", flush=True)
 
 

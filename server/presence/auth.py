@@ -8,6 +8,7 @@ checked by :mod:`presence.oidc` when one is configured.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -71,6 +72,13 @@ class Identity:
         if self.role is Role.SUPERVISOR:
             return "*" in self.teams, self.teams
         return False, frozenset()
+
+
+@functools.lru_cache(maxsize=1024)
+def team_set(teams: tuple[str, ...]) -> frozenset[str]:
+    """The teams of a token as one frozenset shared by every identity with the same list
+    (an identity lives as long as its socket; decision 61)."""
+    return frozenset(teams)
 
 
 class TokenService:
@@ -168,5 +176,5 @@ class TokenService:
             raise PresenceError(ErrorCode.AUTH_FAILED, "token teams must be a list of strings")
         iat = claims.get("iat")
         issued_at = float(iat) if isinstance(iat, int | float) else None
-        return Identity(sub, role, frozenset(teams), float(exp), issued_at), (
+        return Identity(sub, role, team_set(tuple(teams)), float(exp), issued_at), (
             None if nbf is None else float(nbf))

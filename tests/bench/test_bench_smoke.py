@@ -91,16 +91,20 @@ def _assert_node_peer_worked(result: dict[str, Any]) -> None:
 
 @pytest.mark.timeout(120)
 def test_signin_parts_runs_and_reports_every_piece() -> None:
-    """`python -m bench.signin_parts` at tiny sizes prints one figure per piece."""
+    """`python -m bench.signin_parts` at tiny sizes prints one figure per piece, then one
+    per frame parsed (bench.frame_parse)."""
     proc = subprocess.run(
         [sys.executable, "-m", "bench.signin_parts", "--n", "5", "--runs", "1"],
         cwd=ROOT, capture_output=True, text=True, timeout=110,
     )
     assert proc.returncode == 0, proc.stderr
     rows = [line.split("µs", 1) for line in proc.stdout.strip().splitlines()]
-    assert [name.strip() for _, name in rows] == [
+    names = [name.strip() for _, name in rows]
+    assert names[:5] == [
         "redis-py GET (one round trip)", "token check (PyJWT HS256)",
         "token check, token seen before",
         "open_connection, agent not seen (2 round trips)",
         "open_connection, agent with a copy (2 round trips)"]
+    assert "parse ping frame" in names[5:] and "parse set_presence frame" in names[5:]
+    assert all(name.startswith("parse ") for name in names[5:])
     assert all(float(us) > 0 for us, _ in rows)

@@ -13,6 +13,7 @@ from redis.asyncio.connection import UnixDomainSocketConnection
 from redis.exceptions import DataError
 from starlette.websockets import WebSocket
 
+import presence.web.app as app_module
 from presence.store.connection import _UnixConnection
 from presence.web.app import PresenceApp
 
@@ -52,14 +53,17 @@ def test_tune_gc_freezes_startup_objects_and_raises_the_young_threshold() -> Non
 
 
 class _Recorder(PresenceApp):
-    """The app with the socket table pointed at a recorder."""
+    """The app with serve_socket pointed at a recorder (see :func:`_recorded`)."""
 
     seen: list[tuple[str, str]] = []
 
-    async def _agent(ws: WebSocket) -> None:  # type: ignore[misc]
-        _Recorder.seen.append(("agent", ws.scope["path"]))
 
-    _SOCKETS = {"/ws/agent": _agent}
+@pytest.fixture(autouse=True)
+def _recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def record(ws: WebSocket, endpoint: object) -> None:
+        name = "agent" if endpoint is PresenceApp._SOCKETS["/ws/agent"] else "other"
+        _Recorder.seen.append((name, ws.scope["path"]))
+    monkeypatch.setattr(app_module, "serve_socket", record)
 
 
 async def _call(app: PresenceApp, scope: dict[str, Any]) -> list[dict[str, Any]]:

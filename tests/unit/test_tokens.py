@@ -111,3 +111,12 @@ def test_another_secret_does_not_share_the_memory() -> None:
     issuer.verify(token, NOW)
     assert "invalid token" in refused(
         TokenService("another-secret-that-is-long-enough-0123456789"), token)
+
+
+def test_identities_with_the_same_teams_share_one_team_set() -> None:
+    """Two tokens listing the same teams verify to identities holding the same frozenset
+    object (one per distinct list, not one per socket)."""
+    service = TokenService("k" * 32)
+    a, b = (service.verify(service.issue(Role.SUPERVISOR, s, now=1000.0, teams=["t1", "t2"]),
+                           1000.0) for s in ("S1", "S2"))
+    assert a.teams == frozenset({"t1", "t2"}) and a.teams is b.teams

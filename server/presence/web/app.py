@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from presence.store.redis_store import RedisStore
 from presence.store.server_time import server_time
 from presence.store.work_store import WorkStore
 from presence.web import api, asyncapi, openapi
-from presence.web.agent_ws import agent_endpoint
+from presence.web.agent_ws import AGENT, agent_endpoint
 from presence.web.allow import with_method_fallbacks
 from presence.web.body_limit import BodyLimit
 from presence.web.close_codes import CloseCode
@@ -52,8 +52,9 @@ from presence.web.hub import Hub
 from presence.web.pickers import refresh_pickers
 from presence.web.revoking import refresh_revocations
 from presence.web.runtime import ConfigCache, Runtime
+from presence.web.sockets import Endpoint, serve_socket
 from presence.web.sso import auth_config_route, page_headers
-from presence.web.supervisor_ws import supervisor_endpoint
+from presence.web.supervisor_ws import SUPERVISOR, supervisor_endpoint
 from presence.webhooks.service import build_webhooks
 
 log = logging.getLogger("presence.app")
@@ -244,8 +245,7 @@ class PresenceApp(Starlette):
     route table (``app.routes``, what the OpenAPI document and the authorization matrix
     read), is Starlette's."""
 
-    _SOCKETS: dict[str, Callable[[WebSocket], Awaitable[None]]] = {
-        "/ws/agent": agent_endpoint, "/ws/supervisor": supervisor_endpoint}
+    _SOCKETS: dict[str, Endpoint[Any, Any]] = {"/ws/agent": AGENT, "/ws/supervisor": SUPERVISOR}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -256,7 +256,9 @@ class PresenceApp(Starlette):
             endpoint = self._SOCKETS.get(path)
             if endpoint is not None:
                 scope["app"] = self
-                await endpoint(WebSocket(scope, receive, send))
+                # serve_socket() itself, not the route's wrapper: one coroutine frame
+                # fewer held for each socket's whole life (decision 61).
+                await serve_socket(WebSocket(scope, receive, send), endpoint)
                 return
         await super().__call__(scope, receive, send)
 

@@ -80,6 +80,8 @@ class FastWebSocketProtocol(GuardedWebSocketProtocol):
     """The guarded ``websockets-sansio`` protocol plus :class:`RawSocket`. Adds no state
     per connection: the scope entry is the protocol object itself."""
 
+    __slots__ = ()
+
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         if not self.close_sent:  # the handshake is going ahead: the app gets the scope

@@ -38,11 +38,13 @@ from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
 from websockets.exceptions import InvalidState
+from websockets.http11 import Request
 
 from presence.clock import Timer
 from presence.core.ratelimit import FrameBudget
 from presence.web.close_codes import CloseCode
 from presence.web.guard import GuardedTransport, drop, guard_of
+from presence.web.lean_sync import Flag, Inbox
 
 #: Close timeout when no guard is in the lifespan state.
 CLOSE_TIMEOUT = 5.0
@@ -50,9 +52,26 @@ _PONG = b"\x8a"  # first byte of a server's pong frame: FIN bit | opcode 10
 
 
 class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
+    # Every attribute uvicorn's protocol and this one set, as slots: no instance dict
+    # per socket (~2 KiB with this many keys). One uvicorn adds later lands in a dict.
+    __slots__ = (
+        "_gone_callbacks", "_ping_budget", "_pings", "_throttle", "app", "app_state",
+        "asgi_version", "client", "close_sent", "close_timeout", "close_timer", "config",
+        "conn", "connections", "curr_msg_data_type", "default_headers", "disconnected",
+        "frames", "guard", "handshake_complete", "handshake_initiated", "initial_response",
+        "last_ping_rtt", "logger", "loop", "pending_ping_payload", "ping_interval",
+        "ping_sent_at", "ping_timeout", "ping_timer", "pong_timer", "queue", "read_paused",
+        "request", "response", "root_path", "scheme", "scope", "server", "tasks",
+        "transport", "wire", "writable",
+    )
+
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
+        # Nothing allocated while idle in place of uvicorn's asyncio.Queue and Event.
+        self.queue = Inbox()  # type: ignore[assignment]
+        self.writable = Flag()  # type: ignore[assignment]
+        self.writable.set()
         self.guard = guard_of(app_state)
         #: The transport itself (not its :class:`GuardedTransport` wrapper): hot paths.
         self.wire: asyncio.Transport = None  # type: ignore[assignment]
@@ -163,6 +182,17 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
             self._close_now(message.get("code", 1000), message.get("reason") or "")
             return
         await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # uvicorn reads the handshake's response only to accept: free its headers.
+            self.response = None  # type: ignore[assignment]
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        # uvicorn never reads the request again (the scope has a copy of its headers):
+        # free it. Its headers are emptied too: the parser's generator keeps a reference
+        # to the request for the connection's life.
+        event.headers.clear()
+        self.request = None  # type: ignore[assignment]
 
     def _close_now(self, code: int, reason: str) -> None:
         """uvicorn's close without waiting for the transport to be writable (the frames

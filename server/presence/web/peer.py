@@ -30,6 +30,7 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from presence.web.close_codes import CloseCode
 from presence.web.fastws import RAW_EXTENSION, RawSocket, encode_text_frame
+from presence.web.lean_sync import Flag
 
 log = logging.getLogger("presence.peer")
 
@@ -67,38 +68,6 @@ def _text(frame: Outgoing) -> str:
     if isinstance(frame, TextFrame):
         return frame.text
     return frame.decode() if isinstance(frame, bytes) else frame
-
-
-class Flag:
-    """The part of :class:`asyncio.Event` a peer needs (``set``, ``is_set``, ``wait``),
-    without the waiter deque an Event allocates up front (~0.8 KiB per socket)."""
-
-    __slots__ = ("_set", "_waiters")
-
-    def __init__(self) -> None:
-        self._set = False
-        self._waiters: list[asyncio.Future[None]] = []
-
-    def is_set(self) -> bool:
-        return self._set
-
-    def set(self) -> None:
-        self._set = True
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-
-    async def wait(self) -> None:
-        if self._set:
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        finally:
-            if waiter in self._waiters:  # cancelled (e.g. a timeout) before set()
-                self._waiters.remove(waiter)
 
 
 class _Flusher:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from starlette.types import Message
 from starlette.websockets import WebSocket
 
 from presence import frames
@@ -78,29 +79,62 @@ class Endpoint(Protocol[S, C]):
 
 
 async def serve_socket(ws: WebSocket, endpoint: Endpoint[S, C]) -> None:
-    """Run one socket of ``endpoint`` from its handshake to its end."""
+    """Run one socket of ``endpoint`` from its handshake to its end: refuse a foreign
+    Origin, else accept it and :func:`serve_session`. Failures become close codes a
+    client understands — 1012 when uvicorn cancels the handler at shutdown, 1011 for an
+    unexpected error (both mean reconnect; 1000 would not) — and the peer's queued
+    frames are flushed at the end."""
     rt: Runtime = ws.app.state.runtime
-    async with serving(ws, rt, endpoint.role) as peer:
-        if peer is None:
-            return
-        auth = await authenticate(ws, rt, peer, endpoint.parse)
-        if auth is None:
-            return
-        session = endpoint.admit(rt, peer, auth.identity)
-        if session is None:
-            return
-        cursor = auth.cursor
-        del auth  # this frame lives as long as the socket
+    role = endpoint.role
+    if not origin_allowed(ws, rt):
+        await ws.close(CloseCode.POLICY, "origin not allowed")
+        return
+    await ws.accept()
+    peer = Peer(ws, rt.settings.queue_size, rt.metrics.queue_drop(role).inc)
+    peer.start()
+    # Plain try blocks rather than an async context manager: its generator and context
+    # object would be held for the socket's whole life (decision 61).
+    try:
+        await serve_session(ws, rt, endpoint, peer)
+    except Disconnected:
+        pass  # the client left (or uvicorn closed it with 1012) before authenticating
+    except asyncio.CancelledError:
+        peer.close(CloseCode.SERVICE_RESTART, "server restarting")
+        raise
+    except Exception:
+        log.exception("%s socket failed", role)
+        peer.close(CloseCode.INTERNAL_ERROR, "internal error")
+    finally:
+        if peer.close_code is None:
+            peer.close(CloseCode.NORMAL)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await peer.closed.wait()
+        await peer.stop()
+
+
+async def serve_session(ws: WebSocket, rt: Runtime, endpoint: Endpoint[S, C],
+                        peer: Peer) -> None:
+    """Authenticate, admit and open the session, answer its frames until the socket
+    ends, then close the session."""
+    auth = await authenticate(ws, rt, peer, endpoint.parse)
+    if auth is None:
+        return
+    session = endpoint.admit(rt, peer, auth.identity)
+    if session is None:
+        return
+    cursor = auth.cursor
+    del auth  # this frame lives as long as the socket
+    try:
         try:
-            try:
-                await endpoint.open(rt, session, cursor)
-            except UNAVAILABLE:
-                # Redis is down or restarting: the client retries later.
-                try_again(peer)
-                return
-            await read_frames(ws, rt, endpoint, session)
-        finally:
-            await endpoint.close(rt, session)
+            await endpoint.open(rt, session, cursor)
+        except UNAVAILABLE:
+            # Redis is down or restarting: the client retries later.
+            try_again(peer)
+            return
+        await read_frames(ws, rt, endpoint, session)
+    finally:
+        await endpoint.close(rt, session)
 
 
 def try_again(peer: Peer) -> None:
@@ -116,8 +150,8 @@ async def read_frames(ws: WebSocket, rt: Runtime, endpoint: Endpoint[S, C], sess
     bucket = TokenBucket(rt.settings.rate_limit_per_second, rt.settings.rate_limit_burst)
     peer = session.peer
     while peer.close_code is None:
-        try:
-            raw = await receive_text(ws)
+        try:  # not receive_text(): one coroutine fewer held while the socket idles
+            raw = text_of(await ws.receive())
         except Disconnected:
             return
         now = session.last_seen_at = rt.clock.now()
@@ -150,7 +184,11 @@ class Disconnected(Exception):
 
 async def receive_text(ws: WebSocket) -> str:
     """Next text frame (binary frames are decoded as UTF-8 JSON too)."""
-    message = await ws.receive()
+    return text_of(await ws.receive())
+
+
+def text_of(message: Message) -> str:
+    """The text of a received ASGI message; raises :class:`Disconnected` for the end."""
     if message["type"] == "websocket.disconnect":
         raise Disconnected(int(message.get("code", 1000)))
     if message.get("text") is not None:
@@ -247,36 +285,7 @@ async def authenticate(ws: WebSocket, rt: Runtime, peer: Peer,
             peer.close(CloseCode.AUTH_FAILED, "authentication failed")
         return None
     peer.authenticated()
+    # Nothing reads the handshake's headers once the socket is authenticated (Origin,
+    # bearer token): an idle socket should not keep them (~1 KiB, decision 61).
+    ws.scope["headers"].clear()
     return Authenticated(identity, cursor)
-
-
-@contextlib.asynccontextmanager
-async def serving(ws: WebSocket, rt: Runtime, role: str) -> AsyncIterator[Peer | None]:
-    """Run one socket: refuse a foreign Origin (yields ``None``), else accept it and yield
-    its peer. Failures of the body become close codes a client understands — 1012 when
-    uvicorn cancels the handler at shutdown, 1011 for an unexpected error (both mean
-    reconnect; 1000 would not) — and the peer's queued frames are flushed at the end."""
-    if not origin_allowed(ws, rt):
-        await ws.close(CloseCode.POLICY, "origin not allowed")
-        yield None
-        return
-    await ws.accept()
-    peer = Peer(ws, rt.settings.queue_size, rt.metrics.queue_drop(role).inc)
-    peer.start()
-    try:
-        yield peer
-    except Disconnected:
-        pass  # the client left (or uvicorn closed it with 1012) before authenticating
-    except asyncio.CancelledError:
-        peer.close(CloseCode.SERVICE_RESTART, "server restarting")
-        raise
-    except Exception:
-        log.exception("%s socket failed", role)
-        peer.close(CloseCode.INTERNAL_ERROR, "internal error")
-    finally:
-        if peer.close_code is None:
-            peer.close(CloseCode.NORMAL)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await peer.closed.wait()
-        await peer.stop()
