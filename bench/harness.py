@@ -46,8 +46,8 @@ class Sizes:
 
     idle: int = field(default_factory=idle_count)
     storm: int = 5_000
-    latency_rate: float = 1_000.0
-    latency_supervisors: int = 50
+    latency_rate: float = 2_000.0
+    latency_supervisors: int = 100
     latency_agents: int = 200
     latency_seconds: float = 10.0
     throughput_supervisors: int = 50
