@@ -25,6 +25,7 @@ from presence.core.model import AgentId, ConnectionId
 from presence.core.org import OrgConfig
 from presence.engine import Engine, EngineSettings
 from presence.store.config_store import ConfigStore
+from presence.store.connection import RedisClient, open_client
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
 
@@ -222,12 +223,20 @@ async def _until(probe: Callable[[], Awaitable[int]], done: Callable[[int], bool
             await asyncio.sleep(period)
 
 
-async def _open_windows(client: Redis, n: int, grace_period: float) -> float:
+async def _open_windows(url: str, n: int, grace_period: float) -> float:
     """Agents ``A0`` … ``A{n-1}`` each sign in and drop, recorded through the store by an
     engine of another instance (``bench-grace-maker``) in this process: every agent is
     left Offline-pending in a grace window, as a lost instance leaves its agents, without
     the N live sockets a load process would need (one process may not hold 50,000: the
     open-files limit is 20,000). Returns the seconds it took."""
+    client = open_client(url)  # the server's client: enough connections for 256 at once
+    try:
+        return await _drop_all(client, n, grace_period)
+    finally:
+        await client.aclose()
+
+
+async def _drop_all(client: RedisClient, n: int, grace_period: float) -> float:
     org = await ConfigStore(client, KEYS).load()
     engine = Engine(RedisStore(client, KEYS), _FixedOrg(org), SystemClock(),
                     EngineSettings("bench-grace-maker", grace_period=grace_period,
@@ -265,7 +274,7 @@ async def grace(run: Run) -> dict[str, Any]:
     async with run.servers("presence", 1, "--grace", str(period),
                            "--instance-id", "bench-grace") as (server,):
         server.pause()
-        opening = await _open_windows(run.client, n, period)
+        opening = await _open_windows(run.redis.url, n, period)
         first, last = await _due_bounds(run.client)
         await asyncio.sleep(max(0.0, last - time.time()) + 0.05)
         server.resume()
