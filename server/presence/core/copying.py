@@ -26,7 +26,8 @@ def _plain_fields(cls: type) -> tuple[frozenset[str], tuple[str, ...]] | None:
     if hasattr(cls, "__post_init__"):
         return None
     fields = dataclasses.fields(cls)
-    if any(not f.init for f in fields) or len(fields) != len(getattr(cls, "__dataclass_fields__")):
+    own = vars(cls).get("__dataclass_fields__", {})  # ClassVar and InitVar entries too
+    if any(not f.init for f in fields) or len(fields) != len(own):
         return None
     names = tuple(f.name for f in fields)
     return frozenset(names), names

@@ -53,10 +53,7 @@ class GraceSweep(Transactions):
 
     async def _sweep_round(self) -> int:
         now = self.clock.now()
-        shards = range(self.store.keys.shards)
-        per_shard = await asyncio.gather(
-            *(self.store.due_members(shard, now, SWEEP_LIMIT) for shard in shards))
-        members = [m for ms in per_shard for m in ms]
+        members = await self.store.due_everywhere(now, SWEEP_LIMIT)
         due = due_agents(members, "grace:")
         await self._idle_each(due_agents(members, "idle:"))
         gate = asyncio.Semaphore(SWEEP_PARALLEL_BATCHES)
