@@ -37,8 +37,7 @@ class Sizes:
     throughput_seconds: float = 8.0
     redis_changes: int = 500
     grace_agents: int = 50_000
-    #: Longer than opening 50,000 windows takes on a loaded 2-core machine (~60-90 s).
-    grace_period: float = 120.0
+    grace_period: float = 1.0
     scale_agents: int = 4_000
     scale_publishers: int = 100
     scale_seconds: float = 8.0
