@@ -54,8 +54,8 @@ class Sizes:
     throughput_publishers: int = 100
     throughput_seconds: float = 8.0
     redis_changes: int = 500
-    grace_agents: int = 10_000
-    grace_period: float = 40.0
+    grace_agents: int = 50_000
+    grace_period: float = 1.0
     scale_agents: int = 4_000
     scale_publishers: int = 100
     scale_seconds: float = 8.0

@@ -99,11 +99,13 @@ def summary(s: dict[str, Any]) -> list[Row]:
     o = pick(s, "redis_cost", "presence", "script_calls_per_transition")
     rows.append(Row("Redis cost", "script calls per transition", o, None, None, None, "",
                     "1", _check(o, lambda v: v <= 1.05)))
-    o = pick(s, "grace_storm", "presence", "seconds_after_last_deadline")
+    o = pick(s, "grace_storm", "presence", "seconds_after_ready")
     n = pick(s, "grace_storm", "presence", "agents")
-    rows.append(Row("grace storm", f"seconds after the deadline until all {n or 0:.0f} are "
-                    "recalculated", o, None, None, None, "", "≤ 2 s",
-                    _check(o, lambda v: v <= 2)))
+    done = pick(s, "grace_storm", "presence", "recalculated")
+    whole = n is not None and n >= 50_000 and done == n  # issue 17: 50,000 windows
+    rows.append(Row("grace storm", f"seconds after the deadline (the server ready) until all "
+                    f"{n or 0:.0f} are recalculated", o, None, None, None, "", "50,000 in ≤ 2 s",
+                    _check(o, lambda v: whole and v <= 2)))
     rows += _broadcast_rows(s)
     for field, label in (("connections_per_second", "sign-ins/s"),
                          ("changes_per_second", "presence changes/s")):

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from presence.clock import FakeClock, SystemClock
+from presence.webhooks import dispatcher as dispatcher_module
 from tests.support.instance import Instance
 from tests.support.receiver import Received, Receiver
 from tests.support.rest import put_agent
@@ -272,3 +273,33 @@ async def test_work_item_transitions_arrive_in_order(server: Instance) -> None:
     assert queued[0]["data"]["version"] < by_agent[0]["data"]["version"]
     assert {b["data"]["id"] for b in bodies} == {"w1"}
     assert bodies[2]["data"]["agent_id"] == "A1" and "history" not in bodies[0]["data"]
+
+
+async def test_without_subscriptions_fan_out_builds_no_events_and_moves_on(
+        server: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no subscription a tick builds no webhook events from the new entries, and
+    a subscription made afterwards receives only what happens after it."""
+    built: list[str] = []
+    real = dispatcher_module.events_of_entry
+
+    def counting(partition: str, stream_id: str, entry: dict[str, Any]) -> Any:
+        built.append(stream_id)
+        return real(partition, stream_id, entry)
+
+    monkeypatch.setattr(dispatcher_module, "events_of_entry", counting)
+    hooks = server.runtime.webhooks
+    assert hooks is not None
+    await put_agent(server, "A1", team="T1")
+    await hooks.dispatcher.tick()  # the agent's creation, fanned out to nobody
+    assert built == []
+    recv = await Receiver().start()
+    try:
+        await subscribe(server, recv.url, ["presence.*", "agent.*"])
+        async with server.agent("A1"):
+            pass
+        await delivered(server, lambda: len(recv.requests) >= 2, "the sign-in's events")
+    finally:
+        await recv.stop()
+    assert built  # with a subscription the events are built again
+    assert [r.json()["type"] for r in recv.requests][:2] == [
+        "agent.connected", "presence.changed"]

@@ -5,9 +5,14 @@ engine never saw."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
 from presence.clock import to_ms
 from presence.core.model import ConnectionId
 from presence.engine import SWEEP_BATCH
+from presence.engine import sweep as sweep_module
 from tests.redis.redis_rig import GRACE, Rig
 
 TAB = ConnectionId("tab-1")
@@ -53,3 +58,27 @@ async def test_a_batch_larger_than_one_commit_round(rig: Rig) -> None:
 
     assert await a.sweep() == len(ids)
     assert await rig.due() == {}
+
+
+async def test_two_instances_sweeping_many_batches_at_once_expire_each_window_once(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two instances sweep together, each with several batches in flight: every window
+    is recalculated exactly once, by one of them."""
+    monkeypatch.setattr(sweep_module, "SWEEP_BATCH", 4)
+    a, b = rig.engine("i1"), rig.engine("i2")
+    ids = await rig.add_agents(37, stem="par")
+    for agent_id in ids:
+        await a.connect(agent_id, TAB)
+        await a.disconnect(agent_id, TAB)
+    for agent_id in ids[::3]:
+        a.forget(agent_id)  # some loaded, some decided from a's copies
+    rig.clock.advance(GRACE + 1)
+
+    async with asyncio.timeout(30):
+        done = await asyncio.gather(a.sweep(), b.sweep())
+
+    assert sum(done) == len(ids)
+    assert await rig.due() == {}
+    for agent_id in ids:
+        assert await rig.reasons(agent_id) == ["sign_in", "disconnected", "grace_expired"]

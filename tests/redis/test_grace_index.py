@@ -118,3 +118,26 @@ async def test_sweep_drops_a_due_entry_of_an_agent_not_in_grace(rig: Rig) -> Non
     after = await streams(rig, [agent_id])
     assert after["due"] == {}
     assert after == {**before, "due": {}}
+
+
+async def test_due_everywhere_reads_every_shard_up_to_now_and_the_limit(rig: Rig) -> None:
+    """due_everywhere returns the members due by now of every shard, at most the limit
+    of each, as due_members does shard by shard."""
+    now = rig.clock.now()
+    per_shard: dict[int, list[str]] = {}
+    for n in range(40):
+        member = f"grace:x{n}"
+        shard = rig.keys.shard_of(f"x{n}")
+        per_shard.setdefault(shard, []).append(member)
+        due_at = now - 5 + n % 2 * 10  # even n due 5 s ago, odd n due in 5 s
+        await rig.client.zadd(rig.keys.due(shard), {member: to_ms(due_at)})
+    assert len(per_shard) == rig.keys.shards  # the test covers every shard
+
+    everywhere = await rig.store.due_everywhere(now, 3)
+
+    one_by_one = [m for shard in range(rig.keys.shards)
+                  for m in await rig.store.due_members(shard, now, 3)]
+    assert everywhere == one_by_one
+    assert all(int(m.removeprefix("grace:x")) % 2 == 0 for m in everywhere)
+    assert sorted(await rig.store.due_everywhere(now, 100)) == sorted(
+        f"grace:x{n}" for n in range(0, 40, 2))

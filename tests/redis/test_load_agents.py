@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from presence.core.model import AgentId, ConnectionId
+from presence.store import agents as agents_module
 from presence.store.redis_store import LoadedAgent
 from tests.redis.redis_rig import GRACE, Rig
 
@@ -44,3 +47,21 @@ async def test_load_agents_equals_load_agent_one_by_one(rig: Rig) -> None:
 async def test_load_agents_of_nobody_is_empty(rig: Rig) -> None:
     """load_agents of an empty list returns an empty list."""
     assert await rig.store.load_agents([]) == []
+
+
+async def test_load_agents_splits_a_shard_into_calls_and_keeps_the_callers_order(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More agents of a shard than one load_shard call takes are read in several calls,
+    and returned in the caller's order (a repeated id twice), tags included."""
+    monkeypatch.setattr(agents_module, "LOAD_CHUNK", 3)
+    engine = rig.engine()
+    agents = await rig.add_agents(30, stem="chunk")
+    for agent_id in agents[::2]:
+        await engine.connect(agent_id, ConnectionId("tab-1"))
+    ids = [*reversed(agents), agents[4], AgentId("nobody")]
+
+    many = await rig.store.load_agents(ids)
+
+    assert many == [await rig.store.load_agent(agent_id) for agent_id in ids]
+    assert all(loaded.tag for loaded, a in zip(many, ids, strict=True) if a in agents[::2])

@@ -14,9 +14,9 @@ Pure: the callers pass ``now`` and what they know was sent (docs/decisions.md, 3
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
+from presence.core.copying import replace
 from presence.core.model import AgentState
 from presence.core.rules import Transition
 from presence.core.time import to_ms

@@ -14,8 +14,7 @@ idle Away commit undoes it.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from presence.core.copying import replace
 from presence.core.model import AgentState, Captured, Reason, Source
 from presence.core.rules import Transition, finish
 from presence.core.statuses import Base, oob_for

@@ -7,11 +7,12 @@ compare-and-set); the rules in :mod:`presence.core.rules` turn one state into th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NewType
 
 from presence.core.capacity import CapacityConfig, ProfileConfig, Usage
+from presence.core.copying import replace
 from presence.core.statuses import Base, Status, StatusId, oob_for
 from presence.core.time import from_ms, to_ms
 

@@ -10,8 +10,7 @@ pick, a supervisor's force and a sign-out clear it (:mod:`presence.core.rules`).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from presence.core.copying import replace
 from presence.core.model import AgentProfile, AgentState, Reason, Source
 from presence.core.org import OrgConfig
 from presence.core.rules import Transition, choose_forced, choose_manual, finish

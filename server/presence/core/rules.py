@@ -9,11 +9,12 @@ re-decide from the new state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from presence.core.capacity import WorkLoad
+from presence.core.copying import replace
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.following import auto_status, follows_capacity
 from presence.core.model import (

@@ -25,8 +25,11 @@ from presence.store.redis_store import Committed
 #: Grace deadlines the one-agent path of a sweep recalculates at once.
 SWEEP_CONCURRENCY = 32
 #: Due grace deadlines one sweep takes from each shard, and agents per batched commit.
-SWEEP_LIMIT = 2000
+SWEEP_LIMIT = 4000
 SWEEP_BATCH = 500
+#: Batches of one sweep round in flight at once: while Redis runs one batch's loads or
+#: commits, this process decides another's (decision 62).
+SWEEP_PARALLEL_BATCHES = 4
 
 
 class GraceSweep(Transactions):
@@ -50,16 +53,18 @@ class GraceSweep(Transactions):
 
     async def _sweep_round(self) -> int:
         now = self.clock.now()
-        shards = range(self.store.keys.shards)
-        per_shard = await asyncio.gather(
-            *(self.store.due_members(shard, now, SWEEP_LIMIT) for shard in shards))
-        members = [m for ms in per_shard for m in ms]
+        members = await self.store.due_everywhere(now, SWEEP_LIMIT)
         due = due_agents(members, "grace:")
         await self._idle_each(due_agents(members, "idle:"))
-        expired = 0
-        for i in range(0, len(due), SWEEP_BATCH):
-            expired += await self._expire_batch(due[i : i + SWEEP_BATCH], now)
-        return expired
+        gate = asyncio.Semaphore(SWEEP_PARALLEL_BATCHES)
+
+        async def batch(agent_ids: list[AgentId]) -> int:
+            async with gate:
+                return await self._expire_batch(agent_ids, now)
+
+        counts = await asyncio.gather(*(batch(due[i : i + SWEEP_BATCH])
+                                        for i in range(0, len(due), SWEEP_BATCH)))
+        return sum(counts)
 
     async def _records(self, agent_ids: list[AgentId], now: float
                        ) -> dict[AgentId, AgentRecord | None]:

@@ -102,6 +102,10 @@ class RedisStore:
         """See :meth:`AgentStore.due_members`."""
         return await self.agents.due_members(shard, now, limit)
 
+    async def due_everywhere(self, now: float, limit: int) -> list[str]:
+        """See :meth:`AgentStore.due_everywhere`."""
+        return await self.agents.due_everywhere(now, limit)
+
     async def due_grace(self, shard: int, now: float, limit: int) -> list[AgentId]:
         """See :meth:`AgentStore.due_grace`."""
         return await self.agents.due_grace(shard, now, limit)

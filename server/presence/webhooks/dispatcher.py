@@ -120,7 +120,9 @@ class Dispatcher:
                        subs: list[Subscription]) -> None:
         if not rows:
             return
-        queued = [(sub.id, ev) for stream_id, entry in rows
+        # No subscription: nothing to queue, so the entries' events are not built
+        # (they were, for every commit, and cost a grace storm 8 % of its CPU).
+        queued = [] if not subs else [(sub.id, ev) for stream_id, entry in rows
                   for ev in events_of_entry(partition, stream_id, entry)
                   for sub in subs if ev.at >= to_ms(sub.created_at)
                   and sub.wants(ev.event_type, ev.team, ev.teams)]

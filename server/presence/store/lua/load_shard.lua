@@ -3,22 +3,23 @@
 -- (no event after the cursor is already in it, none before it is missing).
 --
 -- KEYS[1]   shard events stream
--- KEYS[2..] for each agent of the shard, three keys: state hash (fields: doc, version),
+-- KEYS[2..] for each agent of the shard, three keys: state hash (fields: doc, version, tag),
 --           connections hash (connection id -> instance id), profile string (JSON)
 --
 -- No ARGV.
 --
 -- Returns {head id ("0-0" when the stream is empty),
---          {doc or false, version, {conn, instance, ...}, profile or false}, ...}:
---          one entry per agent, in KEYS order, each shaped like load_agent's reply
+--          {doc or false, version, {conn, instance, ...}, profile or false, tag}, ...}:
+--          one entry per agent, in KEYS order, each shaped like load_agent's reply (the
+--          sweep and other reads of many agents use it too, ignoring the head)
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local out = {'0-0'}
 if #last > 0 then
   out[1] = last[1][1]
 end
 for i = 2, #KEYS, 3 do
-  local st = redis.call('HMGET', KEYS[i], 'doc', 'version')
+  local st = redis.call('HMGET', KEYS[i], 'doc', 'version', 'tag')
   out[#out + 1] = {st[1], tonumber(st[2] or '0'), redis.call('HGETALL', KEYS[i + 1]),
-                   redis.call('GET', KEYS[i + 2])}
+                   redis.call('GET', KEYS[i + 2]), st[3] or ''}
 end
 return out
