@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from presence.clock import FakeClock
+from presence.store import pubsub_reader
 from presence.store.keys import Keys
 from presence.store.pubsub_reader import READ_SIZE, RawSubscriber
 from presence.web.hub import Hub
@@ -118,3 +119,20 @@ async def test_the_hub_subscribes_again_after_its_connection_is_killed(
                     "the hub subscribed again")
     finally:
         await hub.stop()
+
+
+async def test_a_silent_connection_is_pinged(
+    redis_client: Redis, key_prefix: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When nothing arrives for the health interval, the watchdog writes a PING and its
+    pong comes back as a ``pong`` message."""
+    monkeypatch.setattr(pubsub_reader, "HEALTH_INTERVAL", 0.05)
+    async with asyncio.timeout(BOUND):
+        raw = await _subscribed(redis_client, f"{key_prefix}ch")
+        try:
+            kinds: list[str] = []
+            while "pong" not in kinds:
+                kinds += [m["type"] for m in await raw.read(BOUND)]
+        finally:
+            await raw.close()
+    assert set(kinds) == {"pong"}

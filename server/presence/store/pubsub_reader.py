@@ -9,10 +9,11 @@ database — sends ``SSUBSCRIBE`` itself and then reads the socket's bytes direc
 a ``hiredis.Reader``: each wake-up returns every message those bytes complete, a batch.
 
 A lost connection (end of stream, a reset) raises redis-py's ``ConnectionError``; an
-error reply (an ACL refusing the channels) raises it as a ``ResponseError``. When no
-byte came for ``timeout`` seconds a ``PING`` is sent, so a connection that died without
-closing ends in a write error instead of waiting forever (what redis-py's health check
-did). The connection goes back to the pool closed.
+error reply (an ACL refusing the channels) raises it as a ``ResponseError``. A read
+sets no timer: a watchdog checks every :data:`HEALTH_INTERVAL` seconds, and when no
+byte came since its last look it writes a ``PING``, so a connection that died without
+closing ends in an error instead of waiting forever (what redis-py's health check did).
+The connection goes back to the pool closed.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from presence.store.connection import pack_command
 
 #: Bytes read from the socket at most per wake-up.
 READ_SIZE = 1 << 16
+#: Seconds of silence after which the watchdog writes a ``PING``.
+HEALTH_INTERVAL = 30.0
 #: The message types the hub reads, as redis-py names them (``pong``: a health PING's).
 _TYPES = {b"smessage": "smessage", b"ssubscribe": "ssubscribe",
           b"sunsubscribe": "sunsubscribe", b"pong": "pong"}
@@ -38,13 +41,16 @@ _TYPES = {b"smessage": "smessage", b"ssubscribe": "ssubscribe",
 class RawSubscriber:
     """One connection subscribed to some shard channels (see the module)."""
 
-    __slots__ = ("_client", "_conn", "_parser", "_stream")
+    __slots__ = ("_client", "_conn", "_parser", "_seen", "_stream", "_watchdog")
 
     def __init__(self, client: Redis) -> None:
         self._client = client
         self._conn: AbstractConnection | None = None
         self._stream: asyncio.StreamReader | None = None
         self._parser = hiredis.Reader(replyError=ResponseError)
+        #: Whether some bytes came since the watchdog's last look.
+        self._seen = True
+        self._watchdog: asyncio.TimerHandle | None = None
 
     async def open(self, channels: list[str]) -> None:
         """Take a connection and send ``SSUBSCRIBE`` for ``channels`` (the confirmations
@@ -55,19 +61,27 @@ class RawSubscriber:
                                        check_health=False)
         # The stream redis-py's parser would read (its buffer is empty after the handshake).
         self._stream = conn._reader
+        self._watch()
+
+    def _watch(self) -> None:
+        """Look again in :data:`HEALTH_INTERVAL`: a ``PING`` if nothing came meanwhile."""
+        conn = self._conn
+        if conn is None:
+            return
+        if not self._seen and conn._writer is not None:
+            conn._writer.write(pack_command("PING"))  # its error surfaces in the read
+        self._seen = False
+        self._watchdog = asyncio.get_running_loop().call_later(HEALTH_INTERVAL, self._watch)
 
     async def read(self, timeout: float) -> list[dict[str, Any]]:
-        """The messages of the next bytes to arrive (``[]`` after ``timeout`` seconds of
-        silence, a PING sent then)."""
+        """The messages of the next bytes to arrive. ``timeout`` is not used: the
+        watchdog stands for it (see the module); the list may be empty (bytes that end
+        no message)."""
         stream = self._stream
         if stream is None:
             raise RedisConnectionError("not subscribed")
-        try:
-            async with asyncio.timeout(timeout):
-                data = await stream.read(READ_SIZE)
-        except TimeoutError:
-            await self._ping()
-            return []
+        data = await stream.read(READ_SIZE)
+        self._seen = True
         if not data:
             raise RedisConnectionError("Connection closed by server.")
         parser = self._parser
@@ -76,19 +90,21 @@ class RawSubscriber:
         while (reply := parser.gets()) is not False:
             if isinstance(reply, ResponseError):
                 raise reply
-            kind, channel, payload = reply
+            if not isinstance(reply, list):  # PONG: only shard channels subscribed
+                kind, channel, payload = b"pong", None, reply
+            elif len(reply) == 3:
+                kind, channel, payload = reply
+            else:  # [b"pong", b""]: with classic channels subscribed too
+                (kind, payload), channel = reply, None
             batch.append({"type": _TYPES.get(kind, kind.decode()), "channel": channel,
                           "data": payload})
         return batch
 
-    async def _ping(self) -> None:
-        conn = self._conn
-        if conn is not None:
-            await conn.send_packed_command(pack_command("PING"), check_health=False)
-
     async def close(self) -> None:
         """Close the connection and give it back to the pool."""
         conn, self._conn, self._stream = self._conn, None, None
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if conn is not None:
             try:
                 await conn.disconnect()
