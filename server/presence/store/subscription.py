@@ -3,9 +3,15 @@
 What: :class:`Subscription` subscribes one client to some channels and hands out one
 message reader per connection it reads from: one on a single server; on a cluster one per
 node holding a subscribed channel, since redis-py's cluster pub/sub object would
-otherwise block on one node's socket while messages wait on another. A reader returns
-redis-py's message dicts (``type``: ``ssubscribe`` for each confirmation, ``smessage``
-for each message) or ``None`` when none came within its timeout.
+otherwise block on one node's socket while messages wait on another. A reader returns a
+batch of message dicts as redis-py shapes them (``type``: ``ssubscribe`` for each
+confirmation, ``smessage`` for each message), ``[]`` when none came within its timeout.
+
+On a single server the connection is read by
+:class:`~presence.store.pubsub_reader.RawSubscriber`: every message of one wake-up at
+once, without redis-py's per-message layers (decision 63). On a cluster redis-py's
+cluster pub/sub object still reads, one message per call (it follows ``MOVED`` and
+slot migrations by ending the read, so the hub resubscribes).
 
 When: the hub opens one per process and opens a new one after a connection loss; close
 it when its readers end (:meth:`Subscription.close` never raises).
@@ -18,9 +24,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from presence.store.connection import RedisClient, is_cluster
+from presence.store.pubsub_reader import RawSubscriber
 
-#: Waits up to the given seconds for the next message of one connection.
-Reader = Callable[[float], Awaitable[dict[str, Any] | None]]
+#: Waits up to the given seconds for the next messages of one connection.
+Reader = Callable[[float], Awaitable[list[dict[str, Any]]]]
 
 
 class Subscription:
@@ -28,16 +35,18 @@ class Subscription:
 
     def __init__(self, client: RedisClient) -> None:
         self._client = client
-        self._pubsub: Any = client.pubsub()
+        self._raw: RawSubscriber | None = None
+        self._pubsub: Any = None
 
     async def open(self, channels: list[str]) -> list[Reader]:
         """Subscribe to ``channels``; the readers of the connections that carry them."""
-        pubsub = self._pubsub
-        await pubsub.ssubscribe(*channels)
         if not is_cluster(self._client):
-            def read(timeout: float) -> Awaitable[dict[str, Any] | None]:
-                return pubsub.get_message(timeout=timeout)  # type: ignore[no-any-return]
-            return [read]
+            raw = self._raw = RawSubscriber(self._client)  # type: ignore[arg-type]
+            await raw.open(channels)
+            return [raw.read]
+        pubsub: Any = self._client.pubsub()
+        self._pubsub = pubsub
+        await pubsub.ssubscribe(*channels)
         cluster: Any = self._client
         return [self._node_reader(cluster.get_node(node_name=name))
                 for name in list(pubsub.node_pubsub_mapping)]
@@ -45,12 +54,15 @@ class Subscription:
     def _node_reader(self, node: Any) -> Reader:
         pubsub = self._pubsub
 
-        def read(timeout: float) -> Awaitable[dict[str, Any] | None]:
-            return pubsub.get_sharded_message(  # type: ignore[no-any-return]
-                timeout=timeout, target_node=node)
+        async def read(timeout: float) -> list[dict[str, Any]]:
+            msg = await pubsub.get_sharded_message(timeout=timeout, target_node=node)
+            return [] if msg is None else [msg]
         return read
 
     async def close(self) -> None:
         """Unsubscribe and release the connections (errors ignored: they may be lost)."""
         with contextlib.suppress(Exception):
-            await self._pubsub.aclose()
+            if self._raw is not None:
+                await self._raw.close()
+            if self._pubsub is not None:
+                await self._pubsub.aclose()

@@ -176,21 +176,19 @@ class Hub:
             finally:
                 await subscription.close()
 
-    async def _read(self, channels: list[str], next_message: Reader) -> None:
-        """Read one connection's messages; the first reader to see every subscription
-        confirmed marks the hub connected."""
+    async def _read(self, channels: list[str], next_messages: Reader) -> None:
+        """Read one connection's messages, a batch per wake-up; the first reader to see
+        every subscription confirmed marks the hub connected."""
         while True:
-            msg = await next_message(30.0)
-            if msg is None:
-                continue
-            if msg["type"] == "ssubscribe":
-                self._confirmed.add(msg["channel"])
-                if len(self._confirmed) >= len(channels) and not self.connected.is_set():
-                    self.connected.set()
-                    await self.on_resubscribed()
-                continue
-            if self.dispatch(msg):
-                await self.on_config_changed()
+            for msg in await next_messages(30.0):
+                if msg["type"] == "ssubscribe":
+                    self._confirmed.add(msg["channel"])
+                    if len(self._confirmed) >= len(channels) and not self.connected.is_set():
+                        self.connected.set()
+                        await self.on_resubscribed()
+                    continue
+                if self.dispatch(msg):
+                    await self.on_config_changed()
 
     def dispatch(self, msg: dict[str, Any]) -> bool:
         """Forward one pub/sub message; ``True`` when it says the config changed."""
