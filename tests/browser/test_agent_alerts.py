@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from urllib.parse import urlparse
 
 import pytest
 from playwright.async_api import BrowserContext, Page, WebSocket, expect
@@ -169,7 +170,8 @@ async def test_the_supervisor_page_pings_at_the_interval_the_server_announces(
     enough = asyncio.Event()
 
     def watch(ws: WebSocket) -> None:
-        kind = "supervisor" if ws.url.endswith("/ws/supervisor") else "agent"
+        path = urlparse(ws.url).path  # the supervisor page adds ?batch=1 (decision 59)
+        kind = "supervisor" if path.endswith("/ws/supervisor") else "agent"
 
         def sent(payload: str | bytes) -> None:
             if isinstance(payload, str) and '"type":"ping"' in payload.replace(" ", ""):
