@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from typing import Any, Union
 
 import msgspec
@@ -100,33 +101,35 @@ def refusal(raw: str | bytes, exc: msgspec.DecodeError, types: frozenset[str]) -
     return FrameError(ErrorCode.INVALID_FIELD, field_problem(str(exc)), ref)
 
 
-def parse_agent_frame(raw: str | bytes) -> AgentCommand:
-    """Parse one frame from an agent socket."""
-    try:
-        command: AgentCommand = _AGENT.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise refusal(raw, exc, _AGENT_TYPES) from None
-    except (RecursionError, UnicodeEncodeError):  # too deep; text with lone surrogates
-        raise FrameError(ErrorCode.BAD_FRAME, INVALID_JSON) from None
-    ref = command.ref
-    if ref is None or (ref.__class__ is str and len(ref) <= MAX_REF_LENGTH) or (
-            ref.__class__ is int and _LOWEST <= ref <= _HIGHEST):
+def _parser(decoder: msgspec.json.Decoder[Any], types: frozenset[str],
+            name: str, doc: str) -> Callable[[str | bytes], Any]:
+    """The parser of one endpoint: decode with ``decoder`` (its tagged union of
+    ``types``); a ``ref`` the server cannot echo is dropped. A closure rather than a
+    shared function called by both, so a frame costs one Python call."""
+
+    def parse(raw: str | bytes) -> Any:
+        try:
+            command = decoder.decode(raw)
+        except msgspec.DecodeError as exc:
+            raise refusal(raw, exc, types) from None
+        except (RecursionError, UnicodeEncodeError):  # too deep; text with lone surrogates
+            raise FrameError(ErrorCode.BAD_FRAME, INVALID_JSON) from None
+        ref = command.ref
+        if ref is None or (ref.__class__ is str and len(ref) <= MAX_REF_LENGTH) or (
+                ref.__class__ is int and _LOWEST <= ref <= _HIGHEST):
+            return command
+        force_setattr(command, "ref", None)
         return command
-    force_setattr(command, "ref", None)
-    return command
+
+    parse.__name__ = parse.__qualname__ = name
+    parse.__doc__ = doc
+    return parse
 
 
-def parse_supervisor_frame(raw: str | bytes) -> SupervisorCommand:
-    """Parse one frame from a supervisor socket."""
-    try:
-        command: SupervisorCommand = _SUPERVISOR.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise refusal(raw, exc, _SUPERVISOR_TYPES) from None
-    except (RecursionError, UnicodeEncodeError):  # too deep; text with lone surrogates
-        raise FrameError(ErrorCode.BAD_FRAME, INVALID_JSON) from None
-    ref = command.ref
-    if ref is None or (ref.__class__ is str and len(ref) <= MAX_REF_LENGTH) or (
-            ref.__class__ is int and _LOWEST <= ref <= _HIGHEST):
-        return command
-    force_setattr(command, "ref", None)
-    return command
+#: Parse one frame from an agent socket.
+parse_agent_frame: Callable[[str | bytes], AgentCommand] = _parser(
+    _AGENT, _AGENT_TYPES, "parse_agent_frame", "Parse one frame from an agent socket.")
+#: Parse one frame from a supervisor socket.
+parse_supervisor_frame: Callable[[str | bytes], SupervisorCommand] = _parser(
+    _SUPERVISOR, _SUPERVISOR_TYPES, "parse_supervisor_frame",
+    "Parse one frame from a supervisor socket.")
