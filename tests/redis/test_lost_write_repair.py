@@ -13,7 +13,7 @@ import orjson
 
 from presence.clock import to_ms
 from presence.core.model import AgentId, ConnectionId
-from presence.web.events import stream_position
+from presence.store.replies import stream_position
 from tests.redis.redis_rig import Rig
 
 TAB = ConnectionId("tab-1")

@@ -11,3 +11,9 @@ def text(value: object) -> str:
     if isinstance(value, str):
         return value
     raise TypeError(f"expected bytes or str, got {type(value).__name__}")
+
+
+def stream_position(stream_id: str) -> tuple[int, int]:
+    """``"1700000000000-3"`` → ``(1700000000000, 3)``, ordered as Redis orders ids."""
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)

@@ -13,7 +13,7 @@ from presence.core.outbound import relay_message_id, work_item_agent, work_item_
 from presence.core.work import WorkItem
 from presence.store.connection import UNAVAILABLE, RedisClient
 from presence.store.keys import Keys
-from presence.store.replies import text
+from presence.store.replies import stream_position, text
 from presence.store.scripts import script_source
 
 
@@ -49,11 +49,6 @@ def _item_event(item: WorkItem, teams: tuple[str, ...]) -> bytes:
     agent = work_item_agent(item)
     about: dict[str, object] = {"to": agent} if agent else {"teams": list(teams)}
     return orjson.dumps({"hooks": [kind], "at": at, "item": data} | about)
-
-
-def _stream_pos(stream_id: str) -> tuple[int, int]:
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 class WorkStore:
@@ -112,7 +107,7 @@ class WorkStore:
             return False
         if agent:
             earlier = sorted(((text(i), bytes(e)) for i, e in zip(
-                reply[3::2], reply[4::2], strict=True)), key=lambda r: _stream_pos(r[0]))
+                reply[3::2], reply[4::2], strict=True)), key=lambda r: stream_position(r[0]))
             try:
                 for stream_id, entry in earlier:  # another instance's, not relayed yet
                     await self._relay_event(ws, stream_id, agent, entry, at)

@@ -8,13 +8,8 @@ from typing import Any
 
 from presence import frames
 from presence.core.epochs import Stamp, wire_stamp
+from presence.store.replies import stream_position
 from presence.web.peer import TextFrame
-
-
-def stream_position(stream_id: str) -> tuple[int, int]:
-    """``"1700000000000-3"`` → ``(1700000000000, 3)``, ordered as Redis orders ids."""
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 @dataclass(frozen=True, slots=True)

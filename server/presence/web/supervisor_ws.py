@@ -33,8 +33,9 @@ from presence.defs.frames import (
     SignOutAgent,
     SupervisorCommand,
 )
+from presence.store.replies import stream_position
 from presence.web.close_codes import CloseCode
-from presence.web.events import event_of, stream_position
+from presence.web.events import event_of
 from presence.web.peer import Peer
 from presence.web.reauth import renewed_identity
 from presence.web.runtime import Runtime
