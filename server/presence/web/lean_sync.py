@@ -15,7 +15,27 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
-def _wake_all(waiters: list[asyncio.Future[None]]) -> None:
+Waiters = list[asyncio.Future[None]]
+
+
+def _enlisted(waiters: Waiters | None, waiter: asyncio.Future[None]) -> Waiters:
+    """``waiters`` with ``waiter`` added last (a new list when there was none)."""
+    if waiters is None:
+        return [waiter]
+    waiters.append(waiter)
+    return waiters
+
+
+def _delisted(waiters: Waiters | None, waiter: asyncio.Future[None]) -> Waiters | None:
+    """``waiters`` without ``waiter`` (a cancelled wait), ``None`` once none is left."""
+    if waiters is not None and waiter in waiters:
+        waiters.remove(waiter)
+        if not waiters:
+            return None
+    return waiters
+
+
+def _wake_all(waiters: Waiters) -> None:
     for waiter in waiters:
         if not waiter.done():
             waiter.set_result(None)
@@ -29,7 +49,7 @@ class Flag:
 
     def __init__(self) -> None:
         self._set = False
-        self._waiters: list[asyncio.Future[None]] | None = None
+        self._waiters: Waiters | None = None
 
     def is_set(self) -> bool:
         return self._set
@@ -48,18 +68,11 @@ class Flag:
         if self._set:
             return
         waiter = asyncio.get_running_loop().create_future()
-        if self._waiters is None:
-            self._waiters = [waiter]
-        else:
-            self._waiters.append(waiter)
+        self._waiters = _enlisted(self._waiters, waiter)
         try:
             await waiter
         finally:
-            waiters = self._waiters
-            if waiters is not None and waiter in waiters:  # cancelled before set()
-                waiters.remove(waiter)
-                if not waiters:
-                    self._waiters = None
+            self._waiters = _delisted(self._waiters, waiter)  # cancelled before set()
 
 
 class Inbox(Generic[T]):
@@ -71,7 +84,7 @@ class Inbox(Generic[T]):
 
     def __init__(self) -> None:
         self._items: list[T] | None = None
-        self._waiters: list[asyncio.Future[None]] | None = None
+        self._waiters: Waiters | None = None
 
     def qsize(self) -> int:
         return 0 if self._items is None else len(self._items)
@@ -91,18 +104,11 @@ class Inbox(Generic[T]):
         """The oldest item, waiting for one if there is none."""
         while self._items is None:
             waiter = asyncio.get_running_loop().create_future()
-            if self._waiters is None:
-                self._waiters = [waiter]
-            else:
-                self._waiters.append(waiter)
+            self._waiters = _enlisted(self._waiters, waiter)
             try:
                 await waiter
             except BaseException:
-                waiters = self._waiters
-                if waiters is not None and waiter in waiters:
-                    waiters.remove(waiter)
-                    if not waiters:
-                        self._waiters = None
+                self._waiters = _delisted(self._waiters, waiter)
                 # Woken and cancelled at once: pass the wake-up on to the next getter.
                 if self._items is not None and waiter.done() and not waiter.cancelled():
                     self._wake_next()
