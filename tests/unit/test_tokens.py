@@ -120,3 +120,76 @@ def test_identities_with_the_same_teams_share_one_team_set() -> None:
     a, b = (service.verify(service.issue(Role.SUPERVISOR, s, now=1000.0, teams=["t1", "t2"]),
                            1000.0) for s in ("S1", "S2"))
     assert a.teams == frozenset({"t1", "t2"}) and a.teams is b.teams
+
+
+# --- the decoder with its key prepared once (decision 65) ---
+
+PEM_SECRET = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+
+
+def plain_refusal(token: str, secret: str = SECRET) -> str:
+    """What PyJWT's own decoder, configured as TokenService's, says of ``token``."""
+    decoder = jwt.PyJWT(options={"verify_exp": False, "verify_iat": False,
+                                 "verify_nbf": False, "require": ["sub", "role", "exp"]})
+    with pytest.raises(jwt.PyJWTError) as caught:
+        decoder.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER)
+    return f"invalid token: {caught.value}"
+
+
+@pytest.mark.parametrize("token", [
+    jwt.encode({"iss": ISSUER, "sub": "A1", "role": "agent", "exp": int(NOW + 60)},
+               SECRET * 2, algorithm="HS512"),  # another algorithm
+    jwt.encode({"iss": ISSUER, "sub": "A1", "role": "agent", "exp": int(NOW + 60)},
+               None, algorithm="none"),
+    forge()[:-2] + ("AA" if not forge().endswith("AA") else "BB"),  # signature altered
+    forge(aud="someone"),  # an audience this server does not expect
+    forge(iss="someone-else"),
+    forge(sub=None),  # a required claim missing
+    forge(sub=7),  # a subject that is not a string
+    forge(jti=5),
+    "not.a.token", "a.b", "", "e30.e30.!!!!",
+    forge().replace(".", ".e30.", 1),  # too many segments
+])
+def test_refusals_carry_pyjwt_s_own_messages(token: str) -> None:
+    """A refused token is refused with the message PyJWT's unmodified HS256 decoder
+    gives it (wrong or `none` algorithm, bad signature, audience, issuer, claims,
+    malformed)."""
+    assert refused(TokenService(SECRET), token) == plain_refusal(token)
+
+
+def test_expired_and_not_yet_valid_tokens_are_refused() -> None:
+    """PyJWT-made tokens past their ``exp`` or before their ``nbf`` are refused."""
+    service = TokenService(SECRET)
+    assert refused(service, forge(exp=int(NOW - 1))) == "token expired"
+    assert refused(service, forge(nbf=int(NOW + 10))) == "token not yet valid"
+    assert service.verify(forge(nbf=int(NOW - 10)), NOW).subject == "A1"
+
+
+def test_the_secret_is_prepared_once_not_per_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyJWT's key preparation (the asymmetric-key checks) runs once for a service's
+    secret, not once per token decoded."""
+    calls: list[object] = []
+    original = jwt.algorithms.HMACAlgorithm.prepare_key
+
+    def counting(self: jwt.algorithms.HMACAlgorithm, key: str | bytes) -> bytes:
+        calls.append(key)
+        return original(self, key)
+
+    monkeypatch.setattr(jwt.algorithms.HMACAlgorithm, "prepare_key", counting)
+    service = TokenService(SECRET)
+    tokens = [forge(sub=f"A{i}") for i in range(5)]
+    calls.clear()  # forge() signs through PyJWT's global algorithms
+    assert [service.verify(t, NOW).subject for t in tokens] == [f"A{i}" for i in range(5)]
+    assert len(calls) == 1
+
+
+def test_a_secret_that_is_a_public_key_is_refused_at_every_use() -> None:
+    """A secret PyJWT takes for an asymmetric key fails every token, every time (the
+    failed preparation is not kept)."""
+    service = TokenService(PEM_SECRET)
+    token = jwt.encode({"iss": ISSUER, "sub": "A1", "role": "agent", "exp": int(NOW + 60)},
+                       "x" * 40, algorithm=ALGORITHM)
+    first = refused(service, token)
+    assert first == plain_refusal(token, PEM_SECRET)
+    assert "asymmetric key" in first
+    assert refused(service, token) == first
