@@ -111,7 +111,9 @@ def hs256_decoder(options: dict[str, Any]) -> jwt.PyJWT:
     signature, claims and their messages) is PyJWT's own."""
     decoder = jwt.PyJWT(options=options)  # type: ignore[arg-type]
     # PyJWT keeps its signature layer in `_jws` (an instance per PyJWT): the algorithms
-    # registered there are this decoder's only.
+    # registered there are this decoder's only. A PyJWT without one keeps its own path.
+    if not isinstance(getattr(decoder, "_jws", None), jwt.PyJWS):
+        return decoder
     jws = jwt.PyJWS(algorithms=[], options=decoder._jws.options)
     jws.register_algorithm(ALGORITHM, PreparedHMAC(HMACAlgorithm.SHA256))
     decoder._jws = jws
