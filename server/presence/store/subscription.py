@@ -9,7 +9,9 @@ confirmation, ``smessage`` for each message), ``[]`` when none came within its t
 
 On a single server the connection is read by
 :class:`~presence.store.pubsub_reader.RawSubscriber`: every message of one wake-up at
-once, without redis-py's per-message layers (decision 63). On a cluster redis-py's
+once, without redis-py's per-message layers (decision 63), and each shard message is
+offered to the ``take`` callback as its bytes arrive — one it handles wakes no reader
+(decision 66). On a cluster redis-py's
 cluster pub/sub object still reads, one message per call (it follows ``MOVED`` and
 slot migrations by ending the read, so the hub resubscribes).
 
@@ -23,7 +25,9 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from presence.clock import Clock
 from presence.store.connection import RedisClient, is_cluster
+from presence.store.pubsub_protocol import Take
 from presence.store.pubsub_reader import RawSubscriber
 
 #: Waits up to the given seconds for the next messages of one connection.
@@ -33,15 +37,20 @@ Reader = Callable[[float], Awaitable[list[dict[str, Any]]]]
 class Subscription:
     """A sharded subscription of one client (see the module)."""
 
-    def __init__(self, client: RedisClient) -> None:
+    def __init__(self, client: RedisClient, take: Take | None = None,
+                 clock: Clock | None = None) -> None:
         self._client = client
+        self._take = take
+        self._clock = clock
         self._raw: RawSubscriber | None = None
         self._pubsub: Any = None
 
     async def open(self, channels: list[str]) -> list[Reader]:
-        """Subscribe to ``channels``; the readers of the connections that carry them."""
+        """Subscribe to ``channels``; the readers of the connections that carry them
+        (on a cluster ``take`` is not used: every message comes out of a reader)."""
         if not is_cluster(self._client):
-            raw = self._raw = RawSubscriber(self._client)  # type: ignore[arg-type]
+            raw = self._raw = RawSubscriber(self._client, self._take,  # type: ignore[arg-type]
+                                            self._clock)
             await raw.open(channels)
             return [raw.read]
         pubsub: Any = self._client.pubsub()
