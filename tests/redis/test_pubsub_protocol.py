@@ -42,7 +42,7 @@ class Taker:
 
 
 async def _subscribed(client: Redis, channel: str, take: Taker) -> RawSubscriber:
-    raw = RawSubscriber(client, take)
+    raw = RawSubscriber(client.connection_pool, take)
     await raw.open([channel])
     assert [m["type"] for m in await raw.read(BOUND)] == ["ssubscribe"]
     return raw

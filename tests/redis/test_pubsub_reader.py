@@ -26,7 +26,7 @@ READ_SIZE = 1 << 16
 
 async def _subscribed(client: Redis, channel: str,
                       clock: FakeClock | None = None) -> RawSubscriber:
-    raw = RawSubscriber(client, clock=clock)
+    raw = RawSubscriber(client.connection_pool, clock=clock)
     await raw.open([channel])
     confirmations: list[dict[str, Any]] = []
     while not confirmations:

@@ -13,8 +13,9 @@ for an earlier one. Queued messages above :data:`MAX_QUEUED` pause reading the s
 
 A lost connection or an end of stream makes the next :meth:`~PushProtocol.read` (once
 the queue is empty) raise redis-py's ``ConnectionError``; an error reply raises as a
-``ResponseError``; an exception from ``take`` is raised there too and stops the
-dispatch. The original protocol still gets the connection's loss and the writer's flow
+``ResponseError``; an ``sunsubscribe`` this side never asked for (a cluster slot that
+moved) raises a ``ConnectionError``; an exception from ``take`` is raised there too and
+stops the dispatch. The original protocol still gets the connection's loss and the writer's flow
 control, so redis-py's writer and ``disconnect`` work as before.
 """
 
@@ -82,7 +83,11 @@ class PushProtocol(asyncio.Protocol):
                     continue
                 if isinstance(reply, ResponseError):
                     raise reply
-                queue.append(message_of(reply))
+                message = message_of(reply)
+                if message["type"] == "sunsubscribe":  # never asked for: the slot moved
+                    raise RedisConnectionError(f"unsubscribed from {message['channel']!r} "
+                                               "by the server")
+                queue.append(message)
         except Exception as exc:
             self._fail(exc)
             return

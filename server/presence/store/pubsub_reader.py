@@ -1,14 +1,16 @@
-"""A lean sharded pub/sub reader on one connection of a single server's pool.
+"""A lean sharded pub/sub reader on one connection of a pool (a server's or a node's).
 
 redis-py's ``PubSub.get_message`` costs about 25 µs of Python per message and returns
 one message per call (decision 63); a task reading the connection's ``StreamReader``
 still wakes once per message, which a process none of whose sockets needs the event
 pays for nothing (issue 17, decision 66). :class:`RawSubscriber` takes one connection
-of the client's pool — redis-py has connected it, with the URL's TLS, user/password
-and database — puts a :class:`~presence.store.pubsub_protocol.PushProtocol` in place
-of its protocol, and sends ``SSUBSCRIBE`` itself: each shard message is handed to the
-``take`` callback as its bytes arrive; the rest (confirmations, pongs, messages
-``take`` declines) come out of :meth:`RawSubscriber.read`, a batch per wake-up.
+of a pool — a single server's, or one cluster node's (:class:`NodePool`); redis-py has
+connected it, with the URL's TLS, user/password and database — puts a
+:class:`~presence.store.pubsub_protocol.PushProtocol` in place of its protocol, and
+sends ``SSUBSCRIBE`` itself, one per channel (on a cluster, channels of different slots
+may not share one): each shard message is handed to the ``take`` callback as its bytes
+arrive; the rest (confirmations, pongs, messages ``take`` declines) come out of
+:meth:`RawSubscriber.read`, a batch per wake-up.
 
 A lost connection (end of stream, a reset) raises redis-py's ``ConnectionError``; an
 error reply (an ACL refusing the channels) raises it as a ``ResponseError``. A read
@@ -20,9 +22,8 @@ health check did). The connection goes back to the pool closed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -34,14 +35,49 @@ from presence.store.pubsub_protocol import PushProtocol, Take
 HEALTH_INTERVAL = 30.0
 
 
+class Pool(Protocol):
+    """Where a subscriber's connection comes from and goes back to."""
+
+    async def get_connection(self) -> AbstractConnection:
+        """A connected connection of the pool."""
+        ...
+
+    async def release(self, connection: AbstractConnection) -> None:
+        """Give ``connection`` back (closed)."""
+        ...
+
+
+class NodePool:
+    """One cluster node's connections as a :class:`Pool` (the node's own free list:
+    a connection given back closed reconnects on its next use)."""
+
+    __slots__ = ("_node",)
+
+    def __init__(self, node: Any) -> None:
+        self._node = node
+
+    async def get_connection(self) -> AbstractConnection:
+        conn: AbstractConnection = self._node.acquire_connection()
+        try:
+            await conn.connect()  # type: ignore[no-untyped-call]
+        except BaseException:
+            await conn.disconnect()
+            self._node.release(conn)
+            raise
+        return conn
+
+    async def release(self, connection: AbstractConnection) -> None:
+        self._node.release(connection)
+
+
 class RawSubscriber:
     """One connection subscribed to some shard channels (see the module)."""
 
-    __slots__ = ("_client", "_clock", "_conn", "_protocol", "_take", "_watchdog")
+    __slots__ = ("_clock", "_conn", "_pool", "_protocol", "_take", "_watchdog")
 
-    def __init__(self, client: Redis, take: Take | None = None,
+    def __init__(self, pool: Pool, take: Take | None = None,
                  clock: Clock | None = None) -> None:
-        self._client = client
+        self._pool = pool
         self._take = take
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._conn: AbstractConnection | None = None
@@ -51,19 +87,20 @@ class RawSubscriber:
     async def open(self, channels: list[str]) -> None:
         """Take a connection and send ``SSUBSCRIBE`` for ``channels`` (the confirmations
         arrive as messages)."""
-        conn = await self._client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+        conn = await self._pool.get_connection()
         self._conn = conn
         writer = conn._writer
         if writer is None:
             raise RedisConnectionError("not connected")
         transport: Any = writer.transport
         protocol = PushProtocol(transport, transport.get_protocol(), self._take)
-        leftover = conn._reader._buffer if conn._reader is not None else b""
+        stream: Any = conn._reader
+        leftover = stream._buffer if stream is not None else b""
         transport.set_protocol(protocol)
         self._protocol = protocol
         if leftover:  # bytes redis-py read past the handshake (none expected)
             protocol.data_received(bytes(leftover))
-        writer.write(pack_command("SSUBSCRIBE", *channels))
+        writer.write(b"".join(pack_command("SSUBSCRIBE", c) for c in channels))
         self._watch()
 
     def _watch(self) -> None:
@@ -94,4 +131,4 @@ class RawSubscriber:
             try:
                 await conn.disconnect()
             finally:
-                await self._client.connection_pool.release(conn)
+                await self._pool.release(conn)
