@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from presence.store import pubsub_protocol
-from presence.store.connection import open_client
+from presence.store.connection import open_client, pack_command
 from presence.store.pubsub_reader import RawSubscriber
 from tests.support.waiting import until
 
@@ -146,6 +146,23 @@ async def test_many_held_messages_pause_the_socket_and_all_arrive(
             await raw.close()
     assert first[0] == DECLINED and len(first) < len(bodies)
     assert first + take.taken == [DECLINED, *bodies]
+
+
+async def test_an_unsubscribe_ends_the_read(redis_client: Redis, key_prefix: str) -> None:
+    """An ``sunsubscribe`` reaching the connection (what a cluster node sends when the
+    channel's slot moves; here written on the connection itself) makes the read raise a
+    connection error, so the hub subscribes again."""
+    channel, take = f"{key_prefix}ch", Taker()
+    async with asyncio.timeout(BOUND):
+        raw = await _subscribed(redis_client, channel, take)
+        try:
+            writer = raw._conn._writer if raw._conn is not None else None
+            assert writer is not None
+            writer.write(pack_command("SUNSUBSCRIBE", channel))
+            with pytest.raises(RedisConnectionError, match="unsubscribed"):
+                await raw.read(BOUND)
+        finally:
+            await raw.close()
 
 
 async def _killed_then_read(url: str, channel: str) -> tuple[list[bytes], str]:
