@@ -1,112 +1,134 @@
-"""A lean sharded pub/sub reader on one connection of a single server's pool.
+"""A lean sharded pub/sub reader on one connection of a pool (a server's or a node's).
 
-redis-py's ``PubSub.get_message`` costs about 25 µs of Python per message (a health
-check, a retry wrapper, a timer, a dict built by a handler lookup) and returns one
-message per call, so a process woken by an event none of its sockets needs still pays
-that for it (issue 17, decision 63). :class:`RawSubscriber` takes one connection of the
-client's pool — redis-py has connected it, with the URL's TLS, user/password and
-database — sends ``SSUBSCRIBE`` itself and then reads the socket's bytes directly into
-a ``hiredis.Reader``: each wake-up returns every message those bytes complete, a batch.
+redis-py's ``PubSub.get_message`` costs about 25 µs of Python per message and returns
+one message per call (decision 63); a task reading the connection's ``StreamReader``
+still wakes once per message, which a process none of whose sockets needs the event
+pays for nothing (issue 17, decision 66). :class:`RawSubscriber` takes one connection
+of a pool — a single server's, or one cluster node's (:class:`NodePool`); redis-py has
+connected it, with the URL's TLS, user/password and database — puts a
+:class:`~presence.store.pubsub_protocol.PushProtocol` in place of its protocol, and
+sends ``SSUBSCRIBE`` itself, one per channel (on a cluster, channels of different slots
+may not share one): each shard message is handed to the ``take`` callback as its bytes
+arrive; the rest (confirmations, pongs, messages ``take`` declines) come out of
+:meth:`RawSubscriber.read`, a batch per wake-up.
 
 A lost connection (end of stream, a reset) raises redis-py's ``ConnectionError``; an
 error reply (an ACL refusing the channels) raises it as a ``ResponseError``. A read
-sets no timer: a watchdog checks every :data:`HEALTH_INTERVAL` seconds, and when no
-byte came since its last look it writes a ``PING``, so a connection that died without
-closing ends in an error instead of waiting forever (what redis-py's health check did).
-The connection goes back to the pool closed.
+sets no timer: a watchdog on the clock checks every :data:`HEALTH_INTERVAL` seconds,
+and when no byte came since its last look it writes a ``PING``, so a connection that
+died without closing ends in an error instead of waiting forever (what redis-py's
+health check did). The connection goes back to the pool closed.
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from typing import Any, Protocol
 
-import hiredis
-from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 
+from presence.clock import Clock, SystemClock, Timer
 from presence.store.connection import pack_command
+from presence.store.pubsub_protocol import PushProtocol, Take
 
-#: Bytes read from the socket at most per wake-up.
-READ_SIZE = 1 << 16
 #: Seconds of silence after which the watchdog writes a ``PING``.
 HEALTH_INTERVAL = 30.0
-#: The message types the hub reads, as redis-py names them (``pong``: a health PING's).
-_TYPES = {b"smessage": "smessage", b"ssubscribe": "ssubscribe",
-          b"sunsubscribe": "sunsubscribe", b"pong": "pong"}
+
+
+class Pool(Protocol):
+    """Where a subscriber's connection comes from and goes back to."""
+
+    async def get_connection(self) -> AbstractConnection:
+        """A connected connection of the pool."""
+        ...
+
+    async def release(self, connection: AbstractConnection) -> None:
+        """Give ``connection`` back (closed)."""
+        ...
+
+
+class NodePool:
+    """One cluster node's connections as a :class:`Pool` (the node's own free list:
+    a connection given back closed reconnects on its next use)."""
+
+    __slots__ = ("_node",)
+
+    def __init__(self, node: Any) -> None:
+        self._node = node
+
+    async def get_connection(self) -> AbstractConnection:
+        conn: AbstractConnection = self._node.acquire_connection()
+        try:
+            await conn.connect()  # type: ignore[no-untyped-call]
+        except BaseException:
+            await conn.disconnect()
+            self._node.release(conn)
+            raise
+        return conn
+
+    async def release(self, connection: AbstractConnection) -> None:
+        self._node.release(connection)
 
 
 class RawSubscriber:
     """One connection subscribed to some shard channels (see the module)."""
 
-    __slots__ = ("_client", "_conn", "_parser", "_seen", "_stream", "_watchdog")
+    __slots__ = ("_clock", "_conn", "_pool", "_protocol", "_take", "_watchdog")
 
-    def __init__(self, client: Redis) -> None:
-        self._client = client
+    def __init__(self, pool: Pool, take: Take | None = None,
+                 clock: Clock | None = None) -> None:
+        self._pool = pool
+        self._take = take
+        self._clock: Clock = clock if clock is not None else SystemClock()
         self._conn: AbstractConnection | None = None
-        self._stream: asyncio.StreamReader | None = None
-        self._parser = hiredis.Reader(replyError=ResponseError)
-        #: Whether some bytes came since the watchdog's last look.
-        self._seen = True
-        self._watchdog: asyncio.TimerHandle | None = None
+        self._protocol: PushProtocol | None = None
+        self._watchdog: Timer | None = None
 
     async def open(self, channels: list[str]) -> None:
         """Take a connection and send ``SSUBSCRIBE`` for ``channels`` (the confirmations
         arrive as messages)."""
-        conn = await self._client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+        conn = await self._pool.get_connection()
         self._conn = conn
-        await conn.send_packed_command(pack_command("SSUBSCRIBE", *channels),
-                                       check_health=False)
-        # The stream redis-py's parser would read (its buffer is empty after the handshake).
-        self._stream = conn._reader
+        writer = conn._writer
+        if writer is None:
+            raise RedisConnectionError("not connected")
+        transport: Any = writer.transport
+        protocol = PushProtocol(transport, transport.get_protocol(), self._take)
+        stream: Any = conn._reader
+        leftover = stream._buffer if stream is not None else b""
+        transport.set_protocol(protocol)
+        self._protocol = protocol
+        if leftover:  # bytes redis-py read past the handshake (none expected)
+            protocol.data_received(bytes(leftover))
+        writer.write(b"".join(pack_command("SSUBSCRIBE", c) for c in channels))
         self._watch()
 
     def _watch(self) -> None:
         """Look again in :data:`HEALTH_INTERVAL`: a ``PING`` if nothing came meanwhile."""
-        conn = self._conn
-        if conn is None:
+        conn, protocol = self._conn, self._protocol
+        if conn is None or protocol is None:
             return
-        if not self._seen and conn._writer is not None:
+        if not protocol.seen and conn._writer is not None:
             conn._writer.write(pack_command("PING"))  # its error surfaces in the read
-        self._seen = False
-        self._watchdog = asyncio.get_running_loop().call_later(HEALTH_INTERVAL, self._watch)
+        protocol.seen = False
+        clock = self._clock
+        self._watchdog = clock.call_at(clock.now() + HEALTH_INTERVAL, self._watch)
 
     async def read(self, timeout: float) -> list[dict[str, Any]]:
-        """The messages of the next bytes to arrive. ``timeout`` is not used: the
-        watchdog stands for it (see the module); the list may be empty (bytes that end
-        no message)."""
-        stream = self._stream
-        if stream is None:
+        """The next messages ``take`` did not handle, waiting for some. ``timeout`` is
+        not used: the watchdog stands for it (see the module)."""
+        protocol = self._protocol
+        if protocol is None:
             raise RedisConnectionError("not subscribed")
-        data = await stream.read(READ_SIZE)
-        self._seen = True
-        if not data:
-            raise RedisConnectionError("Connection closed by server.")
-        parser = self._parser
-        parser.feed(data)
-        batch: list[dict[str, Any]] = []
-        while (reply := parser.gets()) is not False:
-            if isinstance(reply, ResponseError):
-                raise reply
-            if not isinstance(reply, list):  # PONG: only shard channels subscribed
-                kind, channel, payload = b"pong", None, reply
-            elif len(reply) == 3:
-                kind, channel, payload = reply
-            else:  # [b"pong", b""]: with classic channels subscribed too
-                (kind, payload), channel = reply, None
-            batch.append({"type": _TYPES.get(kind, kind.decode()), "channel": channel,
-                          "data": payload})
-        return batch
+        return await protocol.read()
 
     async def close(self) -> None:
         """Close the connection and give it back to the pool."""
-        conn, self._conn, self._stream = self._conn, None, None
+        conn, self._conn, self._protocol = self._conn, None, None
         if self._watchdog is not None:
             self._watchdog.cancel()
         if conn is not None:
             try:
                 await conn.disconnect()
             finally:
-                await self._client.connection_pool.release(conn)
+                await self._pool.release(conn)

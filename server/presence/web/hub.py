@@ -160,7 +160,7 @@ class Hub:
         channels = [self.keys.channel(s) for s in range(self.keys.shards)]
         channels.append(self.keys.config_channel)
         while True:
-            subscription = Subscription(self.client)
+            subscription = Subscription(self.client, self.take, self.clock)
             try:
                 readers = await subscription.open(channels)
                 backoff = 0.1
@@ -177,8 +177,8 @@ class Hub:
                 await subscription.close()
 
     async def _read(self, channels: list[str], next_messages: Reader) -> None:
-        """Read one connection's messages, a batch per wake-up; the first reader to see
-        every subscription confirmed marks the hub connected."""
+        """Read one connection's messages ``take`` left, a batch per wake-up; the first
+        reader to see every subscription confirmed marks the hub connected."""
         while True:
             for msg in await next_messages(30.0):
                 if msg["type"] == "ssubscribe":
@@ -197,26 +197,38 @@ class Hub:
         shard = self._shards.get(msg["channel"])
         if shard is None:  # the config channel
             return True
-        data: bytes = msg["data"]
+        self._deliver(shard, msg["data"])
+        return False
+
+    def take(self, channel: bytes, data: bytes) -> bool:
+        """Forward a shard channel's message as its bytes arrive, from the connection's
+        protocol (decision 66); ``False`` for the config channel, left to the reader."""
+        shard = self._shards.get(channel)
+        if shard is None:
+            return False
+        self._deliver(shard, data)
+        return True
+
+    def _deliver(self, shard: int, data: bytes) -> None:
+        """One event of ``shard``'s channel to the local sockets that need it."""
         header = read_header(data)
         if header is not None:
             last, agent_id, team = header
             self.last_ids[shard] = last
             if not wanted(agent_id, team, self.agents, self.watchers()):
                 self.skipped += 1  # no local socket needs it: not parsed (decision 53)
-                return False
+                return
             payload = data[len(last) + 1:]
         elif data.startswith(b"! "):
             _, target, frame = data.split(b" ", 2)
             if (agent := target.decode()) in self.agents:
                 self.direct_local(agent, TextFrame(frame))
-            return False
+            return
         else:  # a body without the header: parsed to find out
             stream_id, _, payload = data.partition(b" ")
             last = self.last_ids[shard] = stream_id.decode()
         self.parsed += 1
         self.publish_local(event_of(shard, last, orjson.loads(payload)))
-        return False
 
     async def replay_missed(self, events_after: EventsAfter) -> int:
         """After a gap in the subscription: deliver to the local agent tabs the events
