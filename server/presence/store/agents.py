@@ -92,6 +92,9 @@ class CommitRequest:
     #: Write the idle deadline (``idle_due_at``; ``None`` removes it) in the due index.
     idle_touch: bool = False
     idle_due_at: float | None = None
+    #: The grace expiry decided in advance for ``state`` (decision 64): stored with it,
+    #: committed by ``apply_expiries.lua`` at the deadline unless the agent changed.
+    prepared: CommitRequest | None = None
 
 
 def loaded(reply: list[Any]) -> LoadedAgent:
@@ -205,12 +208,28 @@ class AgentStore:
         replies = await self._scripts.pipelined([self._commit_call(r) for r in requests])
         return [self._committed(reply) for reply in replies]
 
+    def _min_id(self, now_ms: int) -> int:
+        """The history min id (retention) of a commit at ``now_ms``."""
+        return max(0, now_ms - round(self.history_retention * 1000))
+
+    def _prepared(self, r: CommitRequest | None) -> bytes:
+        """``commit_agent.lua``'s ARGV[18]: the prepared expiry ``r`` as lines, or empty.
+        JSON from orjson holds no raw newline, so a newline separates the parts."""
+        if r is None:
+            return b""
+        at_ms = to_ms(r.now)
+        idle = "" if not r.idle_touch else "-" if r.idle_due_at is None else str(
+            to_ms(r.idle_due_at))
+        head = f"{r.state.version}\n{at_ms}\n{self._min_id(at_ms)}\n{idle}\n".encode()
+        return head + b"\n".join([orjson.dumps(r.state.to_json()), orjson.dumps(r.event),
+                                  *(orjson.dumps(h) for h in r.history)])
+
     def _commit_call(self, r: CommitRequest) -> Call:
         k = self.keys
         agent_id = r.agent_id
         shard = k.shard_of(agent_id)
         now_ms = to_ms(r.now)
-        min_id = max(0, now_ms - round(self.history_retention * 1000))
+        min_id = self._min_id(now_ms)
         conn = r.conn
         args: list[Any] = [
             r.expected_version,
@@ -230,6 +249,7 @@ class AgentStore:
             r.expected_tag,
             _idle_member(agent_id) if r.idle_touch else "",
             "" if r.idle_due_at is None else to_ms(r.idle_due_at),
+            self._prepared(r.prepared),
             *(orjson.dumps(h) for h in r.history),
         ]
         keys = [k.state(agent_id), k.conns(agent_id), k.due(shard), k.events(shard),
