@@ -216,3 +216,22 @@ async def test_two_instances_applying_prepared_expiries_together_expire_each_onc
     assert await rig.event_count() - events_before == len(ids)
     for agent_id in ids:
         assert await rig.reasons(agent_id) == ["sign_in", "disconnected", "grace_expired"]
+
+
+async def test_a_copy_older_than_an_applied_expiry_costs_only_a_commit_miss(rig: Rig) -> None:
+    """The instance that opened the window still holds its copy (in grace) when another
+    instance's sweep has Redis apply the expiry: its next connect misses its
+    compare-and-set, decides again from Redis and signs the agent in afresh."""
+    a, b = rig.engine("i1"), rig.engine("i2")
+    (agent_id,) = await rig.add_agents(1, stem="copy")
+    await a.connect(agent_id, TAB)
+    await a.disconnect(agent_id, TAB)
+    rig.clock.advance(GRACE)
+    async with asyncio.timeout(10):
+        assert await b.sweep(reap=False) == 1
+
+    out = await a.connect(agent_id, ConnectionId("tab-2"))
+
+    assert (out.state.presence.reason, out.state.version) == ("sign_in", 4)
+    assert await rig.reasons(agent_id) == ["sign_in", "disconnected", "grace_expired",
+                                           "sign_in"]
