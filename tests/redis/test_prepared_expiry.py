@@ -29,10 +29,11 @@ async def open_windows(rig: Rig, count: int, stem: str = "prep") -> list[AgentId
     return ids
 
 
-async def prep(rig: Rig, agent_id: AgentId) -> bytes | None:
-    """The agent's stored prepared expiry (the state hash's ``prep`` field)."""
-    value: bytes | None = await rig.client.hget(rig.keys.state(agent_id), "prep")
-    return value
+async def prep(rig: Rig, agent_id: AgentId) -> dict[str, bytes] | None:
+    """The agent's stored prepared expiry and its stamp (``prep`` and ``pfrom``)."""
+    prepared, stamp = await rig.client.hmget(rig.keys.state(agent_id), ["prep", "pfrom"])
+    assert (prepared is None) == (stamp is None)
+    return None if prepared is None else {"prep": prepared, "pfrom": stamp}
 
 
 async def last_event(rig: Rig, agent_id: AgentId) -> dict[str, Any]:
@@ -88,7 +89,7 @@ async def test_the_applied_expiry_equals_the_python_paths_commit_at_the_deadline
     other = await make_rig(rig.client, rig.keys.prefix + "py:", rig.clock)
     (agent_id,) = await open_windows(rig, 1, stem="same")
     assert await open_windows(other, 1, stem="same") == [agent_id]
-    await other.client.hdel(other.keys.state(agent_id), "prep")  # no prepared expiry there
+    await other.client.hdel(other.keys.state(agent_id), "prep", "pfrom")  # none there
     rig.clock.advance(GRACE)
 
     async with asyncio.timeout(10):
@@ -126,7 +127,7 @@ async def test_a_reconnect_makes_the_prepared_expiry_stale_and_keeps_the_restore
     engine = rig.engine("i2")
     await engine.connect(agent_id, ConnectionId("tab-b"))
     assert await prep(rig, agent_id) is None
-    await rig.client.hset(rig.keys.state(agent_id), "prep", old or b"")
+    await rig.client.hset(rig.keys.state(agent_id), mapping=old or {})
     await rig.client.zadd(rig.keys.due(rig.keys.shard_of(agent_id)),
                           {f"grace:{agent_id}": round((rig.clock.now() + GRACE) * 1000)})
     rig.clock.advance(GRACE + 1)
@@ -152,7 +153,7 @@ async def test_a_commit_during_the_window_replaces_the_prepared_expiry(rig: Rig)
     new = await prep(rig, agent_id)
     assert new and new != old
 
-    await rig.client.hset(rig.keys.state(agent_id), "prep", old or b"")
+    await rig.client.hset(rig.keys.state(agent_id), mapping=old or {})
     rig.clock.advance(GRACE)
     assert await rig.store.apply_expiries([agent_id], rig.clock.now()) == [None]
     async with asyncio.timeout(10):

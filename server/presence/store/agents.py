@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from msgspec.msgpack import encode as _msgpack
 
 from presence.clock import to_ms
 from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
@@ -213,16 +214,18 @@ class AgentStore:
         return max(0, now_ms - round(self.history_retention * 1000))
 
     def _prepared(self, r: CommitRequest | None) -> bytes:
-        """``commit_agent.lua``'s ARGV[18]: the prepared expiry ``r`` as lines, or empty.
-        JSON from orjson holds no raw newline, so a newline separates the parts."""
+        """``commit_agent.lua``'s ARGV[18]: the prepared expiry ``r`` as one msgpack
+        array (``apply_expiries.lua`` unpacks it in C), or empty."""
         if r is None:
             return b""
         at_ms = to_ms(r.now)
         idle = "" if not r.idle_touch else "-" if r.idle_due_at is None else str(
             to_ms(r.idle_due_at))
-        head = f"{r.state.version}\n{at_ms}\n{self._min_id(at_ms)}\n{idle}\n".encode()
-        return head + b"\n".join([orjson.dumps(r.state.to_json()), orjson.dumps(r.event),
-                                  *(orjson.dumps(h) for h in r.history)])
+        # JSON as msgpack strings: the scripts' cmsgpack reads no binary type.
+        return _msgpack([r.state.version, at_ms, str(self._min_id(at_ms)), idle,
+                         orjson.dumps(r.state.to_json()).decode(),
+                         orjson.dumps(r.event).decode(),
+                         *(orjson.dumps(h).decode() for h in r.history)])
 
     def _commit_call(self, r: CommitRequest) -> Call:
         k = self.keys

@@ -25,11 +25,11 @@
 -- ARGV[15] the tag of the state the decision was made from ("" if it had none)
 -- ARGV[16] idle due member (e.g. "idle:A1"), or "" to leave it alone (decision 43)
 -- ARGV[17] idle deadline ms, or "" to remove the idle member
--- ARGV[18] the prepared grace expiry of the new state, or "" (decision 64): lines
---          "<new version>\n<at ms>\n<history min id ms>\n<idle>\n<state JSON>\n
---          <event JSON>[\n<history entry JSON>...]", <idle> "" (leave the idle member),
---          "-" (remove it) or a deadline ms; stored in the state hash's "prep" field
---          stamped with this commit's version, tag and profile (commit_steps.lua)
+-- ARGV[18] the prepared grace expiry of the new state, or "" (decision 64): a msgpack
+--          array {new version, at ms, history min id ms, idle, state JSON, event JSON,
+--          history entry JSON...}, idle "" (leave the idle member), "-" (remove it) or
+--          a deadline ms; stored in the state hash's "prep" field, stamped ("pfrom")
+--          with this commit's version, tag and profile (commit_steps.lua)
 -- ARGV[19..] history entries JSON, oldest first
 --
 -- The writes themselves are commit_steps (commit_steps.lua), shared with
@@ -48,7 +48,7 @@
 -- {0, doc or false, current version, {conn, instance, ...}, profile or false, tag}.
 --#include commit_steps
 
-local st = redis.call('HMGET', KEYS[1], 'doc', 'version', 'tag', 'prep')
+local st = redis.call('HMGET', KEYS[1], 'doc', 'version', 'tag', 'hist_ms', 'pfrom')
 local current = tonumber(st[2] or '0')
 local tag = st[3] or ''
 local profile = redis.call('GET', KEYS[6])
@@ -66,6 +66,6 @@ local id = commit_steps({
   due_member = ARGV[6], due_ms = ARGV[7], idle_member = ARGV[16], idle_ms = ARGV[17],
   channel = ARGV[8], maxlen = ARGV[9], now = tonumber(ARGV[10]), min_id = ARGV[11],
   event = ARGV[12], hist = hist, prep = ARGV[18], profile = profile,
-  had_prep = st[4] ~= false,
+  hist_ms = st[4], had_prep = st[5] ~= false,
 })
 return {1, tonumber(ARGV[13]), id}

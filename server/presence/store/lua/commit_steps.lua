@@ -16,16 +16,17 @@
 -- c.idle_member, c.idle_ms                       "" member leaves it; "" ms removes it
 -- c.channel, c.maxlen, c.now, c.min_id, c.event
 -- c.hist                                         history entries JSON (a table)
+-- c.hist_ms                                      the state hash's hist_ms (false if none)
 -- c.prep, c.profile                              the prepared expiry of this new state
---                                                ("" for none) and the profile bytes it
---                                                was made with (decision 64)
--- c.had_prep                                     the state hash holds a "prep" field
+--                                                (msgpack, "" for none) and the profile
+--                                                bytes it was made with (decision 64)
+-- c.had_prep                                     the state hash holds a prepared expiry
 --
--- A prepared expiry is stored in the state hash's "prep" field as
--- "<version> <tag>\n<sha1 of the profile>\n" followed by c.prep: it holds only while the
--- state is this very commit's (version and tag) and the profile is unchanged. Any commit
--- without one removes the field (the caller says whether there is one: no command
--- is spent on the commits of agents that never had one).
+-- A prepared expiry is stored in the state hash's "prep" field as the caller gave it,
+-- and "pfrom" = "<version> <tag> <sha1 of the profile>": it holds only while the state
+-- is this very commit's (version and tag) and the profile is unchanged. Any commit
+-- without one removes both fields (the caller says whether there are any: no command is
+-- spent on the commits of agents that never had one).
 local function commit_steps(c)
   if c.conn_op == 'add' then
     redis.call('HSET', c.conns, c.conn_id, c.instance)
@@ -51,7 +52,7 @@ local function commit_steps(c)
   local id = redis.call('XADD', c.events, 'MAXLEN', '~', c.maxlen, '*', 'e', c.event)
   local fields = {'doc', c.doc, 'version', c.version, 'tag', id}
   if #c.hist > 0 then
-    local ms = math.max(c.now, tonumber(redis.call('HGET', c.state, 'hist_ms') or '0'))
+    local ms = math.max(c.now, tonumber(c.hist_ms or '0'))
     for i = 1, #c.hist do
       redis.call('XADD', c.history, 'MINID', '~', c.min_id, ms .. '-*', 'e', c.hist[i])
     end
@@ -59,11 +60,12 @@ local function commit_steps(c)
     fields[#fields + 1] = ms
   end
   if c.prep ~= '' then
+    fields[#fields + 1] = 'pfrom'
+    fields[#fields + 1] = c.version .. ' ' .. id .. ' ' .. redis.sha1hex(c.profile)
     fields[#fields + 1] = 'prep'
-    fields[#fields + 1] = c.version .. ' ' .. id .. '\n' .. redis.sha1hex(c.profile) .. '\n'
-      .. c.prep
+    fields[#fields + 1] = c.prep
   elseif c.had_prep then
-    redis.call('HDEL', c.state, 'prep')
+    redis.call('HDEL', c.state, 'pfrom', 'prep')
   end
   redis.call('HSET', c.state, unpack(fields))
   redis.call('SPUBLISH', c.channel, id .. ' ' .. c.event)
