@@ -10,8 +10,10 @@ import asyncio
 from typing import Any
 
 import orjson
+import pytest
 
 from presence.core.model import AgentId, AgentProfile, ConnectionId
+from presence.engine import sweep as sweep_module
 from presence.store.replies import text
 from presence.store.scripts import script_source
 from tests.redis.redis_rig import GRACE, SHARDS, Rig, make_rig
@@ -236,3 +238,20 @@ async def test_a_copy_older_than_an_applied_expiry_costs_only_a_commit_miss(rig:
     assert (out.state.presence.reason, out.state.version) == ("sign_in", 4)
     assert await rig.reasons(agent_id) == ["sign_in", "disconnected", "grace_expired",
                                            "sign_in"]
+
+
+async def test_due_agents_beyond_one_apply_batch_are_each_applied_once(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """More due windows than one apply call takes: the sweep applies them in several
+    calls, two at a time, each window once."""
+    monkeypatch.setattr(sweep_module, "APPLY_BATCH", 3)
+    ids = await open_windows(rig, 17, stem="batch")
+    rig.clock.advance(GRACE)
+
+    async with asyncio.timeout(10):
+        assert await rig.engine("i2").sweep(reap=False) == 17
+
+    assert await rig.due() == {}
+    for agent_id in ids:
+        assert await rig.reasons(agent_id) == ["sign_in", "disconnected", "grace_expired"]

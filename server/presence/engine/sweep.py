@@ -30,6 +30,13 @@ SWEEP_CONCURRENCY = 32
 #: Due grace deadlines one sweep takes from each shard, and agents per batched commit.
 SWEEP_LIMIT = 4000
 SWEEP_BATCH = 500
+#: Due agents per call of the store's ``apply_expiries`` (one round trip: its script calls,
+#: one per shard, run back to back on Redis and must answer well within the client's
+#: timeout — 50,000 in one trip took over 5 s on a loaded machine with AOF on).
+APPLY_BATCH = 4000
+#: ``apply_expiries`` calls in flight at once: one on Redis, the next one waiting (the
+#: auto-pipeline merges waiting calls into one trip; more would make that trip longer).
+APPLY_PARALLEL = 2
 #: Batches of one sweep round in flight at once: while Redis runs one batch's loads or
 #: commits, this process decides another's (decision 62).
 SWEEP_PARALLEL_BATCHES = 4
@@ -77,7 +84,16 @@ class GraceSweep(Transactions):
         Python path). The copies of the expired agents here are dropped (the next
         decision loads them; a stale copy would only cost a compare-and-set miss), and
         the expiry listeners hear of them by id."""
-        tags = await self._timed("apply_expiries", self.store.apply_expiries(due, now))
+        gate = asyncio.Semaphore(APPLY_PARALLEL)
+
+        async def batch(agent_ids: list[AgentId]) -> list[str | None]:
+            async with gate:
+                return await self._timed("apply_expiries",
+                                         self.store.apply_expiries(agent_ids, now))
+
+        tags = [tag for part in await asyncio.gather(
+            *(batch(due[i : i + APPLY_BATCH]) for i in range(0, len(due), APPLY_BATCH)))
+                for tag in part]
         applied = [agent_id for agent_id, tag in zip(due, tags, strict=True) if tag]
         if applied:
             for agent_id in applied:
