@@ -14,6 +14,7 @@ import pytest
 
 from presence.core.model import AgentId, AgentProfile, ConnectionId
 from presence.engine import sweep as sweep_module
+from presence.metrics import Metrics
 from presence.store.replies import text
 from presence.store.scripts import script_source
 from tests.redis.redis_rig import GRACE, SHARDS, Rig, make_rig
@@ -255,3 +256,26 @@ async def test_due_agents_beyond_one_apply_batch_are_each_applied_once(
     assert await rig.due() == {}
     for agent_id in ids:
         assert await rig.reasons(agent_id) == ["sign_in", "disconnected", "grace_expired"]
+
+
+async def test_applied_expiries_are_counted_and_announced_by_id(rig: Rig) -> None:
+    """The sweep counts expiries Redis applied as recalculated windows and Offline
+    changes, and tells the expiry listeners which agents they were."""
+    ids = await open_windows(rig, 5, stem="count")
+    engine = rig.engine("i2")
+    engine.metrics = Metrics()
+    heard: list[AgentId] = []
+
+    async def listener(agent_ids: list[AgentId]) -> None:
+        heard.extend(agent_ids)
+
+    engine.expiry_listeners.append(listener)
+    rig.clock.advance(GRACE)
+
+    async with asyncio.timeout(10):
+        assert await engine.sweep(reap=False) == 5
+
+    text_metrics = engine.metrics.render().decode()
+    assert 'presence_grace_windows_total{outcome="recalculated"} 5.0' in text_metrics
+    assert 'presence_changes_total{base="offline",source="system"} 5.0' in text_metrics
+    assert sorted(heard) == sorted(ids)
