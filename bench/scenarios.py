@@ -287,6 +287,7 @@ async def grace(run: Run) -> dict[str, Any]:
     opening = await _open_windows(run.redis.url, n, period)
     first, last = await _due_bounds(run.client)
     await asyncio.sleep(max(0.0, last - time.time()) + 0.05)
+    valkey_before = await _valkey_cpu(run.client)
     launched_at = time.time()
     async with run.servers("presence", 1, "--grace", str(period),
                            "--instance-id", "bench-grace") as (server,):
@@ -295,6 +296,7 @@ async def grace(run: Run) -> dict[str, Any]:
             await _until(lambda: _due_total(run.client), lambda total: total == 0, 300)
         done_at = time.time()
         cpu = server.cpu()
+    valkey_cpu = await _valkey_cpu(run.client) - valkey_before
     ids = [AgentId(f"A{i}") for i in range(n)]
     loaded = await RedisStore(run.client, KEYS).load_agents(ids)
     now = time.time()
@@ -309,6 +311,9 @@ async def grace(run: Run) -> dict[str, Any]:
             "seconds_after_launch": done_at - launched_at,
             "recalculated": recalculated,
             "server_cpu_ms_per_window": cpu * 1000 / n,
+            # Valkey's main thread from the server's launch to the last recalculation
+            # (AOF rewrites run in forked children, not counted).
+            "valkey_cpu_ms_per_window": valkey_cpu * 1000 / n,
             "per_second": n / (done_at - ready_at) if done_at > ready_at else None}
 
 

@@ -15,7 +15,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from presence.core.model import Reason
+from presence.core.model import Reason, Source
+from presence.core.statuses import Base
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -156,6 +157,13 @@ class Metrics:
             self._grace("recalculated").inc()
         elif grace:
             self._grace("started").inc()
+
+    def grace_recalculated(self, count: int) -> None:
+        """Count ``count`` grace expiries committed by Redis from prepared expiries
+        (decision 64): each the presence change :meth:`presence_changed` counts for a
+        Python-made one (Offline, ``system``, ``grace_expired``)."""
+        self._changes(Base.OFFLINE.value, Source.SYSTEM.value).inc(count)
+        self._grace("recalculated").inc(count)
 
     def time(self, op: str) -> Callable[[], None]:
         """Start timing one Redis operation; call the result when it is done."""

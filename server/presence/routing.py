@@ -62,6 +62,7 @@ class Router:
         self._to_withdraw: set[str] = set()
         self.metrics: Metrics | None = None
         engine.listeners.append(self.on_agent_changed)
+        engine.expiry_listeners.append(self.on_grace_expired)
 
     # --- helpers ---
 
@@ -178,11 +179,7 @@ class Router:
         expired = Reason.GRACE_EXPIRED in outcome.reasons
         if not state.connections:
             if expired:
-                # Thousands of windows can end in one sweep: their reservations are
-                # looked up together, in one pipelined round trip per batch.
-                if not self._to_withdraw:
-                    self._spawn(self._withdraw_pending())
-                self._to_withdraw.add(state.agent_id)
+                await self.on_grace_expired([state.agent_id])
             return
         # A change can only make this agent eligible: route only the workstreams it could
         # now take an item of (an agent going Away or Busy costs no routing at all).
@@ -193,6 +190,13 @@ class Router:
             # A connect after the deadline but before the sweep recorded the expiry
             # itself: withdraw first, then route for the new session.
             self._spawn(self._after_change(state.agent_id, eligible, expired))
+
+    async def on_grace_expired(self, agent_ids: list[AgentId]) -> None:
+        """Engine listener: withdraw the offers of agents whose grace window ended (also
+        by a prepared expiry: decision 64), their reservations looked up together."""
+        if not self._to_withdraw:
+            self._spawn(self._withdraw_pending())
+        self._to_withdraw.update(agent_ids)
 
     async def _after_change(self, agent_id: str, workstreams: list[str], expired: bool) -> None:
         if expired:

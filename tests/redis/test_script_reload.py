@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-from importlib import resources
 
 from presence.core.model import ConnectionId, Source
+from presence.store.scripts import script_source
 from tests.redis.redis_rig import GRACE, Rig
 
 TAB = ConnectionId("tab-1")
 
 
 def script_sha(name: str) -> str:
-    source = resources.files("presence.store").joinpath(f"lua/{name}.lua").read_text()
-    return hashlib.sha1(source.encode()).hexdigest()
+    """The SHA-1 of a script as the store loads it (its includes in place)."""
+    return hashlib.sha1(script_source(name).encode()).hexdigest()
 
 
 SHAS = [script_sha("load_agent"), script_sha("commit_agent")]

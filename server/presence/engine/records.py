@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from presence.core import rules
 from presence.core.decisions import Facts
 from presence.core.idle import idle_due
 from presence.core.interest import HEADER_KEY, encode_header
@@ -111,4 +112,21 @@ def commit_request(
         due_at=after.grace_until,
         idle_touch=idle_due(state) is not None or idle_due(after) is not None,
         idle_due_at=idle_due(after),
+        prepared=prepared_expiry(record, after),
     )
+
+
+def prepared_expiry(record: AgentRecord, after: AgentState) -> CommitRequest | None:
+    """The grace expiry of ``after`` (the state a commit of ``record``'s agent writes)
+    decided in advance for its deadline, when it is a grace window with no connection
+    (decision 64): the commit :func:`commit_request` would make of
+    :func:`~presence.core.rules.expire_grace` at ``grace_until``, which reads nothing but
+    the state and the time. ``None`` otherwise."""
+    deadline = after.grace_until
+    if deadline is None or after.connections:
+        return None
+    expiry = rules.expire_grace(after, deadline)
+    if expiry is None:
+        return None
+    return commit_request(AgentRecord(after, record.profile, record.profile_raw, ""),
+                          expiry, deadline)

@@ -1,11 +1,14 @@
 """The grace sweep: recalculate every agent whose grace window ended (SPEC §5), in batches.
 
-Thousands of windows can end together (an instance dropped its sockets): due agents are
-taken in batches, each decided from this process's copies (the missing ones loaded in
-one pipelined round trip) and committed in one pipelined round trip; only the few whose
-commit missed, or whose decision was a no-op, go through the one-agent path (the
-transaction loop). Any number of instances may sweep at once: compare-and-set makes
-each outcome happen once.
+Thousands of windows can end together (an instance dropped its sockets). Most were
+decided when they opened: the commit that opened a window stored the expiry the rules
+decided for its deadline, and Redis commits those that still hold, many per script call
+(decision 64). The others (no prepared expiry, or a stale one) are taken in batches,
+each decided from this process's copies (the missing ones loaded in one pipelined round
+trip) and committed in one pipelined round trip; only the few whose commit missed, or
+whose decision was a no-op, go through the one-agent path (the transaction loop). Any
+number of instances may sweep at once: compare-and-set (in ``apply_expiries.lua`` the
+prepared expiry's stamp) makes each outcome happen once.
 """
 
 from __future__ import annotations
@@ -27,6 +30,13 @@ SWEEP_CONCURRENCY = 32
 #: Due grace deadlines one sweep takes from each shard, and agents per batched commit.
 SWEEP_LIMIT = 4000
 SWEEP_BATCH = 500
+#: Due agents per call of the store's ``apply_expiries`` (one round trip: its script calls,
+#: one per shard, run back to back on Redis and must answer well within the client's
+#: timeout — 50,000 in one trip took over 5 s on a loaded machine with AOF on).
+APPLY_BATCH = 4000
+#: ``apply_expiries`` calls in flight at once: one on Redis, the next one waiting (the
+#: auto-pipeline merges waiting calls into one trip; more would make that trip longer).
+APPLY_PARALLEL = 2
 #: Batches of one sweep round in flight at once: while Redis runs one batch's loads or
 #: commits, this process decides another's (decision 62).
 SWEEP_PARALLEL_BATCHES = 4
@@ -55,6 +65,7 @@ class GraceSweep(Transactions):
         now = self.clock.now()
         members = await self.store.due_everywhere(now, SWEEP_LIMIT)
         due = due_agents(members, "grace:")
+        applied, due = await self._apply_prepared(due, now) if due else (0, due)
         await self._idle_each(due_agents(members, "idle:"))
         gate = asyncio.Semaphore(SWEEP_PARALLEL_BATCHES)
 
@@ -64,7 +75,33 @@ class GraceSweep(Transactions):
 
         counts = await asyncio.gather(*(batch(due[i : i + SWEEP_BATCH])
                                         for i in range(0, len(due), SWEEP_BATCH)))
-        return sum(counts)
+        return applied + sum(counts)
+
+    async def _apply_prepared(self, due: list[AgentId], now: float
+                              ) -> tuple[int, list[AgentId]]:
+        """Have Redis commit the prepared expiries of the ``due`` agents that still hold
+        (decision 64). Returns how many it committed and the agents it did not (for the
+        Python path). The copies of the expired agents here are dropped (the next
+        decision loads them; a stale copy would only cost a compare-and-set miss), and
+        the expiry listeners hear of them by id."""
+        gate = asyncio.Semaphore(APPLY_PARALLEL)
+
+        async def batch(agent_ids: list[AgentId]) -> list[str | None]:
+            async with gate:
+                return await self._timed("apply_expiries",
+                                         self.store.apply_expiries(agent_ids, now))
+
+        tags = [tag for part in await asyncio.gather(
+            *(batch(due[i : i + APPLY_BATCH]) for i in range(0, len(due), APPLY_BATCH)))
+                for tag in part]
+        applied = [agent_id for agent_id, tag in zip(due, tags, strict=True) if tag]
+        if applied:
+            for agent_id in applied:
+                self.forget(agent_id)
+            if self.metrics:
+                self.metrics.grace_recalculated(len(applied))
+            await self._notify_expired(applied)
+        return len(applied), [a for a, tag in zip(due, tags, strict=True) if not tag]
 
     async def _records(self, agent_ids: list[AgentId], now: float
                        ) -> dict[AgentId, AgentRecord | None]:

@@ -33,6 +33,9 @@ from presence.store.redis_store import ConnectionOp, LoadedAgent, RedisStore
 log = logging.getLogger("presence.engine")
 
 Listener = Callable[[Outcome], Awaitable[None]]
+#: Told of agents whose prepared grace expiry Redis committed (decision 64): no Outcome
+#: is built for them (that is the Python work the prepared expiry saves).
+ExpiryListener = Callable[[list[AgentId]], Awaitable[None]]
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 32
@@ -50,6 +53,8 @@ class Transactions:
         self.settings = settings
         #: Called after every committed change (routing listens here).
         self.listeners: list[Listener] = []
+        #: Called with the agents of each batch of prepared grace expiries committed.
+        self.expiry_listeners: list[ExpiryListener] = []
         self.metrics: Metrics | None = None
         self._cache: dict[AgentId, AgentRecord] = {}
 
@@ -59,6 +64,13 @@ class Transactions:
                 await listener(outcome)
             except Exception:
                 log.exception("listener failed for %s", outcome.state.agent_id)
+
+    async def _notify_expired(self, agent_ids: list[AgentId]) -> None:
+        for listener in self.expiry_listeners:
+            try:
+                await listener(agent_ids)
+            except Exception:
+                log.exception("expiry listener failed for %d agents", len(agent_ids))
 
     # --- the copies: the record of each agent's last commit here (LRU) ---
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from msgspec.msgpack import encode as _msgpack
 
 from presence.clock import to_ms
 from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
@@ -92,6 +93,9 @@ class CommitRequest:
     #: Write the idle deadline (``idle_due_at``; ``None`` removes it) in the due index.
     idle_touch: bool = False
     idle_due_at: float | None = None
+    #: The grace expiry decided in advance for ``state`` (decision 64): stored with it,
+    #: committed by ``apply_expiries.lua`` at the deadline unless the agent changed.
+    prepared: CommitRequest | None = None
 
 
 def loaded(reply: list[Any]) -> LoadedAgent:
@@ -205,12 +209,30 @@ class AgentStore:
         replies = await self._scripts.pipelined([self._commit_call(r) for r in requests])
         return [self._committed(reply) for reply in replies]
 
+    def _min_id(self, now_ms: int) -> int:
+        """The history min id (retention) of a commit at ``now_ms``."""
+        return max(0, now_ms - round(self.history_retention * 1000))
+
+    def _prepared(self, r: CommitRequest | None) -> bytes:
+        """``commit_agent.lua``'s ARGV[18]: the prepared expiry ``r`` as one msgpack
+        array (``apply_expiries.lua`` unpacks it in C), or empty."""
+        if r is None:
+            return b""
+        at_ms = to_ms(r.now)
+        idle = "" if not r.idle_touch else "-" if r.idle_due_at is None else str(
+            to_ms(r.idle_due_at))
+        # JSON as msgpack strings: the scripts' cmsgpack reads no binary type.
+        return _msgpack([r.state.version, at_ms, str(self._min_id(at_ms)), idle,
+                         orjson.dumps(r.state.to_json()).decode(),
+                         orjson.dumps(r.event).decode(),
+                         *(orjson.dumps(h).decode() for h in r.history)])
+
     def _commit_call(self, r: CommitRequest) -> Call:
         k = self.keys
         agent_id = r.agent_id
         shard = k.shard_of(agent_id)
         now_ms = to_ms(r.now)
-        min_id = max(0, now_ms - round(self.history_retention * 1000))
+        min_id = self._min_id(now_ms)
         conn = r.conn
         args: list[Any] = [
             r.expected_version,
@@ -230,6 +252,7 @@ class AgentStore:
             r.expected_tag,
             _idle_member(agent_id) if r.idle_touch else "",
             "" if r.idle_due_at is None else to_ms(r.idle_due_at),
+            self._prepared(r.prepared),
             *(orjson.dumps(h) for h in r.history),
         ]
         keys = [k.state(agent_id), k.conns(agent_id), k.due(shard), k.events(shard),

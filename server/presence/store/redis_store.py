@@ -8,7 +8,9 @@ A facade over the stores of one concern each, all on one client and key prefix:
 - :mod:`~presence.store.agents` — consistent loads and compare-and-set commits, profiles,
   grace deadlines;
 - :mod:`~presence.store.instances` — instance beats and connection indexes;
-- :mod:`~presence.store.events` — the shards' event streams: snapshots and resumes.
+- :mod:`~presence.store.events` — the shards' event streams: snapshots and resumes;
+- :mod:`~presence.store.expiries` — prepared grace expiries, committed by Redis
+  (decision 64).
 
 Work items, configuration, history reports and revocations have stores of their own
 (``work_store``, ``config_store``, ``history_store``, ``revocation_store``).
@@ -29,6 +31,7 @@ from presence.store.agents import (
 )
 from presence.store.connection import RedisClient
 from presence.store.events import EventLog
+from presence.store.expiries import PreparedExpiries
 from presence.store.instances import InstanceRegistry
 from presence.store.keys import Keys
 from presence.store.replies import text
@@ -59,6 +62,7 @@ class RedisStore:
                                  history_retention=history_retention)
         self.instances = InstanceRegistry(client, keys)
         self.events = EventLog(client, keys, self.scripts)
+        self.expiries = PreparedExpiries(keys, self.scripts, events_maxlen=events_maxlen)
 
     # --- agents (store/agents.py) ---
 
@@ -121,6 +125,10 @@ class RedisStore:
     async def drop_grace_deadline(self, agent_id: AgentId) -> None:
         """See :meth:`AgentStore.drop_grace_deadline`."""
         await self.agents.drop_grace_deadline(agent_id)
+
+    async def apply_expiries(self, agent_ids: list[AgentId], now: float) -> list[str | None]:
+        """See :meth:`PreparedExpiries.apply` (store/expiries.py)."""
+        return await self.expiries.apply(agent_ids, now)
 
     # --- a sign-in: instance index and agent together ---
 

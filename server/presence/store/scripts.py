@@ -35,9 +35,18 @@ Call = tuple[AsyncScript, list[str], list[Any]] | tuple[str, ...]
 _CLUSTER_BATCH = 256
 
 
+#: A script line naming a shared Lua file the loader puts in its place.
+_INCLUDE = "--#include "
+
+
 def script_source(name: str) -> str:
-    """The source of ``store/lua/<name>.lua``."""
-    return resources.files("presence.store").joinpath(f"lua/{name}.lua").read_text()
+    """The source of ``store/lua/<name>.lua``, each line ``--#include <file>`` replaced by
+    ``store/lua/<file>.lua`` (Lua functions several scripts share, e.g. the writes of
+    an agent commit in ``commit_steps.lua``: decision 64)."""
+    text = resources.files("presence.store").joinpath(f"lua/{name}.lua").read_text()
+    return "".join(script_source(line.removeprefix(_INCLUDE).strip()) + "\n"
+                   if line.startswith(_INCLUDE) else line
+                   for line in text.splitlines(keepends=True))
 
 
 def _words(call: Call) -> tuple[Any, ...]:

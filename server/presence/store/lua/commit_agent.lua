@@ -25,7 +25,15 @@
 -- ARGV[15] the tag of the state the decision was made from ("" if it had none)
 -- ARGV[16] idle due member (e.g. "idle:A1"), or "" to leave it alone (decision 43)
 -- ARGV[17] idle deadline ms, or "" to remove the idle member
--- ARGV[18..] history entries JSON, oldest first
+-- ARGV[18] the prepared grace expiry of the new state, or "" (decision 64): a msgpack
+--          array {new version, at ms, history min id ms, idle, state JSON, event JSON,
+--          history entry JSON...}, idle "" (leave the idle member), "-" (remove it) or
+--          a deadline ms; stored in the state hash's "prep" field, stamped ("pfrom")
+--          with this commit's version, tag and profile (commit_steps.lua)
+-- ARGV[19..] history entries JSON, oldest first
+--
+-- The writes themselves are commit_steps (commit_steps.lua), shared with
+-- apply_expiries.lua.
 --
 -- The decision may come from the caller's in-process copy of the agent, so the check
 -- covers both halves of what the rules read: the versioned state (and its connections,
@@ -38,49 +46,26 @@
 --
 -- Returns {1, new version, events stream id (the new tag)}, or on conflict
 -- {0, doc or false, current version, {conn, instance, ...}, profile or false, tag}.
-local st = redis.call('HMGET', KEYS[1], 'doc', 'version', 'tag')
+--#include commit_steps
+
+local st = redis.call('HMGET', KEYS[1], 'doc', 'version', 'tag', 'hist_ms', 'pfrom')
 local current = tonumber(st[2] or '0')
 local tag = st[3] or ''
 local profile = redis.call('GET', KEYS[6])
 if current ~= tonumber(ARGV[1]) or tag ~= ARGV[15] or profile ~= ARGV[14] then
   return {0, st[1], current, redis.call('HGETALL', KEYS[2]), profile, tag}
 end
-local version = tonumber(ARGV[13])
-
-if ARGV[3] == 'add' then
-  redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
-elseif ARGV[3] == 'del' then
-  redis.call('HDEL', KEYS[2], ARGV[4])
-elseif ARGV[3] == 'clear' then
-  redis.call('DEL', KEYS[2])
+local hist = {}
+for i = 19, #ARGV do
+  hist[#hist + 1] = ARGV[i]
 end
-
-if ARGV[6] ~= '' then
-  if ARGV[7] == '' then
-    redis.call('ZREM', KEYS[3], ARGV[6])
-  else
-    redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6])
-  end
-end
-
-if ARGV[16] ~= '' then
-  if ARGV[17] == '' then
-    redis.call('ZREM', KEYS[3], ARGV[16])
-  else
-    redis.call('ZADD', KEYS[3], ARGV[17], ARGV[16])
-  end
-end
-
-local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], '*', 'e', ARGV[12])
-local now = tonumber(ARGV[10])
-if #ARGV >= 18 then
-  local ms = math.max(now, tonumber(redis.call('HGET', KEYS[1], 'hist_ms') or '0'))
-  for i = 18, #ARGV do
-    redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[11], ms .. '-*', 'e', ARGV[i])
-  end
-  redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'version', version, 'tag', id, 'hist_ms', ms)
-else
-  redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'version', version, 'tag', id)
-end
-redis.call('SPUBLISH', ARGV[8], id .. ' ' .. ARGV[12])
-return {1, version, id}
+local id = commit_steps({
+  state = KEYS[1], conns = KEYS[2], due = KEYS[3], events = KEYS[4], history = KEYS[5],
+  doc = ARGV[2], version = tonumber(ARGV[13]),
+  conn_op = ARGV[3], conn_id = ARGV[4], instance = ARGV[5],
+  due_member = ARGV[6], due_ms = ARGV[7], idle_member = ARGV[16], idle_ms = ARGV[17],
+  channel = ARGV[8], maxlen = ARGV[9], now = tonumber(ARGV[10]), min_id = ARGV[11],
+  event = ARGV[12], hist = hist, prep = ARGV[18], profile = profile,
+  hist_ms = st[4], had_prep = st[5] ~= false,
+})
+return {1, tonumber(ARGV[13]), id}

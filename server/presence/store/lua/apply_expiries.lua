@@ -1,0 +1,69 @@
+-- apply_expiries: commit the prepared grace expiries of some due agents of one shard
+-- (decision 64). A commit that opened (or kept) a grace window stored, with its state,
+-- the expiry the rules decided for the deadline ("prep" field of the state hash, written
+-- by commit_steps.lua); this script commits it exactly as commit_agent.lua commits a
+-- transition, for each agent whose prepared expiry still holds:
+-- - the state is still the one it was prepared from (its version and its tag, kept in
+--   "pfrom": any later commit of the agent, or a lost write, changed them, and removed
+--   or replaced "prep");
+-- - the profile's bytes are still those it was made with (their SHA-1, in "pfrom");
+-- - its deadline (the expiry's time) is at or before now.
+-- Every other agent is left untouched and reported, for the sweep to decide in Python.
+--
+-- KEYS[1]   shard due index zset
+-- KEYS[2]   shard events stream
+-- KEYS[3..] for each agent of the shard, three keys: state hash, profile string,
+--           history stream
+--
+-- ARGV[1]   shard channel (SPUBLISH)
+-- ARGV[2]   events stream max length (approximate trim)
+-- ARGV[3]   now ms (injected clock): only expiries due by then are applied
+-- ARGV[4..] the agents' ids, in KEYS order
+--
+-- Returns one entry per agent, in order: the new tag (events stream id) when its expiry
+-- was committed, else 0.
+--#include commit_steps
+
+-- The prepared expiry of the agent ARGV[i] (keys from KEYS[k]) committed if it still
+-- holds and is due by now: its new tag, else 0.
+local function apply_one(k, agent, now)
+  local st = redis.call('HMGET', KEYS[k], 'version', 'tag', 'hist_ms', 'pfrom', 'prep')
+  if not st[5] then
+    return 0
+  end
+  local p = cmsgpack.unpack(st[5])
+  if tonumber(p[2]) > now then
+    return 0
+  end
+  local profile = redis.call('GET', KEYS[k + 1])
+  if not profile or st[4] ~= (st[1] or '0') .. ' ' .. (st[2] or '') .. ' '
+      .. redis.sha1hex(profile) then
+    return 0
+  end
+  local hist = {}
+  for j = 7, #p do
+    hist[#hist + 1] = p[j]
+  end
+  local idle_member, idle_ms = '', ''
+  if p[4] ~= '' then
+    idle_member = 'idle:' .. agent
+    if p[4] ~= '-' then
+      idle_ms = p[4]
+    end
+  end
+  return commit_steps({
+    state = KEYS[k], conns = '', due = KEYS[1], events = KEYS[2], history = KEYS[k + 2],
+    doc = p[5], version = tonumber(p[1]), conn_op = '', conn_id = '', instance = '',
+    due_member = 'grace:' .. agent, due_ms = '', idle_member = idle_member,
+    idle_ms = idle_ms, channel = ARGV[1], maxlen = ARGV[2], now = tonumber(p[2]),
+    min_id = p[3], event = p[6], hist = hist, prep = '', profile = profile,
+    hist_ms = st[3], had_prep = true,
+  })
+end
+
+local now = tonumber(ARGV[3])
+local out = {}
+for i = 4, #ARGV do
+  out[#out + 1] = apply_one(3 + (i - 4) * 3, ARGV[i], now)
+end
+return out

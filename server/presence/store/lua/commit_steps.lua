@@ -1,0 +1,73 @@
+-- commit_steps: the writes of one agent commit, once for every script that commits an
+-- agent (commit_agent.lua, apply_expiries.lua). Not a script of its own: the script
+-- loader (store/scripts.py: script_source) puts this file where a script has the line
+-- "--#include commit_steps".
+--
+-- commit_steps(c) writes, in this order: the connection op, the grace and idle due
+-- members, the event (shard events stream, approximate trim; its id is the new tag),
+-- the history entries (ids "<ms>-*" with ms = max(now, hist_ms), so ids never go back),
+-- the state (doc, version, tag, hist_ms) with the agent's prepared grace expiry or
+-- without one, and the SPUBLISH of "<id> <event>". It returns the new tag.
+--
+-- c.state, c.conns, c.due, c.events, c.history   key names (KEYS of the caller)
+-- c.doc, c.version                               new state JSON and its version
+-- c.conn_op, c.conn_id, c.instance               "add" | "del" | "clear" | ""
+-- c.due_member, c.due_ms                         grace member; "" ms removes it
+-- c.idle_member, c.idle_ms                       "" member leaves it; "" ms removes it
+-- c.channel, c.maxlen, c.now, c.min_id, c.event
+-- c.hist                                         history entries JSON (a table)
+-- c.hist_ms                                      the state hash's hist_ms (false if none)
+-- c.prep, c.profile                              the prepared expiry of this new state
+--                                                (msgpack, "" for none) and the profile
+--                                                bytes it was made with (decision 64)
+-- c.had_prep                                     the state hash holds a prepared expiry
+--
+-- A prepared expiry is stored in the state hash's "prep" field as the caller gave it,
+-- and "pfrom" = "<version> <tag> <sha1 of the profile>": it holds only while the state
+-- is this very commit's (version and tag) and the profile is unchanged. Any commit
+-- without one removes both fields (the caller says whether there are any: no command is
+-- spent on the commits of agents that never had one).
+local function commit_steps(c)
+  if c.conn_op == 'add' then
+    redis.call('HSET', c.conns, c.conn_id, c.instance)
+  elseif c.conn_op == 'del' then
+    redis.call('HDEL', c.conns, c.conn_id)
+  elseif c.conn_op == 'clear' then
+    redis.call('DEL', c.conns)
+  end
+  if c.due_member ~= '' then
+    if c.due_ms == '' then
+      redis.call('ZREM', c.due, c.due_member)
+    else
+      redis.call('ZADD', c.due, c.due_ms, c.due_member)
+    end
+  end
+  if c.idle_member ~= '' then
+    if c.idle_ms == '' then
+      redis.call('ZREM', c.due, c.idle_member)
+    else
+      redis.call('ZADD', c.due, c.idle_ms, c.idle_member)
+    end
+  end
+  local id = redis.call('XADD', c.events, 'MAXLEN', '~', c.maxlen, '*', 'e', c.event)
+  local fields = {'doc', c.doc, 'version', c.version, 'tag', id}
+  if #c.hist > 0 then
+    local ms = math.max(c.now, tonumber(c.hist_ms or '0'))
+    for i = 1, #c.hist do
+      redis.call('XADD', c.history, 'MINID', '~', c.min_id, ms .. '-*', 'e', c.hist[i])
+    end
+    fields[#fields + 1] = 'hist_ms'
+    fields[#fields + 1] = ms
+  end
+  if c.prep ~= '' then
+    fields[#fields + 1] = 'pfrom'
+    fields[#fields + 1] = c.version .. ' ' .. id .. ' ' .. redis.sha1hex(c.profile)
+    fields[#fields + 1] = 'prep'
+    fields[#fields + 1] = c.prep
+  elseif c.had_prep then
+    redis.call('HDEL', c.state, 'pfrom', 'prep')
+  end
+  redis.call('HSET', c.state, unpack(fields))
+  redis.call('SPUBLISH', c.channel, id .. ' ' .. c.event)
+  return id
+end
