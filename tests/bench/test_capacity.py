@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
+from typing import Any
 
-from bench.capacity import MEASURED, Rates, size
+import pytest
+
+from bench.capacity import MEASURED, Costs, Rates, size
+from bench.costs_derive import derive
 
 
 def test_small_deployment_needs_two_processes_for_availability() -> None:
@@ -52,3 +56,40 @@ def test_masters_follow_memory_when_history_dominates() -> None:
     plan = size(Rates(tabs=100_000, retention_days=35, master_memory=24e9))
     assert plan["masters_decided_by"] == "memory"
     assert plan["masters"] == -(-int(plan["redis_memory_gb"] * 1e9) // int(24e9))
+
+
+def _costs_run(servers: int, signin: float, change: float, spublish_us: float) -> dict[str, Any]:
+    """A ``bench.costs`` result reduced to the figures the derivation reads."""
+    phase = {"server_cpu_ms_per_op": signin, "server_rss_kib_per_op": 16.0,
+             "redis_cpu_ms_per_op": 0.3, "redis_bytes_per_op": 5_900.0}
+    changes = {"server_cpu_ms_per_op_net": change, "redis_cpu_ms_per_op_net": 0.25,
+               "commands": {"spublish": {"usec_per_call": spublish_us}}}
+    return {"sizes": {"servers": servers}, "results": {
+        "profile": {"redis_bytes_per_op": 380.0}, "signin": phase, "changes": changes,
+        "idle": {"server_cpu_ms_per_op": 0.009, "redis_cpu_ms_per_op": 0.001}}}
+
+
+def test_remote_costs_are_the_many_process_excess_shared_by_the_other_processes() -> None:
+    """With three processes, each of the two that do not hold an agent pays half of what
+    the three cost beyond one process; the holder's costs are the one-process medians."""
+    one = [_costs_run(1, 1.5, 0.8, 9.0), _costs_run(1, 1.7, 0.9, 9.0)]
+    many = [_costs_run(3, 2.0, 1.3, 11.0), _costs_run(3, 2.2, 1.2, 12.0),
+            _costs_run(3, 2.4, 1.4, 13.0)]
+    k = derive(one, many)
+    assert k["c_signin"] == pytest.approx(1.6)
+    assert k["c_change"] == pytest.approx(0.85)
+    assert k["c_remote_signin"] == pytest.approx((2.2 - 1.6) / 2)
+    assert k["c_remote"] == pytest.approx((1.3 - 0.85) / 2)
+    assert k["r_sub"] == pytest.approx((12.0 - 9.0) / 2 / 1000)
+    assert k["rss_conn"] == pytest.approx(16.0 * 1024)
+    assert k["m_agent"] == pytest.approx(6_280.0)
+    assert set(k) <= {f.name for f in fields(Costs)}
+
+
+def test_derivation_refuses_runs_of_mixed_or_single_process_counts() -> None:
+    """Runs of different process counts, or no many-process run, give a clear error."""
+    one = [_costs_run(1, 1.5, 0.8, 9.0)]
+    with pytest.raises(ValueError, match="one process count above 1"):
+        derive(one, [_costs_run(3, 2.0, 1.3, 11.0), _costs_run(2, 2.0, 1.3, 11.0)])
+    with pytest.raises(ValueError, match="one process count above 1"):
+        derive(one, one)
