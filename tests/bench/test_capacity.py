@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bench.capacity import MEASURED, Costs, Rates, size
+from bench.capacity import MEASURED, PRESETS, Costs, Rates, size
 from bench.costs_derive import derive
 
 
@@ -34,7 +34,7 @@ def test_redis_memory_is_history_entries_times_entry_size_plus_agents_and_stream
 
 def test_costlier_changes_need_more_processes() -> None:
     """Doubling the CPU of a change raises the processes a CPU-bound size needs."""
-    rates = Rates(tabs=100_000)
+    rates = Rates(tabs=100_000, changes_per_hour=24)
     base = size(rates)
     costlier = size(rates, replace(MEASURED, c_change=MEASURED.c_change * 2))
     assert base["processes_decided_by"] == "CPU"
@@ -93,3 +93,13 @@ def test_derivation_refuses_runs_of_mixed_or_single_process_counts() -> None:
         derive(one, [_costs_run(3, 2.0, 1.3, 11.0), _costs_run(2, 2.0, 1.3, 11.0)])
     with pytest.raises(ValueError, match="one process count above 1"):
         derive(one, one)
+
+
+def test_one_valkey_constants_are_a_preset_beside_the_cluster_ones() -> None:
+    """The one-Valkey preset sizes the same deployment with less server CPU than the
+    cluster's constants, and the pre-evening preset with more memory per process."""
+    rates = Rates(tabs=100_000)
+    assert PRESETS["cluster"] is MEASURED
+    assert size(rates, PRESETS["single"])["server_cores"] < size(rates)["server_cores"]
+    assert size(rates, PRESETS["before-evening"])["process_rss_gb"] \
+        > size(rates)["process_rss_gb"]
