@@ -25,19 +25,19 @@ from typing import Any
 @dataclass(frozen=True)
 class Costs:
     """Per-operation costs, CPU in ms of one core, memory in bytes; cluster mode, as
-    measured by ``python -m bench.costs`` on 2026-12-05 22:41–23:10 and derived by
+    measured by ``python -m bench.costs`` on 2026-12-05 22:41–23:19 and derived by
     ``python -m bench.costs_derive`` (docs/scaling.md, "Measured")."""
 
-    c_signin: float = 1.60         # server CPU per agent sign-in, the process taking it
-    c_remote_signin: float = 0.32  # … in every other process (reads the sign-in's event)
-    c_change: float = 0.83         # server CPU per change, the process holding the agent
-    c_remote: float = 0.19         # … in every other process (reads the change's event)
-    c_frame: float = 0.085         # server CPU per supervisor frame of a change
+    c_signin: float = 1.63         # server CPU per agent sign-in, the process taking it
+    c_remote_signin: float = 0.32  # … in every other process (its event; less batching)
+    c_change: float = 0.82         # server CPU per change, the process holding the agent
+    c_remote: float = 0.20         # … in every other process (reads the change's event)
+    c_frame: float = 0.08          # server CPU per supervisor frame of a change
     c_idle: float = 0.009          # server CPU per held connection per second
-    rss_conn: float = 17_100       # server RSS per held connection
+    rss_conn: float = 17_400       # server RSS per held connection
     rss_base: float = 100e6        # server RSS with no connection
     r_signin: float = 0.33         # Redis CPU per sign-in (all masters)
-    r_change: float = 0.25         # Redis CPU per change
+    r_change: float = 0.24         # Redis CPU per change
     r_sub: float = 0.001           # Redis CPU per event per subscribed server process
     r_idle: float = 0.0007         # Redis CPU per held connection per second
     m_agent: float = 6_270         # Redis memory per configured, signed-in agent
@@ -49,9 +49,9 @@ MEASURED = Costs()
 
 # One Valkey (not a cluster): the auto-pipeline and the lean pub/sub reader (decisions
 # 31, 60, 63) make sign-ins, changes and the other processes' reading cheaper.
-SINGLE = replace(MEASURED, c_signin=0.85, c_remote_signin=0.41, c_change=0.61,
-                 c_remote=0.06, c_frame=0.017, rss_conn=15_600, r_signin=0.11, r_change=0.18,
-                 r_sub=0.0002, r_idle=0.0003)
+SINGLE = replace(MEASURED, c_signin=0.76, c_remote_signin=0.40, c_change=0.65,
+                 c_remote=0.06, c_frame=0.017, rss_conn=16_300, r_signin=0.12, r_change=0.17,
+                 r_sub=0.0006, r_idle=0.0003)
 
 # The cluster constants measured before decisions 53 and 59–63 and the cluster client's
 # connection limit (2026-12-05 19:14–19:25), for comparison.
