@@ -25,13 +25,14 @@ from typing import Any
 @dataclass(frozen=True)
 class Costs:
     """Per-operation costs, CPU in ms of one core, memory in bytes; cluster mode, as
-    measured by ``python -m bench.costs`` on 2026-12-05 22:41–23:19 and derived by
-    ``python -m bench.costs_derive`` (docs/scaling.md, "Measured")."""
+    measured by ``python -m bench.costs`` on 2026-12-05 22:41–23:29 and derived by
+    ``python -m bench.costs_derive``: CPU per sign-in and change from the quiet runs, the
+    rest medians of every run (docs/scaling.md, "Measured")."""
 
-    c_signin: float = 1.63         # server CPU per agent sign-in, the process taking it
-    c_remote_signin: float = 0.32  # … in every other process (its event; less batching)
+    c_signin: float = 1.51         # server CPU per agent sign-in, the process taking it
+    c_remote_signin: float = 0.18  # … in every other process (its event; less batching)
     c_change: float = 0.82         # server CPU per change, the process holding the agent
-    c_remote: float = 0.20         # … in every other process (reads the change's event)
+    c_remote: float = 0.22         # … in every other process (reads the change's event)
     c_frame: float = 0.08          # server CPU per supervisor frame of a change
     c_idle: float = 0.009          # server CPU per held connection per second
     rss_conn: float = 17_400       # server RSS per held connection
@@ -47,10 +48,10 @@ class Costs:
 
 MEASURED = Costs()
 
-# One Valkey (not a cluster): the auto-pipeline and the lean pub/sub reader (decisions
-# 31, 60, 63) make sign-ins, changes and the other processes' reading cheaper.
-SINGLE = replace(MEASURED, c_signin=0.76, c_remote_signin=0.40, c_change=0.65,
-                 c_remote=0.06, c_frame=0.017, rss_conn=16_300, r_signin=0.12, r_change=0.17,
+# One Valkey (not a cluster): the auto-pipeline and its held connection (decisions 31,
+# 60) make sign-ins and changes cheaper; what other processes pay is about the same.
+SINGLE = replace(MEASURED, c_signin=0.75, c_remote_signin=0.13, c_change=0.63,
+                 c_remote=0.20, c_frame=0.017, rss_conn=16_300, r_signin=0.12, r_change=0.17,
                  r_sub=0.0006, r_idle=0.0003)
 
 # The cluster constants measured before decisions 53 and 59–63 and the cluster client's
