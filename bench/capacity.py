@@ -33,7 +33,7 @@ class Costs:
     c_remote_signin: float = 0.18  # … in every other process (its event; less batching)
     c_change: float = 0.82         # server CPU per change, the process holding the agent
     c_remote: float = 0.22         # … in every other process (reads the change's event)
-    c_frame: float = 0.08          # server CPU per supervisor frame of a change
+    c_frame: float = 0.034         # server CPU per supervisor frame of a change
     c_idle: float = 0.009          # server CPU per held connection per second
     rss_conn: float = 17_400       # server RSS per held connection
     rss_base: float = 100e6        # server RSS with no connection
@@ -51,7 +51,7 @@ MEASURED = Costs()
 # One Valkey (not a cluster): the auto-pipeline and its held connection (decisions 31,
 # 60) make sign-ins and changes cheaper; what other processes pay is about the same.
 SINGLE = replace(MEASURED, c_signin=0.75, c_remote_signin=0.13, c_change=0.63,
-                 c_remote=0.20, c_frame=0.017, rss_conn=16_300, r_signin=0.12, r_change=0.17,
+                 c_remote=0.20, rss_conn=16_300, r_signin=0.12, r_change=0.17,
                  r_sub=0.0006, r_idle=0.0003)
 
 # The cluster constants measured before decisions 53 and 59–63 and the cluster client's
