@@ -4,11 +4,14 @@ decides each.
 
     python -m bench.capacity --tabs 100000
     python -m bench.capacity --tabs 1000000 --changes-per-hour 20 --retention-days 7
-    python -m bench.capacity --tabs 100000 --set c_remote=0      # with the interest filter
+    python -m bench.capacity --tabs 10000 --constants single     # one Valkey, not a cluster
+    python -m bench.capacity --tabs 100000 --set c_remote=0      # no cost for others' events
 
-The constants (``MEASURED``) are the per-operation costs measured by
-``python -m bench.costs`` and ``python -m bench.run --full`` (docs/scaling.md says which
-run gave which); ``--set NAME=VALUE`` replaces one, for your own measurements.
+The constants (``MEASURED``, a Redis Cluster; ``SINGLE``, one Valkey) are the
+per-operation costs measured by ``python -m bench.costs`` (turned into constants by
+``python -m bench.costs_derive``) and ``python -m bench.run --full`` (docs/scaling.md
+says which run gave which); ``--set NAME=VALUE`` replaces one, for your own
+measurements.
 """
 
 from __future__ import annotations
@@ -22,26 +25,43 @@ from typing import Any
 @dataclass(frozen=True)
 class Costs:
     """Per-operation costs, CPU in ms of one core, memory in bytes; cluster mode, as
-    measured by ``python -m bench.costs`` on 2026-12-05 (docs/scaling.md, "Measured")."""
+    measured by ``python -m bench.costs`` on 2026-12-05 22:41–23:29 and derived by
+    ``python -m bench.costs_derive``: CPU per sign-in and change from the quiet runs, the
+    rest medians of every run (docs/scaling.md, "Measured")."""
 
-    c_signin: float = 1.82         # server CPU per agent sign-in, the process taking it
-    c_remote_signin: float = 0.24  # … in every other process (reads the sign-in's event)
-    c_change: float = 0.76         # server CPU per change, the process holding the agent
-    c_remote: float = 0.30         # … in every other process (reads the change's event)
-    c_frame: float = 0.011         # server CPU per supervisor frame of a change
-    c_idle: float = 0.012          # server CPU per held connection per second
-    rss_conn: float = 28_700       # server RSS per held connection
+    c_signin: float = 1.51         # server CPU per agent sign-in, the process taking it
+    c_remote_signin: float = 0.18  # … in every other process (its event; less batching)
+    c_change: float = 0.82         # server CPU per change, the process holding the agent
+    c_remote: float = 0.22         # … in every other process (reads the change's event)
+    c_frame: float = 0.034         # server CPU per supervisor frame of a change
+    c_idle: float = 0.009          # server CPU per held connection per second
+    rss_conn: float = 17_400       # server RSS per held connection
     rss_base: float = 100e6        # server RSS with no connection
-    r_signin: float = 0.38         # Redis CPU per sign-in (all masters)
-    r_change: float = 0.25         # Redis CPU per change
-    r_sub: float = 0.003           # Redis CPU per event per subscribed server process
-    r_idle: float = 0.0013         # Redis CPU per held connection per second
-    m_agent: float = 6_260         # Redis memory per configured, signed-in agent
+    r_signin: float = 0.33         # Redis CPU per sign-in (all masters)
+    r_change: float = 0.24         # Redis CPU per change
+    r_sub: float = 0.001           # Redis CPU per event per subscribed server process
+    r_idle: float = 0.0007         # Redis CPU per held connection per second
+    m_agent: float = 6_270         # Redis memory per configured, signed-in agent
     m_entry: float = 244           # Redis memory per history entry
-    m_event: float = 520           # Redis memory per entry of the capped event streams
+    m_event: float = 535           # Redis memory per entry of the capped event streams
 
 
 MEASURED = Costs()
+
+# One Valkey (not a cluster): the auto-pipeline and its held connection (decisions 31,
+# 60) make sign-ins and changes cheaper; what other processes pay is about the same.
+SINGLE = replace(MEASURED, c_signin=0.75, c_remote_signin=0.13, c_change=0.63,
+                 c_remote=0.20, rss_conn=16_300, r_signin=0.12, r_change=0.17,
+                 r_sub=0.0006, r_idle=0.0003)
+
+# The cluster constants measured before decisions 53 and 59–63 and the cluster client's
+# connection limit (2026-12-05 19:14–19:25), for comparison.
+BEFORE_EVENING = replace(MEASURED, c_signin=1.82, c_remote_signin=0.24, c_change=0.76,
+                         c_remote=0.30, c_frame=0.011, c_idle=0.012, rss_conn=28_700, r_signin=0.38,
+                         r_change=0.25, r_sub=0.003, r_idle=0.0013, m_agent=6_260,
+                         m_event=520)
+
+PRESETS = {"cluster": MEASURED, "single": SINGLE, "before-evening": BEFORE_EVENING}
 
 
 @dataclass(frozen=True)
@@ -125,11 +145,14 @@ def main(argv: list[str] | None = None) -> None:
         ap.add_argument("--" + f.name.replace("_", "-"), type=type(f.default)
                         if f.name != "tabs" else int, required=f.name == "tabs",
                         default=None if f.name == "tabs" else f.default)
+    ap.add_argument("--constants", choices=sorted(PRESETS), default="cluster",
+                    help="measured constants: a Redis Cluster (default), one Valkey, or "
+                         "the cluster before 2026-12-05 evening")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="replace a measured constant (see Costs)")
     args = ap.parse_args(argv)
     rates = Rates(**{f.name: getattr(args, f.name) for f in fields(Rates)})
-    costs = MEASURED
+    costs = PRESETS[args.constants]
     for item in args.set:
         name, _, value = item.partition("=")
         costs = replace(costs, **{name: float(value)})

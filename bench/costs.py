@@ -189,7 +189,8 @@ async def phases(args: argparse.Namespace, dep: Deployment, logs: Path) -> dict[
         out["changes"] = await changes(dep, loads, args.rate, args.seconds)
         say("supervisors")
         sups = args.teams * args.supervisors_per_team
-        sup = supervisors_spec("presence", urls, sups, 0) | {"teams": list(teams(args))}
+        sup = supervisors_spec("presence", urls, sups, 0, batch=args.batch) \
+            | {"teams": list(teams(args))}
         async with workers(logs, sup) as (sw,):
             a = await dep.read()
             await sw.call(300, cmd="connect")
@@ -245,6 +246,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                     help="agents are spread over this many teams")
     ap.add_argument("--supervisors-per-team", type=int, default=2,
                     help="supervisors watching each team (each sees only its team)")
+    ap.add_argument("--batch", action="store_true",
+                    help="supervisors opt into batched frames (?batch=1, decision 59), as "
+                         "the supervisor page does; default: one frame per event")
     ap.add_argument("--rate", type=float, default=400.0, help="changes a second")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--idle-seconds", type=float, default=10.0)

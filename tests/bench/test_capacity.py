@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
+from typing import Any
 
-from bench.capacity import MEASURED, Rates, size
+import pytest
+
+from bench.capacity import MEASURED, PRESETS, Costs, Rates, size
+from bench.costs_derive import derive
 
 
 def test_small_deployment_needs_two_processes_for_availability() -> None:
@@ -30,7 +34,7 @@ def test_redis_memory_is_history_entries_times_entry_size_plus_agents_and_stream
 
 def test_costlier_changes_need_more_processes() -> None:
     """Doubling the CPU of a change raises the processes a CPU-bound size needs."""
-    rates = Rates(tabs=100_000)
+    rates = Rates(tabs=100_000, changes_per_hour=24)
     base = size(rates)
     costlier = size(rates, replace(MEASURED, c_change=MEASURED.c_change * 2))
     assert base["processes_decided_by"] == "CPU"
@@ -52,3 +56,50 @@ def test_masters_follow_memory_when_history_dominates() -> None:
     plan = size(Rates(tabs=100_000, retention_days=35, master_memory=24e9))
     assert plan["masters_decided_by"] == "memory"
     assert plan["masters"] == -(-int(plan["redis_memory_gb"] * 1e9) // int(24e9))
+
+
+def _costs_run(servers: int, signin: float, change: float, spublish_us: float) -> dict[str, Any]:
+    """A ``bench.costs`` result reduced to the figures the derivation reads."""
+    phase = {"server_cpu_ms_per_op": signin, "server_rss_kib_per_op": 16.0,
+             "redis_cpu_ms_per_op": 0.3, "redis_bytes_per_op": 5_900.0}
+    changes = {"server_cpu_ms_per_op_net": change, "redis_cpu_ms_per_op_net": 0.25,
+               "commands": {"spublish": {"usec_per_call": spublish_us}}}
+    return {"sizes": {"servers": servers}, "results": {
+        "profile": {"redis_bytes_per_op": 380.0}, "signin": phase, "changes": changes,
+        "idle": {"server_cpu_ms_per_op": 0.009, "redis_cpu_ms_per_op": 0.001}}}
+
+
+def test_remote_costs_are_the_many_process_excess_shared_by_the_other_processes() -> None:
+    """With three processes, each of the two that do not hold an agent pays half of what
+    the three cost beyond one process; the holder's costs are the one-process medians."""
+    one = [_costs_run(1, 1.5, 0.8, 9.0), _costs_run(1, 1.7, 0.9, 9.0)]
+    many = [_costs_run(3, 2.0, 1.3, 11.0), _costs_run(3, 2.2, 1.2, 12.0),
+            _costs_run(3, 2.4, 1.4, 13.0)]
+    k = derive(one, many)
+    assert k["c_signin"] == pytest.approx(1.6)
+    assert k["c_change"] == pytest.approx(0.85)
+    assert k["c_remote_signin"] == pytest.approx((2.2 - 1.6) / 2)
+    assert k["c_remote"] == pytest.approx((1.3 - 0.85) / 2)
+    assert k["r_sub"] == pytest.approx((12.0 - 9.0) / 2 / 1000)
+    assert k["rss_conn"] == pytest.approx(16.0 * 1024)
+    assert k["m_agent"] == pytest.approx(6_280.0)
+    assert set(k) <= {f.name for f in fields(Costs)}
+
+
+def test_derivation_refuses_runs_of_mixed_or_single_process_counts() -> None:
+    """Runs of different process counts, or no many-process run, give a clear error."""
+    one = [_costs_run(1, 1.5, 0.8, 9.0)]
+    with pytest.raises(ValueError, match="one process count above 1"):
+        derive(one, [_costs_run(3, 2.0, 1.3, 11.0), _costs_run(2, 2.0, 1.3, 11.0)])
+    with pytest.raises(ValueError, match="one process count above 1"):
+        derive(one, one)
+
+
+def test_one_valkey_constants_are_a_preset_beside_the_cluster_ones() -> None:
+    """The one-Valkey preset sizes the same deployment with less server CPU than the
+    cluster's constants, and the pre-evening preset with more memory per process."""
+    rates = Rates(tabs=100_000)
+    assert PRESETS["cluster"] is MEASURED
+    assert size(rates, PRESETS["single"])["server_cores"] < size(rates)["server_cores"]
+    assert size(rates, PRESETS["before-evening"])["process_rss_gb"] \
+        > size(rates)["process_rss_gb"]
