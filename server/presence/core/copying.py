@@ -6,23 +6,28 @@ expiry five times); ``dataclasses.replace`` walks the class's field objects and 
 generated ``__init__`` on every call. :func:`replace` here copies the fields by name from
 a tuple computed once per class — for the plain classes of the core, whose fields are all
 ``__init__`` fields and which have no ``__post_init__``; any other class goes through
-``dataclasses.replace`` unchanged (decision 62).
+``dataclasses.replace`` unchanged (decision 62). The copy itself is a function written
+once per class with one plain attribute read per field (decision 68), like the
+``__init__`` that :mod:`dataclasses` writes, instead of a loop of ``getattr`` calls.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-#: Field names of each plain dataclass seen, or ``None`` for a class that needs
-#: ``dataclasses.replace`` (``__post_init__``, an ``init=False`` field or an ``InitVar``).
-_NAMES: dict[type, tuple[frozenset[str], tuple[str, ...]] | None] = {}
+Copier = Callable[[Any, dict[str, Any]], Any]
+#: Field names of each plain dataclass seen and its copier, or ``None`` for a class that
+#: needs ``dataclasses.replace`` (``__post_init__``, an ``init=False`` field or an
+#: ``InitVar``).
+_NAMES: dict[type, tuple[frozenset[str], Copier] | None] = {}
 _set = object.__setattr__
 
 
-def _plain_fields(cls: type) -> tuple[frozenset[str], tuple[str, ...]] | None:
+def _plain_fields(cls: type) -> tuple[frozenset[str], Copier] | None:
     if hasattr(cls, "__post_init__"):
         return None
     fields = dataclasses.fields(cls)
@@ -30,7 +35,25 @@ def _plain_fields(cls: type) -> tuple[frozenset[str], tuple[str, ...]] | None:
     if any(not f.init for f in fields) or len(fields) != len(own):
         return None
     names = tuple(f.name for f in fields)
-    return frozenset(names), names
+    return frozenset(names), _copier(cls, names)
+
+
+def _copier(cls: type, names: tuple[str, ...]) -> Copier:
+    """``copy(obj, changes)``: a new ``cls`` with every field of ``obj``, then
+    ``changes`` (already checked to name fields) set over them."""
+    lines = [f"    _set(new, {name!r}, obj.{name})" for name in names]
+    source = "\n".join([
+        "def copy(obj, changes):",
+        "    new = _new(cls)",
+        *lines,
+        "    for name in changes:",
+        "        _set(new, name, changes[name])",
+        "    return new",
+    ])
+    scope: dict[str, Any] = {"_new": object.__new__, "_set": _set, "cls": cls}
+    exec(source, scope)  # the source names nothing but the dataclass's own fields
+    copy: Copier = scope["copy"]
+    return copy
 
 
 def replace(obj: T, /, **changes: Any) -> T:
@@ -44,11 +67,9 @@ def replace(obj: T, /, **changes: Any) -> T:
         plain = _NAMES[cls] = _plain_fields(cls)
     if plain is None:
         return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
-    known, names = plain
+    known, copy = plain
     if not known.issuperset(changes):
         unknown = sorted(set(changes) - known)
         raise TypeError(f"{cls.__name__} has no field {unknown[0]!r}")
-    new = object.__new__(cls)
-    for name in names:
-        _set(new, name, changes[name] if name in changes else getattr(obj, name))
+    new: T = copy(obj, changes)
     return new

@@ -57,7 +57,8 @@ def idle_due(state: AgentState) -> float | None:
 def armed(state: AgentState, idle_after: float, now: float) -> AgentState:
     """``state`` with its idle deadline ``idle_after`` from ``now`` (``None`` when off):
     what a sign-in or a manual pick, which count as activity, leave."""
-    return replace(state, idle_at=now + idle_after if idle_after > 0 else None)
+    idle_at = now + idle_after if idle_after > 0 else None
+    return state if idle_at == state.idle_at else replace(state, idle_at=idle_at)
 
 
 def rearmed(transition: Transition | None, idle_after: float, now: float
@@ -66,7 +67,8 @@ def rearmed(transition: Transition | None, idle_after: float, now: float
     pick: activity that is also another change); ``None`` stays ``None``."""
     if transition is None:
         return None
-    return replace(transition, state=armed(transition.state, idle_after, now))
+    state = armed(transition.state, idle_after, now)
+    return transition if state is transition.state else replace(transition, state=state)
 
 
 def go_idle(state: AgentState, idle_after: float, now: float) -> Transition | None:

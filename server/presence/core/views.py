@@ -28,10 +28,12 @@ def capacity_view(state: AgentState, profile: AgentProfile) -> dict[str, Any]:
     }
 
 
-def agent_view(state: AgentState, profile: AgentProfile) -> dict[str, Any]:
+def agent_view(state: AgentState, profile: AgentProfile,
+               wire: dict[str, Any] | None = None) -> dict[str, Any]:
     """The agent as the supervisor view shows it: the presence ``P`` fields plus name,
-    team, open connections, capacity in use and the grace deadline (epoch ms or null)."""
-    view = state.presence.to_wire()
+    team, open connections, capacity in use and the grace deadline (epoch ms or null).
+    ``wire``: ``state.presence.to_wire()`` when the caller has it (it is copied)."""
+    view = state.presence.to_wire() if wire is None else dict(wire)
     view.update(
         name=profile.name or state.agent_id,
         team=profile.team,
@@ -43,8 +45,10 @@ def agent_view(state: AgentState, profile: AgentProfile) -> dict[str, Any]:
     return view
 
 
-def history_entry(state: AgentState, now: float) -> dict[str, Any]:
-    """One history record of a presence change made at ``now`` (SPEC §8)."""
-    entry = state.presence.to_wire()
+def history_entry(state: AgentState, now: float,
+                  wire: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One history record of a presence change made at ``now`` (SPEC §8). ``wire``:
+    ``state.presence.to_wire()`` when the caller has it (it is copied)."""
+    entry = state.presence.to_wire() if wire is None else dict(wire)
     entry["at"] = to_ms(now)
     return entry

@@ -84,7 +84,9 @@ def commit_request(
         op = None
     if op is None and not after.connections and state.connections:
         op = ConnectionOp("clear", ConnectionId(""))
-    view = agent_view(after, record.profile)
+    # The final state's P goes into the event's view and its history entry: built once.
+    wire = after.presence.to_wire()
+    view = agent_view(after, record.profile, wire)
     # First: the interest header a process reads without parsing (decision 53).
     header = encode_header(state.agent_id, view["team"])
     event: dict[str, Any] = {} if header is None else {HEADER_KEY: header}
@@ -104,7 +106,8 @@ def commit_request(
         expected_version=state.version,
         state=after,
         event=event,
-        history=[history_entry(h, now) for h in transition.history],
+        history=[history_entry(h, now, wire if h.presence is after.presence else None)
+                 for h in transition.history],
         now=now,
         profile_raw=record.profile_raw,
         expected_tag=record.tag,
