@@ -250,11 +250,13 @@ class AgentState:
         actor: str | None = None,
         note: str | None = None,
         keep_next: bool = True,
+        **fields: Any,
     ) -> AgentState:
         """A copy showing ``status``; ``since`` moves only if status or source changed —
         a restored status taken over by the rules it behaves as (``source`` equal to
         ``behaves_as``) is no change of source: its time in status goes on (decision 45).
-        The pending next status is kept unless ``keep_next`` is false."""
+        The pending next status is kept unless ``keep_next`` is false. ``fields``: other
+        fields of the copy changed with it (one copy rather than two)."""
         old = self.presence
         status_id = status.id if isinstance(status, Status) else status.status_id
         same = old.status_id == status_id and (
@@ -276,7 +278,7 @@ class AgentState:
             note=note,
             next_status_id=old.next_status_id if keep_next else None,
         )
-        return replace(self, presence=presence, behaves_as=behaves_as or source)
+        return replace(self, presence=presence, behaves_as=behaves_as or source, **fields)
 
     # --- JSON form kept in Redis (connections live in their own hash) ---
 

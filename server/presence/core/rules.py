@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from presence.core.capacity import WorkLoad
 from presence.core.copying import replace
@@ -64,7 +64,8 @@ def _finish(before: AgentState, after: AgentState, *extra: AgentState) -> Transi
         after = replace(after, before_idle=None)  # something else changed it (decision 43)
     if after == before:
         return None
-    version = max([before.version, *(e.version for e in extra)]) + 1
+    version = (max([before.version, *(e.version for e in extra)]) if extra
+               else before.version) + 1
     after = replace(after, version=version, presence=replace(after.presence, version=version))
     changed = (
         after.presence.status_id != before.presence.status_id
@@ -98,17 +99,12 @@ def sign_in(
 ) -> AgentState:
     """The state after a fresh sign-in (SPEC §4): default Offline/Away kept as is
     (``source=default``), otherwise presence computed from capacity (``source=auto``)."""
-    base_state = replace(
-        state,
-        signed_in=True,
-        connections=frozenset({connection_id}),
-        captured=None,
-        grace_until=None,
-    )
+    signed_in: dict[str, Any] = {"signed_in": True, "connections": frozenset({connection_id}),
+                                 "captured": None, "grace_until": None}
     if default.base in (Base.OFFLINE, Base.AWAY):
-        return base_state.with_presence(default, Source.DEFAULT, Reason.SIGN_IN, now)
+        return state.with_presence(default, Source.DEFAULT, Reason.SIGN_IN, now, **signed_in)
     status = auto_status(profile, state.usage, default)
-    return base_state.with_presence(status, Source.AUTO, Reason.SIGN_IN, now)
+    return state.with_presence(status, Source.AUTO, Reason.SIGN_IN, now, **signed_in)
 
 
 def connect(
