@@ -38,6 +38,7 @@ from presence.store.embedded_ownership import (
     parent_death_hook,
     stop_leftover,
 )
+from presence.store.embedded_malloc import server_environment
 from presence.store.embedded_probe import last_log_line, send_request
 from presence.store.embedded_socket import SocketPathError, SocketPlace
 
@@ -199,6 +200,7 @@ class EmbeddedRedis:
                     stdout=stderr,
                     stderr=stderr,
                     cwd=self._data_dir,
+                    env=server_environment(os.environ),
                     process_group=0,
                     preexec_fn=parent_death_hook(),
                 )
