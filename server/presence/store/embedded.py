@@ -32,13 +32,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from presence.store.embedded_malloc import server_environment
 from presence.store.embedded_ownership import (
     DataDirBusyError,
     DataDirLock,
     parent_death_hook,
     stop_leftover,
 )
-from presence.store.embedded_malloc import server_environment
 from presence.store.embedded_probe import last_log_line, send_request
 from presence.store.embedded_socket import SocketPathError, SocketPlace
 
