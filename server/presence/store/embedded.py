@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from presence.store.embedded_malloc import server_environment
 from presence.store.embedded_ownership import (
     DataDirBusyError,
     DataDirLock,
@@ -199,6 +200,7 @@ class EmbeddedRedis:
                     stdout=stderr,
                     stderr=stderr,
                     cwd=self._data_dir,
+                    env=server_environment(os.environ),
                     process_group=0,
                     preexec_fn=parent_death_hook(),
                 )
