@@ -27,6 +27,21 @@
 -- is this very commit's (version and tag) and the profile is unchanged. Any commit
 -- without one removes both fields (the caller says whether there are any: no command is
 -- spent on the commits of agents that never had one).
+
+-- A member of the shard's due index set to a deadline (ms), or removed ('' deadline);
+-- nothing when there is no member ('').
+local function set_due(due, member, ms)
+  if member == '' then
+    return
+  end
+  if ms == '' then
+    redis.call('ZREM', due, member)
+  else
+    redis.call('ZADD', due, ms, member)
+  end
+end
+
+-- The writes of one commit (see above).
 local function commit_steps(c)
   if c.conn_op == 'add' then
     redis.call('HSET', c.conns, c.conn_id, c.instance)
@@ -35,20 +50,8 @@ local function commit_steps(c)
   elseif c.conn_op == 'clear' then
     redis.call('DEL', c.conns)
   end
-  if c.due_member ~= '' then
-    if c.due_ms == '' then
-      redis.call('ZREM', c.due, c.due_member)
-    else
-      redis.call('ZADD', c.due, c.due_ms, c.due_member)
-    end
-  end
-  if c.idle_member ~= '' then
-    if c.idle_ms == '' then
-      redis.call('ZREM', c.due, c.idle_member)
-    else
-      redis.call('ZADD', c.due, c.idle_ms, c.idle_member)
-    end
-  end
+  set_due(c.due, c.due_member, c.due_ms)
+  set_due(c.due, c.idle_member, c.idle_ms)
   local id = redis.call('XADD', c.events, 'MAXLEN', '~', c.maxlen, '*', 'e', c.event)
   local fields = {'doc', c.doc, 'version', c.version, 'tag', id}
   if #c.hist > 0 then
