@@ -130,7 +130,7 @@ LOAD_CHUNK = 500
 _GRACE = "grace:"
 
 
-def _grace_member(agent_id: str) -> str:
+def grace_member(agent_id: str) -> str:
     return f"{_GRACE}{agent_id}"
 
 
@@ -219,13 +219,22 @@ class AgentStore:
         if r is None:
             return b""
         at_ms = to_ms(r.now)
-        idle = "" if not r.idle_touch else "-" if r.idle_due_at is None else str(
-            to_ms(r.idle_due_at))
+        idle_member, idle_ms = self._idle_args(r)
         # JSON as msgpack strings: the scripts' cmsgpack reads no binary type.
-        return _msgpack([r.state.version, at_ms, str(self._min_id(at_ms)), idle,
+        return _msgpack([r.state.version, at_ms, str(self._min_id(at_ms)), idle_member,
+                         idle_ms,
                          orjson.dumps(r.state.to_json()).decode(),
                          orjson.dumps(r.event).decode(),
                          *(orjson.dumps(h).decode() for h in r.history)])
+
+    @staticmethod
+    def _idle_args(r: CommitRequest) -> tuple[str, str]:
+        """The idle member and deadline ms a commit of ``r`` writes (``commit_steps``'s
+        ``idle_member``/``idle_ms``): ``""`` member leaves it alone, ``""`` ms removes it."""
+        if not r.idle_touch:
+            return "", ""
+        return (_idle_member(r.agent_id),
+                "" if r.idle_due_at is None else str(to_ms(r.idle_due_at)))
 
     def _commit_call(self, r: CommitRequest) -> Call:
         k = self.keys
@@ -240,7 +249,7 @@ class AgentStore:
             conn.op if conn else "",
             conn.connection_id if conn else "",
             conn.instance_id if conn else "",
-            _grace_member(agent_id),
+            grace_member(agent_id),
             "" if r.due_at is None else to_ms(r.due_at),
             k.channel(shard),
             self.events_maxlen,
@@ -250,8 +259,7 @@ class AgentStore:
             r.state.version,
             r.profile_raw,
             r.expected_tag,
-            _idle_member(agent_id) if r.idle_touch else "",
-            "" if r.idle_due_at is None else to_ms(r.idle_due_at),
+            *self._idle_args(r),
             self._prepared(r.prepared),
             *(orjson.dumps(h) for h in r.history),
         ]
@@ -345,4 +353,4 @@ class AgentStore:
     async def drop_grace_deadline(self, agent_id: AgentId) -> None:
         """Remove an agent's entry from its shard's due index (its window had ended)."""
         await self.client.zrem(self.keys.due(self.keys.shard_of(agent_id)),
-                               _grace_member(agent_id))
+                               grace_member(agent_id))

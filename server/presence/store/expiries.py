@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from presence.clock import to_ms
 from presence.core.model import AgentId
+from presence.store.agents import grace_member
 from presence.store.keys import Keys
 from presence.store.replies import text
 from presence.store.scripts import Call, Scripts
@@ -50,7 +51,7 @@ class PreparedExpiries:
                 agent_id = agent_ids[i]
                 keys += (k.state(agent_id), k.profile(agent_id), k.history(agent_id))
             calls.append((self._apply, keys, [k.channel(shard), self.events_maxlen, until,
-                                              *(agent_ids[i] for i in idx)]))
+                                              *(grace_member(agent_ids[i]) for i in idx)]))
         out: list[str | None] = [None] * len(agent_ids)
         for (_, idx), reply in zip(chunks, await self._scripts.pipelined(calls), strict=True):
             for i, tag in zip(idx, reply, strict=True):

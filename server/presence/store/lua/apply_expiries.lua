@@ -18,15 +18,15 @@
 -- ARGV[1]   shard channel (SPUBLISH)
 -- ARGV[2]   events stream max length (approximate trim)
 -- ARGV[3]   now ms (injected clock): only expiries due by then are applied
--- ARGV[4..] the agents' ids, in KEYS order
+-- ARGV[4..] the agents' grace members in the due index ("grace:<agent>"), in KEYS order
 --
 -- Returns one entry per agent, in order: the new tag (events stream id) when its expiry
 -- was committed, else 0.
 --#include commit_steps
 
--- The prepared expiry of the agent ARGV[i] (keys from KEYS[k]) committed if it still
--- holds and is due by now: its new tag, else 0.
-local function apply_one(k, agent, now)
+-- The prepared expiry of the agent whose grace member is ARGV[i] (keys from KEYS[k])
+-- committed if it still holds and is due by now: its new tag, else 0.
+local function apply_one(k, grace_member, now)
   local st = redis.call('HMGET', KEYS[k], 'version', 'tag', 'hist_ms', 'pfrom', 'prep')
   if not st[5] then
     return 0
@@ -41,22 +41,15 @@ local function apply_one(k, agent, now)
     return 0
   end
   local hist = {}
-  for j = 7, #p do
+  for j = 8, #p do
     hist[#hist + 1] = p[j]
-  end
-  local idle_member, idle_ms = '', ''
-  if p[4] ~= '' then
-    idle_member = 'idle:' .. agent
-    if p[4] ~= '-' then
-      idle_ms = p[4]
-    end
   end
   return commit_steps({
     state = KEYS[k], conns = '', due = KEYS[1], events = KEYS[2], history = KEYS[k + 2],
-    doc = p[5], version = tonumber(p[1]), conn_op = '', conn_id = '', instance = '',
-    due_member = 'grace:' .. agent, due_ms = '', idle_member = idle_member,
-    idle_ms = idle_ms, channel = ARGV[1], maxlen = ARGV[2], now = tonumber(p[2]),
-    min_id = p[3], event = p[6], hist = hist, prep = '', profile = profile,
+    doc = p[6], version = tonumber(p[1]), conn_op = '', conn_id = '', instance = '',
+    due_member = grace_member, due_ms = '', idle_member = p[4], idle_ms = p[5],
+    channel = ARGV[1], maxlen = ARGV[2], now = tonumber(p[2]),
+    min_id = p[3], event = p[7], hist = hist, prep = '', profile = profile,
     hist_ms = st[3], had_prep = true,
   })
 end

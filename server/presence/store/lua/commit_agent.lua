@@ -26,9 +26,9 @@
 -- ARGV[16] idle due member (e.g. "idle:A1"), or "" to leave it alone (decision 43)
 -- ARGV[17] idle deadline ms, or "" to remove the idle member
 -- ARGV[18] the prepared grace expiry of the new state, or "" (decision 64): a msgpack
---          array {new version, at ms, history min id ms, idle, state JSON, event JSON,
---          history entry JSON...}, idle "" (leave the idle member), "-" (remove it) or
---          a deadline ms; stored in the state hash's "prep" field, stamped ("pfrom")
+--          array {new version, at ms, history min id ms, idle member, idle deadline ms,
+--          state JSON, event JSON, history entry JSON...}, the idle pair as ARGV[16] and
+--          ARGV[17]; stored in the state hash's "prep" field, stamped ("pfrom")
 --          with this commit's version, tag and profile (commit_steps.lua)
 -- ARGV[19..] history entries JSON, oldest first
 --
