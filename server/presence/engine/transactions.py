@@ -143,7 +143,11 @@ class Transactions:
             request = commit_request(record, transition, now, conn, ends_connections)
             committed = await self._timed("commit", self.store.commit(request))
             if committed.ok:
-                return await self._recorded(record, transition, committed.event_id)
+                # With ``fresh``: this commit ran, its reply was lost, and the agent
+                # changed again before the call was sent again (decision 72).
+                latest = (None if committed.fresh is None
+                          else AgentRecord.of(agent_id, committed.fresh, now))
+                return await self._recorded(record, transition, committed.event_id, latest)
             if self.metrics and verified:
                 self.metrics.conflicts.inc()
             stale, record, loaded = record, None, committed.fresh
@@ -167,11 +171,16 @@ class Transactions:
             raise PresenceError(ErrorCode.UNKNOWN_AGENT, f"no agent {agent_id!r}")
         return record
 
-    async def _recorded(self, before: AgentRecord, transition: Transition, tag: str) -> Outcome:
+    async def _recorded(self, before: AgentRecord, transition: Transition, tag: str,
+                        latest: AgentRecord | None = None) -> Outcome:
         """Bookkeeping after ``transition`` (decided from ``before``) was committed with
-        ``tag``: the copy, metrics, custom statuses in use, listeners."""
+        ``tag``: the copy, metrics, custom statuses in use, listeners. ``latest``: the
+        agent as it is now, when it changed again after this commit (decision 72); the
+        outcome then shows it."""
         state, after, profile = before.state, transition.state, before.profile
-        self._remember(after.agent_id, AgentRecord(after, profile, before.profile_raw, tag))
+        if latest is None:
+            latest = AgentRecord(after, profile, before.profile_raw, tag)
+        self._remember(after.agent_id, latest)
         m = self.metrics
         if m:
             opened = after.grace_until is not None and state.grace_until is None
@@ -181,8 +190,8 @@ class Transactions:
         await self.store.mark_statuses_used(
             {h.presence.status_id for h in transition.history
              if not is_oob(h.presence.status_id)})
-        outcome = Outcome(after, profile, True, transition.presence_changed,
-                          tuple(h.presence.reason for h in transition.history), tag)
+        outcome = Outcome(latest.state, latest.profile, True, transition.presence_changed,
+                          tuple(h.presence.reason for h in transition.history), latest.tag)
         await self._notify(outcome)
         return outcome
 

@@ -17,6 +17,7 @@ from msgspec.msgpack import encode as _msgpack
 
 from presence.clock import to_ms
 from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
+from presence.store.commit_ids import CommitIds
 from presence.store.connection import RedisClient
 from presence.store.keys import Keys
 from presence.store.replies import text
@@ -67,7 +68,9 @@ class ConnectionOp:
 class Committed:
     """Result of a commit: ``ok`` false means another writer got there first (or the
     profile changed), and ``fresh`` is then the agent as it is now. ``event_id`` is the
-    committed state's new tag."""
+    committed state's new tag. ``ok`` with ``fresh``: the commit ran, but its reply was
+    lost and the agent changed again before the call was sent again (decision 72);
+    ``fresh`` is the agent as it is now, ``event_id`` its tag."""
 
     ok: bool
     version: int
@@ -160,6 +163,7 @@ class AgentStore:
         self._load = scripts.register("load_agent")
         self._load_many = scripts.register("load_shard")
         self._commit = scripts.register("commit_agent")
+        self._ids = CommitIds()
 
     def load_call(self, agent_id: AgentId, *, with_offer: bool = False) -> Call:
         """The ``load_agent.lua`` call of one agent; ``with_offer`` adds its pending
@@ -261,6 +265,7 @@ class AgentStore:
             r.expected_tag,
             *self._idle_args(r),
             self._prepared(r.prepared),
+            self._ids.next(),
             *(orjson.dumps(h) for h in r.history),
         ]
         keys = [k.state(agent_id), k.conns(agent_id), k.due(shard), k.events(shard),
@@ -269,9 +274,12 @@ class AgentStore:
 
     @staticmethod
     def _committed(reply: list[Any]) -> Committed:
-        if int(reply[0]) == 1:
+        answer = int(reply[0])
+        if answer == 1:
             return Committed(True, int(reply[1]), reply[2].decode())
         fresh = loaded(reply[1:])
+        if answer == 2:  # this call ran before, and the agent changed since
+            return Committed(True, fresh.version, fresh.tag, fresh=fresh)
         return Committed(False, fresh.version, fresh=fresh)
 
     async def mark_statuses_used(self, status_ids: set[str]) -> None:

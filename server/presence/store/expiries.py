@@ -13,6 +13,7 @@ from __future__ import annotations
 from presence.clock import to_ms
 from presence.core.model import AgentId
 from presence.store.agents import grace_member
+from presence.store.commit_ids import CommitIds
 from presence.store.keys import Keys
 from presence.store.replies import text
 from presence.store.scripts import Call, Scripts
@@ -30,13 +31,15 @@ class PreparedExpiries:
         self.events_maxlen = events_maxlen
         self._scripts = scripts
         self._apply = scripts.register("apply_expiries")
+        self._ids = CommitIds()
 
     async def apply(self, agent_ids: list[AgentId], now: float) -> list[str | None]:
         """Commit the prepared expiries of ``agent_ids`` that still hold and are due by
         ``now`` (each atomic on its own, as one ``commit_agent.lua`` commit, so an agent
         changed meanwhile or already expired by another instance is left alone). Returns,
         per agent in order, the committed state's new tag, or ``None`` when nothing was
-        applied (no prepared expiry, a stale one, not due, not configured)."""
+        applied (no prepared expiry, a stale one, not due, not configured). A call sent
+        again after it ran reports what it applied the first time (decision 72)."""
         k = self.keys
         by_shard: dict[int, list[int]] = {}
         for i, agent_id in enumerate(agent_ids):
@@ -51,6 +54,7 @@ class PreparedExpiries:
                 agent_id = agent_ids[i]
                 keys += (k.state(agent_id), k.profile(agent_id), k.history(agent_id))
             calls.append((self._apply, keys, [k.channel(shard), self.events_maxlen, until,
+                                              self._ids.next(),
                                               *(grace_member(agent_ids[i]) for i in idx)]))
         out: list[str | None] = [None] * len(agent_ids)
         for (_, idx), reply in zip(chunks, await self._scripts.pipelined(calls), strict=True):

@@ -11,6 +11,7 @@ import orjson
 from presence.clock import to_ms
 from presence.core.outbound import relay_message_id, work_item_agent, work_item_event_type
 from presence.core.work import WorkItem
+from presence.store.commit_ids import CommitIds
 from presence.store.connection import UNAVAILABLE, RedisClient
 from presence.store.keys import Keys
 from presence.store.replies import stream_position, text
@@ -59,6 +60,7 @@ class WorkStore:
         self._commit = client.register_script(script_source("commit_item"))
         self._relay = client.register_script(script_source("relay_item_event"))
         self._release = client.register_script(script_source("release_reservation"))
+        self._ids = CommitIds()
 
     async def workstream_of(self, item_id: str) -> str | None:
         ws = await self.client.hget(self.keys.item_index, item_id)
@@ -101,10 +103,14 @@ class WorkStore:
                 "" if applying_until is None else "1",
                 0 if applying_until is None else to_ms(applying_until),
                 event, self.events_maxlen, agent or "", at + RELAY_REPAIR_MS,
+                self._ids.next(),
             ],
         )
-        if int(reply[0]) != 1:
-            return False
+        answer = int(reply[0])
+        if answer != 1:
+            # 2: this very call committed before its reply was lost (decision 72); its
+            # event is in the relay zset, which the sweep relays (relay_overdue).
+            return answer == 2
         if agent:
             earlier = sorted(((text(i), bytes(e)) for i, e in zip(
                 reply[3::2], reply[4::2], strict=True)), key=lambda r: stream_position(r[0]))

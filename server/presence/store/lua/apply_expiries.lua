@@ -18,16 +18,23 @@
 -- ARGV[1]   shard channel (SPUBLISH)
 -- ARGV[2]   events stream max length (approximate trim)
 -- ARGV[3]   now ms (injected clock): only expiries due by then are applied
--- ARGV[4..] the agents' grace members in the due index ("grace:<agent>"), in KEYS order
+-- ARGV[4]   this call's commit id (unique per call; decision 72, commit_ids.lua)
+-- ARGV[5..] the agents' grace members in the due index ("grace:<agent>"), in KEYS order
 --
 -- Returns one entry per agent, in order: the new tag (events stream id) when its expiry
--- was committed, else 0.
+-- was committed, else 0. A call sent again after it ran (its trip failed before the reply
+-- came back) reports the agents it committed the first time as committed (their commit
+-- id is this call's): their current tag.
 --#include commit_steps
 
 -- The prepared expiry of the agent whose grace member is ARGV[i] (keys from KEYS[k])
 -- committed if it still holds and is due by now: its new tag, else 0.
-local function apply_one(k, grace_member, now)
-  local st = redis.call('HMGET', KEYS[k], 'version', 'tag', 'hist_ms', 'pfrom', 'prep')
+local function apply_one(k, grace_member, now, cid)
+  local st = redis.call('HMGET', KEYS[k], 'version', 'tag', 'hist_ms', 'pfrom', 'prep',
+                        'cids')
+  if cids_hold(st[6], cid) then
+    return st[2]
+  end
   if not st[5] then
     return 0
   end
@@ -50,13 +57,13 @@ local function apply_one(k, grace_member, now)
     due_member = grace_member, due_ms = '', idle_member = p[4], idle_ms = p[5],
     channel = ARGV[1], maxlen = ARGV[2], now = tonumber(p[2]),
     min_id = p[3], event = p[7], hist = hist, prep = '', profile = profile,
-    hist_ms = st[3], had_prep = true,
+    hist_ms = st[3], had_prep = true, cid = cid, cids = st[6],
   })
 end
 
 local now = tonumber(ARGV[3])
 local out = {}
-for i = 4, #ARGV do
-  out[#out + 1] = apply_one(3 + (i - 4) * 3, ARGV[i], now)
+for i = 5, #ARGV do
+  out[#out + 1] = apply_one(3 + (i - 5) * 3, ARGV[i], now, ARGV[4])
 end
 return out

@@ -30,7 +30,8 @@
 --          state JSON, event JSON, history entry JSON...}, the idle pair as ARGV[16] and
 --          ARGV[17]; stored in the state hash's "prep" field, stamped ("pfrom")
 --          with this commit's version, tag and profile (commit_steps.lua)
--- ARGV[19..] history entries JSON, oldest first
+-- ARGV[19] this call's commit id (unique per call; decision 72, commit_ids.lua)
+-- ARGV[20..] history entries JSON, oldest first
 --
 -- The writes themselves are commit_steps (commit_steps.lua), shared with
 -- apply_expiries.lua.
@@ -44,19 +45,32 @@
 -- On a miss the script returns the agent as it is now, exactly as load_agent does, so the
 -- retry decides from it without another round trip.
 --
+-- A call sent again after it ran (its trip failed before the reply came back, and the
+-- client resent it) finds its commit id in the state's "cids" instead of a conflict: it
+-- returns what it returned the first time when its commit is still the agent's last,
+-- else {2, ...} with the agent as it is now (decision 72).
+--
 -- Returns {1, new version, events stream id (the new tag)}, or on conflict
--- {0, doc or false, current version, {conn, instance, ...}, profile or false, tag}.
+-- {0, doc or false, current version, {conn, instance, ...}, profile or false, tag}, or
+-- when this very call committed before and the agent changed since
+-- {2, doc, current version, {conn, instance, ...}, profile or false, tag}.
 --#include commit_steps
 
-local st = redis.call('HMGET', KEYS[1], 'doc', 'version', 'tag', 'hist_ms', 'pfrom')
+local st = redis.call('HMGET', KEYS[1], 'doc', 'version', 'tag', 'hist_ms', 'pfrom', 'cids')
 local current = tonumber(st[2] or '0')
 local tag = st[3] or ''
 local profile = redis.call('GET', KEYS[6])
 if current ~= tonumber(ARGV[1]) or tag ~= ARGV[15] or profile ~= ARGV[14] then
+  if cids_hold(st[6], ARGV[19]) then
+    if current == tonumber(ARGV[13]) then
+      return {1, current, tag}
+    end
+    return {2, st[1], current, redis.call('HGETALL', KEYS[2]), profile, tag}
+  end
   return {0, st[1], current, redis.call('HGETALL', KEYS[2]), profile, tag}
 end
 local hist = {}
-for i = 19, #ARGV do
+for i = 20, #ARGV do
   hist[#hist + 1] = ARGV[i]
 end
 local id = commit_steps({
@@ -66,6 +80,6 @@ local id = commit_steps({
   due_member = ARGV[6], due_ms = ARGV[7], idle_member = ARGV[16], idle_ms = ARGV[17],
   channel = ARGV[8], maxlen = ARGV[9], now = tonumber(ARGV[10]), min_id = ARGV[11],
   event = ARGV[12], hist = hist, prep = ARGV[18], profile = profile,
-  hist_ms = st[4], had_prep = st[5] ~= false,
+  hist_ms = st[4], had_prep = st[5] ~= false, cid = ARGV[19], cids = st[6],
 })
 return {1, tonumber(ARGV[13]), id}

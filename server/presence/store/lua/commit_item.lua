@@ -27,17 +27,28 @@
 --          relay zset as "<stream id> <agent>", so it reaches the agent's shard stream
 --          (relay_item_event.lua) even if the caller dies before relaying it
 -- ARGV[15] relay repair score (ms after which the sweep relays it)
+-- ARGV[16] this call's commit id (unique per call; decision 72, commit_ids.lua), kept
+--          in the item hash's "cids"
 --
 -- Returns {1, new version, events stream id or "", then for each earlier event of the
 -- same agent still waiting in the relay zset (at most 200 looked at): its stream id and
 -- entry} or {0, current version} on conflict. The caller relays those first, so an
 -- event never overtakes an earlier one of its agent that another instance has not
--- relayed yet.
-local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+-- relayed yet. A call sent again after it ran (its trip failed before the reply came
+-- back, and the client resent it) finds its commit id in "cids" and returns
+-- {2, current version}: committed, its event left to the sweep's relay (decision 72).
+--#include commit_ids
+
+local st = redis.call('HMGET', KEYS[1], 'version', 'cids')
+local current = tonumber(st[1] or '0')
 if current ~= tonumber(ARGV[1]) then
+  if cids_hold(st[2], ARGV[16]) then
+    return {2, current}
+  end
   return {0, current}
 end
-redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'version', ARGV[3])
+redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'version', ARGV[3],
+           'cids', cids_pushed(st[2], ARGV[16]))
 if ARGV[5] == 'add' then
   redis.call('ZADD', KEYS[2], ARGV[6], ARGV[4])
 elseif ARGV[5] == 'del' then

@@ -6,8 +6,9 @@
 -- commit_steps(c) writes, in this order: the connection op, the grace and idle due
 -- members, the event (shard events stream, approximate trim; its id is the new tag),
 -- the history entries (ids "<ms>-*" with ms = max(now, hist_ms), so ids never go back),
--- the state (doc, version, tag, hist_ms) with the agent's prepared grace expiry or
--- without one, and the SPUBLISH of "<id> <event>". It returns the new tag.
+-- the state (doc, version, tag, hist_ms, and "cids" with this call's commit id) with the
+-- agent's prepared grace expiry or without one, and the SPUBLISH of "<id> <event>". It
+-- returns the new tag.
 --
 -- c.state, c.conns, c.due, c.events, c.history   key names (KEYS of the caller)
 -- c.doc, c.version                               new state JSON and its version
@@ -21,12 +22,16 @@
 --                                                (msgpack, "" for none) and the profile
 --                                                bytes it was made with (decision 64)
 -- c.had_prep                                     the state hash holds a prepared expiry
+-- c.cid, c.cids                                  this call's commit id and the state
+--                                                hash's "cids" (false if none): the new
+--                                                "cids" (commit_ids.lua, decision 72)
 --
 -- A prepared expiry is stored in the state hash's "prep" field as the caller gave it,
 -- and "pfrom" = "<version> <tag> <sha1 of the profile>": it holds only while the state
 -- is this very commit's (version and tag) and the profile is unchanged. Any commit
 -- without one removes both fields (the caller says whether there are any: no command is
 -- spent on the commits of agents that never had one).
+--#include commit_ids
 
 -- A member of the shard's due index set to a deadline (ms), or removed ('' deadline);
 -- nothing when there is no member ('').
@@ -53,7 +58,8 @@ local function commit_steps(c)
   set_due(c.due, c.due_member, c.due_ms)
   set_due(c.due, c.idle_member, c.idle_ms)
   local id = redis.call('XADD', c.events, 'MAXLEN', '~', c.maxlen, '*', 'e', c.event)
-  local fields = {'doc', c.doc, 'version', c.version, 'tag', id}
+  local fields = {'doc', c.doc, 'version', c.version, 'tag', id,
+                  'cids', cids_pushed(c.cids, c.cid)}
   if #c.hist > 0 then
     local ms = math.max(c.now, tonumber(c.hist_ms or '0'))
     for i = 1, #c.hist do
