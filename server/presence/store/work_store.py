@@ -86,7 +86,8 @@ class WorkStore:
         transition's webhook event to the workstream's events stream (decision 47); one
         that concerns an agent is then relayed into the agent's shard stream, after
         its presence events so far and before those the change leads to (decision 58).
-        ``teams``: the workstream's, carried by an event of no agent."""
+        ``teams``: the workstream's, carried by an event of no agent. True also when
+        this very call committed and its reply was lost (sent again: decision 72)."""
         k = self.keys
         ws = item.workstream
         if expected_version == 0:
