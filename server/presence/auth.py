@@ -19,7 +19,6 @@ import jwt
 from jwt.algorithms import HMACAlgorithm
 
 from presence.core.errors import ErrorCode, PresenceError
-from presence.hs256 import OwnTokens
 
 if TYPE_CHECKING:
     from presence.oidc import OidcVerifier
@@ -121,17 +120,6 @@ def hs256_decoder(options: dict[str, Any]) -> jwt.PyJWT:
     return decoder
 
 
-def own_tokens(secret: str) -> OwnTokens | None:
-    """The fast check of our own tokens (:mod:`presence.hs256`), or ``None`` when PyJWT
-    refuses ``secret`` as an HMAC key (it looks like a public key: every token is then
-    refused, by PyJWT, as before)."""
-    try:
-        HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(secret)
-    except jwt.PyJWTError:
-        return None
-    return OwnTokens(secret, ISSUER)
-
-
 class TokenService:
     """Issues and verifies tokens with one shared secret; verifies the identity
     provider's too when given its verifier."""
@@ -147,7 +135,6 @@ class TokenService:
         self._decoder = hs256_decoder({
             "verify_exp": False, "verify_iat": False, "verify_nbf": False,
             "require": ["sub", "role", "exp"]})
-        self._own = own_tokens(secret)
         self._verified: dict[bytes, tuple[Identity, float | None]] = {}
 
     def issue(
@@ -205,15 +192,11 @@ class TokenService:
         """Signature and claims of ``token`` (not the time): its identity and ``nbf``."""
         if self.oidc is not None and self.oidc.handles(token):
             return self.oidc.check(token)
-        # Our own tokens in their usual form without PyJWT's machinery (decision 70);
-        # anything else, and every refusal, is PyJWT's.
-        claims = None if self._own is None else self._own.claims(token)
-        if claims is None:
-            try:
-                claims = self._decoder.decode(token, self._secret, algorithms=[ALGORITHM],
-                                              issuer=ISSUER)
-            except jwt.PyJWTError as exc:
-                raise PresenceError(ErrorCode.AUTH_FAILED, f"invalid token: {exc}") from None
+        try:
+            claims = self._decoder.decode(token, self._secret, algorithms=[ALGORITHM],
+                                          issuer=ISSUER)
+        except jwt.PyJWTError as exc:
+            raise PresenceError(ErrorCode.AUTH_FAILED, f"invalid token: {exc}") from None
         exp = claims.get("exp")
         if not isinstance(exp, int | float):
             raise PresenceError(ErrorCode.AUTH_FAILED, "token expired")

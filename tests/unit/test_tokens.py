@@ -176,9 +176,9 @@ def test_the_secret_is_prepared_once_not_per_token(monkeypatch: pytest.MonkeyPat
         return original(self, key)
 
     monkeypatch.setattr(jwt.algorithms.HMACAlgorithm, "prepare_key", counting)
+    service = TokenService(SECRET)
     tokens = [forge(sub=f"A{i}") for i in range(5)]
     calls.clear()  # forge() signs through PyJWT's global algorithms
-    service = TokenService(SECRET)
     assert [service.verify(t, NOW).subject for t in tokens] == [f"A{i}" for i in range(5)]
     assert len(calls) == 1
 
