@@ -74,11 +74,22 @@ class AgentEndpoint:
     async def open(self, rt: Runtime, link: AgentSession, cursor: str | None) -> None:
         """Register the tab (events now buffer), connect it and send its ``welcome``."""
         agent_id, conn_id = AgentId(link.agent_id), ConnectionId(link.connection_id)
-        peer = link.peer
         rt.hub.add_agent(link)
+        try:
+            await self._open(rt, link, agent_id, conn_id)
+        except BaseException:
+            # Events held for the tab (decision 70) act before its refusal or close, as
+            # they would have on arrival (a sign-out's close comes first).
+            rt.hub.settle(link)
+            raise
+
+    async def _open(self, rt: Runtime, link: AgentSession, agent_id: AgentId,
+                    conn_id: ConnectionId) -> None:
+        peer = link.peer
         try:
             out, offer_id = await rt.engine.open_connection(agent_id, conn_id)
         except PresenceError as exc:
+            rt.hub.settle(link)
             link.refused = True  # nothing was committed: there is nothing to disconnect
             peer.offer(frames.error(exc.code, exc.message))
             code = (CloseCode.UNKNOWN_AGENT if exc.code is ErrorCode.UNKNOWN_AGENT
@@ -91,6 +102,9 @@ class AgentEndpoint:
         sessions = await rt.router.sessions(out.state.open_items)
         offer = await rt.router.open_offer(offer_id)
         link.statuses = frames.picker_wire(rt.config.org.picker(out.profile))
+        # Held events first, as if delivered on arrival; this connect's own event shows
+        # the welcome's state: dropped unparsed (decision 70).
+        rt.hub.settle(link, out.tag if out.changed else "")
         s = rt.settings
         peer.offer(frames.welcome(
             at=rt.clock.now(), agent_id=agent_id, name=out.profile.name or agent_id,

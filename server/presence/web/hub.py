@@ -26,7 +26,7 @@ from presence.web.close_codes import CloseCode
 from presence.web.events import AgentEvent, event_of
 from presence.web.fanout import SupervisorFanout
 from presence.web.peer import TextFrame
-from presence.web.session import AgentSession, SocketSession, SupervisorSession
+from presence.web.session import AgentSession, HeldEvent, SocketSession, SupervisorSession
 
 log = logging.getLogger("presence.hub")
 
@@ -50,6 +50,8 @@ class Hub:
     #: Agent events from the channels parsed and delivered, and skipped unparsed.
     parsed: int = 0
     skipped: int = 0
+    #: Agent events held unparsed for tabs still signing in (decision 70).
+    held: int = 0
     #: What the local supervisors may watch together (``None``: to compute again).
     _watchers: Watchers | None = None
     _shards: dict[Any, int] = field(default_factory=dict)
@@ -219,6 +221,8 @@ class Hub:
                 self.skipped += 1  # no local socket needs it: not parsed (decision 53)
                 return
             payload = data[len(last) + 1:]
+            if self._hold(shard, last, agent_id, team, payload):
+                return
         elif data.startswith(b"! "):
             _, target, frame = data.split(b" ", 2)
             if (agent := target.decode()) in self.agents:
@@ -229,6 +233,33 @@ class Hub:
             last = self.last_ids[shard] = stream_id.decode()
         self.parsed += 1
         self.publish_local(event_of(shard, last, orjson.loads(payload)))
+
+    def _hold(self, shard: int, last: str, agent_id: str, team: bytes,
+              payload: bytes) -> bool:
+        """Hold an event unparsed in its agent's tabs when each of them is still
+        signing in (buffering) and no local supervisor may watch it — usually the
+        agent's own sign-in, read back (decision 70); :meth:`settle` parses it there
+        if the tab needs it. ``False``: it is to be parsed and delivered now."""
+        links = self.agents.get(agent_id)
+        if not links or self.watchers().watch(team):
+            return False
+        buffers = []
+        for link in links.values():
+            if link.buffer is None:
+                return False
+            buffers.append(link.buffer)
+        held = HeldEvent(shard, last, payload)
+        for buffer in buffers:
+            buffer.append(held)
+        self.held += 1
+        return True
+
+    def settle(self, link: AgentSession, tag: str = "") -> None:
+        """Parse the events held for ``link`` (:meth:`AgentSession.settle`); call before
+        its welcome is offered, with ``tag`` the stream id of the commit the welcome
+        shows when that commit was this connect (its event is then dropped
+        unparsed), and on every other way out of its opening."""
+        self.parsed += link.settle(tag)
 
     async def replay_missed(self, events_after: EventsAfter) -> int:
         """After a gap in the subscription: deliver to the local agent tabs the events

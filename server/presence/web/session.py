@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import orjson
+
 from presence.auth import Identity
 from presence.core.epochs import NO_STAMP, Stamp
 from presence.revocation import Revocations
 from presence.web.close_codes import CloseCode
-from presence.web.events import MAX_BATCH_EVENTS, AgentEvent, batch_frame
+from presence.web.events import MAX_BATCH_EVENTS, AgentEvent, batch_frame, event_of
 from presence.web.peer import Peer, TextFrame
 
 _NO_POSITION = (-1, -1)
@@ -45,6 +47,17 @@ class SocketSession:
         return revocations.refuses(identity.role, identity.subject, identity.issued_at)
 
 
+@dataclass(frozen=True, slots=True)
+class HeldEvent:
+    """An event of the agent that reached the hub while each of its local tabs was
+    still signing in and no local supervisor needed it: held unparsed in the tabs'
+    buffers until :meth:`presence.web.hub.Hub.settle` (decision 70)."""
+
+    shard: int
+    stream_id: str
+    payload: bytes  #: the event's JSON
+
+
 @dataclass(eq=False, slots=True, kw_only=True)
 class AgentSession(SocketSession):
     """One live agent connection (a tab or client) held by this process."""
@@ -63,7 +76,8 @@ class AgentSession(SocketSession):
     acked: Stamp = NO_STAMP
     acked_tag: str = ""
     #: Events and frames that arrived before the welcome was sent; ``None`` once it was.
-    buffer: list[AgentEvent | TextFrame] | None = field(default_factory=list)
+    #: Held events are parsed by the hub's ``settle`` before the welcome is offered.
+    buffer: list[AgentEvent | TextFrame | HeldEvent] | None = field(default_factory=list)
     #: The picker this tab was last sent (welcome or ``statuses``); ``None`` before.
     statuses: list[dict[str, object]] | None = None
 
@@ -100,12 +114,42 @@ class AgentSession(SocketSession):
     def welcomed(self) -> None:
         """The welcome was sent: send what was buffered meanwhile — frames for the agent,
         and presence events newer than the welcome's (snapshot first, then diffs)."""
+        self.settle()  # normally done before the welcome (Hub.settle): nothing left
         buffered, self.buffer = self.buffer or [], None
         for event in buffered:
             if isinstance(event, AgentEvent):
                 self.deliver(event)
-            else:
+            elif isinstance(event, TextFrame):
                 self.peer.offer(event)
+
+    def settle(self, tag: str = "") -> int:
+        """Parse the events held for this tab (:class:`HeldEvent`) in their place in the
+        buffer, as the hub would have delivered them: buffered when a presence change
+        or a new epoch, and the tab closed when the event ended its connection (a
+        sign-out). The event whose stream id is ``tag`` — the welcome's own commit,
+        which shows the welcome's state and ends no connection — is dropped unparsed:
+        it would not be sent after that welcome. Returns how many were parsed."""
+        buffer = self.buffer
+        if not buffer or not any(type(item) is HeldEvent for item in buffer):
+            return 0
+        kept: list[AgentEvent | TextFrame | HeldEvent] = []
+        ended = False
+        parsed = 0
+        for item in buffer:
+            if not isinstance(item, HeldEvent):
+                kept.append(item)
+                continue
+            if item.stream_id == tag:
+                continue
+            event = event_of(item.shard, item.stream_id, orjson.loads(item.payload))
+            parsed += 1
+            if event.presence_changed or event.stamp[0] > 0:
+                kept.append(event)
+            ended = ended or self.connection_id in event.ended
+        self.buffer = kept
+        if ended:
+            self.peer.close(CloseCode.SIGNED_OUT, "signed out")
+        return parsed
 
 
 @dataclass(eq=False, slots=True, kw_only=True)

@@ -226,22 +226,32 @@ async def receive_until(ws: WebSocket, clock: Clock, deadline_at: float) -> str 
         timer.cancel()
 
 
+def header(ws: WebSocket, name: bytes) -> str | None:
+    """The first value of the handshake's header ``name`` (lowercase), as
+    ``ws.headers.get`` reads it, without building Starlette's ``Headers`` (a copy of
+    the list) and raising a ``KeyError`` for each header absent: a sign-in reads two,
+    usually both absent (decision 70)."""
+    for key, value in ws.scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 def bearer(ws: WebSocket) -> str | None:
-    header = ws.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _, token = (header(ws, b"authorization") or "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def origin_allowed(ws: WebSocket, rt: Runtime) -> bool:
     """Cross-site WebSocket hijacking guard: a browser's Origin must be allowed. Non-browser
     clients send no Origin. With no allowlist configured, only same-host origins pass."""
-    origin = ws.headers.get("origin")
+    origin = header(ws, b"origin")
     if origin is None:
         return True
     allowed = rt.settings.allowed_origins
     if "*" in allowed or origin in allowed:
         return True
-    host = ws.headers.get("host", "")
+    host = header(ws, b"host") or ""
     return not allowed and origin in (f"http://{host}", f"https://{host}")
 
 
