@@ -9,6 +9,8 @@
 -- - the profile's bytes are still those it was made with (their SHA-1, in "pfrom");
 -- - its deadline (the expiry's time) is at or before now.
 -- Every other agent is left untouched and reported, for the sweep to decide in Python.
+-- The committed agents' due members (grace removed, idle as prepared) are written once
+-- for the whole call, after the last agent (decision 69).
 --
 -- KEYS[1]   shard due index zset
 -- KEYS[2]   shard events stream
