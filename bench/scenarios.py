@@ -288,6 +288,7 @@ async def grace(run: Run) -> dict[str, Any]:
     first, last = await _due_bounds(run.client)
     await asyncio.sleep(max(0.0, last - time.time()) + 0.05)
     valkey_before = await _valkey_cpu(run.client)
+    await run.client.config_resetstat()  # commandstats from here: what the storm ran
     launched_at = time.time()
     async with run.servers("presence", 1, "--grace", str(period),
                            "--instance-id", "bench-grace") as (server,):
@@ -297,6 +298,7 @@ async def grace(run: Run) -> dict[str, Any]:
         done_at = time.time()
         cpu = server.cpu()
     valkey_cpu = await _valkey_cpu(run.client) - valkey_before
+    commands = await _commands_per_window(run.client, n)
     ids = [AgentId(f"A{i}") for i in range(n)]
     loaded = await RedisStore(run.client, KEYS).load_agents(ids)
     now = time.time()
@@ -314,7 +316,19 @@ async def grace(run: Run) -> dict[str, Any]:
             # Valkey's main thread from the server's launch to the last recalculation
             # (AOF rewrites run in forked children, not counted).
             "valkey_cpu_ms_per_window": valkey_cpu * 1000 / n,
-            "per_second": n / (done_at - ready_at) if done_at > ready_at else None}
+            "per_second": n / (done_at - ready_at) if done_at > ready_at else None,
+            "valkey_commands_per_window": commands}
+
+
+async def _commands_per_window(client: Redis, n: int) -> dict[str, dict[str, float]]:
+    """Valkey's ``INFO commandstats`` since the last reset, per window: calls and
+    microseconds of each command (those a script runs are counted on their own as well
+    as inside the script's ``evalsha``), the costliest first."""
+    stats = await client.info("commandstats")
+    rows = {name.removeprefix("cmdstat_"): {"calls": row["calls"] / n,
+                                             "usec": row["usec"] / n}
+            for name, row in stats.items()}
+    return dict(sorted(rows.items(), key=lambda kv: -kv[1]["usec"]))
 
 
 async def _valkey_cpu(client: Redis) -> float:

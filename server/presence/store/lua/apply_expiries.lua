@@ -9,6 +9,8 @@
 -- - the profile's bytes are still those it was made with (their SHA-1, in "pfrom");
 -- - its deadline (the expiry's time) is at or before now.
 -- Every other agent is left untouched and reported, for the sweep to decide in Python.
+-- The committed agents' due members (grace removed, idle as prepared) are written once
+-- for the whole call, after the last agent (decision 69).
 --
 -- KEYS[1]   shard due index zset
 -- KEYS[2]   shard events stream
@@ -27,9 +29,24 @@
 -- id is this call's): their current tag.
 --#include commit_steps
 
+-- Gather a due member to remove ('' ms) or to set to a deadline (ms) into the call's
+-- one ZREM / ZADD; nothing when there is no member ('').
+local function gather_due(due, member, ms)
+  if member == '' then
+    return
+  end
+  if ms == '' then
+    due.zrem[#due.zrem + 1] = member
+  else
+    due.zadd[#due.zadd + 1] = ms
+    due.zadd[#due.zadd + 1] = member
+  end
+end
+
 -- The prepared expiry of the agent whose grace member is ARGV[i] (keys from KEYS[k])
--- committed if it still holds and is due by now: its new tag, else 0.
-local function apply_one(k, grace_member, now, cid)
+-- committed if it still holds and is due by now: its new tag, else 0. Its due members
+-- are not written here but gathered in `due` (see below).
+local function apply_one(k, grace_member, now, cid, due)
   local st = redis.call('HMGET', KEYS[k], 'version', 'tag', 'hist_ms', 'pfrom', 'prep',
                         'cids')
   if cids_hold(st[6], cid) then
@@ -51,19 +68,31 @@ local function apply_one(k, grace_member, now, cid)
   for j = 8, #p do
     hist[#hist + 1] = p[j]
   end
+  gather_due(due, grace_member, '')
+  gather_due(due, p[4], p[5])
   return commit_steps({
     state = KEYS[k], conns = '', due = KEYS[1], events = KEYS[2], history = KEYS[k + 2],
     doc = p[6], version = tonumber(p[1]), conn_op = '', conn_id = '', instance = '',
-    due_member = grace_member, due_ms = '', idle_member = p[4], idle_ms = p[5],
+    due_member = '', due_ms = '', idle_member = '', idle_ms = '',
     channel = ARGV[1], maxlen = ARGV[2], now = tonumber(p[2]),
     min_id = p[3], event = p[7], hist = hist, prep = '', profile = profile,
     hist_ms = st[3], had_prep = true, cid = cid, cids = st[6],
   })
 end
 
+-- The due index writes of the committed agents, one ZREM and one ZADD for the whole
+-- call instead of one or two commands per agent (decision 69): the same members end up
+-- removed or set to the same deadlines, as nothing else in this call reads them.
+local due = {zrem = {}, zadd = {}}
 local now = tonumber(ARGV[3])
 local out = {}
 for i = 5, #ARGV do
-  out[#out + 1] = apply_one(3 + (i - 5) * 3, ARGV[i], now, ARGV[4])
+  out[#out + 1] = apply_one(3 + (i - 5) * 3, ARGV[i], now, ARGV[4], due)
+end
+if #due.zrem > 0 then
+  redis.call('ZREM', KEYS[1], unpack(due.zrem))
+end
+if #due.zadd > 0 then
+  redis.call('ZADD', KEYS[1], unpack(due.zadd))
 end
 return out
