@@ -34,7 +34,7 @@ def deliver(events: list[AgentEvent], groups: Iterable[Group]) -> None:
         for session in sessions:
             chosen = session.take(visible, shards)
             if chosen:
-                session.offer_events(chosen, shared, total)
+                session.offer_events(chosen, shared, total, step_end=True)
 
 
 #: Sessions of one watch scope, and what that scope may watch.

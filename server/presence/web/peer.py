@@ -187,6 +187,21 @@ class Peer:
             pending.append(wire)
         return True
 
+    def offer_now(self, frame: TextFrame) -> bool:
+        """:meth:`offer` for a caller that runs at the end of an event-loop step (the
+        supervisors' fan-out, decision 71): on the raw path the frame is written at
+        once — one ``send`` as at the step's end, without a second callback — unless
+        frames given earlier in this step still wait (it joins them, behind) or the
+        transport is over its high-water mark (counted as :meth:`offer` counts it)."""
+        raw = self._raw
+        if raw is None or self._pending is not None or raw.write_paused:
+            return self.offer(frame)
+        if self.close_code is not None or self.closed.is_set():
+            return False
+        if self._behind:
+            self._behind = 0
+        return raw.write_frame(frame.wire)  # ``False``, nothing written, when not open
+
     def flush(self) -> None:
         """Raw path: write the frames given so far in one go (normally run at the end of
         the event-loop step that gave them)."""
