@@ -16,6 +16,7 @@ from presence.core.model import AgentId, AgentProfile, AgentState, TeamId
 from presence.core.views import agent_view
 from presence.web.events import MAX_BATCH_EVENTS, AgentEvent, event_of
 from presence.web.fanout import SupervisorFanout, deliver, groups_of
+from presence.web.fastws import RAW_EXTENSION
 from presence.web.peer import Outgoing, Peer, TextFrame
 from presence.web.session import SupervisorSession
 
@@ -25,10 +26,16 @@ class Recorder:
 
     def __init__(self) -> None:
         self.sent: list[Outgoing] = []
+        #: Those of ``sent`` given through ``offer_now`` (written at once).
+        self.at_once: list[Outgoing] = []
 
     def offer(self, frame: Outgoing) -> bool:
         self.sent.append(frame)
         return True
+
+    def offer_now(self, frame: TextFrame) -> bool:
+        self.at_once.append(frame)
+        return self.offer(frame)
 
 
 def event(seq: int, agent: str = "A1", team: str = "T1", version: int | None = None,
@@ -155,3 +162,47 @@ async def test_the_events_of_one_step_are_delivered_together_at_its_end() -> Non
     assert sent(s) == []
     await asyncio.sleep(0)  # the step ends: the delivery scheduled by the first add runs
     assert [len(elements(f)) for f in sent(s)] == [2]
+
+
+def test_a_deliverys_one_frame_per_session_is_written_at_once() -> None:
+    """The delivery runs at a step's end, so each session's single frame of it goes out
+    through offer_now (decision 71); a session without batches given several events gets
+    them through offer, written together at the step's end."""
+    batched, plain_one, plain_two = session(), session(batched=False), session(batched=False)
+    deliver([event(1), event(2)], groups_of([batched]))
+    assert cast(Recorder, batched.peer).at_once == sent(batched) and len(sent(batched)) == 1
+    one = event(1)
+    deliver([one], groups_of([plain_one]))
+    assert cast(Recorder, plain_one.peer).at_once == [one.supervisor_frame()]
+    deliver([event(1), event(2)], groups_of([plain_two]))
+    assert len(sent(plain_two)) == 2 and cast(Recorder, plain_two.peer).at_once == []
+
+
+class RawRecorder:
+    """A raw socket (``RawSocket``) that records each write."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.open, self.write_paused = True, False
+
+    def write_frame(self, frame: bytes) -> bool:
+        self.writes.append(frame)
+        return True
+
+
+async def test_a_steps_events_are_on_the_socket_when_that_step_ends() -> None:
+    """Through a real raw-path Peer, the frame of a step's events is written by the
+    delivery at the step's end itself, not by a further end-of-step callback."""
+    raw = RawRecorder()
+    socket = type("Socket", (), {"scope": {"extensions": {RAW_EXTENSION: raw}}})()
+    s = SupervisorSession(
+        peer=Peer(cast(Any, socket), 8), identity=Identity("S1", Role.SUPERVISOR,
+                                                           frozenset({"*"})),
+        last_seen_at=0.0, batched=True, buffer=None, floor={0: (0, 0)})
+    fanout = SupervisorFanout({s})
+    events = [event(1), event(2)]
+    fanout.add(events[0])
+    fanout.add(events[1])
+    await asyncio.sleep(0)  # the step ends: the delivery runs, and writes
+    payload = frames.agent_events([e.supervisor_frame().payload for e in events])
+    assert raw.writes == [TextFrame(payload).wire]
