@@ -206,3 +206,19 @@ async def test_a_steps_events_are_on_the_socket_when_that_step_ends() -> None:
     await asyncio.sleep(0)  # the step ends: the delivery runs, and writes
     payload = frames.agent_events([e.supervisor_frame().payload for e in events])
     assert raw.writes == [TextFrame(payload).wire]
+
+
+def test_sessions_in_step_and_catching_up_get_the_same_bytes() -> None:
+    """A session in step on every shard of a delivery gets the scope's shared frame at
+    once, unchecked; one still catching up gets the events it lacks, and the same frame
+    object when it lacks them all."""
+    events = [event(1), event(2, "A2")]
+    in_step, catching_up, behind_on_one = session(), session(), session()
+    in_step.synced, in_step.floor = {0}, {0: (1700000000000, 9)}  # unchecked: floor ignored
+    behind_on_one.floor = {0: (1700000000000, 1)}
+    deliver(events, groups_of([in_step, catching_up, behind_on_one]))
+    assert cast(Recorder, in_step.peer).at_once == sent(in_step)
+    assert sent(in_step)[0] is sent(catching_up)[0]
+    assert [e["cursor"] for e in elements(sent(in_step)[0])] == [
+        "0:1700000000000-1", "0:1700000000000-2"]
+    assert [e["cursor"] for e in elements(sent(behind_on_one)[0])] == ["0:1700000000000-2"]
