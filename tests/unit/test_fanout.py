@@ -26,16 +26,10 @@ class Recorder:
 
     def __init__(self) -> None:
         self.sent: list[Outgoing] = []
-        #: Those of ``sent`` given through ``offer_now`` (written at once).
-        self.at_once: list[Outgoing] = []
 
     def offer(self, frame: Outgoing) -> bool:
         self.sent.append(frame)
         return True
-
-    def offer_now(self, frame: TextFrame) -> bool:
-        self.at_once.append(frame)
-        return self.offer(frame)
 
 
 def event(seq: int, agent: str = "A1", team: str = "T1", version: int | None = None,
@@ -164,20 +158,6 @@ async def test_the_events_of_one_step_are_delivered_together_at_its_end() -> Non
     assert [len(elements(f)) for f in sent(s)] == [2]
 
 
-def test_a_deliverys_one_frame_per_session_is_written_at_once() -> None:
-    """The delivery runs at a step's end, so each session's single frame of it goes out
-    through offer_now (decision 71); a session without batches given several events gets
-    them through offer, written together at the step's end."""
-    batched, plain_one, plain_two = session(), session(batched=False), session(batched=False)
-    deliver([event(1), event(2)], groups_of([batched]))
-    assert cast(Recorder, batched.peer).at_once == sent(batched) and len(sent(batched)) == 1
-    one = event(1)
-    deliver([one], groups_of([plain_one]))
-    assert cast(Recorder, plain_one.peer).at_once == [one.supervisor_frame()]
-    deliver([event(1), event(2)], groups_of([plain_two]))
-    assert len(sent(plain_two)) == 2 and cast(Recorder, plain_two.peer).at_once == []
-
-
 class RawRecorder:
     """A raw socket (``RawSocket``) that records each write."""
 
@@ -190,9 +170,11 @@ class RawRecorder:
         return True
 
 
-async def test_a_steps_events_are_on_the_socket_when_that_step_ends() -> None:
-    """Through a real raw-path Peer, the frame of a step's events is written by the
-    delivery at the step's end itself, not by a further end-of-step callback."""
+async def test_a_steps_other_callbacks_run_before_the_supervisors_writes() -> None:
+    """Through a real raw-path Peer, the frame of a step's events is written after the
+    callbacks already due in the step the delivery runs in (an agent's command resumed
+    by its Redis reply sends its next Redis command first), not by the delivery itself;
+    one write per socket, the shared frame's bytes."""
     raw = RawRecorder()
     socket = type("Socket", (), {"scope": {"extensions": {RAW_EXTENSION: raw}}})()
     s = SupervisorSession(
@@ -203,22 +185,25 @@ async def test_a_steps_events_are_on_the_socket_when_that_step_ends() -> None:
     events = [event(1), event(2)]
     fanout.add(events[0])
     fanout.add(events[1])
-    await asyncio.sleep(0)  # the step ends: the delivery runs, and writes
+    seen: list[int] = []
+    asyncio.get_running_loop().call_soon(lambda: seen.append(len(raw.writes)))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert seen == [0]
     payload = frames.agent_events([e.supervisor_frame().payload for e in events])
     assert raw.writes == [TextFrame(payload).wire]
 
 
 def test_sessions_in_step_and_catching_up_get_the_same_bytes() -> None:
-    """A session in step on every shard of a delivery gets the scope's shared frame at
-    once, unchecked; one still catching up gets the events it lacks, and the same frame
-    object when it lacks them all."""
+    """A session in step on every shard of a delivery gets the scope's shared frame,
+    unchecked (decided once for the scope); one still catching up gets the events it
+    lacks, and the same frame object when it lacks them all."""
     events = [event(1), event(2, "A2")]
     in_step, catching_up, behind_on_one = session(), session(), session()
     in_step.synced, in_step.floor = {0}, {0: (1700000000000, 9)}  # unchecked: floor ignored
     behind_on_one.floor = {0: (1700000000000, 1)}
     deliver(events, groups_of([in_step, catching_up, behind_on_one]))
-    assert cast(Recorder, in_step.peer).at_once == sent(in_step)
-    assert sent(in_step)[0] is sent(catching_up)[0]
+    assert len(sent(in_step)) == 1 and sent(in_step)[0] is sent(catching_up)[0]
     assert [e["cursor"] for e in elements(sent(in_step)[0])] == [
         "0:1700000000000-1", "0:1700000000000-2"]
     assert [e["cursor"] for e in elements(sent(behind_on_one)[0])] == ["0:1700000000000-2"]

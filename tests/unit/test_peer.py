@@ -100,57 +100,6 @@ async def test_the_raw_path_writes_a_steps_frames_in_one_write_at_its_end() -> N
     assert log[2:] == [wire("{}")]
 
 
-async def test_a_frame_given_at_a_steps_end_is_written_at_once() -> None:
-    """offer_now (the supervisors' fan-out, which runs at a step's end) writes its frame
-    in that call, one write of its own; a frame offered after it in the same step is
-    written behind it at the step's end."""
-    log: Log = []
-    peer = Peer(await accepted(log, FakeRawSocket(log)), 8)
-    frame = TextFrame(b'{"type":"events"}')
-    assert peer.offer_now(frame)
-    assert log == [("raw", frame.wire)]
-    assert log[0][1] is frame.wire  # the shared bytes, not a copy
-    assert peer.offer("{}")
-    assert len(log) == 1
-    await settle()
-    assert log == [("raw", frame.wire), wire("{}")]
-
-
-async def test_a_frame_given_at_a_steps_end_joins_frames_still_waiting() -> None:
-    """When frames given earlier in the step still wait, offer_now puts its frame behind
-    them: one write, in order, at the step's end."""
-    log: Log = []
-    peer = Peer(await accepted(log, FakeRawSocket(log)), 8)
-    frame = TextFrame(b'{"type":"events"}')
-    assert peer.offer("{}") and peer.offer_now(frame)
-    assert log == []
-    await settle()
-    assert log == [("raw", wire("{}")[1] + frame.wire)]
-
-
-async def test_offer_now_counts_a_paused_transport_and_refuses_a_closed_peer() -> None:
-    """offer_now to a transport over its high-water mark counts against queue_size as
-    offer does (the next one closes the peer with 4021 after the frames); to a socket
-    that is gone or a closed peer it writes nothing and says so."""
-    log: Log = []
-    raw = FakeRawSocket(log)
-    peer = Peer(await accepted(log, raw), 2)
-    raw.write_paused = True
-    assert [peer.offer_now(TextFrame(str(n).encode())) for n in (1, 2, 3)] == [
-        True, True, False]
-    assert peer.close_code == CloseCode.SLOW_CONSUMER
-    await asyncio.wait_for(peer.closed.wait(), 1)
-    assert log == [("raw", wire("1")[1] + wire("2")[1]),
-                   close_message(CloseCode.SLOW_CONSUMER, "slow consumer")]
-    assert not peer.offer_now(TextFrame(b"4"))
-    gone_log: Log = []
-    gone_raw = FakeRawSocket(gone_log)
-    gone = Peer(await accepted(gone_log, gone_raw), 8)
-    gone_raw.open = False
-    assert not gone.offer_now(TextFrame(b"5"))
-    assert gone_log == []
-
-
 async def test_a_paused_transport_takes_queue_size_frames_then_the_peer_closes() -> None:
     """Over its high-water mark the transport is given queue_size more frames; the next
     offer closes the peer with 4021 after them, through ASGI, and nothing follows."""

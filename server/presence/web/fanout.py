@@ -39,11 +39,11 @@ def deliver(events: list[AgentEvent], groups: Iterable[Group]) -> None:
                 frame = shared.get(())
                 if frame is None:
                     frame = shared[()] = batch_frame(visible)
-                session.peer.offer_now(frame)
+                session.peer.offer(frame)
                 continue
             chosen = session.take(visible, shards)
             if chosen:
-                session.offer_events(chosen, shared, total, step_end=True)
+                session.offer_events(chosen, shared, total)
 
 
 #: Sessions of one watch scope, and what that scope may watch.

@@ -109,8 +109,8 @@ class Peer:
     """Outgoing side of one socket; create it once the socket is accepted."""
 
     # Slots: thousands of mostly idle sockets each hold one.
-    __slots__ = ("_behind", "_on_drop", "_pending", "_queue", "_raw", "_size", "_task",
-                 "_wakeup", "close_code", "closed", "websocket")
+    __slots__ = ("_behind", "_flush_to", "_on_drop", "_pending", "_queue", "_raw", "_size",
+                 "_task", "_wakeup", "close_code", "closed", "websocket")
 
     def __init__(
         self, websocket: WebSocket, queue_size: int, on_drop: Callable[[], None] | None = None
@@ -129,6 +129,8 @@ class Peer:
         self._behind = 0
         #: Raw path: frames given during this event-loop step, not written yet.
         self._pending: list[bytes] | None = None
+        #: Raw path: the loop's end-of-step writer, looked up once (decision 71).
+        self._flush_to: _Flusher | None = None
         #: The writer (queued path) or the close being sent (raw path).
         self._task: asyncio.Task[None] | None = None
         self.closed = Flag()
@@ -182,25 +184,13 @@ class Peer:
         pending = self._pending
         if pending is None:
             self._pending = [wire]
-            _flusher().add(self)
+            flusher = self._flush_to
+            if flusher is None:
+                flusher = self._flush_to = _flusher()
+            flusher.add(self)
         else:
             pending.append(wire)
         return True
-
-    def offer_now(self, frame: TextFrame) -> bool:
-        """:meth:`offer` for a caller that runs at the end of an event-loop step (the
-        supervisors' fan-out, decision 71): on the raw path the frame is written at
-        once — one ``send`` as at the step's end, without a second callback — unless
-        frames given earlier in this step still wait (it joins them, behind) or the
-        transport is over its high-water mark (counted as :meth:`offer` counts it)."""
-        raw = self._raw
-        if raw is None or self._pending is not None or raw.write_paused:
-            return self.offer(frame)
-        if self.close_code is not None or self.closed.is_set():
-            return False
-        if self._behind:
-            self._behind = 0
-        return raw.write_frame(frame.wire)  # ``False``, nothing written, when not open
 
     def flush(self) -> None:
         """Raw path: write the frames given so far in one go (normally run at the end of

@@ -163,18 +163,13 @@ class SupervisorSession(SocketSession):
 
     def offer_events(self, events: list[AgentEvent],
                      shared: dict[tuple[int, ...], TextFrame] | None = None,
-                     of: int = 0, *, step_end: bool = False) -> None:
+                     of: int = 0) -> None:
         """Send ``events`` (already taken, in order, from a delivery of ``of`` events):
         one frame each, or for a batched session ``events`` frames of at most
         :data:`MAX_BATCH_EVENTS`, made once per distinct run of events in ``shared``
-        (the same bytes for every session that gets it). ``step_end``: the caller runs
-        at the end of an event-loop step, so a single frame is written at once
-        (:meth:`Peer.offer_now`, decision 71)."""
+        (the same bytes for every session that gets it)."""
         offer = self.peer.offer
         if not self.batched:
-            if step_end and len(events) == 1:
-                self.peer.offer_now(events[0].supervisor_frame())
-                return
             for event in events:
                 offer(event.supervisor_frame())
             return
@@ -183,10 +178,7 @@ class SupervisorSession(SocketSession):
             frame = shared.get(())
             if frame is None:
                 frame = shared[()] = batch_frame(events)
-            if step_end:
-                self.peer.offer_now(frame)
-            else:
-                offer(frame)
+            offer(frame)
             return
         for start in range(0, len(events), MAX_BATCH_EVENTS):
             part = events[start:start + MAX_BATCH_EVENTS]
