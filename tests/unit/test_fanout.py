@@ -16,6 +16,7 @@ from presence.core.model import AgentId, AgentProfile, AgentState, TeamId
 from presence.core.views import agent_view
 from presence.web.events import MAX_BATCH_EVENTS, AgentEvent, event_of
 from presence.web.fanout import SupervisorFanout, deliver, groups_of
+from presence.web.fastws import RAW_EXTENSION
 from presence.web.peer import Outgoing, Peer, TextFrame
 from presence.web.session import SupervisorSession
 
@@ -155,3 +156,54 @@ async def test_the_events_of_one_step_are_delivered_together_at_its_end() -> Non
     assert sent(s) == []
     await asyncio.sleep(0)  # the step ends: the delivery scheduled by the first add runs
     assert [len(elements(f)) for f in sent(s)] == [2]
+
+
+class RawRecorder:
+    """A raw socket (``RawSocket``) that records each write."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.open, self.write_paused = True, False
+
+    def write_frame(self, frame: bytes) -> bool:
+        self.writes.append(frame)
+        return True
+
+
+async def test_a_steps_other_callbacks_run_before_the_supervisors_writes() -> None:
+    """Through a real raw-path Peer, the frame of a step's events is written after the
+    callbacks already due in the step the delivery runs in (an agent's command resumed
+    by its Redis reply sends its next Redis command first), not by the delivery itself;
+    one write per socket, the shared frame's bytes."""
+    raw = RawRecorder()
+    socket = type("Socket", (), {"scope": {"extensions": {RAW_EXTENSION: raw}}})()
+    s = SupervisorSession(
+        peer=Peer(cast(Any, socket), 8), identity=Identity("S1", Role.SUPERVISOR,
+                                                           frozenset({"*"})),
+        last_seen_at=0.0, batched=True, buffer=None, floor={0: (0, 0)})
+    fanout = SupervisorFanout({s})
+    events = [event(1), event(2)]
+    fanout.add(events[0])
+    fanout.add(events[1])
+    seen: list[int] = []
+    asyncio.get_running_loop().call_soon(lambda: seen.append(len(raw.writes)))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert seen == [0]
+    payload = frames.agent_events([e.supervisor_frame().payload for e in events])
+    assert raw.writes == [TextFrame(payload).wire]
+
+
+def test_sessions_in_step_and_catching_up_get_the_same_bytes() -> None:
+    """A session in step on every shard of a delivery gets the scope's shared frame,
+    unchecked (decided once for the scope); one still catching up gets the events it
+    lacks, and the same frame object when it lacks them all."""
+    events = [event(1), event(2, "A2")]
+    in_step, catching_up, behind_on_one = session(), session(), session()
+    in_step.synced, in_step.floor = {0}, {0: (1700000000000, 9)}  # unchecked: floor ignored
+    behind_on_one.floor = {0: (1700000000000, 1)}
+    deliver(events, groups_of([in_step, catching_up, behind_on_one]))
+    assert len(sent(in_step)) == 1 and sent(in_step)[0] is sent(catching_up)[0]
+    assert [e["cursor"] for e in elements(sent(in_step)[0])] == [
+        "0:1700000000000-1", "0:1700000000000-2"]
+    assert [e["cursor"] for e in elements(sent(behind_on_one)[0])] == ["0:1700000000000-2"]

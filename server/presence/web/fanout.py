@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 
-from presence.web.events import AgentEvent
+from presence.web.events import MAX_BATCH_EVENTS, AgentEvent, batch_frame
 from presence.web.peer import TextFrame
 from presence.web.session import SupervisorSession
 
@@ -31,7 +31,16 @@ def deliver(events: list[AgentEvent], groups: Iterable[Group]) -> None:
         shards = frozenset(e.shard for e in visible)
         shared: dict[tuple[int, ...], TextFrame] = {}
         total = len(visible)
+        whole = total <= MAX_BATCH_EVENTS
         for session in sessions:
+            # The common case, decided here for the scope (decision 71): a batched live
+            # session in step on every shard of these events gets the one shared frame.
+            if whole and session.batched and session.buffer is None and shards <= session.synced:
+                frame = shared.get(())
+                if frame is None:
+                    frame = shared[()] = batch_frame(visible)
+                session.peer.offer(frame)
+                continue
             chosen = session.take(visible, shards)
             if chosen:
                 session.offer_events(chosen, shared, total)

@@ -109,8 +109,8 @@ class Peer:
     """Outgoing side of one socket; create it once the socket is accepted."""
 
     # Slots: thousands of mostly idle sockets each hold one.
-    __slots__ = ("_behind", "_on_drop", "_pending", "_queue", "_raw", "_size", "_task",
-                 "_wakeup", "close_code", "closed", "websocket")
+    __slots__ = ("_behind", "_flush_to", "_on_drop", "_pending", "_queue", "_raw", "_size",
+                 "_task", "_wakeup", "close_code", "closed", "websocket")
 
     def __init__(
         self, websocket: WebSocket, queue_size: int, on_drop: Callable[[], None] | None = None
@@ -129,6 +129,8 @@ class Peer:
         self._behind = 0
         #: Raw path: frames given during this event-loop step, not written yet.
         self._pending: list[bytes] | None = None
+        #: Raw path: the loop's end-of-step writer, looked up once (decision 71).
+        self._flush_to: _Flusher | None = None
         #: The writer (queued path) or the close being sent (raw path).
         self._task: asyncio.Task[None] | None = None
         self.closed = Flag()
@@ -182,7 +184,10 @@ class Peer:
         pending = self._pending
         if pending is None:
             self._pending = [wire]
-            _flusher().add(self)
+            flusher = self._flush_to
+            if flusher is None:
+                flusher = self._flush_to = _flusher()
+            flusher.add(self)
         else:
             pending.append(wire)
         return True
