@@ -57,7 +57,8 @@ async def proxies(embedded_cluster: EmbeddedCluster) -> AsyncIterator[list[TcpRe
 def owner(rig: Rig, proxies: list[TcpReplyLoss], key: str) -> TcpReplyLoss:
     """The proxy in front of the node that serves ``key`` (a resend redis-py routes to
     another node first is answered ``MOVED`` there, and must not be dropped)."""
-    node = rig.client.get_node_from_key(key)
+    cluster: Any = rig.client  # a RedisCluster here
+    node = cluster.get_node_from_key(key)
     (proxy,) = [p for p in proxies if p.node[1] == node.port]
     return proxy
 
