@@ -73,6 +73,11 @@ class Stack:
         await client.script_load(source)
         self.lossy.arm(hashlib.sha1(source.encode()).hexdigest().encode())
 
+    def arm_reservation(self, keys: Keys, agent_id: str) -> None:
+        """Lose the reply to the next ``SET`` of the agent's reservation key."""
+        key = keys.offer(agent_id).encode()
+        self.lossy.arm(b"$3\r\nSET\r\n$%d\r\n%s\r\n" % (len(key), key))
+
 
 @pytest_asyncio.fixture
 async def stack(redis_url: str, key_prefix: str, fake_clock: FakeClock
@@ -131,5 +136,25 @@ async def test_an_offer_whose_commit_reply_was_lost_reaches_its_agent(
         reservation = await stack.work.reservations([AGENT])
     assert stack.lossy.dropped.is_set()
     assert offered is not None and offered.state is ItemState.OFFERED
+    assert reservation == [offered.offer_id]
+    assert [agent for agent, _ in stack.router.sent] == [AGENT]
+
+
+async def test_a_reservation_whose_reply_was_lost_is_held_and_the_offer_sent(
+    stack: Stack, key_prefix: str, fake_clock: FakeClock,
+) -> None:
+    """A reservation whose SET ran but whose reply was lost is held by the router that
+    made it: the item is offered to the agent and the offer is sent."""
+    async with asyncio.timeout(BOUND):
+        item = work.new_item("item-1", "chat", {}, fake_clock.now())
+        assert await stack.work.commit(item, 0, QueueOp("add", item.created_at))
+        stack.arm_reservation(Keys(key_prefix, shards=4), AGENT)
+        await stack.engine.connect(AGENT, TAB)
+        await stack.router.settle()
+        offered = await stack.work.load("chat", item.id)
+        reservation = await stack.work.reservations([AGENT])
+    assert stack.lossy.dropped.is_set()
+    assert offered is not None and offered.state is ItemState.OFFERED
+    assert offered.agent_id == AGENT
     assert reservation == [offered.offer_id]
     assert [agent for agent, _ in stack.router.sent] == [AGENT]

@@ -255,6 +255,23 @@ async def test_an_agent_reservation_admits_one_offer(
     assert await s1.reserve("a1", "chat~w99~1", TIMEOUT)
 
 
+async def test_a_reservation_written_without_a_token_reads_and_releases_by_its_offer(
+    cluster: Cluster,
+) -> None:
+    """A reservation holding a bare offer id (written before the per-call token) reads
+    as that offer, blocks another reservation and is released by that offer."""
+    s1 = cluster.add(cluster.client, "i1").work
+    key = cluster.keys.offer("a1")
+    async with asyncio.timeout(10):
+        await cluster.client.set(key, b"chat~w1~1", px=to_ms(TIMEOUT))
+        assert await s1.reservations(["a1"]) == ["chat~w1~1"]
+        assert not await s1.reserve("a1", "chat~w1~1", TIMEOUT)
+        await s1.release("a1", "chat~w1")
+        assert await s1.reservations(["a1"]) == ["chat~w1~1"]
+        await s1.release("a1", "chat~w1~1")
+        assert await s1.reservations(["a1"]) == [None]
+
+
 async def test_two_workstreams_racing_for_one_agent_make_one_offer(
     cluster: Cluster, other_client: Redis
 ) -> None:

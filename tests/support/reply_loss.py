@@ -59,7 +59,7 @@ class ReplyLoss:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        s_reader, s_writer = await asyncio.open_unix_connection(self._target)
+        s_reader, s_writer = await self._connect()
         doomed = asyncio.Event()  # this connection sent the armed request
         try:
             await asyncio.gather(self._requests(c_reader, s_writer, doomed),
@@ -70,6 +70,10 @@ class ReplyLoss:
             for writer in (c_writer, s_writer):
                 writer.close()
             self._tasks.discard(task)
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection to the proxied server."""
+        return await asyncio.open_unix_connection(self._target)
 
     async def _requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                         doomed: asyncio.Event) -> None:
@@ -107,3 +111,25 @@ async def reply_loss(target: str) -> AsyncIterator[ReplyLoss]:
     finally:
         await proxy.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class TcpReplyLoss(ReplyLoss):
+    """A :class:`ReplyLoss` on TCP, in front of one node of a cluster (``host:port``);
+    it listens on a free port of 127.0.0.1."""
+
+    def __init__(self, node: tuple[str, int]) -> None:
+        super().__init__("", Path())
+        self.node = node
+        self.address: tuple[str, int] = ("127.0.0.1", 0)
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.address[0]}:{self.address[1]}"
+
+    async def start(self) -> None:
+        server = await asyncio.start_server(self._serve, host="127.0.0.1", port=0)
+        self._server = server
+        self.address = server.sockets[0].getsockname()[:2]
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection(*self.node)

@@ -34,7 +34,7 @@ from presence.store.events import EventLog
 from presence.store.expiries import PreparedExpiries
 from presence.store.instances import InstanceRegistry
 from presence.store.keys import Keys
-from presence.store.replies import text
+from presence.store.replies import reserved_offer
 from presence.store.scripts import Scripts
 
 __all__ = ["CommitRequest", "Committed", "ConnectionOp", "LoadedAgent", "RedisStore"]
@@ -146,8 +146,7 @@ class RedisStore:
             offer = reply[5]
         else:
             _, offer = await self.scripts.pipelined([index, ("GET", self.keys.offer(agent_id))])
-        return (loaded(reply) if reply is not None else None,
-                text(offer) if offer is not None else None)
+        return loaded(reply) if reply is not None else None, reserved_offer(offer)
 
     # --- event streams (store/events.py) ---
 

@@ -14,7 +14,7 @@ from presence.core.work import WorkItem
 from presence.store.commit_ids import CommitIds
 from presence.store.connection import UNAVAILABLE, RedisClient
 from presence.store.keys import Keys
-from presence.store.replies import stream_position, text
+from presence.store.replies import reserved_offer, stream_position, text
 from presence.store.scripts import script_source
 
 
@@ -189,11 +189,15 @@ class WorkStore:
         await self.client.zrem(self.keys.offers_due(workstream), offer_id)
 
     async def reserve(self, agent_id: str, offer_id: str, ttl: float) -> bool:
-        """Reserve the agent for one offer (fails if it already has one pending)."""
-        ok = await self.client.set(
-            self.keys.offer(agent_id), offer_id, nx=True, px=max(1, round(ttl * 1000))
+        """Reserve the agent for one offer (fails if it already has one pending). The
+        value carries a token made for this call, and ``SET … NX GET`` answers the value
+        it found: a call sent again after it ran finds its own and holds the
+        reservation, where a bare ``NX`` would read "already reserved" (decision 72)."""
+        mine = f"{offer_id} {self._ids.next()}".encode()
+        held = await self.client.set(
+            self.keys.offer(agent_id), mine, nx=True, px=max(1, round(ttl * 1000)), get=True
         )
-        return bool(ok)
+        return held is None or held == mine
 
     async def release(self, agent_id: str, offer_id: str) -> None:
         await self._release(keys=[self.keys.offer(agent_id)], args=[offer_id])
@@ -205,7 +209,7 @@ class WorkStore:
         pipe = self.client.pipeline(transaction=False)
         for a in agent_ids:
             pipe.get(self.keys.offer(a))
-        return [text(v) if v is not None else None for v in await pipe.execute()]
+        return [reserved_offer(v) for v in await pipe.execute()]
 
     async def load_many(self, workstream: str, item_ids: list[str]) -> list[WorkItem]:
         if not item_ids:

@@ -6,7 +6,8 @@
 -- KEYS[4] optional: the agent's pending-offer reservation string (a sign-in reads it too)
 --
 -- Returns {doc or false, version (0 when absent), {conn, instance, ...}, profile or false,
---          tag ("" when absent; see commit_agent)}, plus the offer id or false with KEYS[4]
+--          tag ("" when absent; see commit_agent)}, plus the reservation's value (the offer
+--          id and its token: store/replies.py reserved_offer) or false with KEYS[4]
 local st = redis.call('HMGET', KEYS[1], 'doc', 'version', 'tag')
 local conns = redis.call('HGETALL', KEYS[2])
 local profile = redis.call('GET', KEYS[3])
