@@ -15,10 +15,15 @@ from __future__ import annotations
 import itertools
 import secrets
 
+#: Characters in every id (``store/lua/commit_ids.lua`` relies on it: ``CID_WIDTH``).
+ID_WIDTH = 20
+
 
 class CommitIds:
-    """Ids unique per call: a random prefix per instance (48 bits) and a counter. One per
-    store; the ids only have to differ among the last few commits of one record."""
+    """Ids unique per call: a random prefix per instance (48 bits, 12 hex digits) and a
+    counter (8 hex digits, wrapping at 2**32). One per store; the ids only have to differ
+    among the last few commits of one record. Every id is :data:`ID_WIDTH` characters, so
+    the scripts keep and search the last few without splitting them."""
 
     __slots__ = ("_count", "_prefix")
 
@@ -27,5 +32,6 @@ class CommitIds:
         self._count = itertools.count(1)
 
     def next(self) -> str:
-        """A new id (no spaces: the scripts keep them space-separated)."""
-        return f"{self._prefix}{next(self._count):x}"
+        """A new id of :data:`ID_WIDTH` hex digits (no spaces: the scripts keep them
+        space-separated)."""
+        return f"{self._prefix}{next(self._count) & 0xFFFFFFFF:08x}"
