@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest_asyncio
@@ -100,6 +100,26 @@ async def stack(redis_url: str, key_prefix: str, fake_clock: FakeClock
             await client.aclose()
 
 
+
+async def offered_after_a_lost_reply(stack: Stack, fake_clock: FakeClock,
+                                     arm: Callable[[], Awaitable[None]]) -> None:
+    """Queue an item, ``arm`` the proxy, sign the agent in and let routing settle; then
+    check that the reply was lost and yet the item is offered to the agent, its
+    reservation holds that offer, and the offer was sent to it once."""
+    async with asyncio.timeout(BOUND):
+        item = work.new_item("item-1", "chat", {}, fake_clock.now())
+        assert await stack.work.commit(item, 0, QueueOp("add", item.created_at))
+        await arm()
+        await stack.engine.connect(AGENT, TAB)
+        await stack.router.settle()
+        offered = await stack.work.load("chat", item.id)
+        reservation = await stack.work.reservations([AGENT])
+    assert stack.lossy.dropped.is_set()
+    assert offered is not None and offered.state is ItemState.OFFERED
+    assert offered.agent_id == AGENT
+    assert reservation == [offered.offer_id]
+    assert [agent for agent, _ in stack.router.sent] == [AGENT]
+
 async def test_an_accept_whose_commit_reply_was_lost_is_answered_as_accepted(
     stack: Stack, redis_client: Redis,
 ) -> None:
@@ -126,18 +146,8 @@ async def test_an_offer_whose_commit_reply_was_lost_reaches_its_agent(
 ) -> None:
     """An offer whose item commit ran but whose reply was lost is sent to the agent and
     keeps the agent's reservation (the agent is not left with an offer it never saw)."""
-    async with asyncio.timeout(BOUND):
-        item = work.new_item("item-1", "chat", {}, fake_clock.now())
-        assert await stack.work.commit(item, 0, QueueOp("add", item.created_at))
-        await stack.arm_item_commit(redis_client)
-        await stack.engine.connect(AGENT, TAB)
-        await stack.router.settle()
-        offered = await stack.work.load("chat", item.id)
-        reservation = await stack.work.reservations([AGENT])
-    assert stack.lossy.dropped.is_set()
-    assert offered is not None and offered.state is ItemState.OFFERED
-    assert reservation == [offered.offer_id]
-    assert [agent for agent, _ in stack.router.sent] == [AGENT]
+    await offered_after_a_lost_reply(stack, fake_clock,
+                                     lambda: stack.arm_item_commit(redis_client))
 
 
 async def test_a_reservation_whose_reply_was_lost_is_held_and_the_offer_sent(
@@ -145,16 +155,7 @@ async def test_a_reservation_whose_reply_was_lost_is_held_and_the_offer_sent(
 ) -> None:
     """A reservation whose SET ran but whose reply was lost is held by the router that
     made it: the item is offered to the agent and the offer is sent."""
-    async with asyncio.timeout(BOUND):
-        item = work.new_item("item-1", "chat", {}, fake_clock.now())
-        assert await stack.work.commit(item, 0, QueueOp("add", item.created_at))
+    async def arm() -> None:
         stack.arm_reservation(Keys(key_prefix, shards=4), AGENT)
-        await stack.engine.connect(AGENT, TAB)
-        await stack.router.settle()
-        offered = await stack.work.load("chat", item.id)
-        reservation = await stack.work.reservations([AGENT])
-    assert stack.lossy.dropped.is_set()
-    assert offered is not None and offered.state is ItemState.OFFERED
-    assert offered.agent_id == AGENT
-    assert reservation == [offered.offer_id]
-    assert [agent for agent, _ in stack.router.sent] == [AGENT]
+
+    await offered_after_a_lost_reply(stack, fake_clock, arm)
