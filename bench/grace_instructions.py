@@ -20,9 +20,10 @@ compare scripts on the same code otherwise. Needs ``valgrind`` on the PATH.
 
 Sizes: 2,000 and 8,000 expiries both run (215.2k and 235.7k instructions per expiry at
 commit ab5e86c: the per-expiry cost grows with the data set). Before decision 72, 8,000
-failed: the first call of 4,000, slow under callgrind, outlived the client's socket
-timeout, was sent again, and the second run reported the agents the first had committed
-as not applied — the resend decision 72 now recognises.
+failed: the first call of 4,000 reported most of its agents as not applied although
+their expiries were committed. The cause was not established; a second run of the same
+call (sent again after its trip failed) gives exactly that answer, and decision 72
+makes such a call report the agents it committed.
 """
 
 from __future__ import annotations
