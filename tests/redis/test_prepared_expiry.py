@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 
@@ -279,3 +280,26 @@ async def test_applied_expiries_are_counted_and_announced_by_id(rig: Rig) -> Non
     assert 'presence_grace_windows_total{outcome="recalculated"} 5.0' in text_metrics
     assert 'presence_changes_total{base="offline",source="system"} 5.0' in text_metrics
     assert sorted(heard) == sorted(ids)
+
+
+async def test_a_record_of_another_layout_is_left_to_the_python_path(rig: Rig) -> None:
+    """A prepared expiry stamped without this code's layout (as a version before the
+    layout tag, or with another array, wrote it) is not applied by Redis: the sweep's
+    Python path expires the agent, and its state stays a state document."""
+    (agent_id,) = await open_windows(rig, 1)
+    stored = await prep(rig, agent_id)
+    assert stored is not None and stored["pfrom"].endswith(b" p2")
+    old_stamp = stored["pfrom"].rsplit(b" ", 1)[0]
+    # An older array: its elements in another order (the event where the state was).
+    items = msgspec.msgpack.decode(stored["prep"])
+    items[5], items[6] = items[6], items[5]
+    await rig.client.hset(rig.keys.state(agent_id), mapping={
+        "pfrom": old_stamp, "prep": msgspec.msgpack.encode(items)})
+    rig.clock.advance(GRACE)
+
+    assert await rig.store.apply_expiries([agent_id], rig.clock.now()) == [None]
+    async with asyncio.timeout(10):
+        assert await rig.engine("i2").sweep(reap=False) == 1
+    doc, version, event, _ = await committed(rig, agent_id)
+    assert doc["presence"]["reason"] == "grace_expired"
+    assert event["agent"]["reason"] == "grace_expired"

@@ -23,6 +23,12 @@ from presence.store.keys import Keys
 from presence.store.replies import text
 from presence.store.scripts import Call, Scripts
 
+#: The layout of the prepared expiry's msgpack array (:meth:`AgentStore._prepared`),
+#: stamped into its "pfrom" by ``commit_steps.lua`` (``PREP_LAYOUT``, the same value):
+#: a record of another layout (an older or newer version of this code) is not applied
+#: by ``apply_expiries.lua`` but left to the Python path (decision 64).
+PREPARED_LAYOUT = "p2"
+
 
 @dataclass(frozen=True, slots=True)
 class LoadedAgent:
@@ -219,7 +225,8 @@ class AgentStore:
 
     def _prepared(self, r: CommitRequest | None) -> bytes:
         """``commit_agent.lua``'s ARGV[18]: the prepared expiry ``r`` as one msgpack
-        array (``apply_expiries.lua`` unpacks it in C), or empty."""
+        array (``apply_expiries.lua`` unpacks it in C), or empty. Its layout is
+        :data:`PREPARED_LAYOUT`: change both when the array's elements change."""
         if r is None:
             return b""
         at_ms = to_ms(r.now)

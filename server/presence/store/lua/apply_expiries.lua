@@ -7,6 +7,8 @@
 --   "pfrom": any later commit of the agent, or a lost write, changed them, and removed
 --   or replaced "prep");
 -- - the profile's bytes are still those it was made with (their SHA-1, in "pfrom");
+-- - the record has this code's layout (PREP_LAYOUT, in "pfrom": one written by a version
+--   with another layout is not unpacked as if it had this one);
 -- - its deadline (the expiry's time) is at or before now.
 -- Every other agent is left untouched and reported, for the sweep to decide in Python.
 -- The committed agents' due members (grace removed, idle as prepared) are written once
@@ -60,8 +62,7 @@ local function apply_one(k, grace_member, now, cid, due)
     return 0
   end
   local profile = redis.call('GET', KEYS[k + 1])
-  if not profile or st[4] ~= (st[1] or '0') .. ' ' .. (st[2] or '') .. ' '
-      .. redis.sha1hex(profile) then
+  if not profile or st[4] ~= prep_stamp(st[1] or '0', st[2] or '', profile) then
     return 0
   end
   local hist = {}

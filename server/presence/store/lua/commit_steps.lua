@@ -27,11 +27,24 @@
 --                                                "cids" (commit_ids.lua, decision 72)
 --
 -- A prepared expiry is stored in the state hash's "prep" field as the caller gave it,
--- and "pfrom" = "<version> <tag> <sha1 of the profile>": it holds only while the state
--- is this very commit's (version and tag) and the profile is unchanged. Any commit
+-- and "pfrom" = "<version> <tag> <sha1 of the profile> <layout>": it holds only while
+-- the state is this very commit's (version and tag), the profile is unchanged and the
+-- record has the layout of the code reading it (PREP_LAYOUT: a record written by a
+-- version with another layout of the msgpack array is left to the Python path instead
+-- of being misread). Any commit
 -- without one removes both fields (the caller says whether there are any: no command is
 -- spent on the commits of agents that never had one).
 --#include commit_ids
+
+-- The layout of the prepared record's msgpack array, changed whenever its elements change
+-- (store/agents.py: PREPARED_LAYOUT, held equal by tests/unit/test_prepared_layout.py).
+local PREP_LAYOUT = 'p2'
+
+-- The stamp ("pfrom") a prepared expiry holds under: state version, tag, the profile's
+-- SHA-1 and the record's layout.
+local function prep_stamp(version, tag, profile)
+  return version .. ' ' .. tag .. ' ' .. redis.sha1hex(profile) .. ' ' .. PREP_LAYOUT
+end
 
 -- A member of the shard's due index set to a deadline (ms), or removed ('' deadline);
 -- nothing when there is no member ('').
@@ -70,7 +83,7 @@ local function commit_steps(c)
   end
   if c.prep ~= '' then
     fields[#fields + 1] = 'pfrom'
-    fields[#fields + 1] = c.version .. ' ' .. id .. ' ' .. redis.sha1hex(c.profile)
+    fields[#fields + 1] = prep_stamp(c.version, id, c.profile)
     fields[#fields + 1] = 'prep'
     fields[#fields + 1] = c.prep
   elseif c.had_prep then
