@@ -19,8 +19,8 @@ def test_ids_have_one_width_and_wrap_their_counter() -> None:
     first = ids.next()
     ids._count = iter([2**32 + 5])  # type: ignore[assignment]
     wrapped = ids.next()
-    assert re.fullmatch(r"[0-9a-f]{%d}" % ID_WIDTH, first)
-    assert re.fullmatch(r"[0-9a-f]{%d}" % ID_WIDTH, wrapped)
+    shape = re.compile(f"[0-9a-f]{{{ID_WIDTH}}}")
+    assert shape.fullmatch(first) and shape.fullmatch(wrapped)
     assert wrapped.endswith("00000005") and first[:12] == wrapped[:12]
 
 
