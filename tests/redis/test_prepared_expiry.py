@@ -300,6 +300,6 @@ async def test_a_record_of_another_layout_is_left_to_the_python_path(rig: Rig) -
     assert await rig.store.apply_expiries([agent_id], rig.clock.now()) == [None]
     async with asyncio.timeout(10):
         assert await rig.engine("i2").sweep(reap=False) == 1
-    doc, version, event, _ = await committed(rig, agent_id)
+    doc, _, event, _ = await committed(rig, agent_id)
     assert doc["presence"]["reason"] == "grace_expired"
     assert event["agent"]["reason"] == "grace_expired"
