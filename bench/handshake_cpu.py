@@ -1,0 +1,241 @@
+"""A sign-in's handshake, accept and first frame, layer by layer: server CPU per socket.
+
+The sign-in storm's profile put ~57 µs more on our handshake than on the bare server's
+although both run uvicorn, httptools and websockets (docs/benchmarks.md, decision 73).
+This serves the bare server's ``/ws/agent`` (accept, read one frame, answer a small
+``welcome``) in one process per variant, with the layers of ours added one at a time,
+and opens ``--n`` sockets against it (handshake, an ``auth`` frame, the welcome read;
+sockets kept open, as in the storm), ``--concurrency`` at a time, reading the server's
+CPU from /proc around the sign-ins:
+
+- ``plain``: uvicorn's own ``httptools`` and ``websockets-sansio`` protocols (bare);
+- ``guarded``: ours (:func:`presence.cli.uvicorn_io`) with the connection guard in the
+  lifespan state, as ``presence serve`` runs them;
+- ``socket``: ``guarded`` plus our socket path (:func:`presence.web.sockets.serve_socket`:
+  Origin check, accept, :class:`~presence.web.peer.Peer`, the ``auth`` frame awaited under
+  the auth timeout, the welcome through the peer) with a token check that accepts any
+  token — no Redis, no engine.
+
+Run: ``.venv/bin/python -m bench.handshake_cpu --n 2000 --runs 3`` (a minute or so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import statistics
+import sys
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
+
+from bench.common import BACKLOG, cpu_seconds, raise_nofile, run
+from bench.rawws import RawWebSocket, open_raw
+
+VARIANTS = ("plain", "guarded", "socket")
+AUTH = json.dumps({"type": "auth", "token": "t" * 160}).encode()
+
+
+# --- server side ---
+
+
+def _guard_lifespan(app: Any) -> Any:
+    """``app``'s lifespan with a connection guard in the state, as ours has."""
+    from presence.settings import Settings
+    from presence.shared_clock import SharedClock
+    from presence.web.guard import GUARD_STATE, ConnectionGuard
+
+    s = Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[dict[str, Any]]:
+        guard = ConnectionGuard(SharedClock(), handshake_timeout=s.handshake_timeout,
+                                close_timeout=s.close_timeout,
+                                max_pending=s.max_pending_connections,
+                                ping_rate=s.rate_limit_per_second,
+                                ping_burst=s.rate_limit_burst)
+        yield {GUARD_STATE: guard}
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+class _Session:
+    __slots__ = ("last_seen_at", "peer")
+
+    def __init__(self, peer: Any) -> None:
+        self.peer = peer
+        self.last_seen_at = 0.0
+
+
+class _Endpoint:
+    """The bare server's agent: a ``welcome`` after the ``auth`` frame, nothing else."""
+
+    role = "agent"
+
+    def parse(self, raw: str) -> Any:
+        from presence.defs.decoding import parse_agent_frame
+
+        return parse_agent_frame(raw)
+
+    def admit(self, rt: Any, peer: Any, identity: Any) -> _Session:
+        return _Session(peer)
+
+    async def open(self, rt: Any, session: _Session, cursor: str | None) -> None:
+        session.peer.offer(b'{"type":"welcome","agent_id":"A"}')
+
+    async def answer(self, rt: Any, session: _Session, cmd: Any) -> bytes | None:
+        return None
+
+    async def close(self, rt: Any, session: _Session) -> None:
+        return None
+
+
+def _socket_app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.websockets import WebSocket
+
+    from presence.settings import Settings
+    from presence.shared_clock import SharedClock
+    from presence.web.sockets import serve_socket
+
+    class Tokens:
+        async def prepare(self, token: str) -> None:
+            return None
+
+        def verify(self, token: str, now: float) -> object:
+            return token
+
+    counter = SimpleNamespace(inc=lambda: None)
+    runtime = SimpleNamespace(
+        settings=Settings(), clock=SharedClock(), tokens=Tokens(),
+        revocations=SimpleNamespace(check=lambda identity: identity),
+        metrics=SimpleNamespace(queue_drop=lambda role: counter))
+    starlette = _guard_lifespan(Starlette())
+    starlette.state.runtime = runtime
+    endpoint = _Endpoint()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            scope["app"] = starlette
+            await serve_socket(WebSocket(scope, receive, send), endpoint)  # type: ignore[type-var]
+            return
+        await starlette(scope, receive, send)
+
+    return app
+
+
+def serve(variant: str) -> None:
+    import uvicorn
+
+    from bench.bare_server import create_app
+    from presence.cli import tune_gc, uvicorn_io
+
+    raise_nofile()
+    io: dict[str, Any]
+    if variant == "plain":
+        app, io = create_app(), {"ws": "websockets-sansio", "http": "httptools",
+                                 "loop": "uvloop"}
+    elif variant == "guarded":
+        app, io = _guard_lifespan(create_app()), uvicorn_io()
+    else:
+        app, io = _socket_app(), uvicorn_io()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(BACKLOG)
+    config = uvicorn.Config(app, **io, lifespan="on", log_level="warning",
+                            ws_max_size=64 * 1024, ws_ping_interval=None,
+                            ws_per_message_deflate=False, backlog=BACKLOG)
+
+    class Announcing(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            tune_gc()
+            print(f"port {sock.getsockname()[1]}", flush=True)
+
+    Announcing(config).run(sockets=[sock])
+
+
+# --- client side ---
+
+
+async def sign_in(port: int) -> RawWebSocket:
+    welcomed = asyncio.get_running_loop().create_future()
+
+    def on_text(ws: RawWebSocket, payload: bytes, at: float) -> None:
+        if not welcomed.done():
+            welcomed.set_result(None)
+
+    ws = await open_raw("127.0.0.1", port, "/ws/agent", on_text)
+    ws.send_text(AUTH)
+    async with asyncio.timeout(10):
+        await welcomed
+    return ws
+
+
+async def storm(port: int, pid: int, n: int, concurrency: int) -> float:
+    """Server CPU (µs) per sign-in for ``n`` sign-ins, ``concurrency`` at a time."""
+    held: list[RawWebSocket] = []
+    todo = iter(range(n))
+
+    async def worker() -> None:
+        for _ in todo:
+            held.append(await sign_in(port))
+
+    before = cpu_seconds(pid)
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    spent = cpu_seconds(pid) - before
+    for ws in held:
+        ws.close()
+    await asyncio.sleep(1.0)  # let the server see the closes before the next round
+    return spent / n * 1e6
+
+
+async def measure(variant: str, n: int, runs: int, concurrency: int) -> list[float]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.handshake_cpu", "--serve", variant,
+        stdout=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        line = await proc.stdout.readline()
+        port = int(line.split()[1])
+        await storm(port, proc.pid, min(n, 200), concurrency)  # warm-up
+        return [await storm(port, proc.pid, n, concurrency) for _ in range(runs)]
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+async def main(args: argparse.Namespace) -> None:
+    raise_nofile()
+    results: dict[str, list[float]] = {v: [] for v in args.variants}
+    for _ in range(args.rounds):  # variants alternated, round by round
+        for variant in args.variants:
+            results[variant] += await measure(variant, args.n, args.runs, args.concurrency)
+    for variant, values in results.items():
+        print(f"{variant:8} µs/sign-in median {statistics.median(values):6.1f}  "
+              f"runs {' '.join(f'{v:.1f}' for v in values)}")
+
+
+def cli() -> None:
+    ap = argparse.ArgumentParser(prog="bench.handshake_cpu")
+    ap.add_argument("--serve", choices=VARIANTS)
+    ap.add_argument("--variants", type=lambda s: s.split(","), default=list(VARIANTS))
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--concurrency", type=int, default=64)
+    args = ap.parse_args()
+    if args.serve:
+        os.environ.setdefault("PYTHONUNBUFFERED", "1")
+        serve(args.serve)
+    else:
+        run(main(args))
+
+
+if __name__ == "__main__":
+    cli()
