@@ -14,7 +14,11 @@ CPU from /proc around the sign-ins:
 - ``socket``: ``guarded`` plus our socket path (:func:`presence.web.sockets.serve_socket`:
   Origin check, accept, :class:`~presence.web.peer.Peer`, the ``auth`` frame awaited under
   the auth timeout, the welcome through the peer) with a token check that accepts any
-  token — no Redis, no engine.
+  token — no Redis, no engine;
+- ``bare_gc`` and ``presence``: the servers of the sign-in storm themselves
+  (``python -m bench.serve``; ours on an embedded Valkey), with ``--handshake-only``:
+  the sockets send no ``auth`` frame, so the figure is the handshake, the accept and
+  what each server sets up per socket before its first frame.
 
 Run: ``.venv/bin/python -m bench.handshake_cpu --n 2000 --runs 3`` (a minute or so).
 """
@@ -29,14 +33,18 @@ import os
 import socket
 import statistics
 import sys
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from bench.common import BACKLOG, cpu_seconds, raise_nofile, run
 from bench.rawws import RawWebSocket, open_raw
+from presence.store.embedded import EmbeddedRedis
 
 VARIANTS = ("plain", "guarded", "socket")
+SERVERS = ("bare_gc", "presence")
 AUTH = json.dumps({"type": "auth", "token": "t" * 160}).encode()
 
 
@@ -163,7 +171,7 @@ def serve(variant: str) -> None:
 # --- client side ---
 
 
-async def sign_in(port: int) -> RawWebSocket:
+async def sign_in(port: int, auth: bool) -> RawWebSocket:
     welcomed = asyncio.get_running_loop().create_future()
 
     def on_text(ws: RawWebSocket, payload: bytes, at: float) -> None:
@@ -171,20 +179,22 @@ async def sign_in(port: int) -> RawWebSocket:
             welcomed.set_result(None)
 
     ws = await open_raw("127.0.0.1", port, "/ws/agent", on_text)
+    if not auth:
+        return ws
     ws.send_text(AUTH)
     async with asyncio.timeout(10):
         await welcomed
     return ws
 
 
-async def storm(port: int, pid: int, n: int, concurrency: int) -> float:
+async def storm(port: int, pid: int, n: int, concurrency: int, auth: bool = True) -> float:
     """Server CPU (µs) per sign-in for ``n`` sign-ins, ``concurrency`` at a time."""
     held: list[RawWebSocket] = []
     todo = iter(range(n))
 
     async def worker() -> None:
         for _ in todo:
-            held.append(await sign_in(port))
+            held.append(await sign_in(port, auth))
 
     before = cpu_seconds(pid)
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -195,16 +205,29 @@ async def storm(port: int, pid: int, n: int, concurrency: int) -> float:
     return spent / n * 1e6
 
 
-async def measure(variant: str, n: int, runs: int, concurrency: int) -> list[float]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.handshake_cpu", "--serve", variant,
-        stdout=asyncio.subprocess.PIPE)
+def _argv(variant: str, redis_url: str) -> list[str]:
+    if variant == "bare_gc":
+        return [sys.executable, "-m", "bench.serve", "bare", "--gc", "tuned"]
+    if variant == "presence":
+        return [sys.executable, "-m", "bench.serve", "presence", "--redis-url", redis_url]
+    return [sys.executable, "-m", "bench.handshake_cpu", "--serve", variant]
+
+
+async def measure(variant: str, args: argparse.Namespace, redis_url: str) -> list[float]:
+    proc = await asyncio.create_subprocess_exec(*_argv(variant, redis_url),
+                                                stdout=asyncio.subprocess.PIPE)
+    auth = not args.handshake_only
     try:
         assert proc.stdout is not None
-        line = await proc.stdout.readline()
+        line = b""
+        while not line.startswith(b"port "):
+            line = await proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"{variant} server exited")
         port = int(line.split()[1])
-        await storm(port, proc.pid, min(n, 200), concurrency)  # warm-up
-        return [await storm(port, proc.pid, n, concurrency) for _ in range(runs)]
+        await storm(port, proc.pid, min(args.n, 200), args.concurrency, auth)  # warm-up
+        return [await storm(port, proc.pid, args.n, args.concurrency, auth)
+                for _ in range(args.runs)]
     finally:
         proc.terminate()
         await proc.wait()
@@ -212,10 +235,18 @@ async def measure(variant: str, n: int, runs: int, concurrency: int) -> list[flo
 
 async def main(args: argparse.Namespace) -> None:
     raise_nofile()
+    if "presence" in args.variants and not args.handshake_only:
+        raise SystemExit("presence: only with --handshake-only (the storm signs in)")
     results: dict[str, list[float]] = {v: [] for v in args.variants}
-    for _ in range(args.rounds):  # variants alternated, round by round
-        for variant in args.variants:
-            results[variant] += await measure(variant, args.n, args.runs, args.concurrency)
+    with tempfile.TemporaryDirectory(prefix="handshake-cpu-") as workdir:
+        redis = EmbeddedRedis(Path(workdir) / "valkey")
+        redis.start()
+        try:
+            for _ in range(args.rounds):  # variants alternated, round by round
+                for variant in args.variants:
+                    results[variant] += await measure(variant, args, redis.url)
+        finally:
+            redis.stop()
     for variant, values in results.items():
         print(f"{variant:8} µs/sign-in median {statistics.median(values):6.1f}  "
               f"runs {' '.join(f'{v:.1f}' for v in values)}")
@@ -224,11 +255,14 @@ async def main(args: argparse.Namespace) -> None:
 def cli() -> None:
     ap = argparse.ArgumentParser(prog="bench.handshake_cpu")
     ap.add_argument("--serve", choices=VARIANTS)
+    # --variants: any of VARIANTS and SERVERS
     ap.add_argument("--variants", type=lambda s: s.split(","), default=list(VARIANTS))
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--handshake-only", action="store_true",
+                    help="no auth frame: handshake and accept only (any variant)")
     args = ap.parse_args()
     if args.serve:
         os.environ.setdefault("PYTHONUNBUFFERED", "1")
