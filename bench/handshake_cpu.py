@@ -39,7 +39,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from bench.common import BACKLOG, cpu_seconds, raise_nofile, run
+from bench.common import BACKLOG, raise_nofile, run
 from bench.rawws import RawWebSocket, open_raw
 from presence.store.embedded import EmbeddedRedis
 
@@ -171,6 +171,14 @@ def serve(variant: str) -> None:
 # --- client side ---
 
 
+def cpu_seconds(pid: int) -> float:
+    """User CPU of ``pid`` so far (``BENCH_CPU=sys``: system CPU), seconds."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    fields = raw[raw.rindex(")") + 2:].split()
+    return int(fields[12 if os.environ.get("BENCH_CPU") == "sys" else 11]) / os.sysconf(
+        "SC_CLK_TCK")
+
+
 async def sign_in(port: int, auth: bool) -> RawWebSocket:
     welcomed = asyncio.get_running_loop().create_future()
 
@@ -196,6 +204,7 @@ async def storm(port: int, pid: int, n: int, concurrency: int, auth: bool = True
         for _ in todo:
             held.append(await sign_in(port, auth))
 
+    await asyncio.sleep(0.5)  # the previous round's closes are done
     before = cpu_seconds(pid)
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     spent = cpu_seconds(pid) - before
