@@ -30,10 +30,12 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import socket
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -61,9 +63,10 @@ def _guard_lifespan(app: Any) -> Any:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[dict[str, Any]]:
+        # No cap on pending sockets: the bare app never marks a socket authenticated,
+        # so at the cap every new socket would shed an open one.
         guard = ConnectionGuard(SharedClock(), handshake_timeout=s.handshake_timeout,
-                                close_timeout=s.close_timeout,
-                                max_pending=s.max_pending_connections,
+                                close_timeout=s.close_timeout, max_pending=1_000_000,
                                 ping_rate=s.rate_limit_per_second,
                                 ping_burst=s.rate_limit_burst)
         yield {GUARD_STATE: guard}
@@ -195,6 +198,41 @@ async def sign_in(port: int, auth: bool) -> RawWebSocket:
     return ws
 
 
+#: ``BENCH_SPY=<py-spy binary>``: sample the server at 250 Hz during each round and print
+#: the samples py-spy counted as active (×4 ms) beside the CPU /proc measured.
+SPY_RATE = 250
+
+
+async def _spy(pid: int) -> tuple[asyncio.subprocess.Process, str] | None:
+    binary = os.environ.get("BENCH_SPY")
+    if not binary:
+        return None
+    out = tempfile.mktemp(suffix=".txt", prefix="handshake-spy-")
+    proc = await asyncio.create_subprocess_exec(
+        binary, "record", "--pid", str(pid), "--format", "raw", "--nonblocking",
+        "--rate", str(SPY_RATE), "--output", out,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    await asyncio.sleep(1.0)  # attached
+    return proc, out
+
+
+def _samples(out: str) -> int:
+    """Samples in py-spy's raw output (``stack count`` lines); removes the file."""
+    text = Path(out).read_text()
+    Path(out).unlink()
+    return sum(int(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.strip())
+
+
+async def _spy_report(spy: tuple[asyncio.subprocess.Process, str], cpu: float,
+                      wall: float) -> None:
+    proc, out = spy
+    proc.send_signal(signal.SIGINT)
+    await asyncio.wait_for(proc.wait(), 30)
+    samples = _samples(out)
+    print(f"  py-spy: {samples} active samples = {samples / SPY_RATE:.2f} s; /proc CPU "
+          f"{cpu:.2f} s; wall {wall:.2f} s", flush=True)
+
+
 async def storm(port: int, pid: int, n: int, concurrency: int, auth: bool = True) -> float:
     """Server CPU (µs) per sign-in for ``n`` sign-ins, ``concurrency`` at a time."""
     held: list[RawWebSocket] = []
@@ -205,9 +243,12 @@ async def storm(port: int, pid: int, n: int, concurrency: int, auth: bool = True
             held.append(await sign_in(port, auth))
 
     await asyncio.sleep(0.5)  # the previous round's closes are done
-    before = cpu_seconds(pid)
+    spy = await _spy(pid)
+    before, started = cpu_seconds(pid), time.monotonic()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     spent = cpu_seconds(pid) - before
+    if spy is not None:
+        await _spy_report(spy, spent, time.monotonic() - started)
     for ws in held:
         ws.close()
     await asyncio.sleep(1.0)  # let the server see the closes before the next round
