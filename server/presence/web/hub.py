@@ -22,7 +22,6 @@ from presence.core.interest import Watchers, read_header, wanted, watchers_of
 from presence.store.connection import RedisClient
 from presence.store.keys import Keys
 from presence.store.subscription import Reader, Subscription
-from presence.web.close_codes import CloseCode
 from presence.web.events import AgentEvent, event_of
 from presence.web.fanout import SupervisorFanout
 from presence.web.peer import TextFrame
@@ -287,15 +286,8 @@ class Hub:
         ``supervisors``)."""
         links = self.agents.get(event.agent_id)
         if links:
-            # A change that is not a presence change reaches a tab only when it starts
-            # a new epoch: a repair after lost writes (decision 38).
-            if event.presence_changed or event.stamp[0] > 0:
-                for link in list(links.values()):
-                    link.deliver(event)  # the frame is made once, if some tab needs it
-            for conn_id in event.ended:
-                ended = links.get(conn_id)
-                if ended is not None:
-                    ended.peer.close(CloseCode.SIGNED_OUT, "signed out")
+            for link in list(links.values()):
+                link.receive(event)  # the frame is made once, if some tab needs it
         if supervisors and self.supervisors:
             self.fanout.add(event)  # with the rest of this step's events (decision 59)
 

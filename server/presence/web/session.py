@@ -122,35 +122,33 @@ class AgentSession(SocketSession):
             elif isinstance(event, TextFrame):
                 self.peer.offer(event)
 
+    def receive(self, event: AgentEvent) -> None:
+        """What an event of the agent does to this tab (the hub's delivery): a presence
+        change or a new epoch (a repair after lost writes, decision 38) is sent, or
+        buffered before the welcome; a sign-out that ended this connection closes it."""
+        if event.presence_changed or event.stamp[0] > 0:
+            self.deliver(event)
+        if self.connection_id in event.ended:
+            self.peer.close(CloseCode.SIGNED_OUT, "signed out")
+
     def settle(self, tag: str = "") -> int:
         """Parse the events held for this tab (:class:`HeldEvent`) in their place in the
-        buffer, as the hub would have delivered them: buffered when a presence change
-        or a new epoch, and the tab closed when the event ended its connection (a
-        sign-out). The event whose stream id is ``tag`` — the welcome's own commit,
-        which shows the welcome's state and ends no connection — is dropped unparsed:
-        it would not be sent after that welcome. Returns how many were parsed."""
+        buffer and :meth:`receive` each, as the hub would have on arrival. The event
+        whose stream id is ``tag`` — the welcome's own commit, which shows the welcome's
+        state and ends no connection — is dropped unparsed: it would not be sent after
+        that welcome. Returns how many were parsed."""
         buffer = self.buffer
         if not buffer or not any(type(item) is HeldEvent for item in buffer):
             return 0
-        kept: list[AgentEvent | TextFrame | HeldEvent] = []
-        ended = False
+        self.buffer = []
         parsed = 0
         for item in buffer:
             if not isinstance(item, HeldEvent):
-                kept.append(item)
-                continue
-            if item.stream_id == tag:
-                continue
-            event = event_of(item.shard, item.stream_id, orjson.loads(item.payload))
-            parsed += 1
-            if event.presence_changed or event.stamp[0] > 0:
-                kept.append(event)
-            ended = ended or self.connection_id in event.ended
-        self.buffer = kept
-        if ended:
-            self.peer.close(CloseCode.SIGNED_OUT, "signed out")
+                self.buffer.append(item)
+            elif item.stream_id != tag:
+                parsed += 1
+                self.receive(event_of(item.shard, item.stream_id, orjson.loads(item.payload)))
         return parsed
-
 
 @dataclass(eq=False, slots=True, kw_only=True)
 class SupervisorSession(SocketSession):
