@@ -131,10 +131,8 @@ class GraceSweep(Transactions):
             committed = await self._timed("commit", self.store.commit_agents(
                 [commit_request(record, transition, now) for record, transition in decided]))
         for (record, transition), result in zip(decided, committed, strict=True):
-            if result.ok:  # with ``fresh``: ran before its reply was lost (decision 72)
-                latest = (None if result.fresh is None else
-                          AgentRecord.of(record.state.agent_id, result.fresh, now))
-                await self._recorded(record, transition, result.event_id, latest)
+            if result.ok:
+                await self._recorded(record, transition, result, now)
                 expired += 1
                 continue
             self._keep_fresh(record, result, now)

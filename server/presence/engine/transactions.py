@@ -28,7 +28,7 @@ from presence.core.rules import Transition
 from presence.core.statuses import is_oob
 from presence.engine.records import AgentRecord, EngineSettings, Outcome, commit_request
 from presence.metrics import Metrics
-from presence.store.redis_store import ConnectionOp, LoadedAgent, RedisStore
+from presence.store.redis_store import Committed, ConnectionOp, LoadedAgent, RedisStore
 
 log = logging.getLogger("presence.engine")
 
@@ -143,11 +143,7 @@ class Transactions:
             request = commit_request(record, transition, now, conn, ends_connections)
             committed = await self._timed("commit", self.store.commit(request))
             if committed.ok:
-                # With ``fresh``: this commit ran, its reply was lost, and the agent
-                # changed again before the call was sent again (decision 72).
-                latest = (None if committed.fresh is None
-                          else AgentRecord.of(agent_id, committed.fresh, now))
-                return await self._recorded(record, transition, committed.event_id, latest)
+                return await self._recorded(record, transition, committed, now)
             if self.metrics and verified:
                 self.metrics.conflicts.inc()
             stale, record, loaded = record, None, committed.fresh
@@ -171,15 +167,18 @@ class Transactions:
             raise PresenceError(ErrorCode.UNKNOWN_AGENT, f"no agent {agent_id!r}")
         return record
 
-    async def _recorded(self, before: AgentRecord, transition: Transition, tag: str,
-                        latest: AgentRecord | None = None) -> Outcome:
-        """Bookkeeping after ``transition`` (decided from ``before``) was committed with
-        ``tag``: the copy, metrics, custom statuses in use, listeners. ``latest``: the
-        agent as it is now, when it changed again after this commit (decision 72); the
-        outcome then shows it."""
+    async def _recorded(self, before: AgentRecord, transition: Transition,
+                        committed: Committed, now: float) -> Outcome:
+        """Bookkeeping after ``transition`` (decided from ``before``) was committed: the
+        copy, metrics, custom statuses in use, listeners. When the commit ran but its
+        reply was lost and the agent changed again before the call was sent again
+        (``committed.fresh``, decision 72), the copy and the outcome show the agent as
+        it is now."""
         state, after, profile = before.state, transition.state, before.profile
+        latest = (None if committed.fresh is None
+                  else AgentRecord.of(after.agent_id, committed.fresh, now))
         if latest is None:
-            latest = AgentRecord(after, profile, before.profile_raw, tag)
+            latest = AgentRecord(after, profile, before.profile_raw, committed.event_id)
         self._remember(after.agent_id, latest)
         m = self.metrics
         if m:
