@@ -189,11 +189,7 @@ class AgentStore:
         ``load_shard.lua`` call per shard and :data:`LOAD_CHUNK` agents, which costs
         this process a fraction of one call per agent (decision 62)."""
         k = self.keys
-        by_shard: dict[int, list[int]] = {}
-        for i, agent_id in enumerate(agent_ids):
-            by_shard.setdefault(k.shard_of(agent_id), []).append(i)
-        chunks = [(shard, idx[j : j + LOAD_CHUNK]) for shard, idx in by_shard.items()
-                  for j in range(0, len(idx), LOAD_CHUNK)]
+        chunks = k.shard_chunks(agent_ids, LOAD_CHUNK)
         calls: list[Call] = [
             (self._load_many, [k.events(shard), *(key for i in idx
                                                   for key in agent_keys(k, agent_ids[i]))], [])

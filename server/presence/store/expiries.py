@@ -41,11 +41,7 @@ class PreparedExpiries:
         applied (no prepared expiry, a stale one, not due, not configured). A call sent
         again after it ran reports what it applied the first time (decision 72)."""
         k = self.keys
-        by_shard: dict[int, list[int]] = {}
-        for i, agent_id in enumerate(agent_ids):
-            by_shard.setdefault(k.shard_of(agent_id), []).append(i)
-        chunks = [(shard, idx[j : j + APPLY_CHUNK]) for shard, idx in by_shard.items()
-                  for j in range(0, len(idx), APPLY_CHUNK)]
+        chunks = k.shard_chunks(agent_ids, APPLY_CHUNK)
         until = to_ms(now)
         calls: list[Call] = []
         for shard, idx in chunks:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -30,6 +31,16 @@ class Keys:
     def shard_of(self, agent_id: str) -> int:
         """The shard of an agent: stable across processes (CRC-32 of its id)."""
         return zlib.crc32(agent_id.encode()) % self.shards
+
+    def shard_chunks(self, agent_ids: Sequence[str], size: int) -> list[tuple[int, list[int]]]:
+        """The positions in ``agent_ids`` grouped by shard, in chunks of at most ``size``:
+        one script call each for the stores that work on many agents of a shard at once
+        (``load_shard.lua``, ``apply_expiries.lua``)."""
+        by_shard: dict[int, list[int]] = {}
+        for i, agent_id in enumerate(agent_ids):
+            by_shard.setdefault(self.shard_of(agent_id), []).append(i)
+        return [(shard, idx[j : j + size]) for shard, idx in by_shard.items()
+                for j in range(0, len(idx), size)]
 
     def _tag(self, shard: int) -> str:
         return f"{self.prefix}{{s{shard}}}"
