@@ -118,6 +118,10 @@ class Metrics:
             "presence_lost_writes_repaired",
             "Agents re-stamped with a new epoch after Redis lost writes clients had seen",
             registry=r)
+        self.state_recovered = Counter(
+            "presence_state_recovered",
+            "Agents whose stored state could not be decoded, rebuilt as newly registered "
+            "(decision 75)", registry=r)
 
         self.webhook_attempts = Counter(
             "presence_webhook_attempts", "Webhook delivery attempts by outcome "

@@ -142,7 +142,7 @@ class Router:
         pending = await self.store.reservations(ordered)
         now = self.clock.now()
         return [
-            Candidate(snap.state(AgentId(a), now), snap.profile, res is not None)
+            Candidate(snap.shown(AgentId(a), now), snap.profile, res is not None)
             for a, snap, res in zip(ordered, loaded, pending, strict=True)
             if snap.profile is not None
         ]

@@ -83,6 +83,7 @@ const REASONS = {
   idle: 'idle',
   active: 'back from idle',
   next_status: 'next status after sessions',
+  state_unreadable: 'stored state unreadable',
 };
 
 /**

@@ -55,6 +55,8 @@ class Reason(StrEnum):
     ACTIVE = "active"
     #: The agent's last session closed and its pending next status was applied (decision 44).
     NEXT_STATUS = "next_status"
+    #: Shown by reads of an agent whose stored state cannot be decoded (decision 75).
+    STATE_UNREADABLE = "state_unreadable"
 
 
 @dataclass(frozen=True, slots=True)

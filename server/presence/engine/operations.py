@@ -145,11 +145,12 @@ class Engine(GraceSweep):
     # --- reads ---
 
     async def get(self, agent_id: AgentId) -> tuple[AgentState, AgentProfile]:
-        """Current state and profile of a configured agent."""
+        """Current state and profile of a configured agent; one whose stored state
+        cannot be decoded is shown Offline, reason ``state_unreadable`` (decision 75)."""
         loaded = await self.store.load_agent(agent_id)
         if loaded.profile is None:
             raise PresenceError(ErrorCode.UNKNOWN_AGENT, f"no agent {agent_id!r}")
-        return loaded.state(agent_id, self.clock.now()), loaded.profile
+        return loaded.shown(agent_id, self.clock.now()), loaded.profile
 
     # --- deadlines and liveness (run by every instance's sweeper) ---
 

@@ -23,7 +23,7 @@ from presence.core.rules import Transition
 from presence.engine.records import AgentRecord, Outcome, commit_request
 from presence.engine.transactions import Transactions, log
 from presence.store.agents import due_agents
-from presence.store.redis_store import Committed
+from presence.store.redis_store import Committed, StateUnreadable
 
 #: Grace deadlines the one-agent path of a sweep recalculates at once.
 SWEEP_CONCURRENCY = 32
@@ -112,7 +112,10 @@ class GraceSweep(Transactions):
         if missing:
             for agent_id, loaded in zip(missing, await self.store.load_agents(missing),
                                         strict=True):
-                records[agent_id] = AgentRecord.of(agent_id, loaded, now)
+                try:
+                    records[agent_id] = AgentRecord.of(agent_id, loaded, now)
+                except StateUnreadable:  # one by one: the transaction recovers it
+                    records[agent_id] = None
         return records
 
     async def _expire_batch(self, agent_ids: list[AgentId], now: float) -> int:
@@ -146,7 +149,11 @@ class GraceSweep(Transactions):
         as the copy — unless it shows lost writes, which leaves the copy in place so that
         the one-agent path finds the loss and repairs the agent first."""
         agent_id = record.state.agent_id
-        fresh = None if result.fresh is None else AgentRecord.of(agent_id, result.fresh, now)
+        try:
+            fresh = (None if result.fresh is None
+                     else AgentRecord.of(agent_id, result.fresh, now))
+        except StateUnreadable:  # the one-agent path recovers it (decision 75)
+            return
         if fresh is not None and not epochs.lost(record.state.stamp, record.tag,
                                                  fresh.state.stamp, fresh.tag):
             self._remember(agent_id, fresh)

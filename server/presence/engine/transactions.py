@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TypeVar
 
 from presence.clock import Clock
-from presence.core import decisions, epochs
+from presence.core import decisions, epochs, recovery
 from presence.core.decisions import Decision
 from presence.core.epochs import Stamp
 from presence.core.errors import ErrorCode, PresenceError
@@ -28,7 +29,13 @@ from presence.core.rules import Transition
 from presence.core.statuses import is_oob
 from presence.engine.records import AgentRecord, EngineSettings, Outcome, commit_request
 from presence.metrics import Metrics
-from presence.store.redis_store import Committed, ConnectionOp, LoadedAgent, RedisStore
+from presence.store.redis_store import (
+    Committed,
+    ConnectionOp,
+    LoadedAgent,
+    RedisStore,
+    StateUnreadable,
+)
 
 log = logging.getLogger("presence.engine")
 
@@ -39,6 +46,8 @@ ExpiryListener = Callable[[list[AgentId]], Awaitable[None]]
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 32
+#: Recoveries tried for one change of an agent found unreadable each time (decision 75).
+RECOVERY_ATTEMPTS = 3
 
 
 class Transactions:
@@ -160,8 +169,13 @@ class Transactions:
         (:meth:`repair`) and the repaired record returned. Raises ``unknown_agent``."""
         if loaded is None:
             loaded = await self._timed("load", self.store.load_agent(agent_id))
-        record = None if stale is None else await self._repaired(stale, loaded)
-        record = record or AgentRecord.of(agent_id, loaded, now)
+        try:
+            record = AgentRecord.of(agent_id, loaded, now)
+        except StateUnreadable as exc:
+            record = await self._recover(agent_id, loaded, exc, now)
+        else:
+            repaired = None if stale is None else await self._repaired(stale, loaded)
+            record = repaired or record
         if record is None:
             self.forget(agent_id)
             raise PresenceError(ErrorCode.UNKNOWN_AGENT, f"no agent {agent_id!r}")
@@ -175,8 +189,11 @@ class Transactions:
         (``committed.fresh``, decision 72), the copy and the outcome show the agent as
         it is now."""
         state, after, profile = before.state, transition.state, before.profile
-        latest = (None if committed.fresh is None
-                  else AgentRecord.of(after.agent_id, committed.fresh, now))
+        try:
+            latest = (None if committed.fresh is None
+                      else AgentRecord.of(after.agent_id, committed.fresh, now))
+        except StateUnreadable:  # the next change recovers it (decision 75)
+            latest = None
         if latest is None:
             latest = AgentRecord(after, profile, before.profile_raw, committed.event_id)
         self._remember(after.agent_id, latest)
@@ -193,6 +210,41 @@ class Transactions:
                           tuple(h.presence.reason for h in transition.history), latest.tag)
         await self._notify(outcome)
         return outcome
+
+    # --- unreadable states (decision 75) ---
+
+    async def _recover(self, agent_id: AgentId, loaded: LoadedAgent, exc: StateUnreadable,
+                       now: float) -> AgentRecord | None:
+        """The agent rebuilt as newly registered when its stored state (``loaded``)
+        cannot be decoded (``exc``): one ``recover_agent.lua`` call keeps the old keys in
+        its quarantine hash and commits the new state, unless another instance did so
+        first or the state changed since it was read (then it is loaded again). ``None``:
+        the agent is not configured. Raises ``busy`` when it is found unreadable again
+        every time."""
+        for _ in range(RECOVERY_ATTEMPTS):
+            if loaded.profile is None:
+                return None
+            start, transition = recovery.recovery(agent_id, frozenset(loaded.connections), now)
+            record = AgentRecord(start, loaded.profile, loaded.profile_raw, "")
+            request = replace(commit_request(record, transition, now,
+                                             ends_connections=bool(loaded.connections)),
+                              idle_touch=True, idle_due_at=None)
+            tag = await self._timed("commit", self.store.recover(request, loaded, exc.cause))
+            if tag is not None:
+                log.error("agent %s: stored state unreadable (%s); kept in %s and recovered "
+                          "as a newly registered agent", agent_id, exc.cause,
+                          self.store.keys.quarantine(agent_id))
+                if self.metrics:
+                    self.metrics.state_recovered.inc()
+                return AgentRecord(transition.state, loaded.profile, loaded.profile_raw, tag)
+            loaded = await self._timed("load", self.store.load_agent(agent_id))
+            try:
+                return AgentRecord.of(agent_id, loaded, now)
+            except StateUnreadable as again:
+                exc = again
+        self.forget(agent_id)
+        raise PresenceError(ErrorCode.BUSY, "the agent's state could not be recovered; "
+                                            "try again")
 
     # --- lost writes (decision 38) ---
 

@@ -20,6 +20,7 @@ from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
 from presence.store.commit_ids import CommitIds
 from presence.store.connection import RedisClient
 from presence.store.keys import Keys
+from presence.store.loaded import LoadedAgent, loaded
 from presence.store.replies import text
 from presence.store.scripts import Call, Scripts
 
@@ -28,37 +29,6 @@ from presence.store.scripts import Call, Scripts
 #: a record of another layout (an older or newer version of this code) is not applied
 #: by ``apply_expiries.lua`` but left to the Python path (decision 64).
 PREPARED_LAYOUT = "p2"
-
-
-@dataclass(frozen=True, slots=True)
-class LoadedAgent:
-    """One consistent read of an agent: state (``None`` if never seen), its version,
-    live connections (id → instance id) and profile (``None`` if not configured), with
-    the profile's stored bytes and the state's tag (a commit checks both: see
-    :meth:`AgentStore.commit`)."""
-
-    doc: dict[str, Any] | None
-    version: int
-    connections: dict[ConnectionId, str]
-    profile: AgentProfile | None
-    profile_raw: bytes = b""
-    tag: str = ""
-
-    @property
-    def stamp(self) -> tuple[int, int]:
-        """``(epoch, version)`` of the stored state (decision 38)."""
-        presence = (self.doc or {}).get("presence") or {}
-        return int(presence.get("epoch", 0)), self.version
-
-    def state(self, agent_id: AgentId, now: float) -> AgentState:
-        """The state the rules work on; a never-seen agent starts Offline."""
-        conns = frozenset(self.connections)
-        if self.doc is None:
-            initial = AgentState.initial(agent_id, now)  # version 0, as a missing state
-            if not conns and not self.version:
-                return initial
-            return AgentState.from_json(initial.to_json(), conns, self.version)
-        return AgentState.from_json(self.doc, conns, self.version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,29 +77,15 @@ class CommitRequest:
     prepared: CommitRequest | None = None
 
 
-def loaded(reply: list[Any]) -> LoadedAgent:
-    """A :class:`LoadedAgent` from one agent's part of a script reply, shaped like
-    ``load_agent.lua``'s (``commit_agent.lua``'s miss and ``load_shard.lua`` too)."""
-    doc, version, flat, profile = reply[:4]
-    tag = reply[4] if len(reply) > 4 else b""
-    conns = {
-        ConnectionId(flat[i].decode()): flat[i + 1].decode() for i in range(0, len(flat), 2)
-    }
-    return LoadedAgent(
-        orjson.loads(doc) if doc else None,
-        int(version),
-        conns,
-        AgentProfile.from_json(orjson.loads(profile)) if profile else None,
-        profile or b"",
-        text(tag),
-    )
-
-
 def agent_keys(keys: Keys, agent_id: str) -> list[str]:
     """The keys of one agent that ``load_agent.lua`` and ``load_shard.lua`` read, in their
     order: state hash, connections hash, profile string."""
     return [keys.state(agent_id), keys.conns(agent_id), keys.profile(agent_id)]
 
+
+#: How long ``recover_agent.lua`` keeps an unreadable state in the agent's quarantine
+#: hash (decision 75): a week, for whoever looks into why it was written.
+QUARANTINE_TTL_MS = 7 * 86_400_000
 
 #: Agents one ``load_shard.lua`` call of :meth:`AgentStore.load_agents` reads at most.
 LOAD_CHUNK = 500
@@ -169,6 +125,7 @@ class AgentStore:
         self._load = scripts.register("load_agent")
         self._load_many = scripts.register("load_shard")
         self._commit = scripts.register("commit_agent")
+        self._recover = scripts.register("recover_agent")
         self._ids = CommitIds()
 
     def load_call(self, agent_id: AgentId, *, with_offer: bool = False) -> Call:
@@ -274,6 +231,22 @@ class AgentStore:
         keys = [k.state(agent_id), k.conns(agent_id), k.due(shard), k.events(shard),
                 k.history(agent_id), k.profile(agent_id)]
         return (self._commit, keys, args)
+
+    async def recover(self, request: CommitRequest, seen: LoadedAgent, cause: str
+                      ) -> str | None:
+        """Rebuild an agent whose stored state ``seen`` could not be decoded (``cause``;
+        decision 75), in one ``recover_agent.lua`` call: if its state key still holds
+        what ``seen`` read, keep the state and connections keys in the agent's
+        quarantine hash for :data:`QUARANTINE_TTL_MS`, delete them and commit
+        ``request`` (the agent as newly registered: ``core/recovery.py``). Returns the
+        new tag, or ``None`` when the state changed since ``seen`` was read (another
+        instance recovered it first, or something else wrote it)."""
+        _, keys, args = self._commit_call(request)
+        reply = await self._scripts.one((
+            self._recover, [*keys, self.keys.quarantine(request.agent_id)],
+            ["other" if seen.foreign else "hash", seen.raw_doc, seen.tag, cause,
+             QUARANTINE_TTL_MS, *args]))
+        return text(reply[2]) if int(reply[0]) == 1 else None
 
     @staticmethod
     def _committed(reply: list[Any]) -> Committed:

@@ -16,9 +16,10 @@ from typing import Any
 import orjson
 
 from presence.core.model import AgentId
-from presence.store.agents import LoadedAgent, agent_keys, loaded
+from presence.store.agents import agent_keys
 from presence.store.connection import RedisClient
 from presence.store.keys import Keys
+from presence.store.loaded import LoadedAgent, loaded
 from presence.store.replies import text
 from presence.store.scripts import Scripts
 

@@ -58,6 +58,10 @@ class Keys:
     def history(self, agent_id: str) -> str:
         return f"{_agent_base(self.prefix, self.shards, agent_id)}:history"
 
+    def quarantine(self, agent_id: str) -> str:
+        """What the agent's last unreadable state held, kept for a while (decision 75)."""
+        return f"{_agent_base(self.prefix, self.shards, agent_id)}:quarantine"
+
     def report_days(self, agent_id: str) -> str:
         """The agent's cached daily report rollups (hash: UTC day number -> rollup JSON)."""
         return f"{_agent_base(self.prefix, self.shards, agent_id)}:days"

@@ -26,18 +26,18 @@ from presence.store.agents import (
     CommitRequest,
     Committed,
     ConnectionOp,
-    LoadedAgent,
-    loaded,
 )
 from presence.store.connection import RedisClient
 from presence.store.events import EventLog
 from presence.store.expiries import PreparedExpiries
 from presence.store.instances import InstanceRegistry
 from presence.store.keys import Keys
+from presence.store.loaded import LoadedAgent, StateUnreadable, loaded
 from presence.store.replies import reserved_offer
 from presence.store.scripts import Scripts
 
-__all__ = ["CommitRequest", "Committed", "ConnectionOp", "LoadedAgent", "RedisStore"]
+__all__ = ["CommitRequest", "Committed", "ConnectionOp", "LoadedAgent", "RedisStore",
+           "StateUnreadable"]
 
 
 class RedisStore:
@@ -81,6 +81,11 @@ class RedisStore:
     async def commit_agents(self, requests: list[CommitRequest]) -> list[Committed]:
         """See :meth:`AgentStore.commit_agents`."""
         return await self.agents.commit_agents(requests)
+
+    async def recover(self, request: CommitRequest, seen: LoadedAgent, cause: str
+                      ) -> str | None:
+        """See :meth:`AgentStore.recover`."""
+        return await self.agents.recover(request, seen, cause)
 
     async def mark_statuses_used(self, status_ids: set[str]) -> None:
         """See :meth:`AgentStore.mark_statuses_used`."""

@@ -60,7 +60,7 @@ async def refresh_agent_tabs(hub: Hub, store: RedisStore, engine: Engine,
     async def refresh(agent_id: AgentId, loaded: LoadedAgent) -> None:
         seen = lost_by(welcomed(agent_id), loaded)
         if seen is None:
-            send_newer(welcomed(agent_id), loaded.state(agent_id, clock.now()), loaded.tag)
+            send_newer(welcomed(agent_id), loaded.shown(agent_id, clock.now()), loaded.tag)
             return
         async with gate:
             try:

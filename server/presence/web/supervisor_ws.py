@@ -140,7 +140,7 @@ async def snapshot(rt: Runtime, identity: Identity) -> tuple[list[dict[str, Any]
         loaded = snapshots[agent_id]
         if loaded.profile is None or not identity.may_watch(loaded.profile.team):
             continue
-        agents.append(agent_view(loaded.state(agent_id, now), loaded.profile))
+        agents.append(agent_view(loaded.shown(agent_id, now), loaded.profile))
     return agents, format_cursor(heads)
 
 

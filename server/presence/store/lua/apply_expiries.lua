@@ -48,17 +48,32 @@ end
 -- The prepared expiry of the agent whose grace member is ARGV[i] (keys from KEYS[k])
 -- committed if it still holds and is due by now: its new tag, else 0. Its due members
 -- are not written here but gathered in `due` (see below).
+-- The prepared record's array, or nil when the field does not unpack into the layout's
+-- numbers and strings (a record that cannot be read is left to the Python path, which
+-- decides from the state: decision 75).
+local function prepared(raw)
+  local ok, p = pcall(cmsgpack.unpack, raw)
+  if not ok or type(p) ~= 'table' or type(p[1]) ~= 'number' or type(p[2]) ~= 'number'
+      or type(p[6]) ~= 'string' or type(p[7]) ~= 'string' then
+    return nil
+  end
+  return p
+end
+
 local function apply_one(k, grace_member, now, cid, due)
-  local st = redis.call('HMGET', KEYS[k], 'version', 'tag', 'hist_ms', 'pfrom', 'prep',
-                        'cids')
+  local st = redis.pcall('HMGET', KEYS[k], 'version', 'tag', 'hist_ms', 'pfrom', 'prep',
+                         'cids')
+  if st.err then
+    return 0  -- the key holds another type: left to the Python path (decision 75)
+  end
   if cids_hold(st[6], cid) then
     return st[2]
   end
   if not st[5] then
     return 0
   end
-  local p = cmsgpack.unpack(st[5])
-  if tonumber(p[2]) > now then
+  local p = prepared(st[5])
+  if not p or p[2] > now then
     return 0
   end
   local profile = redis.call('GET', KEYS[k + 1])

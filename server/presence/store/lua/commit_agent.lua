@@ -50,30 +50,40 @@
 -- returns what it returned the first time when its commit is still the agent's last,
 -- else {2, ...} with the agent as it is now (decision 72).
 --
+-- A state key of another type, a version that is no number or a connections key of
+-- another type are answered as a miss whose agent the caller finds unreadable (the error
+-- reply in the doc or connections place; decision 75): nothing is written.
+--
 -- Returns {1, new version, events stream id (the new tag)}, or on conflict
 -- {0, doc or false, current version, {conn, instance, ...}, profile or false, tag}, or
 -- when this very call committed before and the agent changed since
 -- {2, doc, current version, {conn, instance, ...}, profile or false, tag}.
 --#include commit_steps
 
-local st = redis.call('HMGET', KEYS[1], 'doc', 'version', 'tag', 'hist_ms', 'pfrom', 'cids')
+local st = redis.pcall('HMGET', KEYS[1], 'doc', 'version', 'tag', 'hist_ms', 'pfrom', 'cids')
+if st.err then
+  -- The state key holds another type: a miss that returns it unreadable (decision 75).
+  return {0, st, 0, redis.pcall('HGETALL', KEYS[2]), redis.call('GET', KEYS[6]), ''}
+end
 local current = tonumber(st[2] or '0')
 local tag = st[3] or ''
 local profile = redis.call('GET', KEYS[6])
 if current ~= tonumber(ARGV[1]) or tag ~= ARGV[15] or profile ~= ARGV[14] then
+  -- A version that is no number is returned as stored (the caller finds it unreadable).
+  local shown = current or st[2]
   if cids_hold(st[6], ARGV[19]) then
     if current == tonumber(ARGV[13]) then
       return {1, current, tag}
     end
-    return {2, st[1], current, redis.call('HGETALL', KEYS[2]), profile, tag}
+    return {2, st[1], shown, redis.pcall('HGETALL', KEYS[2]), profile, tag}
   end
-  return {0, st[1], current, redis.call('HGETALL', KEYS[2]), profile, tag}
+  return {0, st[1], shown, redis.pcall('HGETALL', KEYS[2]), profile, tag}
 end
 local hist = {}
 for i = 20, #ARGV do
   hist[#hist + 1] = ARGV[i]
 end
-local id = commit_steps({
+local id, err = commit_steps({
   state = KEYS[1], conns = KEYS[2], due = KEYS[3], events = KEYS[4], history = KEYS[5],
   doc = ARGV[2], version = tonumber(ARGV[13]),
   conn_op = ARGV[3], conn_id = ARGV[4], instance = ARGV[5],
@@ -82,4 +92,7 @@ local id = commit_steps({
   event = ARGV[12], hist = hist, prep = ARGV[18], profile = profile,
   hist_ms = st[4], had_prep = st[5] ~= false, cid = ARGV[19], cids = st[6],
 })
+if not id then
+  return {0, st[1], current, err, profile, tag}
+end
 return {1, tonumber(ARGV[13]), id}

@@ -8,7 +8,8 @@
 -- the history entries (ids "<ms>-*" with ms = max(now, hist_ms), so ids never go back),
 -- the state (doc, version, tag, hist_ms, and "cids" with this call's commit id) with the
 -- agent's prepared grace expiry or without one, and the SPUBLISH of "<id> <event>". It
--- returns the new tag.
+-- returns the new tag; or nil and the error reply, having written nothing, when the
+-- connections key holds another type (decision 75).
 --
 -- c.state, c.conns, c.due, c.events, c.history   key names (KEYS of the caller)
 -- c.doc, c.version                               new state JSON and its version
@@ -61,10 +62,18 @@ end
 
 -- The writes of one commit (see above).
 local function commit_steps(c)
-  if c.conn_op == 'add' then
-    redis.call('HSET', c.conns, c.conn_id, c.instance)
-  elseif c.conn_op == 'del' then
-    redis.call('HDEL', c.conns, c.conn_id)
+  if c.conn_op == 'add' or c.conn_op == 'del' then
+    -- The first write: a connections key of another type fails here, before anything
+    -- was written, and the caller returns the error (decision 75).
+    local r
+    if c.conn_op == 'add' then
+      r = redis.pcall('HSET', c.conns, c.conn_id, c.instance)
+    else
+      r = redis.pcall('HDEL', c.conns, c.conn_id)
+    end
+    if type(r) == 'table' and r.err then
+      return nil, r
+    end
   elseif c.conn_op == 'clear' then
     redis.call('DEL', c.conns)
   end

@@ -81,7 +81,7 @@ async def delete_agent(request: Request) -> Response:
     loaded = await rt.store.load_agent(agent_id)
     if loaded.profile is None:
         raise PresenceError(ErrorCode.NOT_FOUND, f"no agent {agent_id!r}")
-    state = loaded.state(agent_id, rt.clock.now())
+    state = loaded.shown(agent_id, rt.clock.now())
     if state.connections or state.in_grace or state.open_items:
         raise PresenceError(ErrorCode.CONFLICT, "the agent is signed in or holds work; sign "
                                                 "it out and close its work first")

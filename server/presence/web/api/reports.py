@@ -118,7 +118,7 @@ async def _scope(
         ids = await rt.store.agent_ids(team)
     now = rt.clock.now()
     pairs = [
-        (loaded.state(agent_id, now), loaded.profile)
+        (loaded.shown(agent_id, now), loaded.profile)
         for agent_id, loaded in zip(ids, await rt.store.load_agents(ids), strict=True)
         if loaded.profile is not None and identity.may_watch(loaded.profile.team)
         and (team is None or loaded.profile.team == team)

@@ -124,7 +124,7 @@ async def status_blockers(rt: Runtime, status_id: str) -> list[str]:
     current = sorted(
         str(agent_id) for snap in loaded if snap.profile is not None
         for agent_id in [snap.profile.agent_id]
-        for s in [snap.state(agent_id, now)]
+        for s in [snap.shown(agent_id, now)]
         if s.presence.status_id == status_id
         or (s.captured is not None and s.captured.status_id == status_id)
     )

@@ -1,0 +1,143 @@
+"""One agent as a load reads it, and what makes its stored state unreadable (decision 75).
+
+``load_agent.lua``, ``load_shard.lua`` and ``commit_agent.lua``'s miss return an agent as
+``{doc, version, connections, profile, tag}``; :func:`loaded` turns that into a
+:class:`LoadedAgent` without failing on what the state hash holds. A state that cannot be
+decoded — the state or connections key of another type, a ``doc`` that is not a JSON
+object or not an agent state of this layout, a version that is no whole number — is found
+here or by :meth:`LoadedAgent.state`, which raises :class:`StateUnreadable`; a read shows
+such an agent with :meth:`LoadedAgent.shown` instead, and the engine rebuilds it before
+its next change (``AgentStore.recover``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from presence.core import recovery
+from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
+from presence.store.replies import text
+
+#: Fields of the state document holding a time (epoch seconds) or nothing.
+_TIMES = ("grace_until", "last_assigned_at", "last_idle_at", "idle_at")
+
+
+class StateUnreadable(Exception):
+    """An agent's stored state cannot be decoded: ``cause`` says what was wrong."""
+
+    def __init__(self, agent_id: AgentId, cause: str) -> None:
+        super().__init__(f"agent {agent_id}: stored state unreadable: {cause}")
+        self.agent_id = agent_id
+        self.cause = cause
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedAgent:
+    """One consistent read of an agent: state (``None`` if never seen), its version,
+    live connections (id → instance id) and profile (``None`` if not configured), with
+    the profile's stored bytes and the state's tag (a commit checks both: see
+    :meth:`~presence.store.agents.AgentStore.commit`). ``problem``: why the state could
+    not be decoded (``""``: nothing found yet); ``raw_doc`` and ``foreign`` (the state
+    key holds another type) are what a recovery checks is still stored."""
+
+    doc: dict[str, Any] | None
+    version: int
+    connections: dict[ConnectionId, str]
+    profile: AgentProfile | None
+    profile_raw: bytes = b""
+    tag: str = ""
+    problem: str = ""
+    raw_doc: bytes = b""
+    foreign: bool = False
+
+    @property
+    def stamp(self) -> tuple[int, int]:
+        """``(epoch, version)`` of the stored state (decision 38); epoch 0 when the
+        document does not say."""
+        presence = (self.doc or {}).get("presence")
+        epoch = presence.get("epoch", 0) if isinstance(presence, dict) else 0
+        return (epoch if isinstance(epoch, int) else 0), self.version
+
+    def state(self, agent_id: AgentId, now: float) -> AgentState:
+        """The state the rules work on; a never-seen agent starts Offline. Raises
+        :class:`StateUnreadable` when the stored state cannot be decoded."""
+        if self.problem:
+            raise StateUnreadable(agent_id, self.problem)
+        conns = frozenset(self.connections)
+        if self.doc is None:
+            initial = AgentState.initial(agent_id, now)  # version 0, as a missing state
+            if not conns and not self.version:
+                return initial
+            return AgentState.from_json(initial.to_json(), conns, self.version)
+        try:
+            state = AgentState.from_json(self.doc, conns, self.version)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StateUnreadable(agent_id, "doc is not an agent state of this layout "
+                                  f"({type(exc).__name__}: {exc})") from None
+        wrong = _wrong_field(self.doc, state)
+        if wrong:
+            raise StateUnreadable(agent_id, f"doc field {wrong!r} has the wrong type")
+        return state
+
+    def shown(self, agent_id: AgentId, now: float) -> AgentState:
+        """:meth:`state`, or for reads (a snapshot, REST, reports) an agent whose state
+        cannot be decoded as Offline with reason ``state_unreadable``."""
+        try:
+            return self.state(agent_id, now)
+        except StateUnreadable:
+            return recovery.unreadable(agent_id, now)
+
+
+def _wrong_field(doc: dict[str, Any], state: AgentState) -> str:
+    """The first field that decoded to a value of the wrong type (``""``: none)."""
+    for name in _TIMES:
+        value = doc.get(name)
+        if value is not None and not isinstance(value, (int, float)):
+            return name
+    if not isinstance(state.presence.since_at, (int, float)):
+        return "presence.since"
+    if not all(isinstance(item, str) for item in state.open_items):
+        return "open_items"
+    return ""
+
+
+def loaded(reply: list[Any]) -> LoadedAgent:
+    """A :class:`LoadedAgent` from one agent's part of a script reply, shaped like
+    ``load_agent.lua``'s (``commit_agent.lua``'s miss and ``load_shard.lua`` too).
+    Never fails on the state: what cannot be decoded is its ``problem``."""
+    doc, version, flat, profile = reply[:4]
+    tag = reply[4] if len(reply) > 4 else b""
+    problems: list[str] = []
+    parsed: dict[str, Any] | None = None
+    foreign = isinstance(doc, Exception)
+    if foreign:
+        problems.append(f"state key: {doc}")
+    elif doc:
+        try:
+            value = orjson.loads(doc)
+        except orjson.JSONDecodeError as exc:
+            problems.append(f"doc is not JSON ({exc})")
+        else:
+            if isinstance(value, dict):
+                parsed = value
+            else:
+                problems.append(f"doc is a JSON {type(value).__name__}, not an object")
+    try:
+        number = int(version)
+    except (TypeError, ValueError):
+        problems.append(f"version is not a whole number: {version!r}")
+        number = 0
+    conns: dict[ConnectionId, str] = {}
+    if isinstance(flat, Exception):
+        problems.append(f"connections key: {flat}")
+    else:
+        conns = {ConnectionId(flat[i].decode()): flat[i + 1].decode()
+                 for i in range(0, len(flat), 2)}
+    return LoadedAgent(
+        parsed, number, conns,
+        AgentProfile.from_json(orjson.loads(profile)) if profile else None,
+        profile or b"", text(tag), "; ".join(problems),
+        b"" if foreign or not doc else doc, foreign)
