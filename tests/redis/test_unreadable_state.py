@@ -5,6 +5,7 @@ registered agent (the old keys kept in its quarantine hash), and the error is ty
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -17,9 +18,13 @@ from presence.core.model import AgentId, ConnectionId, Reason
 from presence.core.statuses import Base
 from presence.engine import Engine
 from presence.metrics import Metrics
+from presence.store.connection import open_client
 from presence.store.keys import Keys
 from presence.store.loaded import StateUnreadable
+from presence.store.redis_store import RedisStore
+from presence.store.scripts import script_source
 from tests.redis.redis_rig import GRACE, Rig
+from tests.support.reply_loss import reply_loss
 
 #: Safety net for every await on the server.
 BOUND = 10.0
@@ -242,3 +247,32 @@ async def test_a_change_decided_from_a_copy_recovers_a_state_corrupted_since(
         out = await engine.connect(agent, ConnectionId("tab-2"))
         assert out.changed and out.state.connections == {ConnectionId("tab-2")}
         assert counted(engine) == 1
+
+
+async def test_a_recovery_whose_reply_was_lost_is_counted_once(
+    rig: Rig, redis_url: str,
+) -> None:
+    """A recovery that ran but whose reply was lost, sent again, is answered as the
+    recovery (decision 72's commit id): counted and logged once, the sign-in goes on."""
+    async with asyncio.timeout(BOUND), reply_loss(redis_url) as lossy:
+        client: Redis = open_client(lossy.url)
+        try:
+            (agent,) = await rig.add_agents(1)
+            await other_layout_of_new(rig, agent)
+            engine = metered(rig.engine(store=RedisStore(client, rig.keys)))
+            source = script_source("recover_agent")
+            await rig.client.script_load(source)
+            lossy.arm(hashlib.sha1(source.encode()).hexdigest().encode())
+            out = await engine.connect(agent, TAB)
+            assert lossy.dropped.is_set()
+            assert out.changed and out.state.connections == {TAB}
+            assert counted(engine) == 1
+            assert (await rig.reasons(agent)) == [Reason.NEVER_SIGNED_IN, Reason.SIGN_IN]
+        finally:
+            await client.aclose()
+
+
+async def other_layout_of_new(rig: Rig, agent: AgentId) -> None:
+    """A state hash holding only a record of another layout."""
+    await rig.client.hset(rig.keys.state(agent), mapping={
+        "doc": orjson.dumps({"v": 9, "p": {}}), "version": 3, "tag": "1-1"})
