@@ -131,6 +131,10 @@ class Keys:
         """Stream of one subscription's undelivered events of this partition."""
         return f"{self.partition_tag(partition)}:wh:q:{subscription}"
 
+    def wh_replay_mark(self, partition: str, call_id: str) -> str:
+        """A replay call's mark: set by the call that queued (expires; decision 76)."""
+        return f"{self.partition_tag(partition)}:wh:replayed:{call_id}"
+
     def wh_retry(self, partition: str, subscription: str) -> str:
         """Hash: queue entry id -> ``failures:next attempt ms`` of failed events."""
         return f"{self.partition_tag(partition)}:wh:r:{subscription}"

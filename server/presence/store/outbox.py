@@ -16,10 +16,15 @@ import orjson
 
 from presence.core.outbound import OutboundEvent
 from presence.core.time import to_ms
+from presence.store.commit_ids import CommitIds
 from presence.store.connection import RedisClient
 from presence.store.keys import Keys
 from presence.store.replies import text
 from presence.store.scripts import Scripts
+
+#: How long a replay call's mark is kept (``webhook_replay.lua``): far longer than a
+#: client takes to send a call again (its retries end within seconds).
+REPLAY_MARK_MS = 600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,8 @@ class Outbox:
         self.keys = keys
         self._lease = scripts.register("webhook_lease")
         self._fanout = scripts.register("webhook_fanout")
+        self._replay = scripts.register("webhook_replay")
+        self._ids = CommitIds()
 
     def source(self, partition: str) -> str:
         """The stream the partition's changes record their events in."""
@@ -109,12 +116,15 @@ class Outbox:
         return int(await self._fanout(keys=keys, args=args)) == 1
 
     async def enqueue(self, partition: str, sub_id: str, events: list[OutboundEvent]) -> None:
-        """Append messages to one queue (a replay)."""
-        pipe = self.client.pipeline(transaction=False)
+        """Append messages to one queue (a replay), once: one ``webhook_replay.lua`` call
+        with an id made for it, so that the call sent again after it ran (its reply
+        lost) queues nothing twice (decision 76)."""
+        args: list[Any] = [REPLAY_MARK_MS]
         for ev in events:
-            pipe.xadd(self.keys.wh_queue(partition, sub_id), {
-                "k": ev.order_key, "m": ev.message_id, "b": orjson.dumps(ev.body)})
-        await pipe.execute()
+            args += [ev.order_key, ev.message_id, orjson.dumps(ev.body)]
+        await self._replay(keys=[self.keys.wh_queue(partition, sub_id),
+                                 self.keys.wh_replay_mark(partition, self._ids.next())],
+                           args=args)
 
     async def since(self, partition: str, since_at: float, limit: int
                     ) -> list[tuple[str, dict[str, Any]]]:

@@ -1,0 +1,57 @@
+"""A webhook replay whose trip ran but whose reply was lost is sent again by the
+client; each replayed message is still queued once (decision 76). The fault is real: a
+proxy in front of the session's Valkey forwards the request, swallows the reply and
+resets the connection (tests/support/reply_loss.py)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.asyncio import Redis
+
+from presence.core.model import ConnectionId
+from presence.core.webhooks import Subscription
+from presence.store.connection import open_client
+from presence.store.outbox import Outbox
+from presence.store.scripts import Scripts, script_source
+from presence.store.webhook_store import WebhookStore
+from presence.webhooks.dispatcher import Dispatcher
+from presence.webhooks.sender import Sender
+from tests.redis.redis_rig import SHARDS, Rig
+from tests.support.reply_loss import reply_loss
+
+#: Safety net for every await on the server.
+BOUND = 10.0
+SUB = Subscription("sub-1", "http://127.0.0.1:9/hook", ("*",), "whsec_" + "A" * 32, 0.0)
+
+
+async def test_a_replay_whose_reply_was_lost_queues_each_message_once(
+    rig: Rig, redis_url: str,
+) -> None:
+    """A replay whose queue write ran but whose reply was lost, sent again, leaves one
+    message per replayed event in the subscription's queue, each webhook-id once."""
+    async with asyncio.timeout(BOUND), reply_loss(redis_url) as lossy:
+        client: Redis = open_client(lossy.url)
+        sender = Sender(rig.clock, timeout=1.0)
+        try:
+            (agent,) = await rig.add_agents(1)
+            engine = rig.engine()
+            await engine.connect(agent, ConnectionId("tab-1"))
+            await engine.set_presence(agent, "away")
+            partition = f"s{rig.keys.shard_of(agent)}"
+            queue = rig.keys.wh_queue(partition, SUB.id)
+            dispatcher = Dispatcher(
+                Outbox(client, rig.keys, Scripts(client)), WebhookStore(client, rig.keys),
+                sender, rig.clock, "i1", lambda: [f"s{n}" for n in range(SHARDS)],
+                schedule=(1.0,), lease_time=10.0, concurrency=1)
+            await rig.client.script_load(script_source("webhook_replay"))
+            lossy.arm(queue.encode())
+            queued = await dispatcher.replay(SUB, 0.0)
+            assert lossy.dropped.is_set()
+            rows = await rig.client.xrange(queue)
+            ids = [fields[b"m"] for _, fields in rows]
+            assert queued >= 2 and len(ids) == queued
+            assert len(set(ids)) == len(ids)
+        finally:
+            await sender.close()
+            await client.aclose()
