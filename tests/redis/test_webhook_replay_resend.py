@@ -6,6 +6,7 @@ resets the connection (tests/support/reply_loss.py)."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from redis.asyncio import Redis
 
@@ -54,4 +55,23 @@ async def test_a_replay_whose_reply_was_lost_queues_each_message_once(
             assert len(set(ids)) == len(ids)
         finally:
             await sender.close()
+            await client.aclose()
+
+
+async def test_a_subscription_whose_create_reply_was_lost_is_answered_as_created(
+    rig: Rig, redis_url: str,
+) -> None:
+    """A new subscription whose store write ran but whose reply was lost, sent again,
+    is answered as added (its own document, with its secret, is found), not as an id
+    already taken; another subscription with that id still is refused."""
+    async with asyncio.timeout(BOUND), reply_loss(redis_url) as lossy:
+        client: Redis = open_client(lossy.url)
+        try:
+            store = WebhookStore(client, rig.keys)
+            lossy.arm(b"HSETNX")
+            assert await store.add(SUB)
+            assert lossy.dropped.is_set()
+            assert await store.get(SUB.id) == SUB
+            assert not await store.add(replace(SUB, secret="whsec_" + "B" * 32))
+        finally:
             await client.aclose()

@@ -28,9 +28,13 @@ class WebhookStore:
         await self.client.hset(self.keys.webhooks, sub.id, orjson.dumps(sub.stored()))
 
     async def add(self, sub: Subscription) -> bool:
-        """Store a new subscription; ``False`` if its id is taken."""
-        return bool(await self.client.hsetnx(self.keys.webhooks, sub.id,
-                                             orjson.dumps(sub.stored())))
+        """Store a new subscription; ``False`` if its id is taken. A call sent again
+        after it ran (its reply lost: decision 76) finds its own document, which holds
+        the secret made for this subscription, and answers ``True`` as the first time."""
+        doc = orjson.dumps(sub.stored())
+        if await self.client.hsetnx(self.keys.webhooks, sub.id, doc):
+            return True
+        return bool(await self.client.hget(self.keys.webhooks, sub.id) == doc)
 
     async def any(self) -> bool:
         """Whether some subscription exists (one command: what an idle dispatcher
