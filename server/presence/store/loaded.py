@@ -23,6 +23,7 @@ from presence.store.replies import text
 
 #: Fields of the state document holding a time (epoch seconds) or nothing.
 _TIMES = ("grace_until", "last_assigned_at", "last_idle_at", "idle_at")
+_TIME = (int, float, type(None))
 
 
 class StateUnreadable(Exception):
@@ -93,13 +94,12 @@ class LoadedAgent:
 
 def _wrong_field(doc: dict[str, Any], state: AgentState) -> str:
     """The first field that decoded to a value of the wrong type (``""``: none)."""
-    for name in _TIMES:
-        value = doc.get(name)
-        if value is not None and not isinstance(value, (int, float)):
-            return name
-    if not isinstance(state.presence.since_at, (int, float)):
-        return "presence.since"
-    if not all(isinstance(item, str) for item in state.open_items):
+    get = doc.get
+    if not (isinstance(get("grace_until"), _TIME) and isinstance(get("idle_at"), _TIME)
+            and isinstance(get("last_assigned_at"), _TIME)
+            and isinstance(get("last_idle_at"), _TIME)):
+        return next(name for name in _TIMES if not isinstance(get(name), _TIME))
+    if state.open_items and not all(isinstance(item, str) for item in state.open_items):
         return "open_items"
     return ""
 
@@ -110,34 +110,32 @@ def loaded(reply: list[Any]) -> LoadedAgent:
     Never fails on the state: what cannot be decoded is its ``problem``."""
     doc, version, flat, profile = reply[:4]
     tag = reply[4] if len(reply) > 4 else b""
-    problems: list[str] = []
+    problem = ""
     parsed: dict[str, Any] | None = None
     foreign = isinstance(doc, Exception)
     if foreign:
-        problems.append(f"state key: {doc}")
+        problem = f"state key: {doc}"
     elif doc:
         try:
-            value = orjson.loads(doc)
+            parsed = orjson.loads(doc)
         except orjson.JSONDecodeError as exc:
-            problems.append(f"doc is not JSON ({exc})")
+            problem = f"doc is not JSON ({exc})"
         else:
-            if isinstance(value, dict):
-                parsed = value
-            else:
-                problems.append(f"doc is a JSON {type(value).__name__}, not an object")
+            if not isinstance(parsed, dict):
+                problem = f"doc is a JSON {type(parsed).__name__}, not an object"
+                parsed = None
     try:
         number = int(version)
     except (TypeError, ValueError):
-        problems.append(f"version is not a whole number: {version!r}")
+        problem = problem or f"version is not a whole number: {version!r}"
         number = 0
-    conns: dict[ConnectionId, str] = {}
     if isinstance(flat, Exception):
-        problems.append(f"connections key: {flat}")
-    else:
-        conns = {ConnectionId(flat[i].decode()): flat[i + 1].decode()
-                 for i in range(0, len(flat), 2)}
+        problem = problem or f"connections key: {flat}"
+        flat = []
+    conns = {ConnectionId(flat[i].decode()): flat[i + 1].decode()
+             for i in range(0, len(flat), 2)}
     return LoadedAgent(
         parsed, number, conns,
         AgentProfile.from_json(orjson.loads(profile)) if profile else None,
-        profile or b"", text(tag), "; ".join(problems),
+        profile or b"", text(tag), problem,
         b"" if foreign or not doc else doc, foreign)
