@@ -14,7 +14,8 @@ import pytest
 from msgspec.msgpack import encode as msgpack
 from redis.asyncio import Redis
 
-from presence.core.model import AgentId, ConnectionId, Reason
+from presence.core.errors import ErrorCode, PresenceError
+from presence.core.model import AgentId, AgentProfile, ConnectionId, Reason
 from presence.core.statuses import Base
 from presence.engine import Engine
 from presence.metrics import Metrics
@@ -23,7 +24,7 @@ from presence.store.keys import Keys
 from presence.store.loaded import StateUnreadable
 from presence.store.redis_store import RedisStore
 from presence.store.scripts import script_source
-from tests.redis.redis_rig import GRACE, Rig
+from tests.redis.redis_rig import GRACE, TEAM, Rig
 from tests.support.reply_loss import reply_loss
 
 #: Safety net for every await on the server.
@@ -276,3 +277,42 @@ async def other_layout_of_new(rig: Rig, agent: AgentId) -> None:
     """A state hash holding only a record of another layout."""
     await rig.client.hset(rig.keys.state(agent), mapping={
         "doc": orjson.dumps({"v": 9, "p": {}}), "version": 3, "tag": "1-1"})
+
+
+async def profile_not_json(client: Redis, keys: Keys, agent: AgentId) -> None:
+    await client.set(keys.profile(agent), b"{\"id\": ")
+
+
+async def profile_without_id(client: Redis, keys: Keys, agent: AgentId) -> None:
+    await client.set(keys.profile(agent), orjson.dumps({"name": "Ada", "team": TEAM}))
+
+
+async def profile_key_a_list(client: Redis, keys: Keys, agent: AgentId) -> None:
+    await client.delete(keys.profile(agent))
+    await client.rpush(keys.profile(agent), b"x")
+
+
+@pytest.mark.parametrize("corrupt", [profile_not_json, profile_without_id,
+                                     profile_key_a_list], ids=lambda c: c.__name__)
+async def test_an_unreadable_configuration_is_refused_typed_until_stored_again(
+    rig: Rig, corrupt: Corrupt,
+) -> None:
+    """An agent whose stored configuration cannot be decoded reads as not configured
+    (the others' reads go on), its sign-in is refused ``unknown_agent`` saying why, and
+    storing its configuration again lets it sign in."""
+    async with asyncio.timeout(BOUND):
+        victim, others = await corrupted_among_others(rig, corrupt)
+        listed = await rig.store.load_agents([victim, *others])
+        assert listed[0].profile is None and listed[0].profile_problem
+        assert all(loaded.profile is not None for loaded in listed[1:])
+        _, snapshot = await rig.store.snapshot([victim, *others])
+        assert snapshot[victim].profile is None
+        engine = rig.engine("i2")
+        with pytest.raises(PresenceError) as refused:
+            await engine.connect(victim, ConnectionId("tab-2"))
+        assert refused.value.code is ErrorCode.UNKNOWN_AGENT
+        assert "configuration cannot be read" in refused.value.message
+        await rig.store.put_profile(AgentProfile(victim, "Ada", TEAM))
+        out = await engine.connect(victim, ConnectionId("tab-2"))
+        assert out.state.presence.base is Base.AVAILABLE
+        assert victim in await rig.store.agent_ids(TEAM)

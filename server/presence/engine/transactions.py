@@ -178,6 +178,11 @@ class Transactions:
             record = repaired or record
         if record is None:
             self.forget(agent_id)
+            if loaded.profile_problem:
+                log.error("agent %s: stored configuration unreadable (%s)", agent_id,
+                          loaded.profile_problem)
+                raise PresenceError(ErrorCode.UNKNOWN_AGENT, f"agent {agent_id!r}: its "
+                                    "configuration cannot be read; store it again")
             raise PresenceError(ErrorCode.UNKNOWN_AGENT, f"no agent {agent_id!r}")
         return record
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from msgspec.msgpack import encode as _msgpack
+from redis.exceptions import ResponseError
 
 from presence.clock import to_ms
 from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
@@ -269,17 +270,29 @@ class AgentStore:
     async def put_profile(self, profile: AgentProfile) -> None:
         """Store an agent's configuration and index it by team."""
         k = self.keys
-        old = await self.client.get(k.profile(profile.agent_id))
+        try:
+            old: Any = await self.client.get(k.profile(profile.agent_id))
+        except ResponseError:  # a key of another type: replaced below (decision 75)
+            old = b"\x00"
         pipe = self.client.pipeline(transaction=False)
         if old:
-            old_team = orjson.loads(old).get("team")
-            if old_team and old_team != profile.team:
-                pipe.srem(k.team_agents(old_team), profile.agent_id)
+            for old_team in await self._old_teams(old):
+                if old_team != profile.team:
+                    pipe.srem(k.team_agents(old_team), profile.agent_id)
         pipe.set(k.profile(profile.agent_id), orjson.dumps(profile.to_json()))
         pipe.sadd(k.agents, profile.agent_id)
         if profile.team:
             pipe.sadd(k.team_agents(profile.team), profile.agent_id)
         await pipe.execute()
+
+    async def _old_teams(self, old: Any) -> list[str]:
+        """The team a stored profile names; every team when it cannot be decoded (it
+        is being replaced: decision 75)."""
+        try:
+            team = orjson.loads(old).get("team")
+        except (orjson.JSONDecodeError, AttributeError):
+            return [text(t) for t in await self.client.hkeys(self.keys.teams)]
+        return [team] if isinstance(team, str) and team else []
 
     async def delete_profile(self, agent_id: AgentId, team: str | None) -> None:
         """Remove an agent's configuration and its indexes (``team``: its team, if any);

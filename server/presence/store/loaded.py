@@ -53,6 +53,9 @@ class LoadedAgent:
     problem: str = ""
     raw_doc: bytes = b""
     foreign: bool = False
+    #: Why the stored profile could not be decoded (``profile`` is then ``None``: the
+    #: agent reads as not configured until its configuration is stored again).
+    profile_problem: str = ""
 
     @property
     def stamp(self) -> tuple[int, int]:
@@ -134,8 +137,20 @@ def loaded(reply: list[Any]) -> LoadedAgent:
         flat = []
     conns = {ConnectionId(flat[i].decode()): flat[i + 1].decode()
              for i in range(0, len(flat), 2)}
+    config, config_problem = _profile(profile)
     return LoadedAgent(
-        parsed, number, conns,
-        AgentProfile.from_json(orjson.loads(profile)) if profile else None,
-        profile or b"", text(tag), problem,
-        b"" if foreign or not doc else doc, foreign)
+        parsed, number, conns, config, profile if config is not None else b"", text(tag),
+        problem, b"" if foreign or not doc else doc, foreign, config_problem)
+
+
+def _profile(raw: Any) -> tuple[AgentProfile | None, str]:
+    """The stored profile decoded, or ``None`` and why it could not be (``""``: none
+    stored)."""
+    if isinstance(raw, Exception):
+        return None, f"profile key: {raw}"
+    if not raw:
+        return None, ""
+    try:
+        return AgentProfile.from_json(orjson.loads(raw)), ""
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        return None, f"profile is not an agent configuration ({type(exc).__name__}: {exc})"

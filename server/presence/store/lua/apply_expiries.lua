@@ -76,8 +76,8 @@ local function apply_one(k, grace_member, now, cid, due)
   if not p or p[2] > now then
     return 0
   end
-  local profile = redis.call('GET', KEYS[k + 1])
-  if not profile or st[4] ~= prep_stamp(st[1] or '0', st[2] or '', profile) then
+  local profile = redis.pcall('GET', KEYS[k + 1])
+  if type(profile) ~= 'string' or st[4] ~= prep_stamp(st[1] or '0', st[2] or '', profile) then
     return 0
   end
   local hist = {}

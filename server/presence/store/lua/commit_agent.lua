@@ -63,11 +63,11 @@
 local st = redis.pcall('HMGET', KEYS[1], 'doc', 'version', 'tag', 'hist_ms', 'pfrom', 'cids')
 if st.err then
   -- The state key holds another type: a miss that returns it unreadable (decision 75).
-  return {0, st, 0, redis.pcall('HGETALL', KEYS[2]), redis.call('GET', KEYS[6]), ''}
+  return {0, st, 0, redis.pcall('HGETALL', KEYS[2]), redis.pcall('GET', KEYS[6]), ''}
 end
 local current = tonumber(st[2] or '0')
 local tag = st[3] or ''
-local profile = redis.call('GET', KEYS[6])
+local profile = redis.pcall('GET', KEYS[6])
 if current ~= tonumber(ARGV[1]) or tag ~= ARGV[15] or profile ~= ARGV[14] then
   -- A version that is no number is returned as stored (the caller finds it unreadable).
   local shown = current or st[2]

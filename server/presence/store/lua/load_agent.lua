@@ -9,15 +9,15 @@
 --          tag ("" when absent; see commit_agent)}, plus the reservation's value (the offer
 --          id and its token: store/replies.py reserved_offer) or false with KEYS[4]
 --
--- A state or connections key of another type is returned as its error reply in the doc or
--- connections place, and a version that is no number as it is stored: the caller finds
+-- A state, connections or profile key of another type is returned as its error reply in
+-- its value's place, and a version that is no number as it is stored: the caller finds
 -- the state unreadable (store/loaded.py, decision 75) instead of the script failing.
 local st = redis.pcall('HMGET', KEYS[1], 'doc', 'version', 'tag')
 if st.err then
   st = {st, '0', false}
 end
 local conns = redis.pcall('HGETALL', KEYS[2])
-local profile = redis.call('GET', KEYS[3])
+local profile = redis.pcall('GET', KEYS[3])
 local version = tonumber(st[2] or '0') or st[2]
 if KEYS[4] then
   return {st[1], version, conns, profile, st[3] or '', redis.call('GET', KEYS[4])}

@@ -12,7 +12,7 @@
 --          {doc or false, version, {conn, instance, ...}, profile or false, tag}, ...}:
 --          one entry per agent, in KEYS order, each shaped like load_agent's reply (the
 --          sweep and other reads of many agents use it too, ignoring the head); an
---          agent's state or connections key of another type, or a version that is no
+--          agent's state, connections or profile key of another type, or a version that is no
 --          number, comes back as load_agent says (decision 75): one agent that cannot be
 --          read does not fail the others' read
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
@@ -26,6 +26,6 @@ for i = 2, #KEYS, 3 do
     st = {st, '0', false}
   end
   out[#out + 1] = {st[1], tonumber(st[2] or '0') or st[2], redis.pcall('HGETALL', KEYS[i + 1]),
-                   redis.call('GET', KEYS[i + 2]), st[3] or ''}
+                   redis.pcall('GET', KEYS[i + 2]), st[3] or ''}
 end
 return out

@@ -32,6 +32,10 @@ local function arg(i)
   return ARGV[5 + i]
 end
 
+local profile = redis.pcall('GET', KEYS[6])
+if type(profile) ~= 'string' then
+  return {0}  -- not configured (any more), or its key holds another type: nothing to rebuild
+end
 local kind = redis.call('TYPE', KEYS[1])['ok']
 local same
 if ARGV[1] == 'other' then
@@ -90,7 +94,7 @@ local id = commit_steps({
   conn_op = 'clear', conn_id = '', instance = '',
   due_member = arg(6), due_ms = arg(7), idle_member = arg(16), idle_ms = arg(17),
   channel = arg(8), maxlen = arg(9), now = now, min_id = arg(11),
-  event = arg(12), hist = hist, prep = arg(18), profile = redis.call('GET', KEYS[6]),
+  event = arg(12), hist = hist, prep = arg(18), profile = profile,
   hist_ms = hist_ms, had_prep = false, cid = arg(19), cids = false,
 })
 return {1, tonumber(arg(13)), id}
