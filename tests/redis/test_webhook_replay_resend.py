@@ -75,3 +75,27 @@ async def test_a_subscription_whose_create_reply_was_lost_is_answered_as_created
             assert not await store.add(replace(SUB, secret="whsec_" + "B" * 32))
         finally:
             await client.aclose()
+
+
+async def test_attempts_whose_replies_were_lost_are_logged_and_counted_once(
+    rig: Rig, redis_url: str,
+) -> None:
+    """Two failed delivery attempts, the log write of one and the health write of the
+    other losing their replies and sent again, are logged twice and counted as two
+    consecutive failures, not more."""
+    async with asyncio.timeout(BOUND), reply_loss(redis_url) as lossy:
+        client: Redis = open_client(lossy.url)
+        try:
+            store = WebhookStore(client, rig.keys)
+            for n, key in enumerate([rig.keys.wh_attempts(SUB.id),
+                                     rig.keys.wh_health(SUB.id)], start=1):
+                lossy.arm(key.encode())
+                failures = await store.record_attempt(
+                    SUB.id, {"at": n, "message_id": "msg-1", "attempt": n,
+                             "status": "failed"}, succeeded=False)
+                assert lossy.dropped.is_set()
+                assert failures == n
+            assert [a["attempt"] for a in await store.attempts(SUB.id, 10)] == [2, 1]
+            assert await store.consecutive_failures([SUB.id]) == {SUB.id: 2}
+        finally:
+            await client.aclose()

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from presence.core.webhooks import Subscription
+from presence.store.commit_ids import CommitIds
 from presence.store.connection import RedisClient
 from presence.store.keys import Keys
 from presence.store.replies import text
+from presence.store.scripts import script_source
 
 #: Attempts kept per subscription for ``GET /api/webhooks/{id}/deliveries``.
 ATTEMPTS_KEPT = 100
@@ -23,6 +26,9 @@ class WebhookStore:
     def __init__(self, client: RedisClient, keys: Keys) -> None:
         self.client = client
         self.keys = keys
+        self._log = client.register_script(script_source("webhook_attempt_log"))
+        self._health = client.register_script(script_source("webhook_health"))
+        self._ids = CommitIds()
 
     async def put(self, sub: Subscription) -> None:
         await self.client.hset(self.keys.webhooks, sub.id, orjson.dumps(sub.stored()))
@@ -65,17 +71,18 @@ class WebhookStore:
 
     async def record_attempt(self, sub_id: str, attempt: Mapping[str, Any],
                              succeeded: bool) -> int:
-        """Log one attempt and update the health; returns the consecutive failures."""
+        """Log one attempt and update the health; returns the consecutive failures.
+        Once each, also when a call is sent again after it ran (decision 76): the log
+        by ``webhook_attempt_log.lua`` (the same attempt is not logged twice), the
+        health by ``webhook_health.lua`` with an id made for the call. Two scripts,
+        since the two keys are two hash slots on a cluster."""
         k = self.keys
-        pipe = self.client.pipeline(transaction=False)
-        pipe.lpush(k.wh_attempts(sub_id), orjson.dumps(attempt))
-        pipe.ltrim(k.wh_attempts(sub_id), 0, ATTEMPTS_KEPT - 1)
-        if succeeded:
-            pipe.hset(k.wh_health(sub_id), "failures", 0)
-        else:
-            pipe.hincrby(k.wh_health(sub_id), "failures", 1)
-        replies = await pipe.execute()
-        return 0 if succeeded else int(replies[2])
+        _, failures = await asyncio.gather(
+            self._log(keys=[k.wh_attempts(sub_id)],
+                      args=[orjson.dumps(attempt), ATTEMPTS_KEPT]),
+            self._health(keys=[k.wh_health(sub_id)],
+                         args=[self._ids.next(), "1" if succeeded else "0"]))
+        return int(failures)
 
     async def attempts(self, sub_id: str, limit: int) -> list[dict[str, Any]]:
         raw = await self.client.lrange(self.keys.wh_attempts(sub_id), 0, limit - 1)
