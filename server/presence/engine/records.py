@@ -43,7 +43,8 @@ class AgentRecord:
 
     @classmethod
     def of(cls, agent_id: AgentId, loaded: LoadedAgent, now: float) -> AgentRecord | None:
-        """The record of a loaded agent; ``None`` if it is not configured."""
+        """The record of a loaded agent; ``None`` if it is not configured. Raises
+        ``StateUnreadable`` when its stored state cannot be decoded (decision 75)."""
         if loaded.profile is None:
             return None
         return cls(loaded.state(agent_id, now), loaded.profile, loaded.profile_raw,
