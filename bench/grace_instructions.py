@@ -105,6 +105,7 @@ async def measure(agents: int, lua_root: Path | None, work: Path) -> None:
                 lua_source(lua_root, "apply_expiries"))
         await asyncio.sleep(0.5)
         ids = [AgentId(f"A{i}") for i in range(agents)]
+        await client.config_resetstat()
         await _callgrind_control("-i", "on", str(server.pid))
         for start in range(0, agents, 4000):
             tags = await store.apply_expiries(ids[start:start + 4000], time.time())
@@ -114,11 +115,22 @@ async def measure(agents: int, lua_root: Path | None, work: Path) -> None:
         await client.ping()
         await asyncio.sleep(1.0)  # the AOF and the messages written
         await _callgrind_control("-d", str(server.pid))
+        _check_sent_once(await client.info("commandstats"), agents)
         drain.cancel()
         await client.aclose()
         await slow.aclose()
     finally:
         server.stop()
+
+
+def _check_sent_once(stats: dict[str, dict[str, int]], agents: int) -> None:
+    """Refuse a run in which a call was sent again: each expiry reads its state hash
+    with one HMGET, and a call resent after it ran (its reply came too late under
+    callgrind) reads every agent of it once more, inflating the count."""
+    reads = stats.get("cmdstat_hmget", {}).get("calls", 0)
+    if reads != agents:
+        raise RuntimeError(f"{reads} state reads for {agents} expiries: a call was sent "
+                           "again; run it again")
 
 
 def instructions(work: Path) -> int:
