@@ -4,6 +4,12 @@ Tokens never reach the logs: sockets authenticate in a frame or header (never th
 and no code of ours logs a frame or a header. The protocol libraries do at debug level
 (handshake headers, frames) and the access log writes URLs, so the handler also masks
 anything shaped like a token (:class:`RedactTokens`).
+
+Per-socket lines have loggers of their own, whose level is ``PRESENCE_LOG_CONNECTIONS``
+rather than the log level (decision 77): :data:`CONNECTIONS` (ours: ``agent connected`` /
+``agent disconnected``) and :data:`TRANSPORT` (uvicorn's ``[accepted]`` and websockets'
+``connection open`` / ``connection closed``, and at debug the handshake and frames).
+Warnings and errors about sockets are written whatever the setting.
 """
 
 from __future__ import annotations
@@ -17,7 +23,22 @@ from datetime import UTC, datetime
 from presence.log_repeats import RepeatFilter
 
 #: ``extra=`` keys copied into the JSON object when present.
-FIELDS = ("agent_id", "connection_id", "instance_id", "code", "reason", "role", "repeated")
+FIELDS = ("agent_id", "connection_id", "instance_id", "code", "reason", "role", "client",
+          "repeated")
+
+#: Our per-socket lines (``agent connected``, ``agent disconnected``).
+CONNECTIONS = logging.getLogger("presence.connections")
+#: The protocol libraries' per-socket lines, given to every socket's protocol by
+#: :class:`presence.web.guarded_ws.GuardedWebSocketProtocol` instead of ``uvicorn.error``.
+TRANSPORT = logging.getLogger("presence.connections.transport")
+
+#: ``PRESENCE_LOG_CONNECTIONS`` → levels of :data:`CONNECTIONS` and :data:`TRANSPORT`.
+#: ``off`` leaves warnings and errors; ``debug`` adds every socket's handshake and frames.
+CONNECTION_LEVELS = {
+    "off": (logging.WARNING, logging.WARNING),
+    "info": (logging.INFO, logging.WARNING),
+    "debug": (logging.DEBUG, logging.DEBUG),
+}
 
 
 #: A bearer credential after its usual markers (header, query parameter, JSON field) —
@@ -64,8 +85,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
-def configure(level: str, fmt: str) -> None:
-    """Route every logger (uvicorn's too) to stderr in ``fmt`` ("json" or "text")."""
+def configure(level: str, fmt: str, connections: str = "off") -> None:
+    """Route every logger (uvicorn's too) to stderr in ``fmt`` ("json" or "text"), at
+    ``level``; the per-socket lines at ``connections`` (a key of :data:`CONNECTION_LEVELS`)."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -80,3 +102,12 @@ def configure(level: str, fmt: str) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    set_connection_logging(connections)
+
+
+def set_connection_logging(connections: str) -> None:
+    """Set the per-socket loggers' levels (a key of :data:`CONNECTION_LEVELS`). Sockets
+    opened before keep the debug setting of their frames (websockets reads it once)."""
+    ours, transport = CONNECTION_LEVELS[connections]
+    CONNECTIONS.setLevel(ours)
+    TRANSPORT.setLevel(transport)
