@@ -35,7 +35,8 @@ CONNECTIONS = logging.getLogger("presence.connections")
 TRANSPORT = logging.getLogger("presence.connections.transport")
 
 #: ``PRESENCE_LOG_CONNECTIONS`` → levels of :data:`CONNECTIONS` and :data:`TRANSPORT`.
-#: ``off`` leaves warnings and errors; ``debug`` adds every socket's handshake and frames.
+#: ``off`` leaves warnings and errors (or less, see :func:`connection_levels`); ``debug``
+#: adds every socket's handshake and frames.
 CONNECTION_LEVELS = {
     "off": (logging.WARNING, logging.WARNING),
     "info": (logging.INFO, logging.WARNING),
@@ -133,12 +134,23 @@ def configure(level: str, fmt: str, connections: str = "off") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    set_connection_logging(connections)
+    set_connection_logging(connections, root.level)
 
 
-def set_connection_logging(connections: str) -> None:
-    """Set the per-socket loggers' levels (a key of :data:`CONNECTION_LEVELS`). Sockets
-    opened before keep the debug setting of their frames (websockets reads it once)."""
+def connection_levels(connections: str, level: int) -> tuple[int, int]:
+    """The levels of :data:`CONNECTIONS` and :data:`TRANSPORT` for ``connections`` (a key
+    of :data:`CONNECTION_LEVELS`) when everything else logs at ``level``: where the
+    setting leaves only warnings, no more than the rest writes (at ``error``, no refusal
+    warnings either); ``info`` and ``debug`` lines are asked for explicitly and are
+    written whatever the rest's level."""
     ours, transport = CONNECTION_LEVELS[connections]
+    return (max(ours, level) if ours >= logging.WARNING else ours,
+            max(transport, level) if transport >= logging.WARNING else transport)
+
+
+def set_connection_logging(connections: str, level: int = logging.INFO) -> None:
+    """Set the per-socket loggers' levels (:func:`connection_levels`). Sockets opened
+    before keep the debug setting of their frames (websockets reads it once)."""
+    ours, transport = connection_levels(connections, level)
     CONNECTIONS.setLevel(ours)
     TRANSPORT.setLevel(transport)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from presence.core.webhooks import parse_schedule
+from presence.logs import CONNECTION_LEVELS
 
 ENV_PREFIX = "PRESENCE_"
 
@@ -109,7 +110,7 @@ class Settings:
             problems.append("token secret must be at least 32 characters")
         if self.log_format not in ("text", "json"):
             problems.append(f"log format must be text or json, got {self.log_format!r}")
-        if self.log_connections not in ("off", "info", "debug"):
+        if self.log_connections not in CONNECTION_LEVELS:
             problems.append("log connections must be off, info or debug, got "
                             f"{self.log_connections!r}")
         if self.embedded_restart_timeout <= 0:
