@@ -107,7 +107,7 @@ async def test_a_refused_sign_in_is_a_warning_at_every_setting(
     server: Instance, caplog: pytest.LogCaptureFixture, setting: str
 ) -> None:
     """A socket refused for a bad token is one warning naming the refusal and the
-    client, with connection lines off or on."""
+    client, with connection lines off or on, and is counted by role and close code."""
     set_connection_logging(setting)
     caplog.clear()
     async with connect(server.ws + "/ws/agent", open_timeout=5) as ws:
@@ -118,3 +118,6 @@ async def test_a_refused_sign_in_is_a_warning_at_every_setting(
     assert [r.getMessage().split(" from ")[0] for r in warnings] == [
         "agent socket refused (auth_failed)"]
     assert warnings[0].getMessage().split(" from ")[1].startswith("127.0.0.1:")
+    refusals = server.runtime.metrics.registry.get_sample_value(
+        "presence_sockets_refused_total", {"role": "agent", "code": "auth_failed"})
+    assert refusals == 1

@@ -143,11 +143,13 @@ async def serve_session(ws: WebSocket, rt: Runtime, endpoint: Endpoint[S, C],
 
 
 def refused(ws: WebSocket, role: str, code: int | None) -> None:
-    """Warn that a socket of ``role`` was refused with close ``code`` before its session
-    opened. Written whatever ``PRESENCE_LOG_CONNECTIONS`` says; one line per role and
-    code, then at most one every 10 s with the count (:mod:`presence.log_repeats`: the
-    template names both, so one kind of refusal does not hide another)."""
+    """Count and warn that a socket of ``role`` was refused with close ``code`` before its
+    session opened. Written whatever ``PRESENCE_LOG_CONNECTIONS`` says; one line per role
+    and code, then at most one every 10 s with the count (:mod:`presence.log_repeats`:
+    the template names both, so one kind of refusal does not hide another)."""
     why = CloseCode(code).name.lower() if code in _CODES else str(code)
+    rt: Runtime = ws.app.state.runtime
+    rt.metrics.socket_refused(role, why).inc()
     CONNECTIONS.warning(role + " socket refused (" + why + ") from %s", client_of(ws),
                         extra={"role": role, "code": code})
 
