@@ -111,7 +111,16 @@ def main() -> None:
                          "serve's (default: tuned for presence, default for the others)")
     args = ap.parse_args()
     raise_nofile()
-    logging.basicConfig(level=logging.WARNING)
+    # BENCH_LOG_LEVEL=info: logs as `presence serve` writes them (its handler, JSON unless
+    # BENCH_LOG_FORMAT=text, per-socket lines at BENCH_LOG_CONNECTIONS), to stderr.
+    log_level = os.environ.get("BENCH_LOG_LEVEL")
+    if log_level:
+        from presence.logs import configure
+        connections = os.environ.get("BENCH_LOG_CONNECTIONS")
+        configure(log_level, os.environ.get("BENCH_LOG_FORMAT", "json"),
+                  **({"connections": connections} if connections else {}))
+    else:
+        logging.basicConfig(level=logging.WARNING)
     # IPPROTO_TCP, not the default 0: asyncio turns Nagle off (TCP_NODELAY) only on
     # accepted sockets whose proto says TCP. With Nagle on, a reply written right after
     # another frame waits for the client's delayed ACK (40 ms on Linux).
@@ -124,7 +133,7 @@ def main() -> None:
         io["ws"] = "websockets-sansio"  # the same protocol, without the raw fan-out path
     config = uvicorn.Config(
         build(args), **io, lifespan="auto" if args.kind == "peer" else "on",
-        log_level="warning", ws_max_size=64 * 1024, ws_ping_interval=None,
+        log_level=log_level or "warning", ws_max_size=64 * 1024, ws_ping_interval=None,
         # As `presence serve`: no per-message deflate (BENCH_WS_DEFLATE=1 measures it on).
         ws_per_message_deflate=os.environ.get("BENCH_WS_DEFLATE") == "1",
         backlog=BACKLOG, timeout_graceful_shutdown=2,

@@ -92,6 +92,10 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--log-format", choices=["text", "json"],
                        help="text (default) or one JSON object per line")
+    serve.add_argument("--log-connections", choices=["off", "info", "debug"],
+                       help="per-socket lines: off (default; warnings still written), "
+                            "info (agent connected/disconnected), debug (also the "
+                            "protocol's, every frame)")
     serve.add_argument("--embedded-restart-timeout", type=float,
                        help="seconds the embedded Redis may stay down before /healthz "
                             "answers 503 (default 60)")
@@ -114,6 +118,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
                  "grace_period", "heartbeat_interval", "heartbeat_timeout",
                  "liveness_timeout", "handshake_timeout", "close_timeout",
                  "max_pending_connections", "demo", "log_level", "log_format",
+                 "log_connections",
                  "embedded_restart_timeout", *OIDC_OPTIONS):
         value = getattr(args, name, None)
         if value is not None:
@@ -149,7 +154,7 @@ def serve(settings: Settings) -> int:
     from presence.logs import configure
     from presence.store.embedded import EmbeddedRedis, EmbeddedRedisError
 
-    configure(settings.log_level, settings.log_format)
+    configure(settings.log_level, settings.log_format, settings.log_connections)
     raise_file_limit(settings.max_pending_connections)
     embedded: EmbeddedRedis | None = None
     if settings.redis_url is None:

@@ -107,6 +107,10 @@ class Metrics:
             "presence_redis_seconds", "Redis round trips of transitions (load and commit)",
             ["op"], registry=r,
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0))
+        self.sockets_refused = Counter(
+            "presence_sockets_refused", "Sockets refused before their session opened, by "
+            "role and close code (auth_failed, auth_timeout, forbidden, ...; decision 77)",
+            ["role", "code"], registry=r)
         self.connections_shed = Counter(
             "presence_connections_shed",
             "Connections not yet authenticated closed to make room (pending cap)",
@@ -136,6 +140,9 @@ class Metrics:
         self._latency = _Children(self.redis_latency)
         self.queue_drop = _Children(self.queue_drops)
         """The queue-drop counter of one socket role (``queue_drop("agent").inc``)."""
+        self.socket_refused = _Children(self.sockets_refused)
+        """The refusal counter of one role and close code name
+        (``socket_refused("agent", "auth_failed").inc``)."""
 
     def watch_connections(self, read: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_Live(read))

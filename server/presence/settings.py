@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from presence.core.webhooks import parse_schedule
+from presence.logs import CONNECTION_LEVELS
 
 ENV_PREFIX = "PRESENCE_"
 
@@ -56,6 +57,8 @@ class Settings:
     demo: bool = False
     log_level: str = "info"
     log_format: str = "text"
+    #: Per-socket log lines: ``off``, ``info`` or ``debug`` (decision 77).
+    log_connections: str = "off"
     instance_id: str | None = None
     #: Seconds the embedded Redis may stay down before /healthz answers 503.
     embedded_restart_timeout: float = 60.0
@@ -107,6 +110,9 @@ class Settings:
             problems.append("token secret must be at least 32 characters")
         if self.log_format not in ("text", "json"):
             problems.append(f"log format must be text or json, got {self.log_format!r}")
+        if self.log_connections not in CONNECTION_LEVELS:
+            problems.append("log connections must be off, info or debug, got "
+                            f"{self.log_connections!r}")
         if self.embedded_restart_timeout <= 0:
             problems.append("embedded restart timeout must be > 0 s, "
                             f"got {self.embedded_restart_timeout}")

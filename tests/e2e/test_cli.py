@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect as ws_connect
 
 from presence.auth import Role, TokenService
 
@@ -59,6 +61,40 @@ def test_serve_starts_embedded_redis_and_sigterm_stops_both(tmp_path: Path) -> N
         proc.stdout.close()
 
 
+def test_serve_writes_agent_connection_lines_only_when_asked(tmp_path: Path) -> None:
+    """`presence serve --log-connections info` writes ``agent … connected`` through its
+    JSON handler, with ids and client, and not the protocol libraries' lines."""
+    err = (tmp_path / "stderr.log").open("w")
+    proc = subprocess.Popen(
+        [PRESENCE, "serve", "--port", "0", "--data-dir", str(tmp_path), "--demo",
+         "--log-format", "json", "--log-connections", "info"],
+        stdout=subprocess.PIPE, stderr=err, text=True, env=_env(),
+    )
+    try:
+        port = _listening_port(proc)
+        secret = (tmp_path / "token-secret").read_text().strip()
+        token = TokenService(secret).issue(Role.AGENT, "A1", now=time.time(), ttl=600)
+        with ws_connect(f"ws://127.0.0.1:{port}/ws/agent", open_timeout=10) as ws:
+            ws.send(json.dumps({"type": "auth", "token": token}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "welcome"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        err.close()
+        assert proc.stdout is not None
+        proc.stdout.close()
+    lines = [json.loads(line) for line in (tmp_path / "stderr.log").read_text().splitlines()
+             if line.startswith("{")]
+    connected = [line for line in lines if line["message"].startswith("agent A1 connected")]
+    assert len(connected) == 1 and connected[0]["logger"] == "presence.connections"
+    assert connected[0]["agent_id"] == "A1" and connected[0]["client"].startswith("127.0.0.1:")
+    assert not [line for line in lines if "[accepted]" in line["message"]
+                or line["message"] in ("connection open", "connection closed")]
+
+
 def test_token_prints_a_verifiable_token_on_the_last_line(tmp_path: Path) -> None:
     """`presence token` prints a token signed with the data dir's secret."""
     out = subprocess.run(
@@ -85,6 +121,17 @@ def test_bad_options_give_one_clear_line(tmp_path: Path, args: list[str], messag
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
+
+
+def test_a_bad_connection_log_setting_in_the_environment_is_one_clear_line(
+        tmp_path: Path) -> None:
+    """A bad ``PRESENCE_LOG_CONNECTIONS`` stops the server with exit 2 and one line."""
+    out = subprocess.run([PRESENCE, "serve", "--data-dir", str(tmp_path)], capture_output=True,
+                         text=True, timeout=30,
+                         env={**_env(), "PRESENCE_LOG_CONNECTIONS": "verbose"})
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "presence: log connections must be off, info or debug, got 'verbose'"]
 
 
 def test_an_unreachable_redis_is_one_clear_line(tmp_path: Path) -> None:

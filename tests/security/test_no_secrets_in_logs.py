@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from presence.auth import Role, TokenService
-from presence.logs import configure, redact
+from presence.logs import CONNECTIONS, TRANSPORT, configure, redact
 from tests.security.security_rig import bearer, closed_with
 from tests.support.instance import Instance
 from tests.support.rest import put_agent
@@ -27,7 +27,8 @@ UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 @pytest.fixture
 def server_log(server: Instance, request: pytest.FixtureRequest) -> Iterator[io.StringIO]:
     """What the server writes to its log stream, configured as the CLI does
-    (:func:`presence.logs.configure` with ``request.param`` = (level, format))."""
+    (:func:`presence.logs.configure` with ``request.param`` = (level, format), and the
+    per-socket lines at the same level: at debug every frame)."""
     level, fmt = request.param
     root = logging.getLogger()
     saved_root = (root.handlers[:], root.level)
@@ -35,7 +36,8 @@ def server_log(server: Instance, request: pytest.FixtureRequest) -> Iterator[io.
              for name in UVICORN_LOGGERS for lg in [logging.getLogger(name)]}
     client = logging.getLogger("websockets.client")  # the test's own clients
     saved_client = client.level
-    configure(level, fmt)
+    saved_connections = CONNECTIONS.level, TRANSPORT.level
+    configure(level, fmt, connections=level)
     product = root.handlers[0]
     buffer = io.StringIO()
     assert isinstance(product, logging.StreamHandler)
@@ -54,6 +56,8 @@ def server_log(server: Instance, request: pytest.FixtureRequest) -> Iterator[io.
             lg.handlers[:], lg.propagate = handlers, propagate
             lg.setLevel(lvl)
         client.setLevel(saved_client)
+        CONNECTIONS.setLevel(saved_connections[0])
+        TRANSPORT.setLevel(saved_connections[1])
 
 
 async def exercise(server: Instance) -> list[str]:
@@ -109,7 +113,7 @@ async def test_no_token_or_secret_reaches_the_logs(
     """No log line holds a token, a token's signature or the secret, at info or debug level."""
     tokens = await exercise(server)
     lines = server_log.getvalue().splitlines()
-    assert any("agent connected" in line for line in lines), "the capture is not wired"
+    assert any("agent A1 connected" in line for line in lines), "the capture is not wired"
     assert leaks(lines, tokens) == []
 
 

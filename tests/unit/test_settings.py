@@ -79,3 +79,18 @@ def test_the_webhook_secret_overlap_comes_from_the_environment_and_is_bounded() 
     for bad in (-1, 7 * 86400 + 1):
         with pytest.raises(SettingsError, match="webhook secret overlap must be 0-604800"):
             Settings(webhook_secret_overlap=bad).validate()
+
+
+def test_connection_log_lines_are_off_by_default_and_set_from_the_environment() -> None:
+    """Per-socket log lines default to off and take off, info or debug from the environment."""
+    assert Settings.from_env({}).validate().log_connections == "off"
+    for value in ("off", "info", "debug"):
+        env = {"PRESENCE_LOG_CONNECTIONS": value}
+        assert Settings.from_env(env).validate().log_connections == value
+
+
+@pytest.mark.parametrize("value", ["verbose", "INFO", "warning", ""])
+def test_a_bad_connection_log_setting_is_refused(value: str) -> None:
+    """Any other value of the per-socket log setting is refused, naming the choices."""
+    with pytest.raises(SettingsError, match="log connections must be off, info or debug"):
+        Settings(log_connections=value).validate()

@@ -94,14 +94,20 @@ class GraceSweep(Transactions):
         tags = [tag for part in await asyncio.gather(
             *(batch(due[i : i + APPLY_BATCH]) for i in range(0, len(due), APPLY_BATCH)))
                 for tag in part]
-        applied = [agent_id for agent_id, tag in zip(due, tags, strict=True) if tag]
+        applied: list[AgentId] = []
+        left: list[AgentId] = []
+        for agent_id, tag in zip(due, tags, strict=True):
+            if tag:
+                applied.append(agent_id)
+            else:
+                left.append(agent_id)
         if applied:
             for agent_id in applied:
                 self.forget(agent_id)
             if self.metrics:
                 self.metrics.grace_recalculated(len(applied))
             await self._notify_expired(applied)
-        return len(applied), [a for a, tag in zip(due, tags, strict=True) if not tag]
+        return len(applied), left
 
     async def _records(self, agent_ids: list[AgentId], now: float
                        ) -> dict[AgentId, AgentRecord | None]:

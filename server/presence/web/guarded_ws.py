@@ -22,6 +22,10 @@ FastWebSocketProtocol`) differs from uvicorn's protocol in four ways:
   ``rate_limit_burst``) pause reading from the socket until they are paid back, and
   only the last ping of a read is answered (RFC 6455 §5.5.3 allows that).
 
+Its per-socket log lines (uvicorn's ``[accepted]``, websockets' ``connection open`` /
+``closed``, and at debug the handshake and frames) go to :data:`presence.logs.TRANSPORT`,
+whose level is ``PRESENCE_LOG_CONNECTIONS`` (decision 77), instead of ``uvicorn.error``.
+
 Without a guard in the lifespan state (an app that did not create one) the close still
 finishes, with a 5 s timeout; the rest is uvicorn's behaviour.
 """
@@ -29,6 +33,7 @@ finishes, with a 5 s timeout; the rest is uvicorn's behaviour.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +47,7 @@ from websockets.http11 import Request
 
 from presence.clock import Timer
 from presence.core.ratelimit import FrameBudget
+from presence.logs import TRANSPORT
 from presence.web.close_codes import CloseCode
 from presence.web.guard import GuardedTransport, drop, guard_of
 from presence.web.lean_sync import Flag, Inbox
@@ -68,6 +74,10 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
+        # uvicorn's and websockets' lines about this socket (both public attributes;
+        # websockets reads whether to debug once, when its protocol is made).
+        self.logger = self.conn.logger = TRANSPORT
+        self.conn.debug = TRANSPORT.isEnabledFor(logging.DEBUG)
         # Nothing allocated while idle in place of uvicorn's asyncio.Queue and Event.
         self.queue = Inbox()  # type: ignore[assignment]
         self.writable = Flag()  # type: ignore[assignment]

@@ -25,6 +25,7 @@ from presence.clock import Clock
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.ratelimit import TokenBucket
 from presence.defs.frames import Auth, FrameError, Ref
+from presence.logs import CONNECTIONS
 from presence.store.connection import UNAVAILABLE
 from presence.web.close_codes import CloseCode
 from presence.web.peer import Peer
@@ -88,6 +89,7 @@ async def serve_socket(ws: WebSocket, endpoint: Endpoint[S, C]) -> None:
     role = endpoint.role
     if not origin_allowed(ws, rt):
         await ws.close(CloseCode.POLICY, "origin not allowed")
+        refused(ws, role, CloseCode.POLICY)
         return
     await ws.accept()
     peer = Peer(ws, rt.settings.queue_size, rt.metrics.queue_drop(role).inc)
@@ -119,9 +121,11 @@ async def serve_session(ws: WebSocket, rt: Runtime, endpoint: Endpoint[S, C],
     ends, then close the session."""
     auth = await authenticate(ws, rt, peer, endpoint.parse)
     if auth is None:
+        refused(ws, endpoint.role, peer.close_code)
         return
     session = endpoint.admit(rt, peer, auth.identity)
     if session is None:
+        refused(ws, endpoint.role, peer.close_code)
         return
     cursor = auth.cursor
     del auth  # this frame lives as long as the socket
@@ -131,10 +135,33 @@ async def serve_session(ws: WebSocket, rt: Runtime, endpoint: Endpoint[S, C],
         except UNAVAILABLE:
             # Redis is down or restarting: the client retries later.
             try_again(peer)
+            refused(ws, endpoint.role, CloseCode.TRY_AGAIN_LATER)
             return
         await read_frames(ws, rt, endpoint, session)
     finally:
         await endpoint.close(rt, session)
+
+
+def refused(ws: WebSocket, role: str, code: int | None) -> None:
+    """Count and warn that a socket of ``role`` was refused with close ``code`` before its
+    session opened. Written whatever ``PRESENCE_LOG_CONNECTIONS`` says; one line per role
+    and code, then at most one every 10 s with the count (:mod:`presence.log_repeats`:
+    the template names both, so one kind of refusal does not hide another)."""
+    why = CloseCode(code).name.lower() if code in _CODES else str(code)
+    rt: Runtime = ws.app.state.runtime
+    rt.metrics.socket_refused(role, why).inc()
+    CONNECTIONS.warning(role + " socket refused (" + why + ") from %s", client_of(ws),
+                        extra={"role": role, "code": code})
+
+
+_CODES = frozenset(CloseCode)
+
+
+def client_of(ws: WebSocket) -> str:
+    """The client's address as ``host:port`` (a proxy's ``X-Forwarded-For`` when trusted:
+    uvicorn's proxy headers), or ``-``."""
+    client = ws.scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else "-"
 
 
 def try_again(peer: Peer) -> None:
