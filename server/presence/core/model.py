@@ -13,6 +13,7 @@ from typing import Any, NewType
 
 from presence.core.capacity import CapacityConfig, ProfileConfig, Usage
 from presence.core.copying import replace
+from presence.core.slot_init import slot_init
 from presence.core.statuses import Base, Status, StatusId, oob_for
 from presence.core.time import from_ms, to_ms
 
@@ -57,6 +58,7 @@ class Reason(StrEnum):
     NEXT_STATUS = "next_status"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Presence:
     """What everybody sees: the wire object ``P`` of docs/protocol.md."""
@@ -117,6 +119,7 @@ class Presence:
         )
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Captured:
     """The status captured at disconnect, restored on a reconnect inside the grace window.
@@ -137,6 +140,7 @@ class Captured:
     since_at: float | None = None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class AgentProfile:
     """An agent's configuration, as the rules need it."""
@@ -186,6 +190,7 @@ class AgentProfile:
         )
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class AgentState:
     """Everything the rules know about one agent (SPEC §2).

@@ -17,6 +17,7 @@ from msgspec.msgpack import encode as _msgpack
 
 from presence.clock import to_ms
 from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
+from presence.core.slot_init import slot_init
 from presence.store.commit_ids import CommitIds
 from presence.store.connection import RedisClient
 from presence.store.keys import Keys
@@ -30,6 +31,7 @@ from presence.store.scripts import Call, Scripts
 PREPARED_LAYOUT = "p2"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class LoadedAgent:
     """One consistent read of an agent: state (``None`` if never seen), its version,
@@ -61,6 +63,7 @@ class LoadedAgent:
         return AgentState.from_json(self.doc, conns, self.version)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class ConnectionOp:
     """A connection added or removed in the same atomic commit."""
@@ -70,6 +73,7 @@ class ConnectionOp:
     instance_id: str = ""
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Committed:
     """Result of a commit: ``ok`` false means another writer got there first (or the
@@ -84,6 +88,7 @@ class Committed:
     fresh: LoadedAgent | None = None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class CommitRequest:
     """One decided transition to commit (see :meth:`AgentStore.commit`)."""
