@@ -287,18 +287,20 @@ class AgentState:
 
     # --- JSON form kept in Redis (connections live in their own hash) ---
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, wire: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The state as stored; ``wire``: its presence's :meth:`Presence.to_wire`, when
+        the caller has made it already (a commit's event and history need it too)."""
         c = self.captured
-        doc = self._doc(c)
+        doc = self._doc(c, self.presence.to_wire() if wire is None else wire)
         if self.idle_at is not None:
             doc["idle_at"] = self.idle_at
         if self.before_idle is not None:
             doc["before_idle"] = _captured_json(self.before_idle)
         return doc
 
-    def _doc(self, c: Captured | None) -> dict[str, Any]:
+    def _doc(self, c: Captured | None, wire: dict[str, Any]) -> dict[str, Any]:
         return {
-            "presence": self.presence.to_wire(),
+            "presence": wire,
             "behaves_as": self.behaves_as.value,
             "signed_in": self.signed_in,
             "captured": None

@@ -119,6 +119,7 @@ def commit_request(
         idle_touch=idle_due(state) is not None or idle_due(after) is not None,
         idle_due_at=idle_due(after),
         prepared=prepared_expiry(record, after),
+        presence_wire=wire,
     )
 
 

@@ -110,6 +110,8 @@ class CommitRequest:
     #: The grace expiry decided in advance for ``state`` (decision 64): stored with it,
     #: committed by ``apply_expiries.lua`` at the deadline unless the agent changed.
     prepared: CommitRequest | None = None
+    #: ``state.presence.to_wire()`` when the caller made it already (decision 74).
+    presence_wire: dict[str, Any] | None = None
 
 
 def loaded(reply: list[Any]) -> LoadedAgent:
@@ -235,7 +237,7 @@ class AgentStore:
         # JSON as msgpack strings: the scripts' cmsgpack reads no binary type.
         return _msgpack([r.state.version, at_ms, str(self._min_id(at_ms)), idle_member,
                          idle_ms,
-                         orjson.dumps(r.state.to_json()).decode(),
+                         orjson.dumps(r.state.to_json(r.presence_wire)).decode(),
                          orjson.dumps(r.event).decode(),
                          *(orjson.dumps(h).decode() for h in r.history)])
 
@@ -257,7 +259,7 @@ class AgentStore:
         conn = r.conn
         args: list[Any] = [
             r.expected_version,
-            orjson.dumps(r.state.to_json()),
+            orjson.dumps(r.state.to_json(r.presence_wire)),
             conn.op if conn else "",
             conn.connection_id if conn else "",
             conn.instance_id if conn else "",
