@@ -48,15 +48,18 @@ def _copier(cls: type, names: tuple[str, ...]) -> Copier:
     setters = slot_setters(cls, names)
     if setters is None:
         lines = [f"    _set(new, {name!r}, obj.{name})" for name in names]
+        change = "        _set(new, name, value)"
     else:
         scope |= {f"_s{i}": setters[name] for i, name in enumerate(names)}
+        scope["_setters"] = setters
         lines = [f"    _s{i}(new, obj.{name})" for i, name in enumerate(names)]
+        change = "        _setters[name](new, value)"
     source = "\n".join([
         "def copy(obj, changes):",
         "    new = _new(cls)",
         *lines,
-        "    for name in changes:",
-        "        _set(new, name, changes[name])",
+        "    for name, value in changes.items():",
+        change,
         "    return new",
     ])
     exec(source, scope)  # the source names nothing but the dataclass's own fields
