@@ -60,14 +60,16 @@ class WelcomedTransport(FakeTransport):
 class Driver:
     """Sign-ins of agents ``A<i>`` against one app, on fake transports."""
 
-    def __init__(self, app: Any, state: dict[str, Any]) -> None:
+    def __init__(self, app: Any, state: dict[str, Any], io: dict[str, Any] | None = None
+                 ) -> None:
         import uvicorn
         from uvicorn.server import ServerState
 
         from presence.auth import Role, TokenService
         from presence.cli import uvicorn_io
 
-        self.config = uvicorn.Config(app, **{**uvicorn_io(), "loop": "none"},
+        io = uvicorn_io() if io is None else io
+        self.config = uvicorn.Config(app, **{**io, "loop": "none"},
                                      lifespan="off", log_level="warning",
                                      ws_max_size=64 * 1024, ws_ping_interval=None,
                                      ws_per_message_deflate=False)
@@ -155,7 +157,7 @@ async def measure(driver: Driver, args: argparse.Namespace) -> None:
 
     n, c = args.n, args.concurrency
     # The first subscription's refresh of local tabs (web/corrective.py) done first.
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(0 if args.bare else 1.0)
     await driver.sign_in(driver.prepare(args.n, 200), c)  # warm-up (agents n … n+199)
     tune_gc()
     inputs = driver.prepare(0, n)
@@ -219,6 +221,13 @@ async def main(args: argparse.Namespace) -> None:
 
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("uvicorn.error").disabled = True
+    if args.bare:  # the bare server, on the protocols bench/serve.py runs it with
+        from bench.bare_server import create_app as create_bare
+        from presence.cli import uvicorn_io
+
+        io = {**uvicorn_io(), "ws": "websockets-sansio"}
+        await measure(Driver(create_bare(), {}, io), args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         server = EmbeddedRedis(Path(tmp))
         server.start()
@@ -242,6 +251,8 @@ def cli() -> None:
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--calls", action="store_true")
     ap.add_argument("--top", type=int, default=50)
+    ap.add_argument("--bare", action="store_true",
+                    help="the bare server (bench/bare_server.py) instead of ours")
     ap.add_argument("--kept", action="store_true",
                     help="the tracked objects each socket keeps, by type")
     ap.add_argument("--dump", help="with --calls: write cProfile's stats to this file")
