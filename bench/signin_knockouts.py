@@ -11,6 +11,8 @@ With ``--knock-out`` pieces are replaced first:
   call built or packed, no Redis, no event read back);
 - ``engine``: ``token`` and the engine's ``open_connection`` (an Outcome made at once).
 
+``--bare``: the bare server (``bench/bare_server.py``) on the same driver instead.
+
 CPU time on this shared machine moves by ±15 % between runs; instruction counts do
 not. Run each twice under valgrind with two sizes and subtract, e.g.::
 
@@ -73,13 +75,33 @@ def knock_out(runtime: Any, what: str) -> None:
         Engine.open_connection = open_connection  # type: ignore[method-assign]
 
 
-async def main(args: argparse.Namespace) -> None:
+async def _sign_ins(driver: Driver, args: argparse.Namespace) -> None:
+    """200 sign-ins, then ``--n`` more whose process CPU is printed."""
     from presence.cli import tune_gc
+
+    await driver.sign_in(driver.prepare(args.n, 200), args.concurrency)
+    tune_gc()
+    inputs = driver.prepare(0, args.n)
+    started = time.process_time()
+    await driver.sign_in(inputs, args.concurrency)
+    cpu = (time.process_time() - started) / args.n * 1e6
+    name = "bare" if args.bare else args.knock_out
+    print(f"{name}: {cpu:.0f} µs of process CPU per sign-in", flush=True)
+
+
+async def main(args: argparse.Namespace) -> None:
     from presence.settings import Settings
     from presence.web.app import create_app
 
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("uvicorn.error").disabled = True
+    if args.bare:  # the bare server, on the protocols bench/serve.py runs it with
+        from bench.bare_server import create_app as create_bare
+        from presence.cli import uvicorn_io
+
+        driver = Driver(create_bare(), {}, {**uvicorn_io(), "ws": "websockets-sansio"})
+        await _sign_ins(driver, args)
+        os._exit(0)
     with tempfile.TemporaryDirectory() as tmp:
         server = EmbeddedRedis(Path(tmp))
         server.start()
@@ -93,15 +115,8 @@ async def main(args: argparse.Namespace) -> None:
             app = create_app(settings)
             async with app.router.lifespan_context(app) as state:
                 knock_out(app.state.runtime, args.knock_out)
-                driver = Driver(app, dict(state or {}))
                 await asyncio.sleep(1.0)  # the first subscription's refresh done
-                await driver.sign_in(driver.prepare(args.n, 200), args.concurrency)
-                tune_gc()
-                inputs = driver.prepare(0, args.n)
-                started = time.process_time()
-                await driver.sign_in(inputs, args.concurrency)
-                cpu = (time.process_time() - started) / args.n * 1e6
-                print(f"{args.knock_out}: {cpu:.0f} µs of process CPU per sign-in", flush=True)
+                await _sign_ins(Driver(app, dict(state or {})), args)
                 server.stop()
                 os._exit(0)
         finally:
@@ -113,6 +128,8 @@ def cli() -> None:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--knock-out", choices=KNOCK_OUTS, default="none")
+    ap.add_argument("--bare", action="store_true",
+                    help="the bare server (bench/bare_server.py) instead of ours")
     run(main(ap.parse_args()))
 
 
