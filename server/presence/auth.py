@@ -19,6 +19,7 @@ import jwt
 from jwt.algorithms import HMACAlgorithm
 
 from presence.core.errors import ErrorCode, PresenceError
+from presence.core.slot_init import slot_init
 
 if TYPE_CHECKING:
     from presence.oidc import OidcVerifier
@@ -35,6 +36,7 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Identity:
     """An authenticated caller."""

@@ -21,6 +21,7 @@ import orjson
 from presence.clock import to_ms
 from presence.core.errors import ErrorCode
 from presence.core.model import Presence
+from presence.core.slot_init import slot_init
 from presence.core.statuses import Status
 from presence.core.work import OfferOutcome, WorkItem
 from presence.core.workstreams import DEFAULT_HEADLINE_FIELDS, Workstream
@@ -44,6 +45,7 @@ class WorkView:
         return self.item.summary(ws.channel, ws.name, ws.headline_fields)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
     """The pacing a client is told at sign-in: ping every ``interval`` seconds; silent

@@ -108,3 +108,33 @@ def test_signin_parts_runs_and_reports_every_piece() -> None:
     assert "parse ping frame" in names[5:] and "parse set_presence frame" in names[5:]
     assert all(name.startswith("parse ") for name in names[5:])
     assert all(float(us) > 0 for us, _ in rows)
+
+
+def _bench(*argv: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, capture_output=True,
+                          text=True, timeout=110)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.timeout(240)
+def test_signin_calls_reports_objects_collections_and_calls() -> None:
+    """`python -m bench.signin_calls` at a tiny size prints its per-sign-in figures, for
+    ours and for the bare server, and `--calls` a call count."""
+    for extra in ((), ("--bare",)):
+        out = _bench("bench.signin_calls", "--n", "20", *extra)
+        assert "tracked objects left per sign-in" in out
+        assert "tracked objects kept per sign-in" in out and "collections per 1,000" in out
+    assert " Python calls per sign-in" in _bench("bench.signin_calls", "--n", "20",
+                                                  "--calls", "--top", "1")
+
+
+@pytest.mark.timeout(240)
+def test_signin_knockouts_runs_every_knock_out() -> None:
+    """`python -m bench.signin_knockouts` signs in with each knock-out, and the bare
+    server, and prints the CPU per sign-in under its name."""
+    for extra, name in ((("--knock-out", "none"), "none"),
+                        (("--knock-out", "commit"), "commit"),
+                        (("--knock-out", "engine"), "engine"), (("--bare",), "bare")):
+        out = _bench("bench.signin_knockouts", "--n", "20", *extra).strip().splitlines()
+        assert out[-1].startswith(f"{name}: ") and "µs of process CPU per sign-in" in out[-1]

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from presence.core.slot_init import slot_init
 from presence.core.statuses import Base
 
 #: Default multisession limit (SPEC §3).
 DEFAULT_SESSION_LIMIT = 10
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class ProfileConfig:
     """A capacity profile assigned to an agent: at most ``max`` items of this profile."""
@@ -20,6 +22,7 @@ class ProfileConfig:
     blocking: bool = False
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class CapacityConfig:
     """An agent's configured capacity. ``units`` is ``None`` when no units are configured."""
@@ -43,6 +46,7 @@ class WorkLoad:
     profile: str | None = None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Usage:
     """What an agent has in use: units, profile slots and open sessions."""

@@ -17,6 +17,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from presence.core.slot_init import slot_setters
+
 T = TypeVar("T")
 
 Copier = Callable[[Any, dict[str, Any]], Any]
@@ -41,16 +43,25 @@ def _plain_fields(cls: type) -> tuple[frozenset[str], Copier] | None:
 def _copier(cls: type, names: tuple[str, ...]) -> Copier:
     """``copy(obj, changes)``: a new ``cls`` with every field of ``obj``, then
     ``changes`` (already checked to name fields) set over them."""
-    lines = [f"    _set(new, {name!r}, obj.{name})" for name in names]
+    scope: dict[str, Any] = {"_new": object.__new__, "_set": _set, "cls": cls}
+    # Each field through its slot's setter when it has one (decision 74), else by name.
+    setters = slot_setters(cls, names)
+    if setters is None:
+        lines = [f"    _set(new, {name!r}, obj.{name})" for name in names]
+        change = "        _set(new, name, value)"
+    else:
+        scope |= {f"_s{i}": setters[name] for i, name in enumerate(names)}
+        scope["_setters"] = setters
+        lines = [f"    _s{i}(new, obj.{name})" for i, name in enumerate(names)]
+        change = "        _setters[name](new, value)"
     source = "\n".join([
         "def copy(obj, changes):",
         "    new = _new(cls)",
         *lines,
-        "    for name in changes:",
-        "        _set(new, name, changes[name])",
+        "    for name, value in changes.items():",
+        change,
         "    return new",
     ])
-    scope: dict[str, Any] = {"_new": object.__new__, "_set": _set, "cls": cls}
     exec(source, scope)  # the source names nothing but the dataclass's own fields
     copy: Copier = scope["copy"]
     return copy

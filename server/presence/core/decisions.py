@@ -25,9 +25,11 @@ from presence.core.epochs import Stamp
 from presence.core.model import AgentProfile, AgentState, ConnectionId, Reason
 from presence.core.org import OrgConfig
 from presence.core.rules import Transition, WorkChangeKind
+from presence.core.slot_init import slot_init
 from presence.core.statuses import Status
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Facts:
     """What a decision reads: the agent's state and profile, the organisation, ``now``."""

@@ -13,6 +13,7 @@ from typing import Any, NewType
 
 from presence.core.capacity import CapacityConfig, ProfileConfig, Usage
 from presence.core.copying import replace
+from presence.core.slot_init import slot_init
 from presence.core.statuses import Base, Status, StatusId, oob_for
 from presence.core.time import from_ms, to_ms
 
@@ -59,6 +60,7 @@ class Reason(StrEnum):
     STATE_UNREADABLE = "state_unreadable"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Presence:
     """What everybody sees: the wire object ``P`` of docs/protocol.md."""
@@ -119,6 +121,7 @@ class Presence:
         )
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Captured:
     """The status captured at disconnect, restored on a reconnect inside the grace window.
@@ -139,6 +142,7 @@ class Captured:
     since_at: float | None = None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class AgentProfile:
     """An agent's configuration, as the rules need it."""
@@ -188,6 +192,7 @@ class AgentProfile:
         )
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class AgentState:
     """Everything the rules know about one agent (SPEC §2).
@@ -284,18 +289,20 @@ class AgentState:
 
     # --- JSON form kept in Redis (connections live in their own hash) ---
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, wire: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The state as stored; ``wire``: its presence's :meth:`Presence.to_wire`, when
+        the caller has made it already (a commit's event and history need it too)."""
         c = self.captured
-        doc = self._doc(c)
+        doc = self._doc(c, self.presence.to_wire() if wire is None else wire)
         if self.idle_at is not None:
             doc["idle_at"] = self.idle_at
         if self.before_idle is not None:
             doc["before_idle"] = _captured_json(self.before_idle)
         return doc
 
-    def _doc(self, c: Captured | None) -> dict[str, Any]:
+    def _doc(self, c: Captured | None, wire: dict[str, Any]) -> dict[str, Any]:
         return {
-            "presence": self.presence.to_wire(),
+            "presence": wire,
             "behaves_as": self.behaves_as.value,
             "signed_in": self.signed_in,
             "captured": None

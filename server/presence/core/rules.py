@@ -25,6 +25,7 @@ from presence.core.model import (
     Reason,
     Source,
 )
+from presence.core.slot_init import slot_init
 from presence.core.statuses import Base, Status, oob_for
 
 if TYPE_CHECKING:  # org.py imports this module (resolve_default)
@@ -38,6 +39,7 @@ class WorkChangeKind(StrEnum):
     CLOSED = "closed"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Transition:
     """The next state and whether its presence differs from the previous one.

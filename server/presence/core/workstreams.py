@@ -15,6 +15,7 @@ from typing import Any
 
 from presence.core.capacity import WorkLoad, free_capacity_score, has_room_for, units_available
 from presence.core.model import AgentProfile, AgentState
+from presence.core.slot_init import slot_init
 from presence.core.statuses import Base, StatusId
 
 
@@ -172,6 +173,7 @@ class Workstream:
         return out
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """One agent as routing sees it."""

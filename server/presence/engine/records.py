@@ -14,6 +14,7 @@ from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
 from presence.core.org import OrgConfig
 from presence.core.outbound import agent_event_types
 from presence.core.rules import Transition
+from presence.core.slot_init import slot_init
 from presence.core.time import to_ms
 from presence.core.views import agent_view, history_entry
 from presence.store.redis_store import CommitRequest, ConnectionOp, LoadedAgent
@@ -28,6 +29,7 @@ class EngineSettings:
     cache_size: int = 20_000
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class AgentRecord:
     """An agent as last committed, which a decision starts from: its state, its profile,
@@ -55,6 +57,7 @@ class AgentRecord:
         return Facts(self.state, self.profile, org, now)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """The agent after an operation, and whether this call changed it."""
@@ -117,6 +120,7 @@ def commit_request(
         idle_touch=idle_due(state) is not None or idle_due(after) is not None,
         idle_due_at=idle_due(after),
         prepared=prepared_expiry(record, after),
+        presence_wire=wire,
     )
 
 

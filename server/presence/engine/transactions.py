@@ -150,7 +150,11 @@ class Transactions:
                 stale, record = record, None
                 continue
             request = commit_request(record, transition, now, conn, ends_connections)
-            committed = await self._timed("commit", self.store.commit(request))
+            # Timed here rather than through _timed: one coroutine fewer per commit.
+            done = self.metrics.time("commit") if self.metrics else None
+            committed = await self.store.commit(request)
+            if done:
+                done()
             if committed.ok:
                 return await self._recorded(record, transition, committed, now)
             if self.metrics and verified:
@@ -208,11 +212,12 @@ class Transactions:
             for h in transition.history:
                 p = h.presence
                 m.presence_changed(p.base.value, p.source.value, p.reason, opened)
-        await self.store.mark_statuses_used(
-            {h.presence.status_id for h in transition.history
-             if not is_oob(h.presence.status_id)})
+        used: set[str] = {h.presence.status_id for h in transition.history
+                          if not is_oob(h.presence.status_id)}
+        if used:
+            await self.store.mark_statuses_used(used)
         outcome = Outcome(latest.state, latest.profile, True, transition.presence_changed,
-                          tuple(h.presence.reason for h in transition.history), latest.tag)
+                          tuple([h.presence.reason for h in transition.history]), latest.tag)
         await self._notify(outcome)
         return outcome
 

@@ -18,6 +18,7 @@ from redis.exceptions import ResponseError
 
 from presence.clock import to_ms
 from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
+from presence.core.slot_init import slot_init
 from presence.store.commit_ids import CommitIds
 from presence.store.connection import RedisClient
 from presence.store.keys import Keys
@@ -32,6 +33,7 @@ from presence.store.scripts import Call, Scripts
 PREPARED_LAYOUT = "p2"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class ConnectionOp:
     """A connection added or removed in the same atomic commit."""
@@ -41,6 +43,7 @@ class ConnectionOp:
     instance_id: str = ""
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Committed:
     """Result of a commit: ``ok`` false means another writer got there first (or the
@@ -55,6 +58,7 @@ class Committed:
     fresh: LoadedAgent | None = None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class CommitRequest:
     """One decided transition to commit (see :meth:`AgentStore.commit`)."""
@@ -76,6 +80,8 @@ class CommitRequest:
     #: The grace expiry decided in advance for ``state`` (decision 64): stored with it,
     #: committed by ``apply_expiries.lua`` at the deadline unless the agent changed.
     prepared: CommitRequest | None = None
+    #: ``state.presence.to_wire()`` when the caller made it already (decision 74).
+    presence_wire: dict[str, Any] | None = None
 
 
 def agent_keys(keys: Keys, agent_id: str) -> list[str]:
@@ -188,7 +194,7 @@ class AgentStore:
         # JSON as msgpack strings: the scripts' cmsgpack reads no binary type.
         return _msgpack([r.state.version, at_ms, str(self._min_id(at_ms)), idle_member,
                          idle_ms,
-                         orjson.dumps(r.state.to_json()).decode(),
+                         orjson.dumps(r.state.to_json(r.presence_wire)).decode(),
                          orjson.dumps(r.event).decode(),
                          *(orjson.dumps(h).decode() for h in r.history)])
 
@@ -210,7 +216,7 @@ class AgentStore:
         conn = r.conn
         args: list[Any] = [
             r.expected_version,
-            orjson.dumps(r.state.to_json()),
+            orjson.dumps(r.state.to_json(r.presence_wire)),
             conn.op if conn else "",
             conn.connection_id if conn else "",
             conn.instance_id if conn else "",

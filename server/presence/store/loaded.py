@@ -19,6 +19,7 @@ import orjson
 
 from presence.core import recovery
 from presence.core.model import AgentId, AgentProfile, AgentState, ConnectionId
+from presence.core.slot_init import slot_init
 from presence.store.replies import text
 
 #: Fields of the state document holding a time (epoch seconds) or nothing.
@@ -35,6 +36,7 @@ class StateUnreadable(Exception):
         self.cause = cause
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class LoadedAgent:
     """One consistent read of an agent: state (``None`` if never seen), its version,

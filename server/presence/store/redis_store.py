@@ -18,6 +18,7 @@ Work items, configuration, history reports and revocations have stores of their 
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import Any
 
 from presence.core.model import AgentId, AgentProfile, ConnectionId
@@ -74,9 +75,10 @@ class RedisStore:
         """See :meth:`AgentStore.load_agents`."""
         return await self.agents.load_agents(agent_ids)
 
-    async def commit(self, request: CommitRequest) -> Committed:
-        """See :meth:`AgentStore.commit`."""
-        return await self.agents.commit(request)
+    def commit(self, request: CommitRequest) -> Coroutine[Any, Any, Committed]:
+        """See :meth:`AgentStore.commit` (its coroutine, not one more around it: every
+        transition commits)."""
+        return self.agents.commit(request)
 
     async def commit_agents(self, requests: list[CommitRequest]) -> list[Committed]:
         """See :meth:`AgentStore.commit_agents`."""

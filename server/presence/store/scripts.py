@@ -73,8 +73,14 @@ class Scripts:
         return self.client.register_script(script_source(name))
 
     async def one(self, call: Call) -> Any:
-        """One call of :meth:`pipelined` on its own."""
-        return (await self.pipelined([call]))[0]
+        """One call of :meth:`pipelined` on its own (on a single server straight to the
+        auto-pipeline: every commit is one)."""
+        if self._auto is None:
+            return (await self.pipelined([call]))[0]
+        reply = (await self._auto.submit([call]))[0]
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
 
     async def pipelined(self, calls: list[Call]) -> list[Any]:
         """Run independent commands and script calls together, raising the first error

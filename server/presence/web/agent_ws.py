@@ -101,8 +101,10 @@ class AgentEndpoint:
         # Redis unreachable from here on: whether the connect was committed is unknown;
         # the disconnect in close() (or, if Redis is still down, the instance's
         # reconciliation) removes it either way.
-        sessions = await rt.router.sessions(out.state.open_items)
-        offer = await rt.router.open_offer(offer_id)
+        # Most sign-ins hold no work and have no offer: no coroutine for those.
+        items = out.state.open_items
+        sessions = await rt.router.sessions(items) if items else []
+        offer = await rt.router.open_offer(offer_id) if offer_id is not None else None
         link.statuses = frames.picker_wire(rt.config.org.picker(out.profile))
         # Held events first, as if delivered on arrival; this connect's own event shows
         # the welcome's state: dropped unparsed (decision 70).

@@ -17,6 +17,7 @@ import orjson
 
 from presence.auth import Identity
 from presence.core.epochs import NO_STAMP, Stamp
+from presence.core.slot_init import slot_init
 from presence.revocation import Revocations
 from presence.web.close_codes import CloseCode
 from presence.web.events import MAX_BATCH_EVENTS, AgentEvent, batch_frame, event_of
@@ -47,6 +48,7 @@ class SocketSession:
         return revocations.refuses(identity.role, identity.subject, identity.issued_at)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class HeldEvent:
     """An event of the agent that reached the hub while each of its local tabs was

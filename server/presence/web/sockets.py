@@ -24,6 +24,7 @@ from presence.auth import Identity
 from presence.clock import Clock
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.ratelimit import TokenBucket
+from presence.core.slot_init import slot_init
 from presence.defs.frames import Auth, FrameError, Ref
 from presence.logs import CONNECTIONS
 from presence.store.connection import UNAVAILABLE
@@ -282,6 +283,7 @@ def origin_allowed(ws: WebSocket, rt: Runtime) -> bool:
     return not allowed and origin in (f"http://{host}", f"https://{host}")
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Authenticated:
     identity: Identity

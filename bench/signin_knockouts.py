@@ -1,0 +1,137 @@
+"""Sign-ins of ours in process with pieces knocked out, for instruction counts.
+
+:mod:`bench.signin_calls`' driver (the real app, an embedded Valkey, fake transports)
+signs in 200 agents, then ``--n`` more, and prints their process CPU per sign-in; then
+the process ends at once (no graceful shutdown: its disconnects would be counted too).
+With ``--knock-out`` pieces are replaced first:
+
+- ``token``: the token check returns the identity without PyJWT's signature check
+  (it still decodes the token, unverified, to read its subject);
+- ``commit``: ``token`` and the commit trip (the store answers "committed" at once: no
+  call built or packed, no Redis, no event read back);
+- ``engine``: ``token`` and the engine's ``open_connection`` (an Outcome made at once).
+
+``--bare``: the bare server (``bench/bare_server.py``) on the same driver instead.
+
+CPU time on this shared machine moves by ±15 % between runs; instruction counts do
+not. Run each twice under valgrind with two sizes and subtract, e.g.::
+
+    valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \\
+        .venv/bin/python -m bench.signin_knockouts --n 200
+    (… --n 1200); instructions per sign-in = (I refs at 1200 − at 200) / 1000
+
+(~20× slower under valgrind: about a minute each.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import SECRET, run
+from bench.procs import seed_agents
+from bench.signin_calls import Driver
+from presence.store.connection import open_client
+from presence.store.embedded import EmbeddedRedis
+
+KNOCK_OUTS = ("none", "token", "commit", "engine")
+
+
+def knock_out(runtime: Any, what: str) -> None:
+    """Replace the pieces ``what`` names (see the module) in a started runtime."""
+    if what == "none":
+        return
+    import jwt
+
+    from presence.auth import Identity, Role
+
+    def verify(token: str, now: float) -> Identity:
+        claims = jwt.decode(token, options={"verify_signature": False})
+        return Identity(claims["sub"], Role.AGENT, expires_at=now + 3600)
+
+    runtime.tokens.verify = verify
+    if what == "commit":
+        from presence.store.redis_store import CommitRequest, Committed, RedisStore
+
+        async def committed(request: CommitRequest) -> Committed:
+            return Committed(True, request.state.version, "1-0")
+
+        RedisStore.commit = lambda self, request: committed(request)  # type: ignore[method-assign]
+    if what == "engine":
+        from presence.core.model import AgentProfile, AgentState
+        from presence.engine import Engine
+        from presence.engine.records import Outcome
+
+        async def open_connection(self: Engine, agent_id: Any, _: Any) -> Any:
+            state = AgentState.initial(agent_id, self.clock.now())
+            return Outcome(state, AgentProfile(agent_id, name="A"), True, True, (), "1-0"), None
+
+        Engine.open_connection = open_connection  # type: ignore[method-assign]
+
+
+async def _sign_ins(driver: Driver, args: argparse.Namespace) -> None:
+    """200 sign-ins, then ``--n`` more whose process CPU is printed."""
+    from presence.cli import tune_gc
+
+    await driver.sign_in(driver.prepare(args.n, 200), args.concurrency)
+    tune_gc()
+    inputs = driver.prepare(0, args.n)
+    started = time.process_time()
+    await driver.sign_in(inputs, args.concurrency)
+    cpu = (time.process_time() - started) / args.n * 1e6
+    name = "bare" if args.bare else args.knock_out
+    print(f"{name}: {cpu:.0f} µs of process CPU per sign-in", flush=True)
+
+
+async def main(args: argparse.Namespace) -> None:
+    from presence.settings import Settings
+    from presence.web.app import create_app
+
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("uvicorn.error").disabled = True
+    if args.bare:  # the bare server, on the protocols bench/serve.py runs it with
+        from bench.bare_server import create_app as create_bare
+        from presence.cli import uvicorn_io
+
+        driver = Driver(create_bare(), {}, {**uvicorn_io(), "ws": "websockets-sansio"})
+        await _sign_ins(driver, args)
+        os._exit(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = EmbeddedRedis(Path(tmp))
+        server.start()
+        try:
+            client = open_client(server.url)
+            await seed_agents(client, args.n + 200)
+            await client.aclose()
+            settings = Settings.from_env(
+                redis_url=server.url, token_secret=SECRET, key_prefix="presence:",
+                rate_limit_per_second=100_000.0, rate_limit_burst=100_000).validate()
+            app = create_app(settings)
+            async with app.router.lifespan_context(app) as state:
+                knock_out(app.state.runtime, args.knock_out)
+                await asyncio.sleep(1.0)  # the first subscription's refresh done
+                await _sign_ins(Driver(app, dict(state or {})), args)
+                server.stop()
+                os._exit(0)
+        finally:
+            server.stop()
+
+
+def cli() -> None:
+    ap = argparse.ArgumentParser(prog="bench.signin_knockouts")
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--concurrency", type=int, default=50)
+    ap.add_argument("--knock-out", choices=KNOCK_OUTS, default="none")
+    ap.add_argument("--bare", action="store_true",
+                    help="the bare server (bench/bare_server.py) instead of ours")
+    run(main(ap.parse_args()))
+
+
+if __name__ == "__main__":
+    cli()
