@@ -31,10 +31,10 @@ log = logging.getLogger("presence.corrective")
 REPAIR_CONCURRENCY = 32
 
 
-def lost_by(links: list[AgentSession], loaded: LoadedAgent) -> Stamp | None:
-    """The newest P some tab was given that Redis no longer holds, or ``None``."""
-    seen = [stamp for stamp, tag in (link.shown() for link in links)
-            if epochs.lost(stamp, tag, loaded.stamp, loaded.tag)]
+def lost_by(shown: list[tuple[Stamp, str]], loaded: LoadedAgent) -> Stamp | None:
+    """The newest P some tab was given (``shown``: each tab's stamp and tag, taken
+    before ``loaded`` was read) that Redis no longer holds, or ``None``."""
+    seen = [stamp for stamp, tag in shown if epochs.lost(stamp, tag, loaded.stamp, loaded.tag)]
     return max(seen) if seen else None
 
 
@@ -57,8 +57,14 @@ async def refresh_agent_tabs(hub: Hub, store: RedisStore, engine: Engine,
     def welcomed(agent_id: AgentId) -> list[AgentSession]:
         return [link for link in hub.agent_links(agent_id) if link.buffer is None]
 
+    # What each welcomed tab was given before the load is sent: Redis must hold at least
+    # that when the load reads it. A tab given more while the load is in flight (a
+    # sign-in or a change racing the refresh) was given a commit made after the read,
+    # which is no loss, so only these stamps are compared with the load.
+    shown = {agent_id: [link.shown() for link in welcomed(agent_id)] for agent_id in ids}
+
     async def refresh(agent_id: AgentId, loaded: LoadedAgent) -> None:
-        seen = lost_by(welcomed(agent_id), loaded)
+        seen = lost_by(shown[agent_id], loaded)
         if seen is None:
             send_newer(welcomed(agent_id), loaded.shown(agent_id, clock.now()), loaded.tag)
             return
