@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from presence.auth import Role, TokenService
 from presence.clock import SystemClock
-from presence.settings import Settings, SettingsError
+from presence.settings import LOG_LEVELS, Settings, SettingsError
 
 if TYPE_CHECKING:  # imported lazily at run time: `presence token` needs neither
     from starlette.applications import Starlette
@@ -89,7 +89,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--allowed-origins", help="comma-separated browser origins")
     serve.add_argument("--demo", action="store_true", default=None,
                        help="seed a demo organisation and print sign-in links")
-    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--log-level", choices=LOG_LEVELS)
     serve.add_argument("--log-format", choices=["text", "json"],
                        help="text (default) or one JSON object per line")
     serve.add_argument("--log-connections", choices=["off", "info", "debug"],

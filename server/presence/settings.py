@@ -16,6 +16,8 @@ from presence.core.webhooks import parse_schedule
 from presence.logs import CONNECTION_LEVELS
 
 ENV_PREFIX = "PRESENCE_"
+#: The log levels ``presence serve`` takes (its ``--log-level`` choices; uvicorn's names).
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class SettingsError(ValueError):
@@ -108,6 +110,9 @@ class Settings:
             problems.append(f"shards must be 1-1024, got {self.shards}")
         if self.token_secret is not None and len(self.token_secret) < 32:
             problems.append("token secret must be at least 32 characters")
+        if self.log_level not in LOG_LEVELS:
+            problems.append(f"log level must be {', '.join(LOG_LEVELS)}, "
+                            f"got {self.log_level!r}")
         if self.log_format not in ("text", "json"):
             problems.append(f"log format must be text or json, got {self.log_format!r}")
         if self.log_connections not in CONNECTION_LEVELS:

@@ -134,6 +134,16 @@ def test_a_bad_connection_log_setting_in_the_environment_is_one_clear_line(
         "presence: log connections must be off, info or debug, got 'verbose'"]
 
 
+def test_a_bad_log_level_in_the_environment_is_one_clear_line(tmp_path: Path) -> None:
+    """A bad ``PRESENCE_LOG_LEVEL`` stops the server with exit 2 and one line."""
+    out = subprocess.run([PRESENCE, "serve", "--data-dir", str(tmp_path)], capture_output=True,
+                         text=True, timeout=30,
+                         env={**_env(), "PRESENCE_LOG_LEVEL": "verbose"})
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "presence: log level must be debug, info, warning, error, got 'verbose'"]
+
+
 def test_an_unreachable_redis_is_one_clear_line(tmp_path: Path) -> None:
     """A Redis URL nobody answers on stops the server with exit 1 and a message naming it."""
     url = f"unix://{tmp_path}/nobody.sock"

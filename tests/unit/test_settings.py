@@ -94,3 +94,11 @@ def test_a_bad_connection_log_setting_is_refused(value: str) -> None:
     """Any other value of the per-socket log setting is refused, naming the choices."""
     with pytest.raises(SettingsError, match="log connections must be off, info or debug"):
         Settings(log_connections=value).validate()
+
+
+@pytest.mark.parametrize("value", ["verbose", "WARNING", ""])
+def test_a_bad_log_level_is_refused(value: str) -> None:
+    """A log level other than debug, info, warning or error is refused, naming them
+    (instead of a traceback from the logging module at start)."""
+    with pytest.raises(SettingsError, match="log level must be debug, info, warning, error"):
+        Settings(log_level=value).validate()
