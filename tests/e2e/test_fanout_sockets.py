@@ -169,3 +169,24 @@ async def test_raw_frames_are_written_only_while_the_socket_is_open(
         assert not protocol.write_frame(encode_text_frame(b'{"type":"raw","n":2}'))
     finally:
         await inst.stop()
+
+
+async def test_the_write_state_is_the_open_flag_and_the_pause_in_one_answer(
+    redis_url: str, key_prefix: str, fake_clock: FakeClock
+) -> None:
+    """``write_state`` answers ``write_paused`` while the socket is open (both ways) and
+    ``None`` once it is closed, where ``open`` is false."""
+    inst = await start_instance(redis_url, key_prefix, fake_clock, ws=FastWebSocketProtocol)
+    try:
+        await put_agent(inst, "A1", team="T1")
+        async with inst.supervisor():
+            (protocol,) = [p for p in inst.server.server_state.connections
+                           if isinstance(p, FastWebSocketProtocol)]
+            assert protocol.open and protocol.write_state() is False
+            protocol.writable.clear()  # what uvicorn's pause_writing does
+            assert protocol.write_paused and protocol.write_state() is True
+            protocol.writable.set()
+            assert protocol.write_state() is False
+        assert not protocol.open and protocol.write_state() is None
+    finally:
+        await inst.stop()

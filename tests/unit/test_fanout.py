@@ -169,6 +169,9 @@ class RawRecorder:
         self.writes.append(frame)
         return True
 
+    def write_state(self) -> bool | None:
+        return self.write_paused if self.open else None
+
 
 async def test_a_steps_other_callbacks_run_before_the_supervisors_writes() -> None:
     """Through a real raw-path Peer, the frame of a step's events is written after the

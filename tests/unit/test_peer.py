@@ -34,6 +34,9 @@ class FakeRawSocket:
         self.log.append(("raw", frame))
         return True
 
+    def write_state(self) -> bool | None:
+        return self.write_paused if self.open else None
+
     def write_buffer_size(self) -> int:
         return 0
 

@@ -63,6 +63,11 @@ class RawSocket(Protocol):
         than frames arrive); cleared once it drains below the low-water mark."""
         ...
 
+    def write_state(self) -> bool | None:
+        """:attr:`write_paused` when the socket is :attr:`open`, ``None`` when it is not
+        (both in one call: the fan-out asks once per socket per step)."""
+        ...
+
     def write_buffer_size(self) -> int:
         """Bytes the transport holds that the kernel has not taken yet."""
         ...
@@ -92,10 +97,18 @@ class FastWebSocketProtocol(GuardedWebSocketProtocol):
                 extensions[RAW_EXTENSION] = self
 
     def write_frame(self, frame: bytes) -> bool:
-        if not self.open:
+        # self.open, inlined: this runs once per socket per step (decision 80).
+        if (not self.handshake_complete or self.close_sent or self.disconnected
+                or self.wire.is_closing()):
             return False
         self.wire.write(frame)
         return True
+
+    def write_state(self) -> bool | None:
+        if (not self.handshake_complete or self.close_sent or self.disconnected
+                or self.wire.is_closing()):
+            return None
+        return not self.writable.is_set()
 
     @property
     def open(self) -> bool:

@@ -89,8 +89,12 @@ class _Flusher:
     def flush(self) -> None:
         self.scheduled = False
         dirty, self.dirty = self.dirty, []
+        # Peer.flush inlined: this runs once per socket per step (decision 80).
         for peer in dirty:
-            peer.flush()
+            pending, peer._pending = peer._pending, None
+            raw = peer._raw
+            if pending and raw is not None:
+                raw.write_frame(pending[0] if len(pending) == 1 else b"".join(pending))
 
 
 _flushers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Flusher] = (
@@ -170,24 +174,32 @@ class Peer:
         raw = self._raw
         if raw is None:
             return self._enqueue(frame)
-        if not raw.open:
+        # One call for both of the transport's states (decision 80): None when the
+        # socket is not open, else whether the transport is over its high-water mark.
+        paused = raw.write_state()
+        if paused is None:
             return False
-        if raw.write_paused:
+        if paused:
             if self._size and self._behind >= self._size:
                 self._drop()
                 return False
             self._behind += 1
         elif self._behind:
             self._behind = 0
-        wire = (frame.wire if isinstance(frame, TextFrame)
-                else encode_text_frame(frame if isinstance(frame, bytes) else frame.encode()))
+        if isinstance(frame, TextFrame):
+            wire = frame._wire or frame.wire  # the shared frame, made by its first socket
+        else:
+            wire = encode_text_frame(frame if isinstance(frame, bytes) else frame.encode())
         pending = self._pending
         if pending is None:
             self._pending = [wire]
             flusher = self._flush_to
             if flusher is None:
                 flusher = self._flush_to = _flusher()
-            flusher.add(self)
+            flusher.dirty.append(self)  # _Flusher.add inlined (decision 80)
+            if not flusher.scheduled:
+                flusher.scheduled = True
+                asyncio.get_running_loop().call_soon(flusher.flush)
         else:
             pending.append(wire)
         return True
