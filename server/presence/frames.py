@@ -78,10 +78,12 @@ def reauthed(ref: Ref, expires_at: float | None) -> bytes:
                   "expires_at": None if expires_at is None else to_ms(expires_at)})
 
 
-def presence_ack(ref: Ref, presence: Presence) -> bytes:
+def presence_ack(ref: Ref, presence: Presence, wire: Wire | None = None) -> bytes:
     """The answer to ``set_presence``, ``force_presence``, ``sign_out_agent``,
-    ``set_next_presence``, ``clear_next_presence`` and ``force_next_presence``."""
-    return _dump({"type": "ack", "ref": ref, "presence": presence.to_wire()})
+    ``set_next_presence``, ``clear_next_presence`` and ``force_next_presence``.
+    ``wire``: ``presence.to_wire()`` when the caller has it (decision 80)."""
+    return _dump({"type": "ack", "ref": ref,
+                  "presence": presence.to_wire() if wire is None else wire})
 
 
 def ack(ref: Ref) -> bytes:

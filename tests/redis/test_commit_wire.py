@@ -52,3 +52,23 @@ async def test_commit_calls_equal_those_built_without_the_wire(rig: Rig) -> None
     for r in requests:
         assert r.presence_wire == r.state.presence.to_wire()
         assert _args(rig, r) == _args(rig, _without_wire(r))
+
+
+async def test_an_ack_built_from_the_commits_wire_is_the_ack_built_from_the_state(
+        rig: Rig) -> None:
+    """Each committed change's outcome carries the commit's presence wire, equal to its
+    state's ``to_wire()``, and the ``ack`` made with it is byte for byte the one made
+    without it; an outcome that changed nothing carries none."""
+    from presence import frames
+
+    engine = rig.engine()
+    (agent_id,) = await rig.add_agents(1)
+    agent = AgentId(agent_id)
+    await engine.connect(agent, ConnectionId("t1"))
+    outs = [await engine.set_presence(agent, s) for s in ("away", "available", "away")]
+    for n, out in enumerate(outs):
+        assert out.changed and out.presence_wire == out.state.presence.to_wire()
+        assert frames.presence_ack(f"r{n}", out.state.presence, out.presence_wire) == \
+            frames.presence_ack(f"r{n}", out.state.presence)
+    same = await engine.set_presence(agent, "away")
+    assert not same.changed and same.presence_wire is None

@@ -210,3 +210,15 @@ def test_sessions_in_step_and_catching_up_get_the_same_bytes() -> None:
     assert [e["cursor"] for e in elements(sent(in_step)[0])] == [
         "0:1700000000000-1", "0:1700000000000-2"]
     assert [e["cursor"] for e in elements(sent(behind_on_one)[0])] == ["0:1700000000000-2"]
+
+
+def test_an_event_derives_its_agent_stamp_team_and_position_from_its_body() -> None:
+    """``event_of`` gives an event its agent id, version, (epoch, version) stamp, team and
+    stream position from the body (epoch 0 when the view has none), frames not yet made."""
+    e = event(7, agent="A9", team="T4", version=12, shard=3)
+    assert (e.agent_id, e.version, e.stamp, e.team, e.position, e.shard) == (
+        "A9", 12, (e.agent["epoch"], 12), "T4", (1_700_000_000_000, 7), 3)
+    old = event_of(0, "5-0", {"agent": {k: v for k, v in e.agent.items() if k != "epoch"},
+                              "presence_changed": False})
+    assert (old.stamp, old.ended, old.presence_changed) == ((0, 12), (), False)
+    assert e.tab_frame() is e.tab_frame() and e.supervisor_frame() is e.supervisor_frame()

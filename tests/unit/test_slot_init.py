@@ -15,7 +15,7 @@ from presence.core.copying import replace
 from presence.core.slot_init import slot_init
 from presence.engine import records
 from presence.store import agents, loaded
-from presence.web import session, sockets
+from presence.web import events, session, sockets
 
 
 def _sample(decorate: bool) -> Any:
@@ -37,7 +37,8 @@ HOT = [auth.Identity, sockets.Authenticated, session.HeldEvent, records.AgentRec
        records.Outcome, frames.Heartbeat, loaded.LoadedAgent, agents.ConnectionOp,
        agents.Committed, agents.CommitRequest, model.Presence, model.Captured,
        model.AgentProfile, model.AgentState, capacity.ProfileConfig, capacity.CapacityConfig,
-       capacity.Usage, rules.Transition, workstreams.Candidate, decisions.Facts]
+       capacity.Usage, rules.Transition, workstreams.Candidate, decisions.Facts,
+       events.AgentEvent]  # and a change's event as the hub receives it (decision 80)
 
 
 def test_the_signature_is_the_one_dataclasses_writes() -> None:

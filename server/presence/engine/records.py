@@ -3,7 +3,7 @@ starts from, what an operation returns, and the commit a decided transition beco
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from presence.core import rules
@@ -70,6 +70,9 @@ class Outcome:
     reasons: tuple[str, ...] = ()
     #: The state's tag (the events stream id of the commit that wrote it).
     tag: str = ""
+    #: ``state.presence.to_wire()`` when the commit already built it (decision 80: the
+    #: ack reuses it); ``None`` otherwise. Read-only: shared with the commit.
+    presence_wire: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 def commit_request(

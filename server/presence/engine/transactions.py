@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from presence.clock import Clock
 from presence.core import decisions, epochs, recovery
@@ -156,7 +156,8 @@ class Transactions:
             if done:
                 done()
             if committed.ok:
-                return await self._recorded(record, transition, committed, now)
+                return await self._recorded(record, transition, committed, now,
+                                            request.presence_wire)
             if self.metrics and verified:
                 self.metrics.conflicts.inc()
             stale, record, loaded = record, None, committed.fresh
@@ -191,12 +192,14 @@ class Transactions:
         return record
 
     async def _recorded(self, before: AgentRecord, transition: Transition,
-                        committed: Committed, now: float) -> Outcome:
+                        committed: Committed, now: float,
+                        wire: dict[str, Any] | None = None) -> Outcome:
         """Bookkeeping after ``transition`` (decided from ``before``) was committed: the
         copy, metrics, custom statuses in use, listeners. When the commit ran but its
         reply was lost and the agent changed again before the call was sent again
         (``committed.fresh``, decision 72), the copy and the outcome show the agent as
-        it is now."""
+        it is now. ``wire``: the committed state's P on the wire, as the commit built
+        it (the outcome carries it when it shows that state)."""
         state, after, profile = before.state, transition.state, before.profile
         try:
             latest = (None if committed.fresh is None
@@ -217,7 +220,8 @@ class Transactions:
         if used:
             await self.store.mark_statuses_used(used)
         outcome = Outcome(latest.state, latest.profile, True, transition.presence_changed,
-                          tuple([h.presence.reason for h in transition.history]), latest.tag)
+                          tuple([h.presence.reason for h in transition.history]), latest.tag,
+                          wire if latest.state is after else None)
         await self._notify(outcome)
         return outcome
 

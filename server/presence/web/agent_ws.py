@@ -198,4 +198,4 @@ def _acked(link: AgentSession, out: Outcome, ref: Ref) -> bytes:
     """The ``ack`` carrying the agent's P; the tab remembers it was given that P."""
     if out.state.stamp > link.acked:
         link.acked, link.acked_tag = out.state.stamp, out.tag
-    return frames.presence_ack(ref, out.state.presence)
+    return frames.presence_ack(ref, out.state.presence, out.presence_wire)

@@ -8,37 +8,32 @@ from typing import Any
 
 from presence import frames
 from presence.core.epochs import Stamp, wire_stamp
+from presence.core.slot_init import slot_init
 from presence.store.replies import stream_position
 from presence.web.peer import TextFrame
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class AgentEvent:
-    """One committed agent change as it arrived from Redis."""
+    """One committed agent change as it arrived from Redis (made by :func:`event_of`)."""
 
     shard: int
     stream_id: str
     agent: dict[str, Any]
     presence_changed: bool
     ended: tuple[str, ...]
-    # Derived once per event here, not by each of the sockets it fans out to.
-    agent_id: str = field(init=False)
-    version: int = field(init=False)
+    # Derived once per event by event_of, not by each of the sockets it fans out to;
+    # passed in rather than set in a __post_init__ (decision 80: slot_init's stores).
+    agent_id: str
+    version: int
     #: ``(epoch, version)`` of the agent's state after this change.
-    stamp: Stamp = field(init=False)
-    team: str | None = field(init=False)
-    position: tuple[int, int] = field(init=False)
+    stamp: Stamp
+    team: str | None
+    position: tuple[int, int]
     #: The frames of this event, made on first use (see :meth:`tab_frame`).
-    _tab_frame: TextFrame | None = field(init=False, default=None, repr=False)
-    _supervisor_frame: TextFrame | None = field(init=False, default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        derive = object.__setattr__  # frozen
-        derive(self, "agent_id", str(self.agent["agent_id"]))
-        derive(self, "version", int(self.agent["version"]))
-        derive(self, "stamp", wire_stamp(self.agent))
-        derive(self, "team", self.agent.get("team"))
-        derive(self, "position", stream_position(self.stream_id))
+    _tab_frame: TextFrame | None = field(default=None, repr=False)
+    _supervisor_frame: TextFrame | None = field(default=None, repr=False)
 
     @property
     def cursor(self) -> str:
@@ -73,5 +68,8 @@ def batch_frame(events: list[AgentEvent]) -> TextFrame:
 
 def event_of(shard: int, stream_id: str, body: dict[str, Any]) -> AgentEvent:
     """The event of one stream entry or pub/sub message body."""
-    return AgentEvent(shard, stream_id, body["agent"], bool(body["presence_changed"]),
-                      tuple(body.get("ended", ())))
+    agent = body["agent"]
+    return AgentEvent(shard, stream_id, agent, bool(body["presence_changed"]),
+                      tuple(body.get("ended", ())), str(agent["agent_id"]),
+                      int(agent["version"]), wire_stamp(agent), agent.get("team"),
+                      stream_position(stream_id))
