@@ -32,8 +32,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import cProfile
 import collections
+import cProfile
 import gc
 import itertools
 import json
@@ -128,7 +128,8 @@ class ChangeDriver(Driver):
         http.data_received(request % base64.b64encode(os.urandom(16)))
         for _ in range(6):
             await asyncio.sleep(0)
-        transport.protocol.data_received(masked_text(json.dumps({"type": "auth", "token": token}).encode()))
+        auth = json.dumps({"type": "auth", "token": token}).encode()
+        transport.protocol.data_received(masked_text(auth))
         async with asyncio.timeout(30):
             await transport.ready.wait()
         return transport
