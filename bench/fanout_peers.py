@@ -54,6 +54,8 @@ class _RawSink:
     open = FastWebSocketProtocol.open
     write_paused = FastWebSocketProtocol.write_paused
     write_frame = FastWebSocketProtocol.write_frame
+    if hasattr(FastWebSocketProtocol, "write_state"):  # decision 80 (older code: none)
+        write_state = FastWebSocketProtocol.write_state
 
     def __init__(self) -> None:
         self.handshake_complete, self.close_sent, self.disconnected = True, False, False
