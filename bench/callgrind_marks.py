@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -25,30 +26,41 @@ void marks_dump(const char *name) { CALLGRIND_DUMP_STATS_AT(name); }
 """
 
 _lib: ctypes.CDLL | None = None
+_missing: str | None = None
 
 
-def _load() -> ctypes.CDLL:
-    global _lib
-    if _lib is None:
+def _load() -> ctypes.CDLL | None:
+    """The marks' library, built on first use; ``None`` (said once on stderr) where it
+    cannot be built — then no dump is written, which a count under valgrind shows."""
+    global _lib, _missing
+    if _lib is None and _missing is None:
         digest = hashlib.sha256(_SOURCE).hexdigest()[:12]
         path = Path(tempfile.gettempdir()) / f"callgrind-marks-{digest}.so"
-        if not path.exists():
-            source = path.with_suffix(".c")
-            source.write_bytes(_SOURCE)
-            subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", str(path), str(source)],
-                           check=True)
-        _lib = ctypes.CDLL(str(path))
+        try:
+            if not path.exists():
+                source = path.with_suffix(".c")
+                source.write_bytes(_SOURCE)
+                subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", str(path),
+                                str(source)], check=True, capture_output=True)
+            _lib = ctypes.CDLL(str(path))
+        except (OSError, subprocess.CalledProcessError) as exc:
+            _missing = f"callgrind marks unavailable (cc and valgrind/callgrind.h needed): {exc}"
+            print(_missing, file=sys.stderr)
     return _lib
 
 
 def zero() -> None:
     """Set callgrind's counts to nothing (a no-op outside valgrind)."""
-    _load().marks_zero()
+    lib = _load()
+    if lib is not None:
+        lib.marks_zero()
 
 
 def dump(name: str) -> None:
     """Write what callgrind counted since the last :func:`zero` to a file of its own."""
-    _load().marks_dump(name.encode())
+    lib = _load()
+    if lib is not None:
+        lib.marks_dump(name.encode())
 
 
 def instructions(path: Path) -> int:
