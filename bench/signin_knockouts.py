@@ -14,19 +14,28 @@ With ``--knock-out`` pieces are replaced first:
 ``--bare``: the bare server (``bench/bare_server.py``) on the same driver instead.
 
 CPU time on this shared machine moves by ±15 % between runs; instruction counts do
-not. Run each twice under valgrind with two sizes and subtract, e.g.::
+not. Count the ``--n`` sign-ins alone under callgrind (decision 78)::
 
-    valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \\
-        .venv/bin/python -m bench.signin_knockouts --n 200
-    (… --n 1200); instructions per sign-in = (I refs at 1200 − at 200) / 1000
+    valgrind --tool=callgrind --callgrind-out-file=/tmp/k.out \\
+        .venv/bin/python -m bench.signin_knockouts --n 1000 --stop-loops --marks
+    instructions per sign-in = the ``summary:`` of /tmp/k.out.1 / 1000
 
-(~20× slower under valgrind: about a minute each.)
+``--marks`` zeroes callgrind's counts right before the sign-ins and dumps them right
+after (:mod:`bench.callgrind_marks`): the setup (seeding the agents, issuing the tokens)
+and the exit are not counted. ``--stop-loops`` cancels ours' background loops first
+(the hub stays); ``--idle`` adds a second dump of the same wall time idle. Decision 74's
+whole-process difference of two sizes counted the seeding of the extra agents (ours
+only) and the issuing of their tokens (both) as sign-in work. ``--profile FILE``
+writes cProfile's stats of the counted sign-ins (for call counts; not under valgrind).
+(~20–30× slower under valgrind: about a minute each.)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import cProfile
 import logging
 import os
 import tempfile
@@ -34,6 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import callgrind_marks
 from bench.common import SECRET, run
 from bench.procs import seed_agents
 from bench.signin_calls import Driver
@@ -75,18 +85,50 @@ def knock_out(runtime: Any, what: str) -> None:
         Engine.open_connection = open_connection  # type: ignore[method-assign]
 
 
+async def stop_loops(runtime: Any) -> None:
+    """Cancel the runtime's background loops (beat, sweep, liveness, retention,
+    reconcile, …): the hub, which a sign-in needs, stays."""
+    for task in runtime.tasks:
+        task.cancel()
+    await asyncio.wait(runtime.tasks, timeout=5)
+    runtime.tasks.clear()
+
+
 async def _sign_ins(driver: Driver, args: argparse.Namespace) -> None:
-    """200 sign-ins, then ``--n`` more whose process CPU is printed."""
+    """200 sign-ins, then ``--n`` more whose process CPU is printed (``--marks``: and
+    whose instructions alone callgrind writes to a dump of their own; ``--idle``: then
+    the same wall time idle, to a second dump)."""
     from presence.cli import tune_gc
 
     await driver.sign_in(driver.prepare(args.n, 200), args.concurrency)
     tune_gc()
     inputs = driver.prepare(0, args.n)
-    started = time.process_time()
+    tasks = collections.Counter(getattr(t.get_coro(), "__qualname__", "?")
+                                for t in asyncio.all_tasks() if t is not asyncio.current_task())
+    print("tasks before the sign-ins: "
+          + ", ".join(f"{name} ×{count}" for name, count in sorted(tasks.items())), flush=True)
+    if args.marks:
+        callgrind_marks.zero()
+    profile = cProfile.Profile() if args.profile else None
+    wall, started = time.monotonic(), time.process_time()
+    if profile is not None:
+        profile.enable()
     await driver.sign_in(inputs, args.concurrency)
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(args.profile)
     cpu = (time.process_time() - started) / args.n * 1e6
+    wall = time.monotonic() - wall
+    if args.marks:
+        callgrind_marks.dump("signins")
     name = "bare" if args.bare else args.knock_out
-    print(f"{name}: {cpu:.0f} µs of process CPU per sign-in", flush=True)
+    print(f"{name}: {cpu:.0f} µs of process CPU per sign-in ({wall:.1f} s)", flush=True)
+    if args.idle:
+        if args.marks:
+            callgrind_marks.zero()
+        await asyncio.sleep(wall)
+        if args.marks:
+            callgrind_marks.dump("idle")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -115,6 +157,8 @@ async def main(args: argparse.Namespace) -> None:
             app = create_app(settings)
             async with app.router.lifespan_context(app) as state:
                 knock_out(app.state.runtime, args.knock_out)
+                if args.stop_loops:
+                    await stop_loops(app.state.runtime)
                 await asyncio.sleep(1.0)  # the first subscription's refresh done
                 await _sign_ins(Driver(app, dict(state or {})), args)
                 server.stop()
@@ -130,6 +174,13 @@ def cli() -> None:
     ap.add_argument("--knock-out", choices=KNOCK_OUTS, default="none")
     ap.add_argument("--bare", action="store_true",
                     help="the bare server (bench/bare_server.py) instead of ours")
+    ap.add_argument("--stop-loops", action="store_true",
+                    help="cancel ours' background loops before the sign-ins")
+    ap.add_argument("--marks", action="store_true",
+                    help="under callgrind: count the --n sign-ins alone (bench.callgrind_marks)")
+    ap.add_argument("--profile", help="write cProfile's stats of the --n sign-ins here")
+    ap.add_argument("--idle", action="store_true",
+                    help="then stay idle for the sign-ins' wall time (a dump of its own)")
     run(main(ap.parse_args()))
 
 

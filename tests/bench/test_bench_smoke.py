@@ -138,3 +138,18 @@ def test_signin_knockouts_runs_every_knock_out() -> None:
                         (("--knock-out", "engine"), "engine"), (("--bare",), "bare")):
         out = _bench("bench.signin_knockouts", "--n", "20", *extra).strip().splitlines()
         assert out[-1].startswith(f"{name}: ") and "µs of process CPU per sign-in" in out[-1]
+
+
+@pytest.mark.timeout(240)
+def test_signin_knockouts_stops_the_loops_and_profiles_the_sign_ins_alone(tmp_path: Path) -> None:
+    """`bench.signin_knockouts --stop-loops` signs in with none of the runtime's background
+    loops running, and `--profile` writes the counted sign-ins' cProfile stats."""
+    import pstats
+
+    profile = tmp_path / "signins.prof"
+    out = _bench("bench.signin_knockouts", "--n", "20", "--knock-out", "engine",
+                 "--stop-loops", "--marks", "--idle", "--profile", str(profile))
+    tasks = next(line for line in out.splitlines() if line.startswith("tasks before"))
+    assert "Hub._run" in tasks and "Runtime._every" not in tasks
+    stats = pstats.Stats(str(profile)).stats  # type: ignore[attr-defined]
+    assert any(name == "open_connection" for (_, _, name) in stats)
