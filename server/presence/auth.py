@@ -20,7 +20,6 @@ from jwt.algorithms import HMACAlgorithm
 
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.slot_init import slot_init
-from presence.jwt_segments import SegmentJWS, replaceable
 
 if TYPE_CHECKING:
     from presence.oidc import OidcVerifier
@@ -110,17 +109,14 @@ class PreparedHMAC(HMACAlgorithm):
 
 def hs256_decoder(options: dict[str, Any]) -> jwt.PyJWT:
     """A :class:`jwt.PyJWT` with ``options`` whose only algorithm is HS256 with its key
-    prepared once (:class:`PreparedHMAC`) and each segment's base64url check made with
-    its alphabet scan in C (:class:`presence.jwt_segments.SegmentJWS`, the same checks
-    and messages); everything else (header, signature, claims and their messages) is
-    PyJWT's own."""
+    prepared once (:class:`PreparedHMAC`); everything else (segments, header,
+    signature, claims and their messages) is PyJWT's own."""
     decoder = jwt.PyJWT(options=options)  # type: ignore[arg-type]
     # PyJWT keeps its signature layer in `_jws` (an instance per PyJWT): the algorithms
     # registered there are this decoder's only. A PyJWT without one keeps its own path.
     if not isinstance(getattr(decoder, "_jws", None), jwt.PyJWS):
         return decoder
-    layer = SegmentJWS if replaceable() else jwt.PyJWS
-    jws = layer(algorithms=[], options=decoder._jws.options)
+    jws = jwt.PyJWS(algorithms=[], options=decoder._jws.options)
     jws.register_algorithm(ALGORITHM, PreparedHMAC(HMACAlgorithm.SHA256))
     decoder._jws = jws
     return decoder
