@@ -106,6 +106,20 @@ def test_what_a_session_holds_already_is_left_out() -> None:
     assert len(elements(sent(behind)[0])) == 3
 
 
+def test_a_replay_ahead_of_the_hub_does_not_put_the_session_in_step() -> None:
+    """A resume's replay, read from the stream, may hold events the hub has not delivered
+    yet: when the hub then hands them over they are dropped, not sent a second time,
+    and the first newer event puts the session in step."""
+    s = session()
+    s.floor = {0: (1700000000000, 2)}  # the client's resume cursor
+    s.send_all([event(3), event(4)], from_hub=False)  # the replay, read from the stream
+    deliver([event(3), event(4)], groups_of([s]))  # the hub catching up: covered
+    deliver([event(5)], groups_of([s]))
+    cursors = [e["cursor"] for frame in sent(s) for e in elements(frame)]
+    assert cursors == ["0:1700000000000-3", "0:1700000000000-4", "0:1700000000000-5"]
+    assert s.synced == {0}
+
+
 def test_a_session_in_step_with_the_hub_skips_the_checks() -> None:
     """Until an event of a shard passes a session's cursor, covered events there are
     dropped; after that every event of that shard is sent as it comes, unchecked."""

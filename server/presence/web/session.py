@@ -191,14 +191,18 @@ class SupervisorSession(SocketSession):
         fresh = self.fresh
         return [e for e in visible if e.shard in synced or fresh(e)]
 
-    def fresh(self, event: AgentEvent) -> bool:
+    def fresh(self, event: AgentEvent, from_hub: bool = True) -> bool:
         """Whether the supervisor lacks ``event`` (by its stream position, then its
-        version); if so it now counts as sent."""
+        version); if so it now counts as sent. ``from_hub``: the event came from this
+        process's subscription, so the shard is now in step (a replay's events, read
+        from the stream, may be ahead of what the subscription has delivered yet: the
+        ones still on their way are checked when they arrive; decision 81)."""
         position, shard = event.position, event.shard
         if position <= self.floor.get(shard, _NO_POSITION):
             return False
         self.floor[shard] = position
-        self.synced.add(shard)
+        if from_hub:
+            self.synced.add(shard)
         agent_id, stamp = event.agent_id, event.stamp
         if stamp > self.sent.get(agent_id, NO_STAMP):
             self.sent[agent_id] = stamp
@@ -235,10 +239,10 @@ class SupervisorSession(SocketSession):
                 frame = shared[key] = batch_frame(part)
             offer(frame)
 
-    def send_all(self, events: list[AgentEvent]) -> None:
-        """Send those of ``events`` the supervisor lacks (a replay, or what was
-        buffered before it went live)."""
-        self.offer_events([e for e in events if self.fresh(e)])
+    def send_all(self, events: list[AgentEvent], from_hub: bool = True) -> None:
+        """Send those of ``events`` the supervisor lacks: what was buffered before it
+        went live, or (not ``from_hub``) a replay read from the streams."""
+        self.offer_events([e for e in events if self.fresh(e, from_hub)])
 
     def live(self) -> None:
         """The snapshot or replay was sent: send the events buffered meanwhile (those

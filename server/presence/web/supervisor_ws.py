@@ -181,7 +181,7 @@ async def resume(rt: Runtime, session: SupervisorSession, cursor: str) -> bool:
     session.floor = {shard: stream_position(sid) for shard, sid in heads.items()}
     session.peer.offer(frames.resumed(len(missed), heartbeat(rt), rt.clock.now()))
     events = (event_of(shard, sid, body) for shard, sid, body in missed)
-    session.send_all([e for e in events if session.wants(e.team)])
+    session.send_all([e for e in events if session.wants(e.team)], from_hub=False)
     return True
 
 
