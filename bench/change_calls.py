@@ -33,23 +33,16 @@ import argparse
 import asyncio
 import base64
 import collections
-import cProfile
 import gc
 import itertools
 import json
 import os
-import pstats
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from bench.common import SECRET, run
+from bench.common import run
 from bench.handshake_steps import REQUEST, FakeTransport, masked_text
-from bench.procs import seed_agents
-from bench.signin_calls import Driver
-from presence.store.connection import open_client
-from presence.store.embedded import EmbeddedRedis
+from bench.signin_calls import Driver, print_calls, quiet_logs, served_app
 
 SUPERVISOR_REQUEST = REQUEST.replace(b"GET /ws/agent ", b"GET /ws/supervisor?batch=1 ")
 STATUSES = ("away", "available")
@@ -180,17 +173,7 @@ async def measure(driver: ChangeDriver, args: argparse.Namespace) -> None:
     frames = driver.frames(args.n, 51)
     changes = args.n * args.agents
     if args.calls:
-        profile = cProfile.Profile()
-        profile.enable()
-        await driver.change(frames)
-        profile.disable()
-        stats = pstats.Stats(profile)
-        total = sum(v[1] for v in stats.stats.values())  # type: ignore[attr-defined]
-        print(f"{total / changes:.0f} Python calls per change")
-        if args.dump:
-            stats.dump_stats(args.dump)
-        stats.sort_stats("ncalls").print_stats(args.top)
-        stats.sort_stats("tottime").print_stats(args.top)
+        await print_calls(driver.change(frames), changes, "change", args)
         return
     if args.cpu_only:
         started = time.process_time()
@@ -214,31 +197,12 @@ async def measure(driver: ChangeDriver, args: argparse.Namespace) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    import logging
-
-    from presence.settings import Settings
-    from presence.web.app import create_app
-
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("uvicorn.error").disabled = True
-    with tempfile.TemporaryDirectory() as tmp:
-        server = EmbeddedRedis(Path(tmp))
-        server.start()
-        try:
-            client = open_client(server.url)
-            await seed_agents(client, max(args.agents, 1))
-            await client.aclose()
-            settings = Settings.from_env(
-                redis_url=server.url, token_secret=SECRET, key_prefix="presence:",
-                rate_limit_per_second=100_000.0, rate_limit_burst=100_000,
-                # The bench's sockets send no pings: under valgrind a run outlasts the
-                # default 30 s liveness timeout (and its checks would be counted).
-                heartbeat_interval=600.0, heartbeat_timeout=1800.0).validate()
-            app = create_app(settings)
-            async with app.router.lifespan_context(app) as state:
-                await measure(ChangeDriver(app, dict(state or {})), args)
-        finally:
-            server.stop()
+    quiet_logs()
+    # The bench's sockets send no pings: under valgrind a run outlasts the default 30 s
+    # liveness timeout (and its checks would be counted).
+    async with served_app(max(args.agents, 1), heartbeat_interval=600.0,
+                          heartbeat_timeout=1800.0) as (app, state, _):
+        await measure(ChangeDriver(app, state), args)
 
 
 def cli() -> None:

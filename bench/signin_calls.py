@@ -25,14 +25,17 @@ import argparse
 import asyncio
 import base64
 import collections
+import contextlib
 import cProfile
 import gc
 import json
+import logging
 import os
 import pstats
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +118,57 @@ class Driver:
             self.held.extend(batch)
 
 
+def quiet_logs() -> None:
+    """Warnings only, and none of uvicorn's lines: the drivers count the server's work."""
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("uvicorn.error").disabled = True
+
+
+@contextlib.asynccontextmanager
+async def served_app(agents: int, **settings: Any
+                     ) -> AsyncIterator[tuple[Any, dict[str, Any], EmbeddedRedis]]:
+    """Our app on an embedded Valkey seeded with ``agents`` agents, its lifespan running,
+    with the in-process drivers' settings (``settings`` over them): the app, its
+    lifespan state and the Valkey server."""
+    from presence.settings import Settings
+    from presence.web.app import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = EmbeddedRedis(Path(tmp))
+        server.start()
+        try:
+            client = open_client(server.url)
+            await seed_agents(client, agents)
+            await client.aclose()
+            config = Settings.from_env(
+                redis_url=server.url, token_secret=SECRET, key_prefix="presence:",
+                rate_limit_per_second=100_000.0, rate_limit_burst=100_000,
+                **settings).validate()
+            app = create_app(config)
+            async with app.router.lifespan_context(app) as state:
+                yield app, dict(state or {}), server
+        finally:
+            server.stop()
+
+
+async def print_calls(work: Awaitable[None], per: int, unit: str,
+                      args: argparse.Namespace) -> None:
+    """Run ``work`` under cProfile and print its Python calls per ``unit`` (``per`` of
+    them) and the ``args.top`` functions by calls and by own time (``args.dump``: the
+    stats to that file too)."""
+    profile = cProfile.Profile()
+    profile.enable()
+    await work
+    profile.disable()
+    stats = pstats.Stats(profile)
+    total = sum(v[1] for v in stats.stats.values())  # type: ignore[attr-defined]
+    print(f"{total / per:.0f} Python calls per {unit}")
+    if args.dump:
+        stats.dump_stats(args.dump)
+    stats.sort_stats("ncalls").print_stats(args.top)
+    stats.sort_stats("tottime").print_stats(args.top)
+
+
 def _allocations() -> tuple[int, int, int]:
     """(young-generation count, tracked objects, memory blocks) now."""
     return gc.get_count()[0], len(gc.get_objects()), sys.getallocatedblocks()
@@ -162,17 +216,7 @@ async def measure(driver: Driver, args: argparse.Namespace) -> None:
     tune_gc()
     inputs = driver.prepare(0, n)
     if args.calls:
-        profile = cProfile.Profile()
-        profile.enable()
-        await driver.sign_in(inputs, c)
-        profile.disable()
-        stats = pstats.Stats(profile)
-        total = sum(v[1] for v in stats.stats.values())  # type: ignore[attr-defined]
-        print(f"{total / n:.0f} Python calls per sign-in")
-        if args.dump:
-            stats.dump_stats(args.dump)
-        stats.sort_stats("ncalls").print_stats(args.top)
-        stats.sort_stats("tottime").print_stats(args.top)
+        await print_calls(driver.sign_in(inputs, c), n, "sign-in", args)
         return
     if args.kept:
         await _kept(driver, inputs, c)
@@ -214,13 +258,7 @@ async def measure(driver: Driver, args: argparse.Namespace) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    import logging
-
-    from presence.settings import Settings
-    from presence.web.app import create_app
-
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("uvicorn.error").disabled = True
+    quiet_logs()
     if args.bare:  # the bare server, on the protocols bench/serve.py runs it with
         from bench.bare_server import create_app as create_bare
         from presence.cli import uvicorn_io
@@ -228,21 +266,8 @@ async def main(args: argparse.Namespace) -> None:
         io = {**uvicorn_io(), "ws": "websockets-sansio"}
         await measure(Driver(create_bare(), {}, io), args)
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        server = EmbeddedRedis(Path(tmp))
-        server.start()
-        try:
-            client = open_client(server.url)
-            await seed_agents(client, args.n + 200)
-            await client.aclose()
-            settings = Settings.from_env(
-                redis_url=server.url, token_secret=SECRET, key_prefix="presence:",
-                rate_limit_per_second=100_000.0, rate_limit_burst=100_000).validate()
-            app = create_app(settings)
-            async with app.router.lifespan_context(app) as state:
-                await measure(Driver(app, dict(state or {})), args)
-        finally:
-            server.stop()
+    async with served_app(args.n + 200) as (app, state, _):
+        await measure(Driver(app, state), args)
 
 
 def cli() -> None:

@@ -36,19 +36,13 @@ import argparse
 import asyncio
 import collections
 import cProfile
-import logging
 import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from bench import callgrind_marks
-from bench.common import SECRET, run
-from bench.procs import seed_agents
-from bench.signin_calls import Driver
-from presence.store.connection import open_client
-from presence.store.embedded import EmbeddedRedis
+from bench.common import run
+from bench.signin_calls import Driver, quiet_logs, served_app
 
 KNOCK_OUTS = ("none", "token", "commit", "engine")
 
@@ -132,11 +126,7 @@ async def _sign_ins(driver: Driver, args: argparse.Namespace) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    from presence.settings import Settings
-    from presence.web.app import create_app
-
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("uvicorn.error").disabled = True
+    quiet_logs()
     if args.bare:  # the bare server, on the protocols bench/serve.py runs it with
         from bench.bare_server import create_app as create_bare
         from presence.cli import uvicorn_io
@@ -144,27 +134,14 @@ async def main(args: argparse.Namespace) -> None:
         driver = Driver(create_bare(), {}, {**uvicorn_io(), "ws": "websockets-sansio"})
         await _sign_ins(driver, args)
         os._exit(0)
-    with tempfile.TemporaryDirectory() as tmp:
-        server = EmbeddedRedis(Path(tmp))
-        server.start()
-        try:
-            client = open_client(server.url)
-            await seed_agents(client, args.n + 200)
-            await client.aclose()
-            settings = Settings.from_env(
-                redis_url=server.url, token_secret=SECRET, key_prefix="presence:",
-                rate_limit_per_second=100_000.0, rate_limit_burst=100_000).validate()
-            app = create_app(settings)
-            async with app.router.lifespan_context(app) as state:
-                knock_out(app.state.runtime, args.knock_out)
-                if args.stop_loops:
-                    await stop_loops(app.state.runtime)
-                await asyncio.sleep(1.0)  # the first subscription's refresh done
-                await _sign_ins(Driver(app, dict(state or {})), args)
-                server.stop()
-                os._exit(0)
-        finally:
-            server.stop()
+    async with served_app(args.n + 200) as (app, state, server):
+        knock_out(app.state.runtime, args.knock_out)
+        if args.stop_loops:
+            await stop_loops(app.state.runtime)
+        await asyncio.sleep(1.0)  # the first subscription's refresh done
+        await _sign_ins(Driver(app, state), args)
+        server.stop()
+        os._exit(0)  # no shutdown: its disconnects would be counted under valgrind
 
 
 def cli() -> None:
