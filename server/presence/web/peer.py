@@ -80,12 +80,6 @@ class _Flusher:
         self.dirty: list[Peer] = []
         self.scheduled = False
 
-    def add(self, peer: Peer) -> None:
-        self.dirty.append(peer)
-        if not self.scheduled:
-            self.scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
-
     def flush(self) -> None:
         self.scheduled = False
         dirty, self.dirty = self.dirty, []
