@@ -123,25 +123,20 @@ def test_bad_options_give_one_clear_line(tmp_path: Path, args: list[str], messag
     assert len(lines) == 1 and message in lines[0]
 
 
-def test_a_bad_connection_log_setting_in_the_environment_is_one_clear_line(
-        tmp_path: Path) -> None:
-    """A bad ``PRESENCE_LOG_CONNECTIONS`` stops the server with exit 2 and one line."""
+@pytest.mark.parametrize(("variable", "line"), [
+    ("PRESENCE_LOG_CONNECTIONS",
+     "presence: log connections must be off, info or debug, got 'verbose'"),
+    ("PRESENCE_LOG_LEVEL",
+     "presence: log level must be debug, info, warning, error, got 'verbose'"),
+])
+def test_a_bad_log_setting_in_the_environment_is_one_clear_line(
+        tmp_path: Path, variable: str, line: str) -> None:
+    """A bad ``PRESENCE_LOG_CONNECTIONS`` or ``PRESENCE_LOG_LEVEL`` stops the server with
+    exit 2 and one line."""
     out = subprocess.run([PRESENCE, "serve", "--data-dir", str(tmp_path)], capture_output=True,
-                         text=True, timeout=30,
-                         env={**_env(), "PRESENCE_LOG_CONNECTIONS": "verbose"})
+                         text=True, timeout=30, env={**_env(), variable: "verbose"})
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines() == [
-        "presence: log connections must be off, info or debug, got 'verbose'"]
-
-
-def test_a_bad_log_level_in_the_environment_is_one_clear_line(tmp_path: Path) -> None:
-    """A bad ``PRESENCE_LOG_LEVEL`` stops the server with exit 2 and one line."""
-    out = subprocess.run([PRESENCE, "serve", "--data-dir", str(tmp_path)], capture_output=True,
-                         text=True, timeout=30,
-                         env={**_env(), "PRESENCE_LOG_LEVEL": "verbose"})
-    assert out.returncode == 2
-    assert out.stderr.strip().splitlines() == [
-        "presence: log level must be debug, info, warning, error, got 'verbose'"]
+    assert out.stderr.strip().splitlines() == [line]
 
 
 def test_an_unreachable_redis_is_one_clear_line(tmp_path: Path) -> None:
