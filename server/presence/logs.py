@@ -6,9 +6,10 @@ and no code of ours logs a frame or a header. The protocol libraries do at debug
 anything shaped like a token (:class:`RedactTokens`).
 
 Per-socket lines have loggers of their own, whose level is ``PRESENCE_LOG_CONNECTIONS``
-rather than the log level (decision 77): :data:`CONNECTIONS` (ours: ``agent connected`` /
-``agent disconnected``) and :data:`TRANSPORT` (uvicorn's ``[accepted]`` and websockets'
-``connection open`` / ``connection closed``, and at debug the handshake and frames).
+rather than the log level (decision 77): :data:`CONNECTIONS` (ours: a socket's
+``connected`` / ``disconnected``, every role: :mod:`presence.web.connection_lines`) and
+:data:`TRANSPORT` (uvicorn's ``[accepted]`` and websockets' ``connection open`` /
+``connection closed``, and at debug the handshake and frames).
 Warnings and errors about sockets are written whatever the setting.
 """
 
@@ -25,10 +26,10 @@ import orjson
 from presence.log_repeats import RepeatFilter
 
 #: ``extra=`` keys copied into the JSON object when present.
-FIELDS = ("agent_id", "connection_id", "instance_id", "code", "reason", "role", "client",
-          "repeated")
+FIELDS = ("agent_id", "connection_id", "instance_id", "code", "reason", "role", "subject",
+          "client", "repeated")
 
-#: Our per-socket lines (``agent connected``, ``agent disconnected``).
+#: Our per-socket lines (``agent … connected``, ``supervisor … disconnected``, refusals).
 CONNECTIONS = logging.getLogger("presence.connections")
 #: The protocol libraries' per-socket lines, given to every socket's protocol by
 #: :class:`presence.web.guarded_ws.GuardedWebSocketProtocol` instead of ``uvicorn.error``.

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from websockets.asyncio.client import connect
 
-from presence.logs import CONNECTIONS, TRANSPORT, set_connection_logging
+from presence.logs import CONNECTIONS, FIELDS, TRANSPORT, set_connection_logging
 from tests.security.security_rig import closed_with
 from tests.support.instance import Instance
 from tests.support.rest import put_agent
@@ -52,11 +52,13 @@ def lines(caplog: pytest.LogCaptureFixture, level: int) -> list[logging.LogRecor
 async def test_off_writes_no_line_for_a_sign_in_or_sign_out(
     server: Instance, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """With connection lines off, a sign-in and sign-out write no info line at all."""
+    """With connection lines off, a sign-in and sign-out and a supervisor's view write no
+    info line at all."""
     set_connection_logging("off")
     await put_agent(server, "A1", team="T1")
     caplog.clear()
     await sign_in_and_out(server)
+    await supervise_and_leave(server)
     written = [r.getMessage() for r in lines(caplog, logging.INFO)]
     assert [m for m in written if any(s in m for s in SOCKET_LINES)] == []
 
@@ -81,6 +83,51 @@ async def test_info_writes_ours_with_ids_and_not_the_protocols(
     assert connected.__dict__["client"].startswith("127.0.0.1:")
     assert disconnected.__dict__["code"] == 4010  # signed out
     assert [r for r in caplog.records if r.name == TRANSPORT.name] == []
+
+
+async def supervise_and_leave(server: Instance) -> None:
+    """S1 opens its view and closes it; returns once the server has ended the session."""
+    async with server.supervisor("S1"):
+        await until(lambda: len(server.runtime.hub.supervisors) == 1, 5,
+                    "the server opened S1's view")
+    await until(lambda: not server.runtime.hub.supervisors, 5, "the server ended S1's view")
+
+
+@pytest.mark.usefixtures("connection_logging")
+async def test_info_writes_a_supervisors_lines_as_an_agents(
+    server: Instance, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At info, a supervisor's view writes ``supervisor … connected`` and ``supervisor …
+    disconnected`` with the same fields as an agent's tab: role, subject, connection id,
+    client, instance, and at the close its code and reason."""
+    set_connection_logging("info")
+    await put_agent(server, "A1", team="T1")
+    caplog.clear()
+    await sign_in_and_out(server)
+    await supervise_and_leave(server)
+    ours = [r for r in lines(caplog, logging.INFO) if r.name == CONNECTIONS.name]
+    assert [r.getMessage().split(" (")[0] for r in ours] == [
+        "agent A1 connected", "agent A1 disconnected",
+        "supervisor S1 connected", "supervisor S1 disconnected"]
+    a_in, a_out, s_in, s_out = ours
+    ident = ("role", "subject", "connection_id", "client", "instance_id")
+    for line in ours:
+        assert all(line.__dict__[k] for k in ident)
+        assert line.__dict__["client"].startswith("127.0.0.1:")
+    assert [(r.__dict__["role"], r.__dict__["subject"]) for r in ours] == [
+        ("agent", "A1"), ("agent", "A1"), ("supervisor", "S1"), ("supervisor", "S1")]
+    assert s_in.__dict__["connection_id"] == s_out.__dict__["connection_id"]
+    assert s_in.__dict__["connection_id"] != a_in.__dict__["connection_id"]
+    assert s_in.getMessage() == (f"supervisor S1 connected (connection "
+                                 f"{s_in.__dict__['connection_id']} from "
+                                 f"{s_in.__dict__['client']})")
+    assert s_out.getMessage() == (f"supervisor S1 disconnected (connection "
+                                  f"{s_out.__dict__['connection_id']}, code "
+                                  f"{s_out.__dict__['code']}, disconnected)")
+    assert s_out.__dict__["reason"] == "disconnected"
+    assert a_out.__dict__["code"] == 4010 and a_out.__dict__["reason"] == "signed_out"
+    assert sorted(k for k in s_out.__dict__ if k in FIELDS) == sorted(
+        k for k in a_out.__dict__ if k in FIELDS and k != "agent_id")
 
 
 @pytest.mark.usefixtures("connection_logging")

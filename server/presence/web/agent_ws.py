@@ -37,12 +37,13 @@ from presence.defs.frames import (
 from presence.engine.records import Outcome
 from presence.logs import CONNECTIONS
 from presence.web.close_codes import CloseCode
+from presence.web.connection_lines import connected, disconnected
 from presence.web.peer import Peer
 from presence.web.reauth import renewed_identity
 from presence.web.rejoin import rejoin_if_reaped
 from presence.web.runtime import Runtime
 from presence.web.session import AgentSession
-from presence.web.sockets import client_of, refused, serve_socket
+from presence.web.sockets import refused, serve_socket
 
 log = logging.getLogger("presence.agent")
 
@@ -120,10 +121,7 @@ class AgentEndpoint:
         link.sent, link.sent_tag = out.state.stamp, out.tag
         link.welcomed()
         if CONNECTIONS.isEnabledFor(logging.INFO):  # off by default: no extra dict
-            client = client_of(peer.websocket)
-            CONNECTIONS.info("agent %s connected (connection %s from %s)", agent_id, conn_id,
-                             client, extra={"agent_id": agent_id, "connection_id": conn_id,
-                                            "instance_id": rt.instance_id, "client": client})
+            connected(peer.websocket, self.role, agent_id, conn_id, rt.instance_id)
 
     async def answer(self, rt: Runtime, link: AgentSession, cmd: AgentCommand) -> bytes | None:
         """:func:`_handle`, retried once when the socket's connection had been ended
@@ -138,11 +136,8 @@ class AgentEndpoint:
     async def close(self, rt: Runtime, link: AgentSession) -> None:
         agent_id, conn_id = AgentId(link.agent_id), ConnectionId(link.connection_id)
         if CONNECTIONS.isEnabledFor(logging.INFO):
-            code, reason = link.peer.close_code, link.close_reason
-            CONNECTIONS.info("agent %s disconnected (connection %s, code %s, %s)", agent_id,
-                             conn_id, code, reason, extra={
-                                 "agent_id": agent_id, "connection_id": conn_id,
-                                 "reason": reason, "code": code})
+            disconnected(link.peer.websocket, self.role, agent_id, conn_id, rt.instance_id,
+                         link.peer.close_code, link.close_reason)
         rt.hub.retire_agent(link)
         # Also after a sign-out: it already removed the connection (the disconnect is a
         # no-op then) but only this unindexes it from this instance.

@@ -156,6 +156,8 @@ class AgentSession(SocketSession):
 class SupervisorSession(SocketSession):
     """One supervisor socket: the live view of the agents it may watch."""
 
+    #: Names the socket in its connection log lines (decision 85); in no frame.
+    connection_id: str = ""
     #: It asked for batches (``?batch=1``): the events of one delivery go in one
     #: ``events`` frame instead of one frame each (decision 59).
     batched: bool = False

@@ -13,6 +13,7 @@ snapshot and the events after its cursor is harmless.
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 from starlette.websockets import WebSocket
@@ -33,8 +34,10 @@ from presence.defs.frames import (
     SignOutAgent,
     SupervisorCommand,
 )
+from presence.logs import CONNECTIONS
 from presence.store.replies import stream_position
 from presence.web.close_codes import CloseCode
+from presence.web.connection_lines import connected, disconnected
 from presence.web.events import event_of
 from presence.web.peer import Peer
 from presence.web.reauth import renewed_identity
@@ -96,18 +99,25 @@ class SupervisorEndpoint:
             peer.close(CloseCode.POLICY, "bad batch parameter")
             return None
         return SupervisorSession(peer=peer, identity=watcher, last_seen_at=rt.clock.now(),
-                                 batched=batched)
+                                 batched=batched, connection_id=secrets.token_hex(16))
 
     async def open(self, rt: Runtime, session: SupervisorSession, cursor: str | None) -> None:
         """Register the session (events now buffer), then send what it is missing."""
         rt.hub.add_supervisor(session)
         await start_feed(rt, session, cursor)
+        if CONNECTIONS.isEnabledFor(logging.INFO):  # off by default: no extra dict
+            connected(session.peer.websocket, self.role, session.identity.subject,
+                      session.connection_id, rt.instance_id)
 
     async def answer(self, rt: Runtime, session: SupervisorSession,
                      cmd: SupervisorCommand) -> bytes | None:
         return await _handle(rt, session, cmd)
 
     async def close(self, rt: Runtime, session: SupervisorSession) -> None:
+        if CONNECTIONS.isEnabledFor(logging.INFO):
+            disconnected(session.peer.websocket, self.role, session.identity.subject,
+                         session.connection_id, rt.instance_id, session.peer.close_code,
+                         session.close_reason)
         rt.hub.remove_supervisor(session)
 
 
