@@ -218,15 +218,15 @@ async def _handle(rt: Runtime, session: SupervisorSession,
         case ForcePresence(agent_id=agent_id, status_id=status_id, note=note, ref=ref):
             target = await _target(rt, session, agent_id)
             out = await rt.engine.force_presence(target, status_id, actor, note)
-            return frames.presence_ack(ref, out.state.presence)
+            return frames.presence_ack(ref, out.state.presence, out.presence_wire)
         case ForceNextPresence(agent_id=agent_id, status_id=status_id, ref=ref):
             target = await _target(rt, session, agent_id)
             out = await rt.engine.force_next_presence(target, status_id, actor)
-            return frames.presence_ack(ref, out.state.presence)
+            return frames.presence_ack(ref, out.state.presence, out.presence_wire)
         case SignOutAgent(agent_id=agent_id, note=note, ref=ref):
             target = await _target(rt, session, agent_id)
             out = await rt.engine.sign_out(target, Reason.SUPERVISOR, actor, note)
-            return frames.presence_ack(ref, out.state.presence)
+            return frames.presence_ack(ref, out.state.presence, out.presence_wire)
         case Auth():
             raise PresenceError(ErrorCode.INVALID_FIELD, "already authenticated")
         case Reauth(token=token, ref=ref):
