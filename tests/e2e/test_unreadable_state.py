@@ -46,3 +46,52 @@ async def test_an_unreadable_agent_is_shown_and_signs_in_again(
         recovered = server.runtime.metrics.registry.get_sample_value(
             "presence_state_recovered_total")
         assert recovered == 1
+
+
+async def test_a_tab_of_a_recovered_agent_reconnects_and_is_welcomed(
+    server: Instance, redis_client: Redis,
+) -> None:
+    """A tab open while its agent's state became unreadable is closed with 4013 (state
+    reset) when another sign-in rebuilds the agent; ``presence.client`` reconnects
+    after it and the tab gets a welcome to the rebuilt agent."""
+    async with asyncio.timeout(BOUND):
+        await put_agent(server, "A1", name="Ada", team="support")
+        welcomes: list[dict[str, object]] = []
+        once, twice = asyncio.Event(), asyncio.Event()
+
+        async def on_message(msg: dict[str, object]) -> None:
+            if msg.get("type") == "welcome":
+                welcomes.append(msg)
+                once.set()
+                if len(welcomes) == 2:
+                    twice.set()
+
+        tab = server.agent("A1")
+        closes: list[int | None] = []  # the close code each (re)open follows
+        opening = tab.open
+
+        async def open_noting_close() -> dict[str, object]:
+            closes.append(tab.close_code)
+            return await opening()
+
+        tab.open = open_noting_close  # type: ignore[method-assign]
+        running = asyncio.create_task(tab.run(on_message, base_delay=0.01, max_attempts=20))
+        try:
+            await once.wait()
+            await redis_client.hset(server.runtime.store.keys.state("A1"), "doc",
+                                    orjson.dumps({"v": 9, "p": {}}))
+            server.runtime.engine.forget(AgentId("A1"))
+            async with server.agent("A1") as other:
+                assert other.welcome["presence"]["reason"] == "sign_in"
+                done, _ = await asyncio.wait([running, asyncio.create_task(twice.wait())],
+                                             return_when=asyncio.FIRST_COMPLETED)
+                assert running not in done, f"the tab stopped: close {running.result()}"
+                assert closes == [None, 4013]
+                assert welcomes[1]["connection_id"] != welcomes[0]["connection_id"]
+                loaded = await server.runtime.store.load_agent(AgentId("A1"))
+                assert set(loaded.connections) == {welcomes[1]["connection_id"],
+                                                   other.welcome["connection_id"]}
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+            await tab.close()
