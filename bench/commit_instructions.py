@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import shutil
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -41,12 +42,13 @@ from presence.store.redis_store import RedisStore
 CONCURRENCY = 64
 
 
-async def _each(agents: int, change: object) -> None:
+async def _each(agents: int, change: Callable[[AgentId], Awaitable[object]]) -> None:
+    """``change`` of every agent, :data:`CONCURRENCY` at a time."""
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(i: int) -> None:
         async with gate:
-            await change(AgentId(f"A{i}"))  # type: ignore[operator]
+            await change(AgentId(f"A{i}"))
 
     await asyncio.gather(*(one(i) for i in range(agents)))
 

@@ -86,7 +86,7 @@ end
 -- JSON object; store/loaded.py finds such a doc unreadable too). Answered as a miss, so
 -- the caller recovers the agent (decision 82) instead of writing over it unseen.
 local doc = st[1]
-if doc and (string.byte(doc, 1) ~= 123 or string.byte(doc, -1) ~= 125) then
+if doc and (doc:byte(1) ~= 123 or doc:byte(-1) ~= 125) then
   return {0, doc, current, redis.pcall('HGETALL', KEYS[2]), profile, tag}
 end
 local hist = {}
