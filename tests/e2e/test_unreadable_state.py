@@ -95,3 +95,44 @@ async def test_a_tab_of_a_recovered_agent_reconnects_and_is_welcomed(
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
             await tab.close()
+
+
+async def test_the_work_of_a_recovered_agent_is_handed_back_over_the_api(
+    server: Instance, redis_client: Redis,
+) -> None:
+    """A1 holds an accepted item and an offered one when its state becomes unreadable;
+    its next sign-in recovers it: the old tab closes with 4013, the offer is withdrawn
+    once (A1 ranked last for it; the only agent, it is offered the item anew), the
+    accepted item stays A1's and is in its sessions."""
+    async with asyncio.timeout(BOUND):
+        await put_agent(server, "A1", name="Ada", team="T1", capacity_units=10)
+        async with server.admin() as http:
+            r = await http.put("/api/workstreams/chat", json={
+                "teams": ["T1"], "capacity": {"units": 1}, "notification_timeout": 30,
+                "allowed_presences": ["available", "busy"]})
+            assert r.status_code == 201, r.text
+            async with server.agent("A1") as tab:
+                for item in ("w1", "w2"):
+                    r = await http.post("/api/work-items", json={"workstream": "chat",
+                                                                  "id": item})
+                    assert r.status_code == 201, r.text
+                    offer = await tab.wait_for(lambda m: m["type"] == "offer")
+                    assert offer["work_item"]["id"] == item
+                    if item == "w1":
+                        await tab.request({"type": "accept", "offer_id": offer["offer_id"]})
+                state = server.runtime.store.keys.state("A1")
+                doc = orjson.loads(await redis_client.hget(state, "doc"))
+                assert doc["open_items"] == ["w1"]
+                await redis_client.hset(state, "doc", orjson.dumps({**doc, "grace_until": "x"}))
+                server.runtime.engine.forget(AgentId("A1"))
+                async with server.agent("A1") as again:
+                    assert await tab.wait_closed() == 4013
+                    await again.wait_for(lambda m: m["type"] == "sessions" and [
+                        s["work_item_id"] for s in m["sessions"]] == ["w1"])
+                    w1 = (await http.get("/api/work-items/w1")).json()
+                    w2 = (await http.get("/api/work-items/w2")).json()
+        assert (w1["state"], w1["agent_id"]) == ("assigned", "A1")
+        assert w2["excluded"] == ["A1"]
+        assert [(h["event"], h.get("offer_id")) for h in w2["history"]] == [
+            ("queued", None), ("offered", "chat~w2~1"), ("withdrawn", "chat~w2~1"),
+            ("offered", "chat~w2~2")]
