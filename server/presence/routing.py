@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from presence import frames
+from presence import frames, work_repair
 from presence.clock import Clock
 from presence.core import work
 from presence.core.errors import ErrorCode, PresenceError
@@ -63,6 +63,8 @@ class Router:
         self.metrics: Metrics | None = None
         engine.listeners.append(self.on_agent_changed)
         engine.expiry_listeners.append(self.on_grace_expired)
+        engine.recovery_listeners.append(
+            lambda agent_id, held: self._spawn(work_repair.hand_back(self, agent_id, held)))
 
     # --- helpers ---
 
@@ -86,7 +88,8 @@ class Router:
         """Send a frame (from :mod:`presence.frames`) to the agent's tabs everywhere."""
         await self.store.direct(agent_id, frame)
 
-    async def _push_sessions(self, agent_id: str) -> None:
+    async def push_sessions(self, agent_id: str) -> None:
+        """Send the agent's tabs its open work items (its ``sessions``)."""
         state, _ = await self.engine.get(AgentId(agent_id))
         await self._send(agent_id, frames.sessions(await self.sessions(state.open_items)))
 
@@ -252,7 +255,7 @@ class Router:
         if self.metrics:
             self.metrics.offers.labels(OfferOutcome.ACCEPTED.value).inc()
         await self._send(agent_id, frames.offer_closed(offer_id, OfferOutcome.ACCEPTED))
-        await self._push_sessions(agent_id)
+        await self.push_sessions(agent_id)
         return WorkView(accepted, ws)
 
     async def reject(self, agent_id: str, offer_id: str, reason: str) -> None:
@@ -285,17 +288,10 @@ class Router:
             for item_id in await self.store.due_applying(ws.id, now):
                 item = await self.store.load(ws.id, item_id)
                 if item is not None and item.agent_id:
-                    agent = AgentId(item.agent_id)
                     log.warning("repairing the agent side of work item %s", item_id)
-                    if item.state is ItemState.ASSIGNED:
-                        await self.engine.work_changed(agent, WorkChangeKind.ACCEPTED,
-                                                       item.load, item_id)
-                        item = await self.store.load(ws.id, item_id)
-                    if item is not None and item.state is not ItemState.ASSIGNED:
-                        await self.engine.work_changed(agent, WorkChangeKind.CLOSED,
-                                                       item.load, item_id)
+                    await work_repair.reapply(self, item)
                     repaired += 1
-                    await self._push_sessions(agent)
+                    await self.push_sessions(item.agent_id)
                 await self.store.applied(ws.id, item_id)
         return repaired
 
@@ -370,7 +366,7 @@ class Router:
             await self.engine.work_changed(AgentId(holder), WorkChangeKind.CLOSED,
                                            item.load, item_id)
             await self.store.applied(ws_id, item_id)
-            await self._push_sessions(holder)
+            await self.push_sessions(holder)
         elif item.state is ItemState.OFFERED and item.agent_id and item.offer_id:
             await self.store.release(item.agent_id, item.offer_id)
             await self._send(item.agent_id,

@@ -3,7 +3,7 @@
 // tests/unit/test_close_codes.py fails when this list and that one differ.
 
 /** Codes after which the client reconnects with backoff and jitter (1006 = abnormal). */
-export const RECONNECT_CODES = new Set([1001, 1006, 1011, 1012, 1013, 4020, 4021]);
+export const RECONNECT_CODES = new Set([1001, 1006, 1011, 1012, 1013, 4013, 4020, 4021]);
 
 /**
  * Whether a socket closed with `code` should be reopened.

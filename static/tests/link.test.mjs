@@ -23,7 +23,7 @@ test('full jitter spreads delays over [0, ceiling)', () => {
 });
 
 test('reconnect codes follow the server table (1006 included)', () => {
-  for (const code of [1001, 1006, 1011, 1012, 1013, 4020, 4021]) assert.ok(shouldReconnect(code), code);
+  for (const code of [1001, 1006, 1011, 1012, 1013, 4013, 4020, 4021]) assert.ok(shouldReconnect(code), code);
   for (const code of [1000, 4001, 4003, 4004, 4005, 4010, 4023]) assert.ok(!shouldReconnect(code), code);
 });
 
@@ -52,6 +52,13 @@ test('a sign-out close stops for good and says why', () => {
   assert.equal(link.stop.title, 'Signed out');
   assert.equal(link.retryAt, null);
   assert.equal(linkClosed(link, 1012, '', 5), link, 'a stopped link stays stopped');
+});
+
+test('a state-reset close (4013) schedules a reconnect instead of stopping', () => {
+  const link = linkClosed(linkOnline(linkConnecting(initialLink())), 4013,
+    'state reset; reconnect', 10_000, () => 0.5);
+  assert.deepEqual([link.phase, link.attempt, link.retryAt, link.stop ?? null],
+    ['reconnecting', 1, 10_250, null]);
 });
 
 test('an auth failure asks for a new token', () => {

@@ -103,3 +103,19 @@ test('a sign-out close (4010) stops without reconnecting', async () => {
   assert.equal(links.at(-1), 'stopped');
   assert.equal(client.link.stop.code, 4010);
 });
+
+test('a state-reset close (4013) reconnects and signs in again with the token', async () => {
+  const { client, ws, links } = await signedIn();
+  ws.drop(4013);
+  assert.equal(links.at(-1), 'reconnecting');
+  assert.equal(client.link.stop ?? null, null);
+  client.retryNow();
+  await new Promise((r) => queueMicrotask(r));
+  const again = ScriptedSocket.last;
+  assert.notEqual(again, ws, 'a new socket was opened');
+  assert.deepEqual(again.sent[0], { type: 'auth', token: 'T' });
+  again.push({ ...welcome, connection_id: 'c2', presence: P('offline', 1) });
+  assert.equal(links.at(-1), 'online');
+  assert.equal(client.state.presence.status_id, 'offline');
+  client.stop();
+});

@@ -46,3 +46,93 @@ async def test_an_unreadable_agent_is_shown_and_signs_in_again(
         recovered = server.runtime.metrics.registry.get_sample_value(
             "presence_state_recovered_total")
         assert recovered == 1
+
+
+async def test_a_tab_of_a_recovered_agent_reconnects_and_is_welcomed(
+    server: Instance, redis_client: Redis,
+) -> None:
+    """A tab open while its agent's state became unreadable is closed with 4013 (state
+    reset) when another sign-in rebuilds the agent; ``presence.client`` reconnects
+    after it and the tab gets a welcome to the rebuilt agent."""
+    async with asyncio.timeout(BOUND):
+        await put_agent(server, "A1", name="Ada", team="support")
+        welcomes: list[dict[str, object]] = []
+        once, twice = asyncio.Event(), asyncio.Event()
+
+        async def on_message(msg: dict[str, object]) -> None:
+            if msg.get("type") == "welcome":
+                welcomes.append(msg)
+                once.set()
+                if len(welcomes) == 2:
+                    twice.set()
+
+        tab = server.agent("A1")
+        closes: list[int | None] = []  # the close code each (re)open follows
+        opening = tab.open
+
+        async def open_noting_close() -> dict[str, object]:
+            closes.append(tab.close_code)
+            return await opening()
+
+        tab.open = open_noting_close  # type: ignore[method-assign]
+        running = asyncio.create_task(tab.run(on_message, base_delay=0.01, max_attempts=20))
+        try:
+            await once.wait()
+            await redis_client.hset(server.runtime.store.keys.state("A1"), "doc",
+                                    orjson.dumps({"v": 9, "p": {}}))
+            server.runtime.engine.forget(AgentId("A1"))
+            async with server.agent("A1") as other:
+                assert other.welcome["presence"]["reason"] == "sign_in"
+                done, _ = await asyncio.wait([running, asyncio.create_task(twice.wait())],
+                                             return_when=asyncio.FIRST_COMPLETED)
+                assert running not in done, f"the tab stopped: close {running.result()}"
+                assert closes == [None, 4013]
+                assert welcomes[1]["connection_id"] != welcomes[0]["connection_id"]
+                loaded = await server.runtime.store.load_agent(AgentId("A1"))
+                assert set(loaded.connections) == {welcomes[1]["connection_id"],
+                                                   other.welcome["connection_id"]}
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+            await tab.close()
+
+
+async def test_the_work_of_a_recovered_agent_is_handed_back_over_the_api(
+    server: Instance, redis_client: Redis,
+) -> None:
+    """A1 holds an accepted item and an offered one when its state becomes unreadable;
+    its next sign-in recovers it: the old tab closes with 4013, the offer is withdrawn
+    once (A1 ranked last for it; the only agent, it is offered the item anew), the
+    accepted item stays A1's and is in its sessions."""
+    async with asyncio.timeout(BOUND):
+        await put_agent(server, "A1", name="Ada", team="T1", capacity_units=10)
+        async with server.admin() as http:
+            r = await http.put("/api/workstreams/chat", json={
+                "teams": ["T1"], "capacity": {"units": 1}, "notification_timeout": 30,
+                "allowed_presences": ["available", "busy"]})
+            assert r.status_code == 201, r.text
+            async with server.agent("A1") as tab:
+                for item in ("w1", "w2"):
+                    r = await http.post("/api/work-items", json={"workstream": "chat",
+                                                                  "id": item})
+                    assert r.status_code == 201, r.text
+                    offer = await tab.wait_for(lambda m: m["type"] == "offer")
+                    assert offer["work_item"]["id"] == item
+                    if item == "w1":
+                        await tab.request({"type": "accept", "offer_id": offer["offer_id"]})
+                state = server.runtime.store.keys.state("A1")
+                doc = orjson.loads(await redis_client.hget(state, "doc"))
+                assert doc["open_items"] == ["w1"]
+                await redis_client.hset(state, "doc", orjson.dumps({**doc, "grace_until": "x"}))
+                server.runtime.engine.forget(AgentId("A1"))
+                async with server.agent("A1") as again:
+                    assert await tab.wait_closed() == 4013
+                    await again.wait_for(lambda m: m["type"] == "sessions" and [
+                        s["work_item_id"] for s in m["sessions"]] == ["w1"])
+                    w1 = (await http.get("/api/work-items/w1")).json()
+                    w2 = (await http.get("/api/work-items/w2")).json()
+        assert (w1["state"], w1["agent_id"]) == ("assigned", "A1")
+        assert w2["excluded"] == ["A1"]
+        assert [(h["event"], h.get("offer_id")) for h in w2["history"]] == [
+            ("queued", None), ("offered", "chat~w2~1"), ("withdrawn", "chat~w2~1"),
+            ("offered", "chat~w2~2")]

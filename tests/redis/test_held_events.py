@@ -152,3 +152,26 @@ async def test_an_event_a_welcomed_tab_or_a_supervisor_needs_is_parsed_at_once(
         == ["AgentEvent"]
     assert [m["text"] for _, m in log] == [
         frames.presence(frames.presence_of(body("A1", 1)["agent"])).decode()]
+
+
+async def test_a_state_reset_closes_the_tab_with_a_code_that_reconnects(
+    redis_client: Redis, key_prefix: str
+) -> None:
+    """An event whose ``ended`` lists a welcomed tab closes it with 4013 (state reset,
+    reconnect) when it says ``ended_by: state_reset``, and with 4010 (signed out) without
+    it — what every event of a sign-out, and of an older writer, says."""
+    async with asyncio.timeout(BOUND):
+        for ended_by, code, reason in ((None, CloseCode.SIGNED_OUT, "signed out"),
+                                       ("state_reset", CloseCode.STATE_RESET,
+                                        "state reset; reconnect")):
+            hub = make_hub(redis_client, key_prefix)
+            log: Log = []
+            link = await tab(hub, log)
+            link.welcomed()
+            event = body("A1", 2, ended=("c1",))
+            if ended_by is not None:
+                event["ended_by"] = ended_by
+            hub.take(channel(hub), message("6-0", event))
+            await settle()
+            assert link.peer.close_code == code
+            assert log[-1][1] == {"type": "websocket.close", "code": code, "reason": reason}

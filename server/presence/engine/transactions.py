@@ -43,6 +43,10 @@ Listener = Callable[[Outcome], Awaitable[None]]
 #: Told of agents whose prepared grace expiry Redis committed (decision 64): no Outcome
 #: is built for them (that is the Python work the prepared expiry saves).
 ExpiryListener = Callable[[list[AgentId]], Awaitable[None]]
+#: Told of an agent whose unreadable state this instance rebuilt (decision 82), with the
+#: work item ids the unreadable document still named: routing hands its work back.
+#: Called once per recovery; it must not wait for the agent's next change.
+RecoveryListener = Callable[[AgentId, tuple[str, ...]], None]
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 32
@@ -64,6 +68,8 @@ class Transactions:
         self.listeners: list[Listener] = []
         #: Called with the agents of each batch of prepared grace expiries committed.
         self.expiry_listeners: list[ExpiryListener] = []
+        #: Called with each agent this instance recovered (decision 82).
+        self.recovery_listeners: list[RecoveryListener] = []
         self.metrics: Metrics | None = None
         self._cache: dict[AgentId, AgentRecord] = {}
 
@@ -80,6 +86,13 @@ class Transactions:
                 await listener(agent_ids)
             except Exception:
                 log.exception("expiry listener failed for %d agents", len(agent_ids))
+
+    def _notify_recovered(self, agent_id: AgentId, held: tuple[str, ...]) -> None:
+        for listener in self.recovery_listeners:
+            try:
+                listener(agent_id, held)
+            except Exception:
+                log.exception("recovery listener failed for %s", agent_id)
 
     # --- the copies: the record of each agent's last commit here (LRU) ---
 
@@ -243,6 +256,8 @@ class Transactions:
             request = replace(commit_request(record, transition, now,
                                              ends_connections=bool(loaded.connections)),
                               idle_touch=True, idle_due_at=None)
+            # Its tabs reconnect to the rebuilt state, not signed out (decision 82).
+            request.event["ended_by"] = recovery.ENDED_BY_RESET
             tag = await self._timed("commit", self.store.recover(request, loaded, exc.cause))
             if tag is not None:
                 log.error("agent %s: stored state unreadable (%s); kept in %s and recovered "
@@ -250,6 +265,7 @@ class Transactions:
                           self.store.keys.quarantine(agent_id))
                 if self.metrics:
                     self.metrics.state_recovered.inc()
+                self._notify_recovered(agent_id, recovery.held_items(loaded.doc))
                 return AgentRecord(transition.state, loaded.profile, loaded.profile_raw, tag)
             loaded = await self._timed("load", self.store.load_agent(agent_id))
             try:

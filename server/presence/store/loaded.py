@@ -129,6 +129,9 @@ def loaded(reply: list[Any]) -> LoadedAgent:
             if not isinstance(parsed, dict):
                 problem = f"doc is a JSON {type(parsed).__name__}, not an object"
                 parsed = None
+            elif doc[0] != 123 or doc[-1] != 125:
+                # What commit_agent.lua checks of a doc it commits over (decision 82).
+                problem = "doc does not begin with '{' and end with '}'"
     try:
         number = int(version)
     except (TypeError, ValueError):

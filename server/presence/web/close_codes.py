@@ -28,6 +28,9 @@ class CloseCode(IntEnum):
     SIGNED_OUT = 4010
     REPLACED = 4011
     REVOKED = 4012
+    #: The agent's stored state could not be read and was rebuilt (decision 82): the
+    #: tab reconnects and signs in to the rebuilt state.
+    STATE_RESET = 4013
     HEARTBEAT_TIMEOUT = 4020
     SLOW_CONSUMER = 4021
     RATE_LIMITED = 4022
@@ -43,6 +46,7 @@ RECONNECT: frozenset[CloseCode] = frozenset(
         CloseCode.TRY_AGAIN_LATER,
         CloseCode.HEARTBEAT_TIMEOUT,
         CloseCode.SLOW_CONSUMER,
+        CloseCode.STATE_RESET,
     }
 )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from presence import frames
 from presence.core.epochs import Stamp, wire_stamp
+from presence.core.recovery import ENDED_BY_RESET
 from presence.core.slot_init import slot_init
 from presence.store.replies import stream_position
 from presence.web.peer import TextFrame
@@ -31,6 +32,10 @@ class AgentEvent:
     stamp: Stamp
     team: str | None
     position: tuple[int, int]
+    #: The ``ended`` connections were ended by a rebuild of the agent's unreadable state
+    #: (``"ended_by": "state_reset"``, decision 82), not by a sign-out: their tabs are
+    #: closed with a code that reconnects.
+    reset: bool = False
     #: The frames of this event, made on first use (see :meth:`tab_frame`).
     _tab_frame: TextFrame | None = field(default=None, repr=False)
     _supervisor_frame: TextFrame | None = field(default=None, repr=False)
@@ -72,4 +77,4 @@ def event_of(shard: int, stream_id: str, body: dict[str, Any]) -> AgentEvent:
     return AgentEvent(shard, stream_id, agent, bool(body["presence_changed"]),
                       tuple(body.get("ended", ())), str(agent["agent_id"]),
                       int(agent["version"]), wire_stamp(agent), agent.get("team"),
-                      stream_position(stream_id))
+                      stream_position(stream_id), body.get("ended_by") == ENDED_BY_RESET)

@@ -127,11 +127,16 @@ class AgentSession(SocketSession):
     def receive(self, event: AgentEvent) -> None:
         """What an event of the agent does to this tab (the hub's delivery): a presence
         change or a new epoch (a repair after lost writes, decision 38) is sent, or
-        buffered before the welcome; a sign-out that ended this connection closes it."""
+        buffered before the welcome; a sign-out that ended this connection closes it
+        (4010), and so does a rebuild of the agent's unreadable state, with a code the
+        client reconnects after (4013, decision 82)."""
         if event.presence_changed or event.stamp[0] > 0:
             self.deliver(event)
         if self.connection_id in event.ended:
-            self.peer.close(CloseCode.SIGNED_OUT, "signed out")
+            if event.reset:
+                self.peer.close(CloseCode.STATE_RESET, "state reset; reconnect")
+            else:
+                self.peer.close(CloseCode.SIGNED_OUT, "signed out")
 
     def settle(self, tag: str = "") -> int:
         """Parse the events held for this tab (:class:`HeldEvent`) in their place in the

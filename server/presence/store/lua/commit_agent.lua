@@ -52,7 +52,9 @@
 --
 -- A state key of another type, a version that is no number or a connections key of
 -- another type are answered as a miss whose agent the caller finds unreadable (the error
--- reply in the doc or connections place; decision 75): nothing is written.
+-- reply in the doc or connections place; decision 75): nothing is written. So is a doc
+-- that does not begin with '{' and end with '}', also when the version and tag match
+-- (decision 82).
 --
 -- Returns {1, new version, events stream id (the new tag)}, or on conflict
 -- {0, doc or false, current version, {conn, instance, ...}, profile or false, tag}, or
@@ -78,6 +80,14 @@ if current ~= tonumber(ARGV[1]) or tag ~= ARGV[15] or profile ~= ARGV[14] then
     return {2, st[1], shown, redis.pcall('HGETALL', KEYS[2]), profile, tag}
   end
   return {0, st[1], shown, redis.pcall('HGETALL', KEYS[2]), profile, tag}
+end
+-- The caller's copy is current, so it decided without reading the stored doc: one that
+-- does not begin with '{' and end with '}' was not written by a commit (every doc is a
+-- JSON object; store/loaded.py finds such a doc unreadable too). Answered as a miss, so
+-- the caller recovers the agent (decision 82) instead of writing over it unseen.
+local doc = st[1]
+if doc and (doc:byte(1) ~= 123 or doc:byte(-1) ~= 125) then
+  return {0, doc, current, redis.pcall('HGETALL', KEYS[2]), profile, tag}
 end
 local hist = {}
 for i = 20, #ARGV do
