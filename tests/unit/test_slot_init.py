@@ -150,3 +150,16 @@ def test_a_class_of_another_layout_gets_no_twin_and_keeps_the_setters() -> None:
         assert made.n == 3 and replace(made, n=4).n == 4
         with pytest.raises(dataclasses.FrozenInstanceError):
             made.n = 5  # type: ignore[misc]
+
+
+def test_a_plain_subclass_keeps_its_class_when_built_by_the_twin_init() -> None:
+    """An instance of a subclass that inherits the init is built as that subclass."""
+    fast = _sample(True)
+
+    class Sub(fast):  # type: ignore[misc, valid-type]
+        __slots__ = ()
+
+    made = Sub(1, "x")
+    assert type(made) is Sub and (made.a, made.b, made.c, made.d) == (1, "x", [], 4)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.a = 2

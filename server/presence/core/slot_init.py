@@ -108,8 +108,12 @@ def slot_init(cls: C) -> C:
         (keyword if f.kw_only else params).append(param)
     if twin is None:  # each field through its slot's setter
         body += [f"    _s{i}(self, {f.name})" for i, f in enumerate(fields)]
-    else:  # plain stores while the instance is its twin (decision 83)
-        body += ["    _enter(self, '__class__', _Twin)",
+    else:  # plain stores while the instance is its twin (decision 83); a subclass's
+        # instance (another class to come back to) goes through the setters
+        body += ["    if type(self) is not _Cls:",
+                 *(f"        _s{i}(self, {f.name})" for i, f in enumerate(fields)),
+                 "        return",
+                 "    _enter(self, '__class__', _Twin)",
                  *(f"    self.{f.name} = {f.name}" for f in fields),
                  "    self.__class__ = _Cls"]
     signature = ", ".join(["self", *params, *(["*", *keyword] if keyword else [])])
