@@ -36,6 +36,10 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+#: Each role by its value, as a token's ``role`` claim names it.
+_ROLES: dict[object, Role] = {role.value: role for role in Role}
+
+
 @slot_init
 @dataclass(frozen=True, slots=True)
 class Identity:
@@ -205,9 +209,9 @@ class TokenService:
         nbf = claims.get("nbf")
         if nbf is not None and not isinstance(nbf, int | float):
             raise PresenceError(ErrorCode.AUTH_FAILED, "token not yet valid")
-        try:
-            role = Role(claims["role"])
-        except ValueError:
+        try:  # a dict lookup rather than Role(...)'s Python-level search (decision 83)
+            role = _ROLES[claims["role"]]
+        except (KeyError, TypeError):  # (TypeError: a JSON list or object, unhashable)
             raise PresenceError(ErrorCode.AUTH_FAILED, "unknown role in token") from None
         sub = claims["sub"]
         if not isinstance(sub, str) or not sub:

@@ -126,7 +126,7 @@ def welcome(*, at: float, agent_id: str, name: str, connection_id: str, presence
         "heartbeat": heartbeat.to_wire(),
         "grace_period": grace_period,
         "sessions": [view.summary() for view in sessions],
-        "offers": [_offer(view) for view in offers],
+        "offers": [offer_wire(view) for view in offers],
         "activity_interval": activity_interval,
     })
 
@@ -141,7 +141,8 @@ def statuses(picker: list[Wire]) -> bytes:
     return _dump({"type": "statuses", "statuses": picker})
 
 
-def _offer(view: WorkView) -> Wire:
+def offer_wire(view: WorkView) -> Wire:
+    """An offer as sent on its own (``offer``) and in a welcome's ``offers``."""
     item = view.item
     return {
         "type": "offer",
@@ -152,7 +153,7 @@ def _offer(view: WorkView) -> Wire:
 
 
 def offer(view: WorkView) -> bytes:
-    return _dump(_offer(view))
+    return _dump(offer_wire(view))
 
 
 def offer_closed(offer_id: str, outcome: OfferOutcome) -> bytes:

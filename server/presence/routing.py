@@ -186,9 +186,10 @@ class Router:
             return
         # A change can only make this agent eligible: route only the workstreams it could
         # now take an item of (an agent going Away or Busy costs no routing at all).
-        me = Candidate(state, outcome.profile)
-        eligible = [ws.id for ws in self.config.org.workstreams_of(outcome.profile)
-                    if presence_allows(me, ws) and has_capacity(me, ws)]
+        streams = self.config.org.workstreams_of(outcome.profile)
+        me = Candidate(state, outcome.profile) if streams else None  # none: nothing to route
+        eligible = [ws.id for ws in streams
+                    if me is not None and presence_allows(me, ws) and has_capacity(me, ws)]
         if expired or eligible:
             # A connect after the deadline but before the sweep recorded the expiry
             # itself: withdraw first, then route for the new session.

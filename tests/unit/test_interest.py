@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from presence.core.interest import (
+    _PLAIN,
     HEADER_KEY,
     Watchers,
+    _plain,
     encode_header,
     read_header,
     wanted,
@@ -75,3 +79,11 @@ def test_an_event_is_wanted_for_a_local_tab_or_a_watching_supervisor() -> None:
     assert not wanted("A2", b"T2", tabs, t1)          # neither
     assert not wanted("A2", b"", tabs, t1)            # no team: only every-team watchers
     assert wanted("A2", b"", {}, Watchers(True))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x17F), max_size=8)
+       | st.sampled_from(["", " ", '"', "\\", "\x7f", "A-1", "é", "a b", "!~[]#"]))
+def test_the_plain_check_agrees_with_the_header_pattern(value: str) -> None:
+    """An id goes into a header exactly when the pattern _PLAIN matches it whole."""
+    assert _plain(value) is (_PLAIN.fullmatch(value) is not None)

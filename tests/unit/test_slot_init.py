@@ -12,7 +12,7 @@ import pytest
 from presence import auth, frames
 from presence.core import capacity, decisions, model, rules, workstreams
 from presence.core.copying import replace
-from presence.core.slot_init import slot_init
+from presence.core.slot_init import layout_twin, slot_init
 from presence.engine import records
 from presence.store import agents, loaded
 from presence.web import events, session, sockets
@@ -105,3 +105,61 @@ def test_a_class_it_cannot_serve_is_left_unchanged() -> None:
 def test_the_hot_values_have_a_slot_init(cls: type) -> None:
     """Each value a sign-in builds is given the slot init, not left on the slow one."""
     assert cls.__init__.__code__.co_filename == f"<slot_init {cls.__qualname__}>"
+
+
+@pytest.mark.parametrize("cls", HOT, ids=lambda c: c.__qualname__)
+def test_the_hot_values_fill_a_layout_twin(cls: type) -> None:
+    """Each hot value is built through its layout twin and its copier too (decision 83)."""
+    assert layout_twin(cls) is not None
+    assert "_Twin" in cls.__init__.__code__.co_names or "_Twin" in (
+        cls.__init__.__globals__)
+
+
+def test_a_twin_built_instance_is_an_ordinary_frozen_instance() -> None:
+    """Built or copied through the twin: the class itself, frozen, equal, hashable."""
+    fast = _sample(True)
+    made = fast(1, "x", [2], d=5)
+    assert type(made) is fast and layout_twin(fast) is not None
+    assert dataclasses.astuple(made) == (1, "x", [2], 5, ())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.a = 2
+    copied = replace(made, b="y", e=(1,))
+    assert type(copied) is fast and copied == fast(1, "y", [2], d=5, e=(1,))
+    presence = model.AgentState.initial(model.AgentId("A1"), 1.0).presence
+    assert hash(replace(presence)) == hash(presence) and replace(presence) == presence
+
+
+def test_a_class_of_another_layout_gets_no_twin_and_keeps_the_setters() -> None:
+    """A subclass, or slots beyond the fields (a weakref slot), use the slot setters."""
+
+    @dataclasses.dataclass(frozen=True, slots=True, weakref_slot=True)
+    class Weak:
+        n: int
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Base:
+        n: int
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Child(Base):
+        m: int = 0
+
+    for cls in (Weak, Child):
+        assert layout_twin(cls) is None
+        made = slot_init(cls)(3)
+        assert made.n == 3 and replace(made, n=4).n == 4
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            made.n = 5  # type: ignore[misc]
+
+
+def test_a_plain_subclass_keeps_its_class_when_built_by_the_twin_init() -> None:
+    """An instance of a subclass that inherits the init is built as that subclass."""
+    fast = _sample(True)
+
+    class Sub(fast):  # type: ignore[misc, valid-type]
+        __slots__ = ()
+
+    made = Sub(1, "x")
+    assert type(made) is Sub and (made.a, made.b, made.c, made.d) == (1, "x", [], 4)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.a = 2

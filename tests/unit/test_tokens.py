@@ -193,3 +193,19 @@ def test_a_secret_that_is_a_public_key_is_refused_at_every_use() -> None:
     assert first == plain_refusal(token, PEM_SECRET)
     assert "asymmetric key" in first
     assert refused(service, token) == first
+
+
+@pytest.mark.parametrize("role", ["agent", "supervisor", "admin", "AGENT", "", 1, 0.5, True,
+                                  ["agent"], {"role": "agent"}])
+def test_a_role_claim_of_any_json_type_is_read_as_role_would_read_it(role: Any) -> None:
+    """A role's value gives that role; anything else (another case, a list, an object) is
+    refused as an unknown role, never an unexpected error."""
+    try:
+        expected: Role | None = Role(role)
+    except ValueError:
+        expected = None
+    token = forge(role=role)
+    if expected is None:
+        assert "unknown role" in refused(TokenService(SECRET), token)
+    else:
+        assert TokenService(SECRET).verify(token, NOW).role is expected

@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from presence.core.slot_init import slot_setters
+from presence.core.slot_init import layout_twin, slot_setters
 
 T = TypeVar("T")
 
@@ -44,6 +44,21 @@ def _copier(cls: type, names: tuple[str, ...]) -> Copier:
     """``copy(obj, changes)``: a new ``cls`` with every field of ``obj``, then
     ``changes`` (already checked to name fields) set over them."""
     scope: dict[str, Any] = {"_new": object.__new__, "_set": _set, "cls": cls}
+    twin = layout_twin(cls)
+    if twin is not None:  # plain stores into its layout twin, then the class (decision 83)
+        scope["_Twin"] = twin
+        source = "\n".join([
+            "def copy(obj, changes):",
+            "    new = _new(_Twin)",
+            *(f"    new.{name} = obj.{name}" for name in names),
+            "    for name, value in changes.items():",
+            "        setattr(new, name, value)",
+            "    new.__class__ = cls",
+            "    return new",
+        ])
+        exec(source, scope)  # the source names nothing but the dataclass's own fields
+        twin_copy: Copier = scope["copy"]
+        return twin_copy
     # Each field through its slot's setter when it has one (decision 74), else by name.
     setters = slot_setters(cls, names)
     if setters is None:
@@ -79,7 +94,7 @@ def replace(obj: T, /, **changes: Any) -> T:
     if plain is None:
         return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
     known, copy = plain
-    if not known.issuperset(changes):
+    if not changes.keys() <= known:  # no set built (decision 83)
         unknown = sorted(set(changes) - known)
         raise TypeError(f"{cls.__name__} has no field {unknown[0]!r}")
     new: T = copy(obj, changes)

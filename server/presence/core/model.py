@@ -89,8 +89,9 @@ class Presence:
             "agent_id": self.agent_id,
             "status_id": self.status_id,
             "text": self.text,
-            "base": self.base.value,
-            "source": self.source.value,
+            # ``_value_``: the member's value without enum's property call (decision 83).
+            "base": self.base._value_,
+            "source": self.source._value_,
             "reason": self.reason,
             "since": to_ms(self.since_at),
             "version": self.version,
@@ -183,8 +184,8 @@ class AgentProfile:
                 units=d.get("capacity_units"),
                 profiles=tuple(
                     ProfileConfig(p["id"], int(p["max"]), bool(p.get("blocking", False)))
-                    for p in d.get("profiles", ())
-                ),
+                    for p in profiles
+                ) if (profiles := d.get("profiles", ())) else (),
             ),
             custom_statuses=tuple(d.get("custom_statuses", ())),
             session_limit=int(d.get("session_limit", 10)),
@@ -257,13 +258,15 @@ class AgentState:
         actor: str | None = None,
         note: str | None = None,
         keep_next: bool = True,
+        number: int | None = None,
         **fields: Any,
     ) -> AgentState:
         """A copy showing ``status``; ``since`` moves only if status or source changed —
         a restored status taken over by the rules it behaves as (``source`` equal to
         ``behaves_as``) is no change of source: its time in status goes on (decision 45).
-        The pending next status is kept unless ``keep_next`` is false. ``fields``: other
-        fields of the copy changed with it (one copy rather than two)."""
+        The pending next status is kept unless ``keep_next`` is false. ``number``: the
+        presence's version (kept without it). ``fields``: other fields of the copy
+        changed with it (one copy rather than two)."""
         old = self.presence
         status_id = status.id if isinstance(status, Status) else status.status_id
         same = old.status_id == status_id and (
@@ -278,7 +281,7 @@ class AgentState:
             source=source,
             reason=reason,
             since_at=old.since_at if same else now,
-            version=old.version,
+            version=old.version if number is None else number,
             actor=actor,
             epoch=old.epoch,
 
@@ -303,7 +306,7 @@ class AgentState:
     def _doc(self, c: Captured | None, wire: dict[str, Any]) -> dict[str, Any]:
         return {
             "presence": wire,
-            "behaves_as": self.behaves_as.value,
+            "behaves_as": self.behaves_as._value_,
             "signed_in": self.signed_in,
             "captured": None
             if c is None

@@ -66,6 +66,10 @@ def status_from_json(d: Mapping[str, Any]) -> Status:
     )
 
 
+#: Answers :meth:`OrgConfig.default_for` keeps per snapshot at most (then starts again).
+MAX_KEPT_DEFAULTS = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class OrgConfig:
     """Statuses, teams and the global default, as one immutable snapshot."""
@@ -78,6 +82,13 @@ class OrgConfig:
     idle_away_after: int = 0
     #: Time-in-status thresholds by status id or base (core/thresholds.py).
     thresholds: Mapping[str, Threshold] = field(default_factory=dict)
+    #: :meth:`default_for`'s answers by the profile's default status and team, each
+    #: resolved once per snapshot (decision 83: every first sign-in asks).
+    _defaults: dict[tuple[str | None, str | None], Status] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+    #: :meth:`idle_after_for`'s answers by team for profiles without their own.
+    _idle_afters: dict[tuple[None, str | None], int] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def workstreams_of(self, profile: AgentProfile) -> list[Workstream]:
         """Workstreams the agent is a member of (directly or through its team)."""
@@ -103,6 +114,17 @@ class OrgConfig:
     def idle_after_for(self, profile: AgentProfile) -> int:
         """The agent's ``idle_away_after`` (decision 43): the agent's, else its team's,
         else the global one; ``0`` is off."""
+        if profile.idle_away_after is not None:
+            return profile.idle_away_after
+        key = (None, profile.team)  # kept per team, as defaults are (decision 83)
+        found = self._idle_afters.get(key)
+        if found is None:
+            if len(self._idle_afters) >= MAX_KEPT_DEFAULTS:
+                self._idle_afters.clear()
+            found = self._idle_afters[key] = self._resolved_idle_after(profile)
+        return found
+
+    def _resolved_idle_after(self, profile: AgentProfile) -> int:
         team = self.team_of(profile)
         for value in (profile.idle_away_after, team.idle_away_after if team else None):
             if value is not None:
@@ -112,7 +134,15 @@ class OrgConfig:
     def default_for(self, profile: AgentProfile) -> Status:
         """The agent's default presence: agent, team, global, else Available (SPEC §4.1).
         A default naming an unknown or disabled status is skipped."""
+        key = (profile.default_status, profile.team)
+        found = self._defaults.get(key)
+        if found is None:
+            if len(self._defaults) >= MAX_KEPT_DEFAULTS:
+                self._defaults.clear()
+            found = self._defaults[key] = self._resolved_default(profile)
+        return found
 
+    def _resolved_default(self, profile: AgentProfile) -> Status:
         def usable(sid: str | None) -> Status | None:
             s = self.catalog.get(sid) if sid else None
             return s if s is not None and not s.disabled and s.base is not Base.INACTIVE else None

@@ -64,11 +64,12 @@ def _finish(before: AgentState, after: AgentState, *extra: AgentState) -> Transi
     last of them — so versions strictly increase across history and the stored state."""
     if after.before_idle is not None and after.presence.reason != Reason.IDLE:
         after = replace(after, before_idle=None)  # something else changed it (decision 43)
-    if after == before:
+    if after.version == before.version and after == before:  # (equal states: equal versions)
         return None
     version = (max([before.version, *(e.version for e in extra)]) if extra
                else before.version) + 1
-    after = replace(after, version=version, presence=replace(after.presence, version=version))
+    if after.version != version or after.presence.version != version:  # (decision 83)
+        after = replace(after, version=version, presence=replace(after.presence, version=version))
     changed = (
         after.presence.status_id != before.presence.status_id
         or after.presence.source != before.presence.source
@@ -98,11 +99,15 @@ def sign_in(
     profile: AgentProfile,
     default: Status,
     now: float,
+    number: int | None = None,
 ) -> AgentState:
     """The state after a fresh sign-in (SPEC §4): default Offline/Away kept as is
-    (``source=default``), otherwise presence computed from capacity (``source=auto``)."""
+    (``source=default``), otherwise presence computed from capacity (``source=auto``).
+    ``number``: the version the state and its presence get (unchanged without it)."""
     signed_in: dict[str, Any] = {"signed_in": True, "connections": frozenset({connection_id}),
                                  "captured": None, "grace_until": None}
+    if number is not None:
+        signed_in |= {"version": number, "number": number}
     if default.base in (Base.OFFLINE, Base.AWAY):
         return state.with_presence(default, Source.DEFAULT, Reason.SIGN_IN, now, **signed_in)
     status = auto_status(profile, state.usage, default)
@@ -135,7 +140,8 @@ def connect(
         expired = replace(expired, version=v, presence=replace(expired.presence, version=v))
         after = sign_in(expired, connection_id, profile, default, now)
         return _finish(state, after, expired)
-    return _finish(state, sign_in(state, connection_id, profile, default, now))
+    # Numbered as made (a sign-in always changes the state; _finish then copies nothing).
+    return _finish(state, sign_in(state, connection_id, profile, default, now, state.version + 1))
 
 
 def restore(

@@ -51,6 +51,32 @@ def slot_setters(cls: type, names: tuple[str, ...]) -> dict[str, Setter] | None:
     return out
 
 
+#: Each class's layout twin (:func:`layout_twin`), or ``None`` where it has none.
+_TWINS: dict[type, type | None] = {}
+
+
+def layout_twin(cls: type) -> type | None:
+    """A plain class with exactly ``cls``'s slots (decision 83): its instances take
+    plain attribute stores — no frozen ``__setattr__``, no setter call — and then
+    become ``cls`` instances by ``__class__`` assignment, which CPython allows between
+    classes of the same slot layout. ``None`` when ``cls`` has a base other than
+    ``object``, slots that are not exactly its fields, or refuses the assignment."""
+    if cls in _TWINS:
+        return _TWINS[cls]
+    twin: type | None = None
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    if cls.__bases__ == (object,) and tuple(vars(cls).get("__slots__", ())) == names:
+        twin = type(f"{cls.__name__}Fill", (), {"__slots__": names,
+                                                 "__module__": cls.__module__})
+        try:
+            probe: Any = object.__new__(twin)
+            probe.__class__ = cls
+        except TypeError:
+            twin = None
+    _TWINS[cls] = twin
+    return twin
+
+
 def slot_init(cls: C) -> C:
     """``cls`` (a dataclass) with its generated ``__init__`` replaced by one that sets
     the slots directly (see the module); unchanged when that does not apply."""
@@ -63,7 +89,9 @@ def slot_init(cls: C) -> C:
     setters = slot_setters(cls, tuple(f.name for f in fields))
     if setters is None:
         return cls
-    scope: dict[str, Any] = {"_HAS_FACTORY": _HAS_FACTORY}
+    twin = layout_twin(cls)
+    scope: dict[str, Any] = {"_HAS_FACTORY": _HAS_FACTORY, "_enter": object.__setattr__,
+                             "_Twin": twin, "_Cls": cls}
     params: list[str] = []
     keyword: list[str] = []
     body: list[str] = []
@@ -78,7 +106,16 @@ def slot_init(cls: C) -> C:
             param += "=_HAS_FACTORY"
             body.append(f"    if {f.name} is _HAS_FACTORY: {f.name} = _f{i}()")
         (keyword if f.kw_only else params).append(param)
-        body.append(f"    _s{i}(self, {f.name})")
+    if twin is None:  # each field through its slot's setter
+        body += [f"    _s{i}(self, {f.name})" for i, f in enumerate(fields)]
+    else:  # plain stores while the instance is its twin (decision 83); a subclass's
+        # instance (another class to come back to) goes through the setters
+        body += ["    if type(self) is not _Cls:",
+                 *(f"        _s{i}(self, {f.name})" for i, f in enumerate(fields)),
+                 "        return",
+                 "    _enter(self, '__class__', _Twin)",
+                 *(f"    self.{f.name} = {f.name}" for f in fields),
+                 "    self.__class__ = _Cls"]
     signature = ", ".join(["self", *params, *(["*", *keyword] if keyword else [])])
     source = "\n".join([f"def __init__({signature}):", *body])
     # The source names nothing but the dataclass's own fields.

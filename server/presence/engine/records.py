@@ -108,6 +108,7 @@ def commit_request(
                                    ends_connections),
         "at": to_ms(now),
     }
+    idle_at = idle_due(after)
     return CommitRequest(
         agent_id=state.agent_id,
         expected_version=state.version,
@@ -120,8 +121,8 @@ def commit_request(
         expected_tag=record.tag,
         conn=op,
         due_at=after.grace_until,
-        idle_touch=idle_due(state) is not None or idle_due(after) is not None,
-        idle_due_at=idle_due(after),
+        idle_touch=idle_due(state) is not None or idle_at is not None,
+        idle_due_at=idle_at,
         prepared=prepared_expiry(record, after),
         presence_wire=wire,
     )

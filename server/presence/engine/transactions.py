@@ -226,8 +226,8 @@ class Transactions:
         if m:
             opened = after.grace_until is not None and state.grace_until is None
             for h in transition.history:
-                p = h.presence
-                m.presence_changed(p.base.value, p.source.value, p.reason, opened)
+                p = h.presence  # StrEnum members are their values (no .value lookup)
+                m.presence_changed(p.base, p.source, p.reason, opened)
         used: set[str] = {h.presence.status_id for h in transition.history
                           if not is_oob(h.presence.status_id)}
         if used:

@@ -210,7 +210,7 @@ class AgentStore:
     def _commit_call(self, r: CommitRequest) -> Call:
         k = self.keys
         agent_id = r.agent_id
-        shard = k.shard_of(agent_id)
+        due, events, channel = k.shard_keys(k.shard_of(agent_id))
         now_ms = to_ms(r.now)
         min_id = self._min_id(now_ms)
         conn = r.conn
@@ -222,7 +222,7 @@ class AgentStore:
             conn.instance_id if conn else "",
             grace_member(agent_id),
             "" if r.due_at is None else to_ms(r.due_at),
-            k.channel(shard),
+            channel,
             self.events_maxlen,
             now_ms,
             min_id,
@@ -233,10 +233,10 @@ class AgentStore:
             *self._idle_args(r),
             self._prepared(r.prepared),
             self._ids.next(),
-            *(orjson.dumps(h) for h in r.history),
         ]
-        keys = [k.state(agent_id), k.conns(agent_id), k.due(shard), k.events(shard),
-                k.history(agent_id), k.profile(agent_id)]
+        args.extend(map(orjson.dumps, r.history))
+        keys = [k.state(agent_id), k.conns(agent_id), due, events, k.history(agent_id),
+                k.profile(agent_id)]
         return (self._commit, keys, args)
 
     async def recover(self, request: CommitRequest, seen: LoadedAgent, cause: str

@@ -21,6 +21,14 @@ def _agent_base(prefix: str, shards: int, agent_id: str) -> str:
     return f"{prefix}{{s{zlib.crc32(agent_id.encode()) % shards}}}:a:{agent_id}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _shard_keys(prefix: str, shard: int) -> tuple[str, str, str]:
+    """A shard's due index, events stream and channel (every commit names all three:
+    built once per shard, decision 83)."""
+    tag = f"{prefix}{{s{shard}}}"
+    return f"{tag}:due", f"{tag}:events", f"{tag}:ch"
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
     """Key builders under one ``prefix`` split into ``shards`` hash-tag shards."""
@@ -106,6 +114,10 @@ class Keys:
         return f"{self._ws(workstream)}:applying"
 
     # --- per shard ---
+    def shard_keys(self, shard: int) -> tuple[str, str, str]:
+        """``(due(shard), events(shard), channel(shard))``, kept per shard."""
+        return _shard_keys(self.prefix, shard)
+
     def due(self, shard: int) -> str:
         return f"{self._tag(shard)}:due"
 

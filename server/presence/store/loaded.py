@@ -141,7 +141,7 @@ def loaded(reply: list[Any]) -> LoadedAgent:
         problem = problem or f"connections key: {flat}"
         flat = []
     conns = {ConnectionId(flat[i].decode()): flat[i + 1].decode()
-             for i in range(0, len(flat), 2)}
+             for i in range(0, len(flat), 2)} if flat else {}
     config, config_problem = _profile(profile)
     return LoadedAgent(
         parsed, number, conns, config, profile if config is not None else b"", text(tag),

@@ -106,19 +106,18 @@ class AgentEndpoint:
         items = out.state.open_items
         sessions = await rt.router.sessions(items) if items else []
         offer = await rt.router.open_offer(offer_id) if offer_id is not None else None
-        link.statuses = frames.picker_wire(rt.config.org.picker(out.profile))
+        # The picker and the settings' part of the welcome are kept encoded (decision 83).
+        link.statuses, statuses = rt.welcomes.picker(rt.config.org, out.profile)
         # Held events first, as if delivered on arrival; this connect's own event shows
         # the welcome's state: dropped unparsed (decision 70).
         rt.hub.settle(link, out.tag if out.changed else "")
-        s = rt.settings
-        peer.offer(frames.welcome(
+        state = out.state
+        peer.offer(rt.welcomes.frame(
             at=rt.clock.now(), agent_id=agent_id, name=out.profile.name or agent_id,
-            connection_id=conn_id, presence=out.state.presence, statuses=link.statuses,
-            heartbeat=frames.Heartbeat(s.heartbeat_interval, s.heartbeat_timeout),
-            grace_period=s.grace_period, sessions=sessions, offers=[offer] if offer else [],
-            activity_interval=s.activity_interval,
-        ))
-        link.sent, link.sent_tag = out.state.stamp, out.tag
+            connection_id=conn_id, statuses=statuses, sessions=sessions,
+            presence=state.presence.to_wire() if out.presence_wire is None
+            else out.presence_wire, offers=(offer,) if offer else ()))
+        link.sent, link.sent_tag = state.stamp, out.tag
         link.welcomed()
         if CONNECTIONS.isEnabledFor(logging.INFO):  # off by default: no extra dict
             connected(peer.websocket, self.role, agent_id, conn_id, rt.instance_id)

@@ -15,6 +15,7 @@ from presence.core.model import AgentId, ConnectionId, Reason
 from presence.core.org import OrgConfig
 from presence.core.rollups import DAY_MS
 from presence.engine import Engine
+from presence.frames import Heartbeat
 from presence.metrics import Metrics
 from presence.revocation import Revocations
 from presence.routing import Router
@@ -30,6 +31,7 @@ from presence.web.close_codes import CloseCode
 from presence.web.guard import ConnectionGuard
 from presence.web.hub import Hub
 from presence.webhooks.service import Webhooks
+from presence.welcome_frames import WelcomeFrames
 
 log = logging.getLogger("presence.runtime")
 
@@ -101,6 +103,13 @@ class Runtime:
     guard: ConnectionGuard | None = None
     #: Outbound webhooks: subscriptions and this instance's delivery loop.
     webhooks: Webhooks | None = None
+    #: New tabs' welcome frames from kept parts (decision 83).
+    welcomes: WelcomeFrames = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.welcomes = WelcomeFrames(Heartbeat(s.heartbeat_interval, s.heartbeat_timeout),
+                                      s.grace_period, s.activity_interval)
 
     def start_loops(self) -> None:
         """Start the hub and the background loops (docs/architecture.md, "Background
