@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from redis.asyncio import Redis
@@ -69,54 +69,52 @@ async def _target(run: Run) -> AsyncIterator[Target]:
     masters = run.sizes.grace_masters
     if not masters:
         await run.client.flushall()
-        target = Target(run.redis.url, run.client, [run.redis.url])
-        try:
+        # The server's client: enough connections for the 256 drops in flight.
+        async with _opened(Target(run.redis.url, open_client(run.redis.url),
+                                  [run.redis.url])) as target:
             yield target
-        finally:
-            await target.close()
         return
     workdir = run.workdir / f"grace-cluster-{time.monotonic_ns()}"
     with redis_deployment(workdir, masters) as (seed_url, node_urls, _):
-        target = Target(seed_url, open_client(seed_url, cluster=True), node_urls)
-        try:
+        async with _opened(Target(seed_url, open_client(seed_url, cluster=True),
+                                  node_urls)) as target:
             yield target
-        finally:
-            await target.close()
-            await target.client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _opened(target: Target) -> AsyncIterator[Target]:
+    try:
+        yield target
+    finally:
+        await target.close()
+        await target.client.aclose()
 
 
 async def grace(run: Run) -> dict[str, Any]:
-    """One repeat of the storm (see the module). The figure is how long after the server
-    was ready (its port open; its first sweep may have begun just before) every agent
-    was recalculated (no grace deadline left in Redis; checked agent by agent
-    afterwards), the server's CPU from its launch (start-up included) and each Redis
-    node's main-thread CPU from the server's launch to the last recalculation (AOF
-    rewrites run in forked children, not counted)."""
+    """One repeat of the storm (see the module). The wall figures: from the server's
+    launch, from its port open (its first sweep may have begun before) and from the
+    first window recalculated, each until every agent was recalculated (no grace
+    deadline left in Redis; checked agent by agent afterwards). The server's CPU is
+    counted from its launch, and net of a start-up with nothing due (a server started
+    and stopped on the same keyspace before the windows open); each Redis node's
+    main-thread CPU from the server's launch to the last recalculation (AOF rewrites run
+    in forked children, not counted)."""
     n, period = run.sizes.grace_agents, run.sizes.grace_period
     async with _target(run) as target:
         await seed_agents(target.client, n)
+        startup_cpu = await _startup_cpu(run, target)
         opening = await _drop_all(target.client, n, period)
         first, last = await _due_bounds(target.client)
         windows = await _windows_per_node(target)
         await asyncio.sleep(max(0.0, last - time.time()) + 0.05)
         before = await asyncio.gather(*map(_valkey_cpu, target.nodes))
         await asyncio.gather(*(node.config_resetstat() for node in target.nodes))
-        launched_at = time.time()
-        extra = ("--cluster",) if target.cluster else ()
-        server = await start_server("presence", run.logs, target.url, "--grace", str(period),
-                                    "--instance-id", "bench-grace", *extra)
-        try:
-            ready_at = time.time()
-            async with run.profiled(server, "grace-presence"):
-                await _until(lambda: _due_total(target.client), lambda total: total == 0, 300)
-            done_at = time.time()
-            cpu = server.cpu()
-        finally:
-            await server.stop()
+        times, cpu = await _storm(run, target, n, period)
         after = await asyncio.gather(*map(_valkey_cpu, target.nodes))
         commands = await _commands_per_window(target.nodes, n)
         recalculated = await _recalculated(target.client, n)
-    took = done_at - ready_at
+    launched_at, ready_at, first_at, done_at = times
+    took = done_at - first_at
     masters = _per_master(target, windows, [b - a for a, b in zip(before, after, strict=True)],
                           took)
     valkey_cpu = sum(m["valkey_cpu_seconds"] for m in masters)
@@ -124,18 +122,70 @@ async def grace(run: Run) -> dict[str, Any]:
             "windows_opened_seconds": opening,
             "deadline_spread_seconds": last - first,
             "server_start_seconds": ready_at - launched_at,
-            "seconds_after_ready": took,
+            "seconds_after_ready": done_at - ready_at,
             "seconds_after_launch": done_at - launched_at,
+            "seconds_from_first_expiry": took,
             "recalculated": recalculated,
             "server_cpu_ms_per_window": cpu * 1000 / n,
+            "server_startup_cpu_seconds": startup_cpu,
+            "server_cpu_ms_per_window_net": (cpu - startup_cpu) * 1000 / n,
             "valkey_cpu_ms_per_window": valkey_cpu * 1000 / n,
-            # The busiest master: its share of the windows and its CPU per window of
-            # its own (the wall time floor with a core per master is its CPU).
+            # The busiest master: its share of the windows and its CPU (with a core of
+            # its own per master, the storm cannot end sooner than that CPU).
             "max_master_window_share": max(m["windows"] for m in masters) / n,
             "max_master_cpu_seconds": max(m["valkey_cpu_seconds"] for m in masters),
             "per_second": n / took if took > 0 else None,
             "per_master": masters,
             "valkey_commands_per_window": commands}
+
+
+async def _storm(run: Run, target: Target, n: int, period: float
+                 ) -> tuple[tuple[float, float, float, float], float]:
+    """Start the server on the due windows and wait until none is left: (launch, port
+    open, first window recalculated, last) and the server's CPU seconds."""
+    watch = asyncio.create_task(_watch(target.client, n))
+    launched_at = time.time()
+    server = await start_server("presence", run.logs, target.url, *_server_args(target, period))
+    try:
+        ready_at = time.time()
+        async with run.profiled(server, "grace-presence"):
+            first_at, done_at = await watch
+        cpu = server.cpu()
+    finally:
+        watch.cancel()
+        await server.stop()
+    return (launched_at, ready_at, first_at, done_at), cpu
+
+
+def _server_args(target: Target, period: float) -> tuple[str, ...]:
+    extra = ("--cluster",) if target.cluster else ()
+    return ("--grace", str(period), "--instance-id", "bench-grace", *extra)
+
+
+async def _startup_cpu(run: Run, target: Target) -> float:
+    """CPU seconds of a server's start-up and first second with nothing due."""
+    server = await start_server("presence", run.logs, target.url,
+                                *_server_args(target, run.sizes.grace_period))
+    try:
+        await asyncio.sleep(1.0)
+        return server.cpu()
+    finally:
+        await server.stop()
+
+
+async def _watch(client: RedisClient, n: int, timeout: float = 300) -> tuple[float, float]:
+    """When the due windows first fell below ``n`` and when none was left (polled: the
+    state lives in another process's Redis writes)."""
+    first_at = None
+    async with asyncio.timeout(timeout):
+        while True:
+            total = await _due_total(client)
+            now = time.time()
+            if first_at is None and total < n:
+                first_at = now
+            if total == 0:
+                return first_at or now, now
+            await asyncio.sleep(0.01)
 
 
 def _per_master(target: Target, windows: list[int], cpu: list[float],
@@ -182,17 +232,6 @@ async def _due_bounds(client: RedisClient) -> tuple[float, float]:
         pipe.zrange(KEYS.due(shard), -1, -1, withscores=True)
     scores = [row[0][1] for row in await pipe.execute() if row]
     return min(scores) / 1000, max(scores) / 1000
-
-
-async def _until(probe: Callable[[], Awaitable[int]], done: Callable[[int], bool],
-                 timeout: float, period: float = 0.01) -> None:
-    """Poll ``probe`` until ``done`` holds: the state lives in another process's Redis
-    writes, so polling is the only signal."""
-    async with asyncio.timeout(timeout):
-        while True:
-            if done(await probe()):
-                return
-            await asyncio.sleep(period)
 
 
 async def _drop_all(client: RedisClient, n: int, grace_period: float) -> float:
