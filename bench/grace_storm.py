@@ -119,6 +119,7 @@ async def grace(run: Run) -> dict[str, Any]:
                           took)
     valkey_cpu = sum(m["valkey_cpu_seconds"] for m in masters)
     return {"agents": n, "grace_period": period, "masters": run.sizes.grace_masters,
+            "servers": run.sizes.grace_servers,
             "windows_opened_seconds": opening,
             "deadline_spread_seconds": last - first,
             "server_start_seconds": ready_at - launched_at,
@@ -141,34 +142,43 @@ async def grace(run: Run) -> dict[str, Any]:
 
 async def _storm(run: Run, target: Target, n: int, period: float
                  ) -> tuple[tuple[float, float, float, float], float]:
-    """Start the server on the due windows and wait until none is left: (launch, port
-    open, first window recalculated, last) and the server's CPU seconds."""
+    """Start the servers (``grace_servers``, at once; each sweeps on its own, as every
+    instance does) on the due windows and wait until none is left: (launch, ports open,
+    first window recalculated, last) and the servers' CPU seconds summed."""
     watch = asyncio.create_task(_watch(target.client, n))
     launched_at = time.time()
-    server = await start_server("presence", run.logs, target.url, *_server_args(target, period))
+    started = await asyncio.gather(*(
+        start_server("presence", run.logs, target.url, *_server_args(target, period, i))
+        for i in range(run.sizes.grace_servers)), return_exceptions=True)
+    servers = [s for s in started if not isinstance(s, BaseException)]
     try:
+        for failed in started:
+            if isinstance(failed, BaseException):
+                raise failed
         ready_at = time.time()
-        async with run.profiled(server, "grace-presence"):
+        async with run.profiled(servers[0], "grace-presence"):
             first_at, done_at = await watch
-        cpu = server.cpu()
+        cpu = sum(server.cpu() for server in servers)
     finally:
         watch.cancel()
-        await server.stop()
+        for server in servers:
+            await server.stop()
     return (launched_at, ready_at, first_at, done_at), cpu
 
 
-def _server_args(target: Target, period: float) -> tuple[str, ...]:
+def _server_args(target: Target, period: float, index: int = 0) -> tuple[str, ...]:
     extra = ("--cluster",) if target.cluster else ()
-    return ("--grace", str(period), "--instance-id", "bench-grace", *extra)
+    return ("--grace", str(period), "--instance-id", f"bench-grace-{index}", *extra)
 
 
 async def _startup_cpu(run: Run, target: Target) -> float:
-    """CPU seconds of a server's start-up and first second with nothing due."""
+    """CPU seconds of a server's start-up and first second with nothing due, times the
+    servers of the storm."""
     server = await start_server("presence", run.logs, target.url,
                                 *_server_args(target, run.sizes.grace_period))
     try:
         await asyncio.sleep(1.0)
-        return server.cpu()
+        return server.cpu() * run.sizes.grace_servers
     finally:
         await server.stop()
 
