@@ -109,14 +109,14 @@ async def grace(run: Run) -> dict[str, Any]:
         await asyncio.sleep(max(0.0, last - time.time()) + 0.05)
         before = await asyncio.gather(*map(_valkey_cpu, target.nodes))
         await asyncio.gather(*(node.config_resetstat() for node in target.nodes))
-        times, cpu = await _storm(run, target, n, period)
+        times, cpu, spans = await _storm(run, target, windows, period)
         after = await asyncio.gather(*map(_valkey_cpu, target.nodes))
         commands = await _commands_per_window(target.nodes, n)
         recalculated = await _recalculated(target.client, n)
     launched_at, ready_at, first_at, done_at = times
     took = done_at - first_at
     masters = _per_master(target, windows, [b - a for a, b in zip(before, after, strict=True)],
-                          took)
+                          spans)
     valkey_cpu = sum(m["valkey_cpu_seconds"] for m in masters)
     return {"agents": n, "grace_period": period, "masters": run.sizes.grace_masters,
             "servers": run.sizes.grace_servers,
@@ -136,16 +136,20 @@ async def grace(run: Run) -> dict[str, Any]:
             "max_master_window_share": max(m["windows"] for m in masters) / n,
             "max_master_cpu_seconds": max(m["valkey_cpu_seconds"] for m in masters),
             "per_second": n / took if took > 0 else None,
+            # The nodes' spans of work summed over the storm's: 1 when the masters took
+            # turns, M when all M worked from the first window to the last.
+            "masters_at_work_at_once": sum(spans) / took if took > 0 else None,
             "per_master": masters,
             "valkey_commands_per_window": commands}
 
 
-async def _storm(run: Run, target: Target, n: int, period: float
-                 ) -> tuple[tuple[float, float, float, float], float]:
+async def _storm(run: Run, target: Target, windows: list[int], period: float
+                 ) -> tuple[tuple[float, float, float, float], float, list[float]]:
     """Start the servers (``grace_servers``, at once; each sweeps on its own, as every
     instance does) on the due windows and wait until none is left: (launch, ports open,
-    first window recalculated, last) and the servers' CPU seconds summed."""
-    watch = asyncio.create_task(_watch(target.client, n))
+    first window recalculated, last), the servers' CPU seconds summed and each node's
+    span of work (:func:`_watch`)."""
+    watch = asyncio.create_task(_watch(target, windows))
     launched_at = time.time()
     started = await asyncio.gather(*(
         start_server("presence", run.logs, target.url, *_server_args(target, period, i))
@@ -157,13 +161,13 @@ async def _storm(run: Run, target: Target, n: int, period: float
                 raise failed
         ready_at = time.time()
         async with run.profiled(servers[0], "grace-presence"):
-            first_at, done_at = await watch
+            first_at, done_at, spans = await watch
         cpu = sum(server.cpu() for server in servers)
     finally:
         watch.cancel()
         for server in servers:
             await server.stop()
-    return (launched_at, ready_at, first_at, done_at), cpu
+    return (launched_at, ready_at, first_at, done_at), cpu, spans
 
 
 def _server_args(target: Target, period: float, index: int = 0) -> tuple[str, ...]:
@@ -183,28 +187,41 @@ async def _startup_cpu(run: Run, target: Target) -> float:
         await server.stop()
 
 
-async def _watch(client: RedisClient, n: int, timeout: float = 300) -> tuple[float, float]:
-    """When the due windows first fell below ``n`` and when none was left (polled: the
-    state lives in another process's Redis writes)."""
-    first_at = None
+async def _watch(target: Target, windows: list[int], timeout: float = 300
+                 ) -> tuple[float, float, list[float]]:
+    """When the due windows first fell below their number, when none was left, and how
+    long each node had its windows going (from its first recalculated to its last):
+    polled, as the state lives in another process's Redis writes."""
+    started: list[float | None] = [None] * len(windows)
+    ended: list[float | None] = [None] * len(windows)
     async with asyncio.timeout(timeout):
         while True:
-            total = await _due_total(client)
+            left = [0] * len(windows)
+            for shard, size in enumerate(await _due_counts(target.client)):
+                left[target.node_of_shard(shard)] += size
             now = time.time()
-            if first_at is None and total < n:
-                first_at = now
-            if total == 0:
-                return first_at or now, now
+            for i, (count, total) in enumerate(zip(left, windows, strict=True)):
+                if started[i] is None and count < total:
+                    started[i] = now
+                if ended[i] is None and count == 0:
+                    ended[i] = now
+            if all(e is not None for e in ended):
+                break
             await asyncio.sleep(0.01)
+    spans = [(e or 0.0) - (b if b is not None else (e or 0.0))
+             for b, e in zip(started, ended, strict=True)]
+    first = min((b for b in started if b is not None), default=now)
+    return first, now, spans
 
 
 def _per_master(target: Target, windows: list[int], cpu: list[float],
-                seconds: float) -> list[dict[str, Any]]:
-    """Each node's windows, CPU seconds, CPU per window of its own and busy fraction."""
+                spans: list[float]) -> list[dict[str, Any]]:
+    """Each node's windows, CPU seconds, CPU per window of its own, the span from its
+    first window recalculated to its last, and its CPU over that span."""
     return [{"port": port, "windows": w, "valkey_cpu_seconds": c,
              "valkey_cpu_ms_per_window": c * 1000 / w if w else None,
-             "busy_fraction": c / seconds if seconds > 0 else None}
-            for port, w, c in zip(target.ports, windows, cpu, strict=True)]
+             "span_seconds": span, "busy_fraction": c / span if span > 0 else None}
+            for port, w, c, span in zip(target.ports, windows, cpu, spans, strict=True)]
 
 
 async def _windows_per_node(target: Target) -> list[int]:
@@ -227,11 +244,12 @@ async def _recalculated(client: RedisClient, n: int) -> int:
                and s.version > 0)
 
 
-async def _due_total(client: RedisClient) -> int:
+async def _due_counts(client: RedisClient) -> list[int]:
+    """The due index size of every shard, in one pipelined call."""
     pipe = client.pipeline(transaction=False)
     for shard in range(KEYS.shards):
         pipe.zcard(KEYS.due(shard))
-    return sum(await pipe.execute())
+    return [int(size) for size in await pipe.execute()]
 
 
 async def _due_bounds(client: RedisClient) -> tuple[float, float]:
