@@ -1,9 +1,10 @@
-"""The grace storm: N grace windows end together and one server recalculates them, on the
-run's one Valkey or (``--set grace_masters=M``) on a fresh embedded Redis Cluster of M
-masters started for the repeat (:func:`bench.costs.redis_deployment`).
+"""The grace storm: N grace windows end together and one server (``--set
+grace_servers=P``: P, started together) recalculates them, on the run's one Valkey or
+(``--set grace_masters=M``) on a fresh embedded Redis Cluster of M masters started for
+the repeat (:func:`bench.costs.redis_deployment`).
 
 The windows are opened through the store (an agent's sign-in and drop each, by another
-instance: :func:`_open_windows`) before the server starts — on this loaded 2-core machine
+instance: :func:`_drop_all`) before the server starts — on this loaded 2-core machine
 opening 50,000 takes minutes, so no grace period short enough to wait out could make them
 end together while a server watched. Once the last deadline passed, the server starts:
 every window is due at once, none in its process's copies (the sweep loads them all, as
