@@ -44,6 +44,11 @@ class Costs:
     m_agent: float = 6_270         # Redis memory per configured, signed-in agent
     m_entry: float = 244           # Redis memory per history entry
     m_event: float = 535           # Redis memory per entry of the capped event streams
+    # A mass disconnect (grace windows ending together): medians of six runs of
+    # `bench.run --only grace_storm --set grace_agents=50000 --set grace_masters=3`,
+    # 2026-12-06 07:04–07:26 (docs/scaling.md, "A mass disconnect").
+    r_expiry: float = 0.085  # Redis CPU per window (all masters summed)
+    c_expiry: float = 0.014  # server CPU per window, the process whose sweep takes it
 
 
 MEASURED = Costs()
@@ -52,7 +57,8 @@ MEASURED = Costs()
 # 60) make sign-ins and changes cheaper; what other processes pay is about the same.
 SINGLE = replace(MEASURED, c_signin=0.75, c_remote_signin=0.13, c_change=0.63,
                  c_remote=0.20, rss_conn=16_300, r_signin=0.12, r_change=0.17,
-                 r_sub=0.0006, r_idle=0.0003)
+                 r_sub=0.0006, r_idle=0.0003, r_expiry=0.071,
+                 c_expiry=0.0053)
 
 # The cluster constants measured before decisions 53 and 59–63 and the cluster client's
 # connection limit (2026-12-05 19:14–19:25), for comparison.
@@ -81,6 +87,9 @@ class Rates:
     core_target: float = 0.5        # busy fraction of a core a process is sized for
     master_core_target: float = 0.5
     master_memory: float = 24e9     # usable memory of one master (a 32 GB node)
+    storm_windows: int = 50_000     # grace windows ending together (a site's network
+    storm_target: float = 2.0       # … drops; at most the tabs); seconds after the deadline
+    sweep_period: float = 0.5       # PRESENCE_SWEEP_PERIOD: the sweep's first look may wait
 
 
 def size(r: Rates, k: Costs = MEASURED) -> dict[str, Any]:
@@ -117,6 +126,8 @@ def size(r: Rates, k: Costs = MEASURED) -> dict[str, Any]:
               + r.shards * r.events_maxlen * k.m_event)
     by_cpu = math.ceil(redis_cpu / r.master_core_target)
     by_memory = math.ceil(memory / r.master_memory)
+    by_storm = storm_masters(r, k) or r.shards
+    masters = max(1, by_cpu, by_memory, by_storm)
     storm = r.tabs / procs * (k.c_signin + (procs - 2) * k.c_remote_signin) / 1000 \
         / max(procs - 1, 1)
     return {
@@ -133,10 +144,51 @@ def size(r: Rates, k: Costs = MEASURED) -> dict[str, Any]:
         "redis_cores": round(redis_cpu, 2), "redis_memory_gb": round(memory / 1e9, 1),
         "history_entries_per_agent": round(entries),
         "redis_memory_history_gb": round(r.tabs * entries * k.m_entry / 1e9, 1),
-        "masters": max(1, by_cpu, by_memory),
+        "masters": masters,
         "wire_mbit_out": round((changes * (480 + frames * 652) + signins * 1149) * 8 / 1e6, 1),
-        "masters_decided_by": "memory" if by_memory >= by_cpu else "CPU",
+        "masters_decided_by": "memory" if by_memory == masters else
+        "CPU" if by_cpu == masters else "grace storm",
+        **storm_plan(r, k, masters),
     }
+
+
+def busiest_share(shards: int, masters: int) -> float:
+    """The share of a storm's windows on its busiest master: whole shards spread over the
+    masters as evenly as they go (CRC-32 spreads the agents evenly over the shards; a
+    master with no shard does nothing)."""
+    return math.ceil(shards / min(masters, shards)) / shards
+
+
+def storm_masters(r: Rates, k: Costs) -> int | None:
+    """The fewest masters whose busiest one commits its share of the W expiries within
+    the target (after a sweep period), with the part of its core its steady load leaves
+    (1 − u_r); ``None`` when not even one shard per master does (more shards needed)."""
+    windows = min(r.storm_windows, r.tabs)
+    budget = (r.storm_target - r.sweep_period) * (1 - r.master_core_target) * 1000
+    for m in range(1, r.shards + 1):
+        if windows * busiest_share(r.shards, m) * k.r_expiry <= budget:
+            return m
+    return None
+
+
+def storm_plan(r: Rates, k: Costs, masters: int) -> dict[str, Any]:
+    """Seconds after the deadline until W windows are recalculated with ``masters``: a
+    sweep period, then the slower of the busiest master and the one process whose sweep
+    takes them (each with the part of its core its steady load leaves; the two overlap,
+    batch after batch)."""
+    windows = min(r.storm_windows, r.tabs)
+    on_master = windows * busiest_share(r.shards, masters) * k.r_expiry / 1000 \
+        / (1 - r.master_core_target)
+    on_server = windows * k.c_expiry / 1000 / (1 - r.core_target)
+    need = storm_masters(r, k)
+    return {"storm_windows": round(windows),
+            "storm_seconds": round(r.sweep_period + max(on_master, on_server), 2),
+            "storm_seconds_busiest_master": round(on_master, 2),
+            "storm_seconds_sweeping_process": round(on_server, 2),
+            "storm_masters_for_target": need if need is not None
+            else f"more than {r.shards} shards allow",
+            "storm_decided_by": "sweeping process" if on_server >= on_master
+            else "busiest master"}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -157,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         name, _, value = item.partition("=")
         costs = replace(costs, **{name: float(value)})
     for key, value in size(rates, costs).items():
-        print(f"{key:28} {value}")
+        print(f"{key:32} {value}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ CPU time on this shared 2-core machine moves by ±15 % from one run to the next,
 most changes to a script; an instruction count does not (two runs of the same code agree
 within 0.5 %). This starts the embedded ``valkey-server`` under ``valgrind
 --tool=callgrind`` with instrumentation off, opens N grace windows through the store as
-the grace storm does (:func:`bench.scenarios._drop_all`), subscribes to every shard
+the grace storm does (:func:`bench.grace_storm._drop_all`), subscribes to every shard
 channel as a server's hub does, then turns instrumentation on only while
 ``apply_expiries.lua`` commits all N expiries (``RedisStore.apply_expiries``, 4,000
 agents per call as the sweep's ``APPLY_BATCH``) and the server writes the AOF and the
@@ -37,8 +37,8 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
+from bench.grace_storm import KEYS, _drop_all, _due_bounds
 from bench.procs import seed_agents
-from bench.scenarios import KEYS, _drop_all, _due_bounds
 from presence.core.model import AgentId
 from presence.store.connection import open_client
 from presence.store.embedded import EmbeddedRedis, server_binary

@@ -56,6 +56,11 @@ class Sizes:
     redis_changes: int = 500
     grace_agents: int = 50_000
     grace_period: float = 1.0
+    #: 0: the grace storm on the run's one Valkey; M: on a fresh embedded Redis Cluster of
+    #: M masters per repeat (:mod:`bench.grace_storm`).
+    grace_masters: int = 0
+    #: Server processes of the grace storm, started together; each sweeps on its own.
+    grace_servers: int = 1
     scale_agents: int = 4_000
     scale_publishers: int = 100
     scale_seconds: float = 8.0

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from bench import peer_node, scenarios
+from bench import grace_storm, peer_node, scenarios
 from bench.common import has_socketio, machine, raise_nofile, versions
 from bench.harness import SMOKE, Run, Sizes, open_run
 from bench.report import markdown, medians, summary
@@ -59,7 +59,7 @@ async def one(run: Run, scenario: str, kind: str) -> dict[str, Any]:
         case "redis_cost":
             return await scenarios.redis_cost(run, kind)
         case "grace_storm":
-            return await scenarios.grace(run)
+            return await grace_storm.grace(run)
         case "two_processes":
             return await scenarios.scale(run, 1 if kind == "one" else 2)
     raise ValueError(f"unknown scenario {scenario!r}")

@@ -14,23 +14,12 @@ import collections
 import contextlib
 import itertools
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
 
 from bench.common import percentile
 from bench.harness import IDLE_PER_LOAD_PROCESS, Run, agents_spec, supervisors_spec
-from presence.clock import SystemClock
-from presence.core.model import AgentId, ConnectionId
-from presence.core.org import OrgConfig
-from presence.engine import Engine, EngineSettings
-from presence.store.config_store import ConfigStore
-from presence.store.connection import RedisClient, open_client
-from presence.store.keys import Keys
-from presence.store.redis_store import RedisStore
-
-KEYS = Keys("presence:", 16)
 
 
 async def idle(run: Run, kind: str) -> dict[str, Any]:
@@ -204,131 +193,6 @@ async def _monitor(run: Run, top: collections.Counter[str],
                 (inner if cmd["client_type"] == "lua" else top)[name] += 1
     finally:
         await client.aclose()
-
-
-async def _due_total(client: Redis) -> int:
-    pipe = client.pipeline(transaction=False)
-    for shard in range(KEYS.shards):
-        pipe.zcard(KEYS.due(shard))
-    return sum(await pipe.execute())
-
-
-async def _due_bounds(client: Redis) -> tuple[float, float]:
-    pipe = client.pipeline(transaction=False)
-    for shard in range(KEYS.shards):
-        pipe.zrange(KEYS.due(shard), 0, 0, withscores=True)
-        pipe.zrange(KEYS.due(shard), -1, -1, withscores=True)
-    scores = [row[0][1] for row in await pipe.execute() if row]
-    return min(scores) / 1000, max(scores) / 1000
-
-
-async def _until(probe: Callable[[], Awaitable[int]], done: Callable[[int], bool],
-                 timeout: float, period: float = 0.01) -> None:
-    """Poll ``probe`` until ``done`` holds: the state lives in another process's Redis
-    writes, so polling is the only signal."""
-    async with asyncio.timeout(timeout):
-        while True:
-            if done(await probe()):
-                return
-            await asyncio.sleep(period)
-
-
-async def _open_windows(url: str, n: int, grace_period: float) -> float:
-    """Agents ``A0`` … ``A{n-1}`` each sign in and drop, recorded through the store by an
-    engine of another instance (``bench-grace-maker``) in this process: every agent is
-    left Offline-pending in a grace window, as a lost instance leaves its agents, without
-    the N live sockets a load process would need (one process may not hold 50,000: the
-    open-files limit is 20,000). Returns the seconds it took."""
-    client = open_client(url)  # the server's client: enough connections for 256 at once
-    try:
-        return await _drop_all(client, n, grace_period)
-    finally:
-        await client.aclose()
-
-
-async def _drop_all(client: RedisClient, n: int, grace_period: float) -> float:
-    org = await ConfigStore(client, KEYS).load()
-    engine = Engine(RedisStore(client, KEYS), _FixedOrg(org), SystemClock(),
-                    EngineSettings("bench-grace-maker", grace_period=grace_period,
-                                   cache_size=n))  # the drop decides from the copy
-    gate = asyncio.Semaphore(256)
-    tab = ConnectionId("tab")
-
-    async def drop(i: int) -> None:
-        async with gate:
-            await engine.connect(AgentId(f"A{i}"), tab)
-            await engine.disconnect(AgentId(f"A{i}"), tab)
-
-    started = time.time()
-    await asyncio.gather(*(drop(i) for i in range(n)))
-    return time.time() - started
-
-
-class _FixedOrg:
-    """The organisation as loaded once (what an engine reads its statuses from)."""
-
-    def __init__(self, org: OrgConfig) -> None:
-        self.org = org
-
-
-async def grace(run: Run) -> dict[str, Any]:
-    """N grace windows end together and one server recalculates them. The windows are
-    opened through the store (an agent's sign-in and drop each, by another instance:
-    :func:`_open_windows`) before the server starts — on this loaded 2-core machine
-    opening 50,000 takes minutes, so no grace period short enough to wait out could
-    make them end together while a server watched. Once the last deadline passed, the
-    server starts: every window is due at once, none in its process's copies (the
-    sweep loads them all, as after an instance loss). The figure is how long after the
-    server was ready (its port open; its first sweep may have begun just before) every
-    agent was recalculated (no grace deadline left in Redis; checked agent by agent
-    afterwards), and the server's CPU from its launch (start-up included)."""
-    n, period = run.sizes.grace_agents, run.sizes.grace_period
-    await run.fresh(n)
-    opening = await _open_windows(run.redis.url, n, period)
-    first, last = await _due_bounds(run.client)
-    await asyncio.sleep(max(0.0, last - time.time()) + 0.05)
-    valkey_before = await _valkey_cpu(run.client)
-    await run.client.config_resetstat()  # commandstats from here: what the storm ran
-    launched_at = time.time()
-    async with run.servers("presence", 1, "--grace", str(period),
-                           "--instance-id", "bench-grace") as (server,):
-        ready_at = time.time()
-        async with run.profiled(server, "grace-presence"):
-            await _until(lambda: _due_total(run.client), lambda total: total == 0, 300)
-        done_at = time.time()
-        cpu = server.cpu()
-    valkey_cpu = await _valkey_cpu(run.client) - valkey_before
-    commands = await _commands_per_window(run.client, n)
-    ids = [AgentId(f"A{i}") for i in range(n)]
-    loaded = await RedisStore(run.client, KEYS).load_agents(ids)
-    now = time.time()
-    states = [agent.state(i, now) for i, agent in zip(ids, loaded, strict=True)]
-    recalculated = sum(1 for s in states if s.grace_until is None and not s.connections
-                       and s.version > 0)
-    return {"agents": n, "grace_period": period,
-            "windows_opened_seconds": opening,
-            "deadline_spread_seconds": last - first,
-            "server_start_seconds": ready_at - launched_at,
-            "seconds_after_ready": done_at - ready_at,
-            "seconds_after_launch": done_at - launched_at,
-            "recalculated": recalculated,
-            "server_cpu_ms_per_window": cpu * 1000 / n,
-            # Valkey's main thread from the server's launch to the last recalculation
-            # (AOF rewrites run in forked children, not counted).
-            "valkey_cpu_ms_per_window": valkey_cpu * 1000 / n,
-            "per_second": n / (done_at - ready_at) if done_at > ready_at else None,
-            "valkey_commands_per_window": commands}
-
-
-async def _commands_per_window(client: Redis, n: int) -> dict[str, dict[str, float]]:
-    """Valkey's ``INFO commandstats`` since the last reset, per window: calls and
-    microseconds of each command (those a script runs are counted on their own as well
-    as inside the script's ``evalsha``), the costliest first."""
-    stats = await client.info("commandstats")
-    rows = {name.removeprefix("cmdstat_"): {"calls": row["calls"] / n,
-                                             "usec": row["usec"] / n}
-            for name, row in stats.items()}
-    return dict(sorted(rows.items(), key=lambda kv: -kv[1]["usec"]))
 
 
 async def _valkey_cpu(client: Redis) -> float:

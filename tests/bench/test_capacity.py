@@ -52,8 +52,10 @@ def test_fan_in_above_a_process_budget_makes_a_size_infeasible() -> None:
 
 
 def test_masters_follow_memory_when_history_dominates() -> None:
-    """A long retention makes memory, not CPU, decide the number of masters."""
-    plan = size(Rates(tabs=100_000, retention_days=35, master_memory=24e9))
+    """A long retention makes memory, not CPU, decide the number of masters (with a
+    mass disconnect of 20,000 windows, which 3 masters take in time)."""
+    plan = size(Rates(tabs=100_000, retention_days=35, master_memory=24e9,
+                      storm_windows=20_000))
     assert plan["masters_decided_by"] == "memory"
     assert plan["masters"] == -(-int(plan["redis_memory_gb"] * 1e9) // int(24e9))
 
@@ -103,3 +105,28 @@ def test_one_valkey_constants_are_a_preset_beside_the_cluster_ones() -> None:
     assert size(rates, PRESETS["single"])["server_cores"] < size(rates)["server_cores"]
     assert size(rates, PRESETS["before-evening"])["process_rss_gb"] \
         > size(rates)["process_rss_gb"]
+
+
+def test_a_grace_storm_needs_the_masters_whose_busiest_one_meets_the_target() -> None:
+    """W = 50,000 windows at 0.1 ms of Redis CPU each, 1.5 s after a sweep period at half
+    a core: 8 of 16 shards' masters (2 shards, 6,250 windows, on the busiest) are the
+    fewest that fit, and they, not memory or CPU, decide the masters."""
+    rates = Rates(tabs=100_000, storm_windows=50_000, storm_target=2.0, sweep_period=0.5,
+                  shards=16, master_core_target=0.5, core_target=0.5, retention_days=1)
+    plan = size(rates, replace(MEASURED, r_expiry=0.1, c_expiry=0.0))
+    assert plan["storm_windows"] == 50_000
+    assert plan["storm_masters_for_target"] == 8
+    assert plan["masters"] == 8
+    assert plan["masters_decided_by"] == "grace storm"
+    assert plan["storm_seconds"] == pytest.approx(0.5 + 50_000 * 2 / 16 * 0.1 / 1000 / 0.5)
+    assert plan["storm_decided_by"] == "busiest master"
+
+
+def test_a_grace_storm_no_shard_count_can_spread_asks_for_more_shards() -> None:
+    """With 4 shards even one shard per master is too slow for the target, and the
+    sweeping process's CPU, not a master's, decides once it is the slower."""
+    rates = Rates(tabs=100_000, shards=4, retention_days=1)
+    plan = size(rates, replace(MEASURED, r_expiry=0.1, c_expiry=0.1))
+    assert plan["storm_masters_for_target"] == "more than 4 shards allow"
+    assert plan["masters"] == 4
+    assert plan["storm_decided_by"] == "sweeping process"

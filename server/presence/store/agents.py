@@ -9,6 +9,7 @@ its shard's event and its grace deadline, by ``commit_agent.lua``
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -330,14 +331,19 @@ class AgentStore:
         return [text(m) for m in raw]
 
     async def due_everywhere(self, now: float, limit: int) -> list[str]:
-        """:meth:`due_members` of every shard (at most ``limit`` each), shard after shard,
-        in one :meth:`~presence.store.scripts.Scripts.pipelined` round trip: the sweep
-        asks every ``sweep_period``, and one command per shard on its own cost a sixth
-        of the process's CPU in the background loops of a sign-in storm (decision 62)."""
+        """:meth:`due_members` of every shard (at most ``limit`` each), in one
+        :meth:`~presence.store.scripts.Scripts.pipelined` round trip: the sweep asks every
+        ``sweep_period``, and one command per shard on its own cost a sixth of the
+        process's CPU in the background loops of a sign-in storm (decision 62). The
+        shards take turns (the first member of each, then the second of each, …): the
+        sweep cuts the list into batches, and so every batch holds agents of every shard
+        — on a cluster, of every master, which then all work at once (decision 84)."""
         until = str(to_ms(now))
         calls: list[Call] = [("ZRANGEBYSCORE", self.keys.due(shard), "-inf", until, "LIMIT",
                               "0", str(limit)) for shard in range(self.keys.shards)]
-        return [text(m) for raw in await self._scripts.pipelined(calls) for m in raw]
+        rows = await self._scripts.pipelined(calls)
+        return [text(m) for turn in itertools.zip_longest(*rows) for m in turn
+                if m is not None]
 
     async def due_grace(self, shard: int, now: float, limit: int) -> list[AgentId]:
         """Agents of a shard whose grace deadline is at or before ``now``."""

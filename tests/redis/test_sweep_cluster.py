@@ -1,0 +1,99 @@
+"""On a Redis Cluster the grace sweep keeps every master busy at once (decision 84): the
+due agents are taken from the shards in turn, so every batch of prepared expiries the
+sweep sends holds agents of every shard, and so of every master. Real embedded 3-master
+cluster; the store is wrapped only to record the agents of each call."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from presence.clock import FakeClock
+from presence.core.model import AgentId, ConnectionId
+from presence.engine import sweep
+from presence.store.connection import open_client
+from presence.store.embedded_cluster import EmbeddedCluster
+from presence.store.redis_store import RedisStore
+from tests.e2e.cluster import start_cluster
+from tests.redis.redis_rig import GRACE, SHARDS, Rig, make_rig
+
+TAB = ConnectionId("tab-1")
+#: Agents per shard, and agents per batch of prepared expiries in the test.
+PER_SHARD = 6
+BATCH = 8
+
+
+@pytest.fixture(scope="module")
+def embedded_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluster]:
+    """A 3-master embedded cluster for this module."""
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest_asyncio.fixture
+async def crig(embedded_cluster: EmbeddedCluster, key_prefix: str,
+               fake_clock: FakeClock) -> AsyncIterator[Rig]:
+    """The rig on a cluster client, as a server started with ``--cluster`` has."""
+    client = open_client(embedded_cluster.url, cluster=True)
+    try:
+        yield await make_rig(client, key_prefix, fake_clock)
+    finally:
+        await client.aclose()
+
+
+class RecordingStore(RedisStore):
+    """The real store, noting the agents of every ``apply_expiries`` call."""
+
+    calls: list[list[AgentId]]
+
+    async def apply_expiries(self, agent_ids: list[AgentId], now: float) -> list[str | None]:
+        self.calls.append(list(agent_ids))
+        return await super().apply_expiries(agent_ids, now)
+
+
+async def windows_per_shard(rig: Rig, per_shard: int) -> list[AgentId]:
+    """``per_shard`` agents of every shard, each signed in and dropped into its window."""
+    candidates = await rig.add_agents(12 * SHARDS * per_shard, stem="spread")
+    ids = [a for shard in range(SHARDS)
+           for a in [c for c in candidates if rig.keys.shard_of(c) == shard][:per_shard]]
+    assert len(ids) == SHARDS * per_shard
+    engine = rig.engine()
+    for agent_id in ids:
+        await engine.connect(agent_id, TAB)
+        await engine.disconnect(agent_id, TAB)
+    return ids
+
+
+def master_of(rig: Rig, agent_id: AgentId) -> int:
+    """The port of the master that serves the agent's keys."""
+    cluster: Any = rig.client  # a RedisCluster here
+    return int(cluster.get_node_from_key(rig.keys.state(agent_id)).port)
+
+
+async def test_every_batch_of_prepared_expiries_spans_every_master(
+    crig: Rig, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each apply_expiries call of a sweep holds agents of every master, and the sweep
+    recalculates every window."""
+    monkeypatch.setattr(sweep, "APPLY_BATCH", BATCH)
+    ids = await windows_per_shard(crig, PER_SHARD)
+    masters = {master_of(crig, a) for a in ids}
+    assert len(masters) == 3  # the rig's shards cover the three masters
+    store = RecordingStore(crig.client, crig.keys)
+    store.calls = []
+    crig.clock.advance(GRACE + 1)
+
+    async with asyncio.timeout(30):
+        expired = await crig.engine(store=store).sweep(reap=False)
+
+    assert expired == len(ids)
+    assert sorted(a for call in store.calls for a in call) == sorted(ids)
+    assert [{master_of(crig, a) for a in call} for call in store.calls] == \
+        [masters] * len(store.calls)
