@@ -20,18 +20,21 @@ Needs ``valgrind`` on the PATH.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import shutil
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from redis.asyncio import Redis
 
-from bench.grace_instructions import _callgrind_control, _drain, _wrapper, instructions, lua_source
+from bench.grace_instructions import (
+    _callgrind_control,
+    _drain,
+    _wrapper,
+    counted_main,
+    lua_source,
+)
+from bench.grace_storm import KEYS, _FixedOrg
 from bench.procs import seed_agents
-from bench.scenarios import KEYS, _FixedOrg
 from presence.clock import SystemClock
 from presence.core.model import AgentId, ConnectionId
 from presence.engine import Engine, EngineSettings
@@ -89,18 +92,7 @@ async def measure(agents: int, lua_root: Path | None, work: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agents", type=int, default=2000)
-    parser.add_argument("--lua-root", type=Path, default=None)
-    parser.add_argument("--label", default="this checkout")
-    args = parser.parse_args()
-    if shutil.which("valgrind") is None:
-        raise SystemExit("valgrind is not installed")
-    work = Path(tempfile.mkdtemp(prefix="commit-instructions-"))
-    asyncio.run(measure(args.agents, args.lua_root, work))
-    total = instructions(work)
-    print(f"{args.label}: {total / args.agents:,.0f} instructions per commit "
-          f"({args.agents} commits; callgrind file in {work})")
+    counted_main(__doc__ or "", measure, "commit", "commits", "commit-instructions-")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import asyncio
 import shutil
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -140,19 +141,28 @@ def instructions(work: Path) -> int:
     return int(totals[0].split()[1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+Measure = Callable[[int, Path | None, Path], Awaitable[None]]
+
+
+def counted_main(doc: str, measure: Measure, unit: str, units: str, prefix: str) -> None:
+    """The command line of a callgrind count (this module's, bench.commit_instructions'):
+    ``--agents N [--lua-root DIR] [--label NAME]``; prints the instructions per ``unit``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--agents", type=int, default=2000)
     parser.add_argument("--lua-root", type=Path, default=None)
     parser.add_argument("--label", default="this checkout")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed")
-    work = Path(tempfile.mkdtemp(prefix="grace-instructions-"))
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     asyncio.run(measure(args.agents, args.lua_root, work))
     total = instructions(work)
-    print(f"{args.label}: {total / args.agents:,.0f} instructions per expiry "
-          f"({args.agents} expiries; callgrind file in {work})")
+    print(f"{args.label}: {total / args.agents:,.0f} instructions per {unit} "
+          f"({args.agents} {units}; callgrind file in {work})")
+
+
+def main() -> None:
+    counted_main(__doc__ or "", measure, "expiry", "expiries", "grace-instructions-")
 
 
 if __name__ == "__main__":

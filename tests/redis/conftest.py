@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
+import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
 from presence.clock import FakeClock
+from presence.store.embedded_cluster import EmbeddedCluster
+from tests.e2e.cluster import start_cluster
 from tests.redis.redis_rig import Rig, make_rig
 
 
@@ -25,3 +28,13 @@ async def other_client(redis_url: str) -> AsyncIterator[Redis]:
         yield client
     finally:
         await client.aclose()
+
+
+@pytest.fixture(scope="module")
+def embedded_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluster]:
+    """A 3-master embedded cluster for each module that asks for one (its own)."""
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from redis.asyncio import RedisCluster
 
@@ -22,23 +21,12 @@ from presence.store.embedded_cluster import EmbeddedCluster
 from presence.store.redis_store import RedisStore
 from presence.store.scripts import script_source
 from presence.store.work_store import WorkStore
-from tests.e2e.cluster import start_cluster
 from tests.redis.redis_rig import Rig, make_rig
 from tests.support.reply_loss import TcpReplyLoss
 
 #: Safety net for every await on the server.
 BOUND = 10.0
 TAB = ConnectionId("tab-1")
-
-
-@pytest.fixture(scope="module")
-def embedded_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluster]:
-    """A 3-master embedded cluster for this module."""
-    cluster = start_cluster(tmp_path_factory.mktemp("cluster"))
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest_asyncio.fixture

@@ -6,7 +6,7 @@ cluster; the store is wrapped only to record the agents of each call."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,23 +18,12 @@ from presence.engine import sweep
 from presence.store.connection import open_client
 from presence.store.embedded_cluster import EmbeddedCluster
 from presence.store.redis_store import RedisStore
-from tests.e2e.cluster import start_cluster
 from tests.redis.redis_rig import GRACE, SHARDS, Rig, make_rig
 
 TAB = ConnectionId("tab-1")
 #: Agents per shard, and agents per batch of prepared expiries in the test.
 PER_SHARD = 6
 BATCH = 8
-
-
-@pytest.fixture(scope="module")
-def embedded_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluster]:
-    """A 3-master embedded cluster for this module."""
-    cluster = start_cluster(tmp_path_factory.mktemp("cluster"))
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest_asyncio.fixture
