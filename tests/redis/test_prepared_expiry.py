@@ -303,3 +303,35 @@ async def test_a_record_of_another_layout_is_left_to_the_python_path(rig: Rig) -
     doc, _, event, _ = await committed(rig, agent_id)
     assert doc["presence"]["reason"] == "grace_expired"
     assert event["agent"]["reason"] == "grace_expired"
+
+
+async def test_the_sweep_hands_redis_at_most_a_thousand_due_agents_a_call(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sweep's calls of apply_expiries hold at most 1,000 agents each (decision 86)."""
+    engine = rig.engine("i1")
+    ids = await rig.add_agents(1001, stem="trip")
+    for start in range(0, len(ids), 8):
+        await asyncio.gather(*(open_one(engine, a) for a in ids[start:start + 8]))
+    sweeper = rig.engine("i2")
+    sizes: list[int] = []
+    apply = sweeper.store.apply_expiries
+
+    async def counted(agent_ids: list[AgentId], now: float) -> list[str | None]:
+        sizes.append(len(agent_ids))
+        return await apply(agent_ids, now)
+
+    monkeypatch.setattr(sweeper.store, "apply_expiries", counted)
+    rig.clock.advance(GRACE)
+
+    async with asyncio.timeout(30):
+        assert await sweeper.sweep(reap=False) == 1001
+
+    assert sorted(sizes) == [1, 1000]
+    assert await rig.due() == {}
+
+
+async def open_one(engine: Any, agent_id: AgentId) -> None:
+    """The agent signs in and drops: it is in its grace window."""
+    await engine.connect(agent_id, TAB)
+    await engine.disconnect(agent_id, TAB)
