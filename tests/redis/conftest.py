@@ -9,6 +9,7 @@ import pytest_asyncio
 from redis.asyncio import Redis
 
 from presence.clock import FakeClock
+from presence.store.connection import open_client
 from presence.store.embedded_cluster import EmbeddedCluster
 from tests.e2e.cluster import start_cluster
 from tests.redis.redis_rig import Rig, make_rig
@@ -38,3 +39,15 @@ def embedded_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embed
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest_asyncio.fixture
+async def crig(embedded_cluster: EmbeddedCluster, key_prefix: str,
+               fake_clock: FakeClock) -> AsyncIterator[Rig]:
+    """The rig on a cluster client, as a server started with ``--cluster`` has
+    (no proxy between them)."""
+    client = open_client(embedded_cluster.url, cluster=True)
+    try:
+        yield await make_rig(client, key_prefix, fake_clock)
+    finally:
+        await client.aclose()

@@ -14,14 +14,13 @@ from typing import Any
 import pytest_asyncio
 from redis.asyncio import RedisCluster
 
-from presence.clock import FakeClock
 from presence.core.model import ConnectionId
-from presence.store.connection import CLUSTER_MAX_CONNECTIONS, open_client
+from presence.store.connection import CLUSTER_MAX_CONNECTIONS
 from presence.store.embedded_cluster import EmbeddedCluster
 from presence.store.redis_store import RedisStore
 from presence.store.scripts import script_source
 from presence.store.work_store import WorkStore
-from tests.redis.redis_rig import Rig, make_rig
+from tests.redis.redis_rig import Rig
 from tests.support.reply_loss import TcpReplyLoss
 
 #: Safety net for every await on the server.
@@ -49,17 +48,6 @@ def owner(rig: Rig, proxies: list[TcpReplyLoss], key: str) -> TcpReplyLoss:
     node = cluster.get_node_from_key(key)
     (proxy,) = [p for p in proxies if p.node[1] == node.port]
     return proxy
-
-
-@pytest_asyncio.fixture
-async def crig(embedded_cluster: EmbeddedCluster, key_prefix: str,
-               fake_clock: FakeClock) -> AsyncIterator[Rig]:
-    """The rig on a direct cluster client (no proxy)."""
-    client = open_client(embedded_cluster.url, cluster=True)
-    try:
-        yield await make_rig(client, key_prefix, fake_clock)
-    finally:
-        await client.aclose()
 
 
 @pytest_asyncio.fixture

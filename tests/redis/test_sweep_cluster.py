@@ -6,35 +6,19 @@ cluster; the store is wrapped only to record the agents of each call."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from presence.clock import FakeClock
 from presence.core.model import AgentId, ConnectionId
 from presence.engine import sweep
-from presence.store.connection import open_client
-from presence.store.embedded_cluster import EmbeddedCluster
 from presence.store.redis_store import RedisStore
-from tests.redis.redis_rig import GRACE, SHARDS, Rig, make_rig
+from tests.redis.redis_rig import GRACE, SHARDS, Rig
 
 TAB = ConnectionId("tab-1")
 #: Agents per shard, and agents per batch of prepared expiries in the test.
 PER_SHARD = 6
 BATCH = 8
-
-
-@pytest_asyncio.fixture
-async def crig(embedded_cluster: EmbeddedCluster, key_prefix: str,
-               fake_clock: FakeClock) -> AsyncIterator[Rig]:
-    """The rig on a cluster client, as a server started with ``--cluster`` has."""
-    client = open_client(embedded_cluster.url, cluster=True)
-    try:
-        yield await make_rig(client, key_prefix, fake_clock)
-    finally:
-        await client.aclose()
 
 
 class RecordingStore(RedisStore):
