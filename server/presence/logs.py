@@ -26,8 +26,8 @@ import orjson
 from presence.log_repeats import RepeatFilter
 
 #: ``extra=`` keys copied into the JSON object when present.
-FIELDS = ("agent_id", "connection_id", "instance_id", "code", "reason", "role", "subject",
-          "client", "repeated")
+FIELDS = ("agent_id", "connection_id", "instance_id", "code", "closed_by", "reason", "role",
+          "subject", "client", "repeated")
 
 #: Our per-socket lines (``agent … connected``, ``supervisor … disconnected``, refusals).
 CONNECTIONS = logging.getLogger("presence.connections")

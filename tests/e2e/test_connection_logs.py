@@ -122,10 +122,13 @@ async def test_info_writes_a_supervisors_lines_as_an_agents(
                                  f"{s_in.__dict__['connection_id']} from "
                                  f"{s_in.__dict__['client']})")
     assert s_out.getMessage() == (f"supervisor S1 disconnected (connection "
-                                  f"{s_out.__dict__['connection_id']}, code "
-                                  f"{s_out.__dict__['code']}, disconnected)")
+                                  f"{s_out.__dict__['connection_id']}, code 1000 by the "
+                                  f"client, disconnected)")
     assert s_out.__dict__["reason"] == "disconnected"
+    # The supervisor's page left (its close frame's 1000); A1 was signed out by us.
+    assert (s_out.__dict__["code"], s_out.__dict__["closed_by"]) == (1000, "client")
     assert a_out.__dict__["code"] == 4010 and a_out.__dict__["reason"] == "signed_out"
+    assert a_out.__dict__["closed_by"] == "server"
     assert sorted(k for k in s_out.__dict__ if k in FIELDS) == sorted(
         k for k in a_out.__dict__ if k in FIELDS and k != "agent_id")
 

@@ -136,7 +136,7 @@ class AgentEndpoint:
         agent_id, conn_id = AgentId(link.agent_id), ConnectionId(link.connection_id)
         if CONNECTIONS.isEnabledFor(logging.INFO):
             disconnected(link.peer.websocket, self.role, agent_id, conn_id, rt.instance_id,
-                         link.peer.close_code, link.close_reason)
+                         link.peer, link.close_reason)
         rt.hub.retire_agent(link)
         # Also after a sign-out: it already removed the connection (the disconnect is a
         # no-op then) but only this unindexes it from this instance.

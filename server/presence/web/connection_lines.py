@@ -15,6 +15,7 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from presence.logs import CONNECTIONS
+from presence.web.peer import Peer
 from presence.web.sockets import client_of
 
 
@@ -30,15 +31,21 @@ def connected(ws: WebSocket, role: str, subject: str, connection_id: str,
 
 
 def disconnected(ws: WebSocket, role: str, subject: str, connection_id: str,
-                 instance_id: str, code: int | None, reason: str) -> None:
-    """``agent A1 disconnected (connection <id>, code 4010, signed_out)``: the session of
-    :func:`connected` ended, its socket closed with ``code`` (``None``: not closed by
-    this side yet) for ``reason``."""
+                 instance_id: str, peer: Peer, reason: str) -> None:
+    """``agent A1 disconnected (connection <id>, code 4010 by the server, signed_out)``:
+    the session of :func:`connected` ended, its socket closed for ``reason`` with the
+    code this side sent (``peer.close_code``), else the one the client's close frame
+    carried (``by the client``; ``None`` when neither is known yet)."""
     client = client_of(ws)
     fields = _fields(role, subject, connection_id, client, instance_id)
-    fields["code"], fields["reason"] = code, reason
-    CONNECTIONS.info(role + " %s disconnected (connection %s, code %s, %s)", subject,
-                     connection_id, code, reason, extra=fields)
+    code: int | None = peer.close_code
+    by: str | None = "server"
+    if code is None:
+        code, by = peer.client_code, "client" if peer.client_code is not None else None
+    fields["code"], fields["closed_by"], fields["reason"] = code, by, reason
+    CONNECTIONS.info(role + " %s disconnected (connection %s, code %s by the %s, %s)",
+                     subject, connection_id, code, by or "unknown side", reason,
+                     extra=fields)
 
 
 def _fields(role: str, subject: str, connection_id: str, client: str,

@@ -108,7 +108,7 @@ class Peer:
 
     # Slots: thousands of mostly idle sockets each hold one.
     __slots__ = ("_behind", "_flush_to", "_on_drop", "_pending", "_queue", "_raw", "_size",
-                 "_task", "_wakeup", "close_code", "closed", "websocket")
+                 "_task", "_wakeup", "client_code", "close_code", "closed", "websocket")
 
     def __init__(
         self, websocket: WebSocket, queue_size: int, on_drop: Callable[[], None] | None = None
@@ -133,6 +133,9 @@ class Peer:
         self._task: asyncio.Task[None] | None = None
         self.closed = Flag()
         self.close_code: int | None = None
+        #: The code of the client's close frame when the client closed first (for the
+        #: connection log line; decision 85).
+        self.client_code: int | None = None
 
     @property
     def direct(self) -> bool:

@@ -180,7 +180,8 @@ async def read_frames(ws: WebSocket, rt: Runtime, endpoint: Endpoint[S, C], sess
     while peer.close_code is None:
         try:  # not receive_text(): one coroutine fewer held while the socket idles
             raw = text_of(await ws.receive())
-        except Disconnected:
+        except Disconnected as ended:
+            peer.client_code = ended.code
             return
         now = session.last_seen_at = rt.clock.now()
         if not bucket.allow(now):

@@ -116,7 +116,7 @@ class SupervisorEndpoint:
     async def close(self, rt: Runtime, session: SupervisorSession) -> None:
         if CONNECTIONS.isEnabledFor(logging.INFO):
             disconnected(session.peer.websocket, self.role, session.identity.subject,
-                         session.connection_id, rt.instance_id, session.peer.close_code,
+                         session.connection_id, rt.instance_id, session.peer,
                          session.close_reason)
         rt.hub.remove_supervisor(session)
 
