@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from presence.core.model import AgentProfile, TeamId
 from presence.core.rules import resolve_default
@@ -69,6 +69,21 @@ def status_from_json(d: Mapping[str, Any]) -> Status:
 #: Answers :meth:`OrgConfig.default_for` keeps per snapshot at most (then starts again).
 MAX_KEPT_DEFAULTS = 4096
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _kept(cache: dict[K, V], key: K, resolve: Callable[[AgentProfile], V],
+          profile: AgentProfile) -> V:
+    """``cache[key]``, first set to ``resolve(profile)`` (the cache emptied when it holds
+    :data:`MAX_KEPT_DEFAULTS`): an answer kept for the rest of a snapshot's life."""
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= MAX_KEPT_DEFAULTS:
+            cache.clear()
+        found = cache[key] = resolve(profile)
+    return found
+
 
 @dataclass(frozen=True, slots=True)
 class OrgConfig:
@@ -87,7 +102,7 @@ class OrgConfig:
     _defaults: dict[tuple[str | None, str | None], Status] = field(
         default_factory=dict, init=False, repr=False, compare=False)
     #: :meth:`idle_after_for`'s answers by team for profiles without their own.
-    _idle_afters: dict[tuple[None, str | None], int] = field(
+    _idle_afters: dict[str | None, int] = field(
         default_factory=dict, init=False, repr=False, compare=False)
 
     def workstreams_of(self, profile: AgentProfile) -> list[Workstream]:
@@ -116,13 +131,8 @@ class OrgConfig:
         else the global one; ``0`` is off."""
         if profile.idle_away_after is not None:
             return profile.idle_away_after
-        key = (None, profile.team)  # kept per team, as defaults are (decision 83)
-        found = self._idle_afters.get(key)
-        if found is None:
-            if len(self._idle_afters) >= MAX_KEPT_DEFAULTS:
-                self._idle_afters.clear()
-            found = self._idle_afters[key] = self._resolved_idle_after(profile)
-        return found
+        # Kept per team, as defaults are (decision 83).
+        return _kept(self._idle_afters, profile.team, self._resolved_idle_after, profile)
 
     def _resolved_idle_after(self, profile: AgentProfile) -> int:
         team = self.team_of(profile)
@@ -134,13 +144,8 @@ class OrgConfig:
     def default_for(self, profile: AgentProfile) -> Status:
         """The agent's default presence: agent, team, global, else Available (SPEC §4.1).
         A default naming an unknown or disabled status is skipped."""
-        key = (profile.default_status, profile.team)
-        found = self._defaults.get(key)
-        if found is None:
-            if len(self._defaults) >= MAX_KEPT_DEFAULTS:
-                self._defaults.clear()
-            found = self._defaults[key] = self._resolved_default(profile)
-        return found
+        return _kept(self._defaults, (profile.default_status, profile.team),
+                     self._resolved_default, profile)
 
     def _resolved_default(self, profile: AgentProfile) -> Status:
         def usable(sid: str | None) -> Status | None:

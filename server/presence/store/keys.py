@@ -119,13 +119,13 @@ class Keys:
         return _shard_keys(self.prefix, shard)
 
     def due(self, shard: int) -> str:
-        return f"{self._tag(shard)}:due"
+        return _shard_keys(self.prefix, shard)[0]
 
     def events(self, shard: int) -> str:
-        return f"{self._tag(shard)}:events"
+        return _shard_keys(self.prefix, shard)[1]
 
     def channel(self, shard: int) -> str:
-        return f"{self._tag(shard)}:ch"
+        return _shard_keys(self.prefix, shard)[2]
 
     # --- webhook delivery, per partition (a shard ``sN`` or a workstream ``w:ID``) ---
     def partition_tag(self, partition: str) -> str:
