@@ -13,7 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from presence.clock import FakeClock
-from presence.core.model import AgentId, TeamId
+from presence.core.model import AgentId, ConnectionId, TeamId
 from presence.core.org import OrgConfig, Team
 from presence.core.statuses import Base, Status, StatusId
 from presence.engine import Engine, EngineSettings
@@ -109,3 +109,34 @@ async def make_rig(client: Redis, prefix: str, clock: FakeClock, **store_options
     await config.put_team(Team(TEAM, "Support", custom_statuses=(TRAINING.id,)))
     org = FixedOrg(await config.load())
     return Rig(client, keys, RedisStore(client, keys, **store_options), org, clock)
+
+
+class RecordingStore(RedisStore):
+    """The real store, noting the agents of every ``apply_expiries`` call."""
+
+    calls: list[list[AgentId]]
+
+    async def apply_expiries(self, agent_ids: list[AgentId], now: float) -> list[str | None]:
+        self.calls.append(list(agent_ids))
+        return await super().apply_expiries(agent_ids, now)
+
+
+def recording_store(rig: Rig) -> RecordingStore:
+    """A :class:`RecordingStore` on the rig's client and keys, with no call yet."""
+    store = RecordingStore(rig.client, rig.keys)
+    store.calls = []
+    return store
+
+
+async def windows_per_shard(rig: Rig, per_shard: int) -> list[AgentId]:
+    """``per_shard`` agents of every shard, each signed in and dropped into its window."""
+    candidates = await rig.add_agents(12 * SHARDS * per_shard, stem="spread")
+    ids = [a for shard in range(SHARDS)
+           for a in [c for c in candidates if rig.keys.shard_of(c) == shard][:per_shard]]
+    assert len(ids) == SHARDS * per_shard
+    engine = rig.engine("window-maker")
+    tab = ConnectionId("tab-1")
+    for agent_id in ids:
+        await engine.connect(agent_id, tab)
+        await engine.disconnect(agent_id, tab)
+    return ids

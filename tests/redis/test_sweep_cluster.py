@@ -10,38 +10,13 @@ from typing import Any
 
 import pytest
 
-from presence.core.model import AgentId, ConnectionId
+from presence.core.model import AgentId
 from presence.engine import sweep
-from presence.store.redis_store import RedisStore
-from tests.redis.redis_rig import GRACE, SHARDS, Rig
+from tests.redis.redis_rig import GRACE, RecordingStore, Rig, windows_per_shard
 
-TAB = ConnectionId("tab-1")
 #: Agents per shard, and agents per batch of prepared expiries in the test.
 PER_SHARD = 6
 BATCH = 8
-
-
-class RecordingStore(RedisStore):
-    """The real store, noting the agents of every ``apply_expiries`` call."""
-
-    calls: list[list[AgentId]]
-
-    async def apply_expiries(self, agent_ids: list[AgentId], now: float) -> list[str | None]:
-        self.calls.append(list(agent_ids))
-        return await super().apply_expiries(agent_ids, now)
-
-
-async def windows_per_shard(rig: Rig, per_shard: int) -> list[AgentId]:
-    """``per_shard`` agents of every shard, each signed in and dropped into its window."""
-    candidates = await rig.add_agents(12 * SHARDS * per_shard, stem="spread")
-    ids = [a for shard in range(SHARDS)
-           for a in [c for c in candidates if rig.keys.shard_of(c) == shard][:per_shard]]
-    assert len(ids) == SHARDS * per_shard
-    engine = rig.engine()
-    for agent_id in ids:
-        await engine.connect(agent_id, TAB)
-        await engine.disconnect(agent_id, TAB)
-    return ids
 
 
 def master_of(rig: Rig, agent_id: AgentId) -> int:

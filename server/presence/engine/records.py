@@ -27,6 +27,9 @@ class EngineSettings:
     liveness_timeout: float = 15.0
     #: Agents whose last committed state this process keeps to decide from (LRU).
     cache_size: int = 20_000
+    #: How often the sweep runs: it reads the live instances at most this often to
+    #: share the shards out (decision 88).
+    sweep_period: float = 0.5
 
 
 @slot_init

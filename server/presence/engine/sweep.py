@@ -8,22 +8,27 @@ each decided from this process's copies (the missing ones loaded in one pipeline
 trip) and committed in one pipelined round trip; only the few whose commit missed, or
 whose decision was a no-op, go through the one-agent path (the transaction loop). Any
 number of instances may sweep at once: compare-and-set (in ``apply_expiries.lua`` the
-prepared expiry's stamp) makes each outcome happen once.
+prepared expiry's stamp) makes each outcome happen once. To share the work, each live
+instance sweeps its own shards as their deadlines fall due and the others' only when
+overdue (:mod:`.sweep_share`, decision 88).
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from presence.clock import Clock
 from presence.core import decisions, epochs
 from presence.core.errors import ErrorCode, PresenceError
 from presence.core.idle import idle_due
 from presence.core.model import AgentId
+from presence.core.org import OrgSource
 from presence.core.rules import Transition
-from presence.engine.records import AgentRecord, Outcome, commit_request
+from presence.engine.records import AgentRecord, EngineSettings, Outcome, commit_request
+from presence.engine.sweep_share import SweepShare
 from presence.engine.transactions import Transactions, log
 from presence.store.agents import due_agents
-from presence.store.redis_store import Committed, StateUnreadable
+from presence.store.redis_store import Committed, RedisStore, StateUnreadable
 
 #: Grace deadlines the one-agent path of a sweep recalculates at once.
 SWEEP_CONCURRENCY = 32
@@ -47,6 +52,14 @@ SWEEP_PARALLEL_BATCHES = 4
 class GraceSweep(Transactions):
     """Grace-window expiry, one agent or every due one in batches."""
 
+    def __init__(self, store: RedisStore, config: OrgSource, clock: Clock,
+                 settings: EngineSettings) -> None:
+        super().__init__(store, config, clock, settings)
+        #: The shards this instance sweeps (decision 88).
+        self.share = SweepShare(store, settings.instance_id,
+                                liveness_timeout=settings.liveness_timeout,
+                                sweep_period=settings.sweep_period)
+
     async def expire_grace(self, agent_id: AgentId) -> Outcome:
         """Recalculate an agent whose grace window ended (no-op if it did not)."""
         return await self._transact(agent_id, decisions.expire_grace())
@@ -65,7 +78,8 @@ class GraceSweep(Transactions):
 
     async def _sweep_round(self) -> int:
         now = self.clock.now()
-        members = await self.store.due_everywhere(now, SWEEP_LIMIT)
+        members = await self.store.due_everywhere(await self.share.sweep_until(now),
+                                                   SWEEP_LIMIT)
         due = due_agents(members, "grace:")
         applied, due = await self._apply_prepared(due, now) if due else (0, due)
         await self._idle_each(due_agents(members, "idle:"))

@@ -10,6 +10,7 @@ its shard's event and its grace deadline, by ``commit_agent.lua``
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -330,17 +331,23 @@ class AgentStore:
         )
         return [text(m) for m in raw]
 
-    async def due_everywhere(self, now: float, limit: int) -> list[str]:
-        """:meth:`due_members` of every shard (at most ``limit`` each), in one
+    async def due_everywhere(self, until: float | Sequence[float], limit: int) -> list[str]:
+        """:meth:`due_members` of every shard due by ``until`` (one instant for every
+        shard, or one per shard: the sweep takes other instances' shards only when
+        overdue, decision 88; at most ``limit`` each), in one
         :meth:`~presence.store.scripts.Scripts.pipelined` round trip: the sweep asks every
         ``sweep_period``, and one command per shard on its own cost a sixth of the
         process's CPU in the background loops of a sign-in storm (decision 62). The
         shards take turns (the first member of each, then the second of each, …): the
         sweep cuts the list into batches, and so every batch holds agents of every shard
         — on a cluster, of every master, which then all work at once (decision 84)."""
-        until = str(to_ms(now))
-        calls: list[Call] = [("ZRANGEBYSCORE", self.keys.due(shard), "-inf", until, "LIMIT",
-                              "0", str(limit)) for shard in range(self.keys.shards)]
+        shards = self.keys.shards
+        untils = [until] * shards if isinstance(until, float | int) else list(until)
+        if len(untils) != shards:
+            raise ValueError(f"expected {shards} deadlines, one per shard, got {len(untils)}")
+        calls: list[Call] = [("ZRANGEBYSCORE", self.keys.due(shard), "-inf",
+                              str(to_ms(untils[shard])), "LIMIT", "0", str(limit))
+                             for shard in range(shards)]
         rows = await self._scripts.pipelined(calls)
         return [text(m) for turn in itertools.zip_longest(*rows) for m in turn
                 if m is not None]

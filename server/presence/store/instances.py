@@ -47,6 +47,15 @@ class InstanceRegistry:
         )
         return [text(m) for m in raw]
 
+    async def live_instances(self, now: float, liveness_timeout: float) -> list[str]:
+        """Instances that beat within the last ``liveness_timeout`` seconds (those
+        :meth:`dead_instances` does not name): the grace sweep shares the shards out
+        among them (decision 88)."""
+        raw = await self.client.zrangebyscore(
+            self.keys.instances, f"({to_ms(now - liveness_timeout)}", "+inf"
+        )
+        return [text(m) for m in raw]
+
     async def instance_connections(self, instance_id: str) -> list[tuple[AgentId, ConnectionId]]:
         """Every connection in an instance's index."""
         raw = await self.client.smembers(self.keys.instance_conns(instance_id))

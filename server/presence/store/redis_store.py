@@ -18,7 +18,7 @@ Work items, configuration, history reports and revocations have stores of their 
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from presence.core.model import AgentId, AgentProfile, ConnectionId
@@ -113,9 +113,9 @@ class RedisStore:
         """See :meth:`AgentStore.due_members`."""
         return await self.agents.due_members(shard, now, limit)
 
-    async def due_everywhere(self, now: float, limit: int) -> list[str]:
+    async def due_everywhere(self, until: float | Sequence[float], limit: int) -> list[str]:
         """See :meth:`AgentStore.due_everywhere`."""
-        return await self.agents.due_everywhere(now, limit)
+        return await self.agents.due_everywhere(until, limit)
 
     async def due_grace(self, shard: int, now: float, limit: int) -> list[AgentId]:
         """See :meth:`AgentStore.due_grace`."""
@@ -178,6 +178,10 @@ class RedisStore:
     async def dead_instances(self, now: float, liveness_timeout: float) -> list[str]:
         """See :meth:`InstanceRegistry.dead_instances`."""
         return await self.instances.dead_instances(now, liveness_timeout)
+
+    async def live_instances(self, now: float, liveness_timeout: float) -> list[str]:
+        """See :meth:`InstanceRegistry.live_instances`."""
+        return await self.instances.live_instances(now, liveness_timeout)
 
     async def instance_connections(self, instance_id: str) -> list[tuple[AgentId, ConnectionId]]:
         """See :meth:`InstanceRegistry.instance_connections`."""

@@ -107,7 +107,7 @@ async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> 
     instance_id = settings.instance_id or uuid.uuid4().hex[:12]
     engine = Engine(store, config, clock, EngineSettings(
         instance_id, settings.grace_period, settings.liveness_timeout,
-        settings.agent_cache_size,
+        settings.agent_cache_size, settings.sweep_period,
     ))
 
     async def on_resubscribed() -> None:
