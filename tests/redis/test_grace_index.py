@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from presence.clock import to_ms
 from presence.core.model import AgentId, ConnectionId
 from presence.core.statuses import Base
@@ -142,3 +144,24 @@ async def test_due_everywhere_reads_every_shard_up_to_now_and_the_limit(rig: Rig
     assert all(int(m.removeprefix("grace:x")) % 2 == 0 for m in everywhere)
     assert sorted(await rig.store.due_everywhere(now, 100)) == sorted(
         f"grace:x{n}" for n in range(0, 40, 2))
+
+
+async def test_due_everywhere_takes_each_shard_up_to_its_own_deadline(rig: Rig) -> None:
+    """With one deadline per shard, due_everywhere returns each shard's grace and idle
+    members due by that shard's deadline only (the sweep's share, decision 88)."""
+    now = rig.clock.now()
+    members: dict[int, list[str]] = {}
+    for n in range(24):
+        shard = rig.keys.shard_of(f"y{n}")
+        member = f"{'grace' if n % 2 else 'idle'}:y{n}"
+        members.setdefault(shard, []).append(member)
+        await rig.client.zadd(rig.keys.due(shard), {member: to_ms(now - 5)})
+    assert len(members) == rig.keys.shards
+    untils = [now if shard % 2 else now - 10 for shard in range(rig.keys.shards)]
+
+    taken = await rig.store.due_everywhere(untils, 100)
+
+    assert sorted(taken) == sorted(m for shard, row in members.items() if shard % 2
+                                   for m in row)
+    with pytest.raises(ValueError, match="one per shard"):
+        await rig.store.due_everywhere(untils[:-1], 100)
