@@ -110,7 +110,7 @@ async def grace(run: Run) -> dict[str, Any]:
         await asyncio.sleep(max(0.0, last - time.time()) + 0.05)
         before = await asyncio.gather(*map(_valkey_cpu, target.nodes))
         await asyncio.gather(*(node.config_resetstat() for node in target.nodes))
-        times, cpu, spans = await _storm(run, target, windows, period)
+        times, cpu, spans, each = await _storm(run, target, windows, period)
         after = await asyncio.gather(*map(_valkey_cpu, target.nodes))
         commands = await _commands_per_window(target.nodes, n)
         recalculated = await _recalculated(target.client, n)
@@ -131,6 +131,10 @@ async def grace(run: Run) -> dict[str, Any]:
             "server_cpu_ms_per_window": cpu * 1000 / n,
             "server_startup_cpu_seconds": startup_cpu,
             "server_cpu_ms_per_window_net": (cpu - startup_cpu) * 1000 / n,
+            # Each server's CPU from ready (with grace_hold: the windows' release) to the
+            # last window, per window of the storm: how the sweep's work was shared.
+            "hold": run.sizes.grace_hold,
+            "server_cpu_ms_per_window_each": [c * 1000 / n for c in each],
             "valkey_cpu_ms_per_window": valkey_cpu * 1000 / n,
             # The busiest master: its share of the windows and its CPU (with a core of
             # its own per master, the storm cannot end sooner than that CPU).
@@ -145,12 +149,17 @@ async def grace(run: Run) -> dict[str, Any]:
 
 
 async def _storm(run: Run, target: Target, windows: list[int], period: float
-                 ) -> tuple[tuple[float, float, float, float], float, list[float]]:
+                 ) -> tuple[tuple[float, float, float, float], float, list[float],
+                            list[float]]:
     """Start the servers (``grace_servers``, at once; each sweeps on its own, as every
-    instance does) on the due windows and wait until none is left: (launch, ports open,
-    first window recalculated, last), the servers' CPU seconds summed and each node's
-    span of work (:func:`_watch`)."""
-    watch = asyncio.create_task(_watch(target, windows))
+    instance does) on the due windows and wait until none is left: (launch, ports open
+    or, with ``grace_hold``, the windows released, first window recalculated, last), the
+    servers' CPU seconds summed, each node's span of work (:func:`_watch`) and each
+    server's CPU seconds from ready to the last window."""
+    hold = bool(run.sizes.grace_hold)
+    if hold:
+        await _move_due(target.client, "", ":held")
+    watch: asyncio.Task[tuple[float, float, list[float]]] | None = None
     launched_at = time.time()
     started = await asyncio.gather(*(
         start_server("presence", run.logs, target.url, *_server_args(target, period, i))
@@ -160,15 +169,43 @@ async def _storm(run: Run, target: Target, windows: list[int], period: float
         for failed in started:
             if isinstance(failed, BaseException):
                 raise failed
+        if hold:
+            await _all_beating(target.client, len(servers))
+            await asyncio.sleep(3 * 0.5)  # every server read the live set since (decision 88)
+        at_ready = [server.cpu() for server in servers]
+        if hold:
+            await _move_due(target.client, ":held", "")
         ready_at = time.time()
+        watch = asyncio.create_task(_watch(target, windows))
         async with run.profiled(servers[0], "grace-presence"):
             first_at, done_at, spans = await watch
+        each = [server.cpu() - cpu0 for server, cpu0 in zip(servers, at_ready, strict=True)]
         cpu = sum(server.cpu() for server in servers)
     finally:
-        watch.cancel()
+        if watch is not None:
+            watch.cancel()
         for server in servers:
             await server.stop()
-    return (launched_at, ready_at, first_at, done_at), cpu, spans
+    return (launched_at, ready_at, first_at, done_at), cpu, spans, each
+
+
+async def _move_due(client: RedisClient, suffix: str, to_suffix: str) -> None:
+    """Rename every shard's due index (``grace_hold``: out of the sweeps' sight and
+    back; the names share the shard's hash tag)."""
+    sizes = await asyncio.gather(*(client.exists(KEYS.due(s) + suffix)
+                                   for s in range(KEYS.shards)))
+    await asyncio.gather(*(client.rename(KEYS.due(s) + suffix, KEYS.due(s) + to_suffix)
+                           for s, size in enumerate(sizes) if size))
+
+
+async def _all_beating(client: RedisClient, servers: int, timeout: float = 60) -> None:
+    """Until the servers' ids are all in the instance registry."""
+    wanted = {f"bench-grace-{i}".encode() for i in range(servers)}
+    async with asyncio.timeout(timeout):
+        while True:
+            if wanted <= set(await client.zrange(KEYS.instances, 0, -1)):
+                return
+            await asyncio.sleep(0.05)
 
 
 def _server_args(target: Target, period: float, index: int = 0) -> tuple[str, ...]:

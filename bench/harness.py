@@ -61,6 +61,10 @@ class Sizes:
     grace_masters: int = 0
     #: Server processes of the grace storm, started together; each sweeps on its own.
     grace_servers: int = 1
+    #: 1: the due windows are held out of sight until every server beat and read the
+    #: live set (they then fall due together, as on servers that ran through the grace
+    #: period; decision 88); 0: the servers start on windows already due.
+    grace_hold: int = 0
     scale_agents: int = 4_000
     scale_publishers: int = 100
     scale_seconds: float = 8.0

@@ -36,3 +36,23 @@ def test_grace_storm_on_three_masters_reports_each_master(tmp_path: Path) -> Non
     assert run["max_master_window_share"] == max(m["windows"] for m in masters) / 120
     assert run["valkey_cpu_ms_per_window"] == pytest.approx(
         sum(m["valkey_cpu_seconds"] for m in masters) * 1000 / 120)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_grace_storm_on_two_held_servers_reports_each_server(tmp_path: Path) -> None:
+    """With two servers and the windows held until both beat, every window is
+    recalculated and each server's CPU is reported on its own."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--only", "grace_storm",
+         "--set", "grace_servers=2", "--set", "grace_hold=1", "--set", "grace_agents=120",
+         "--no-peer", "--no-peer-node", "--no-docs", "--results-dir", str(tmp_path),
+         "--timeout", "150"],
+        cwd=ROOT, capture_output=True, text=True, timeout=170, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (path,) = tmp_path.glob("*-grace_storm.json")
+    (run,) = json.loads(path.read_text())["scenarios"]["grace_storm"]["presence"]["runs"]
+    assert "error" not in run, run
+    assert (run["servers"], run["hold"], run["recalculated"]) == (2, 1, 120)
+    assert len(run["server_cpu_ms_per_window_each"]) == 2
