@@ -148,14 +148,21 @@ def size(r: Rates, k: Costs = MEASURED) -> dict[str, Any]:
         "wire_mbit_out": round((changes * (480 + frames * 652) + signins * 1149) * 8 / 1e6, 1),
         "masters_decided_by": "memory" if by_memory == masters else
         "CPU" if by_cpu == masters else "grace storm",
-        **storm_plan(r, k, masters),
+        **storm_plan(r, k, masters, storm_sweepers(procs)),
     }
+
+
+def storm_sweepers(processes: int) -> int:
+    """The processes that sweep a mass disconnect: all but one (the storm may be the
+    lost process's own tabs; by their deadline it is declared dead), at least one."""
+    return max(1, processes - 1)
 
 
 def busiest_share(shards: int, masters: int) -> float:
     """The share of a storm's windows on its busiest master: whole shards spread over the
     masters as evenly as they go (CRC-32 spreads the agents evenly over the shards; a
-    master with no shard does nothing)."""
+    master with no shard does nothing). The same holds for the sweeping processes, whose
+    shares of the shards are as even as that (decision 88)."""
     return math.ceil(shards / min(masters, shards)) / shards
 
 
@@ -171,20 +178,23 @@ def storm_masters(r: Rates, k: Costs) -> int | None:
     return None
 
 
-def storm_plan(r: Rates, k: Costs, masters: int) -> dict[str, Any]:
-    """Seconds after the deadline until W windows are recalculated with ``masters``: a
-    sweep period, then the slower of the busiest master and the one process whose sweep
-    takes them (each with the part of its core its steady load leaves; the two overlap,
-    batch after batch)."""
+def storm_plan(r: Rates, k: Costs, masters: int, sweepers: int = 1) -> dict[str, Any]:
+    """Seconds after the deadline until W windows are recalculated with ``masters`` and
+    ``sweepers`` live processes: a sweep period, then the slower of the busiest master
+    and the busiest sweeping process — each process sweeps its own shards, ⌊N/P⌋ or
+    ⌈N/P⌉ of them (decision 88) — each with the part of its core its steady load leaves
+    (the two overlap, batch after batch)."""
     windows = min(r.storm_windows, r.tabs)
     on_master = windows * busiest_share(r.shards, masters) * k.r_expiry / 1000 \
         / (1 - r.master_core_target)
-    on_server = windows * k.c_expiry / 1000 / (1 - r.core_target)
+    on_server = windows * busiest_share(r.shards, sweepers) * k.c_expiry / 1000 \
+        / (1 - r.core_target)
     need = storm_masters(r, k)
     return {"storm_windows": round(windows),
             "storm_seconds": round(r.sweep_period + max(on_master, on_server), 2),
             "storm_seconds_busiest_master": round(on_master, 2),
             "storm_seconds_sweeping_process": round(on_server, 2),
+            "storm_sweeping_processes": sweepers,
             "storm_masters_for_target": need if need is not None
             else f"more than {r.shards} shards allow",
             "storm_decided_by": "sweeping process" if on_server >= on_master

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bench.capacity import MEASURED, PRESETS, Costs, Rates, size
+from bench.capacity import MEASURED, PRESETS, Costs, Rates, size, storm_plan
 from bench.costs_derive import derive
 
 
@@ -130,3 +130,22 @@ def test_a_grace_storm_no_shard_count_can_spread_asks_for_more_shards() -> None:
     assert plan["storm_masters_for_target"] == "more than 4 shards allow"
     assert plan["masters"] == 4
     assert plan["storm_decided_by"] == "sweeping process"
+
+
+def test_the_sweeping_processes_share_a_grace_storm_by_shards() -> None:
+    """The sweeping term divides among the live processes but one, by their busiest
+    share of the shards (decision 88): 4 processes, 3 sweeping 16 shards, the busiest
+    6 of them; one process (P = 1 is never sized) would take all 16."""
+    rates = Rates(tabs=100_000, storm_windows=50_000, shards=16, core_target=0.5,
+                  retention_days=1)
+    costs = replace(MEASURED, r_expiry=0.0, c_expiry=0.1)
+    plan = size(rates, costs)
+    sweepers = plan["storm_sweeping_processes"]
+    assert sweepers == plan["processes"] - 1 >= 2
+    share = -(-16 // sweepers) / 16
+    assert plan["storm_seconds_sweeping_process"] == pytest.approx(
+        50_000 * share * 0.1 / 1000 / 0.5, abs=0.01)
+    assert plan["storm_decided_by"] == "sweeping process"
+    alone = storm_plan(rates, costs, plan["masters"], sweepers=1)
+    assert alone["storm_seconds_sweeping_process"] == pytest.approx(
+        50_000 * 0.1 / 1000 / 0.5, abs=0.01)
