@@ -38,6 +38,11 @@ from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
 
 KEYS = Keys("presence:", 16)
+#: With ``grace_hold``, the servers' liveness timeout: the windows were opened minutes
+#: before they are released, and a window overdue by the liveness timeout is swept by
+#: every instance whatever the shares (decision 88) — at release they must look just due,
+#: as a storm's windows are at their deadline. Nothing dies in the storm.
+HELD_ARGS = ("--liveness-timeout", "900")
 
 
 class Target:
@@ -162,7 +167,8 @@ async def _storm(run: Run, target: Target, windows: list[int], period: float
     watch: asyncio.Task[tuple[float, float, list[float]]] | None = None
     launched_at = time.time()
     started = await asyncio.gather(*(
-        start_server("presence", run.logs, target.url, *_server_args(target, period, i))
+        start_server("presence", run.logs, target.url, *_server_args(target, period, i),
+                     *HELD_ARGS * hold)
         for i in range(run.sizes.grace_servers)), return_exceptions=True)
     servers = [s for s in started if not isinstance(s, BaseException)]
     try:

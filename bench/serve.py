@@ -92,6 +92,7 @@ def build(args: argparse.Namespace) -> Any:
         # A publisher in the throughput runs sends far more than a person clicks.
         rate_limit_per_second=100_000.0, rate_limit_burst=100_000,
         **({"sweep_period": args.sweep_period} if args.sweep_period else {}),
+        **({"liveness_timeout": args.liveness_timeout} if args.liveness_timeout else {}),
     ).validate()
     return create_presence(settings)
 
@@ -104,6 +105,7 @@ def main() -> None:
     ap.add_argument("--grace", type=float, default=150.0)
     ap.add_argument("--sweep-period", type=float)
     ap.add_argument("--instance-id")
+    ap.add_argument("--liveness-timeout", type=float)
     ap.add_argument("--cluster", action="store_true",
                     help="the Redis URL is a node of a Redis Cluster (presence only)")
     ap.add_argument("--gc", choices=["default", "tuned"],
