@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 
 from bench.costs import redis_deployment
 from bench.harness import Run
-from bench.procs import seed_agents, start_server
+from bench.procs import Server, seed_agents, start_server
 from bench.scenarios import _valkey_cpu
 from presence.clock import SystemClock
 from presence.core.model import AgentId, ConnectionId
@@ -115,7 +115,7 @@ async def grace(run: Run) -> dict[str, Any]:
         await asyncio.sleep(max(0.0, last - time.time()) + 0.05)
         before = await asyncio.gather(*map(_valkey_cpu, target.nodes))
         await asyncio.gather(*(node.config_resetstat() for node in target.nodes))
-        times, cpu, spans, each = await _storm(run, target, windows, period)
+        times, cpu, spans, (each, idle) = await _storm(run, target, windows, period)
         after = await asyncio.gather(*map(_valkey_cpu, target.nodes))
         commands = await _commands_per_window(target.nodes, n)
         recalculated = await _recalculated(target.client, n)
@@ -140,6 +140,7 @@ async def grace(run: Run) -> dict[str, Any]:
             # last window, per window of the storm: how the sweep's work was shared.
             "hold": run.sizes.grace_hold,
             "server_cpu_ms_per_window_each": [c * 1000 / n for c in each],
+            "server_idle_cpu_per_second": idle,
             "valkey_cpu_ms_per_window": valkey_cpu * 1000 / n,
             # The busiest master: its share of the windows and its CPU (with a core of
             # its own per master, the storm cannot end sooner than that CPU).
@@ -155,12 +156,13 @@ async def grace(run: Run) -> dict[str, Any]:
 
 async def _storm(run: Run, target: Target, windows: list[int], period: float
                  ) -> tuple[tuple[float, float, float, float], float, list[float],
-                            list[float]]:
+                            tuple[list[float], list[float]]]:
     """Start the servers (``grace_servers``, at once; each sweeps on its own, as every
     instance does) on the due windows and wait until none is left: (launch, ports open
     or, with ``grace_hold``, the windows released, first window recalculated, last), the
     servers' CPU seconds summed, each node's span of work (:func:`_watch`) and each
-    server's CPU seconds from ready to the last window."""
+    server's CPU seconds from ready to the last window net of its idle rate, and that
+    rate (CPU seconds per second, measured while the windows are held; else 0)."""
     hold = bool(run.sizes.grace_hold)
     if hold:
         await _move_due(target.client, "", ":held")
@@ -175,9 +177,10 @@ async def _storm(run: Run, target: Target, windows: list[int], period: float
         for failed in started:
             if isinstance(failed, BaseException):
                 raise failed
+        idle = [0.0] * len(servers)
         if hold:
             await _all_beating(target.client, len(servers))
-            await asyncio.sleep(3 * 0.5)  # every server read the live set since (decision 88)
+            idle = await _idle_rates(servers)  # every server read the live set meanwhile
         at_ready = [server.cpu() for server in servers]
         if hold:
             await _move_due(target.client, ":held", "")
@@ -185,14 +188,25 @@ async def _storm(run: Run, target: Target, windows: list[int], period: float
         watch = asyncio.create_task(_watch(target, windows))
         async with run.profiled(servers[0], "grace-presence"):
             first_at, done_at, spans = await watch
-        each = [server.cpu() - cpu0 for server, cpu0 in zip(servers, at_ready, strict=True)]
+        # Each server's CPU from ready to the last window, net of its idle rate (with
+        # grace_hold: its background loops cost as much as the storm's share at 20,000).
+        each = [server.cpu() - cpu0 - rate * (done_at - ready_at)
+                for server, cpu0, rate in zip(servers, at_ready, idle, strict=True)]
         cpu = sum(server.cpu() for server in servers)
     finally:
         if watch is not None:
             watch.cancel()
         for server in servers:
             await server.stop()
-    return (launched_at, ready_at, first_at, done_at), cpu, spans, each
+    return (launched_at, ready_at, first_at, done_at), cpu, spans, (each, idle)
+
+
+async def _idle_rates(servers: list[Server], seconds: float = 3.0) -> list[float]:
+    """Each server's CPU seconds per second with nothing due (its background loops)."""
+    before, started = [server.cpu() for server in servers], time.time()
+    await asyncio.sleep(seconds)
+    took = time.time() - started
+    return [(server.cpu() - cpu0) / took for server, cpu0 in zip(servers, before, strict=True)]
 
 
 async def _move_due(client: RedisClient, suffix: str, to_suffix: str) -> None:
