@@ -22,6 +22,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 from redis.asyncio import Redis
 
 from bench.costs import redis_deployment
@@ -115,7 +116,8 @@ async def grace(run: Run) -> dict[str, Any]:
         await asyncio.sleep(max(0.0, last - time.time()) + 0.05)
         before = await asyncio.gather(*map(_valkey_cpu, target.nodes))
         await asyncio.gather(*(node.config_resetstat() for node in target.nodes))
-        times, cpu, spans, (each, idle) = await _storm(run, target, windows, period)
+        times, cpu, spans, (each, idle, counters) = await _storm(run, target, windows,
+                                                                 period)
         after = await asyncio.gather(*map(_valkey_cpu, target.nodes))
         commands = await _commands_per_window(target.nodes, n)
         recalculated = await _recalculated(target.client, n)
@@ -141,6 +143,7 @@ async def grace(run: Run) -> dict[str, Any]:
             "hold": run.sizes.grace_hold,
             "server_cpu_ms_per_window_each": [c * 1000 / n for c in each],
             "server_idle_cpu_per_second": idle,
+            "server_counters": counters,
             "valkey_cpu_ms_per_window": valkey_cpu * 1000 / n,
             # The busiest master: its share of the windows and its CPU (with a core of
             # its own per master, the storm cannot end sooner than that CPU).
@@ -156,13 +159,14 @@ async def grace(run: Run) -> dict[str, Any]:
 
 async def _storm(run: Run, target: Target, windows: list[int], period: float
                  ) -> tuple[tuple[float, float, float, float], float, list[float],
-                            tuple[list[float], list[float]]]:
+                            tuple[list[float], list[float], list[dict[str, float]]]]:
     """Start the servers (``grace_servers``, at once; each sweeps on its own, as every
     instance does) on the due windows and wait until none is left: (launch, ports open
     or, with ``grace_hold``, the windows released, first window recalculated, last), the
     servers' CPU seconds summed, each node's span of work (:func:`_watch`) and each
     server's CPU seconds from ready to the last window net of its idle rate, and that
-    rate (CPU seconds per second, measured while the windows are held; else 0)."""
+    rate (CPU seconds per second, measured while the windows are held; else 0), and
+    each server's own counters (:func:`_counters`)."""
     hold = bool(run.sizes.grace_hold)
     if hold:
         await _move_due(target.client, "", ":held")
@@ -193,12 +197,32 @@ async def _storm(run: Run, target: Target, windows: list[int], period: float
         each = [server.cpu() - cpu0 - rate * (done_at - ready_at)
                 for server, cpu0, rate in zip(servers, at_ready, idle, strict=True)]
         cpu = sum(server.cpu() for server in servers)
+        counters = await asyncio.gather(*map(_counters, servers))
+        run.say(f"servers' counters: {counters}")
     finally:
         if watch is not None:
             watch.cancel()
         for server in servers:
             await server.stop()
-    return (launched_at, ready_at, first_at, done_at), cpu, spans, (each, idle)
+    return (launched_at, ready_at, first_at, done_at), cpu, spans, (each, idle, counters)
+
+
+async def _counters(server: Server) -> dict[str, float]:
+    """A server's own counts (its /metrics): grace windows recalculated, apply_expiries
+    calls, and agent events its hub read from the shard channels (every process reads
+    every event)."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        text = (await http.get(f"http://127.0.0.1:{server.port}/metrics")).text
+    wanted = {'presence_grace_windows_total{outcome="recalculated"}': "recalculated",
+              'presence_redis_seconds_count{op="apply_expiries"}': "apply_calls",
+              'presence_hub_events_total{outcome="parsed"}': "events_parsed",
+              'presence_hub_events_total{outcome="skipped"}': "events_skipped"}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name in wanted:
+            out[wanted[name]] = float(value)
+    return out
 
 
 async def _idle_rates(servers: list[Server], seconds: float = 3.0) -> list[float]:
