@@ -190,7 +190,10 @@ async def _storm(run: Run, target: Target, windows: list[int], period: float
             await _move_due(target.client, ":held", "")
         ready_at = time.time()
         watch = asyncio.create_task(_watch(target, windows))
-        async with run.profiled(servers[0], "grace-presence"):
+        async with contextlib.AsyncExitStack() as profiles:
+            for i, server in enumerate(servers):
+                await profiles.enter_async_context(
+                    run.profiled(server, "grace-presence" + (f"-{i}" if i else "")))
             first_at, done_at, spans = await watch
         # Each server's CPU from ready to the last window, net of its idle rate (with
         # grace_hold: its background loops cost as much as the storm's share at 20,000).
