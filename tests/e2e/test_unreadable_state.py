@@ -136,3 +136,36 @@ async def test_the_work_of_a_recovered_agent_is_handed_back_over_the_api(
         assert [(h["event"], h.get("offer_id")) for h in w2["history"]] == [
             ("queued", None), ("offered", "chat~w2~1"), ("withdrawn", "chat~w2~1"),
             ("offered", "chat~w2~2")]
+
+
+async def test_accepted_work_is_handed_back_when_the_state_is_not_json(
+    server: Instance, redis_client: Redis,
+) -> None:
+    """A1 holds an accepted item when its state's ``doc`` becomes bytes that are not JSON
+    (so it names no item); its next sign-in recovers it and the item is in its sessions,
+    still A1's, and closing it over the API works (decision 89)."""
+    async with asyncio.timeout(BOUND):
+        await put_agent(server, "A1", name="Ada", team="T1", capacity_units=10)
+        async with server.admin() as http:
+            r = await http.put("/api/workstreams/chat", json={
+                "teams": ["T1"], "capacity": {"units": 1}, "notification_timeout": 30,
+                "allowed_presences": ["available", "busy"]})
+            assert r.status_code == 201, r.text
+            async with server.agent("A1") as tab:
+                r = await http.post("/api/work-items", json={"workstream": "chat", "id": "w1"})
+                assert r.status_code == 201, r.text
+                offer = await tab.wait_for(lambda m: m["type"] == "offer")
+                await tab.request({"type": "accept", "offer_id": offer["offer_id"]})
+                await redis_client.hset(server.runtime.store.keys.state("A1"), "doc",
+                                        b"\x93\x01\x02 not json")
+                server.runtime.engine.forget(AgentId("A1"))
+                async with server.agent("A1") as again:
+                    assert await tab.wait_closed() == 4013
+                    await again.wait_for(lambda m: m["type"] == "sessions" and [
+                        s["work_item_id"] for s in m["sessions"]] == ["w1"])
+                    w1 = (await http.get("/api/work-items/w1")).json()
+                    assert (w1["state"], w1["agent_id"]) == ("assigned", "A1")
+                    r = await http.post("/api/work-items/w1/close")
+                    assert r.status_code == 200, r.text
+                    await again.wait_for(lambda m: m["type"] == "sessions"
+                                         and m["sessions"] == [])
