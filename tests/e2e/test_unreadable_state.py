@@ -9,8 +9,9 @@ import asyncio
 import orjson
 from redis.asyncio import Redis
 
+from presence.clock import FakeClock
 from presence.core.model import AgentId
-from tests.support.instance import Instance
+from tests.support.instance import TEST_SETTINGS, Instance
 from tests.support.rest import agent_view, put_agent
 
 #: Safety net for the whole scenario.
@@ -169,3 +170,28 @@ async def test_accepted_work_is_handed_back_when_the_state_is_not_json(
                     assert r.status_code == 200, r.text
                     await again.wait_for(lambda m: m["type"] == "sessions"
                                          and m["sessions"] == [])
+
+
+async def test_a_grace_expiry_over_a_corrupted_doc_recovers_the_agent(
+    server: Instance, redis_client: Redis, fake_clock: FakeClock,
+) -> None:
+    """A1's tab closed (its grace window's expiry prepared) and its ``doc`` then became
+    bytes no commit writes: the sweep does not expire the window over it but recovers the
+    agent, so a supervisor sees A1 rebuilt (``never_signed_in``) and the recovery is
+    counted, not a silent ``grace_expired`` (decision 89)."""
+    async with asyncio.timeout(BOUND):
+        await put_agent(server, "A1", name="Ada", team="support")
+        async with server.supervisor() as sup:
+            async with server.agent("A1") as tab:
+                assert tab.welcome["presence"]["reason"] == "sign_in"
+            while sup.agents["A1"]["reason"] != "disconnected":
+                await sup.next_event()
+            await redis_client.hset(server.runtime.store.keys.state("A1"), "doc", b"[]")
+            fake_clock.advance(TEST_SETTINGS.grace_period + 1)
+            await server.sweep()
+            while sup.agents["A1"]["reason"] == "disconnected":
+                await sup.next_event()
+            assert sup.agents["A1"]["reason"] == "never_signed_in"
+        recovered = server.runtime.metrics.registry.get_sample_value(
+            "presence_state_recovered_total")
+        assert recovered == 1

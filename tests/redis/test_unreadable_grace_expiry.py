@@ -1,0 +1,104 @@
+"""A prepared grace expiry (decision 64) over a ``doc`` no commit writes (decision 89):
+``apply_expiries.lua`` leaves it to the Python path, which quarantines, logs, counts and
+recovers the agent as any other change does (decisions 75, 82), instead of writing the
+prepared state over it unseen; and what a current copy does over a ``doc`` that is
+still a JSON object (decision 89: only a hand edit writes one)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import orjson
+import pytest
+
+from presence.core.model import ConnectionId, Reason
+from presence.core.statuses import Base
+from presence.store.loaded import StateUnreadable
+from tests.redis.redis_rig import GRACE, Rig
+from tests.redis.test_unreadable_current_copy import padded_doc
+from tests.redis.test_unreadable_state import (
+    BOUND,
+    TAB,
+    Corrupt,
+    a_json_list,
+    counted,
+    metered,
+    msgpack_doc,
+    not_json,
+    wrong_field_type,
+)
+
+
+@pytest.mark.parametrize("corrupt", [not_json, a_json_list, msgpack_doc, padded_doc],
+                         ids=lambda c: c.__name__)
+async def test_a_prepared_expiry_does_not_commit_over_a_corrupted_doc(
+    rig: Rig, corrupt: Corrupt, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A grace window's prepared expiry over a doc that is not a JSON object is not
+    written over it: the sweep expires the other agents' windows, quarantines that doc,
+    logs and counts the recovery once, and the agent is rebuilt (Offline)."""
+    async with asyncio.timeout(BOUND):
+        agents = await rig.add_agents(3)
+        engine = metered(rig.engine())
+        for agent in agents:
+            await engine.connect(agent, TAB)
+            await engine.disconnect(agent, TAB)
+        victim = agents[0]
+        assert await rig.client.hexists(rig.keys.state(victim), "prep")
+        await corrupt(rig.client, rig.keys, victim)
+        bad = await rig.client.hget(rig.keys.state(victim), "doc")
+        rig.clock.advance(GRACE + 1)
+        with caplog.at_level(logging.ERROR, logger="presence.engine"):
+            await engine.sweep(reap=False)
+        for agent in agents[1:]:
+            assert (await rig.reasons(agent))[-1] == Reason.GRACE_EXPIRED
+        assert counted(engine) == 1
+        assert (await rig.client.hget(rig.keys.quarantine(victim), "f:doc")) == bad
+        assert any("stored state unreadable" in r.getMessage() for r in caplog.records)
+        assert (await rig.reasons(victim))[-1] == Reason.NEVER_SIGNED_IN
+        assert not [m for m in await rig.due() if m.endswith(victim)]
+        state = (await rig.store.load_agent(victim)).state(victim, rig.clock.now())
+        assert state.presence.base is Base.OFFLINE
+
+
+async def test_a_hand_edit_under_a_current_copy_is_overwritten_with_the_last_commit(
+    rig: Rig,
+) -> None:
+    """A hand edit that leaves the doc a JSON object (a field of the wrong type) and keeps
+    the version and tag reads as unreadable until the instance whose copy is current
+    commits its next change over it: the state written is the last commit's plus that
+    change, and the next fresh load reads it."""
+    async with asyncio.timeout(BOUND):
+        (agent,) = await rig.add_agents(1)
+        engine = metered(rig.engine())
+        await engine.connect(agent, TAB)
+        await wrong_field_type(rig.client, rig.keys, agent)
+        with pytest.raises(StateUnreadable):
+            (await rig.store.load_agent(agent)).state(agent, rig.clock.now())
+        shown, _ = await rig.engine("i2").get(agent)
+        assert shown.presence.reason == Reason.STATE_UNREADABLE
+        out = await engine.connect(agent, ConnectionId("tab-2"))
+        assert out.changed and counted(engine) == 0
+        fresh = (await rig.store.load_agent(agent)).state(agent, rig.clock.now())
+        assert fresh.connections == {TAB, ConnectionId("tab-2")}
+        assert fresh.presence.base is Base.AVAILABLE and fresh.grace_until is None
+
+
+async def test_a_hand_edit_that_changes_the_tag_is_recovered_by_a_current_copy(
+    rig: Rig,
+) -> None:
+    """The same hand edit with the state's ``tag`` changed too (as docs/operations.md
+    asks of a hand edit) makes every copy stale: the instance that held one reads the
+    state, finds it unreadable and recovers it (quarantined, counted)."""
+    async with asyncio.timeout(BOUND):
+        (agent,) = await rig.add_agents(1)
+        engine = metered(rig.engine())
+        await engine.connect(agent, TAB)
+        doc = orjson.loads(await rig.client.hget(rig.keys.state(agent), "doc"))
+        edited = orjson.dumps({**doc, "grace_until": "soon"})
+        await rig.client.hset(rig.keys.state(agent), mapping={"doc": edited, "tag": "hand"})
+        out = await engine.connect(agent, ConnectionId("tab-2"))
+        assert out.changed and counted(engine) == 1
+        assert (await rig.client.hget(rig.keys.quarantine(agent), "f:doc")) == edited
+        assert (await rig.reasons(agent))[-2:] == [Reason.NEVER_SIGNED_IN, Reason.SIGN_IN]
