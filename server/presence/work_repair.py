@@ -52,9 +52,9 @@ async def hand_back(router: Router, agent_id: AgentId, held: tuple[str, ...]) ->
     idempotent."""
     await router.withdraw_for(agent_id)
     named: dict[str, str | None] = dict.fromkeys(held)
-    for ws_id, item_id in await router.store.held_by(
+    for ws, item_id in await router.store.held_by(
             agent_id, list(router.config.org.workstreams)):
-        named[item_id] = ws_id
+        named[item_id] = ws
     reapplied = 0
     for item_id, indexed_in in named.items():
         ws_id = indexed_in or await router.store.workstream_of(item_id)
