@@ -102,3 +102,20 @@ async def test_a_hand_edit_that_changes_the_tag_is_recovered_by_a_current_copy(
         assert out.changed and counted(engine) == 1
         assert (await rig.client.hget(rig.keys.quarantine(agent), "f:doc")) == edited
         assert (await rig.reasons(agent))[-2:] == [Reason.NEVER_SIGNED_IN, Reason.SIGN_IN]
+
+
+async def test_a_readable_hand_edit_that_changes_the_tag_is_kept(rig: Rig) -> None:
+    """A hand edit that leaves a readable state and changes the ``tag`` is read by the
+    instance whose copy it made stale: its next change is decided from the edit."""
+    async with asyncio.timeout(BOUND):
+        (agent,) = await rig.add_agents(1)
+        engine = metered(rig.engine())
+        await engine.connect(agent, TAB)
+        doc = orjson.loads(await rig.client.hget(rig.keys.state(agent), "doc"))
+        edited = orjson.dumps({**doc, "last_assigned_at": 1234.5})
+        await rig.client.hset(rig.keys.state(agent), mapping={"doc": edited, "tag": "hand"})
+        out = await engine.connect(agent, ConnectionId("tab-2"))
+        assert out.changed and counted(engine) == 0
+        assert out.state.last_assigned_at == 1234.5
+        fresh = (await rig.store.load_agent(agent)).state(agent, rig.clock.now())
+        assert fresh.last_assigned_at == 1234.5
