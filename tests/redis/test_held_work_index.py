@@ -13,7 +13,8 @@ from redis.asyncio import Redis
 from presence.core import work
 from presence.core.model import AgentId, ConnectionId
 from presence.core.work import ItemState
-from presence.store.work_store import QueueOp
+from presence.store.work_store import DueOp, QueueOp, WorkStore
+from tests.redis.redis_rig import Rig
 from tests.redis.test_routing_store import Cluster, Stack, cluster
 from tests.redis.test_unreadable_state import (
     BOUND,
@@ -106,3 +107,29 @@ async def test_items_from_before_the_index_are_found_by_the_doc_and_stale_ones_d
         await wrong_field_type(cluster.client, cluster.keys, AgentId("a1"))
         assert await recovered(cluster, stack, "a1") == ("old",)
         assert not await cluster.client.exists(cluster.keys.held("chat", "a1"))
+
+
+async def test_the_index_is_written_and_read_on_a_cluster(crig: Rig) -> None:
+    """On a Redis Cluster the index lives in each workstream's slot: accepts in three
+    workstreams are all found, a close takes its item out."""
+    async with asyncio.timeout(BOUND):
+        store, now = WorkStore(crig.client, crig.keys), crig.clock.now()
+        slots = {await crig.client.cluster_keyslot(crig.keys.held(ws, "a1"))
+                 for ws in ("chat", "email", "voice")}
+        assert len(slots) > 1
+        for ws in ("chat", "email", "voice"):
+            item = work.new_item(f"{ws}-1", ws, {}, now)
+            assert await store.commit(item, 0, QueueOp("add", now))
+            offered = work.offer(item, "a1", 30, now)
+            assert offered.offer_id is not None
+            assert await store.commit(offered, item.version, QueueOp("del"),
+                                      DueOp("add", offered.offer_id, now + 30))
+            taken = work.accept(offered, offered.offer_id, "a1", now)
+            assert await store.commit(taken, offered.version, due=DueOp("del", offered.offer_id))
+        assert await store.held_by("a1", ["chat", "email", "voice"]) == [
+            ("chat", "chat-1"), ("email", "email-1"), ("voice", "voice-1")]
+        held = await store.load("email", "email-1")
+        assert held is not None
+        assert await store.commit(work.close(held, now, "a1"), held.version, QueueOp("del"))
+        assert [i for _, i in await store.held_by("a1", ["chat", "email", "voice"])] == [
+            "chat-1", "voice-1"]
