@@ -172,13 +172,13 @@ async def test_accepted_work_is_handed_back_when_the_state_is_not_json(
                                          and m["sessions"] == [])
 
 
-async def test_a_grace_expiry_over_a_corrupted_doc_recovers_the_agent(
+async def test_a_grace_expiry_over_a_hand_edited_doc_writes_its_outcome(
     server: Instance, redis_client: Redis, fake_clock: FakeClock,
 ) -> None:
-    """A1's tab closed (its grace window's expiry prepared) and its ``doc`` then became
-    bytes no commit writes: the sweep does not expire the window over it but recovers the
-    agent, so a supervisor sees A1 rebuilt (``never_signed_in``) and the recovery is
-    counted, not a silent ``grace_expired`` (decision 89)."""
+    """A1's tab closed (its grace window's expiry prepared) and its ``doc`` was then edited
+    by hand without a new tag: the supervisor sees it unreadable until the deadline, then
+    the window's prepared expiry (``grace_expired``), and no recovery is counted — the
+    outcome the rules decided from the last commit (decision 89)."""
     async with asyncio.timeout(BOUND):
         await put_agent(server, "A1", name="Ada", team="support")
         async with server.supervisor() as sup:
@@ -191,7 +191,9 @@ async def test_a_grace_expiry_over_a_corrupted_doc_recovers_the_agent(
             await server.sweep()
             while sup.agents["A1"]["reason"] == "disconnected":
                 await sup.next_event()
-            assert sup.agents["A1"]["reason"] == "never_signed_in"
+            assert sup.agents["A1"]["reason"] == "grace_expired"
+            view = await agent_view(server, "A1")
+            assert (view["status_id"], view["reason"]) == ("offline", "grace_expired")
         recovered = server.runtime.metrics.registry.get_sample_value(
             "presence_state_recovered_total")
-        assert recovered == 1
+        assert not recovered

@@ -1,13 +1,12 @@
-"""A prepared grace expiry (decision 64) over a ``doc`` no commit writes (decision 89):
-``apply_expiries.lua`` leaves it to the Python path, which quarantines, logs, counts and
-recovers the agent as any other change does (decisions 75, 82), instead of writing the
-prepared state over it unseen; and what a current copy does over a ``doc`` that is
-still a JSON object (decision 89: only a hand edit writes one)."""
+"""What a prepared grace expiry (decision 64) and a current copy do over a ``doc`` edited by
+hand without a new tag — the only way such a doc comes to be (decision 89): the expiry's
+stamp still holds and it writes the outcome the rules decided from the last commit; a
+current copy commits over a JSON object and leaves a doc that is not one to recovery
+(decision 82)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import orjson
 import pytest
@@ -32,12 +31,13 @@ from tests.redis.test_unreadable_state import (
 
 @pytest.mark.parametrize("corrupt", [not_json, a_json_list, msgpack_doc, padded_doc],
                          ids=lambda c: c.__name__)
-async def test_a_prepared_expiry_does_not_commit_over_a_corrupted_doc(
-    rig: Rig, corrupt: Corrupt, caplog: pytest.LogCaptureFixture,
+async def test_a_prepared_expiry_writes_its_outcome_over_a_hand_edited_doc(
+    rig: Rig, corrupt: Corrupt,
 ) -> None:
-    """A grace window's prepared expiry over a doc that is not a JSON object is not
-    written over it: the sweep expires the other agents' windows, quarantines that doc,
-    logs and counts the recovery once, and the agent is rebuilt (Offline)."""
+    """A grace window's prepared expiry still holds over a doc edited by hand without a
+    new tag (only a hand edit writes one: decision 89): it commits the outcome the rules
+    decided from the last commit, so the agent reads as grace-expired, not unreadable,
+    and nothing is counted as a recovery."""
     async with asyncio.timeout(BOUND):
         agents = await rig.add_agents(3)
         engine = metered(rig.engine())
@@ -47,19 +47,19 @@ async def test_a_prepared_expiry_does_not_commit_over_a_corrupted_doc(
         victim = agents[0]
         assert await rig.client.hexists(rig.keys.state(victim), "prep")
         await corrupt(rig.client, rig.keys, victim)
-        bad = await rig.client.hget(rig.keys.state(victim), "doc")
+        if corrupt is not padded_doc:  # JSON with a space after it still reads
+            with pytest.raises(StateUnreadable):
+                (await rig.store.load_agent(victim)).state(victim, rig.clock.now())
         rig.clock.advance(GRACE + 1)
-        with caplog.at_level(logging.ERROR, logger="presence.engine"):
-            await engine.sweep(reap=False)
-        for agent in agents[1:]:
+        await engine.sweep(reap=False)
+        for agent in agents:
             assert (await rig.reasons(agent))[-1] == Reason.GRACE_EXPIRED
-        assert counted(engine) == 1
-        assert (await rig.client.hget(rig.keys.quarantine(victim), "f:doc")) == bad
-        assert any("stored state unreadable" in r.getMessage() for r in caplog.records)
-        assert (await rig.reasons(victim))[-1] == Reason.NEVER_SIGNED_IN
+        assert counted(engine) == 0
+        assert not await rig.client.exists(rig.keys.quarantine(victim))
         assert not [m for m in await rig.due() if m.endswith(victim)]
         state = (await rig.store.load_agent(victim)).state(victim, rig.clock.now())
         assert state.presence.base is Base.OFFLINE
+        assert state.presence.reason == Reason.GRACE_EXPIRED
 
 
 async def test_a_hand_edit_under_a_current_copy_is_overwritten_with_the_last_commit(

@@ -9,9 +9,7 @@
 -- - the profile's bytes are still those it was made with (their SHA-1, in "pfrom");
 -- - the record has this code's layout (PREP_LAYOUT, in "pfrom": one written by a version
 --   with another layout is not unpacked as if it had this one);
--- - its deadline (the expiry's time) is at or before now;
--- - the stored doc begins with '{' and ends with '}', as every commit writes it (a doc
---   that does not is left to the Python path, which recovers the agent: decision 89).
+-- - its deadline (the expiry's time) is at or before now.
 -- Every other agent is left untouched and reported, for the sweep to decide in Python.
 -- The committed agents' due members (grace removed, idle as prepared) are written once
 -- for the whole call, after the last agent (decision 69).
@@ -64,7 +62,7 @@ end
 
 local function apply_one(k, grace_member, now, cid, due)
   local st = redis.pcall('HMGET', KEYS[k], 'version', 'tag', 'hist_ms', 'pfrom', 'prep',
-                         'cids', 'doc')
+                         'cids')
   if st.err then
     return 0  -- the key holds another type: left to the Python path (decision 75)
   end
@@ -72,12 +70,6 @@ local function apply_one(k, grace_member, now, cid, due)
     return st[2]
   end
   if not st[5] then
-    return 0
-  end
-  -- A doc no commit writes (not '{...}'; commit_agent.lua's check, decision 82) is left
-  -- to the Python path, which finds it unreadable and recovers the agent (decision 89).
-  local doc = st[7]
-  if not doc or doc:byte(1) ~= 123 or doc:byte(-1) ~= 125 then
     return 0
   end
   local p = prepared(st[5])
