@@ -5,6 +5,7 @@ reason ``state_unreadable``, and the agent's next sign-in rebuilds it and succee
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
@@ -98,6 +99,13 @@ async def test_a_tab_of_a_recovered_agent_reconnects_and_is_welcomed(
             await tab.close()
 
 
+async def put_chat(http: Any) -> None:
+    """A chat workstream of team T1, one unit an item, routed to Available and Busy."""
+    r = await http.put("/api/workstreams/chat", json={
+        "teams": ["T1"], "capacity": {"units": 1}, "notification_timeout": 30,
+        "allowed_presences": ["available", "busy"]})
+    assert r.status_code == 201, r.text
+
 async def test_the_work_of_a_recovered_agent_is_handed_back_over_the_api(
     server: Instance, redis_client: Redis,
 ) -> None:
@@ -108,10 +116,7 @@ async def test_the_work_of_a_recovered_agent_is_handed_back_over_the_api(
     async with asyncio.timeout(BOUND):
         await put_agent(server, "A1", name="Ada", team="T1", capacity_units=10)
         async with server.admin() as http:
-            r = await http.put("/api/workstreams/chat", json={
-                "teams": ["T1"], "capacity": {"units": 1}, "notification_timeout": 30,
-                "allowed_presences": ["available", "busy"]})
-            assert r.status_code == 201, r.text
+            await put_chat(http)
             async with server.agent("A1") as tab:
                 for item in ("w1", "w2"):
                     r = await http.post("/api/work-items", json={"workstream": "chat",
@@ -148,10 +153,7 @@ async def test_accepted_work_is_handed_back_when_the_state_is_not_json(
     async with asyncio.timeout(BOUND):
         await put_agent(server, "A1", name="Ada", team="T1", capacity_units=10)
         async with server.admin() as http:
-            r = await http.put("/api/workstreams/chat", json={
-                "teams": ["T1"], "capacity": {"units": 1}, "notification_timeout": 30,
-                "allowed_presences": ["available", "busy"]})
-            assert r.status_code == 201, r.text
+            await put_chat(http)
             async with server.agent("A1") as tab:
                 r = await http.post("/api/work-items", json={"workstream": "chat", "id": "w1"})
                 assert r.status_code == 201, r.text
