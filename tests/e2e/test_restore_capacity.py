@@ -17,6 +17,7 @@ from tests.support.instance import Instance, running
 from tests.support.rest import agent_view, create_status, get_item, post_item, put_agent
 from tests.support.rest import put_workstream as put_ws
 from tests.support.tabs import expect, expect_presence
+from tests.support.waiting import until
 
 BUSY_TOO = ["available", "busy"]
 
@@ -97,6 +98,13 @@ async def test_a_blip_keeps_the_time_in_status(
     async with server.agent("A1") as agent:
         picked = await agent.set_presence("away")
         fake_clock.advance(2400)
+
+    async def disconnected() -> bool:
+        return bool((await agent_view(server, "A1"))["reason"] == "disconnected")
+
+    # The tab's close is committed by the server after the client's close: wait for it,
+    # or the supervisor below may be sent that Offline before the sign-in's restore.
+    await until(disconnected, 10, "A1's disconnect committed")
     fake_clock.advance(10)
     async with server.supervisor() as sup, server.agent("A1") as agent:
         p = agent.welcome["presence"]

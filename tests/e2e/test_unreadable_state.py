@@ -5,12 +5,14 @@ reason ``state_unreadable``, and the agent's next sign-in rebuilds it and succee
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 
+from presence.clock import FakeClock
 from presence.core.model import AgentId
-from tests.support.instance import Instance
+from tests.support.instance import TEST_SETTINGS, Instance
 from tests.support.rest import agent_view, put_agent
 
 #: Safety net for the whole scenario.
@@ -97,6 +99,13 @@ async def test_a_tab_of_a_recovered_agent_reconnects_and_is_welcomed(
             await tab.close()
 
 
+async def put_chat(http: Any) -> None:
+    """A chat workstream of team T1, one unit an item, routed to Available and Busy."""
+    r = await http.put("/api/workstreams/chat", json={
+        "teams": ["T1"], "capacity": {"units": 1}, "notification_timeout": 30,
+        "allowed_presences": ["available", "busy"]})
+    assert r.status_code == 201, r.text
+
 async def test_the_work_of_a_recovered_agent_is_handed_back_over_the_api(
     server: Instance, redis_client: Redis,
 ) -> None:
@@ -107,10 +116,7 @@ async def test_the_work_of_a_recovered_agent_is_handed_back_over_the_api(
     async with asyncio.timeout(BOUND):
         await put_agent(server, "A1", name="Ada", team="T1", capacity_units=10)
         async with server.admin() as http:
-            r = await http.put("/api/workstreams/chat", json={
-                "teams": ["T1"], "capacity": {"units": 1}, "notification_timeout": 30,
-                "allowed_presences": ["available", "busy"]})
-            assert r.status_code == 201, r.text
+            await put_chat(http)
             async with server.agent("A1") as tab:
                 for item in ("w1", "w2"):
                     r = await http.post("/api/work-items", json={"workstream": "chat",
@@ -136,3 +142,60 @@ async def test_the_work_of_a_recovered_agent_is_handed_back_over_the_api(
         assert [(h["event"], h.get("offer_id")) for h in w2["history"]] == [
             ("queued", None), ("offered", "chat~w2~1"), ("withdrawn", "chat~w2~1"),
             ("offered", "chat~w2~2")]
+
+
+async def test_accepted_work_is_handed_back_when_the_state_is_not_json(
+    server: Instance, redis_client: Redis,
+) -> None:
+    """A1 holds an accepted item when its state's ``doc`` becomes bytes that are not JSON
+    (so it names no item); its next sign-in recovers it and the item is in its sessions,
+    still A1's, and closing it over the API works (decision 89)."""
+    async with asyncio.timeout(BOUND):
+        await put_agent(server, "A1", name="Ada", team="T1", capacity_units=10)
+        async with server.admin() as http:
+            await put_chat(http)
+            async with server.agent("A1") as tab:
+                r = await http.post("/api/work-items", json={"workstream": "chat", "id": "w1"})
+                assert r.status_code == 201, r.text
+                offer = await tab.wait_for(lambda m: m["type"] == "offer")
+                await tab.request({"type": "accept", "offer_id": offer["offer_id"]})
+                await redis_client.hset(server.runtime.store.keys.state("A1"), "doc",
+                                        b"\x93\x01\x02 not json")
+                server.runtime.engine.forget(AgentId("A1"))
+                async with server.agent("A1") as again:
+                    assert await tab.wait_closed() == 4013
+                    await again.wait_for(lambda m: m["type"] == "sessions" and [
+                        s["work_item_id"] for s in m["sessions"]] == ["w1"])
+                    w1 = (await http.get("/api/work-items/w1")).json()
+                    assert (w1["state"], w1["agent_id"]) == ("assigned", "A1")
+                    r = await http.post("/api/work-items/w1/close")
+                    assert r.status_code == 200, r.text
+                    await again.wait_for(lambda m: m["type"] == "sessions"
+                                         and m["sessions"] == [])
+
+
+async def test_a_grace_expiry_over_a_hand_edited_doc_writes_its_outcome(
+    server: Instance, redis_client: Redis, fake_clock: FakeClock,
+) -> None:
+    """A1's tab closed (its grace window's expiry prepared) and its ``doc`` was then edited
+    by hand without a new tag: the supervisor sees it unreadable until the deadline, then
+    the window's prepared expiry (``grace_expired``), and no recovery is counted — the
+    outcome the rules decided from the last commit (decision 89)."""
+    async with asyncio.timeout(BOUND):
+        await put_agent(server, "A1", name="Ada", team="support")
+        async with server.supervisor() as sup:
+            async with server.agent("A1") as tab:
+                assert tab.welcome["presence"]["reason"] == "sign_in"
+            while sup.agents["A1"]["reason"] != "disconnected":
+                await sup.next_event()
+            await redis_client.hset(server.runtime.store.keys.state("A1"), "doc", b"[]")
+            fake_clock.advance(TEST_SETTINGS.grace_period + 1)
+            await server.sweep()
+            while sup.agents["A1"]["reason"] == "disconnected":
+                await sup.next_event()
+            assert sup.agents["A1"]["reason"] == "grace_expired"
+            view = await agent_view(server, "A1")
+            assert (view["status_id"], view["reason"]) == ("offline", "grace_expired")
+        recovered = server.runtime.metrics.registry.get_sample_value(
+            "presence_state_recovered_total")
+        assert not recovered

@@ -68,12 +68,13 @@ async def test_keys_written_by_transitions_are_in_the_agents_slot(rig: Rig) -> N
 
 
 async def test_work_item_relay_keys_share_their_scripts_slots(rig: Rig) -> None:
-    """commit_item.lua's keys, the relay record included, share the workstream's slot;
+    """commit_item.lua's keys, the relay record and the agent's index of accepted work
+    included, share the workstream's slot;
     relay_item_event.lua's (shard stream, relayed ids, profile) the agent's."""
     k = rig.keys
     for ws in ("chat", "email", "voice"):
         item_keys = [k.item(ws, "w1"), k.queue(ws), k.offers_due(ws), k.applying(ws),
-                     k.item_events(ws), k.item_relay(ws)]
+                     k.item_events(ws), k.item_relay(ws), k.held(ws, "agent-1")]
         assert len({await slot(rig.client, key) for key in item_keys}) == 1, ws
     for n in range(16):
         agent_id = AgentId(f"agent-{n}")

@@ -108,6 +108,12 @@ class Keys:
         id> <agent id>`` -> ms after which the sweep relays it; decision 58)."""
         return f"{self._ws(workstream)}:relay"
 
+    def held(self, workstream: str, agent_id: str) -> str:
+        """The workstream's items assigned to one agent (set of item ids; decision 89):
+        ``commit_item.lua`` adds an item with its accept and removes it with its close,
+        so an agent's accepted work is found without reading its state."""
+        return f"{self._ws(workstream)}:held:{agent_id}"
+
     def applying(self, workstream: str) -> str:
         """Items accepted or closed whose agent's capacity change may not be committed
         yet (item id -> ms after which the sweep re-applies it)."""

@@ -10,7 +10,7 @@ import orjson
 
 from presence.clock import to_ms
 from presence.core.outbound import relay_message_id, work_item_agent, work_item_event_type
-from presence.core.work import WorkItem
+from presence.core.work import ItemState, WorkItem
 from presence.store.commit_ids import CommitIds
 from presence.store.connection import UNAVAILABLE, RedisClient
 from presence.store.keys import Keys
@@ -52,6 +52,16 @@ def _item_event(item: WorkItem, teams: tuple[str, ...]) -> bytes:
     return orjson.dumps({"hooks": [kind], "at": at, "item": data} | about)
 
 
+def _held_op(item: WorkItem) -> str:
+    """What a commit of ``item`` does to its agent's index of accepted work (decision
+    89): an assigned item is in it, a closed item that was assigned is not."""
+    if item.state is ItemState.ASSIGNED and item.agent_id:
+        return "add"
+    if item.state is ItemState.CLOSED and item.agent_id:
+        return "del"
+    return ""
+
+
 class WorkStore:
     def __init__(self, client: RedisClient, keys: Keys, events_maxlen: int = 100_000) -> None:
         self.client = client
@@ -65,6 +75,25 @@ class WorkStore:
     async def workstream_of(self, item_id: str) -> str | None:
         ws = await self.client.hget(self.keys.item_index, item_id)
         return text(ws) if ws is not None else None
+
+    async def held_by(self, agent_id: str, workstreams: list[str]) -> list[tuple[str, str]]:
+        """``(workstream, item id)`` of the items the index of accepted work names as
+        assigned to the agent (decision 89), in the given workstreams. An item accepted
+        by a version that predates the index is not named; one closed by such a version
+        is named still (the caller checks each against the item)."""
+        if not workstreams:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for ws in workstreams:
+            pipe.smembers(self.keys.held(ws, agent_id))
+        found = await pipe.execute()
+        return [(ws, text(i)) for ws, ids in zip(workstreams, found, strict=True)
+                for i in sorted(ids)]
+
+    async def forget_held(self, workstream: str, agent_id: str, item_id: str) -> None:
+        """Take an item the index names but that is no longer assigned to the agent (a
+        close by a version that predates the index) out of the agent's index."""
+        await self.client.srem(self.keys.held(workstream, agent_id), item_id)
 
     async def load(self, workstream: str, item_id: str) -> WorkItem | None:
         doc = await self.client.hget(self.keys.item(workstream, item_id), "doc")
@@ -95,16 +124,20 @@ class WorkStore:
         event = _item_event(item, teams)
         agent = work_item_agent(item) if event else None
         at = int(item.history[-1].get("at", 0)) if item.history else 0
+        keys = [k.item(ws, item.id), k.queue(ws), k.offers_due(ws), k.applying(ws),
+                k.item_events(ws), k.item_relay(ws)]
+        held = _held_op(item)
+        if held:
+            keys.append(k.held(ws, item.agent_id or ""))
         reply = await self._commit(
-            keys=[k.item(ws, item.id), k.queue(ws), k.offers_due(ws), k.applying(ws),
-                  k.item_events(ws), k.item_relay(ws)],
+            keys=keys,
             args=[
                 expected_version, orjson.dumps(item.to_json()), item.version, item.id,
                 queue.op, to_ms(queue.score_at), due.op, due.offer_id, to_ms(due.due_at),
                 "" if applying_until is None else "1",
                 0 if applying_until is None else to_ms(applying_until),
                 event, self.events_maxlen, agent or "", at + RELAY_REPAIR_MS,
-                self._ids.next(),
+                self._ids.next(), held,
             ],
         )
         answer = int(reply[0])

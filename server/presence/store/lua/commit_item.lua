@@ -9,6 +9,8 @@
 --         change is re-applied, unless removed once it was committed)
 -- KEYS[5] workstream events stream (outbound webhook events of its items, decision 47)
 -- KEYS[6] workstream relay zset (events to relay into an agent's shard stream, dec. 58)
+-- KEYS[7] with a held op only: the workstream's set of the items assigned to the item's
+--         agent (decision 89)
 --
 -- ARGV[1] expected version ("0": the item must not exist yet)
 -- ARGV[2] new document (JSON)
@@ -29,6 +31,9 @@
 -- ARGV[15] relay repair score (ms after which the sweep relays it)
 -- ARGV[16] this call's commit id (unique per call; decision 72, commit_ids.lua), kept
 --          in the item hash's "cids"
+-- ARGV[17] held op: "add" (the item is now assigned to its agent) | "del" (an assigned
+--          item is closed) | "": the item id added to or removed from KEYS[7], so an
+--          agent's accepted items are found without its state (decision 89)
 --
 -- Returns {1, new version, events stream id or "", then for each earlier event of the
 -- same agent still waiting in the relay zset (at most 200 looked at): its stream id and
@@ -58,6 +63,11 @@ if ARGV[7] == 'add' then
   redis.call('ZADD', KEYS[3], ARGV[9], ARGV[8])
 elseif ARGV[7] == 'del' then
   redis.call('ZREM', KEYS[3], ARGV[8])
+end
+if ARGV[17] == 'add' then
+  redis.call('SADD', KEYS[7], ARGV[4])
+elseif ARGV[17] == 'del' then
+  redis.call('SREM', KEYS[7], ARGV[4])
 end
 if ARGV[10] == '1' then
   redis.call('ZADD', KEYS[4], ARGV[11], ARGV[4])
