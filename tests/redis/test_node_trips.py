@@ -88,10 +88,9 @@ async def test_calls_of_one_step_to_one_node_leave_in_one_trip(
     assert [agent.version for agent in loaded] == [0] * 12
 
 
-async def move_slot(node: Nodes, ports: tuple[int, ...], slot: int, source: int,
-                    target: int) -> None:
-    """Move ``slot`` with its keys from the master at ``source`` to the one at ``target``
-    (``SETSLOT IMPORTING/MIGRATING``, ``MIGRATE``, ``SETSLOT NODE`` on every master)."""
+async def migrate_keys(node: Nodes, slot: int, source: int, target: int) -> str:
+    """Mark ``slot`` migrating from the master at ``source`` to the one at ``target``
+    (``SETSLOT IMPORTING/MIGRATING``) and ``MIGRATE`` its keys; the target's node id."""
     src, dst = node(source), node(target)
     src_id = (await src.execute_command("CLUSTER", "MYID")).decode()
     dst_id = (await dst.execute_command("CLUSTER", "MYID")).decode()
@@ -99,6 +98,14 @@ async def move_slot(node: Nodes, ports: tuple[int, ...], slot: int, source: int,
     await src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
     while keys := await src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
         await src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
+    return str(dst_id)
+
+
+async def move_slot(node: Nodes, ports: tuple[int, ...], slot: int, source: int,
+                    target: int) -> None:
+    """Move ``slot`` with its keys from the master at ``source`` to the one at ``target``
+    (:func:`migrate_keys`, then ``SETSLOT NODE`` on every master)."""
+    dst_id = await migrate_keys(node, slot, source, target)
     for port in (target, source, *(p for p in ports if p not in (source, target))):
         await node(port).execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
 
@@ -155,7 +162,7 @@ async def test_a_killed_node_connection_is_replaced_and_the_commit_still_answers
         await engine.connect(agent, TAB)
         nodes = store.scripts._nodes
         assert nodes is not None
-        held = nodes._lanes[node.name].held
+        held = nodes._lanes[node.name].free[-1]  # the one the next trip takes
         before = await _held_id(held.run)
         await node_clients(int(node.port)).client_kill_filter(_id=before)
         out = await engine.set_presence(agent, "busy")

@@ -50,6 +50,12 @@ from presence.store.held_connection import HeldNodeConnection
 #: ``MASTERDOWN`` a :class:`ClusterDownError`): the call did not run; the client runs it.
 REROUTED = (AskError, TryAgainError, ClusterDownError)
 
+#: Trips under way at once to one node, each on its own held connection: while the node
+#: runs one, the next is already queued there (with one, a node waits a round trip and
+#: the client's turn between trips — a sweep's batches of expiries then leave the
+#: masters idle between them).
+TRIPS_IN_FLIGHT = 2
+
 #: Loads the scripts of calls answered ``NOSCRIPT`` (on every master).
 Reload = Callable[[list[Call]], Awaitable[None]]
 #: Runs one call through the cluster client; an error reply is returned, not raised.
@@ -57,15 +63,16 @@ Single = Callable[[Call], Awaitable[Any]]
 
 
 class _Lane:
-    """One node's auto-pipeline and held connection."""
+    """One node's auto-pipeline and held connections."""
 
-    __slots__ = ("auto", "busy", "held", "retired")
+    __slots__ = ("auto", "free", "node", "retired")
 
     def __init__(self, node: ClusterNode) -> None:
-        self.held = HeldNodeConnection(node)
+        self.node = node
+        #: The held connections no trip uses now (one per trip in flight).
+        self.free = [HeldNodeConnection(node) for _ in range(TRIPS_IN_FLIGHT)]
         self.auto: AutoPipeline[Call] | None = None
-        self.busy = False  # a trip is under way (one at a time)
-        self.retired = False  # its node left the slot map: drop the connection
+        self.retired = False  # its node left the slot map: drop the connections
 
 
 class NodeTrips:
@@ -116,23 +123,24 @@ class NodeTrips:
         except SlotNotCoveredError:
             return None
         lane = self._lanes.get(node.name)
-        if lane is None or lane.held.node is not node:  # a new node, or a new object
+        if lane is None or lane.node is not node:  # a new node, or a new object
             if lane is not None:
                 self._retire(lane)
             self._prune()
             lane = self._lanes[node.name] = _Lane(node)
-            lane.auto = AutoPipeline(functools.partial(self._execute, lane))
+            lane.auto = AutoPipeline(functools.partial(self._execute, lane),
+                                     max_in_flight=TRIPS_IN_FLIGHT)
         return lane
 
     async def _execute(self, lane: _Lane, calls: list[Call]) -> list[Any]:
         """One trip of ``lane`` (the auto-pipeline's executor)."""
-        lane.busy = True
+        held = lane.free.pop()  # the auto-pipeline keeps TRIPS_IN_FLIGHT at most
         try:
-            replies, rerouted = await self._trip(lane, calls)
+            replies, rerouted = await self._trip(held, calls)
         finally:
-            lane.busy = False
+            lane.free.append(held)
             if lane.retired:
-                await lane.held.drop()
+                await held.drop()
         if rerouted:
             answers = await asyncio.gather(*(self._rerouted(calls[i]) for i in rerouted))
             for i, answer in zip(rerouted, answers, strict=True):
@@ -140,8 +148,9 @@ class NodeTrips:
             self._prune()  # the client may have refreshed its slot map meanwhile
         return replies
 
-    async def _trip(self, lane: _Lane, calls: list[Call]) -> tuple[list[Any], list[int]]:
-        """``calls`` on the lane's held connection, the calls answered ``NOSCRIPT`` sent
+    async def _trip(self, held: HeldNodeConnection, calls: list[Call]
+                    ) -> tuple[list[Any], list[int]]:
+        """``calls`` on a held connection of their node, the calls answered ``NOSCRIPT`` sent
         again once their scripts are loaded; the replies, and the calls the client must
         run (redirected, or unanswered when the connection failed)."""
         replies: list[Any] = [None] * len(calls)
@@ -149,7 +158,7 @@ class NodeTrips:
         rerouted: list[int] = []
         for attempt in range(2):
             try:
-                results = await lane.held.run([words(calls[i]) for i in pending])
+                results = await held.run([words(calls[i]) for i in pending])
             except (RedisConnectionError, RedisTimeoutError):
                 return replies, rerouted + pending  # dropped: the client reconnects
             missing: list[int] = []
@@ -177,15 +186,15 @@ class NodeTrips:
         masters = {n.name: n for n in self._client.nodes_manager.nodes_cache.values()
                    if n.server_type == PRIMARY}
         for name, lane in list(self._lanes.items()):
-            if masters.get(name) is not lane.held.node:
+            if masters.get(name) is not lane.node:
                 del self._lanes[name]
                 self._retire(lane)
 
     def _retire(self, lane: _Lane) -> None:
-        """Give back ``lane``'s held connection (after its trip under way, if any)."""
+        """Give back ``lane``'s held connections (each after its trip under way)."""
         lane.retired = True
-        if not lane.busy:
-            task = asyncio.get_running_loop().create_task(lane.held.drop())
+        for held in lane.free:
+            task = asyncio.get_running_loop().create_task(held.drop())
             self._drops.add(task)
             task.add_done_callback(self._dropped)
 
