@@ -19,6 +19,7 @@ from presence.store.embedded_cluster import EmbeddedCluster
 from presence.store.held_connection import HeldNodeConnection
 from presence.store.redis_store import RedisStore
 from tests.redis.redis_rig import Rig
+from tests.support.waiting import until
 
 #: Safety net for every await on the cluster.
 BOUND = 20.0
@@ -142,6 +143,45 @@ async def test_a_commit_whose_slot_moved_still_gets_its_answer(
     assert first.changed and first.state.presence.status_id == "busy"
     assert second.changed and second.state.presence.status_id == "away"
     assert reasons == ["sign_in", "manual", "manual"]
+
+
+async def test_a_commit_made_while_its_slot_migrates_is_committed_once_it_has_moved(
+    crig: Rig, node_clients: Nodes, embedded_cluster: EmbeddedCluster,
+) -> None:
+    """A commit sent while its slot's keys are being migrated is answered ASK by the old
+    master and, once the slot has moved, committed on the new one, once."""
+    store = RedisStore(crig.client, crig.keys)
+    engine = crig.engine(store=store)
+    cluster: Any = crig.client
+    ports = embedded_cluster.ports
+    (agent,) = await crig.add_agents(1)
+    slot = int(cluster.keyslot(crig.keys.state(agent)))
+    source = int(node_of(crig, agent).port)
+    target = next(p for p in ports if p != source)
+    old = node_clients(source)
+
+    async def asked_since(count: int) -> bool:
+        return await stat(old, "errorstats", "errorstat_ASK", "count") > count
+
+    async with asyncio.timeout(BOUND):
+        await engine.connect(agent, TAB)
+        asked = await stat(old, "errorstats", "errorstat_ASK", "count")
+        dst_id = await migrate_keys(node_clients, slot, source, target)
+        try:
+            change = asyncio.create_task(engine.set_presence(agent, "busy"))
+            await until(lambda: asked_since(asked), BOUND, "the old master answered ASK",
+                        step=0.005)
+            for port in (target, source, *(p for p in ports if p not in (source, target))):
+                await node_clients(port).execute_command("CLUSTER", "SETSLOT", slot, "NODE",
+                                                         dst_id)
+            out = await change
+            on_target = await node_clients(target).xlen(crig.keys.history(agent))
+        finally:
+            await move_slot(node_clients, ports, slot, target, source)
+        reasons = await crig.reasons(agent)
+    assert on_target == 2
+    assert out.changed and out.state.presence.status_id == "busy"
+    assert reasons == ["sign_in", "manual"]
 
 
 async def _held_id(run: Callable[[list[tuple[Any, ...]]], Awaitable[list[Any]]]) -> int:
