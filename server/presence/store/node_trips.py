@@ -5,7 +5,8 @@ redis-py's cluster pipelines refuse scripts, and a call on its own costs redis-p
 per-command path (a slot lookup, a retry loop, a connection checkout). Here each call
 goes to the node that serves its key's hash slot — slot and node as the cluster client
 knows them (``keyslot`` and its nodes manager's slot map), no slot math of our own — and
-each node has an :class:`~presence.store.batching.AutoPipeline` and a held connection
+each node has an :class:`~presence.store.batching.AutoPipeline` with
+:data:`TRIPS_IN_FLIGHT` trips under way, each on its own held connection
 (:class:`~presence.store.held_connection.HeldNodeConnection`), made when a call first goes
 to it: the calls of concurrent callers to one node share a trip, as on a single server.
 
@@ -20,7 +21,7 @@ answers a resend as the call that ran (decision 72), the other scripts and comma
 this way read or add a set member (``load_agent``, ``load_shard``, ``GET``, ``SADD``,
 ``ZRANGEBYSCORE``). A call answered ``NOSCRIPT`` (a restarted or flushed node) is sent
 again once, after its script is loaded. A node no longer a master of the slot map loses
-its lane (its held connection goes back to the node, closed).
+its lane (its held connections go back to the node, closed).
 """
 
 from __future__ import annotations
