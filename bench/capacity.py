@@ -27,17 +27,19 @@ class Costs:
     """Per-operation costs, CPU in ms of one core, memory in bytes; cluster mode, as
     measured by ``python -m bench.costs`` on 2026-12-05 22:41–23:29 and derived by
     ``python -m bench.costs_derive``: CPU per sign-in and change from the quiet runs, the
-    rest medians of every run (docs/scaling.md, "Measured")."""
+    rest medians of every run (docs/scaling.md, "Measured"). c_signin, c_change, r_signin
+    and c_expiry are those figures times the ratio decision 87's per-node trips measured
+    (new / old, alternated, medians of 3, 2026-12-06 10:12–10:26)."""
 
-    c_signin: float = 1.51         # server CPU per agent sign-in, the process taking it
+    c_signin: float = 1.11         # server CPU per agent sign-in, the process taking it
     c_remote_signin: float = 0.18  # … in every other process (its event; less batching)
-    c_change: float = 0.82         # server CPU per change, the process holding the agent
+    c_change: float = 0.61         # server CPU per change, the process holding the agent
     c_remote: float = 0.22         # … in every other process (reads the change's event)
     c_frame: float = 0.034         # server CPU per supervisor frame of a change
     c_idle: float = 0.009          # server CPU per held connection per second
     rss_conn: float = 17_400       # server RSS per held connection
     rss_base: float = 100e6        # server RSS with no connection
-    r_signin: float = 0.33         # Redis CPU per sign-in (all masters)
+    r_signin: float = 0.25         # Redis CPU per sign-in (all masters)
     r_change: float = 0.24         # Redis CPU per change
     r_sub: float = 0.001           # Redis CPU per event per subscribed server process
     r_idle: float = 0.0007         # Redis CPU per held connection per second
@@ -46,9 +48,10 @@ class Costs:
     m_event: float = 535           # Redis memory per entry of the capped event streams
     # A mass disconnect (grace windows ending together): medians of six runs of
     # `bench.run --only grace_storm --set grace_agents=50000 --set grace_masters=3`,
-    # 2026-12-06 07:04–07:26 (docs/scaling.md, "A mass disconnect").
+    # 2026-12-06 07:04–07:26 (docs/scaling.md, "A mass disconnect"); c_expiry 0.014 times
+    # decision 87's measured 0.0070 / 0.0132.
     r_expiry: float = 0.085  # Redis CPU per window (all masters summed)
-    c_expiry: float = 0.014  # server CPU per window, the process whose sweep takes it
+    c_expiry: float = 0.0074  # server CPU per window, the process whose sweep takes it
 
 
 MEASURED = Costs()
@@ -65,9 +68,14 @@ SINGLE = replace(MEASURED, c_signin=0.75, c_remote_signin=0.13, c_change=0.63,
 BEFORE_EVENING = replace(MEASURED, c_signin=1.82, c_remote_signin=0.24, c_change=0.76,
                          c_remote=0.30, c_frame=0.011, c_idle=0.012, rss_conn=28_700, r_signin=0.38,
                          r_change=0.25, r_sub=0.003, r_idle=0.0013, m_agent=6_260,
-                         m_event=520)
+                         m_event=520, c_expiry=0.014)
 
-PRESETS = {"cluster": MEASURED, "single": SINGLE, "before-evening": BEFORE_EVENING}
+# The cluster before decision 87 (a call per command through the cluster client).
+BEFORE_NODE_TRIPS = replace(MEASURED, c_signin=1.51, c_change=0.82, r_signin=0.33,
+                            c_expiry=0.014)
+
+PRESETS = {"cluster": MEASURED, "single": SINGLE, "before-evening": BEFORE_EVENING,
+           "before-node-trips": BEFORE_NODE_TRIPS}
 
 
 @dataclass(frozen=True)

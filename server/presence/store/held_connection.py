@@ -23,6 +23,7 @@ import math
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -37,7 +38,7 @@ class HeldConnection:
 
     __slots__ = ("_client", "_conn", "_timeout")
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis | None) -> None:
         self._client = client
         self._conn: AbstractConnection | None = None
         #: The connection's socket timeout, applied to each whole trip instead of to
@@ -51,8 +52,7 @@ class HeldConnection:
         connection fails (it is dropped then: see :meth:`drop`)."""
         conn = self._conn
         if conn is None:
-            pool = self._client.connection_pool
-            conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+            conn = await self._take()
             self._timeout, conn.socket_timeout = conn.socket_timeout, None
             self._conn = conn
         try:
@@ -84,4 +84,42 @@ class HeldConnection:
             try:
                 await conn.disconnect()
             finally:
-                await self._client.connection_pool.release(conn)
+                await self._give(conn)
+
+    async def _take(self) -> AbstractConnection:
+        """A connection of the pool, connected."""
+        assert self._client is not None
+        pool = self._client.connection_pool
+        conn: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        return conn
+
+    async def _give(self, conn: AbstractConnection) -> None:
+        """``conn`` back to the pool."""
+        assert self._client is not None
+        await self._client.connection_pool.release(conn)
+
+
+class HeldNodeConnection(HeldConnection):
+    """A connection of one cluster node (redis-py's :class:`ClusterNode`, whose
+    connections the cluster client's ``aclose()`` closes), kept as :class:`HeldConnection`
+    keeps one of a single server's pool."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: ClusterNode) -> None:
+        super().__init__(None)
+        self.node = node
+
+    async def _take(self) -> AbstractConnection:
+        conn = self.node.acquire_connection()  # MaxConnectionsError: a ConnectionError
+        await self.node.disconnect_if_needed(conn)  # marked for reconnect by an error
+        if not conn.is_connected:
+            try:
+                await conn.connect()  # type: ignore[no-untyped-call]
+            except BaseException:
+                self.node.release(conn)
+                raise
+        return conn
+
+    async def _give(self, conn: AbstractConnection) -> None:
+        self.node.release(conn)  # type: ignore[arg-type]

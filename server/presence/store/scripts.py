@@ -3,36 +3,33 @@ handled.
 
 One :class:`Scripts` per store (and so per client). :meth:`Scripts.register` loads a
 script of ``store/lua/`` as a redis-py script object; :meth:`Scripts.pipelined` runs
-independent script calls and commands together — on a single server in pipelines shared
-with concurrent callers (:class:`~presence.store.batching.AutoPipeline`), each script call
-a plain ``EVALSHA`` sent again once its script is loaded when a restarted or flushed server
-answers ``NOSCRIPT``; on a cluster as concurrent calls.
+independent script calls and commands together in pipelines shared with concurrent
+callers (:class:`~presence.store.batching.AutoPipeline`), each script call a plain
+``EVALSHA`` sent again once its script is loaded when a restarted or flushed server
+answers ``NOSCRIPT``: on a single server one pipeline, on a cluster one per node
+(:class:`~presence.store.node_trips.NodeTrips`, decision 87).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
 from importlib import resources
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from presence.store.batching import AutoPipeline
+from presence.store.calls import Call
+from presence.store.calls import words as _words
 from presence.store.connection import RedisClient, is_cluster
 from presence.store.held_connection import HeldConnection
+from presence.store.node_trips import NodeTrips
 
-#: One command of :meth:`Scripts.pipelined`: ``(script, keys, args)`` or the words of a
-#: plain command (whose reply comes as Redis sent it: redis-py's response callbacks are
-#: not applied).
-Call = tuple[AsyncScript, list[str], list[Any]] | tuple[str, ...]
-
-#: Calls a cluster runs at once (its pipelines refuse scripts).
-_CLUSTER_BATCH = 256
+__all__ = ["Call", "Scripts", "script_source"]
 
 
 #: A script line naming a shared Lua file the loader puts in its place.
@@ -49,14 +46,6 @@ def script_source(name: str) -> str:
                    for line in text.splitlines(keepends=True))
 
 
-def _words(call: Call) -> tuple[Any, ...]:
-    """A call as the words of one command (a script call is a plain EVALSHA)."""
-    if isinstance(call[0], AsyncScript):
-        script, keys, args = call
-        return ("EVALSHA", script.sha, len(keys), *keys, *args)
-    return call
-
-
 class Scripts:
     """Script registration and execution on one client (see the module)."""
 
@@ -67,6 +56,9 @@ class Scripts:
             None if is_cluster(client) else AutoPipeline(self._execute))
         #: The connection the auto-pipeline's round trips use (one at a time).
         self._held = None if self._auto is None else HeldConnection(cast(Redis, client))
+        #: A cluster's per-node auto-pipelines (decision 87).
+        self._nodes = (NodeTrips(cast(RedisCluster, client), self._reload, self._single)
+                       if self._auto is None else None)
 
     def register(self, name: str) -> AsyncScript:
         """The script ``store/lua/<name>.lua`` on this client; call once per store."""
@@ -76,8 +68,10 @@ class Scripts:
         """One call of :meth:`pipelined` on its own (on a single server straight to the
         auto-pipeline: every commit is one)."""
         if self._auto is None:
-            return (await self.pipelined([call]))[0]
-        reply = (await self._auto.submit([call]))[0]
+            assert self._nodes is not None
+            reply = (await self._nodes.run([call]))[0]
+        else:
+            reply = (await self._auto.submit([call]))[0]
         if isinstance(reply, Exception):
             raise reply
         return reply
@@ -86,16 +80,13 @@ class Scripts:
         """Run independent commands and script calls together, raising the first error
         a call was answered with: on a single server in one pipelined round trip, shared
         with the calls other callers made meanwhile
-        (:class:`~presence.store.batching.AutoPipeline`); on a cluster, whose pipelines
-        refuse scripts (and whose keys live on several nodes), concurrent calls, 256 at a
-        time."""
+        (:class:`~presence.store.batching.AutoPipeline`); on a cluster, whose keys live
+        on several nodes, in one such round trip per node (decision 87)."""
         if self._auto is None:
-            out: list[Any] = []
-            for i in range(0, len(calls), _CLUSTER_BATCH):
-                batch = calls[i : i + _CLUSTER_BATCH]
-                out.extend(await asyncio.gather(*map(self._call, batch)))
-            return out
-        replies = await self._auto.submit(calls)
+            assert self._nodes is not None
+            replies = await self._nodes.run(calls)
+        else:
+            replies = await self._auto.submit(calls)
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
@@ -176,11 +167,3 @@ class Scripts:
         scripts = {id(c[0]): c[0] for c in calls if isinstance(c[0], AsyncScript)}
         for script in scripts.values():
             script.sha = await self.client.script_load(script.script)
-
-    def _call(self, call: Call) -> Awaitable[Any]:
-        """One call of :meth:`pipelined` on its own (the script object reloads itself
-        after ``NOSCRIPT``)."""
-        if isinstance(call[0], AsyncScript):
-            script, keys, args = call
-            return script(keys=keys, args=args)
-        return self.client.execute_command(*call)
