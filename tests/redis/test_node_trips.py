@@ -50,6 +50,19 @@ def node_of(rig: Rig, agent_id: AgentId) -> ClusterNode:
     return node
 
 
+async def slot_to_move(crig: Rig) -> tuple[Any, AgentId, int, int, int]:
+    """An engine on its own store, one agent, the slot of its keys, the port of the master
+    serving it and of another master to move it to."""
+    engine = crig.engine(store=RedisStore(crig.client, crig.keys))
+    cluster: Any = crig.client
+    (agent,) = await crig.add_agents(1)
+    slot = int(cluster.keyslot(crig.keys.state(agent)))
+    source = int(node_of(crig, agent).port)
+    ports = [int(n.port) for n in cluster.get_primaries()]
+    target = next(p for p in ports if p != source)
+    return engine, agent, slot, source, target
+
+
 async def stat(node: Redis, section: str, name: str, field: str | None = None) -> int:
     """One counter of a node's ``INFO section`` (0 when absent)."""
     value: Any = (await node.info(section)).get(name, 0)
@@ -117,14 +130,8 @@ async def test_a_commit_whose_slot_moved_still_gets_its_answer(
     """A commit sent on the held connection of a node that no longer serves its slot is
     answered MOVED there and committed on the new master; the next one goes straight to
     the new master's lane."""
-    store = RedisStore(crig.client, crig.keys)
-    engine = crig.engine(store=store)
-    cluster: Any = crig.client
+    engine, agent, slot, source, target = await slot_to_move(crig)
     ports = embedded_cluster.ports
-    (agent,) = await crig.add_agents(1)
-    slot = int(cluster.keyslot(crig.keys.state(agent)))
-    source = int(node_of(crig, agent).port)
-    target = next(p for p in ports if p != source)
     async with asyncio.timeout(BOUND):
         await engine.connect(agent, TAB)
         old = node_clients(source)
@@ -150,14 +157,8 @@ async def test_a_commit_made_while_its_slot_migrates_is_committed_once_it_has_mo
 ) -> None:
     """A commit sent while its slot's keys are being migrated is answered ASK by the old
     master and, once the slot has moved, committed on the new one, once."""
-    store = RedisStore(crig.client, crig.keys)
-    engine = crig.engine(store=store)
-    cluster: Any = crig.client
+    engine, agent, slot, source, target = await slot_to_move(crig)
     ports = embedded_cluster.ports
-    (agent,) = await crig.add_agents(1)
-    slot = int(cluster.keyslot(crig.keys.state(agent)))
-    source = int(node_of(crig, agent).port)
-    target = next(p for p in ports if p != source)
     old = node_clients(source)
 
     async def asked_since(count: int) -> bool:
