@@ -59,7 +59,7 @@ class SweepShare:
         live = await self.store.live_instances(now, self.liveness_timeout)
         own = shard_owners.owned(self.instance_id, live, self.shards)
         if own != self.own:
-            log.info("sweeping %d of %d shards (%d live instances): %s", len(own),
+            log.info("sweeping %d of %d shards (live instances: %d): %s", len(own),
                      self.shards, len(set(live) | {self.instance_id}), sorted(own))
         self._before, self.own = self.own, own
         self._read_at = now
