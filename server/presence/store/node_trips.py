@@ -22,10 +22,10 @@ answers a resend as the call that ran (``commit_agent``, ``apply_expiries``,
 sent this way read (``load_agent``, ``load_shard``, ``GET``, ``HGET``, ``ZRANGE``,
 ``ZRANGEBYSCORE``, ``SISMEMBER``) or write what a resend leaves as it is (``SADD``,
 ``SREM``, ``ZREM``, ``HSETNX``, ``release_reservation``'s compare and delete,
-``relay_item_event``'s relay: decision 90). A call answered ``NOSCRIPT`` (a restarted or flushed node) is sent
-again once, after its script is loaded. A node no longer a master of the slot map loses
-its lane (its held connections go back to the node, closed).
-"""
+``relay_item_event``'s relay: decision 90). A call answered ``NOSCRIPT`` (a restarted
+or flushed node) is sent again once, after its script is loaded. A node no longer a
+master of the slot map loses its lane (its held connections go back to the node,
+closed)."""
 
 from __future__ import annotations
 
