@@ -52,6 +52,9 @@ class Costs:
     # decision 87's measured 0.0070 / 0.0132.
     r_expiry: float = 0.085  # Redis CPU per window (all masters summed)
     c_expiry: float = 0.0074  # server CPU per window, the process whose sweep takes it
+    # Decision 90 (2026-12-06 11:01–11:15) left these as they are: sign-ins and changes
+    # unchanged by it; with two sweeping processes on 3 masters the busiest spent 0.88 of
+    # a lone process per window (20,000 windows), where busiest_share assumes ½.
 
 
 MEASURED = Costs()

@@ -270,8 +270,8 @@ class AgentStore:
     async def mark_statuses_used(self, status_ids: set[str]) -> None:
         """Remember custom statuses that some agent was in (they can then only be
         disabled, not deleted). Called after a commit recorded them in history."""
-        if status_ids:
-            await self.client.sadd(self.keys.statuses_used, *sorted(status_ids))
+        if status_ids:  # in the commits' trips (decision 90); sent again, it adds nothing
+            await self._scripts.one(("SADD", self.keys.statuses_used, *sorted(status_ids)))
 
     # --- profiles ---
 
@@ -363,10 +363,10 @@ class AgentStore:
 
     async def drop_idle_deadline(self, agent_id: AgentId) -> None:
         """Remove an agent's idle entry from its shard's due index (it cannot go idle)."""
-        await self.client.zrem(self.keys.due(self.keys.shard_of(agent_id)),
-                               _idle_member(agent_id))
+        await self._scripts.one(("ZREM", self.keys.due(self.keys.shard_of(agent_id)),
+                                 _idle_member(agent_id)))
 
     async def drop_grace_deadline(self, agent_id: AgentId) -> None:
         """Remove an agent's entry from its shard's due index (its window had ended)."""
-        await self.client.zrem(self.keys.due(self.keys.shard_of(agent_id)),
-                               grace_member(agent_id))
+        await self._scripts.one(("ZREM", self.keys.due(self.keys.shard_of(agent_id)),
+                                 grace_member(agent_id)))

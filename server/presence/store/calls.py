@@ -25,7 +25,8 @@ def call_key(call: Call) -> Any:
     """The key whose hash slot serves ``call`` on a cluster: a script call's first key
     (all keys of one of our script calls share a hash tag, ``store/keys.py``), a plain
     command's second word (every command sent this way names its one key there: ``GET``,
-    ``SADD``, ``ZRANGEBYSCORE``); ``None`` for a call that names no key."""
+    ``HGET``, ``SET``, ``SADD``, ``ZRANGEBYSCORE``, …); ``None`` for a call that names
+    no key."""
     if isinstance(call[0], AsyncScript):
         keys = call[1]
         return keys[0] if keys else None

@@ -14,7 +14,7 @@ from presence.core.model import AgentId, ConnectionId
 from presence.store.connection import RedisClient
 from presence.store.keys import Keys
 from presence.store.replies import text
-from presence.store.scripts import Call
+from presence.store.scripts import Call, Scripts
 
 
 def _indexed(agent_id: str, conn_id: str) -> str:
@@ -25,9 +25,12 @@ def _indexed(agent_id: str, conn_id: str) -> str:
 class InstanceRegistry:
     """Beats, dead instances and connection indexes of one key prefix."""
 
-    def __init__(self, client: RedisClient, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys, scripts: Scripts) -> None:
         self.client = client
         self.keys = keys
+        #: Runs the per-connection commands (a sign-in's, a disconnect's, a rejoin's) in
+        #: the trips the agents' calls take (decisions 87, 90).
+        self._scripts = scripts
 
     def index_call(self, instance_id: str, agent_id: str, conn_id: str) -> Call:
         """The command that indexes a new connection under its instance (to pipeline
@@ -69,11 +72,14 @@ class InstanceRegistry:
         """Whether the connection is in its instance's index (reaping the instance
         empties it; a sign-out leaves it to the socket's own disconnect)."""
         member = _indexed(agent_id, conn_id)
-        return bool(await self.client.sismember(self.keys.instance_conns(instance_id), member))
+        return bool(await self._scripts.one(
+            ("SISMEMBER", self.keys.instance_conns(instance_id), member)))
 
     async def unindex_connection(self, instance_id: str, agent_id: str, conn_id: str) -> None:
-        """Remove a connection from its instance's index (it was disconnected)."""
-        await self.client.srem(self.keys.instance_conns(instance_id), _indexed(agent_id, conn_id))
+        """Remove a connection from its instance's index (it was disconnected): one
+        ``SREM``, in the trips of :meth:`Scripts.one` (sent again, it removes nothing)."""
+        await self._scripts.one(
+            ("SREM", self.keys.instance_conns(instance_id), _indexed(agent_id, conn_id)))
 
     async def forget_instance(self, instance_id: str) -> None:
         """Drop a dead instance once all of its connections were disconnected."""

@@ -17,12 +17,15 @@ follows the redirection and refreshes its slot map; when a node's held connectio
 (reset, timeout, ``LOADING``) it is dropped and every call of the trip not yet answered
 goes through the client, whose retries reconnect or find the new master. Such a call may
 have run before the connection failed: every committing script takes a commit id and
-answers a resend as the call that ran (decision 72), the other scripts and commands sent
-this way read or add a set member (``load_agent``, ``load_shard``, ``GET``, ``SADD``,
-``ZRANGEBYSCORE``). A call answered ``NOSCRIPT`` (a restarted or flushed node) is sent
-again once, after its script is loaded. A node no longer a master of the slot map loses
-its lane (its held connections go back to the node, closed).
-"""
+answers a resend as the call that ran (``commit_agent``, ``apply_expiries``,
+``recover_agent``, ``commit_item``: decision 72), and the other scripts and commands
+sent this way read (``load_agent``, ``load_shard``, ``GET``, ``HGET``, ``ZRANGE``,
+``ZRANGEBYSCORE``, ``SISMEMBER``) or write what a resend leaves as it is (``SADD``,
+``SREM``, ``ZREM``, ``HSETNX``, ``release_reservation``'s compare and delete,
+``relay_item_event``'s relay: decision 90). A call answered ``NOSCRIPT`` (a restarted
+or flushed node) is sent again once, after its script is loaded. A node no longer a
+master of the slot map loses its lane (its held connections go back to the node,
+closed)."""
 
 from __future__ import annotations
 
@@ -98,7 +101,9 @@ class NodeTrips:
         if len(groups) == 1:
             ((lane, _),) = groups.items()
             return await self._group(lane, calls)
-        parts = await asyncio.gather(*(self._group(lane, [calls[i] for i in idx])
+        # The lanes' futures themselves, not a task per group (a sign-in's index and load
+        # go to two masters: decision 90).
+        parts = await asyncio.gather(*(self._queued(lane, [calls[i] for i in idx])
                                        for lane, idx in groups.items()))
         out: list[Any] = [None] * len(calls)
         for idx, replies in zip(groups.values(), parts, strict=True):
@@ -112,6 +117,13 @@ class NodeTrips:
             return list(await asyncio.gather(*map(self._rerouted, calls)))
         assert lane.auto is not None
         return await lane.auto.submit(calls)
+
+    def _queued(self, lane: _Lane | None, calls: list[Call]) -> asyncio.Future[list[Any]]:
+        """:meth:`_group` as a future: ``calls`` queued for ``lane``'s next trip."""
+        if lane is None:
+            return asyncio.ensure_future(self._group(None, calls))
+        assert lane.auto is not None
+        return lane.auto.submit(calls)
 
     def _lane_of(self, call: Call) -> _Lane | None:
         """The lane of the node serving ``call``'s slot; ``None`` when the call names no

@@ -61,7 +61,7 @@ class RedisStore:
         self.scripts = scripts if scripts is not None else Scripts(client)
         self.agents = AgentStore(client, keys, self.scripts, events_maxlen=events_maxlen,
                                  history_retention=history_retention)
-        self.instances = InstanceRegistry(client, keys)
+        self.instances = InstanceRegistry(client, keys, self.scripts)
         self.events = EventLog(client, keys, self.scripts)
         self.expiries = PreparedExpiries(keys, self.scripts, events_maxlen=events_maxlen)
 

@@ -1,4 +1,13 @@
-"""Work items, workstream queues, offer deadlines and agent offer reservations."""
+"""Work items, workstream queues, offer deadlines and agent offer reservations.
+
+What routing does per item, offer and expiry goes through
+:class:`~presence.store.scripts.Scripts` — on a single server the auto-pipeline's trips,
+on a cluster one trip per master (decisions 87, 90) — rather than redis-py's per-command
+path and its cluster pipeline: the reads (an item's workstream and document, the queued
+items, the agents' reservations), the item commit (it carries a commit id: decision 72)
+and the writes a resend leaves as they are (the reservation's compare-and-delete
+release, the event relay, ``HSETNX``, ``ZREM``). The reservation's ``SET … NX GET``, the
+repair scans, the recovery's index reads and the REST counts stay on the client."""
 
 from __future__ import annotations
 
@@ -15,7 +24,7 @@ from presence.store.commit_ids import CommitIds
 from presence.store.connection import UNAVAILABLE, RedisClient
 from presence.store.keys import Keys
 from presence.store.replies import reserved_offer, stream_position, text
-from presence.store.scripts import script_source
+from presence.store.scripts import Call, Scripts, script_source
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,17 +72,23 @@ def _held_op(item: WorkItem) -> str:
 
 
 class WorkStore:
-    def __init__(self, client: RedisClient, keys: Keys, events_maxlen: int = 100_000) -> None:
+    """Work items and reservations of one key prefix. ``scripts``: the runner of the
+    calls that share trips (the agents' store's, so that the router's calls join the
+    engine's trips; a fresh one on ``client`` by default)."""
+
+    def __init__(self, client: RedisClient, keys: Keys, events_maxlen: int = 100_000,
+                 *, scripts: Scripts | None = None) -> None:
         self.client = client
         self.keys = keys
         self.events_maxlen = events_maxlen
+        self._scripts = scripts if scripts is not None else Scripts(client)
         self._commit = client.register_script(script_source("commit_item"))
         self._relay = client.register_script(script_source("relay_item_event"))
         self._release = client.register_script(script_source("release_reservation"))
         self._ids = CommitIds()
 
     async def workstream_of(self, item_id: str) -> str | None:
-        ws = await self.client.hget(self.keys.item_index, item_id)
+        ws = await self._scripts.one(("HGET", self.keys.item_index, item_id))
         return text(ws) if ws is not None else None
 
     async def held_by(self, agent_id: str, workstreams: list[str]) -> list[tuple[str, str]]:
@@ -96,7 +111,7 @@ class WorkStore:
         await self.client.srem(self.keys.held(workstream, agent_id), item_id)
 
     async def load(self, workstream: str, item_id: str) -> WorkItem | None:
-        doc = await self.client.hget(self.keys.item(workstream, item_id), "doc")
+        doc = await self._scripts.one(("HGET", self.keys.item(workstream, item_id), "doc"))
         return WorkItem.from_json(orjson.loads(doc)) if doc else None
 
     async def commit(
@@ -120,7 +135,7 @@ class WorkStore:
         k = self.keys
         ws = item.workstream
         if expected_version == 0:
-            await self.client.hsetnx(k.item_index, item.id, ws)
+            await self._scripts.one(("HSETNX", k.item_index, item.id, ws))
         event = _item_event(item, teams)
         agent = work_item_agent(item) if event else None
         at = int(item.history[-1].get("at", 0)) if item.history else 0
@@ -129,17 +144,15 @@ class WorkStore:
         held = _held_op(item)
         if held:
             keys.append(k.held(ws, item.agent_id or ""))
-        reply = await self._commit(
-            keys=keys,
-            args=[
+        reply = await self._scripts.one((
+            self._commit, keys, [
                 expected_version, orjson.dumps(item.to_json()), item.version, item.id,
                 queue.op, to_ms(queue.score_at), due.op, due.offer_id, to_ms(due.due_at),
                 "" if applying_until is None else "1",
                 0 if applying_until is None else to_ms(applying_until),
                 event, self.events_maxlen, agent or "", at + RELAY_REPAIR_MS,
                 self._ids.next(), held,
-            ],
-        )
+            ]))
         answer = int(reply[0])
         if answer != 1:
             # 2: this very call committed before its reply was lost (decision 72); its
@@ -162,11 +175,10 @@ class WorkStore:
         """Append one recorded item event to its agent's shard stream (a no-op if it
         was before) and drop its relay record."""
         k = self.keys
-        await self._relay(
-            keys=[k.events(k.shard_of(agent)), k.relayed(agent), k.profile(agent)],
-            args=[relay_message_id(workstream, stream_id), event, self.events_maxlen,
-                  now_ms])
-        await self.client.zrem(k.item_relay(workstream), f"{stream_id} {agent}")
+        await self._scripts.one((
+            self._relay, [k.events(k.shard_of(agent)), k.relayed(agent), k.profile(agent)],
+            [relay_message_id(workstream, stream_id), event, self.events_maxlen, now_ms]))
+        await self._scripts.one(("ZREM", k.item_relay(workstream), f"{stream_id} {agent}"))
 
     async def relay_overdue(self, workstreams: list[str], now: float,
                             limit: int = 500) -> int:
@@ -190,7 +202,7 @@ class WorkStore:
 
     async def applied(self, workstream: str, item_id: str) -> None:
         """The agent's capacity change for the item was committed."""
-        await self.client.zrem(self.keys.applying(workstream), item_id)
+        await self._scripts.one(("ZREM", self.keys.applying(workstream), item_id))
 
     async def due_applying(self, workstream: str, now: float, limit: int = 500) -> list[str]:
         """Items whose agent's capacity change is overdue (a crash in between)."""
@@ -201,7 +213,7 @@ class WorkStore:
 
     async def queued(self, workstream: str, limit: int = 100) -> list[str]:
         """Queued item ids, oldest first."""
-        raw = await self.client.zrange(self.keys.queue(workstream), 0, limit - 1)
+        raw = await self._scripts.one(("ZRANGE", self.keys.queue(workstream), "0", str(limit - 1)))
         return [text(m) for m in raw]
 
     async def queue_length(self, workstream: str) -> int:
@@ -219,7 +231,7 @@ class WorkStore:
 
     async def drop_offer_deadline(self, workstream: str, offer_id: str) -> None:
         """Remove an offer's deadline (the offer had already been resolved)."""
-        await self.client.zrem(self.keys.offers_due(workstream), offer_id)
+        await self._scripts.one(("ZREM", self.keys.offers_due(workstream), offer_id))
 
     async def reserve(self, agent_id: str, offer_id: str, ttl: float) -> bool:
         """Reserve the agent for one offer (fails if it already has one pending). The
@@ -227,30 +239,36 @@ class WorkStore:
         it found: a call sent again after it ran finds its own and holds the
         reservation, where a bare ``NX`` would read "already reserved" (decision 72)."""
         mine = f"{offer_id} {self._ids.next()}".encode()
+        # On the client, not Scripts: a plain command that falls back to the client's path
+        # gets redis-py's reply callback, which makes SET's reply a bool unless the call
+        # says ``get=True`` (decision 90).
         held = await self.client.set(
             self.keys.offer(agent_id), mine, nx=True, px=max(1, round(ttl * 1000)), get=True
         )
         return held is None or held == mine
 
     async def release(self, agent_id: str, offer_id: str) -> None:
-        await self._release(keys=[self.keys.offer(agent_id)], args=[offer_id])
+        """Drop the agent's reservation if it still holds ``offer_id`` (a compare and
+        delete: sent again, it finds nothing to drop)."""
+        await self._scripts.one((self._release, [self.keys.offer(agent_id)], [offer_id]))
 
     async def reservations(self, agent_ids: list[str]) -> list[str | None]:
-        """The pending offer id of each agent (``None`` when it has none)."""
+        """The pending offer id of each agent (``None`` when it has none): one ``GET``
+        per agent, in the trips of :meth:`Scripts.pipelined` (the router asks after
+        every sweep's expiries and for every routing's candidates)."""
         if not agent_ids:
             return []
-        pipe = self.client.pipeline(transaction=False)
-        for a in agent_ids:
-            pipe.get(self.keys.offer(a))
-        return [reserved_offer(v) for v in await pipe.execute()]
+        calls: list[Call] = [("GET", self.keys.offer(a)) for a in agent_ids]
+        return [reserved_offer(v) for v in await self._scripts.pipelined(calls)]
 
     async def load_many(self, workstream: str, item_ids: list[str]) -> list[WorkItem]:
+        """The items of ``item_ids`` that exist, in order (one ``HGET`` each, in the
+        trips of :meth:`Scripts.pipelined`)."""
         if not item_ids:
             return []
-        pipe = self.client.pipeline(transaction=False)
-        for i in item_ids:
-            pipe.hget(self.keys.item(workstream, i), "doc")
-        return [WorkItem.from_json(orjson.loads(d)) for d in await pipe.execute() if d]
+        calls: list[Call] = [("HGET", self.keys.item(workstream, i), "doc") for i in item_ids]
+        docs = await self._scripts.pipelined(calls)
+        return [WorkItem.from_json(orjson.loads(d)) for d in docs if d]
 
     async def direct(self, agent_id: str, frame: bytes) -> None:
         """Send a frame to every tab of one agent, on whichever instances hold them."""

@@ -122,7 +122,8 @@ async def build_runtime(settings: Settings, clock: Clock, token_secret: str) -> 
 
     hub = Hub(client, keys, clock, config.reload, on_resubscribed)
     config.listeners.append(lambda: refresh_pickers(hub, store, config))
-    router = Router(engine, WorkStore(client, keys, settings.events_maxlen), config, clock)
+    router = Router(engine, WorkStore(client, keys, settings.events_maxlen,
+                                      scripts=store.scripts), config, clock)
     metrics = Metrics()
     engine.metrics = router.metrics = metrics
     metrics.watch_connections(lambda: {
