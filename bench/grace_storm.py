@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 
 from bench.costs import redis_deployment
 from bench.harness import Run
-from bench.procs import Server, seed_agents, start_server
+from bench.procs import Server, idle_rates, seed_agents, start_server
 from bench.scenarios import _valkey_cpu
 from presence.clock import SystemClock
 from presence.core.model import AgentId, ConnectionId
@@ -184,7 +184,7 @@ async def _storm(run: Run, target: Target, windows: list[int], period: float
         idle = [0.0] * len(servers)
         if hold:
             await _all_beating(target.client, len(servers))
-            idle = await _idle_rates(servers)  # every server read the live set meanwhile
+            idle = await idle_rates(servers)  # every server read the live set meanwhile
         at_ready = [server.cpu() for server in servers]
         if hold:
             await _move_due(target.client, ":held", "")
@@ -226,14 +226,6 @@ async def _counters(server: Server) -> dict[str, float]:
         if name in wanted:
             out[wanted[name]] = float(value)
     return out
-
-
-async def _idle_rates(servers: list[Server], seconds: float = 3.0) -> list[float]:
-    """Each server's CPU seconds per second with nothing due (its background loops)."""
-    before, started = [server.cpu() for server in servers], time.time()
-    await asyncio.sleep(seconds)
-    took = time.time() - started
-    return [(server.cpu() - cpu0) / took for server, cpu0 in zip(servers, before, strict=True)]
 
 
 async def _move_due(client: RedisClient, suffix: str, to_suffix: str) -> None:

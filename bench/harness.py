@@ -68,6 +68,7 @@ class Sizes:
     scale_agents: int = 4_000
     scale_publishers: int = 100
     scale_seconds: float = 8.0
+    scale_idle_seconds: float = 2.0
     connect_concurrency: int = 128
     #: 1: our supervisors ask for batched ``events`` frames (``?batch=1``, decision 59);
     #: 0: one frame per event, as before. The other servers ignore it.
@@ -81,8 +82,8 @@ SMOKE = Sizes(
     idle=40, storm=40, latency_rate=40.0, latency_supervisors=3, latency_agents=8,
     latency_seconds=0.6, throughput_supervisors=3, throughput_publishers=4,
     throughput_seconds=0.6, redis_changes=10, grace_agents=20, grace_period=2.0,
-    scale_agents=20, scale_publishers=4, scale_seconds=0.6, connect_concurrency=16,
-    settle=0.2, repeats=1,
+    scale_agents=20, scale_publishers=4, scale_seconds=0.6, scale_idle_seconds=0.2,
+    connect_concurrency=16, settle=0.2, repeats=1,
 )
 
 

@@ -8,6 +8,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -89,6 +90,24 @@ class Server:
         self.process.resume()
         with contextlib.suppress(TimeoutError):
             await self.process.kill(timeout)
+
+
+async def idle_rates(servers: list[Server], seconds: float = 3.0) -> list[float]:
+    """Each server's CPU seconds per second with nothing due (its background loops)."""
+    before, started = [server.cpu() for server in servers], time.time()
+    await asyncio.sleep(seconds)
+    took = time.time() - started
+    return [(server.cpu() - cpu0) / took for server, cpu0 in zip(servers, before, strict=True)]
+
+
+def switches(pid: int) -> int:
+    """Context switches of process ``pid`` so far (each wait for I/O is one)."""
+    total = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if "ctxt_switches" in line:
+                total += int(line.split()[1])
+    return total
 
 
 async def start_server(kind: str, logs: Path, redis_url: str | None = None,

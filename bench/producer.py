@@ -39,7 +39,7 @@ from bench import procs
 from bench.common import raise_nofile, run
 from bench.costs import redis_deployment, workers
 from bench.harness import agents_spec
-from bench.procs import Server, start_server
+from bench.procs import Server, start_server, switches
 from presence.store.connection import open_client
 from presence.store.keys import Keys
 from presence.store.redis_store import RedisStore
@@ -72,16 +72,6 @@ async def servers(count: int, logs: Path, url: str, code: Path | None) -> Any:
             await s.stop()
 
 
-def _switches(pid: int) -> int:
-    """Context switches of process ``pid`` so far (each wait for I/O is one)."""
-    total = 0
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if "ctxt_switches" in line:
-                total += int(line.split()[1])
-    return total
-
-
 async def one_run(args: argparse.Namespace, url: str, count: int, logs: Path,
                   profile: Path | None) -> dict[str, Any]:
     async with servers(count, logs, url, args.code) as procs_:
@@ -103,23 +93,23 @@ async def one_run(args: argparse.Namespace, url: str, count: int, logs: Path,
                     str(Path(sys.executable).parent / "py-spy"), "record", "-p",
                     str(procs_[args.profile_server].pid), "-r", "250", "-f", "raw",
                     "-o", str(profile),
-                    "-d", str(int(args.seconds) + 1),
+                    "-d", str(int(args.seconds) + 1), *(["--native"] if args.native else []),
                     stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-            cpu0, sw0 = [s.cpu() for s in procs_], [_switches(s.pid) for s in procs_]
+            cpu0, sw0 = [s.cpu() for s in procs_], [switches(s.pid) for s in procs_]
             t1 = time.monotonic()
             reply = await w.call(args.seconds + 120, cmd="publish", mode="rate",
                                  duration=args.seconds, rate=args.rate)
             await asyncio.sleep(0.3)  # events still on their way to the tabs
-            cpu1, sw1 = [s.cpu() for s in procs_], [_switches(s.pid) for s in procs_]
+            cpu1, sw1 = [s.cpu() for s in procs_], [switches(s.pid) for s in procs_]
             phase = time.monotonic() - t1
             if spy is not None:
                 await asyncio.wait_for(spy.wait(), 60)
     acked = max(reply["acked"], 1)
     per = [(b - a) * 1000 / acked for a, b in zip(cpu0, cpu1, strict=True)]
     net = [p - i * phase * 1000 / acked for p, i in zip(per, idle, strict=True)]
-    switches = sum(b - a for a, b in zip(sw0, sw1, strict=True)) / acked
+    switched = sum(b - a for a, b in zip(sw0, sw1, strict=True)) / acked
     return {"servers": count, "acked": reply["acked"], "errors": reply["errors"],
-            "switches_per_change": switches,
+            "switches_per_change": switched,
             "ms_per_change": sum(per), "ms_per_change_each": per,
             "net_ms_per_change_each": net,
             "load": os.getloadavg()[0]}
@@ -168,6 +158,8 @@ def main() -> None:
     ap.add_argument("--profile", type=Path,
                     help="py-spy raw profile of the first run with the most servers")
     ap.add_argument("--profile-server", type=int, default=0, help="which server to profile")
+    ap.add_argument("--native", action="store_true",
+                    help="py-spy --native: C frames too (uvloop, hiredis, the kernel's calls)")
     ap.add_argument("--idle-seconds", type=float, default=3.0,
                     help="quiet window whose CPU is the background taken off (net)")
     args = ap.parse_args()

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from bench.common import percentile
 from bench.harness import IDLE_PER_LOAD_PROCESS, Run, agents_spec, supervisors_spec
+from bench.procs import idle_rates, switches
 
 
 async def idle(run: Run, kind: str) -> dict[str, Any]:
@@ -204,8 +205,10 @@ async def _valkey_cpu(client: Redis) -> float:
 async def scale(run: Run, servers: int) -> dict[str, Any]:
     """One or two presence processes on one Redis: sign-in rate of N agents (from two
     load processes, each spreading its agents over the servers), then presence changes
-    per second from P closed-loop publishers. The CPU of the servers, Redis and the load
-    processes is recorded per phase: on two cores it shows who has the cores."""
+    per second from P closed-loop publishers, after a quiet window that measures each
+    process's idle rate (and lets the sign-ins' last work end outside the change phase).
+    The CPU of the servers, Redis and the load processes is recorded per phase: on two
+    cores it shows who has the cores."""
     n, publishers = run.sizes.scale_agents, run.sizes.scale_publishers
     await run.fresh(n)
     async with run.servers("presence", servers) as procs:
@@ -221,12 +224,18 @@ async def scale(run: Run, servers: int) -> dict[str, Any]:
             redis0 = await _valkey_cpu(run.client)
             conns = await asyncio.gather(*(w.call(600, cmd="connect") for w in workers))
             cpu_conn = sum(p.cpu() for p in procs) - cpu
+            # Each process's background (beat, sweep, liveness, webhooks, heartbeats)
+            # with the agents held and nothing changing: taken off for the net figure.
+            quiet = run.sizes.scale_idle_seconds
+            idle = await idle_rates(procs, quiet) if quiet > 0 else [0.0] * servers
+            each0, sw0 = [p.cpu() for p in procs], [switches(p.pid) for p in procs]
             redis1 = await _valkey_cpu(run.client)
             seconds = run.sizes.scale_seconds
             pubs = await asyncio.gather(*(
                 w.call(seconds + 120, cmd="publish", mode="closed", duration=seconds,
                        agents=publishers // 2) for w in workers))
-            cpu_change = sum(p.cpu() for p in procs) - cpu - cpu_conn
+            each1, sw1 = [p.cpu() for p in procs], [switches(p.pid) for p in procs]
+            cpu_change = sum(each1) - sum(each0)
             redis2 = await _valkey_cpu(run.client)
     connected = sum(r["connected"] for r in conns)
     acked = sum(p["acked"] for p in pubs)
@@ -242,6 +251,14 @@ async def scale(run: Run, servers: int) -> dict[str, Any]:
             "errors": sum(p["errors"] for p in pubs),
             "server_cpu_ms_per_signin": cpu_conn * 1000 / connected if connected else None,
             "server_cpu_ms_per_change": cpu_change * 1000 / acked if acked else None,
+            # Net of each process's idle rate over the phase (decision 91), and apart.
+            "server_cpu_ms_per_change_net": ((cpu_change - sum(idle) * pub_seconds) * 1000
+                                             / acked if acked else None),
+            "server_idle_cpu_per_second": idle,
+            "server_cpu_ms_per_change_each": [(b - a) * 1000 / max(acked, 1)
+                                              for a, b in zip(each0, each1, strict=True)],
+            "server_switches_per_change": sum(b - a for a, b in zip(sw0, sw1, strict=True))
+                                          / max(acked, 1),
             # Cores busy during each phase: servers, Redis, load processes.
             "signin_cores_servers": cores(cpu_conn, conn_seconds),
             "signin_cores_redis": cores(redis1 - redis0, conn_seconds),
