@@ -12,6 +12,8 @@ With ``--knock-out`` pieces are replaced first:
 - ``engine``: ``token`` and the engine's ``open_connection`` (an Outcome made at once).
 
 ``--bare``: the bare server (``bench/bare_server.py``) on the same driver instead.
+``--masters N``: ours on an embedded cluster of N masters instead of one Valkey
+(decision 92: the cluster's sign-in counted the same way).
 
 CPU time on this shared machine moves by ±15 % between runs; instruction counts do
 not. Count the ``--n`` sign-ins alone under callgrind (decision 78)::
