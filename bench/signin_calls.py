@@ -44,6 +44,7 @@ from bench.handshake_steps import REQUEST, FakeTransport, masked_text
 from bench.procs import seed_agents
 from presence.store.connection import open_client
 from presence.store.embedded import EmbeddedRedis
+from presence.store.embedded_cluster import EmbeddedCluster
 
 
 class WelcomedTransport(FakeTransport):
@@ -125,30 +126,40 @@ def quiet_logs() -> None:
 
 
 @contextlib.asynccontextmanager
-async def served_app(agents: int, **settings: Any
-                     ) -> AsyncIterator[tuple[Any, dict[str, Any], EmbeddedRedis]]:
-    """Our app on an embedded Valkey seeded with ``agents`` agents, its lifespan running,
-    with the in-process drivers' settings (``settings`` over them): the app, its
-    lifespan state and the Valkey server."""
+async def served_app(agents: int, masters: int = 0, **settings: Any
+                     ) -> AsyncIterator[tuple[Any, dict[str, Any], Any]]:
+    """Our app on an embedded Valkey (``masters``: an embedded cluster of that many
+    masters) seeded with ``agents`` agents, its lifespan running, with the in-process
+    drivers' settings (``settings`` over them): the app, its lifespan state and the
+    Valkey server (or cluster)."""
     from presence.settings import Settings
     from presence.web.app import create_app
 
     with tempfile.TemporaryDirectory() as tmp:
-        server = EmbeddedRedis(Path(tmp))
+        server = _redis(Path(tmp), masters)
         server.start()
         try:
-            client = open_client(server.url)
+            client = open_client(server.url, cluster=bool(masters))
             await seed_agents(client, agents)
             await client.aclose()
             config = Settings.from_env(
                 redis_url=server.url, token_secret=SECRET, key_prefix="presence:",
                 rate_limit_per_second=100_000.0, rate_limit_burst=100_000,
-                **settings).validate()
+                cluster=bool(masters), **settings).validate()
             app = create_app(config)
             async with app.router.lifespan_context(app) as state:
                 yield app, dict(state or {}), server
         finally:
             server.stop()
+
+
+def _redis(tmp: Path, masters: int) -> Any:
+    """An embedded Valkey (``masters`` 0) or cluster of ``masters`` nodes, not started."""
+    if not masters:
+        return EmbeddedRedis(tmp)
+    from bench.costs import _free_port
+
+    return EmbeddedCluster(tmp / "cluster", [_free_port(True) for _ in range(masters)])
 
 
 async def print_calls(work: Awaitable[None], per: int, unit: str,

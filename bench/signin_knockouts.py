@@ -12,6 +12,8 @@ With ``--knock-out`` pieces are replaced first:
 - ``engine``: ``token`` and the engine's ``open_connection`` (an Outcome made at once).
 
 ``--bare``: the bare server (``bench/bare_server.py``) on the same driver instead.
+``--masters N``: ours on an embedded cluster of N masters instead of one Valkey
+(decision 92: the cluster's sign-in counted the same way).
 
 CPU time on this shared machine moves by ±15 % between runs; instruction counts do
 not. Count the ``--n`` sign-ins alone under callgrind (decision 78)::
@@ -134,7 +136,7 @@ async def main(args: argparse.Namespace) -> None:
         driver = Driver(create_bare(), {}, {**uvicorn_io(), "ws": "websockets-sansio"})
         await _sign_ins(driver, args)
         os._exit(0)
-    async with served_app(args.n + 200) as (app, state, server):
+    async with served_app(args.n + 200, args.masters) as (app, state, server):
         knock_out(app.state.runtime, args.knock_out)
         if args.stop_loops:
             await stop_loops(app.state.runtime)
@@ -149,6 +151,8 @@ def cli() -> None:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--knock-out", choices=KNOCK_OUTS, default="none")
+    ap.add_argument("--masters", type=int, default=0,
+                    help="an embedded cluster of this many masters (0: one Valkey)")
     ap.add_argument("--bare", action="store_true",
                     help="the bare server (bench/bare_server.py) instead of ours")
     ap.add_argument("--stop-loops", action="store_true",

@@ -36,11 +36,11 @@ from typing import Any
 
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.cluster import PRIMARY
+from redis.crc import key_slot
 from redis.exceptions import (
     AskError,
     ClusterDownError,
     NoScriptError,
-    SlotNotCoveredError,
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -94,19 +94,25 @@ class NodeTrips:
     async def run(self, calls: list[Call]) -> list[Any]:
         """Replies to ``calls`` in order (error replies and a call's own failure as
         :class:`Exception` instances); the calls of one node go in its next trip."""
-        await self._client.initialize()  # at once unless the map is missing or stale
+        if self._client._initialize:  # the map is missing or marked stale (decision 92)
+            await self._client.initialize()
         groups: dict[_Lane | None, list[int]] = {}
         for i, call in enumerate(calls):
             groups.setdefault(self._lane_of(call), []).append(i)
         if len(groups) == 1:
             ((lane, _),) = groups.items()
             return await self._group(lane, calls)
-        # The lanes' futures themselves, not a task per group (a sign-in's index and load
-        # go to two masters: decision 90).
-        parts = await asyncio.gather(*(self._queued(lane, [calls[i] for i in idx])
-                                       for lane, idx in groups.items()))
+        # Every group queued first, then their futures awaited in turn: no task per group
+        # (decision 90) and no gathering future either (decision 92).
+        futures = [self._queued(lane, [calls[i] for i in idx]) for lane, idx in groups.items()]
         out: list[Any] = [None] * len(calls)
-        for idx, replies in zip(groups.values(), parts, strict=True):
+        for n, (idx, future) in enumerate(zip(groups.values(), futures, strict=True)):
+            try:
+                replies = await future
+            except BaseException:
+                for rest in futures[n + 1:]:
+                    rest.add_done_callback(_retrieved)  # as gather's children
+                raise
             for i, reply in zip(idx, replies, strict=True):
                 out[i] = reply
         return out
@@ -131,9 +137,13 @@ class NodeTrips:
         key = call_key(call)
         if key is None:
             return None
-        try:
-            node = self._client.nodes_manager.get_node_from_slot(self._client.keyslot(key))
-        except SlotNotCoveredError:
+        client = self._client
+        try:  # redis-py's slot of the key; the master first in its map (a new map object
+            # after each refresh), as ``get_node_from_slot`` reads it
+            node = client.nodes_manager.slots_cache[key_slot(
+                key.encode() if type(key) is str  # our keys: ASCII (store/keys.py)
+                else client.encoder.encode(key))][0]  # type: ignore[no-untyped-call]
+        except (KeyError, IndexError, TypeError):  # SlotNotCoveredError there
             return None
         lane = self._lanes.get(node.name)
         if lane is None or lane.node is not node:  # a new node, or a new object
@@ -215,3 +225,9 @@ class NodeTrips:
         self._drops.discard(task)
         if not task.cancelled():
             task.exception()  # a failed close of a connection given up: nothing to do
+
+
+def _retrieved(future: asyncio.Future[list[Any]]) -> None:
+    """Mark a queued group's failure as seen once its caller stopped waiting for it."""
+    if not future.cancelled():
+        future.exception()
