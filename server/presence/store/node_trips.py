@@ -41,6 +41,7 @@ from redis.exceptions import (
     AskError,
     ClusterDownError,
     NoScriptError,
+    SlotNotCoveredError,
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -94,7 +95,9 @@ class NodeTrips:
     async def run(self, calls: list[Call]) -> list[Any]:
         """Replies to ``calls`` in order (error replies and a call's own failure as
         :class:`Exception` instances); the calls of one node go in its next trip."""
-        if self._client._initialize:  # the map is missing or marked stale (decision 92)
+        # The map missing or marked stale (decision 92: redis-py's own flag, read as its
+        # cluster pipeline reads it; a redis-py without it refreshes as before).
+        if getattr(self._client, "_initialize", True):
             await self._client.initialize()
         groups: dict[_Lane | None, list[int]] = {}
         for i, call in enumerate(calls):
@@ -145,6 +148,11 @@ class NodeTrips:
                 else client.encoder.encode(key))][0]  # type: ignore[no-untyped-call]
         except (KeyError, IndexError, TypeError):  # SlotNotCoveredError there
             return None
+        except AttributeError:  # a redis-py without this map: its public lookup
+            try:
+                node = client.nodes_manager.get_node_from_slot(client.keyslot(key))
+            except SlotNotCoveredError:
+                return None
         lane = self._lanes.get(node.name)
         if lane is None or lane.node is not node:  # a new node, or a new object
             if lane is not None:
