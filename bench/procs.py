@@ -111,7 +111,8 @@ def switches(pid: int) -> int:
 
 
 async def start_server(kind: str, logs: Path, redis_url: str | None = None,
-                       *args: str, timeout: float = 30.0) -> Server:
+                       *args: str, timeout: float = 30.0,
+                       prefix: tuple[str, ...] = ()) -> Server:
     log, err_file = _new_log(logs, f"{kind}-")
     err_file.close()
     env = _env()
@@ -122,7 +123,8 @@ async def start_server(kind: str, logs: Path, redis_url: str | None = None,
         argv = peer_node.argv(redis_url)
         env["BENCH_TOKEN_SECRET"] = SECRET
     else:
-        argv = [sys.executable, "-m", "bench.serve", kind, *args]
+        # prefix: a command that runs the server, e.g. valgrind (bench.costs_marks).
+        argv = [*prefix, sys.executable, "-m", "bench.serve", kind, *args]
         if redis_url:
             argv += ["--redis-url", redis_url]
     process = ServeProcess(argv, log, env=env, ready=PORT_LINE, cwd=ROOT, name=f"{kind} server")

@@ -20,6 +20,7 @@ import argparse
 import logging
 import os
 import socket
+import sys
 from typing import Any
 
 import uvicorn
@@ -30,6 +31,9 @@ from presence.cli import tune_gc, uvicorn_io
 #: ``BENCH_TRACE=<dir>``: trace allocations; each SIGUSR1 writes a snapshot there
 #: (:mod:`bench.idle_breakdown`).
 TRACE_ENV = "BENCH_TRACE"
+#: ``BENCH_MARKS=1``: each SIGUSR2 alternately zeroes callgrind's counts and dumps them
+#: (:mod:`bench.callgrind_marks`; under valgrind only — :mod:`bench.costs_marks`).
+MARKS_ENV = "BENCH_MARKS"
 
 
 def trace_on_signal(out: str) -> None:
@@ -59,6 +63,28 @@ def trace_on_signal(out: str) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
 
 
+def marks_on_signal() -> None:
+    """On each SIGUSR2, alternately zero callgrind's counts and dump them as ``phase``."""
+    import asyncio
+    import signal
+
+    from bench import callgrind_marks
+
+    callgrind_marks.zero()  # builds the marks' library now, not inside the phase
+    signals = 0
+
+    def mark() -> None:
+        nonlocal signals
+        if signals % 2 == 0:
+            callgrind_marks.zero()
+        else:
+            callgrind_marks.dump("phase")
+        signals += 1
+        print(f"mark {signals}", file=sys.stderr, flush=True)  # the log (bench.costs_marks)
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, mark)
+
+
 class AnnouncingServer(uvicorn.Server):
     port = 0
     tune = False
@@ -70,6 +96,8 @@ class AnnouncingServer(uvicorn.Server):
                 tune_gc()
             if os.environ.get(TRACE_ENV):
                 trace_on_signal(os.environ[TRACE_ENV])
+            if os.environ.get(MARKS_ENV):
+                marks_on_signal()
             print(f"port {self.port}", flush=True)
 
 
