@@ -9,7 +9,8 @@ the sign-ins only. With ``--valgrind OUT`` the server runs under
 ``valgrind --tool=callgrind`` with ``BENCH_MARKS=1`` (:func:`bench.serve.marks_on_signal`):
 a SIGUSR2 right before the sign-ins zeroes callgrind's counts and one right after dumps
 them to ``OUT.1``, so the dump holds the server's instructions of exactly the sign-in
-phase (its loops included, as in ``bench.costs``). Prints instructions per sign-in and
+phase (its loops included, as in ``bench.costs``); ``--profile FILE``: cProfile between
+the same two signals (exact Python call counts). Prints instructions per sign-in and
 the server's user and system CPU per sign-in (``/proc``; under valgrind both are
 valgrind's). Agents send no heartbeats here: the phase is sign-ins alone.
 """
@@ -64,8 +65,11 @@ async def signins(args: argparse.Namespace, seed_url: str, cluster: bool,
         await client.aclose()
     valgrind = ("valgrind", "--tool=callgrind", f"--callgrind-out-file={args.valgrind}",
                 "--trace-children=no") if args.valgrind else ()
-    if args.valgrind:
+    marked = bool(args.valgrind or args.profile)
+    if marked:
         os.environ["BENCH_MARKS"] = "1"  # the server's environment (bench.procs)
+    if args.profile:
+        os.environ["BENCH_PROFILE"] = str(args.profile)
     extra = ("--cluster",) if cluster else ()
     server = await start_server("presence", logs, seed_url, *extra, timeout=600,
                                 prefix=valgrind)
@@ -76,12 +80,12 @@ async def signins(args: argparse.Namespace, seed_url: str, cluster: bool,
                  for first, count in ((0, half), (half, n - half))]
         await asyncio.sleep(1.0)
         async with workers(logs, *specs) as loads:
-            if args.valgrind:
+            if marked:
                 await mark(server, 1)
             (u0, s0), t0 = user_system(server.pid), time.monotonic()
             replies = await asyncio.gather(*(w.call(3600, cmd="connect") for w in loads))
             (u1, s1), took = user_system(server.pid), time.monotonic() - t0
-            if args.valgrind:
+            if marked:
                 await mark(server, 2)
     finally:
         await server.stop()
@@ -109,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--teams", type=int, default=20)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--valgrind", type=Path, help="callgrind output file of the server")
+    ap.add_argument("--profile", type=Path,
+                    help="the server's cProfile statistics of the sign-ins, to this file")
     args = ap.parse_args(argv)
     raise_nofile()
     print(orjson.dumps(run(main_async(args))).decode())

@@ -34,6 +34,9 @@ TRACE_ENV = "BENCH_TRACE"
 #: ``BENCH_MARKS=1``: each SIGUSR2 alternately zeroes callgrind's counts and dumps them
 #: (:mod:`bench.callgrind_marks`; under valgrind only — :mod:`bench.costs_marks`).
 MARKS_ENV = "BENCH_MARKS"
+#: ``BENCH_PROFILE=<file>``: with ``BENCH_MARKS``, cProfile runs between the two signals
+#: and its statistics are written to the file at the second.
+PROFILE_ENV = "BENCH_PROFILE"
 
 
 def trace_on_signal(out: str) -> None:
@@ -66,19 +69,26 @@ def trace_on_signal(out: str) -> None:
 def marks_on_signal() -> None:
     """On each SIGUSR2, alternately zero callgrind's counts and dump them as ``phase``."""
     import asyncio
+    import cProfile
     import signal
 
     from bench import callgrind_marks
 
     callgrind_marks.zero()  # builds the marks' library now, not inside the phase
-    signals = 0
+    signals, out = 0, os.environ.get(PROFILE_ENV)
+    profiler = cProfile.Profile() if out else None
 
     def mark() -> None:
         nonlocal signals
         if signals % 2 == 0:
             callgrind_marks.zero()
+            if profiler:
+                profiler.enable()
         else:
             callgrind_marks.dump("phase")
+            if profiler and out:
+                profiler.disable()
+                profiler.dump_stats(out)
         signals += 1
         print(f"mark {signals}", file=sys.stderr, flush=True)  # the log (bench.costs_marks)
 
