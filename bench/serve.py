@@ -111,6 +111,11 @@ class AnnouncingServer(uvicorn.Server):
             print(f"port {self.port}", flush=True)
 
 
+#: ``BENCH_TRIPS_IN_FLIGHT=<n>``: a cluster lane's trips under way at once
+#: (``presence.store.node_trips.TRIPS_IN_FLIGHT``, read when a lane is made; decision 93).
+TRIPS_ENV = "BENCH_TRIPS_IN_FLIGHT"
+
+
 def build(args: argparse.Namespace) -> Any:
     if args.kind == "bare":
         from bench.bare_server import create_app
@@ -121,6 +126,7 @@ def build(args: argparse.Namespace) -> Any:
 
         return create_peer(args.redis_url, SECRET)
     from presence.settings import Settings
+    from presence.store import node_trips
     from presence.web.app import create_app as create_presence
 
     settings = Settings.from_env(
@@ -132,6 +138,8 @@ def build(args: argparse.Namespace) -> Any:
         **({"sweep_period": args.sweep_period} if args.sweep_period else {}),
         **({"liveness_timeout": args.liveness_timeout} if args.liveness_timeout else {}),
     ).validate()
+    if os.environ.get(TRIPS_ENV):
+        node_trips.TRIPS_IN_FLIGHT = int(os.environ[TRIPS_ENV])
     return create_presence(settings)
 
 
