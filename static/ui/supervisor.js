@@ -316,8 +316,15 @@ filters.addEventListener('input', (event) => {
 });
 filters.addEventListener('reset', () => setTimeout(() => {
   // Clear keeps "hide signed-out": it is a remembered preference, not a filter of the moment.
-  table.setFilter(withFilter(NO_FILTER, 'hideSignedOut', table.filter.hideSignedOut));
   filters.elements.namedItem('hideSignedOut').checked = table.filter.hideSignedOut;
+  // The fields as the reset left them, read after it: anything typed since the click
+  // (this runs a task later) is kept in the filter as it is in the field.
+  let next = NO_FILTER;
+  for (const name of Object.keys(NO_FILTER)) {
+    const field = filters.elements.namedItem(name);
+    if (field) next = withFilter(next, name, field.type === 'checkbox' ? field.checked : field.value);
+  }
+  table.setFilter(next);
   rebuild();
   announce(shownText());
 }));
