@@ -314,20 +314,21 @@ filters.addEventListener('input', (event) => {
   const { name, value, type, checked } = event.target;
   if (name in table.filter) setFilter(name, type === 'checkbox' ? checked : value);
 });
-filters.addEventListener('reset', () => setTimeout(() => {
-  // Clear keeps "hide signed-out": it is a remembered preference, not a filter of the moment.
-  filters.elements.namedItem('hideSignedOut').checked = table.filter.hideSignedOut;
-  // The fields as the reset left them, read after it: anything typed since the click
-  // (this runs a task later) is kept in the filter as it is in the field.
-  let next = NO_FILTER;
+filters.addEventListener('reset', (event) => {
+  // Clear is done here, at once, instead of by the browser's reset (which runs after this
+  // event): fields and filter change together, so a render in between cannot write the old
+  // filter back into a field, and anything typed after the click is kept as typed.
+  // It keeps "hide signed-out": a remembered preference, not a filter of the moment.
+  event.preventDefault();
+  const next = withFilter(NO_FILTER, 'hideSignedOut', table.filter.hideSignedOut);
   for (const name of Object.keys(NO_FILTER)) {
     const field = filters.elements.namedItem(name);
-    if (field) next = withFilter(next, name, field.type === 'checkbox' ? field.checked : field.value);
+    if (field && field.type !== 'checkbox') field.value = next[name];
   }
   table.setFilter(next);
   rebuild();
   announce(shownText());
-}));
+});
 filters.addEventListener('submit', (event) => event.preventDefault());
 
 for (const th of document.querySelectorAll('#agents .th[data-col]')) {

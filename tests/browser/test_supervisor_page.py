@@ -118,6 +118,32 @@ async def test_filters_sorting_and_counts(server: Instance, context: BrowserCont
         assert ids == ["A2", "A3", "A1"]  # Grace, Alan, Ada
 
 
+async def test_clear_empties_fields_and_filter_together(
+    server: Instance, context: BrowserContext
+) -> None:
+    """Clear leaves no moment where the fields are empty but the old filter still applies.
+
+    A render in such a moment (any event) wrote the old filter back into the fields,
+    which is how a clean-clone CI saw Clear keep a status chip's filter.
+    """
+    for agent_id, name in (("A1", "Ada"), ("A2", "Grace")):
+        await put_agent(server, agent_id, name=name)
+    sup = await open_supervisor(context, server)
+    rows = sup.locator("#rows [role=row]")
+    await expect(rows).to_have_count(2)
+    await sup.get_by_label("Search").fill("ada")
+    await expect(rows).to_have_count(1)
+    # The reset and a look at the table in one task: nothing can run in between.
+    shown = await sup.evaluate(
+        """() => {
+            document.querySelector('#filters').reset();
+            return [document.querySelectorAll('#rows [role=row]').length,
+                    document.querySelector('#filters').elements.namedItem('text').value];
+        }"""
+    )
+    assert shown == [2, ""]
+
+
 async def test_drilldown_shows_todays_timeline(server: Instance, context: BrowserContext) -> None:
     """Opening an agent shows its presence changes of the day."""
     server.clock.advance(3600)  # 01:00 on the fake clock's first day: "today" has a past
