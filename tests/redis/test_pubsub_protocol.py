@@ -48,6 +48,12 @@ async def _subscribed(client: Redis, channel: str, take: Taker) -> RawSubscriber
     return raw
 
 
+def _queued(raw: RawSubscriber) -> list[bytes]:
+    """The payloads the subscribed connection's protocol holds for the reader."""
+    protocol = raw._protocol  # a private look: the test waits on the queue itself
+    return [] if protocol is None else [m["data"] for m in protocol._queue]
+
+
 async def _publish(client: Redis, channel: str, *bodies: bytes) -> None:
     pipe = client.pipeline(transaction=False)
     for body in bodies:
@@ -91,6 +97,9 @@ async def test_a_declined_message_holds_later_ones_until_the_reader_returns(
             got = [m["data"] for m in await raw.read(BOUND)]
             # The reader holds its batch (it may be awaiting for it): "c" waits too.
             await _publish(redis_client, channel, b"c")
+            # Asking again ends the held batch, so let "c" arrive first (SPUBLISH's reply
+            # can come back before the subscribed socket is read).
+            await until(lambda: b"c" in _queued(raw), BOUND, "c queued")
             while got[-1] != b"c":
                 got += [m["data"] for m in await raw.read(BOUND)]
             reading = asyncio.create_task(raw.read(BOUND))
