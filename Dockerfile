@@ -4,6 +4,9 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY server ./server
 COPY static ./static
+# libjemalloc2: the embedded Valkey's allocator (decision 94; unused with --redis-url).
+RUN apt-get update && apt-get install -y --no-install-recommends libjemalloc2 \
+    && rm -rf /var/lib/apt/lists/*
 RUN pip install --no-cache-dir . && useradd --system --home /app presence
 USER presence
 EXPOSE 8000

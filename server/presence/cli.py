@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from presence.auth import Role, TokenService
 from presence.clock import SystemClock
 from presence.settings import LOG_LEVELS, Settings, SettingsError
+from presence.store.embedded_malloc import MALLOC_CHOICES
 
 if TYPE_CHECKING:  # imported lazily at run time: `presence token` needs neither
     from starlette.applications import Starlette
@@ -99,6 +100,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--embedded-restart-timeout", type=float,
                        help="seconds the embedded Redis may stay down before /healthz "
                             "answers 503 (default 60)")
+    serve.add_argument("--embedded-malloc", choices=MALLOC_CHOICES,
+                       help="the embedded Redis's allocator: auto (jemalloc when installed, "
+                            "the default), jemalloc or libc")
     for name, text in OIDC_OPTIONS.items():
         serve.add_argument("--" + name.replace("_", "-"),
                            help=f"{text} (env PRESENCE_{name.upper()})")
@@ -119,7 +123,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
                  "liveness_timeout", "handshake_timeout", "close_timeout",
                  "max_pending_connections", "demo", "log_level", "log_format",
                  "log_connections",
-                 "embedded_restart_timeout", *OIDC_OPTIONS):
+                 "embedded_restart_timeout", "embedded_malloc", *OIDC_OPTIONS):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -158,14 +162,15 @@ def serve(settings: Settings) -> int:
     raise_file_limit(settings.max_pending_connections)
     embedded: EmbeddedRedis | None = None
     if settings.redis_url is None:
-        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        embedded = EmbeddedRedis(settings.data_dir / "redis", malloc=settings.embedded_malloc)
         try:
             embedded.start()
         except EmbeddedRedisError as exc:
             print(f"presence: embedded Redis failed to start: {exc}", file=sys.stderr)
             return 1
         settings = Settings(**{**_as_dict(settings), "redis_url": embedded.url})
-        log.info("embedded Redis at %s (data in %s)", embedded.url, settings.data_dir / "redis")
+        log.info("embedded Redis at %s (data in %s, malloc %s)", embedded.url,
+                 settings.data_dir / "redis", embedded.allocator or "unknown")
     try:
         return _serve_on(settings, embedded)
     finally:

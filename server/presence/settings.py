@@ -14,6 +14,7 @@ from typing import Any
 
 from presence.core.webhooks import parse_schedule
 from presence.logs import CONNECTION_LEVELS
+from presence.store.embedded_malloc import MALLOC_CHOICES
 
 ENV_PREFIX = "PRESENCE_"
 #: The log levels ``presence serve`` takes (its ``--log-level`` choices; uvicorn's names).
@@ -64,6 +65,8 @@ class Settings:
     instance_id: str | None = None
     #: Seconds the embedded Redis may stay down before /healthz answers 503.
     embedded_restart_timeout: float = 60.0
+    #: The embedded Valkey's allocator: ``auto``, ``jemalloc`` or ``libc`` (decision 94).
+    embedded_malloc: str = "auto"
     # Single sign-on (presence.oidc): tokens of the operator's identity provider.
     oidc_issuer: str | None = None
     jwks_url: str | None = None
@@ -118,9 +121,6 @@ class Settings:
         if self.log_connections not in CONNECTION_LEVELS:
             problems.append("log connections must be off, info or debug, got "
                             f"{self.log_connections!r}")
-        if self.embedded_restart_timeout <= 0:
-            problems.append("embedded restart timeout must be > 0 s, "
-                            f"got {self.embedded_restart_timeout}")
         if self.handshake_timeout <= 0:
             problems.append(f"handshake timeout must be > 0 s, got {self.handshake_timeout}")
         if self.close_timeout <= 0:
@@ -142,11 +142,22 @@ class Settings:
         ):
             problems.append("redis URL must start with redis://, rediss://, unix:// or "
                             f"valkey://, got {self.redis_url!r}")
+        problems.extend(self._embedded_problems())
         problems.extend(self._oidc_problems())
         problems.extend(self._webhook_problems())
         if problems:
             raise SettingsError("; ".join(problems))
         return self
+
+    def _embedded_problems(self) -> list[str]:
+        problems: list[str] = []
+        if self.embedded_restart_timeout <= 0:
+            problems.append("embedded restart timeout must be > 0 s, "
+                            f"got {self.embedded_restart_timeout}")
+        if self.embedded_malloc not in MALLOC_CHOICES:
+            problems.append(f"embedded malloc must be {', '.join(MALLOC_CHOICES)}, "
+                            f"got {self.embedded_malloc!r}")
+        return problems
 
     def _oidc_problems(self) -> list[str]:
         problems: list[str] = []

@@ -32,7 +32,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from presence.store.embedded_malloc import server_environment
+from presence.store.embedded_malloc import (
+    MallocUnavailableError,
+    allocator_of,
+    check_choice,
+    preload_for,
+    server_environment,
+)
 from presence.store.embedded_ownership import (
     DataDirBusyError,
     DataDirLock,
@@ -91,6 +97,7 @@ class EmbeddedRedis:
         appendonly: bool = True,
         extra_args: Sequence[str] = (),
         binary: Path | None = None,
+        malloc: str = "auto",
     ) -> None:
         """Describe the server; nothing runs and nothing is written until :meth:`start`.
 
@@ -106,6 +113,7 @@ class EmbeddedRedis:
 
         ``extra_args`` are appended to the command line and so override the defaults
         (e.g. ``["--appendfsync", "always"]``, ``["--enable-debug-command", "yes"]``).
+        ``malloc``: ``auto`` (jemalloc when installed), ``jemalloc`` or ``libc`` (decision 94).
         """
         if not 0 <= port <= 65535:
             raise ValueError(f"expected a port in 0..65535, got {port}")
@@ -114,6 +122,7 @@ class EmbeddedRedis:
         self._appendonly = appendonly
         self._extra_args = tuple(extra_args)
         self._binary = binary
+        self._malloc = check_choice(malloc)
         self._socket = (SocketPlace.choose(self._data_dir, unix_socket)
                         if unix_socket is not None or port == 0 else None)
         self._lock = DataDirLock(self._data_dir / "valkey.lock")
@@ -135,6 +144,11 @@ class EmbeddedRedis:
         if self._proc is None or self._proc.poll() is not None:
             return None
         return self._proc.pid
+
+    @property
+    def allocator(self) -> str | None:
+        """The running server's allocator (``jemalloc``/``libc``, decision 94) or ``None``."""
+        return None if self.pid is None else allocator_of(self.pid)
 
     @property
     def data_dir(self) -> Path:
@@ -180,13 +194,14 @@ class EmbeddedRedis:
             raise EmbeddedRedisError(f"valkey-server binary not found: {binary}")
         if not os.access(binary, os.X_OK):
             raise EmbeddedRedisError(f"valkey-server binary is not executable: {binary}")
-        self._data_dir.mkdir(parents=True, exist_ok=True)
         try:
+            preload = preload_for(self._malloc)
+            self._data_dir.mkdir(parents=True, exist_ok=True)
             self._lock.acquire()
             stop_leftover(self._data_dir, self._pidfile)
             if self._socket is not None:
                 self._socket.prepare()
-        except (DataDirBusyError, SocketPathError) as exc:
+        except (DataDirBusyError, SocketPathError, MallocUnavailableError) as exc:
             raise EmbeddedRedisError(str(exc)) from None
 
         stderr_path = self._data_dir / "valkey.stderr"
@@ -200,7 +215,7 @@ class EmbeddedRedis:
                     stdout=stderr,
                     stderr=stderr,
                     cwd=self._data_dir,
-                    env=server_environment(os.environ),
+                    env=server_environment(os.environ, preload),
                     process_group=0,
                     preexec_fn=parent_death_hook(),
                 )

@@ -41,7 +41,8 @@ def _command(port: int, *args: str, timeout: float = 5.0) -> bytes:
 class EmbeddedCluster:
     """``masters`` embedded nodes joined into one cluster."""
 
-    def __init__(self, data_dir: Path, ports: Sequence[int], extra_args: Sequence[str] = ()):
+    def __init__(self, data_dir: Path, ports: Sequence[int], extra_args: Sequence[str] = (),
+                 malloc: str = "auto"):
         if len(ports) < 1:
             raise ValueError("expected at least one port")
         self.ports = tuple(ports)
@@ -55,6 +56,7 @@ class EmbeddedCluster:
                     "--cluster-node-timeout", "2000",
                     *extra_args,
                 ),
+                malloc=malloc,
             )
             for port in self.ports
         ]
