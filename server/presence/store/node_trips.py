@@ -83,7 +83,7 @@ class _Lane:
 class NodeTrips:
     """The per-node round trips of one cluster client (see the module)."""
 
-    __slots__ = ("_client", "_drops", "_lanes", "_reload", "_single")
+    __slots__ = ("_client", "_drops", "_lanes", "_map", "_reload", "_single")
 
     def __init__(self, client: RedisCluster, reload: Reload, single: Single) -> None:
         self._client = client
@@ -91,14 +91,23 @@ class NodeTrips:
         self._single = single
         self._lanes: dict[str, _Lane] = {}
         self._drops: set[asyncio.Task[None]] = set()  # referenced until they end
+        #: The client's slot map the lanes were last pruned against (decision 95).
+        self._map: object = None
 
     async def run(self, calls: list[Call]) -> list[Any]:
         """Replies to ``calls`` in order (error replies and a call's own failure as
         :class:`Exception` instances); the calls of one node go in its next trip."""
+        client = self._client
         # The map missing or marked stale (decision 92: redis-py's own flag, read as its
         # cluster pipeline reads it; a redis-py without it refreshes as before).
-        if getattr(self._client, "_initialize", True):
-            await self._client.initialize()
+        if getattr(client, "_initialize", True):
+            await client.initialize()
+        # A new map object: the client refreshed its map since the last call list (here,
+        # or for any command of its own): the lanes of nodes no longer masters go now,
+        # not at the next redirected call, which may never come (decision 95).
+        if getattr(client.nodes_manager, "slots_cache", None) is not self._map:
+            self._map = getattr(client.nodes_manager, "slots_cache", None)
+            self._prune()
         groups: dict[_Lane | None, list[int]] = {}
         for i, call in enumerate(calls):
             groups.setdefault(self._lane_of(call), []).append(i)
