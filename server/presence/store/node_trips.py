@@ -22,10 +22,11 @@ answers a resend as the call that ran (``commit_agent``, ``apply_expiries``,
 sent this way read (``load_agent``, ``load_shard``, ``GET``, ``HGET``, ``ZRANGE``,
 ``ZRANGEBYSCORE``, ``SISMEMBER``) or write what a resend leaves as it is (``SADD``,
 ``SREM``, ``ZREM``, ``HSETNX``, ``release_reservation``'s compare and delete,
-``relay_item_event``'s relay: decision 90). A call answered ``NOSCRIPT`` (a restarted
-or flushed node) is sent again once, after its script is loaded. A node no longer a
-master of the slot map loses its lane (its held connections go back to the node,
-closed)."""
+``relay_item_event``'s relay: decision 90). A call answered ``NOSCRIPT`` (a restarted,
+flushed or newly promoted node) is sent again once, after its script is loaded. A node no
+longer a master of the slot map loses its lane (its held connections go back to the node,
+closed): checked after a redirected call, when a lane is made, and at the first call list
+after the client refreshed its map (decision 95)."""
 
 from __future__ import annotations
 
@@ -105,8 +106,9 @@ class NodeTrips:
         # A new map object: the client refreshed its map since the last call list (here,
         # or for any command of its own): the lanes of nodes no longer masters go now,
         # not at the next redirected call, which may never come (decision 95).
-        if getattr(client.nodes_manager, "slots_cache", None) is not self._map:
-            self._map = getattr(client.nodes_manager, "slots_cache", None)
+        slots = getattr(client.nodes_manager, "slots_cache", None)
+        if slots is not self._map:
+            self._map = slots
             self._prune()
         groups: dict[_Lane | None, list[int]] = {}
         for i, call in enumerate(calls):
