@@ -28,6 +28,7 @@ from presence.store.redis_store import RedisStore
 from presence.store.scripts import Scripts
 from tests.e2e.cluster import start_cluster
 from tests.redis.commit_flows import Flows, check_applied_once
+from tests.redis.death_in_flight import DeathInFlight
 from tests.redis.redis_rig import Rig, make_rig
 from tests.redis.test_node_trips import migrate_keys, node_of, stat
 from tests.support.waiting import until
@@ -116,11 +117,17 @@ async def test_a_master_killed_under_commits_fails_over_and_no_change_is_applied
     frig: Rig, replicated: EmbeddedCluster, monkeypatch: pytest.MonkeyPatch,
     record_property: Any,
 ) -> None:
-    """A master SIGKILLed while its agents' commits flow through its lane: once its
-    replica is promoted their commits are answered again, first through the cluster
-    client and then on a new lane to the promoted node; every change answered is
-    recorded once and none twice, what failed meanwhile failed as unavailable, and the
-    old lane is retired with its connections closed."""
+    """A master SIGKILLed in a trip of its agents' commits, after it ran and replicated
+    them and before their replies were read, while commits keep flowing: once its replica
+    is promoted those commits are answered as committed (their resends find their
+    commit ids), the others are answered again, first through the cluster client and then
+    on a new lane to the promoted node; every change answered is recorded once and none
+    twice, what failed meanwhile failed as unavailable, and the old lane is retired."""
+    by_master = await agents_by_master(frig, 24)
+    victim, mine = max(by_master.items(), key=lambda item: len(item[1]))
+    promoted = replicated.replicas_of(victim)[0]
+    death = DeathInFlight(replicated, victim)
+    death.install(monkeypatch)
     rerouted: list[float] = []
     real_single = Scripts._single
 
@@ -137,18 +144,17 @@ async def test_a_master_killed_under_commits_fails_over_and_no_change_is_applied
         answered.append((time.monotonic(), int(self.node.port)))
         return replies
 
-    def on_new_lane() -> bool:
-        return any(t > killed_at and port == promoted for t, port in answered)
-
     monkeypatch.setattr(HeldNodeConnection, "run", seen)
-    store = RedisStore(frig.client, frig.keys)  # its trips take the counting paths
+    store = RedisStore(frig.client, frig.keys)  # its trips take the wrapped paths
     engine = frig.engine(store=store)
-    by_master = await agents_by_master(frig, 24)
-    victim, mine = max(by_master.items(), key=lambda item: len(item[1]))
-    promoted = replicated.replicas_of(victim)[0]
     bystander = next(ids[0] for port, ids in by_master.items() if port != victim)
     flows = Flows(engine, [*mine[:4], bystander])  # and one agent of another master
     trips = trips_of(store)
+    killed_at = 0.0
+
+    def on_new_lane() -> bool:
+        return any(t > killed_at and port == promoted for t, port in answered)
+
     async with asyncio.timeout(BOUND + FAILOVER_BOUND):
         for flow in flows.flows:
             await engine.connect(flow.agent_id, TAB)
@@ -157,8 +163,10 @@ async def test_a_master_killed_under_commits_fails_over_and_no_change_is_applied
         try:
             await until(lambda: all(len(f.attempts) >= 3 for f in flows.flows), BOUND,
                         "commits flowing on the master")
-            killed_at = time.monotonic()
-            replicated.node(victim).kill()
+            death.arm(store.agents._commit.sha)
+            await until(lambda: death.killed_at is not None, BOUND, "the master killed")
+            assert death.killed_at is not None
+            killed_at = death.killed_at
             await until(lambda: on_new_lane() and all(
                 f.changed_since(killed_at) for f in flows.flows), FAILOVER_BOUND,
                 "every agent's commits answered after the kill, on the promoted node's lane")
@@ -175,6 +183,11 @@ async def test_a_master_killed_under_commits_fails_over_and_no_change_is_applied
     errors = [a.error for f in flows.flows for a in f.attempts if a.error is not None]
     record_property("failed_attempts", len(errors))
     record_property("errors", sorted({type(e).__name__ for e in errors}))
+    by_state = {frig.keys.state(f.agent_id): f for f in flows.flows}
+    in_flight = [a for w in death.lost for a in by_state[w[3]].attempts
+                 if a.started_at < killed_at <= a.ended_at]
+    assert len(in_flight) == len(death.lost) == len(death.resent_at) >= 1
+    assert all(a.changed for a in in_flight), in_flight  # answered from their commit ids
     assert all(isinstance(e, UNAVAILABLE) for e in errors), {type(e).__name__ for e in errors}
     for flow in flows.flows:
         check_applied_once(flow, histories[flow.agent_id])
@@ -250,6 +263,9 @@ async def test_a_master_emptied_and_forgotten_loses_its_lane_once_the_map_is_ref
             statuses = await manual_statuses(mrig, agent)
     finally:
         await old.aclose()
+        # Shut down as removing a node ends (first: emptied, it follows the new owner as
+        # a replica, and a master's shutdown waits for its replicas)
+        masters.node(source).stop()
     assert moved[1] > moved[0] and moved[2] == moved[1]
     assert not retired_before_refresh  # redis-py still counts it a master until then
     assert (first.changed, second.changed, third.changed) == (True, True, True)
