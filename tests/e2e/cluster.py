@@ -1,4 +1,5 @@
-"""A 3-master Redis Cluster of embedded ``valkey-server`` nodes for the e2e tier.
+"""A 3-master Redis Cluster of embedded ``valkey-server`` nodes for the e2e tier (and the
+redis tier's cluster tests; with ``replicas=1`` each master has a replica).
 
 Cluster nodes need TCP ports (and bus ports at +10000); a start that loses a port race
 is retried on other ports.
@@ -28,11 +29,12 @@ def _free_port_pair() -> int:
     raise RuntimeError("no free port pair found")
 
 
-def start_cluster(base: Path, attempts: int = 3) -> EmbeddedCluster:
+def start_cluster(base: Path, attempts: int = 3, replicas: int = 0) -> EmbeddedCluster:
     last: Exception | None = None
     for attempt in range(attempts):
         cluster = EmbeddedCluster(base / f"cluster{attempt}",
-                                  [_free_port_pair() for _ in range(3)])
+                                  [_free_port_pair() for _ in range(3 * (1 + replicas))],
+                                  replicas=replicas)
         try:
             cluster.start()
         except EmbeddedRedisError as exc:

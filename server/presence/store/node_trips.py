@@ -22,10 +22,11 @@ answers a resend as the call that ran (``commit_agent``, ``apply_expiries``,
 sent this way read (``load_agent``, ``load_shard``, ``GET``, ``HGET``, ``ZRANGE``,
 ``ZRANGEBYSCORE``, ``SISMEMBER``) or write what a resend leaves as it is (``SADD``,
 ``SREM``, ``ZREM``, ``HSETNX``, ``release_reservation``'s compare and delete,
-``relay_item_event``'s relay: decision 90). A call answered ``NOSCRIPT`` (a restarted
-or flushed node) is sent again once, after its script is loaded. A node no longer a
-master of the slot map loses its lane (its held connections go back to the node,
-closed)."""
+``relay_item_event``'s relay: decision 90). A call answered ``NOSCRIPT`` (a restarted,
+flushed or newly promoted node) is sent again once, after its script is loaded. A node no
+longer a master of the slot map loses its lane (its held connections go back to the node,
+closed): checked after a redirected call, when a lane is made, and at the first call list
+after the client refreshed its map (decision 95)."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ class _Lane:
 class NodeTrips:
     """The per-node round trips of one cluster client (see the module)."""
 
-    __slots__ = ("_client", "_drops", "_lanes", "_reload", "_single")
+    __slots__ = ("_client", "_drops", "_lanes", "_map", "_reload", "_single")
 
     def __init__(self, client: RedisCluster, reload: Reload, single: Single) -> None:
         self._client = client
@@ -91,14 +92,24 @@ class NodeTrips:
         self._single = single
         self._lanes: dict[str, _Lane] = {}
         self._drops: set[asyncio.Task[None]] = set()  # referenced until they end
+        #: The client's slot map the lanes were last pruned against (decision 95).
+        self._map: object = None
 
     async def run(self, calls: list[Call]) -> list[Any]:
         """Replies to ``calls`` in order (error replies and a call's own failure as
         :class:`Exception` instances); the calls of one node go in its next trip."""
+        client = self._client
         # The map missing or marked stale (decision 92: redis-py's own flag, read as its
         # cluster pipeline reads it; a redis-py without it refreshes as before).
-        if getattr(self._client, "_initialize", True):
-            await self._client.initialize()
+        if getattr(client, "_initialize", True):
+            await client.initialize()
+        # A new map object: the client refreshed its map since the last call list (here,
+        # or for any command of its own): the lanes of nodes no longer masters go now,
+        # not at the next redirected call, which may never come (decision 95).
+        slots = getattr(client.nodes_manager, "slots_cache", None)
+        if slots is not self._map:
+            self._map = slots
+            self._prune()
         groups: dict[_Lane | None, list[int]] = {}
         for i, call in enumerate(calls):
             groups.setdefault(self._lane_of(call), []).append(i)
