@@ -15,6 +15,7 @@ from presence.clock import to_ms
 from presence.core.model import AgentId, ConnectionId
 from presence.store.replies import stream_position
 from tests.redis.redis_rig import Rig
+from tests.support.waiting import until
 
 TAB = ConnectionId("tab-1")
 
@@ -125,6 +126,12 @@ async def test_old_state_documents_read_as_epoch_zero_and_keep_working(rig: Rig)
     assert (await rig.store.load_agent(agent_id)).stamp == (0, 2)
 
 
+async def _valkey_ms_after(rig: Rig, ms: int) -> bool:
+    """Whether Valkey's clock (``TIME``) is past millisecond ``ms``."""
+    seconds, micros = await rig.client.time()
+    return seconds * 1000 + micros // 1000 > ms
+
+
 async def test_a_cursor_naming_a_lost_event_resyncs_even_after_newer_events(
     rig: Rig,
 ) -> None:
@@ -139,6 +146,10 @@ async def test_a_cursor_naming_a_lost_event_resyncs_even_after_newer_events(
     await engine.set_presence(agent_id, "away")
     lost_head = (await rig.stream_heads())[shard]  # a supervisor's cursor, then lost
     await lose_writes_since(rig, dump)
+    # Event ids are Valkey's clock: a newer event in the lost one's millisecond would
+    # take its very id (operations.md, "Writes Redis lost"), so let that millisecond pass.
+    lost_ms = stream_position(lost_head)[0]
+    await until(lambda: _valkey_ms_after(rig, lost_ms), 5.0, "Valkey's clock past the lost id")
     other = rig.engine("i2")
     await other.set_presence(agent_id, "busy")  # a newer event past the lost one
     await other.set_presence(agent_id, "dnd")
