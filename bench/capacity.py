@@ -31,7 +31,7 @@ class Costs:
     and c_expiry are those figures times the ratio decision 87's per-node trips measured
     (new / old, alternated, medians of 3, 2026-12-06 10:12–10:26)."""
 
-    c_signin: float = 1.07         # server CPU per agent sign-in, the process taking it
+    c_signin: float = 1.03         # server CPU per agent sign-in, the process taking it
     c_remote_signin: float = 0.18  # … in every other process (its event; less batching)
     c_change: float = 0.61         # server CPU per change, the process holding the agent
     c_remote: float = 0.22         # … in every other process (reads the change's event)
@@ -57,6 +57,8 @@ class Costs:
     # a lone process per window (20,000 windows), where busiest_share assumes ½.
     # Decision 92 (2026-12-06 11:33–11:36, alternated, medians of 3): c_signin 1.11 times
     # its measured 0.686 / 0.712 ms per sign-in on 3 masters (1.11 before).
+    # Decision 96 (2026-12-06 13:37–13:55, alternated, medians of 7): c_signin 1.07
+    # times its measured 0.689 / 0.716 ms per sign-in on 3 masters (bench/costs_marks.py).
 
 
 MEASURED = Costs()

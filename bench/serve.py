@@ -114,6 +114,10 @@ class AnnouncingServer(uvicorn.Server):
 #: ``BENCH_TRIPS_IN_FLIGHT=<n>``: a cluster lane's trips under way at once
 #: (``presence.store.node_trips.TRIPS_IN_FLIGHT``, read when a lane is made; decision 93).
 TRIPS_ENV = "BENCH_TRIPS_IN_FLIGHT"
+#: ``BENCH_OVERLAP_AT=<n>``: the calls a lane's second trip needs
+#: (``presence.store.node_trips.OVERLAP_AT``, read when a lane is made; decision 96;
+#: 1 is the rule before it: a second trip whenever a call waits).
+OVERLAP_ENV = "BENCH_OVERLAP_AT"
 
 
 def build(args: argparse.Namespace) -> Any:
@@ -140,6 +144,8 @@ def build(args: argparse.Namespace) -> Any:
     ).validate()
     if os.environ.get(TRIPS_ENV):
         node_trips.TRIPS_IN_FLIGHT = int(os.environ[TRIPS_ENV])
+    if os.environ.get(OVERLAP_ENV):
+        node_trips.OVERLAP_AT = int(os.environ[OVERLAP_ENV])
     return create_presence(settings)
 
 

@@ -6,7 +6,8 @@ per-command path (a slot lookup, a retry loop, a connection checkout). Here each
 goes to the node that serves its key's hash slot — slot and node as the cluster client
 knows them (``keyslot`` and its nodes manager's slot map), no slot math of our own — and
 each node has an :class:`~presence.store.batching.AutoPipeline` with
-:data:`TRIPS_IN_FLIGHT` trips under way, each on its own held connection
+:data:`TRIPS_IN_FLIGHT` trips under way (the second only for a full trip:
+:data:`OVERLAP_AT`), each on its own held connection
 (:class:`~presence.store.held_connection.HeldNodeConnection`), made when a call first goes
 to it: the calls of concurrent callers to one node share a trip, as on a single server.
 
@@ -61,6 +62,13 @@ REROUTED = (AskError, TryAgainError, ClusterDownError)
 #: the client's turn between trips — a sweep's batches of expiries then leave the
 #: masters idle between them).
 TRIPS_IN_FLIGHT = 2
+
+#: A lane's second trip in flight goes out only when the trip under way carries at least
+#: this many calls or as many wait (decision 96): sign-ins arriving one by one then wait
+#: for the lane's small trip under way and share the next — 8 measured best of 1, 2, 4,
+#: 8 (trips per cluster sign-in 2.79 -> 1.69, server CPU -3.8 %); a grace sweep sends
+#: each round's calls in one step and never had a second trip under way to lose.
+OVERLAP_AT = 8
 
 #: Loads the scripts of calls answered ``NOSCRIPT`` (on every master).
 Reload = Callable[[list[Call]], Awaitable[None]]
@@ -171,7 +179,7 @@ class NodeTrips:
             self._prune()
             lane = self._lanes[node.name] = _Lane(node)
             lane.auto = AutoPipeline(functools.partial(self._execute, lane),
-                                     max_in_flight=TRIPS_IN_FLIGHT)
+                                     max_in_flight=TRIPS_IN_FLIGHT, overlap_at=OVERLAP_AT)
         return lane
 
     async def _execute(self, lane: _Lane, calls: list[Call]) -> list[Any]:
