@@ -49,7 +49,13 @@ class Pool(Protocol):
 
 class NodePool:
     """One cluster node's connections as a :class:`Pool` (the node's own free list:
-    a connection given back closed reconnects on its next use)."""
+    a connection given back closed reconnects on its next use).
+
+    A connection taken is always connected afresh: one left in the free list by a
+    command may be stale — its node died and its reader already at end of stream —
+    and redis-py still counts it connected; subscribed on it, the hub would wait for
+    confirmations that never come until the watchdog's second write failed (found
+    with a master SIGKILLed, decision 97)."""
 
     __slots__ = ("_node",)
 
@@ -59,6 +65,7 @@ class NodePool:
     async def get_connection(self) -> AbstractConnection:
         conn: AbstractConnection = self._node.acquire_connection()
         try:
+            await conn.disconnect()  # a connection from the free list may be stale
             await conn.connect()  # type: ignore[no-untyped-call]
         except BaseException:
             await conn.disconnect()

@@ -13,6 +13,11 @@ handles wakes no reader (decision 66). On a cluster the connection of each node 
 from that node's pool and carries the channels whose slots the node serves; a slot that
 moves makes the node unsubscribe its channels, which ends the read with an error, so
 the hub subscribes again against the new layout (as redis-py's cluster pub/sub did).
+A subscription opened again after a loss (``fresh_map``) first reads the cluster's slot
+map afresh: the client refreshes it only after one of its own commands failed, and an
+instance whose only use of a failed master was its subscription would otherwise
+subscribe to the dead master again and again, never to its promoted replica
+(decision 97).
 
 When: the hub opens one per process and opens a new one after a connection loss; close
 it when its readers end (:meth:`Subscription.close` never raises).
@@ -43,8 +48,9 @@ class Subscription:
         self._clock = clock
         self._raws: list[RawSubscriber] = []
 
-    async def open(self, channels: list[str]) -> list[Reader]:
-        """Subscribe to ``channels``; the readers of the connections that carry them."""
+    async def open(self, channels: list[str], fresh_map: bool = False) -> list[Reader]:
+        """Subscribe to ``channels``; the readers of the connections that carry them.
+        ``fresh_map``: on a cluster, read the slot map again first (a reopening)."""
         pools: list[tuple[Pool, list[str]]]
         if not is_cluster(self._client):
             single: Any = self._client
@@ -52,6 +58,8 @@ class Subscription:
         else:
             cluster: Any = self._client
             await cluster.initialize()
+            if fresh_map:
+                await cluster.nodes_manager.initialize()
             by_node: dict[str, tuple[Pool, list[str]]] = {}
             for channel in channels:
                 node = cluster.get_node_from_key(channel)

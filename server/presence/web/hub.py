@@ -160,15 +160,18 @@ class Hub:
         backoff = 0.1
         channels = [self.keys.channel(s) for s in range(self.keys.shards)]
         channels.append(self.keys.config_channel)
+        lost = False
         while True:
             subscription = Subscription(self.client, self.take, self.clock)
             try:
-                readers = await subscription.open(channels)
+                # After a loss the slot map may be stale: a master failed over
+                readers = await subscription.open(channels, fresh_map=lost)
                 backoff = 0.1
                 await asyncio.gather(*(self._read(channels, r) for r in readers))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                lost = True
                 self.connected.clear()
                 self._confirmed.clear()
                 log.warning("subscription lost (%s); retrying in %.1fs", exc, backoff)
