@@ -1,6 +1,7 @@
 """The hub's subscription on a 3-master cluster (decision 66): one raw connection per
 node holding a channel, every shard message handed over as it arrives, and a connection
-the server kills ends the read so the hub subscribes again."""
+the server kills ends the read so the hub subscribes again; a stale pooled connection
+is not subscribed on (decision 97)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from presence.store.connection import open_client
@@ -85,6 +87,39 @@ async def test_a_killed_node_connection_ends_the_read(
                                          target_nodes=client.get_primaries())
             with pytest.raises(RedisConnectionError):
                 await asyncio.gather(*reading)
+    finally:
+        for task in reading:
+            task.cancel()
+        await subscription.close()
+        await client.aclose()
+
+
+async def test_a_stale_pooled_connection_of_a_node_is_not_subscribed_on(
+    cluster_url: str, key_prefix: str,
+) -> None:
+    """A node connection left in the node's free list by a command and since closed by
+    the node (as a dead node's are) is not reused as is: the subscription connects
+    afresh and every channel of that node is confirmed (decision 97)."""
+    keys = Keys(key_prefix, shards=16)
+    client: Any = open_client(cluster_url, cluster=True)
+    subscription = Subscription(client, lambda channel, data: True)
+    reading: list[asyncio.Task[None]] = []
+    try:
+        async with asyncio.timeout(BOUND):
+            await client.initialize()
+            node = client.get_node_from_key(keys.channel(0))
+            channels = [c for c in (keys.channel(s) for s in range(keys.shards))
+                        if client.get_node_from_key(c) is node]
+            stale = await client.execute_command("CLIENT", "ID", target_nodes=node)
+            killer = Redis(host=node.host, port=node.port)
+            try:
+                assert await killer.execute_command("CLIENT", "KILL", "ID", stale) == 1
+            finally:
+                await killer.aclose()
+            readers = await subscription.open(channels)
+            confirmed: set[bytes] = set()
+            reading += _reading(readers, confirmed)
+            await until(lambda: len(confirmed) == len(channels), BOUND, "all confirmed")
     finally:
         for task in reading:
             task.cancel()
