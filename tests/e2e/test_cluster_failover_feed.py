@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from websockets.exceptions import ConnectionClosed
 
 from presence.client import AgentClient, Closed, ServerError, SupervisorClient, newer
 from presence.clock import FakeClock
@@ -137,7 +138,7 @@ class Driver:
                         except ServerError:
                             self.failed += 1
                         await asyncio.sleep(0.1)
-            except (Closed, OSError, TimeoutError, ServerError):
+            except (Closed, ConnectionClosed, OSError, TimeoutError, ServerError):
                 self.failed += 1
                 await asyncio.sleep(0.1)
 
