@@ -15,6 +15,7 @@ from presence.clock import FakeClock
 from presence.store import pubsub_reader
 from presence.store.keys import Keys
 from presence.store.pubsub_reader import RawSubscriber
+from presence.web import hub as hub_module
 from presence.web.hub import Hub
 from tests.support.waiting import until
 
@@ -121,6 +122,44 @@ async def test_the_hub_subscribes_again_after_its_connection_is_killed(
                     "the hub subscribed again")
     finally:
         await hub.stop()
+
+
+async def test_the_hubs_waits_between_attempts_double_up_to_half_a_second(
+    redis_client: Redis, key_prefix: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While subscribing keeps failing the hub waits 0.1 s, then twice as long each time,
+    never more than 0.5 s (decision 97: a failed-over master is used again at most about
+    half a second after its promotion), and it subscribes once Redis lets it."""
+    failures = 8
+    real_open = hub_module.Subscription.open
+
+    async def failing(self: Any, channels: list[str], fresh_map: bool = False) -> Any:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise RedisConnectionError("Connection refused (test)")
+        return await real_open(self, channels, fresh_map)
+
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(hub_module.Subscription, "open", failing)
+    monkeypatch.setattr(hub_module, "retry_wait", no_wait)
+
+    async def nothing() -> None:
+        return None
+
+    hub = Hub(redis_client, Keys(key_prefix, shards=2), FakeClock(), nothing, nothing)
+    hub.start()
+    try:
+        await asyncio.wait_for(hub.connected.wait(), BOUND)
+    finally:
+        await hub.stop()
+    assert waits == pytest.approx([0.1, 0.2, 0.4, 0.5, 0.5, 0.5, 0.5, 0.5])
 
 
 async def test_a_silent_connection_is_pinged(
