@@ -42,6 +42,7 @@ from redis.crc import key_slot
 from redis.exceptions import (
     AskError,
     ClusterDownError,
+    MovedError,
     NoScriptError,
     SlotNotCoveredError,
     TryAgainError,
@@ -192,9 +193,12 @@ class NodeTrips:
             if lane.retired:
                 await held.drop()
         if rerouted:
+            moved = any(isinstance(replies[i], MovedError) for i in rerouted)
             answers = await asyncio.gather(*(self._rerouted(calls[i]) for i in rerouted))
             for i, answer in zip(rerouted, answers, strict=True):
                 replies[i] = answer
+            if moved:  # the node's own reply, not the client's
+                self._map_stale()
             self._prune()  # the client may have refreshed its slot map meanwhile
         return replies
 
@@ -230,6 +234,16 @@ class NodeTrips:
             return await self._single(call)
         except Exception as exc:  # the caller raises it (Scripts)
             return exc
+
+    def _map_stale(self) -> None:
+        """A node answered ``MOVED``: ask the client for a whole new slot map (at its own
+        pace: redis-py spaces its refreshes), which the next call list reads and prunes
+        against. redis-py patches only the moved slot and refreshes on every fifth
+        ``MOVED``; a master demoted by ``CLUSTER FAILOVER`` stays a master in its map
+        until then, and its lane open (decision 98)."""
+        request = getattr(self._client, "_request_refresh", None)
+        if request is not None:
+            request()
 
     def _prune(self) -> None:
         """Retire the lanes of nodes that are no longer masters of the slot map."""
