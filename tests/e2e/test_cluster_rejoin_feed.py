@@ -14,21 +14,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-import pytest_asyncio
 from redis.asyncio import Redis
 
-from presence.clock import FakeClock
 from presence.store.embedded_cluster import EmbeddedCluster
-from tests.e2e.cluster import start_cluster
+from tests.e2e import test_cluster_failover_feed as failover_feed
 from tests.e2e.test_cluster_failover_feed import (
     BOUND,
     FAILOVER_BOUND,
-    SHARDS,
     TEAM,
     Driver,
     Feed,
@@ -36,32 +30,13 @@ from tests.e2e.test_cluster_failover_feed import (
     agents_by_master,
     views_agree,
 )
-from tests.support.instance import CLUSTER_URLS, Instance, running
+from tests.support.instance import Instance
 from tests.support.rest import put_agent
 from tests.support.waiting import until
 
-
-@pytest.fixture
-def replicated(tmp_path: Path) -> Iterator[EmbeddedCluster]:
-    """3 masters with a replica each, for this test alone; instances on it run in
-    cluster mode."""
-    cluster = start_cluster(tmp_path, replicas=1)
-    CLUSTER_URLS.add(cluster.url)
-    try:
-        yield cluster
-    finally:
-        CLUSTER_URLS.discard(cluster.url)
-        cluster.stop()
-
-
-@pytest_asyncio.fixture
-async def pair(replicated: EmbeddedCluster, key_prefix: str
-               ) -> AsyncIterator[tuple[Instance, Instance]]:
-    """Two server instances on the replicated cluster."""
-    clock = FakeClock()
-    async with running(replicated.url, key_prefix, clock, shards=SHARDS) as one, \
-            running(replicated.url, key_prefix, clock, shards=SHARDS) as two:
-        yield one, two
+#: The failover test's fixtures: its own cluster with replicas, two instances on it.
+replicated = failover_feed.replicated
+pair = failover_feed.pair
 
 
 async def replica_of(port: int, master: int) -> bool:

@@ -9,25 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from redis.asyncio import Redis
 from redis.cluster import PRIMARY
 
-from presence.clock import FakeClock
 from presence.core.model import ConnectionId
-from presence.store.connection import UNAVAILABLE, open_client
+from presence.store.connection import UNAVAILABLE
 from presence.store.embedded_cluster import EmbeddedCluster
 from presence.store.held_connection import HeldNodeConnection
 from presence.store.node_trips import NodeTrips
 from presence.store.redis_store import RedisStore
-from tests.e2e.cluster import start_cluster
+from tests.redis import test_cluster_failover as failover
 from tests.redis.commit_flows import Flows, check_applied_once
-from tests.redis.redis_rig import Rig, make_rig
+from tests.redis.redis_rig import Rig
 from tests.redis.test_cluster_failover import (
     agents_by_master,
     lane_closed,
@@ -44,25 +40,9 @@ FAILOVER_BOUND = 15.0
 TAB = ConnectionId("tab-1")
 
 
-@pytest.fixture
-def replicated(tmp_path: Path) -> Iterator[EmbeddedCluster]:
-    """3 masters, each with one replica, for this test alone."""
-    cluster = start_cluster(tmp_path, replicas=1)
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-@pytest_asyncio.fixture
-async def frig(replicated: EmbeddedCluster, key_prefix: str, fake_clock: FakeClock
-               ) -> AsyncIterator[Rig]:
-    """The rig on a cluster client of the replicated cluster."""
-    client = open_client(replicated.url, cluster=True)
-    try:
-        yield await make_rig(client, key_prefix, fake_clock)
-    finally:
-        await client.aclose()
+#: The failover test's fixtures: its own cluster with replicas, a rig on it.
+replicated = failover.replicated
+frig = failover.frig
 
 
 async def replication(port: int) -> dict[str, Any]:
